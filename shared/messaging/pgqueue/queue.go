@@ -1,0 +1,308 @@
+// Package pgqueue is the PostgreSQL queue backend: pgmq semantics in our own
+// SQL, with no extension required.
+//
+// Each queue is a table mq_<name> in the Tasker schema (names are validated
+// before they get near SQL, and always quoted). A claim takes visible rows in
+// id order with FOR UPDATE SKIP LOCKED and hides them for a visibility
+// timeout; ack deletes. Sending in a transaction inserts the row and issues
+// NOTIFY on the channel "<schema>.mq" with the queue name as payload, so the
+// message and its wake-up both exist only if the transaction commits. Every
+// process shares one LISTEN connection (pgnotify) for those wake-ups.
+package pgqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+)
+
+// Config configures the queue.
+type Config struct {
+	// Pool is the database pool. Its connections must use Schema as
+	// search_path. Required.
+	Pool *pgxpool.Pool
+	// Schema is the Tasker schema; it names the NOTIFY channel. Required.
+	Schema string
+	// Listener delivers wake-ups; nil disables Subscribe wake-ups (consumers
+	// then rely on polling).
+	Listener *pgnotify.Listener
+}
+
+// Queue is the PostgreSQL backend of messaging.Queue.
+type Queue struct {
+	pool     *pgxpool.Pool
+	channel  string
+	listener *pgnotify.Listener
+
+	mu      sync.RWMutex
+	ensured map[string]*statements
+}
+
+var _ messaging.Queue = (*Queue)(nil)
+
+// New creates the backend.
+func New(cfg Config) (*Queue, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("pgqueue: Pool is required")
+	}
+	if cfg.Schema == "" {
+		return nil, errors.New("pgqueue: Schema is required")
+	}
+	return &Queue{
+		pool:     cfg.Pool,
+		channel:  Channel(cfg.Schema),
+		listener: cfg.Listener,
+		ensured:  map[string]*statements{},
+	}, nil
+}
+
+// Channel is the NOTIFY channel of a schema's queues.
+func Channel(schema string) string { return schema + ".mq" }
+
+// statements are the SQL texts of one queue, built once from the validated
+// name.
+type statements struct {
+	table, send, claim, del, nack, extend, stats, next string
+}
+
+func newStatements(queue string) *statements {
+	t := pgx.Identifier{"mq_" + queue}.Sanitize()
+	return &statements{
+		table: t,
+		send: `INSERT INTO ` + t + ` (vt, message)
+			SELECT now() + $2 * interval '1 microsecond', m FROM unnest($1::jsonb[]) AS m`,
+		claim: `UPDATE ` + t + ` AS m
+			SET vt = clock_timestamp() + $2 * interval '1 microsecond', read_ct = m.read_ct + 1
+			FROM (SELECT msg_id FROM ` + t + `
+			      WHERE vt <= clock_timestamp()
+			      ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED) AS c
+			WHERE m.msg_id = c.msg_id
+			RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message`,
+		del:    `DELETE FROM ` + t + ` WHERE msg_id = ANY($1)`,
+		nack:   `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = $1`,
+		extend: `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = ANY($1)`,
+		stats: `SELECT count(*), count(*) FILTER (WHERE vt <= clock_timestamp()),
+			COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(enqueued_at)), 0)::float8 FROM ` + t,
+		next: `SELECT min(vt) FROM ` + t + ` WHERE vt > clock_timestamp()`,
+	}
+}
+
+// ensureLockKey serialises queue creation across processes (CREATE TABLE IF
+// NOT EXISTS races on the catalog otherwise).
+const ensureLockKey = 0x7461736b6d71 // "taskmq"
+
+// Ensure creates the queue table if needed.
+func (q *Queue) Ensure(ctx context.Context, queue string) error {
+	_, err := q.stmts(ctx, queue)
+	return err
+}
+
+func (q *Queue) stmts(ctx context.Context, queue string) (*statements, error) {
+	q.mu.RLock()
+	s, ok := q.ensured[queue]
+	q.mu.RUnlock()
+	if ok {
+		return s, nil
+	}
+	if err := messaging.ValidateQueueName(queue); err != nil {
+		return nil, err
+	}
+	s = newStatements(queue)
+	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(ensureLockKey)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` (
+			msg_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			read_ct     integer     NOT NULL DEFAULT 0,
+			enqueued_at timestamptz NOT NULL DEFAULT now(),
+			vt          timestamptz NOT NULL DEFAULT now(),
+			message     jsonb       NOT NULL
+		)`)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+pgx.Identifier{"mq_" + queue + "_vt"}.Sanitize()+
+			` ON `+s.table+` (vt)`)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensuring queue %s: %w", queue, err)
+	}
+	q.mu.Lock()
+	q.ensured[queue] = s
+	q.mu.Unlock()
+	return s, nil
+}
+
+// Send sends one message.
+func (q *Queue) Send(ctx context.Context, queue string, payload json.RawMessage, delay time.Duration) error {
+	return q.SendBatch(ctx, queue, []json.RawMessage{payload}, delay)
+}
+
+// SendBatch sends several messages in one statement.
+func (q *Queue) SendBatch(ctx context.Context, queue string, payloads []json.RawMessage, delay time.Duration) error {
+	return pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		return q.SendTx(ctx, tx, queue, payloads, delay)
+	})
+}
+
+// SendTx inserts the messages and their NOTIFY in tx.
+func (q *Queue) SendTx(ctx context.Context, tx pgx.Tx, queue string, payloads []json.RawMessage, delay time.Duration) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return err
+	}
+	for i, p := range payloads {
+		if !json.Valid(p) {
+			return fmt.Errorf("sending to %s: message %d is not valid JSON", queue, i)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.send, payloadsArg(payloads), max(delay, 0).Microseconds())
+	if delay <= 0 {
+		b.Queue(`SELECT pg_notify($1, $2)`, q.channel, queue)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("sending to %s: %w", queue, err)
+	}
+	return nil
+}
+
+// payloadsArg encodes payloads as a text array of JSON documents so pgx does
+// not re-marshal them.
+func payloadsArg(payloads []json.RawMessage) []string {
+	out := make([]string, len(payloads))
+	for i, p := range payloads {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// Claim takes up to n visible messages and hides them for vt.
+func (q *Queue) Claim(ctx context.Context, queue string, n int, vt time.Duration) ([]messaging.Message, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.pool.Query(ctx, s.claim, n, vt.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("claiming from %s: %w", queue, err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (messaging.Message, error) {
+		m := messaging.Message{Queue: queue}
+		var body []byte
+		err := r.Scan(&m.ID, &m.ReadCount, &m.EnqueuedAt, &m.VisibleAt, &body)
+		m.Payload = body
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming from %s: %w", queue, err)
+	}
+	slices.SortFunc(msgs, func(a, b messaging.Message) int { return int(a.ID - b.ID) })
+	return msgs, nil
+}
+
+// Ack deletes messages.
+func (q *Queue) Ack(ctx context.Context, queue string, ids ...int64) error {
+	return q.exec(ctx, q.pool, queue, func(s *statements) (string, []any) { return s.del, []any{ids} }, len(ids))
+}
+
+// AckTx deletes messages in tx.
+func (q *Queue) AckTx(ctx context.Context, tx pgx.Tx, queue string, ids ...int64) error {
+	return q.exec(ctx, tx, queue, func(s *statements) (string, []any) { return s.del, []any{ids} }, len(ids))
+}
+
+// Committed does nothing: AckTx already deleted the rows in the transaction.
+func (q *Queue) Committed(context.Context, string, ...int64) error { return nil }
+
+// Nack makes a message visible again after delay.
+func (q *Queue) Nack(ctx context.Context, queue string, id int64, delay time.Duration) error {
+	return q.exec(ctx, q.pool, queue, func(s *statements) (string, []any) {
+		return s.nack, []any{id, max(delay, 0).Microseconds()}
+	}, 1)
+}
+
+// Extend pushes the visibility timeout of claimed messages to now+vt.
+func (q *Queue) Extend(ctx context.Context, queue string, vt time.Duration, ids ...int64) error {
+	return q.exec(ctx, q.pool, queue, func(s *statements) (string, []any) {
+		return s.extend, []any{ids, vt.Microseconds()}
+	}, len(ids))
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (q *Queue) exec(ctx context.Context, db execer, queue string, build func(*statements) (string, []any), n int) error {
+	if n == 0 {
+		return nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return err
+	}
+	sql, args := build(s)
+	if _, err := db.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("queue %s: %w", queue, err)
+	}
+	return nil
+}
+
+// Stats reports depth, visible count and oldest message age.
+func (q *Queue) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return messaging.Stats{}, err
+	}
+	st := messaging.Stats{Queue: queue}
+	var age float64
+	if err := q.pool.QueryRow(ctx, s.stats).Scan(&st.Depth, &st.Visible, &age); err != nil {
+		return st, fmt.Errorf("stats of %s: %w", queue, err)
+	}
+	st.OldestAge = time.Duration(age * float64(time.Second))
+	return st, nil
+}
+
+// NextVisible reports when the earliest hidden message becomes visible.
+func (q *Queue) NextVisible(ctx context.Context, queue string) (time.Time, bool, error) {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var t *time.Time
+	if err := q.pool.QueryRow(ctx, s.next).Scan(&t); err != nil {
+		return time.Time{}, false, fmt.Errorf("next visible in %s: %w", queue, err)
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return *t, true, nil
+}
+
+// Subscribe returns wake-ups for queue. Without a listener the channel never
+// fires and consumers poll.
+func (q *Queue) Subscribe(queue string) (<-chan struct{}, func()) {
+	if q.listener == nil {
+		return make(chan struct{}), func() {}
+	}
+	sub := q.listener.SubscribeWake(q.channel, queue)
+	return sub.Wake(), sub.Close
+}

@@ -1,0 +1,129 @@
+package pgqueue_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/messaging/queuetest"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newHarness(t testing.TB) queuetest.Harness {
+	db := testdb.New(t)
+	pool := db.Pool(t, 12)
+	connCfg, err := pgx.ParseConfig(db.URL)
+	require.NoError(t, err)
+	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(l.Stop)
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	require.NoError(t, err)
+	return queuetest.Harness{Queue: q, Pool: pool}
+}
+
+func TestConformance(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queuetest.Harness { return newHarness(t) })
+}
+
+func TestNotifyOnlyAfterCommit(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	require.NoError(t, h.Queue.Ensure(ctx, "late"))
+	ch, cancel := h.Queue.Subscribe("late")
+	defer cancel()
+	// Drain the connect wake-up.
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+	}
+	tx, err := h.Pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Queue.SendTx(ctx, tx, "late", []json.RawMessage{json.RawMessage(`{}`)}, 0))
+	select {
+	case <-ch:
+		t.Fatal("woken before commit")
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit(ctx))
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after commit")
+	}
+}
+
+func BenchmarkSend(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	require.NoError(b, h.Queue.Ensure(ctx, "bench"))
+	p := json.RawMessage(`{"task_uuid":"0190f1a2-0000-7000-8000-000000000000","step_uuid":"0190f1a2-0000-7000-8000-000000000001"}`)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := h.Queue.Send(ctx, "bench", p, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSendBatch100(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	require.NoError(b, h.Queue.Ensure(ctx, "bench"))
+	ps := make([]json.RawMessage, 100)
+	for i := range ps {
+		ps[i] = json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := h.Queue.SendBatch(ctx, "bench", ps, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkClaimAck measures claim+ack of batches of 10 (the worker's shape).
+func BenchmarkClaimAck10(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	require.NoError(b, h.Queue.Ensure(ctx, "bench"))
+	ps := make([]json.RawMessage, 1000)
+	for i := range ps {
+		ps[i] = json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		st, err := h.Queue.Stats(ctx, "bench")
+		require.NoError(b, err)
+		if st.Visible < 10 {
+			require.NoError(b, h.Queue.SendBatch(ctx, "bench", ps, 0))
+		}
+		b.StartTimer()
+		ms, err := h.Queue.Claim(ctx, "bench", 10, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]int64, len(ms))
+		for i, m := range ms {
+			ids[i] = m.ID
+		}
+		if err := h.Queue.Ack(ctx, "bench", ids...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "msgs/s")
+}

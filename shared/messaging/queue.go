@@ -1,0 +1,122 @@
+// Package messaging defines the queue abstraction Tasker moves work through,
+// the message shapes that travel on it, and the queue names.
+//
+// Messages are signals that carry identifiers; PostgreSQL holds the truth.
+// Every consumer re-reads state and relies on compare-and-swap transitions, so
+// a duplicate or stale message is harmless: it is deleted, never left to
+// circulate.
+//
+// Two backends implement Queue: pgqueue (the default, PostgreSQL only) and
+// rabbitqueue. Both pass the conformance suite in messaging/queuetest.
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Message is one delivered message.
+type Message struct {
+	// ID identifies the message within its queue for Ack, Nack and Extend.
+	ID int64
+	// Queue is the queue the message came from.
+	Queue string
+	// Payload is the message body (JSON).
+	Payload json.RawMessage
+	// ReadCount is how many times the message has been delivered, this time
+	// included.
+	ReadCount int
+	// EnqueuedAt is when the message was sent.
+	EnqueuedAt time.Time
+	// VisibleAt is when the message becomes visible to other claimers again
+	// unless acked or extended.
+	VisibleAt time.Time
+}
+
+// Stats describes a queue's backlog.
+type Stats struct {
+	Queue string `json:"queue"`
+	// Depth counts every message in the queue, visible or not.
+	Depth int64 `json:"depth"`
+	// Visible counts messages that can be claimed now.
+	Visible int64 `json:"visible"`
+	// OldestAge is the age of the oldest message (0 when empty).
+	OldestAge time.Duration `json:"oldest_age"`
+}
+
+// Queue is the interface every backend implements.
+//
+// The *Tx methods take part in the caller's PostgreSQL transaction: that is
+// how a state change and the message that announces it commit together (the
+// Postgres backend writes the message row in the transaction; a broker backend
+// writes an outbox row that a relay publishes after commit).
+type Queue interface {
+	// Ensure creates the queue if it does not exist.
+	Ensure(ctx context.Context, queue string) error
+	// Send sends one message, visible after delay.
+	Send(ctx context.Context, queue string, payload json.RawMessage, delay time.Duration) error
+	// SendBatch sends several messages, visible after delay.
+	SendBatch(ctx context.Context, queue string, payloads []json.RawMessage, delay time.Duration) error
+	// SendTx sends messages as part of tx; they exist only if tx commits.
+	SendTx(ctx context.Context, tx pgx.Tx, queue string, payloads []json.RawMessage, delay time.Duration) error
+	// Claim takes up to n visible messages and hides them for vt. A claimed
+	// message that is neither acked nor extended becomes visible again when
+	// vt expires and is redelivered.
+	Claim(ctx context.Context, queue string, n int, vt time.Duration) ([]Message, error)
+	// Ack deletes messages (done with them).
+	Ack(ctx context.Context, queue string, ids ...int64) error
+	// AckTx deletes messages as part of tx. Backends that cannot take part in
+	// a PostgreSQL transaction ack after the caller calls Ack post-commit, so
+	// callers always call AckTx inside and Committed after the commit.
+	AckTx(ctx context.Context, tx pgx.Tx, queue string, ids ...int64) error
+	// Committed tells the backend that a transaction that called AckTx for
+	// ids committed. The Postgres backend does nothing.
+	Committed(ctx context.Context, queue string, ids ...int64) error
+	// Nack makes a claimed message visible again after delay.
+	Nack(ctx context.Context, queue string, id int64, delay time.Duration) error
+	// Extend pushes a claimed message's visibility timeout to now+vt.
+	Extend(ctx context.Context, queue string, vt time.Duration, ids ...int64) error
+	// Stats reports the queue's depth and oldest message age.
+	Stats(ctx context.Context, queue string) (Stats, error)
+	// NextVisible reports when the earliest invisible (delayed or claimed)
+	// message becomes visible, so consumers can sleep exactly that long.
+	NextVisible(ctx context.Context, queue string) (time.Time, bool, error)
+	// Subscribe returns a channel that receives a value when messages may be
+	// waiting in queue (coalesced; may be spurious; may be lost — poll too).
+	Subscribe(queue string) (<-chan struct{}, func())
+}
+
+// ErrInvalidQueueName is returned for a queue name that is not a safe
+// identifier.
+var ErrInvalidQueueName = errors.New("invalid queue name")
+
+// MaxQueueNameLen is the longest queue name (as tasker-core: 47).
+const MaxQueueNameLen = 47
+
+var queueNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidateQueueName checks that name is 1–47 characters of letters, digits
+// and underscores starting with a letter or underscore. Queue names become
+// table and channel names, so nothing else is ever accepted.
+func ValidateQueueName(name string) error {
+	if len(name) == 0 || len(name) > MaxQueueNameLen || !queueNameRE.MatchString(name) {
+		return fmt.Errorf("%w %q: use 1-%d letters, digits or underscores, starting with a letter or underscore",
+			ErrInvalidQueueName, name, MaxQueueNameLen)
+	}
+	return nil
+}
+
+// Queue names, as tasker-core.
+const (
+	StepResultsQueue  = "orchestration_step_results"
+	TaskRequestsQueue = "orchestration_task_requests"
+)
+
+// WorkerQueue returns the step queue of a namespace: worker_{namespace}_queue.
+func WorkerQueue(namespace string) string { return "worker_" + namespace + "_queue" }

@@ -1,0 +1,359 @@
+// Package queuetest is the conformance suite every messaging.Queue backend
+// must pass: ordering, visibility timeout expiry and redelivery, exclusive
+// concurrent claims, delays, batches, transactional send and ack, stats and
+// wake-ups.
+package queuetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+)
+
+// Harness is one fresh backend for one subtest.
+type Harness struct {
+	Queue messaging.Queue
+	// Pool is the database the backend's *Tx methods take part in.
+	Pool *pgxpool.Pool
+}
+
+// Run runs the suite. newHarness must return an independent backend (fresh
+// schema, fresh broker queues) each time it is called.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h Harness)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"FIFOOrdering", testOrdering},
+		{"VisibilityTimeoutRedelivers", testVisibilityTimeout},
+		{"AckRemoves", testAck},
+		{"NackRedeliversNow", testNack},
+		{"ExtendKeepsHidden", testExtend},
+		{"DelayedSend", testDelay},
+		{"BatchSendAndClaim", testBatch},
+		{"ConcurrentClaimersExclusive", testConcurrentClaimers},
+		{"SendTxCommitAndRollback", testSendTx},
+		{"AckTxRollbackKeepsMessage", testAckTx},
+		{"Stats", testStats},
+		{"NextVisible", testNextVisible},
+		{"SubscribeWakes", testSubscribe},
+		{"InvalidNamesRejected", testInvalidNames},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newHarness(t))
+		})
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func msg(i int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)) }
+
+func num(t *testing.T, m messaging.Message) int {
+	var v struct{ N int }
+	require.NoError(t, json.Unmarshal(m.Payload, &v))
+	return v.N
+}
+
+func ensure(t *testing.T, h Harness, q string) {
+	require.NoError(t, h.Queue.Ensure(ctxT(t), q))
+}
+
+// claimEventually polls until at least want messages were claimed or the
+// deadline passes.
+func claimEventually(t *testing.T, h Harness, q string, want int, vt time.Duration) []messaging.Message {
+	t.Helper()
+	ctx := ctxT(t)
+	var got []messaging.Message
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		ms, err := h.Queue.Claim(ctx, q, want-len(got), vt)
+		require.NoError(t, err)
+		got = append(got, ms...)
+		if len(got) < want {
+			wait(10 * time.Millisecond)
+		}
+	}
+	require.Len(t, got, want, "claimed messages before the deadline")
+	return got
+}
+
+// wait is the poll interval of the deadline loops above (never an assertion
+// on timing).
+func wait(d time.Duration) { <-time.After(d) }
+
+func testRoundTrip(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "rt")
+	require.NoError(t, h.Queue.Send(ctx, "rt", json.RawMessage(`{"hello":"world","n":7}`), 0))
+	ms := claimEventually(t, h, "rt", 1, time.Minute)
+	require.JSONEq(t, `{"hello":"world","n":7}`, string(ms[0].Payload))
+	require.Equal(t, 1, ms[0].ReadCount)
+	require.Equal(t, "rt", ms[0].Queue)
+	require.True(t, ms[0].VisibleAt.After(time.Now().Add(30*time.Second)))
+	more, err := h.Queue.Claim(ctx, "rt", 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, more, "a claimed message is hidden")
+}
+
+func testOrdering(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "fifo")
+	for i := range 20 {
+		require.NoError(t, h.Queue.Send(ctx, "fifo", msg(i), 0))
+	}
+	got := claimEventually(t, h, "fifo", 20, time.Minute)
+	for i, m := range got {
+		require.Equal(t, i, num(t, m), "messages come out in send order")
+	}
+}
+
+func testVisibilityTimeout(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "vt")
+	require.NoError(t, h.Queue.Send(ctx, "vt", msg(1), 0))
+	first := claimEventually(t, h, "vt", 1, 300*time.Millisecond)
+	again := claimEventually(t, h, "vt", 1, time.Minute)
+	require.Equal(t, first[0].ID, again[0].ID, "the same message is redelivered")
+	require.Equal(t, 2, again[0].ReadCount)
+	require.NoError(t, h.Queue.Ack(ctx, "vt", again[0].ID))
+}
+
+func testAck(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "ack")
+	require.NoError(t, h.Queue.SendBatch(ctx, "ack", []json.RawMessage{msg(1), msg(2)}, 0))
+	ms := claimEventually(t, h, "ack", 2, 200*time.Millisecond)
+	require.NoError(t, h.Queue.Ack(ctx, "ack", ms[0].ID))
+	// The unacked one comes back after its timeout; the acked one never does.
+	back := claimEventually(t, h, "ack", 1, time.Minute)
+	require.Equal(t, ms[1].ID, back[0].ID)
+	require.NoError(t, h.Queue.Ack(ctx, "ack", back[0].ID))
+	st, err := h.Queue.Stats(ctx, "ack")
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+}
+
+func testNack(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "nack")
+	require.NoError(t, h.Queue.Send(ctx, "nack", msg(1), 0))
+	ms := claimEventually(t, h, "nack", 1, time.Hour)
+	require.NoError(t, h.Queue.Nack(ctx, "nack", ms[0].ID, 0))
+	back := claimEventually(t, h, "nack", 1, time.Hour)
+	require.Equal(t, ms[0].ID, back[0].ID)
+}
+
+func testExtend(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "ext")
+	require.NoError(t, h.Queue.Send(ctx, "ext", msg(1), 0))
+	ms := claimEventually(t, h, "ext", 1, 300*time.Millisecond)
+	require.NoError(t, h.Queue.Extend(ctx, "ext", time.Hour, ms[0].ID))
+	// Well past the original timeout the message is still hidden.
+	next, ok, err := h.Queue.NextVisible(ctx, "ext")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, next.After(time.Now().Add(30*time.Minute)), "extended timeout is in effect")
+	got, err := h.Queue.Claim(ctx, "ext", 1, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
+func testDelay(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "delay")
+	sent := time.Now()
+	require.NoError(t, h.Queue.Send(ctx, "delay", msg(1), 400*time.Millisecond))
+	require.NoError(t, h.Queue.Send(ctx, "delay", msg(2), 0))
+	first := claimEventually(t, h, "delay", 1, time.Minute)
+	require.Equal(t, 2, num(t, first[0]), "the undelayed message is delivered first")
+	later := claimEventually(t, h, "delay", 1, time.Minute)
+	require.Equal(t, 1, num(t, later[0]))
+	require.GreaterOrEqual(t, time.Since(sent), 400*time.Millisecond, "a delayed message is not delivered early")
+}
+
+func testBatch(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "batch")
+	var ps []json.RawMessage
+	for i := range 50 {
+		ps = append(ps, msg(i))
+	}
+	require.NoError(t, h.Queue.SendBatch(ctx, "batch", ps, 0))
+	a := claimEventually(t, h, "batch", 20, time.Minute)
+	b := claimEventually(t, h, "batch", 20, time.Minute)
+	c := claimEventually(t, h, "batch", 10, time.Minute)
+	seen := map[int]bool{}
+	for _, m := range append(append(a, b...), c...) {
+		seen[num(t, m)] = true
+	}
+	require.Len(t, seen, 50)
+	none, err := h.Queue.Claim(ctx, "batch", 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+func testConcurrentClaimers(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "conc")
+	const total = 400
+	var ps []json.RawMessage
+	for i := range total {
+		ps = append(ps, msg(i))
+	}
+	require.NoError(t, h.Queue.SendBatch(ctx, "conc", ps, 0))
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			idle := 0
+			for idle < 20 {
+				ms, err := h.Queue.Claim(ctx, "conc", 7, time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ms) == 0 {
+					idle++
+					wait(5 * time.Millisecond)
+					continue
+				}
+				idle = 0
+				ids := make([]int64, 0, len(ms))
+				mu.Lock()
+				for _, m := range ms {
+					counts[num(t, m)]++
+					ids = append(ids, m.ID)
+				}
+				mu.Unlock()
+				if err := h.Queue.Ack(ctx, "conc", ids...); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, counts, total, "every message delivered")
+	for n, c := range counts {
+		require.Equal(t, 1, c, "message %d delivered %d times", n, c)
+	}
+}
+
+func testSendTx(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "stx")
+	tx, err := h.Pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Queue.SendTx(ctx, tx, "stx", []json.RawMessage{msg(1)}, 0))
+	require.NoError(t, tx.Rollback(ctx))
+	require.NoError(t, pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
+		return h.Queue.SendTx(ctx, tx, "stx", []json.RawMessage{msg(2), msg(3)}, 0)
+	}))
+	got := claimEventually(t, h, "stx", 2, time.Minute)
+	require.Equal(t, 2, num(t, got[0]), "rolled-back message never appears")
+	require.Equal(t, 3, num(t, got[1]))
+}
+
+func testAckTx(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "atx")
+	require.NoError(t, h.Queue.Send(ctx, "atx", msg(1), 0))
+	ms := claimEventually(t, h, "atx", 1, 300*time.Millisecond)
+	tx, err := h.Pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Queue.AckTx(ctx, tx, "atx", ms[0].ID))
+	require.NoError(t, tx.Rollback(ctx))
+	back := claimEventually(t, h, "atx", 1, time.Minute)
+	require.Equal(t, ms[0].ID, back[0].ID, "a rolled-back ack leaves the message")
+	require.NoError(t, pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
+		return h.Queue.AckTx(ctx, tx, "atx", back[0].ID)
+	}))
+	require.NoError(t, h.Queue.Committed(ctx, "atx", back[0].ID))
+	st, err := h.Queue.Stats(ctx, "atx")
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+}
+
+func testStats(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "stats")
+	st, err := h.Queue.Stats(ctx, "stats")
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+	require.Zero(t, st.OldestAge)
+	require.NoError(t, h.Queue.SendBatch(ctx, "stats", []json.RawMessage{msg(1), msg(2), msg(3)}, 0))
+	_ = claimEventually(t, h, "stats", 1, time.Hour)
+	st, err = h.Queue.Stats(ctx, "stats")
+	require.NoError(t, err)
+	require.Equal(t, int64(3), st.Depth)
+	require.Equal(t, int64(2), st.Visible)
+	require.GreaterOrEqual(t, st.OldestAge, time.Duration(0))
+}
+
+func testNextVisible(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "nextvis")
+	_, ok, err := h.Queue.NextVisible(ctx, "nextvis")
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, h.Queue.Send(ctx, "nextvis", msg(1), time.Hour))
+	at, ok, err := h.Queue.NextVisible(ctx, "nextvis")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.WithinDuration(t, time.Now().Add(time.Hour), at, 5*time.Minute)
+}
+
+func testSubscribe(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	ensure(t, h, "wake")
+	ch, cancel := h.Queue.Subscribe("wake")
+	defer cancel()
+	// Drain a possible initial (connect) wake-up, then send and expect one.
+	deadline := time.After(10 * time.Second)
+	sent := false
+	for {
+		if !sent {
+			require.NoError(t, h.Queue.Send(ctx, "wake", msg(1), 0))
+			sent = true
+		}
+		select {
+		case <-ch:
+			ms, err := h.Queue.Claim(ctx, "wake", 1, time.Minute)
+			require.NoError(t, err)
+			if len(ms) == 1 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no wake-up after a send")
+		}
+	}
+}
+
+func testInvalidNames(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	for _, bad := range []string{"", "a-b", `x"; DROP TABLE tasks; --`, "1abc", "with space",
+		"a23456789012345678901234567890123456789012345678"} {
+		require.ErrorIs(t, h.Queue.Ensure(ctx, bad), messaging.ErrInvalidQueueName, bad)
+		require.ErrorIs(t, h.Queue.Send(ctx, bad, msg(1), 0), messaging.ErrInvalidQueueName, bad)
+	}
+	require.NoError(t, h.Queue.Ensure(ctx, "Worker_Mixed_Case_queue"))
+}
