@@ -190,6 +190,10 @@ func TestTaskPath(t *testing.T) {
 		{TaskBlockedByFailures, TaskError, []TaskEvent{TaskEventGiveUp}},
 		{TaskError, TaskStepsInProcess, []TaskEvent{TaskEventReenqueue, TaskEventReadyStepsFound, TaskEventStepsEnqueued}},
 		{TaskComplete, TaskPending, nil},
+		{TaskStepsInProcess, TaskError, []TaskEvent{TaskEventStepCompleted, TaskEventPermanentFailure, TaskEventGiveUp}},
+		{TaskStepsInProcess, TaskCancelled, nil},
+		{TaskStepsInProcess, TaskWaitingForRetry, []TaskEvent{TaskEventStepFailed}},
+		{TaskEvaluatingResults, TaskWaitingForRetry, []TaskEvent{TaskEventRetryScheduled}},
 		{TaskCancelled, TaskStepsInProcess, nil},
 	}
 	for _, c := range cases {

@@ -168,14 +168,25 @@ func TaskEventFor(from, to TaskState) (TaskEvent, bool) {
 	return "", false
 }
 
+// pathExcluded are events TaskPath never uses: they record a specific
+// decision (an operator's, the staleness detector's, a failed enqueue) and
+// are applied with NextTask by the code that made it.
+var pathExcluded = map[TaskEvent]bool{
+	TaskEventStalenessTimeout: true,
+	TaskEventEnqueueFailed:    true,
+	TaskEventCancel:           true,
+	TaskEventResolveManually:  true,
+	TaskEventManualResolution: true,
+}
+
 // TaskPath returns the shortest chain of allowed transitions that takes a task
 // from one state to another, or nil when to is not reachable (or equals from).
 //
 // Orchestration is state driven: after a batch of results it decides where a
 // task should be (say, steps_in_process because new steps were enqueued) and
 // records the legal path there, so the history always reads as a valid walk of
-// the machine whatever state a concurrent event left the task in. Cancel and
-// manual resolution are never used as intermediate hops.
+// the machine whatever state a concurrent event left the task in. Terminal
+// states are never intermediate hops.
 func TaskPath(from, to TaskState) []TaskTransition {
 	if from == to {
 		return nil
@@ -193,7 +204,7 @@ func TaskPath(from, to TaskState) []TaskTransition {
 			if t.From != n.state || seen[t.To] {
 				continue
 			}
-			if t.To != to && (t.To.Terminal() || t.Event == TaskEventStalenessTimeout) {
+			if pathExcluded[t.Event] || (t.To != to && t.To.Terminal()) {
 				continue
 			}
 			p := append(slices.Clone(n.path), t)

@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Backend names a message queue implementation.
+type Backend string
+
+// The queue backends.
+const (
+	// BackendPostgres keeps queues in PostgreSQL tables (pgmq semantics,
+	// LISTEN/NOTIFY wake-ups). No extra infrastructure.
+	BackendPostgres Backend = "postgres"
+	// BackendRabbitMQ uses RabbitMQ (AMQP 0.9.1) for higher throughput.
+	BackendRabbitMQ Backend = "rabbitmq"
+)
+
+// Queues is the [queues] section: the backend that carries step, result and
+// request messages between the services, and its tuning.
+type Queues struct {
+	// Backend is "postgres" or "rabbitmq". Default
+	// "${TASKER_MESSAGING_BACKEND:-postgres}", so the
+	// TASKER_MESSAGING_BACKEND environment variable wins when set.
+	Backend Backend `toml:"backend"`
+	// VisibilityTimeout is how long a claimed message stays invisible to
+	// other consumers before it reappears, for consumers that set no
+	// timeout of their own. Default 30s.
+	VisibilityTimeout time.Duration `toml:"visibility_timeout"`
+	// PollInterval is the fallback poll of a consumer that has heard no
+	// wake-up (NOTIFY or delivery); notifications can be lost, so consumers
+	// never rely on them alone. Default 1s (test 250ms).
+	PollInterval time.Duration `toml:"poll_interval"`
+	// MaxMessageAge is the age past which a message still in a queue is
+	// reported as stuck in health checks and metrics. Default 24h.
+	MaxMessageAge time.Duration `toml:"max_message_age"`
+	// RabbitMQ configures the rabbitmq backend; ignored by postgres.
+	RabbitMQ RabbitMQ `toml:"rabbitmq"`
+	// DepthThresholds are the queue-depth tiers reported by health checks
+	// and metrics.
+	DepthThresholds DepthThresholds `toml:"depth_thresholds"`
+}
+
+// RabbitMQ is the [queues.rabbitmq] section.
+type RabbitMQ struct {
+	// URL is the AMQP URL of the broker. Default
+	// "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}", so the
+	// RABBITMQ_URL environment variable wins when set.
+	URL string `toml:"url"`
+	// Prefetch is the most unacknowledged messages the broker delivers to
+	// one consumer at a time (AMQP basic.qos). Default 100 (test 10).
+	Prefetch int `toml:"prefetch"`
+}
+
+// DepthThresholds is the [queues.depth_thresholds] section: message counts
+// at which a queue is reported as warning, critical and overflowing.
+// Admission control of new tasks is set separately, by
+// orchestration.web.backpressure.
+type DepthThresholds struct {
+	// Warning depth: logged and shown as degraded. Default 2000 (test 250).
+	Warning int `toml:"warning"`
+	// Critical depth: health reports the queue as critical. Default 5000
+	// (test 500).
+	Critical int `toml:"critical"`
+	// Overflow depth: health reports the queue as overflowing. Default
+	// 10000 (test 1000).
+	Overflow int `toml:"overflow"`
+}
+
+func defaultQueues() Queues {
+	return Queues{
+		Backend:           "${TASKER_MESSAGING_BACKEND:-postgres}",
+		VisibilityTimeout: 30 * time.Second,
+		PollInterval:      time.Second,
+		MaxMessageAge:     24 * time.Hour,
+		RabbitMQ: RabbitMQ{
+			URL:      "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}",
+			Prefetch: 100,
+		},
+		DepthThresholds: DepthThresholds{Warning: 2000, Critical: 5000, Overflow: 10000},
+	}
+}
+
+// Validate checks the section; see [Problems].
+func (q *Queues) Validate() error {
+	var ps Problems
+	switch q.Backend {
+	case BackendPostgres, BackendRabbitMQ:
+	case "pgmq":
+		ps.add("backend", `unknown value "pgmq": the PostgreSQL backend is called "postgres" here`)
+	default:
+		ps.oneOf("backend", string(q.Backend), string(BackendPostgres), string(BackendRabbitMQ))
+	}
+	ps.positiveDuration("visibility_timeout", q.VisibilityTimeout)
+	ps.positiveDuration("poll_interval", q.PollInterval)
+	ps.positiveDuration("max_message_age", q.MaxMessageAge)
+	ps.nest("rabbitmq", q.RabbitMQ.Validate())
+	ps.nest("depth_thresholds", q.DepthThresholds.Validate())
+	return ps.Err()
+}
+
+// Validate checks the section; see [Problems]. The URL is checked even when
+// the postgres backend is selected, so a typo shows before a switch.
+func (r *RabbitMQ) Validate() error {
+	var ps Problems
+	if strings.TrimSpace(r.URL) == "" {
+		ps.add("url", "must not be empty (set it or RABBITMQ_URL)")
+	} else if u, err := url.Parse(r.URL); err != nil {
+		ps.add("url", fmt.Sprintf("not a valid URL: %s", RedactSecrets(err.Error())))
+	} else if u.Scheme != "amqp" && u.Scheme != "amqps" {
+		ps.add("url", fmt.Sprintf("scheme %q: want amqp:// or amqps://", u.Scheme))
+	}
+	ps.intBetween("prefetch", int64(r.Prefetch), 1, 65535)
+	return ps.Err()
+}
+
+// Validate checks the section; see [Problems]. The tiers must not decrease.
+func (d *DepthThresholds) Validate() error {
+	var ps Problems
+	okW := ps.intAtLeast("warning", int64(d.Warning), 1)
+	okC := ps.intAtLeast("critical", int64(d.Critical), 1)
+	okO := ps.intAtLeast("overflow", int64(d.Overflow), 1)
+	if okW && okC && d.Critical < d.Warning {
+		ps.add("critical", fmt.Sprintf("must be at least warning (%d), got %d", d.Warning, d.Critical))
+	}
+	if okC && okO && d.Overflow < d.Critical {
+		ps.add("overflow", fmt.Sprintf("must be at least critical (%d), got %d", d.Critical, d.Overflow))
+	}
+	return ps.Err()
+}

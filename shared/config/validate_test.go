@@ -1,0 +1,70 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidateReportsKeysFromTheRoot(t *testing.T) {
+	cfg := Default(ContextWorker)
+	cfg.Database.Pool.MaxConnections = 0
+	cfg.Worker.Namespaces = []string{"ok", "not-ok", "ok"}
+	cfg.Worker.Web.BindAddress = ":70000"
+	cfg.Worker.Completion.FlushInterval = -time.Second
+	cfg.Backoff.JitterMaxFraction = 1
+	cfg.Backoff.Max = 500 * time.Millisecond
+
+	var ps Problems
+	require.True(t, errors.As(cfg.Validate(), &ps))
+	require.Equal(t, Problems{
+		{Key: "database.pool.max_connections", Message: "must be between 1 and 10000, got 0"},
+		{Key: "backoff.max", Message: "must be at least base (1s), got 500ms"},
+		{Key: "backoff.jitter_max_fraction", Message: "must be at least 0 and below 1, got 1"},
+		{Key: "worker.namespaces", Message: `invalid namespace "not-ok": want 1-34 letters, digits or underscores, not starting with a digit`},
+		{Key: "worker.namespaces", Message: `namespace "ok" is listed twice`},
+		{Key: "worker.web.bind_address", Message: `invalid port "70000" in listen address ":70000": want 0-65535`},
+		{Key: "worker.completion.flush_interval", Message: "must not be negative, got -1s"},
+	}, ps)
+	require.Equal(t, "backoff.max: must be at least base (1s), got 500ms", ps[1].Error())
+}
+
+func TestValidateContextSections(t *testing.T) {
+	cfg := Default(ContextShared)
+	cfg.Context = ContextWorker
+	require.ErrorContains(t, cfg.Validate(), "worker: missing for the worker context")
+
+	cfg = Default(ContextOrchestration)
+	cfg.Context = ContextShared
+	require.ErrorContains(t, cfg.Validate(), `orchestration: set, but the context is "shared"`)
+}
+
+func TestValidateURLs(t *testing.T) {
+	cfg := Default(ContextShared)
+	cfg.Database.URL = "mysql://u:secret@h/db"
+	cfg.Queues.RabbitMQ.URL = "http://mq"
+	err := cfg.Validate()
+	require.ErrorContains(t, err, `database.url: scheme "mysql": want postgres:// or postgresql://`)
+	require.ErrorContains(t, err, `queues.rabbitmq.url: scheme "http": want amqp:// or amqps://`)
+
+	cfg.Database.URL = "postgres://u:secret@h:port/db"
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "database.url: not a valid URL")
+	require.NotContains(t, err.Error(), "secret", "problems never show passwords")
+
+	cfg = Default(ContextShared)
+	cfg.Database.URL = "host=db user=app dbname=tasker"
+	require.NoError(t, cfg.Validate(), "key=value connection strings are accepted")
+	cfg.Database.URL = "just words"
+	require.ErrorContains(t, cfg.Validate(), "database.url: not a postgres:// URL or a key=value connection string")
+}
+
+func TestProblemError(t *testing.T) {
+	require.Equal(t, "f.toml: a.b: bad", Problem{Source: "f.toml", Key: "a.b", Message: "bad"}.Error())
+	require.Equal(t, "a.b: bad", Problem{Key: "a.b", Message: "bad"}.Error())
+	require.Equal(t, `f.toml: unknown key "a.b"`, Problem{Source: "f.toml", Key: "a.b", Message: `unknown key "a.b"`, Unknown: true}.Error())
+	require.Equal(t, "one\ntwo", Problems{{Message: "one"}, {Message: "two"}}.Error())
+	require.NoError(t, Problems(nil).Err())
+}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/stepresult"
+)
+
+// StepResult is a worker's result for a step it claimed.
+type StepResult struct {
+	StepUUID      uuid.UUID       `json:"step_uuid"`
+	TaskUUID      uuid.UUID       `json:"task_uuid"`
+	Attempt       int             `json:"attempt"`
+	WorkerID      string          `json:"worker_id"`
+	CorrelationID uuid.UUID       `json:"correlation_id"`
+	Success       bool            `json:"success"`
+	Result        json.RawMessage `json:"result"`
+	ExecutionMs   int64           `json:"execution_time_ms"`
+	// Queue and MessageID identify the step message to ack on success.
+	Queue     string `json:"-"`
+	MessageID int64  `json:"-"`
+}
+
+// CompleteOutcome reports which results were recorded.
+type CompleteOutcome struct {
+	// Recorded are the steps whose result was stored and reported.
+	Recorded []uuid.UUID
+	// Stale are results that no longer match the step (its claim expired and
+	// another worker took it, or it was cancelled or resolved): dropped.
+	Stale []uuid.UUID
+	// Acked maps queue to the message ids acked in the transaction; pass
+	// them to Queue.Committed.
+	Acked map[string][]int64
+}
+
+// CompleteSteps records results in one transaction: each step moves from
+// in_progress to enqueued_for_orchestration (success) or
+// enqueued_as_error_for_orchestration (failure) storing its result, with a
+// history row and an audit row; a result message goes to orchestration and
+// the step message is deleted. Only the claim's owner, for the attempt it
+// claimed, can record a result.
+func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (CompleteOutcome, error) {
+	out := CompleteOutcome{Acked: map[string][]int64{}}
+	if len(results) == 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rec, err := recordResults(ctx, tx, results, false)
+		if err != nil {
+			return err
+		}
+		out.Recorded = rec
+		if err := s.sendResultMessages(ctx, tx, results, rec); err != nil {
+			return err
+		}
+		byID := map[uuid.UUID]bool{}
+		for _, id := range rec {
+			byID[id] = true
+		}
+		for _, r := range results {
+			if !byID[r.StepUUID] {
+				out.Stale = append(out.Stale, r.StepUUID)
+				continue
+			}
+			if r.Queue != "" && r.MessageID != 0 {
+				out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
+			}
+		}
+		queues := make([]string, 0, len(out.Acked))
+		for q := range out.Acked {
+			queues = append(queues, q)
+		}
+		slices.Sort(queues)
+		for _, q := range queues {
+			if err := s.queue.AckTx(ctx, tx, q, out.Acked[q]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) sendResultMessages(ctx context.Context, tx pgx.Tx, results []StepResult, recorded []uuid.UUID) error {
+	if len(recorded) == 0 {
+		return nil
+	}
+	ok := map[uuid.UUID]bool{}
+	for _, id := range recorded {
+		ok[id] = true
+	}
+	var msgs []json.RawMessage
+	for _, r := range results {
+		if !ok[r.StepUUID] {
+			continue
+		}
+		delete(ok, r.StepUUID)
+		b, err := json.Marshal(messaging.StepMessage{TaskUUID: r.TaskUUID, StepUUID: r.StepUUID,
+			CorrelationID: r.CorrelationID, Attempt: r.Attempt})
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, b)
+	}
+	return s.queue.SendTx(ctx, tx, messaging.StepResultsQueue, msgs, 0)
+}
+
+// recordResults CASes steps from in_progress to the two
+// enqueued-for-orchestration states. With force the claimer and attempt are
+// not checked (failing an abandoned claim).
+func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force bool) ([]uuid.UUID, error) {
+	payload, err := json.Marshal(results)
+	if err != nil {
+		return nil, fmt.Errorf("encoding results: %w", err)
+	}
+	rows, err := tx.Query(ctx, `
+		WITH r AS (
+			SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(step_uuid uuid, task_uuid uuid, attempt int,
+				worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint)
+		), upd AS (
+			UPDATE workflow_steps w SET
+				state = CASE WHEN r.success THEN 'enqueued_for_orchestration'
+				             ELSE 'enqueued_as_error_for_orchestration' END,
+				in_process = false, results = r.result, claimed_by = NULL, claim_deadline = NULL,
+				state_changed_at = now(), updated_at = now()
+			FROM r
+			WHERE w.workflow_step_uuid = r.step_uuid AND w.state = 'in_progress'
+				AND ($2 OR (w.attempts = r.attempt AND w.claimed_by = r.worker_id))
+			RETURNING w.workflow_step_uuid, w.task_uuid, w.state, w.attempts, r.worker_id, r.correlation_id,
+				r.success, r.result, r.execution_time_ms
+		), hist AS (
+			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+			SELECT workflow_step_uuid, task_uuid, 'in_progress', state,
+				CASE WHEN success THEN 'enqueue_for_orchestration' ELSE 'enqueue_as_error_for_orchestration' END,
+				jsonb_build_object('worker_id', worker_id, 'correlation_id', correlation_id,
+					'execution_time_ms', execution_time_ms)
+			FROM upd
+		), aud AS (
+			INSERT INTO workflow_step_result_audit (workflow_step_uuid, task_uuid, attempt, worker_id,
+				correlation_id, success, execution_time_ms, from_state, to_state, result)
+			SELECT workflow_step_uuid, task_uuid, attempts, worker_id, correlation_id, success,
+				execution_time_ms, 'in_progress', state, result
+			FROM upd
+		)
+		SELECT workflow_step_uuid FROM upd`, payload, force)
+	if err != nil {
+		return nil, fmt.Errorf("recording results: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("recording results: %w", err)
+	}
+	return ids, nil
+}
+
+// failLostClaims fails steps whose claim expired with no attempts left: the
+// worker that held them is gone, and the step is reported to orchestration as
+// a non-retryable worker_lost failure.
+func (s *Store) failLostClaims(ctx context.Context, steps []uuid.UUID) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT s.workflow_step_uuid, s.task_uuid, s.attempts, t.correlation_id,
+				COALESCE(s.claimed_by, '')
+			FROM workflow_steps s JOIN tasks t USING (task_uuid)
+			WHERE s.workflow_step_uuid = ANY($1) AND s.state = 'in_progress' AND s.claim_deadline < now()
+			FOR UPDATE OF s`, steps)
+		if err != nil {
+			return err
+		}
+		var results []StepResult
+		var r StepResult
+		_, err = pgx.ForEachRow(rows, []any{&r.StepUUID, &r.TaskUUID, &r.Attempt, &r.CorrelationID, &r.WorkerID}, func() error {
+			res := stepresult.Failure(r.StepUUID, stepresult.StatusError,
+				fmt.Sprintf("worker %q stopped responding during attempt %d and no attempts are left", r.WorkerID, r.Attempt),
+				stepresult.ErrorTypeWorkerLost, false)
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			c := r
+			c.Result = b
+			results = append(results, c)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rec, err := recordResults(ctx, tx, results, true)
+		if err != nil {
+			return err
+		}
+		n = len(rec)
+		return s.sendResultMessages(ctx, tx, results, rec)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failing lost claims: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"math"
+
+	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/shared/state"
+)
+
+// ExecutionStatus summarises what a task's steps allow next (reference §1.8).
+type ExecutionStatus string
+
+// Execution statuses, in precedence order.
+const (
+	StatusBlockedByFailures      ExecutionStatus = "blocked_by_failures"
+	StatusHasReadySteps          ExecutionStatus = "has_ready_steps"
+	StatusProcessing             ExecutionStatus = "processing"
+	StatusAllComplete            ExecutionStatus = "all_complete"
+	StatusWaitingForDependencies ExecutionStatus = "waiting_for_dependencies"
+)
+
+// StepCounts are a task's steps counted by state.
+type StepCounts struct {
+	Total                           int `json:"total_steps"`
+	Pending                         int `json:"pending_steps"`
+	Enqueued                        int `json:"enqueued_steps"`
+	InProgress                      int `json:"in_progress_steps"`
+	EnqueuedForOrchestration        int `json:"enqueued_for_orchestration_steps"`
+	EnqueuedAsErrorForOrchestration int `json:"enqueued_as_error_for_orchestration_steps"`
+	WaitingForRetry                 int `json:"waiting_for_retry_steps"`
+	Completed                       int `json:"completed_steps"`
+	Failed                          int `json:"failed_steps"`
+	Cancelled                       int `json:"cancelled_steps"`
+	// Ready counts steps that can be enqueued now.
+	Ready int `json:"ready_steps"`
+}
+
+// Processing counts steps out with workers or waiting for orchestration.
+func (c StepCounts) Processing() int {
+	return c.Enqueued + c.InProgress + c.EnqueuedForOrchestration + c.EnqueuedAsErrorForOrchestration
+}
+
+// Add counts one step.
+func (c *StepCounts) Add(s state.StepState, ready bool) {
+	c.Total++
+	switch s {
+	case state.StepPending:
+		c.Pending++
+	case state.StepEnqueued:
+		c.Enqueued++
+	case state.StepInProgress:
+		c.InProgress++
+	case state.StepEnqueuedForOrchestration:
+		c.EnqueuedForOrchestration++
+	case state.StepEnqueuedAsErrorForOrchestration:
+		c.EnqueuedAsErrorForOrchestration++
+	case state.StepWaitingForRetry:
+		c.WaitingForRetry++
+	case state.StepComplete, state.StepResolvedManually:
+		c.Completed++
+	case state.StepError:
+		c.Failed++
+	case state.StepCancelled:
+		c.Cancelled++
+	}
+	if ready {
+		c.Ready++
+	}
+}
+
+// Classify applies the execution-status precedence. Blocked comes before
+// ready: with parallel branches a task can have a permanently failed step and
+// a ready one at once, and it must report blocked (reference §12.2).
+func (c StepCounts) Classify() ExecutionStatus {
+	switch {
+	case c.Failed > 0:
+		return StatusBlockedByFailures
+	case c.Ready > 0:
+		return StatusHasReadySteps
+	case c.Processing() > 0:
+		return StatusProcessing
+	case c.Total > 0 && c.Completed == c.Total:
+		return StatusAllComplete
+	default:
+		return StatusWaitingForDependencies
+	}
+}
+
+// ExecutionContext is a task's aggregated progress.
+type ExecutionContext struct {
+	TaskUUID uuid.UUID       `json:"task_uuid"`
+	Status   state.TaskState `json:"status"`
+	StepCounts
+	ExecutionStatus      ExecutionStatus `json:"execution_status"`
+	RecommendedAction    string          `json:"recommended_action"`
+	CompletionPercentage float64         `json:"completion_percentage"`
+	HealthStatus         string          `json:"health_status"`
+}
+
+// NewExecutionContext derives the context of counts.
+func NewExecutionContext(task uuid.UUID, st state.TaskState, c StepCounts) ExecutionContext {
+	ec := ExecutionContext{TaskUUID: task, Status: st, StepCounts: c, ExecutionStatus: c.Classify()}
+	switch ec.ExecutionStatus {
+	case StatusBlockedByFailures:
+		ec.RecommendedAction = "handle_failures"
+	case StatusHasReadySteps:
+		ec.RecommendedAction = "execute_ready_steps"
+	case StatusProcessing:
+		ec.RecommendedAction = "wait_for_completion"
+	case StatusAllComplete:
+		ec.RecommendedAction = "finalize_task"
+	default:
+		ec.RecommendedAction = "wait_for_dependencies"
+	}
+	if c.Total > 0 {
+		ec.CompletionPercentage = math.Round(float64(c.Completed)/float64(c.Total)*10000) / 100
+	}
+	switch {
+	case c.Failed > 0:
+		ec.HealthStatus = "blocked"
+	case c.WaitingForRetry > 0:
+		ec.HealthStatus = "recovering"
+	default:
+		ec.HealthStatus = "healthy"
+	}
+	return ec
+}
+
+// TargetState is where a task should be, given its current state and its
+// steps. Terminal tasks stay where they are unless reopen is set (an operator
+// fixed a step of a task in error). A task with a permanently failed step is
+// blocked_by_failures while other steps are still out, and error once nothing
+// is left in flight.
+func TargetState(current state.TaskState, c StepCounts, reopen bool) state.TaskState {
+	if current.Terminal() && !(reopen && current == state.TaskError) {
+		return current
+	}
+	switch c.Classify() {
+	case StatusBlockedByFailures:
+		if c.Processing() > 0 {
+			return state.TaskBlockedByFailures
+		}
+		return state.TaskError
+	case StatusHasReadySteps, StatusProcessing:
+		return state.TaskStepsInProcess
+	case StatusAllComplete:
+		return state.TaskComplete
+	default:
+		if c.Total == 0 {
+			return state.TaskComplete
+		}
+		if c.WaitingForRetry > 0 {
+			return state.TaskWaitingForRetry
+		}
+		return state.TaskWaitingForDependencies
+	}
+}

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/state"
+)
+
+const stepColumns = `s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.template_step_name,
+	s.step_type, s.state, s.handler_callable, s.handler_method, s.retryable, s.max_attempts, s.backoff,
+	s.backoff_base_ms, s.max_backoff_ms, s.backoff_jitter, s.timeout_seconds, s.attempts, s.in_process,
+	s.processed, s.processed_at, s.last_attempted_at, s.backoff_request_seconds, s.next_retry_at,
+	COALESCE(s.claimed_by, ''), s.claim_deadline, s.inputs, s.results, s.checkpoint, s.priority,
+	s.state_changed_at, s.created_at, s.updated_at`
+
+func stepDest(st *Step) []any {
+	return []any{&st.UUID, &st.TaskUUID, &st.NamedStepUUID, &st.Name, &st.TemplateStepName, &st.StepType,
+		&st.State, &st.HandlerCallable, &st.HandlerMethod, &st.Retry.Retryable, &st.Retry.MaxAttempts,
+		&st.Retry.Backoff, &st.Retry.BackoffBase, &st.Retry.MaxBackoffMs, &st.Retry.Jitter, &st.TimeoutSeconds,
+		&st.Attempts, &st.InProcess, &st.Processed, &st.ProcessedAt, &st.LastAttemptedAt,
+		&st.BackoffRequestSeconds, &st.NextRetryAt, &st.ClaimedBy, &st.ClaimDeadline, &st.Inputs, &st.Results,
+		&st.Checkpoint, &st.Priority, &st.StateChangedAt, &st.CreatedAt, &st.UpdatedAt}
+}
+
+// Readiness computes a step's readiness facts (reference §1.6). The rules:
+// dependencies are satisfied when every parent is complete or resolved
+// manually; the first execution is always eligible, later ones only when the
+// step is retryable and attempts < max_attempts; a step is ready when it is
+// pending or waiting for retry, not processed, not in process, its
+// dependencies are satisfied, it is eligible and its retry time has come.
+func Readiness(st Step, totalParents, completedParents int, now time.Time) StepReadiness {
+	r := StepReadiness{Step: st, TotalParents: totalParents, CompletedParents: completedParents}
+	r.DependenciesSatisfied = completedParents == totalParents
+	r.RetryEligible = st.Attempts == 0 || (st.Retry.Retryable && st.Attempts < st.Retry.MaxAttempts)
+	r.ReadyForExecution = (st.State == state.StepPending || st.State == state.StepWaitingForRetry) &&
+		!st.Processed && !st.InProcess && r.DependenciesSatisfied && r.RetryEligible &&
+		(st.NextRetryAt == nil || !st.NextRetryAt.After(now))
+	if st.State == state.StepComplete || st.State == state.StepResolvedManually {
+		r.CompletedAt = st.ProcessedAt
+	}
+	return r
+}
+
+// StepReadiness returns every step of the given tasks with readiness facts,
+// in creation order. With stepIDs non-empty only those steps are returned.
+func (s *Store) StepReadiness(ctx context.Context, taskIDs []uuid.UUID, stepIDs []uuid.UUID) ([]StepReadiness, error) {
+	return stepReadiness(ctx, s.pool, taskIDs, stepIDs)
+}
+
+func stepReadiness(ctx context.Context, q querier, taskIDs, stepIDs []uuid.UUID) ([]StepReadiness, error) {
+	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now(),
+			COALESCE(p.total, 0), COALESCE(p.done, 0), COALESCE(p.names, '{}'), lf.at
+		FROM workflow_steps s
+		LEFT JOIN LATERAL (
+			SELECT count(*) AS total,
+				count(*) FILTER (WHERE ps.state IN ('complete', 'resolved_manually')) AS done,
+				array_agg(ps.name ORDER BY ps.name) AS names
+			FROM workflow_step_edges e JOIN workflow_steps ps ON ps.workflow_step_uuid = e.from_step_uuid
+			WHERE e.to_step_uuid = s.workflow_step_uuid
+		) p ON true
+		LEFT JOIN LATERAL (
+			SELECT max(a.recorded_at) AS at FROM workflow_step_result_audit a
+			WHERE a.workflow_step_uuid = s.workflow_step_uuid AND NOT a.success
+		) lf ON true
+		WHERE s.task_uuid = ANY($1) AND (COALESCE(cardinality($2::uuid[]), 0) = 0 OR s.workflow_step_uuid = ANY($2))
+		ORDER BY s.task_uuid, s.created_at, s.workflow_step_uuid`, taskIDs, stepIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading step readiness: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepReadiness, error) {
+		var st Step
+		var now time.Time
+		var total, done int
+		var names []string
+		var lastFailure *time.Time
+		dest := append(stepDest(&st), &now, &total, &done, &names, &lastFailure)
+		if err := r.Scan(dest...); err != nil {
+			return StepReadiness{}, err
+		}
+		sr := Readiness(st, total, done, now)
+		sr.Parents = names
+		sr.LastFailureAt = lastFailure
+		return sr, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading step readiness: %w", err)
+	}
+	return out, nil
+}
+
+// GetStep loads one step of a task with its readiness facts.
+func (s *Store) GetStep(ctx context.Context, taskID, stepID uuid.UUID) (StepReadiness, error) {
+	rs, err := s.StepReadiness(ctx, []uuid.UUID{taskID}, []uuid.UUID{stepID})
+	if err != nil {
+		return StepReadiness{}, err
+	}
+	if len(rs) == 0 {
+		return StepReadiness{}, fmt.Errorf("step %s of task %s: %w", stepID, taskID, ErrNotFound)
+	}
+	return rs[0], nil
+}
+
+// ExecutionContexts computes the execution context of tasks from their
+// steps' readiness.
+func (s *Store) ExecutionContexts(ctx context.Context, taskIDs []uuid.UUID) (map[uuid.UUID]ExecutionContext, error) {
+	rows, err := s.pool.Query(ctx, `SELECT task_uuid, state FROM tasks WHERE task_uuid = ANY($1)`, taskIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading tasks: %w", err)
+	}
+	states := map[uuid.UUID]state.TaskState{}
+	var id uuid.UUID
+	var st state.TaskState
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { states[id] = st; return nil }); err != nil {
+		return nil, fmt.Errorf("reading tasks: %w", err)
+	}
+	steps, err := s.StepReadiness(ctx, taskIDs, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ExecutionContextsOf(states, steps), nil
+}
+
+// ExecutionContextsOf aggregates readiness rows into execution contexts.
+func ExecutionContextsOf(states map[uuid.UUID]state.TaskState, steps []StepReadiness) map[uuid.UUID]ExecutionContext {
+	counts := map[uuid.UUID]StepCounts{}
+	for _, sr := range steps {
+		c := counts[sr.TaskUUID]
+		c.Add(sr.State, sr.ReadyForExecution)
+		counts[sr.TaskUUID] = c
+	}
+	out := make(map[uuid.UUID]ExecutionContext, len(states))
+	for id, st := range states {
+		out[id] = NewExecutionContext(id, st, counts[id])
+	}
+	return out
+}

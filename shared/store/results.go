@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/state"
+)
+
+// ResultMessage is one message from orchestration_step_results.
+type ResultMessage struct {
+	MessageID int64
+	TaskUUID  uuid.UUID
+	StepUUID  uuid.UUID
+}
+
+// Decision is what orchestration does with a reported step.
+type Decision struct {
+	// To is complete, waiting_for_retry or error.
+	To state.StepState
+	// Delay is the retry delay (waiting_for_retry only).
+	Delay time.Duration
+	// Reason is recorded in the step's history.
+	Reason string
+}
+
+// Decider decides the fate of a step in one of the two
+// enqueued-for-orchestration states, from its row (results included).
+type Decider func(Step) Decision
+
+// ProcessOutcome reports what ProcessResults did.
+type ProcessOutcome struct {
+	Steps     map[state.StepState]int
+	Tasks     []TaskOutcome
+	Duplicate int
+	// Acked are the result message ids deleted in the transaction.
+	Acked []int64
+}
+
+// ProcessResults handles a batch of result messages in one transaction: it
+// locks the tasks involved (in id order), moves each reported step to
+// complete, waiting_for_retry (scheduling its delayed re-run in the same
+// transaction) or error as decide says, enqueues every child that became
+// ready, moves each task to the state its steps call for (finalizing it
+// exactly once), and deletes the messages. Messages about steps that are no
+// longer waiting for orchestration are duplicates: they are deleted. No
+// result is dropped whatever state its task is in.
+func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide Decider) (ProcessOutcome, error) {
+	out := ProcessOutcome{Steps: map[state.StepState]int{}}
+	if len(msgs) == 0 {
+		return out, nil
+	}
+	taskIDs := make([]uuid.UUID, 0, len(msgs))
+	stepIDs := make([]uuid.UUID, 0, len(msgs))
+	for _, m := range msgs {
+		taskIDs = append(taskIDs, m.TaskUUID)
+		stepIDs = append(stepIDs, m.StepUUID)
+		out.Acked = append(out.Acked, m.MessageID)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tasks, err := lockTasks(ctx, tx, taskIDs)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+stepColumns+` FROM workflow_steps s
+			WHERE s.workflow_step_uuid = ANY($1)
+			AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')`, stepIDs)
+		if err != nil {
+			return fmt.Errorf("loading reported steps: %w", err)
+		}
+		steps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
+			var st Step
+			return st, r.Scan(stepDest(&st)...)
+		})
+		if err != nil {
+			return fmt.Errorf("loading reported steps: %w", err)
+		}
+		out.Duplicate = len(msgs) - len(steps)
+		var ch stepChanges
+		retries := map[string][]delayedMsg{}
+		for _, st := range steps {
+			d := decide(st)
+			ev, ok := eventFor(st.State, d.To)
+			if !ok {
+				return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)
+			}
+			ch.add(st, d, ev)
+			out.Steps[d.To]++
+			if d.To == state.StepWaitingForRetry {
+				t := tasks[st.TaskUUID]
+				if t == nil {
+					continue
+				}
+				b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
+				if err != nil {
+					return err
+				}
+				q := messaging.WorkerQueue(t.Namespace)
+				retries[q] = append(retries[q], delayedMsg{b, d.Delay})
+			}
+		}
+		if err := applyStepChanges(ctx, tx, &ch); err != nil {
+			return err
+		}
+		for q, ms := range retries {
+			for _, m := range ms {
+				if err := s.queue.SendTx(ctx, tx, q, []json.RawMessage{m.payload}, m.delay); err != nil {
+					return fmt.Errorf("scheduling retry: %w", err)
+				}
+			}
+		}
+		out.Tasks, err = s.evaluate(ctx, tx, tasks, false)
+		if err != nil {
+			return err
+		}
+		return s.queue.AckTx(ctx, tx, messaging.StepResultsQueue, out.Acked...)
+	})
+	if err != nil {
+		return ProcessOutcome{}, fmt.Errorf("processing results: %w", err)
+	}
+	return out, nil
+}
+
+type delayedMsg struct {
+	payload json.RawMessage
+	delay   time.Duration
+}
+
+func eventFor(from, to state.StepState) (state.StepEvent, bool) {
+	for _, t := range state.StepTransitions() {
+		if t.From == from && t.To == to {
+			return t.Event, true
+		}
+	}
+	return "", false
+}
+
+// stepChanges collects orchestration-side step transitions for one
+// set-based statement.
+type stepChanges struct {
+	ids, from, to, event, reason []string
+	delayMs                      []int64
+}
+
+func (c *stepChanges) add(st Step, d Decision, ev state.StepEvent) {
+	c.ids = append(c.ids, st.UUID.String())
+	c.from = append(c.from, string(st.State))
+	c.to = append(c.to, string(d.To))
+	c.event = append(c.event, string(ev))
+	c.reason = append(c.reason, d.Reason)
+	c.delayMs = append(c.delayMs, d.Delay.Milliseconds())
+}
+
+func applyStepChanges(ctx context.Context, tx pgx.Tx, c *stepChanges) error {
+	if len(c.ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		WITH c AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+				AS c(step_uuid, from_state, to_state, event, reason, delay_ms)
+		), upd AS (
+			UPDATE workflow_steps w SET state = c.to_state,
+				processed = c.to_state IN ('complete', 'cancelled', 'resolved_manually'),
+				processed_at = CASE WHEN c.to_state IN ('complete', 'cancelled', 'resolved_manually') THEN now() END,
+				in_process = false,
+				next_retry_at = CASE WHEN c.to_state = 'waiting_for_retry'
+					THEN now() + c.delay_ms * interval '1 millisecond' END,
+				backoff_request_seconds = CASE WHEN c.to_state = 'waiting_for_retry'
+					THEN ceil(c.delay_ms / 1000.0)::int ELSE w.backoff_request_seconds END,
+				state_changed_at = now(), updated_at = now()
+			FROM c WHERE w.workflow_step_uuid = c.step_uuid AND w.state = c.from_state
+			RETURNING w.workflow_step_uuid, w.task_uuid, c.from_state, c.to_state, c.event, c.reason, c.delay_ms
+		)
+		INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+		SELECT workflow_step_uuid, task_uuid, from_state, to_state, event,
+			jsonb_strip_nulls(jsonb_build_object('reason', NULLIF(reason, ''),
+				'retry_delay_ms', CASE WHEN to_state = 'waiting_for_retry' THEN delay_ms END))
+		FROM upd`,
+		c.ids, c.from, c.to, c.event, c.reason, c.delayMs)
+	if err != nil {
+		return fmt.Errorf("transitioning steps: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+// Package store is Tasker's one seam to PostgreSQL: every SQL statement the
+// engine runs lives here (queue tables excepted: they belong to the Postgres
+// queue backend). Callers get domain types and sentinel errors, never pgx rows
+// or pgx errors.
+//
+// Every state change is a compare-and-swap on the entity's state column plus a
+// history row written in the same statement, and work is batched: one
+// transaction moves many steps. Messages that announce state changes are sent
+// through messaging.Queue inside the same transaction (a transactional
+// outbox), so a worker never sees a message for a step that is not enqueued.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store/migrations"
+)
+
+// Sentinel errors. The REST layers map them to HTTP status codes in one place.
+var (
+	// ErrNotFound: the row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule (task identity, pending DLQ entry) was
+	// violated.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalidState: the entity is in a state that does not allow the
+	// operation (cancelling a finished task, resetting a step not in error).
+	ErrInvalidState = errors.New("invalid state")
+	// ErrInvalidInput: the caller passed something the store cannot accept.
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// Config configures a Store.
+type Config struct {
+	// Pool is the connection pool; its connections use the Tasker schema as
+	// search_path (see Connect). Required.
+	Pool *pgxpool.Pool
+	// Queue sends and acks messages inside store transactions. Required.
+	Queue messaging.Queue
+	// ProcessorID is written into task history rows this process makes.
+	ProcessorID string
+	Logger      *slog.Logger
+}
+
+// Store runs Tasker's SQL.
+type Store struct {
+	pool        *pgxpool.Pool
+	queue       messaging.Queue
+	processorID string
+	log         *slog.Logger
+}
+
+// New creates a Store.
+func New(cfg Config) (*Store, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("store: Pool is required")
+	}
+	if cfg.Queue == nil {
+		return nil, errors.New("store: Queue is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Store{pool: cfg.Pool, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}, nil
+}
+
+// Pool returns the underlying pool (for health checks and stats).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Queue returns the queue the store sends through.
+func (s *Store) Queue() messaging.Queue { return s.queue }
+
+// PoolConfig describes a connection pool.
+type PoolConfig struct {
+	URL               string
+	Schema            string
+	MaxConns          int32
+	MinConns          int32
+	MaxConnIdleTime   time.Duration
+	MaxConnLifetime   time.Duration
+	StatementTimeout  time.Duration
+	ApplicationName   string
+	HealthCheckPeriod time.Duration
+}
+
+// ParseConnConfig returns the pgx connection config of a pool config (also
+// used by the LISTEN connection).
+func ParseConnConfig(pc PoolConfig) (*pgx.ConnConfig, error) {
+	if !migrations.ValidSchema(pc.Schema) {
+		return nil, fmt.Errorf("%w: schema %q", ErrInvalidInput, pc.Schema)
+	}
+	cfg, err := pgx.ParseConfig(pc.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	cfg.RuntimeParams["search_path"] = pc.Schema
+	if pc.ApplicationName != "" {
+		cfg.RuntimeParams["application_name"] = pc.ApplicationName
+	}
+	if pc.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(pc.StatementTimeout.Milliseconds())
+	}
+	return cfg, nil
+}
+
+// Connect opens a pool whose connections use pc.Schema.
+func Connect(ctx context.Context, pc PoolConfig) (*pgxpool.Pool, error) {
+	cc, err := ParseConnConfig(pc)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(pc.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	cfg.ConnConfig = cc
+	if pc.MaxConns > 0 {
+		cfg.MaxConns = pc.MaxConns
+	}
+	if pc.MinConns > 0 {
+		cfg.MinConns = min(pc.MinConns, cfg.MaxConns)
+	}
+	if pc.MaxConnIdleTime > 0 {
+		cfg.MaxConnIdleTime = pc.MaxConnIdleTime
+	}
+	if pc.MaxConnLifetime > 0 {
+		cfg.MaxConnLifetime = pc.MaxConnLifetime
+	}
+	if pc.HealthCheckPeriod > 0 {
+		cfg.HealthCheckPeriod = pc.HealthCheckPeriod
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening pool: %w", err)
+	}
+	return pool, nil
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging database: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// isUniqueViolation reports a unique_violation, optionally on one
+// constraint or index.
+func isUniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pe.ConstraintName == constraint
+}
+
+func notFound(what string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

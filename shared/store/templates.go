@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TemplateRegistration is what RegisterTemplate stores for a template.
+type TemplateRegistration struct {
+	Namespace        string
+	Name             string
+	Version          string
+	Description      string
+	IdentityStrategy string
+	// Configuration is the whole template as JSON.
+	Configuration json.RawMessage
+	// StepNames are every step the template can create (named_steps rows).
+	StepNames []string
+}
+
+// RegisterTemplate upserts a template: its namespace, the named task row
+// (configuration replaced) and its named steps, in one transaction.
+func (s *Store) RegisterTemplate(ctx context.Context, r TemplateRegistration) (NamedTask, error) {
+	if r.Namespace == "" || r.Name == "" || r.Version == "" {
+		return NamedTask{}, fmt.Errorf("%w: template namespace, name and version are required", ErrInvalidInput)
+	}
+	if !json.Valid(r.Configuration) {
+		return NamedTask{}, fmt.Errorf("%w: template configuration is not valid JSON", ErrInvalidInput)
+	}
+	strategy := r.IdentityStrategy
+	if strategy == "" {
+		strategy = "strict"
+	}
+	var nt NamedTask
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			WITH ns AS (
+				INSERT INTO task_namespaces (name) VALUES ($1)
+				ON CONFLICT (name) DO UPDATE SET updated_at = task_namespaces.updated_at
+				RETURNING task_namespace_uuid
+			)
+			INSERT INTO named_tasks (task_namespace_uuid, name, version, description, configuration, identity_strategy)
+			SELECT task_namespace_uuid, $2, $3, $4, $5, $6 FROM ns
+			ON CONFLICT (task_namespace_uuid, name, version) DO UPDATE
+			SET description = EXCLUDED.description, configuration = EXCLUDED.configuration,
+			    identity_strategy = EXCLUDED.identity_strategy, updated_at = now()
+			RETURNING named_task_uuid, task_namespace_uuid, name, version, COALESCE(description, ''),
+			          configuration, identity_strategy, created_at, updated_at`,
+			r.Namespace, r.Name, r.Version, nullIfEmpty(r.Description), r.Configuration, strategy,
+		).Scan(&nt.UUID, &nt.NamespaceUUID, &nt.Name, &nt.Version, &nt.Description,
+			&nt.Configuration, &nt.IdentityStrategy, &nt.CreatedAt, &nt.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if len(r.StepNames) > 0 {
+			_, err = tx.Exec(ctx, `INSERT INTO named_steps (name) SELECT unnest($1::text[])
+				ON CONFLICT (name) DO NOTHING`, r.StepNames)
+		}
+		return err
+	})
+	if err != nil {
+		return NamedTask{}, fmt.Errorf("registering template %s/%s/%s: %w", r.Namespace, r.Name, r.Version, err)
+	}
+	nt.Namespace = r.Namespace
+	nt.StepCount = len(r.StepNames)
+	return nt, nil
+}
+
+const namedTaskColumns = `nt.named_task_uuid, nt.task_namespace_uuid, ns.name, nt.name, nt.version,
+	COALESCE(nt.description, ''), nt.configuration, nt.identity_strategy,
+	COALESCE(jsonb_array_length(nt.configuration -> 'steps'), 0), nt.created_at, nt.updated_at`
+
+func scanNamedTask(row pgx.Row) (NamedTask, error) {
+	var nt NamedTask
+	err := row.Scan(&nt.UUID, &nt.NamespaceUUID, &nt.Namespace, &nt.Name, &nt.Version, &nt.Description,
+		&nt.Configuration, &nt.IdentityStrategy, &nt.StepCount, &nt.CreatedAt, &nt.UpdatedAt)
+	return nt, err
+}
+
+// GetNamedTask loads a registered template. An empty version picks the most
+// recently registered version.
+func (s *Store) GetNamedTask(ctx context.Context, namespace, name, version string) (NamedTask, error) {
+	row := s.pool.QueryRow(ctx, `SELECT `+namedTaskColumns+`
+		FROM named_tasks nt JOIN task_namespaces ns USING (task_namespace_uuid)
+		WHERE ns.name = $1 AND nt.name = $2 AND ($3 = '' OR nt.version = $3)
+		ORDER BY nt.updated_at DESC LIMIT 1`, namespace, name, version)
+	nt, err := scanNamedTask(row)
+	if err != nil {
+		return NamedTask{}, notFound(fmt.Sprintf("template %s/%s/%s", namespace, name, version), err)
+	}
+	return nt, nil
+}
+
+// ListNamedTasks lists registered templates, optionally of one namespace.
+func (s *Store) ListNamedTasks(ctx context.Context, namespace string) ([]NamedTask, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+namedTaskColumns+`
+		FROM named_tasks nt JOIN task_namespaces ns USING (task_namespace_uuid)
+		WHERE $1 = '' OR ns.name = $1
+		ORDER BY ns.name, nt.name, nt.version`, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("listing templates: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NamedTask, error) { return scanNamedTask(r) })
+	if err != nil {
+		return nil, fmt.Errorf("listing templates: %w", err)
+	}
+	return out, nil
+}
+
+// ListNamespaces lists namespaces with their template counts.
+func (s *Store) ListNamespaces(ctx context.Context) ([]Namespace, error) {
+	rows, err := s.pool.Query(ctx, `SELECT ns.task_namespace_uuid, ns.name, COALESCE(ns.description, ''),
+			count(nt.named_task_uuid)
+		FROM task_namespaces ns LEFT JOIN named_tasks nt USING (task_namespace_uuid)
+		GROUP BY ns.task_namespace_uuid ORDER BY ns.name`)
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Namespace, error) {
+		var n Namespace
+		err := r.Scan(&n.UUID, &n.Name, &n.Description, &n.TemplateCount)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	return out, nil
+}
+
+// NamedStepIDs returns the named_steps ids of the given names (registered with
+// their template).
+func (s *Store) NamedStepIDs(ctx context.Context, names []string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, named_step_uuid::text FROM named_steps WHERE name = ANY($1)`, names)
+	if err != nil {
+		return nil, fmt.Errorf("loading named steps: %w", err)
+	}
+	out := map[string]string{}
+	var name, id string
+	_, err = pgx.ForEachRow(rows, []any{&name, &id}, func() error { out[name] = id; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("loading named steps: %w", err)
+	}
+	return out, nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,185 @@
+package template
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Limits that keep hostile YAML from exhausting memory or stack.
+const (
+	maxNestingDepth   = 64
+	maxExpandedNodes  = 200_000
+	maxTemplateFileSz = 16 << 20
+)
+
+// source remembers where a template came from: its file and the line of every
+// field path in the YAML document.
+type source struct {
+	file  string
+	line0 int               // line of the document's first node
+	lines map[string]int    // field path -> line
+	texts map[string]string // field path -> original text of a non-string scalar
+}
+
+// line returns the line of path or of its nearest ancestor that has one.
+func (s *source) line(path string) int {
+	for {
+		if l, ok := s.lines[path]; ok {
+			return l
+		}
+		if path == "" {
+			return s.line0
+		}
+		path = parentPath(path)
+	}
+}
+
+// parentPath strips the last segment: "a.b[2]" -> "a.b", "a.b" -> "a".
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// field joins a field path and a key.
+func field(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// index joins a field path and a list index.
+func index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// nodeLine is the 1-based line of n, or 0.
+func nodeLine(n ast.Node) int {
+	if n == nil {
+		return 0
+	}
+	tk := n.GetToken()
+	if tk == nil || tk.Position == nil {
+		return 0
+	}
+	return tk.Position.Line
+}
+
+// scanner walks a document's syntax tree before it is decoded: it records
+// field lines and scalar texts, and rejects documents nested too deeply or
+// expanding (through aliases) to too many nodes.
+type scanner struct {
+	src      *source
+	anchors  map[string]int // anchor name -> expanded node count
+	expanded int
+	problem  string // first limit hit
+	badLine  int
+}
+
+func newScanner(src *source) *scanner {
+	return &scanner{src: src, anchors: map[string]int{}}
+}
+
+// walk visits n at path and returns its expanded node count.
+func (s *scanner) walk(n ast.Node, path string, depth int) int {
+	if n == nil || s.problem != "" {
+		return 0
+	}
+	if depth > maxNestingDepth {
+		s.fail(n, "document is nested too deeply")
+		return 0
+	}
+	size := 1
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, mv := range n.Values {
+			size += s.walkPair(mv, path, depth)
+		}
+	case *ast.MappingValueNode:
+		size += s.walkPair(n, path, depth)
+	case *ast.SequenceNode:
+		for i, v := range n.Values {
+			p := index(path, i)
+			if _, seen := s.src.lines[p]; !seen {
+				s.src.lines[p] = nodeLine(v)
+			}
+			size += s.walk(v, p, depth+1)
+		}
+	case *ast.AnchorNode:
+		size = s.walk(n.Value, path, depth+1)
+		if n.Name != nil {
+			s.anchors[n.Name.GetToken().Value] = size
+		}
+	case *ast.AliasNode:
+		if n.Value != nil && n.Value.GetToken() != nil {
+			size = s.anchors[n.Value.GetToken().Value] + 1
+		}
+	case *ast.TagNode:
+		size = s.walk(n.Value, path, depth+1)
+	case *ast.StringNode, *ast.LiteralNode, *ast.NullNode:
+	default:
+		if tk := n.GetToken(); tk != nil {
+			s.src.texts[path] = tk.Value
+		}
+	}
+	if _, alias := n.(*ast.AliasNode); alias {
+		s.expanded += size
+	} else {
+		s.expanded++
+	}
+	if s.expanded > maxExpandedNodes {
+		s.fail(n, "document expands to too many nodes (YAML aliases?)")
+	}
+	return size
+}
+
+func (s *scanner) walkPair(mv *ast.MappingValueNode, path string, depth int) int {
+	if mv == nil {
+		return 0
+	}
+	if _, merge := mv.Key.(*ast.MergeKeyNode); merge {
+		// "<<: *anchor" merges keys into this mapping; they have no
+		// lines of their own and fall back to the mapping's line.
+		return s.walk(mv.Value, path, depth+1)
+	}
+	p := field(path, keyText(mv.Key))
+	if _, seen := s.src.lines[p]; !seen {
+		s.src.lines[p] = nodeLine(mv.Key)
+	}
+	return 1 + s.walk(mv.Value, p, depth+1)
+}
+
+func (s *scanner) fail(n ast.Node, msg string) {
+	if s.problem == "" {
+		s.problem, s.badLine = msg, nodeLine(n)
+	}
+}
+
+// keyText is the text of a mapping key as the decoder will see it.
+func keyText(k ast.MapKeyNode) string {
+	var n ast.Node = k
+	if mk, ok := k.(*ast.MappingKeyNode); ok && mk.Value != nil {
+		n = mk.Value
+	}
+	switch n := n.(type) {
+	case nil:
+		return ""
+	case *ast.StringNode:
+		return n.Value
+	case *ast.TagNode:
+		if n.Value != nil {
+			if s, ok := n.Value.(*ast.StringNode); ok {
+				return s.Value
+			}
+		}
+	}
+	if tk := n.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return ""
+}
