@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/store/migrations"
+)
+
+// databaseFlags are the connection flags shared by commands that talk to
+// PostgreSQL directly.
+type databaseFlags struct {
+	url    string
+	schema string
+	env    string
+	root   string
+}
+
+func (f *databaseFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.url, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, then the configuration's database.url)")
+	cmd.Flags().StringVar(&f.schema, "schema", "", "schema holding Tasker's tables (default the configuration's database.schema)")
+	cmd.Flags().StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
+	cmd.Flags().StringVar(&f.root, "config-root", "", "configuration directory (default $TASKER_CONFIG_ROOT, else the built-in copy)")
+}
+
+// resolve returns the URL and schema: flag, then DATABASE_URL, then config.
+func (f *databaseFlags) resolve() (url, schema string, err error) {
+	url, schema = f.url, f.schema
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	if url == "" || schema == "" {
+		cfg, err := loadConfig(f.root, "shared", f.env)
+		if err != nil {
+			return "", "", err
+		}
+		if url == "" {
+			url = cfg.Database.URL
+		}
+		if schema == "" {
+			schema = cfg.Database.Schema
+		}
+	}
+	return url, schema, nil
+}
+
+func newMigrateCmd() *cobra.Command {
+	var f databaseFlags
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply, roll back or list the database migrations",
+	}
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Apply every pending migration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := openMigrator(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			n, err := m.Up(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s)\n", n)
+			return nil
+		},
+	}
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Roll back the most recent migration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := openMigrator(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			n, err := m.Down(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rolled back %d migration(s)\n", n)
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List migrations and whether each is applied",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := openMigrator(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			st, err := m.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, s := range st {
+				mark := "pending"
+				if s.Applied {
+					mark = "applied"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %05d %s\n", mark, s.Version, s.Name)
+			}
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{up, down, status} {
+		f.register(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func openMigrator(cmd *cobra.Command, f *databaseFlags) (*migrations.Migrator, error) {
+	url, schema, err := f.resolve()
+	if err != nil {
+		return nil, err
+	}
+	m, err := migrations.Open(cmd.Context(), url, schema)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is PostgreSQL running at %s?)", err, config.RedactSecrets(url))
+	}
+	return m, nil
+}

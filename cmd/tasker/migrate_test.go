@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestMigrateUpStatusDown(t *testing.T) {
+	db := testdb.Empty(t)
+	out, err := runCmd(t, "migrate", "status", "--database-url", db.URL, "--schema", db.Schema)
+	require.NoError(t, err)
+	require.Contains(t, out, "pending")
+	out, err = runCmd(t, "migrate", "up", "--database-url", db.URL, "--schema", db.Schema)
+	require.NoError(t, err)
+	require.Contains(t, out, "applied 1 migration(s)")
+	out, err = runCmd(t, "migrate", "up", "--database-url", db.URL, "--schema", db.Schema)
+	require.NoError(t, err)
+	require.Contains(t, out, "applied 0 migration(s)", "up is idempotent")
+	out, err = runCmd(t, "migrate", "status", "--database-url", db.URL, "--schema", db.Schema)
+	require.NoError(t, err)
+	require.Contains(t, out, "applied  00001")
+	out, err = runCmd(t, "migrate", "down", "--database-url", db.URL, "--schema", db.Schema)
+	require.NoError(t, err)
+	require.Contains(t, out, "rolled back 1")
+}
+
+func TestMigrateBadSchemaAndURL(t *testing.T) {
+	_, err := runCmd(t, "migrate", "up", "--database-url", testdb.URL(), "--schema", "Bad-Name")
+	require.ErrorContains(t, err, "invalid schema name")
+	_, err = runCmd(t, "migrate", "up", "--database-url", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2", "--schema", "x")
+	require.ErrorContains(t, err, "is PostgreSQL running at")
+}
