@@ -97,6 +97,8 @@ CREATE TABLE workflow_steps (
     next_retry_at           timestamptz,
     claimed_by              varchar(128),
     claim_deadline          timestamptz,
+    -- last time a recovery loop re-sent this step's message
+    nudged_at               timestamptz,
     inputs                  jsonb        NOT NULL DEFAULT '{}',
     results                 jsonb,
     checkpoint              jsonb,

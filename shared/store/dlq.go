@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/state"
+)
+
+// StalenessThresholds are the default limits for how long a task may sit in
+// a waiting state; a template's lifecycle block overrides them per task.
+type StalenessThresholds struct {
+	WaitingForDependencies time.Duration
+	WaitingForRetry        time.Duration
+	StepsInProcess         time.Duration
+	MaxLifetime            time.Duration
+}
+
+// StaleTask is a task the staleness detector flagged.
+type StaleTask struct {
+	TaskUUID         uuid.UUID       `json:"task_uuid"`
+	Namespace        string          `json:"namespace"`
+	TaskName         string          `json:"task_name"`
+	State            state.TaskState `json:"current_state"`
+	StateChangedAt   time.Time       `json:"state_changed_at"`
+	MinutesInState   float64         `json:"time_in_state_minutes"`
+	ThresholdMinutes float64         `json:"threshold_minutes"`
+	TaskAgeMinutes   float64         `json:"task_age_minutes"`
+	CorrelationID    uuid.UUID       `json:"correlation_id"`
+	Priority         int             `json:"priority"`
+	RequestedAt      time.Time       `json:"requested_at"`
+	CreatedAt        time.Time       `json:"created_at"`
+	// HealthStatus is stale at or over the threshold, warning at 80 %.
+	HealthStatus string `json:"health_status"`
+}
+
+// lifecycleMinutes reads a numeric lifecycle field of a template, ignoring
+// anything that is not a number.
+func lifecycleMinutes(field string) string {
+	return `CASE WHEN jsonb_typeof(nt.configuration -> 'lifecycle' -> '` + field + `') = 'number'
+		THEN (nt.configuration -> 'lifecycle' ->> '` + field + `')::float8 END`
+}
+
+const staleSelect = `
+	SELECT t.task_uuid, t.namespace, nt.name, t.state, t.state_changed_at,
+		EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60,
+		th.minutes, EXTRACT(EPOCH FROM now() - t.created_at) / 60,
+		t.correlation_id, t.priority, t.requested_at, t.created_at,
+		CASE WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes THEN 'stale'
+		     WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes * 0.8 THEN 'warning'
+		     ELSE 'healthy' END
+	FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
+	CROSS JOIN LATERAL (SELECT CASE t.state
+		WHEN 'waiting_for_dependencies' THEN COALESCE(` + `%[1]s` + `, $1)
+		WHEN 'waiting_for_retry' THEN COALESCE(` + `%[2]s` + `, $2)
+		ELSE COALESCE(` + `%[3]s` + `, $3) END AS minutes,
+		COALESCE(` + `%[4]s` + `, $4) AS lifetime) th
+	WHERE t.state IN ('waiting_for_dependencies', 'waiting_for_retry', 'steps_in_process', 'blocked_by_failures')`
+
+func staleQuery(extra string) string {
+	return fmt.Sprintf(staleSelect,
+		lifecycleMinutes("max_waiting_for_dependencies_minutes"),
+		lifecycleMinutes("max_waiting_for_retry_minutes"),
+		lifecycleMinutes("max_steps_in_process_minutes"),
+		lifecycleMinutes("max_duration_minutes")) + extra
+}
+
+func scanStale(r pgx.CollectableRow) (StaleTask, error) {
+	var st StaleTask
+	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
+		&st.ThresholdMinutes, &st.TaskAgeMinutes, &st.CorrelationID, &st.Priority, &st.RequestedAt,
+		&st.CreatedAt, &st.HealthStatus)
+	return st, err
+}
+
+func (th StalenessThresholds) args() []any {
+	return []any{th.WaitingForDependencies.Minutes(), th.WaitingForRetry.Minutes(), th.StepsInProcess.Minutes(),
+		th.MaxLifetime.Minutes()}
+}
+
+// StaleTasks finds tasks that sat in a waiting state past their threshold,
+// or outlived their maximum lifetime, and have no open DLQ entry.
+func (s *Store) StaleTasks(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
+	args := append(th.args(), limit)
+	rows, err := s.pool.Query(ctx, staleQuery(`
+		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')
+		AND (now() - t.state_changed_at >= th.minutes * interval '1 minute'
+		     OR now() - t.created_at >= th.lifetime * interval '1 minute')
+		ORDER BY t.state_changed_at LIMIT $5`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("finding stale tasks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanStale)
+	if err != nil {
+		return nil, fmt.Errorf("finding stale tasks: %w", err)
+	}
+	return out, nil
+}
+
+// StalenessMonitor lists waiting tasks with their health against the
+// thresholds (for proactive monitoring), most at risk first.
+func (s *Store) StalenessMonitor(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
+	args := append(th.args(), limit)
+	rows, err := s.pool.Query(ctx, staleQuery(`
+		ORDER BY EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 / NULLIF(th.minutes, 0) DESC NULLS LAST
+		LIMIT $5`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading staleness: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanStale)
+	if err != nil {
+		return nil, fmt.Errorf("reading staleness: %w", err)
+	}
+	return out, nil
+}
+
+// StaleAction says what the detector does with a stale task.
+type StaleAction struct {
+	// DLQ opens an investigation entry.
+	DLQ bool
+	// Fail moves the task to error.
+	Fail bool
+}
+
+// HandleStaleTask acts on one flagged task in one transaction, but only if
+// it is still in the state it was flagged in (a task that moved on since is
+// left alone). It reports whether anything was done.
+func (s *Store) HandleStaleTask(ctx context.Context, st StaleTask, act StaleAction) (bool, error) {
+	done := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tasks, err := lockTasks(ctx, tx, []uuid.UUID{st.TaskUUID})
+		if err != nil {
+			return err
+		}
+		t := tasks[st.TaskUUID]
+		if t == nil || t.State != st.State {
+			return nil
+		}
+		snapshot, _ := json.Marshal(map[string]any{
+			"task_uuid": st.TaskUUID, "namespace": st.Namespace, "task_name": st.TaskName,
+			"current_state": st.State, "time_in_state_minutes": st.MinutesInState,
+			"threshold_minutes": st.ThresholdMinutes, "snapshot_timestamp": time.Now().UTC(),
+			"task_details": map[string]any{"correlation_id": st.CorrelationID, "priority": st.Priority,
+				"requested_at": st.RequestedAt, "created_at": st.CreatedAt},
+		})
+		meta, _ := json.Marshal(map[string]any{"detection_method": "automatic_staleness",
+			"time_in_state_minutes": st.MinutesInState, "threshold_minutes": st.ThresholdMinutes})
+		if act.DLQ {
+			tag, err := tx.Exec(ctx, `INSERT INTO tasks_dlq (task_uuid, original_state, dlq_reason, task_snapshot, metadata)
+				VALUES ($1, $2, 'staleness_timeout', $3, $4)
+				ON CONFLICT (task_uuid) WHERE resolution_status = 'pending' DO NOTHING`,
+				st.TaskUUID, st.State, snapshot, meta)
+			if err != nil {
+				return fmt.Errorf("opening DLQ entry: %w", err)
+			}
+			done = done || tag.RowsAffected() > 0
+		}
+		if act.Fail {
+			var tr taskTransitionRows
+			tr.add(st.TaskUUID, st.State, state.TaskError, []state.TaskTransition{
+				{From: st.State, Event: state.TaskEventStalenessTimeout, To: state.TaskError}})
+			tr.hMeta[len(tr.hMeta)-1] = string(meta)
+			if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {
+				return err
+			}
+			done = true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("handling stale task %s: %w", st.TaskUUID, err)
+	}
+	return done, nil
+}
+
+const dlqColumns = `dlq_entry_uuid, task_uuid, original_state, dlq_reason, dlq_timestamp, resolution_status,
+	resolution_timestamp, resolution_notes, resolved_by, task_snapshot, COALESCE(metadata, '{}'), created_at, updated_at`
+
+func scanDLQ(r pgx.Row) (DLQEntry, error) {
+	var d DLQEntry
+	err := r.Scan(&d.UUID, &d.TaskUUID, &d.OriginalState, &d.Reason, &d.DLQTimestamp, &d.ResolutionStatus,
+		&d.ResolutionTimestamp, &d.ResolutionNotes, &d.ResolvedBy, &d.TaskSnapshot, &d.Metadata, &d.CreatedAt, &d.UpdatedAt)
+	return d, err
+}
+
+// ListDLQ lists DLQ entries newest first, optionally of one resolution status.
+func (s *Store) ListDLQ(ctx context.Context, status string, limit, offset int) ([]DLQEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+dlqColumns+` FROM tasks_dlq
+		WHERE $1 = '' OR resolution_status = $1 ORDER BY dlq_timestamp DESC, dlq_entry_uuid LIMIT $2 OFFSET $3`,
+		status, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("listing DLQ: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQEntry, error) { return scanDLQ(r) })
+	if err != nil {
+		return nil, fmt.Errorf("listing DLQ: %w", err)
+	}
+	return out, nil
+}
+
+// DLQForTask returns the task's most recent DLQ entry.
+func (s *Store) DLQForTask(ctx context.Context, taskID uuid.UUID) (DLQEntry, error) {
+	d, err := scanDLQ(s.pool.QueryRow(ctx, `SELECT `+dlqColumns+` FROM tasks_dlq WHERE task_uuid = $1
+		ORDER BY dlq_timestamp DESC LIMIT 1`, taskID))
+	if err != nil {
+		return DLQEntry{}, notFound("DLQ entry for task "+taskID.String(), err)
+	}
+	return d, nil
+}
+
+// DLQUpdate changes an investigation record; nil fields stay as they are.
+type DLQUpdate struct {
+	ResolutionStatus *string
+	ResolutionNotes  *string
+	ResolvedBy       *string
+	Metadata         json.RawMessage
+}
+
+// UpdateDLQ updates an entry. Moving it out of pending stamps the resolution
+// time.
+func (s *Store) UpdateDLQ(ctx context.Context, id uuid.UUID, u DLQUpdate) (DLQEntry, error) {
+	var meta any
+	if len(u.Metadata) > 0 {
+		meta = u.Metadata
+	}
+	d, err := scanDLQ(s.pool.QueryRow(ctx, `UPDATE tasks_dlq SET
+			resolution_status = COALESCE($2, resolution_status),
+			resolution_notes = COALESCE($3, resolution_notes),
+			resolved_by = COALESCE($4, resolved_by),
+			metadata = COALESCE(metadata, '{}'::jsonb) || COALESCE($5::jsonb, '{}'::jsonb),
+			resolution_timestamp = CASE WHEN COALESCE($2, resolution_status) <> 'pending'
+				THEN COALESCE(resolution_timestamp, now()) ELSE NULL END,
+			updated_at = now()
+		WHERE dlq_entry_uuid = $1 RETURNING `+dlqColumns, id, u.ResolutionStatus, u.ResolutionNotes, u.ResolvedBy, meta))
+	if err != nil {
+		if isUniqueViolation(err, "tasks_dlq_pending_idx") {
+			return DLQEntry{}, fmt.Errorf("the task already has an open DLQ entry: %w", ErrConflict)
+		}
+		return DLQEntry{}, notFound("DLQ entry "+id.String(), err)
+	}
+	return d, nil
+}
+
+// DLQStat summarises entries of one reason.
+type DLQStat struct {
+	Reason                   string     `json:"dlq_reason"`
+	Total                    int        `json:"total_entries"`
+	Pending                  int        `json:"pending"`
+	ManuallyResolved         int        `json:"manually_resolved"`
+	PermanentlyFailed        int        `json:"permanent_failures"`
+	Cancelled                int        `json:"cancelled"`
+	Oldest                   *time.Time `json:"oldest_entry"`
+	Newest                   *time.Time `json:"newest_entry"`
+	AverageResolutionMinutes *float64   `json:"avg_resolution_time_minutes"`
+}
+
+// DLQStats summarises the DLQ per reason.
+func (s *Store) DLQStats(ctx context.Context) ([]DLQStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT dlq_reason, count(*),
+			count(*) FILTER (WHERE resolution_status = 'pending'),
+			count(*) FILTER (WHERE resolution_status = 'manually_resolved'),
+			count(*) FILTER (WHERE resolution_status = 'permanently_failed'),
+			count(*) FILTER (WHERE resolution_status = 'cancelled'),
+			min(dlq_timestamp), max(dlq_timestamp),
+			avg(EXTRACT(EPOCH FROM resolution_timestamp - dlq_timestamp) / 60) FILTER (WHERE resolution_timestamp IS NOT NULL)
+		FROM tasks_dlq GROUP BY dlq_reason ORDER BY dlq_reason`)
+	if err != nil {
+		return nil, fmt.Errorf("reading DLQ stats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQStat, error) {
+		var d DLQStat
+		err := r.Scan(&d.Reason, &d.Total, &d.Pending, &d.ManuallyResolved, &d.PermanentlyFailed, &d.Cancelled,
+			&d.Oldest, &d.Newest, &d.AverageResolutionMinutes)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading DLQ stats: %w", err)
+	}
+	return out, nil
+}
+
+// StateCounts counts tasks and steps by state (for metrics and health).
+type StateCounts struct {
+	Tasks map[state.TaskState]int64 `json:"tasks"`
+	Steps map[state.StepState]int64 `json:"steps"`
+}
+
+// CountStates counts every task and step by state.
+func (s *Store) CountStates(ctx context.Context) (StateCounts, error) {
+	out := StateCounts{Tasks: map[state.TaskState]int64{}, Steps: map[state.StepState]int64{}}
+	rows, err := s.pool.Query(ctx, `SELECT 't', state, count(*) FROM tasks GROUP BY state
+		UNION ALL SELECT 's', state, count(*) FROM workflow_steps GROUP BY state`)
+	if err != nil {
+		return out, fmt.Errorf("counting states: %w", err)
+	}
+	var kind, st string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&kind, &st, &n}, func() error {
+		if kind == "t" {
+			out.Tasks[state.TaskState(st)] = n
+		} else {
+			out.Steps[state.StepState(st)] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("counting states: %w", err)
+	}
+	return out, nil
+}
