@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ type lockedTask struct {
 	State         state.TaskState
 	Namespace     string
 	CorrelationID uuid.UUID
+	CreatedAt     time.Time
 }
 
 // TaskOutcome reports what an evaluation did to one task.
@@ -27,20 +29,24 @@ type TaskOutcome struct {
 	From          state.TaskState `json:"from"`
 	To            state.TaskState `json:"to"`
 	EnqueuedSteps int             `json:"enqueued_steps"`
+	// CreatedAt is when the task was created; FinishedAt when this outcome
+	// was decided (for latency metrics).
+	CreatedAt  time.Time `json:"-"`
+	FinishedAt time.Time `json:"-"`
 }
 
 // lockTasks locks tasks in uuid order (so concurrent batches never deadlock)
 // and returns their current state. Missing tasks are skipped.
 func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*lockedTask, error) {
 	ids = uniqueSorted(ids)
-	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id FROM tasks
+	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id, created_at FROM tasks
 		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("locking tasks: %w", err)
 	}
 	out := make(map[uuid.UUID]*lockedTask, len(ids))
 	var t lockedTask
-	_, err = pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt}, func() error {
 		c := t
 		out[c.UUID] = &c
 		return nil
@@ -148,9 +154,11 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 		c.Pending -= n
 		c.Enqueued += n
 		target := TargetState(t.State, c, reopen)
+		now := time.Now()
 		if target == t.State {
 			if n > 0 {
-				outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n})
+				outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+					CreatedAt: t.CreatedAt, FinishedAt: now})
 			}
 			continue
 		}
@@ -160,7 +168,8 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 			continue
 		}
 		tr.add(id, t.State, target, path)
-		outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n})
+		outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+			CreatedAt: t.CreatedAt, FinishedAt: now})
 		t.State = target
 	}
 	if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {

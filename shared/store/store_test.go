@@ -90,7 +90,7 @@ func (e *env) createTask(specs []stepSpec, ctxJSON string) store.CreatedTask {
 			max = 3
 		}
 		nt.Steps = append(nt.Steps, store.NewStep{
-			UUID: id, NamedStepUUID: uuid.MustParse(named[s.name]), Name: s.name, HandlerCallable: "h." + s.name,
+			UUID: id, NamedStepUUID: named[s.name], Name: s.name, HandlerCallable: "h." + s.name,
 			Retryable: s.retryable, MaxAttempts: max, Backoff: "exponential", BackoffBaseMs: 10, MaxBackoffMs: 50,
 		})
 	}
@@ -453,7 +453,7 @@ func TestIdentityConflict(t *testing.T) {
 	require.NoError(t, err)
 	mk := func() store.NewTask {
 		return store.NewTask{UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: e.nt.UUID, Namespace: "idn", IdentityHash: "same",
-			Steps: []store.NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: uuid.MustParse(named["x"]), Name: "x", HandlerCallable: "x", MaxAttempts: 3}}}
+			Steps: []store.NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: named["x"], Name: "x", HandlerCallable: "x", MaxAttempts: 3}}}
 	}
 	_, err = e.store.CreateTask(e.ctx, mk())
 	require.NoError(t, err)

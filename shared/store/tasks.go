@@ -160,6 +160,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 		}
 		locked := map[uuid.UUID]*lockedTask{nt.UUID: {
 			UUID: nt.UUID, State: state.TaskPending, Namespace: nt.Namespace, CorrelationID: nt.CorrelationID,
+			CreatedAt: time.Now(),
 		}}
 		outcomes, err := s.evaluate(ctx, tx, locked, false)
 		if err != nil {

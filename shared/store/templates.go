@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 // TemplateRegistration is what RegisterTemplate stores for a template.
@@ -130,15 +134,23 @@ func (s *Store) ListNamespaces(ctx context.Context) ([]Namespace, error) {
 	return out, nil
 }
 
-// NamedStepIDs returns the named_steps ids of the given names (registered with
-// their template).
-func (s *Store) NamedStepIDs(ctx context.Context, names []string) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, named_step_uuid::text FROM named_steps WHERE name = ANY($1)`, names)
+// NamedStepIDs returns the named_steps ids of the given names, creating
+// rows for names not registered yet.
+func (s *Store) NamedStepIDs(ctx context.Context, names []string) (map[string]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH ins AS (
+			INSERT INTO named_steps (name) SELECT unnest($1::text[])
+			ON CONFLICT (name) DO NOTHING RETURNING name, named_step_uuid
+		)
+		SELECT name, named_step_uuid FROM ins
+		UNION ALL
+		SELECT name, named_step_uuid FROM named_steps WHERE name = ANY($1)`, names)
 	if err != nil {
 		return nil, fmt.Errorf("loading named steps: %w", err)
 	}
-	out := map[string]string{}
-	var name, id string
+	out := map[string]uuid.UUID{}
+	var name string
+	var id uuid.UUID
 	_, err = pgx.ForEachRow(rows, []any{&name, &id}, func() error { out[name] = id; return nil })
 	if err != nil {
 		return nil, fmt.Errorf("loading named steps: %w", err)
@@ -151,4 +163,41 @@ func nullIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// RegistrationOf is what RegisterTemplate stores for a parsed template.
+func RegistrationOf(t *template.Template) (TemplateRegistration, error) {
+	cfg, err := json.Marshal(t)
+	if err != nil {
+		return TemplateRegistration{}, fmt.Errorf("encoding template %s: %w", t.Key(), err)
+	}
+	names := make([]string, 0, len(t.Steps))
+	for _, s := range t.Steps {
+		names = append(names, s.Name)
+	}
+	return TemplateRegistration{
+		Namespace: t.NamespaceName, Name: t.Name, Version: t.Version, Description: t.Description,
+		IdentityStrategy: string(t.IdentityStrategy), Configuration: cfg, StepNames: names,
+	}, nil
+}
+
+// RegisterTemplates upserts parsed templates and ensures each namespace's
+// worker queue exists.
+func (s *Store) RegisterTemplates(ctx context.Context, tpls []*template.Template) ([]NamedTask, error) {
+	out := make([]NamedTask, 0, len(tpls))
+	for _, t := range tpls {
+		reg, err := RegistrationOf(t)
+		if err != nil {
+			return out, err
+		}
+		nt, err := s.RegisterTemplate(ctx, reg)
+		if err != nil {
+			return out, err
+		}
+		if err := s.queue.Ensure(ctx, messaging.WorkerQueue(t.NamespaceName)); err != nil {
+			return out, err
+		}
+		out = append(out, nt)
+	}
+	return out, nil
 }

@@ -1,0 +1,312 @@
+package orchestration_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// harness is one test's database plus orchestrators and an in-test step
+// driver standing in for workers.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	db    testdb.DB
+	pool  *pgxpool.Pool
+	queue *pgqueue.Queue
+	store *store.Store
+	core  *orchestration.Core
+	cfg   config.Orchestration
+}
+
+func testConfig() config.Orchestration {
+	cfg := config.Default(config.ContextOrchestration).Orchestration
+	o := *cfg
+	o.Results.BatchSize = 50
+	o.Results.Concurrency = 2
+	o.ReadinessPoller.Interval = time.Hour // tests run maintenance explicitly
+	o.Reconciler.Interval = time.Hour
+	o.Staleness.Interval = time.Hour
+	o.Leader.RenewInterval = 100 * time.Millisecond
+	return o
+}
+
+func newHarness(t *testing.T, mutate ...func(*config.Orchestration)) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	h := &harness{t: t, ctx: ctx, db: testdb.New(t), cfg: testConfig()}
+	for _, m := range mutate {
+		m(&h.cfg)
+	}
+	h.pool = h.db.Pool(t, 16)
+	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
+	require.NoError(t, err)
+	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg})
+	require.NoError(t, err)
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(l.Stop)
+	h.queue, err = pgqueue.New(pgqueue.Config{Pool: h.pool, Schema: h.db.Schema, Listener: l})
+	require.NoError(t, err)
+	h.store, err = store.New(store.Config{Pool: h.pool, Queue: h.queue, ProcessorID: "orch-test"})
+	require.NoError(t, err)
+	h.core = h.startCore()
+	return h
+}
+
+// startCore starts another orchestrator on the same database.
+func (h *harness) startCore() *orchestration.Core {
+	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
+	require.NoError(h.t, err)
+	queues := config.Default(config.ContextShared).Queues
+	queues.PollInterval = 200 * time.Millisecond
+	c, err := orchestration.New(orchestration.Options{
+		Store: h.store, Queue: h.queue, ConnConfig: connCfg, Config: h.cfg,
+		Backoff: config.Default(config.ContextShared).Backoff, Queues: queues, TemplateCacheTTL: time.Minute,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(h.t, err)
+	require.NoError(h.t, c.Start(h.ctx))
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(h.t, c.Stop(ctx))
+	})
+	return c
+}
+
+// fixture parses one tasker-core fixture; fast shrinks its retry backoff so
+// retry tests stay quick.
+func (h *harness) fixture(rel string, fast bool) *template.Template {
+	tpls, err := template.ParseFile(filepath.Join(testdb.FixturesDir(h.t), "task_templates", rel), template.ParseOptions{})
+	require.NoError(h.t, err)
+	require.Len(h.t, tpls, 1)
+	tpl := tpls[0]
+	if fast {
+		for i := range tpl.Steps {
+			tpl.Steps[i].Retry.BackoffBaseMs = 10
+			tpl.Steps[i].Retry.MaxBackoffMs = 50
+		}
+	}
+	h.register(tpl)
+	return tpl
+}
+
+func (h *harness) register(tpls ...*template.Template) {
+	_, err := h.store.RegisterTemplates(h.ctx, tpls)
+	require.NoError(h.t, err)
+}
+
+func (h *harness) create(tpl *template.Template, ctxJSON string) store.Task {
+	task, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{
+		Namespace: tpl.NamespaceName, Name: tpl.Name, Version: tpl.Version, Context: json.RawMessage(ctxJSON),
+		IdentityKey: uuid.NewString(),
+	})
+	require.NoError(h.t, err)
+	return task
+}
+
+// waitState polls until the task is in one of the states.
+func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) store.Task {
+	h.t.Helper()
+	var task store.Task
+	require.Eventually(h.t, func() bool {
+		var err error
+		task, err = h.store.GetTask(h.ctx, id)
+		require.NoError(h.t, err)
+		for _, s := range states {
+			if task.State == s {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond, "task %s never reached %v", id, states)
+	return task
+}
+
+func (h *harness) steps(id uuid.UUID) map[string]store.StepReadiness {
+	rs, err := h.store.StepReadiness(h.ctx, []uuid.UUID{id}, nil)
+	require.NoError(h.t, err)
+	out := map[string]store.StepReadiness{}
+	for _, r := range rs {
+		out[r.Name] = r
+	}
+	return out
+}
+
+func (h *harness) taskHistory(id uuid.UUID) []string {
+	rows, err := h.store.TaskTransitions(h.ctx, id)
+	require.NoError(h.t, err)
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.ToState)
+	}
+	return out
+}
+
+// outcome is what the driver's script says a step attempt does.
+type outcome struct {
+	fail      bool
+	retryable bool
+	value     any
+	// hold blocks the handler until the channel is closed.
+	hold <-chan struct{}
+}
+
+// driver plays workers: it claims steps of one namespace, runs the script and
+// reports results through the store, like a worker does.
+type driver struct {
+	h      *harness
+	ns     string
+	script func(cs store.ClaimedStep) outcome
+
+	mu   sync.Mutex
+	runs map[string]int // step uuid → executions
+	wg   sync.WaitGroup
+}
+
+func (h *harness) drive(ns string, script func(cs store.ClaimedStep) outcome) *driver {
+	d := &driver{h: h, ns: ns, script: script, runs: map[string]int{}}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.loop(ctx, "driver-"+ns) }()
+	h.t.Cleanup(func() { cancel(); <-done; d.wg.Wait() })
+	return d
+}
+
+func (d *driver) loop(ctx context.Context, worker string) {
+	q := messaging.WorkerQueue(d.ns)
+	wake, unsub := d.h.queue.Subscribe(q)
+	defer unsub()
+	for ctx.Err() == nil {
+		msgs, err := d.h.queue.Claim(ctx, q, 20, 30*time.Second)
+		if err != nil || len(msgs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-wake:
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		var reqs []store.ClaimRequest
+		for _, m := range msgs {
+			var sm messaging.StepMessage
+			if json.Unmarshal(m.Payload, &sm) != nil {
+				continue
+			}
+			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+		}
+		out, err := d.h.store.ClaimSteps(ctx, worker, reqs)
+		if err != nil {
+			continue
+		}
+		if len(out.Drop) > 0 {
+			_ = d.h.queue.Ack(ctx, q, out.Drop...)
+		}
+		for _, df := range out.Defer {
+			_ = d.h.queue.Nack(ctx, q, df.MessageID, time.Until(df.Until))
+		}
+		for _, cs := range out.Claimed {
+			d.wg.Go(func() { d.run(ctx, worker, cs) })
+		}
+	}
+}
+
+func (d *driver) run(ctx context.Context, worker string, cs store.ClaimedStep) {
+	d.mu.Lock()
+	d.runs[cs.Step.UUID.String()]++
+	d.mu.Unlock()
+	o := d.script(cs)
+	if o.hold != nil {
+		select {
+		case <-o.hold:
+		case <-ctx.Done():
+			return
+		}
+	}
+	var res stepresult.Result
+	if o.fail {
+		res = stepresult.Failure(cs.Step.UUID, stepresult.StatusFailed, "scripted failure", "ScriptedError", o.retryable)
+	} else {
+		v := o.value
+		if v == nil {
+			v = map[string]any{"step": cs.Step.Name, "attempt": cs.Step.Attempts}
+		}
+		b, _ := json.Marshal(v)
+		res = stepresult.Success(cs.Step.UUID, b, nil)
+	}
+	body, _ := json.Marshal(res)
+	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
+		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: worker,
+		CorrelationID: cs.Task.CorrelationID, Success: !o.fail, Result: body,
+		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID,
+	}})
+	if err == nil {
+		for q, ids := range out.Acked {
+			_ = d.h.queue.Committed(ctx, q, ids...)
+		}
+	}
+}
+
+func (d *driver) executions() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range d.runs {
+		out[k] = v
+	}
+	return out
+}
+
+// succeed is the happy script.
+func succeed(store.ClaimedStep) outcome { return outcome{} }
+
+// failAt fails the named step (permanently, or retryably for its first
+// `times` attempts when retryable).
+func failAt(name string, retryable bool, times int) func(store.ClaimedStep) outcome {
+	return func(cs store.ClaimedStep) outcome {
+		if cs.Step.Name == name && (!retryable || cs.Step.Attempts <= times) {
+			return outcome{fail: true, retryable: retryable}
+		}
+		return outcome{}
+	}
+}
+
+func stepNames(tpl *template.Template) []string {
+	var out []string
+	for _, s := range tpl.Steps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprint(err))
+	}
+	return v
+}

@@ -1,0 +1,85 @@
+package orchestration
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+// metrics are the orchestration service's own Prometheus series. State
+// counts, queue depths and pool stats are collected at scrape time by the
+// REST layer.
+type metrics struct {
+	tasksCreated   *prometheus.CounterVec
+	tasksFinished  *prometheus.CounterVec
+	taskSeconds    *prometheus.HistogramVec
+	stepResults    *prometheus.CounterVec
+	handlerSeconds prometheus.Histogram
+	batchSize      *prometheus.HistogramVec
+	batchSeconds   *prometheus.HistogramVec
+	duplicates     prometheus.Counter
+	nudged         prometheus.Counter
+	reconciled     prometheus.Counter
+	stale          prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		tasksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tasker_tasks_created_total", Help: "Tasks created, by namespace.",
+		}, []string{"namespace"}),
+		tasksFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tasker_tasks_finished_total", Help: "Tasks that reached a terminal state, by state.",
+		}, []string{"state"}),
+		taskSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tasker_task_duration_seconds", Help: "Task creation to terminal state.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		}, []string{"state"}),
+		stepResults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tasker_step_results_total", Help: "Step results processed, by the state they moved the step to.",
+		}, []string{"state"}),
+		handlerSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tasker_step_execution_seconds", Help: "Handler execution time reported by workers.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tasker_orchestration_batch_size", Help: "Messages handled per transaction.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500},
+		}, []string{"consumer"}),
+		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tasker_orchestration_batch_seconds", Help: "Time to handle one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"consumer"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_duplicate_results_total", Help: "Result messages about steps already processed (dropped).",
+		}),
+		nudged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_steps_nudged_total", Help: "Step messages re-sent by the readiness poller.",
+		}),
+		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_tasks_reconciled_total", Help: "Tasks re-driven by the reconciler.",
+		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_tasks_stale_total", Help: "Tasks the staleness detector acted on.",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
+			m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale} {
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}
+
+// observeOutcomes records tasks that reached a terminal state.
+func (c *Core) observeOutcomes(out []store.TaskOutcome) {
+	for _, o := range out {
+		if o.To.Terminal() && o.From != o.To {
+			c.metrics.tasksFinished.WithLabelValues(string(o.To)).Inc()
+			if !o.CreatedAt.IsZero() {
+				c.metrics.taskSeconds.WithLabelValues(string(o.To)).Observe(o.FinishedAt.Sub(o.CreatedAt).Seconds())
+			}
+		}
+	}
+}

@@ -1,0 +1,31 @@
+package orchestration
+
+import (
+	"context"
+	"time"
+
+	"github.com/tasker-go/tasker/shared/config"
+)
+
+// readinessPoller is the fallback for lost signals: it finds steps that have
+// waited much longer than they should for the message that moves them
+// (enqueued with nobody taking it, a claim that lapsed, a retry whose time
+// passed, a result orchestration never saw) and sends that message again. A
+// duplicate is harmless; a lost one would stall a task.
+func (c *Core) readinessPoller(cfg config.ReadinessPoller, visibility time.Duration) *loop {
+	// A message is "late" only well after a healthy system would have moved
+	// it: its grace plus a full visibility timeout.
+	late := cfg.RetryGrace + visibility
+	return &loop{
+		name: "readiness_poller", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
+		fn: func(ctx context.Context) error {
+			steps, err := c.store.StalledSteps(ctx, late, cfg.BatchSize)
+			if err != nil || len(steps) == 0 {
+				return err
+			}
+			c.log.Info("re-sending messages of stalled steps", "steps", len(steps))
+			c.metrics.nudged.Add(float64(len(steps)))
+			return c.store.NudgeSteps(ctx, steps)
+		},
+	}
+}

@@ -1,0 +1,92 @@
+package orchestration
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+// processResults is the result consumer's batch handler: one transaction per
+// batch (store.ProcessResults). Unreadable messages are acked and logged: they
+// can never succeed, and must not circulate.
+func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) error {
+	rms := make([]store.ResultMessage, 0, len(msgs))
+	var bad []int64
+	for _, m := range msgs {
+		var sm messaging.StepMessage
+		if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == [16]byte{} || sm.TaskUUID == [16]byte{} {
+			c.log.Error("dropping unreadable step result message", "msg_id", m.ID, "payload", string(m.Payload))
+			bad = append(bad, m.ID)
+			continue
+		}
+		rms = append(rms, store.ResultMessage{MessageID: m.ID, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+	}
+	if len(bad) > 0 {
+		if err := c.queue.Ack(ctx, messaging.StepResultsQueue, bad...); err != nil {
+			return err
+		}
+	}
+	if len(rms) == 0 {
+		return nil
+	}
+	start := time.Now()
+	out, err := c.store.ProcessResults(ctx, rms, c.decide)
+	if err != nil {
+		return err
+	}
+	if err := c.queue.Committed(ctx, messaging.StepResultsQueue, out.Acked...); err != nil {
+		c.log.Warn("acknowledging processed results", "err", err)
+	}
+	c.metrics.batchSize.WithLabelValues("results").Observe(float64(len(rms)))
+	c.metrics.batchSeconds.WithLabelValues("results").Observe(time.Since(start).Seconds())
+	for st, n := range out.Steps {
+		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(n))
+	}
+	c.metrics.duplicates.Add(float64(out.Duplicate))
+	c.observeOutcomes(out.Tasks)
+	return nil
+}
+
+// decide is the retry policy. A success completes the step. A failure is
+// retried only when the template allows retries, the handler said the failure
+// is retryable, and attempts remain; the delay is the handler's Retry-After
+// (capped) or the template's backoff. Anything else is a permanent error.
+func (c *Core) decide(st store.Step) store.Decision {
+	r := stepresult.Parse(st.Results)
+	if r.Metadata.ExecutionTimeMs > 0 {
+		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
+	}
+	if r.Success {
+		return store.Decision{To: state.StepComplete}
+	}
+	if st.State != state.StepEnqueuedAsErrorForOrchestration {
+		return store.Decision{To: state.StepError, Reason: "failure reported as success state"}
+	}
+	switch {
+	case !st.Retry.Retryable:
+		return store.Decision{To: state.StepError, Reason: "step is not retryable"}
+	case !r.Retryable():
+		return store.Decision{To: state.StepError, Reason: "handler reported a permanent failure"}
+	case st.Attempts >= st.Retry.MaxAttempts:
+		return store.Decision{To: state.StepError, Reason: "attempts exhausted"}
+	}
+	delay, ok := r.RetryAfter(time.Now())
+	reason := "retry after backoff"
+	if ok {
+		delay = min(delay, c.backoff.RetryAfterCap)
+		reason = "retry after handler's Retry-After"
+	} else {
+		p := BackoffPolicy{
+			Strategy: st.Retry.Backoff, Base: time.Duration(st.Retry.BackoffBase) * time.Millisecond,
+			Max: time.Duration(st.Retry.MaxBackoffMs) * time.Millisecond, Jitter: st.Retry.Jitter && c.backoff.Jitter,
+			JitterFraction: c.backoff.JitterMaxFraction,
+		}
+		delay = p.Delay(st.Attempts, nil)
+	}
+	return store.Decision{To: state.StepWaitingForRetry, Delay: delay, Reason: reason}
+}

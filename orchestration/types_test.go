@@ -1,0 +1,5 @@
+package orchestration_test
+
+import "github.com/google/uuid"
+
+type uuidT = uuid.UUID
