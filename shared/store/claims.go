@@ -141,6 +141,11 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 		})
 		return err
 	})
+	if s.eventsChannel != "" {
+		b.Queue(`SELECT pg_notify($1, string_agg(DISTINCT task_uuid::text, ','))
+			FROM workflow_steps WHERE workflow_step_uuid = ANY($2) AND state = 'in_progress' AND claimed_by = $3
+			HAVING count(*) > 0`, s.eventsChannel, stepIDs, workerID)
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return out, fmt.Errorf("claiming steps: %w", err)
 	}

@@ -60,6 +60,9 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		if err := s.sendResultMessages(ctx, tx, results, rec); err != nil {
 			return err
 		}
+		if err := s.notifyTasks(ctx, tx, tasksOf(results, rec)); err != nil {
+			return err
+		}
 		byID := map[uuid.UUID]bool{}
 		for _, id := range rec {
 			byID[id] = true
@@ -200,10 +203,28 @@ func (s *Store) failLostClaims(ctx context.Context, steps []uuid.UUID) (int, err
 			return err
 		}
 		n = len(rec)
+		if err := s.notifyTasks(ctx, tx, tasksOf(results, rec)); err != nil {
+			return err
+		}
 		return s.sendResultMessages(ctx, tx, results, rec)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("failing lost claims: %w", err)
 	}
 	return n, nil
+}
+
+// tasksOf returns the tasks of the recorded results.
+func tasksOf(results []StepResult, recorded []uuid.UUID) []uuid.UUID {
+	ok := make(map[uuid.UUID]bool, len(recorded))
+	for _, id := range recorded {
+		ok[id] = true
+	}
+	var out []uuid.UUID
+	for _, r := range results {
+		if ok[r.StepUUID] {
+			out = append(out, r.TaskUUID)
+		}
+	}
+	return out
 }

@@ -168,6 +168,9 @@ func (s *Store) HandleStaleTask(ctx context.Context, st StaleTask, act StaleActi
 			if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {
 				return err
 			}
+			if err := s.notifyTasks(ctx, tx, []uuid.UUID{st.TaskUUID}); err != nil {
+				return err
+			}
 			done = true
 		}
 		return nil

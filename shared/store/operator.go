@@ -52,6 +52,9 @@ func (s *Store) CancelTask(ctx context.Context, taskID uuid.UUID, reason string)
 		if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {
 			return err
 		}
+		if err := s.notifyTasks(ctx, tx, []uuid.UUID{taskID}); err != nil {
+			return err
+		}
 		out, err = getTask(ctx, tx, taskID)
 		return err
 	})
@@ -141,7 +144,10 @@ func (s *Store) ApplyStepAction(ctx context.Context, taskID, stepID uuid.UUID, a
 			return fmt.Errorf("applying %s: %w", a.Kind, err)
 		}
 		outcomes, err = s.evaluate(ctx, tx, tasks, true)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.notifyTasks(ctx, tx, []uuid.UUID{taskID})
 	})
 	if err != nil {
 		return StepReadiness{}, nil, fmt.Errorf("step action: %w", err)
@@ -161,7 +167,14 @@ func (s *Store) Reevaluate(ctx context.Context, taskIDs []uuid.UUID) ([]TaskOutc
 			return err
 		}
 		out, err = s.evaluate(ctx, tx, tasks, false)
-		return err
+		if err != nil {
+			return err
+		}
+		ids := make([]uuid.UUID, 0, len(out))
+		for _, o := range out {
+			ids = append(ids, o.TaskUUID)
+		}
+		return s.notifyTasks(ctx, tx, ids)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("re-evaluating tasks: %w", err)

@@ -119,6 +119,13 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 		if err != nil {
 			return err
 		}
+		touched := make([]uuid.UUID, 0, len(steps))
+		for _, st := range steps {
+			touched = append(touched, st.TaskUUID)
+		}
+		if err := s.notifyTasks(ctx, tx, touched); err != nil {
+			return err
+		}
 		return s.queue.AckTx(ctx, tx, messaging.StepResultsQueue, out.Acked...)
 	})
 	if err != nil {

@@ -48,15 +48,19 @@ type Config struct {
 	Queue messaging.Queue
 	// ProcessorID is written into task history rows this process makes.
 	ProcessorID string
-	Logger      *slog.Logger
+	// Schema names the task events channel (see TaskEventsChannel); empty
+	// disables task event notifications.
+	Schema string
+	Logger *slog.Logger
 }
 
 // Store runs Tasker's SQL.
 type Store struct {
-	pool        *pgxpool.Pool
-	queue       messaging.Queue
-	processorID string
-	log         *slog.Logger
+	pool          *pgxpool.Pool
+	queue         messaging.Queue
+	processorID   string
+	eventsChannel string
+	log           *slog.Logger
 }
 
 // New creates a Store.
@@ -70,7 +74,11 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Store{pool: cfg.Pool, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}, nil
+	st := &Store{pool: cfg.Pool, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}
+	if cfg.Schema != "" {
+		st.eventsChannel = TaskEventsChannel(cfg.Schema)
+	}
+	return st, nil
 }
 
 // Pool returns the underlying pool (for health checks and stats).

@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 	pool := db.Pool(t, 8)
 	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
 	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator"})
+	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Schema: db.Schema})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)

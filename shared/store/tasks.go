@@ -169,6 +169,9 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 		if len(outcomes) == 1 {
 			out.Outcome = outcomes[0]
 		}
+		if err := s.notifyTasks(ctx, tx, []uuid.UUID{nt.UUID}); err != nil {
+			return err
+		}
 		out.Task, err = getTask(ctx, tx, nt.UUID)
 		return err
 	})

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// TaskEventsChannel is the NOTIFY channel on which every transaction that
+// changes task or step state announces the tasks it touched (a
+// comma-separated list of task uuids). Live event streams listen to it and
+// then read the new history rows: notifications drive the reads, nothing
+// polls.
+func TaskEventsChannel(schema string) string { return schema + ".task_events" }
+
+// notifyChunk keeps a payload under PostgreSQL's 8000-byte limit.
+const notifyChunk = 200
+
+// notifyTasks announces, in tx, that tasks changed.
+func (s *Store) notifyTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if s.eventsChannel == "" || len(ids) == 0 {
+		return nil
+	}
+	ids = uniqueSorted(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), notifyChunk)
+		parts := make([]string, n)
+		for i, id := range ids[:n] {
+			parts[i] = id.String()
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.eventsChannel, strings.Join(parts, ",")); err != nil {
+			return fmt.Errorf("announcing task events: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// TaskEvent is one committed transition of a task or of one of its steps.
+type TaskEvent struct {
+	// ID orders events of one kind; pass the last seen ids to
+	// TaskEventsAfter.
+	ID        int64      `json:"id"`
+	Kind      string     `json:"kind"` // "task" or "step"
+	TaskUUID  uuid.UUID  `json:"task_uuid"`
+	StepUUID  *uuid.UUID `json:"step_uuid,omitempty"`
+	StepName  string     `json:"step_name,omitempty"`
+	FromState *string    `json:"from_state"`
+	ToState   string     `json:"to_state"`
+	Event     string     `json:"event"`
+	At        time.Time  `json:"at"`
+}
+
+// EventCursor is how far a reader of task events got.
+type EventCursor struct {
+	TaskID int64
+	StepID int64
+}
+
+// TaskEventsAfter returns a task's transitions newer than the cursor, oldest
+// first, and the advanced cursor.
+func (s *Store) TaskEventsAfter(ctx context.Context, taskID uuid.UUID, c EventCursor) ([]TaskEvent, EventCursor, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, 'task', task_uuid, NULL::uuid, '', from_state, to_state, event, created_at
+		FROM task_transitions WHERE task_uuid = $1 AND id > $2
+		UNION ALL
+		SELECT t.id, 'step', t.task_uuid, t.workflow_step_uuid, s.name, t.from_state, t.to_state, t.event, t.created_at
+		FROM workflow_step_transitions t JOIN workflow_steps s USING (workflow_step_uuid)
+		WHERE s.task_uuid = $1 AND t.id > $3
+		ORDER BY 9, 2, 1`, taskID, c.TaskID, c.StepID)
+	if err != nil {
+		return nil, c, fmt.Errorf("reading task events: %w", err)
+	}
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskEvent, error) {
+		var e TaskEvent
+		err := r.Scan(&e.ID, &e.Kind, &e.TaskUUID, &e.StepUUID, &e.StepName, &e.FromState, &e.ToState, &e.Event, &e.At)
+		return e, err
+	})
+	if err != nil {
+		return nil, c, fmt.Errorf("reading task events: %w", err)
+	}
+	for _, e := range evs {
+		if e.Kind == "task" {
+			c.TaskID = max(c.TaskID, e.ID)
+		} else {
+			c.StepID = max(c.StepID, e.ID)
+		}
+	}
+	return evs, c, nil
+}
