@@ -14,6 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newMigrateCmd(),
 		newConfigCmd(),
+		newTemplateCmd(),
 	)
 	return root
 }

@@ -28,8 +28,9 @@
 //   - identity_strategy: empty, which means strict
 //
 // ParseOptions.Environment deep-merges the template's environments.<env>
-// overrides into its steps before defaults are applied: maps merge key by
-// key (so handler.initialization gains keys), scalars and lists replace.
+// overrides into its steps, matched by name (the name ALL matches every
+// step), before defaults are applied: maps merge key by key (so
+// handler.initialization gains keys), scalars and lists replace.
 //
 // Templates are read-only once parsed: the graph helpers (Roots,
 // TopologicalOrder, InitialSteps, Mermaid) and the input-schema helpers are

@@ -27,11 +27,12 @@ const (
 )
 
 // Mermaid renders the template's DAG as a Mermaid flowchart ("graph TD").
-// Arrows run from a step to the steps that depend on it; dashed arrows lead
-// to steps the orchestrator creates later (see InitialSteps). Step types
-// other than standard are shown by shape and named under the step: decision
-// {rhombus}, batchable {{hexagon}}, batch_worker [[subroutine]],
-// deferred_convergence ([stadium]).
+// Nodes are listed in template order, edges in topological order of their
+// target. Arrows run from a step to the steps that depend on it; dashed
+// arrows lead to steps the orchestrator creates later (see InitialSteps).
+// Step types other than standard are shown by shape and named under the
+// step: decision {rhombus}, batchable {{hexagon}}, batch_worker
+// [[subroutine]], deferred_convergence ([stadium]).
 //
 // When states is not nil it maps step names to their states (as
 // `tasker task visualize` does for a running task): each node shows its state
@@ -81,7 +82,7 @@ func (t *Template) Mermaid(states map[string]string) string {
 		node(fmt.Sprintf("b%d", k), inst.name, StepStandard, states[inst.name], true)
 	}
 
-	for i := range t.Steps {
+	for _, i := range g.order() {
 		arrow := " --> "
 		if !initial[&t.Steps[i]] {
 			arrow = " -.-> "

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sort"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -20,16 +21,23 @@ type ParseOptions struct {
 	Environment string
 }
 
-// Parse decodes every template in data, a YAML stream that may hold several
-// documents separated by "---" (empty documents are skipped). filename only
-// labels errors. Defaults are applied and environment overrides merged, but
-// the templates are not validated: call Validate on each.
+// Parse decodes every template in data, a YAML stream of at most 4 MiB that
+// may hold several documents separated by "---" (empty documents are
+// skipped). JSON is accepted too, being YAML. filename only labels errors.
+// Defaults are applied and environment overrides merged, but the templates
+// are not validated: call Validate on each.
 //
 // The error, if any, is a ValidationErrors. Documents that decode cleanly are
 // returned even when others in the stream fail.
 func Parse(data []byte, filename string, opts ParseOptions) ([]*Template, error) {
 	if filename == "" {
 		filename = "<input>"
+	}
+	if len(data) > maxTemplateFileSz {
+		return nil, ValidationErrors{{File: filename, Message: fmt.Sprintf("template file is larger than %d bytes", maxTemplateFileSz)}}
+	}
+	if line := deepFlowLine(data, maxNestingDepth); line > 0 {
+		return nil, ValidationErrors{{File: filename, Line: line, Message: "document is nested too deeply"}}
 	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -95,6 +103,7 @@ func parseDocument(body ast.Node, filename string, opts ParseOptions) (*Template
 	}
 	t := d.template(doc, opts.Environment)
 	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
 	}
 	t.src = src
@@ -110,9 +119,9 @@ func yamlError(filename string, err error) *Error {
 		if tk := yerr.GetToken(); tk != nil && tk.Position != nil {
 			line = tk.Position.Line
 		}
-		return &Error{File: filename, Line: line, Message: "invalid YAML: " + yerr.GetMessage(), Err: err}
+		return &Error{File: filename, Line: line, Message: "invalid YAML: " + oneLine(yerr.GetMessage()), Err: err}
 	}
-	return &Error{File: filename, Message: "invalid YAML: " + err.Error(), Err: err}
+	return &Error{File: filename, Message: "invalid YAML: " + oneLine(err.Error()), Err: err}
 }
 
 // readFile reads a template file, refusing files over maxTemplateFileSz.

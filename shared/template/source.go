@@ -11,7 +11,7 @@ import (
 const (
 	maxNestingDepth   = 64
 	maxExpandedNodes  = 200_000
-	maxTemplateFileSz = 16 << 20
+	maxTemplateFileSz = 4 << 20 // the largest tasker-core fixture is 9 KB
 )
 
 // source remembers where a template came from: its file and the line of every
@@ -112,7 +112,7 @@ func (s *scanner) walk(n ast.Node, path string, depth int) int {
 		}
 	case *ast.AnchorNode:
 		size = s.walk(n.Value, path, depth+1)
-		if n.Name != nil {
+		if n.Name != nil && n.Name.GetToken() != nil {
 			s.anchors[n.Name.GetToken().Value] = size
 		}
 	case *ast.AliasNode:
@@ -182,4 +182,47 @@ func keyText(k ast.MapKeyNode) string {
 		return tk.Value
 	}
 	return ""
+}
+
+// deepFlowLine returns the line where flow collections ([...] and {...})
+// nest deeper than limit, or 0. It runs before the YAML parser, whose cost
+// grows with the square of the nesting depth. The scan skips comments and
+// double-quoted strings; brackets anywhere else count, which can only make
+// it stricter than the parser, and only for text no template holds (dozens
+// of unclosed brackets).
+func deepFlowLine(data []byte, limit int) int {
+	line, depth := 1, 0
+	inQuote, inComment := false, false
+	prev := byte('\n')
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '\n':
+			line++
+			inComment = false
+		case inComment:
+		case inQuote:
+			if c == '\\' {
+				i++ // skip the escaped character
+				if i < len(data) && data[i] == '\n' {
+					line++
+				}
+			} else if c == '"' {
+				inQuote = false
+			}
+		case c == '"':
+			inQuote = true
+		case c == '#' && (prev == ' ' || prev == '\t' || prev == '\n'):
+			inComment = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > limit {
+				return line
+			}
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+		}
+		prev = c
+	}
+	return 0
 }

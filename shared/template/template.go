@@ -9,9 +9,8 @@ import (
 //
 // Its JSON form (encoding/json with the field tags below) is the template
 // configuration stored in the database and served by the API; it uses the
-// YAML key names. The unexported source positions survive neither JSON nor
-// copying into a new value, so errors about a template decoded from JSON name
-// no line.
+// YAML key names. The source file and lines do not survive the JSON round
+// trip, so errors about a template decoded from JSON name no line.
 type Template struct {
 	Name               string                         `json:"name"`
 	NamespaceName      string                         `json:"namespace_name"`

@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,6 +39,15 @@ func (v *validator) add(path, format string, args ...any) {
 		e.File, e.Line = v.t.src.file, v.t.src.line(path)
 	}
 	v.errs = append(v.errs, e)
+}
+
+// where names the place of a field for a message: its line when known, else
+// its path.
+func (v *validator) where(path string) string {
+	if l := v.t.Line(path); l > 0 {
+		return fmt.Sprintf("line %d", l)
+	}
+	return path
 }
 
 // text checks a string's presence and length in characters.
@@ -99,10 +110,10 @@ func (v *validator) steps(g *graph) {
 		p := index("steps", i)
 		v.text(field(p, "name"), s.Name, true, maxStepNameLength)
 		if first := g.byName[s.Name]; s.Name != "" && first != i {
-			v.add(field(p, "name"), "duplicate step name %q (first defined at line %d)", s.Name, v.t.Line(field(index("steps", first), "name")))
+			v.add(field(p, "name"), "duplicate step name %q (first defined at %s)", s.Name, v.where(index("steps", first)))
 		}
 		v.text(field(p, "handler.callable"), s.Handler.Callable, true, maxCallableLength)
-		if !s.Type.Valid() {
+		if s.Type != "" && !s.Type.Valid() { // empty reads as standard
 			v.add(field(p, "type"), "must be one of standard, decision, deferred_convergence, batchable, batch_worker (got %q)", s.Type)
 		}
 		v.dependencies(p, s, g)
@@ -213,7 +224,7 @@ func (v *validator) cycles(g *graph) {
 	for _, cycle := range g.cycles() {
 		names := make([]string, len(cycle))
 		for i, s := range cycle {
-			names[i] = v.t.Steps[s].Name
+			names[i] = plainName(v.t.Steps[s].Name)
 		}
 		v.add(field(index("steps", cycle[0]), "dependencies"), "cycle: %s", strings.Join(names, " -> "))
 	}
@@ -241,7 +252,7 @@ func (v *validator) environments() {
 			case so.Name == "":
 				v.add(field(p, "name"), "is required")
 			case dup:
-				v.add(field(p, "name"), "step %q is already overridden at line %d", so.Name, v.t.Line(field(index(ep, prev), "name")))
+				v.add(field(p, "name"), "step %q is already overridden at %s", so.Name, v.where(index(ep, prev)))
 			default:
 				if _, ok := v.t.Step(so.Name); !ok && so.Name != AllSteps {
 					v.add(field(p, "name"), "unknown step %q", so.Name)
@@ -273,6 +284,20 @@ func (v *validator) environments() {
 			}
 		}
 	}
+}
+
+// plainName shows a step name as it is, or quoted when it holds spaces,
+// control characters or arrows that would muddle a message.
+func plainName(name string) string {
+	for _, r := range name {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return strconv.Quote(name)
+		}
+	}
+	if name == "" || strings.Contains(name, "->") {
+		return strconv.Quote(name)
+	}
+	return name
 }
 
 // oneLine folds a multi-line message onto one line.

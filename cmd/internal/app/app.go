@@ -1,0 +1,116 @@
+// Package app assembles Tasker processes from configuration: the shared
+// infrastructure every process needs (pool, LISTEN connection, queue, store)
+// and the services on top of it. The commands (tasker server, tasker dev,
+// tasker-worker, tasker bench) all build themselves through it, so they
+// cannot drift apart.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+// Infra is the shared infrastructure of one process.
+type Infra struct {
+	Config     *config.Config
+	Pool       *pgxpool.Pool
+	ConnConfig *pgx.ConnConfig
+	Listener   *pgnotify.Listener
+	Queue      messaging.Queue
+	Store      *store.Store
+	Logger     *slog.Logger
+}
+
+// Connect opens the pool, starts the shared LISTEN connection and builds the
+// queue backend and the store. name is the process's application_name and
+// processor id.
+func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Logger) (*Infra, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	db := cfg.Database
+	pc := store.PoolConfig{
+		URL: db.URL, Schema: db.Schema, MaxConns: int32(db.Pool.MaxConnections), MinConns: int32(db.Pool.MinConnections),
+		MaxConnIdleTime: db.Pool.IdleTimeout, MaxConnLifetime: db.Pool.MaxLifetime, StatementTimeout: db.StatementTimeout,
+		ApplicationName: name,
+	}
+	connCfg, err := store.ParseConnConfig(pc)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := store.Connect(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, max(db.Pool.AcquireTimeout, 1))
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w", config.RedactSecrets(db.URL), err)
+	}
+	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := l.Start(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	var q messaging.Queue
+	switch cfg.Queues.Backend {
+	case config.BackendPostgres, "":
+		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	default:
+		err = fmt.Errorf("queue backend %q is not available in this build", cfg.Queues.Backend)
+	}
+	if err != nil {
+		l.Stop()
+		pool.Close()
+		return nil, err
+	}
+	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: name, Schema: db.Schema, Logger: log})
+	if err != nil {
+		l.Stop()
+		pool.Close()
+		return nil, err
+	}
+	return &Infra{Config: cfg, Pool: pool, ConnConfig: connCfg, Listener: l, Queue: q, Store: st, Logger: log}, nil
+}
+
+// Close stops the listener and closes the pool.
+func (i *Infra) Close() {
+	if i == nil {
+		return
+	}
+	i.Listener.Stop()
+	i.Pool.Close()
+}
+
+// ProcessName returns a readable unique name for this process: the given
+// id, else role-hostname-pid.
+func ProcessName(role, id string) string {
+	if id != "" {
+		return id
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s-%s-%d", role, host, os.Getpid())
+}
+
+// ErrNoSchema is returned when the database has not been migrated.
+var ErrNoSchema = errors.New("the database has no Tasker schema: run `tasker migrate up` first")

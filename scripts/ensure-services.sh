@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Makes sure the services the tests need are reachable: PostgreSQL (always).
+# On a fresh Debian machine it installs and starts them; on a machine where
+# they already run it does nothing. Prints the DATABASE_URL to use when it had
+# to set one up (sourced by scripts/test.sh).
+set -euo pipefail
+
+PGHOST_ADDR=127.0.0.1
+PGPORT_NUM=5432
+
+log() { echo "ensure-services: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+start_postgres() {
+  if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    local ver
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    log "starting PostgreSQL $ver cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+    return
+  fi
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing PostgreSQL from Debian packages"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    local ver
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+    return
+  fi
+  log "PostgreSQL is not reachable on $PGHOST_ADDR:$PGPORT_NUM and cannot be installed here; set DATABASE_URL"
+  exit 1
+}
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  exit 0
+fi
+
+if ! port_open "$PGHOST_ADDR" "$PGPORT_NUM"; then
+  start_postgres
+  for _ in $(seq 1 60); do
+    port_open "$PGHOST_ADDR" "$PGPORT_NUM" && break
+    sleep 0.5
+  done
+  port_open "$PGHOST_ADDR" "$PGPORT_NUM" || { log "PostgreSQL did not come up"; exit 1; }
+fi
+
+# A fresh Debian install asks for a password over TCP; give the postgres role
+# one the tests can use, and tell the caller.
+if command -v psql >/dev/null 2>&1 && ! psql "postgres://postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres?connect_timeout=5" -Atqc 'select 1' >/dev/null 2>&1; then
+  if psql "postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres?connect_timeout=5" -Atqc 'select 1' >/dev/null 2>&1; then
+    echo "postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres?sslmode=disable"
+    exit 0
+  fi
+  log "setting a password for the postgres role (local test server)"
+  as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+  echo "postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres?sslmode=disable"
+fi

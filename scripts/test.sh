@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Starts or installs what the tests need, then runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+url=$(scripts/ensure-services.sh)
+if [ -n "$url" ]; then
+  export DATABASE_URL="$url"
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
