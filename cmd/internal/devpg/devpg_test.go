@@ -1,0 +1,54 @@
+package devpg
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestClusterLifecycle(t *testing.T) {
+	if _, err := FindBinDir(); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The unprivileged server user must be able to reach the folder, so it
+	// cannot live under t.TempDir (whose parent is private).
+	base, err := os.MkdirTemp("", "devpg-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	c, err := New(filepath.Join(base, "pg"))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(c.Dir, 0o755))
+	require.NoError(t, c.Init(ctx))
+	require.True(t, c.Exists())
+	require.NoError(t, c.Start(ctx))
+	conn, err := pgx.Connect(ctx, c.URL())
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+	require.NoError(t, c.Stop(ctx))
+
+	// A second run reuses the cluster and its data.
+	again, err := New(c.Dir)
+	require.NoError(t, err)
+	require.NoError(t, again.Init(ctx))
+	require.NoError(t, again.Start(ctx))
+	defer func() { require.NoError(t, again.Stop(ctx)) }()
+	conn, err = pgx.Connect(ctx, again.URL())
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var v int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v))
+	require.Equal(t, 42, v)
+}
