@@ -44,6 +44,7 @@ func TestTemplatesParseValidateAndUseRegisteredCallables(t *testing.T) {
 		"examples_orders/order_fulfillment/1.0.0",
 		"examples_retry/fail_twice_then_succeed/1.0.0",
 		"examples_retry/retry_exhaustion/1.0.0",
+		"examples_slow/slow_step/1.0.0",
 		"examples_tree/square_tree/1.0.0",
 	}, keys)
 

@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tasker-go/tasker/worker"
 )
@@ -20,6 +21,7 @@ const (
 	callablePermanentError = "ErrorScenarios::PermanentErrorHandler"
 	callableRetryableError = "ErrorScenarios::RetryableErrorHandler"
 	callableMultiMethod    = "resolver_tests_multi_method"
+	callableSleep          = "Examples::SleepHandler"
 )
 
 // failNTimesResult is the result of FailNTimesHandler once it succeeds.
@@ -103,5 +105,33 @@ func testHandlers() map[string]worker.Handler {
 		callableSuccess:        worker.HandlerFunc(succeed),
 		callablePermanentError: worker.HandlerFunc(failPermanently),
 		callableRetryableError: worker.HandlerFunc(failRetryably),
+		callableSleep:          worker.HandlerFunc(sleepStep),
+	}
+}
+
+// sleepStep sleeps sleep_ms (the task context's, else the step
+// configuration's) and reports it. When its context ends first (the step's
+// timeout, or the worker stopping) it fails retryably so the step runs again.
+func sleepStep(ctx context.Context, step *worker.StepContext) worker.Result {
+	ms := 100
+	if _, ok := step.Input("sleep_ms"); ok {
+		if err := step.DecodeInput("sleep_ms", &ms); err != nil {
+			return invalid("sleep_ms must be an integer number of milliseconds")
+		}
+	} else if _, ok := step.Config("sleep_ms"); ok {
+		if err := step.DecodeConfig("sleep_ms", &ms); err != nil {
+			return invalid("sleep_ms must be an integer number of milliseconds")
+		}
+	}
+	if ms < 0 {
+		return invalid("sleep_ms must not be negative")
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return worker.Success(map[string]any{"slept_ms": ms}, nil)
+	case <-ctx.Done():
+		return worker.Failure("interrupted before the sleep ended: "+ctx.Err().Error(), errorTypeRetryable, true)
 	}
 }

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,4 +70,23 @@ func TestNoOpAndEcho(t *testing.T) {
 	requireFailure(t, workertest.Run(handler(t, callableEcho), workertest.NewStep("s").Build()), "ValidationError", false)
 	requireFailure(t, workertest.Run(handler(t, callableEcho), workertest.NewStep("s").
 		WithConfig(map[string]any{"operation": "shout"}).WithContext(map[string]any{"test_input": 1}).Build()), "ValidationError", false)
+}
+
+func TestSleepHandler(t *testing.T) {
+	h := handlers()[callableSleep]
+	r := workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 5}).Build())
+	require.True(t, r.IsSuccess())
+	v, err := workertest.Value(r)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"slept_ms":5}`, string(v))
+	r = workertest.Run(h, workertest.NewStep("nap").WithConfig(map[string]any{"sleep_ms": 1}).Build())
+	require.True(t, r.IsSuccess())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = workertest.RunContext(ctx, h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 60000}).Build())
+	require.False(t, r.IsSuccess())
+	require.True(t, r.Retryable(), "an interrupted sleep is retried")
+	r = workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": "long"}).Build())
+	require.False(t, r.IsSuccess())
+	require.False(t, r.Retryable())
 }
