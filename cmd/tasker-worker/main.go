@@ -1,0 +1,149 @@
+// Command tasker-worker is the native Go worker: it runs the handlers of
+// package workers/native (the example workflows) on the worker foundation.
+//
+// It loads the worker configuration (config files, then the environment:
+// TASKER_ENV, DATABASE_URL, TASKER_TEMPLATE_PATH, TASKER__SECTION__KEY
+// overrides), connects to PostgreSQL (the schema must already be migrated
+// with `tasker migrate`), registers the templates found on the search paths
+// plus the examples embedded in the binary, and consumes the queues of
+// their namespaces until SIGINT or SIGTERM, then shuts down gracefully.
+//
+// Usage:
+//
+//	tasker-worker [--config-root DIR] [--env test|development|production]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/worker"
+	"github.com/tasker-go/tasker/workers/native"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run parses flags and serves until ctx ends; it returns the exit status.
+func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tasker-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: the copy built into the binary)")
+	env := fs.String("env", "", "configuration environment: test, development or production (default: $TASKER_ENV, else development)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tasker-worker: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(config.LoadOptions{Root: *root, Context: config.ContextWorker, Env: *env, Environ: environ})
+	if err != nil {
+		fmt.Fprintf(stderr, "tasker-worker: configuration:\n%v\n", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("tasker-worker failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the process together and runs the worker until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.Queues.Backend != config.BackendPostgres {
+		return fmt.Errorf("queue backend %q is not available in tasker-worker; use %q", cfg.Queues.Backend, config.BackendPostgres)
+	}
+	db := cfg.Database
+	pc := store.PoolConfig{
+		URL: db.URL, Schema: db.Schema,
+		MaxConns: int32(db.Pool.MaxConnections), MinConns: int32(db.Pool.MinConnections),
+		MaxConnIdleTime: db.Pool.IdleTimeout, MaxConnLifetime: db.Pool.MaxLifetime,
+		StatementTimeout: db.StatementTimeout, ApplicationName: "tasker-worker",
+	}
+	pool, err := store.Connect(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("connecting to the database: %w", redact(err))
+	}
+	defer pool.Close()
+	connCfg, err := store.ParseConnConfig(pc)
+	if err != nil {
+		return err
+	}
+	listener, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := listener.Start(ctx); err != nil {
+		return err
+	}
+	defer listener.Stop()
+	queue, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: listener})
+	if err != nil {
+		return err
+	}
+	st, err := store.New(store.Config{Pool: pool, Queue: queue, ProcessorID: "tasker-worker", Schema: db.Schema, Logger: log})
+	if err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, db.Pool.AcquireTimeout)
+	err = st.Ping(pingCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the database does not answer: %w", redact(err))
+	}
+
+	reg := worker.NewRegistry()
+	if err := native.Register(reg); err != nil {
+		return err
+	}
+	examples, err := native.Templates()
+	if err != nil {
+		return fmt.Errorf("loading the built-in templates: %w", err)
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	core, err := worker.New(worker.Options{
+		Config: *cfg.Worker, Templates: cfg.Templates, Environment: cfg.Env, ExtraTemplates: examples,
+		Store: st, Queue: queue, Registry: reg, Logger: log, Registerer: metrics, Gatherer: metrics,
+	})
+	if err != nil {
+		return err
+	}
+	if err := core.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	// Stop is bounded by the grace plus a second for releasing claims and
+	// committing results.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace+time.Second)
+	defer cancel()
+	return core.Stop(stopCtx)
+}
+
+// redact hides passwords that a connection error may quote.
+func redact(err error) error { return errors.New(config.RedactSecrets(err.Error())) }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestFlagsAndConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args, environ []string
+		code          int
+		says          string
+	}{
+		{args: []string{"--bogus"}, code: 2, says: "flag provided but not defined"},
+		{args: []string{"extra"}, code: 2, says: `unexpected argument "extra"`},
+		{args: []string{"--help"}, code: 0, says: "-config-root"},
+		{args: []string{"--env", "staging"}, code: 1, says: `unknown environment "staging"`},
+		{environ: []string{"TASKER__WORKER__CLAIMS__BATCH_SIZE=0"}, code: 1, says: "batch_size"},
+		{args: []string{"--config-root", "/does/not/exist"}, code: 1, says: "config root"},
+	} {
+		var out syncBuffer
+		require.Equal(t, tc.code, run(context.Background(), tc.args, tc.environ, &out), "%v %v", tc.args, tc.environ)
+		require.Contains(t, out.String(), tc.says)
+	}
+}
+
+// TestServesUntilCancelled starts the real worker binary's wiring against a
+// migrated schema, waits until it registered its built-in templates, then
+// stops it as SIGTERM would.
+func TestServesUntilCancelled(t *testing.T) {
+	db := testdb.New(t)
+	pool := db.Pool(t, 2)
+	environ := []string{
+		"DATABASE_URL=" + db.URL,
+		"TASKER_ENV=test",
+		"TASKER__DATABASE__SCHEMA=" + db.Schema,
+		"TASKER__WORKER__WEB__BIND_ADDRESS=127.0.0.1:0",
+		"TASKER_TEMPLATE_PATH=" + t.TempDir(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, nil, environ, &out) }()
+	require.Eventually(t, func() bool {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM named_tasks`).Scan(&n)
+		return err == nil && n > 0
+	}, 30*time.Second, 20*time.Millisecond, "the worker registers its templates; log:\n%s", &out)
+	require.Eventually(t, func() bool { return bytes.Contains([]byte(out.String()), []byte("worker started")) },
+		10*time.Second, 10*time.Millisecond)
+	cancel()
+	select {
+	case c := <-code:
+		require.Zero(t, c, out.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not stop")
+	}
+	require.Contains(t, out.String(), "worker stopped")
+}

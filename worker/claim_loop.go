@@ -1,0 +1,169 @@
+package worker
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+// claimLoop consumes one namespace's queue. It claims as many steps as it
+// has free handler slots (up to claims.batch_size) and claims again at once
+// while the queue keeps filling its batches. When the queue runs dry it
+// waits for a wake-up (NOTIFY), the fallback poll, the moment the next
+// delayed message (a retry) becomes visible, or, when every slot is busy, a
+// slot freeing up. An idle worker issues two small queries per poll
+// interval.
+func (c *Core) claimLoop(namespace string) {
+	defer c.claimLoops.Done()
+	queue := messaging.WorkerQueue(namespace)
+	wake, unsubscribe := c.queue.Subscribe(queue)
+	defer unsubscribe()
+	poll := time.NewTicker(c.cfg.Claims.PollInterval)
+	defer poll.Stop()
+	next := time.NewTimer(time.Hour)
+	next.Stop()
+	defer next.Stop()
+
+	more := true // look at once: messages may have waited while we were down
+	errDelay := time.Duration(0)
+	for {
+		var capacity <-chan struct{}
+		if more {
+			n, changed := c.slots.reserve(c.cfg.Claims.BatchSize)
+			if n > 0 {
+				got, err := c.claimRound(queue, n)
+				if err != nil {
+					c.metrics.claimErrs.Inc()
+					errDelay = min(max(2*errDelay, 50*time.Millisecond), 5*time.Second)
+					c.log.Warn("claiming steps failed; retrying", "queue", queue, "err", err, "retry_in", errDelay)
+					if sleep(c.stopClaims, errDelay) {
+						return
+					}
+					continue
+				}
+				errDelay = 0
+				if got == n {
+					continue // the queue may hold more
+				}
+				more = false
+				c.scheduleNext(queue, next)
+				continue
+			}
+			capacity = changed // every slot busy: wait for one to free
+		}
+		select {
+		case <-c.stopClaims:
+			return
+		case <-wake:
+			more = true
+		case <-poll.C:
+			more = true
+		case <-next.C:
+			more = true
+		case <-capacity:
+		}
+	}
+}
+
+// scheduleNext arms timer for when the queue's next hidden message (a
+// delayed retry, or a claim that may lapse) becomes visible, when that is
+// sooner than the next poll.
+func (c *Core) scheduleNext(queue string, timer *time.Timer) {
+	ctx, cancel := c.opCtx()
+	defer cancel()
+	at, ok, err := c.queue.NextVisible(ctx, queue)
+	if err != nil || !ok {
+		return
+	}
+	d := time.Until(at)
+	if d >= c.cfg.Claims.PollInterval {
+		return
+	}
+	timer.Reset(max(d, time.Millisecond))
+}
+
+// claimRound claims up to n messages (n slots are reserved), claims their
+// steps in one statement and dispatches them. Unused slots are released. It
+// returns how many messages the queue handed out.
+func (c *Core) claimRound(queue string, n int) (int, error) {
+	ctx, cancel := c.opCtx()
+	defer cancel()
+	vt := c.cfg.Claims.VisibilityTimeout
+	msgs, err := c.queue.Claim(ctx, queue, n, vt)
+	if err != nil {
+		c.slots.settle(n, 0)
+		return 0, err
+	}
+	if len(msgs) == 0 {
+		c.slots.settle(n, 0)
+		return 0, nil
+	}
+	reqs := make([]store.ClaimRequest, 0, len(msgs))
+	var bad []int64
+	for _, m := range msgs {
+		var sm messaging.StepMessage
+		if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == uuid.Nil {
+			c.log.Error("dropping malformed step message", "queue", queue, "msg_id", m.ID, "payload", truncate(string(m.Payload), 200))
+			bad = append(bad, m.ID)
+			continue
+		}
+		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+	}
+	out, err := c.store.ClaimSteps(ctx, c.cfg.WorkerID, reqs)
+	if err != nil {
+		// Make the messages visible again at once rather than after vt.
+		for _, r := range reqs {
+			_ = c.queue.Nack(ctx, queue, r.MessageID, 0)
+		}
+		c.slots.settle(n, 0)
+		return 0, err
+	}
+	// Start the handlers first; the housekeeping below can wait for them.
+	deadlines := make(map[int64]time.Time, len(msgs))
+	for _, m := range msgs {
+		deadlines[m.ID] = m.VisibleAt
+	}
+	c.slots.settle(n, len(out.Claimed))
+	for i := range out.Claimed {
+		c.dispatch(&out.Claimed[i], queue, deadlines[out.Claimed[i].MessageID])
+	}
+	if k := len(out.Claimed); k > 0 {
+		c.stats.claimed.Add(int64(k))
+		c.metrics.claimed.WithLabelValues(namespaceOf(queue)).Add(float64(k))
+	}
+	if drop := append(bad, out.Drop...); len(drop) > 0 {
+		if err := c.queue.Ack(ctx, queue, drop...); err != nil {
+			c.log.Warn("deleting unclaimable step messages failed", "queue", queue, "err", err)
+		}
+	}
+	now := time.Now()
+	for _, d := range out.Defer {
+		if err := c.queue.Nack(ctx, queue, d.MessageID, d.Until.Sub(now)); err != nil {
+			c.log.Warn("deferring step message failed", "queue", queue, "msg_id", d.MessageID, "err", err)
+		}
+	}
+	if out.Exhausted > 0 {
+		c.log.Warn("failed steps whose worker died with no attempts left", "queue", queue, "steps", out.Exhausted)
+	}
+	return len(msgs), nil
+}
+
+// namespaceOf recovers the namespace from worker_{ns}_queue.
+func namespaceOf(queue string) string {
+	const prefix, suffix = "worker_", "_queue"
+	if len(queue) > len(prefix)+len(suffix) {
+		return queue[len(prefix) : len(queue)-len(suffix)]
+	}
+	return queue
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,402 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
+)
+
+// stepStore is the part of *store.Store the worker uses (a seam for tests).
+type stepStore interface {
+	RegisterTemplate(ctx context.Context, r store.TemplateRegistration) (store.NamedTask, error)
+	ClaimSteps(ctx context.Context, workerID string, reqs []store.ClaimRequest) (store.ClaimOutcome, error)
+	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
+	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
+	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
+	Ping(ctx context.Context) error
+}
+
+// lifecycle states of a Core.
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// Core is the worker foundation: it registers the worker's templates, claims
+// steps from its namespaces' queues in batches, runs their handlers on a
+// bounded pool, keeps their claims alive, and commits their results in
+// batches. Create it with New, run it with Start, end it with Stop.
+type Core struct {
+	opts    Options
+	cfg     config.Worker
+	log     *slog.Logger
+	store   stepStore
+	queue   messaging.Queue
+	exec    Executor
+	slots   *slots
+	flights *flights
+	metrics *metrics
+	done    *completer
+	api     http.Handler
+
+	lifecycle sync.Mutex // serialises Start and Stop
+	state     atomic.Int32
+	startedAt time.Time
+	reg       atomic.Pointer[registered] // set by Start
+
+	// runCtx parents every database call and handler; it outlives Stop's
+	// graceful phase and is cancelled only when Stop runs out of time.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+
+	stopClaims chan struct{}  // closed: claim loops return
+	claimLoops sync.WaitGroup // claim loops
+	handlers   sync.WaitGroup // handler runs
+	stopBG     chan struct{}  // closed: heartbeat and scaler return
+	bg         sync.WaitGroup // heartbeat and scaler
+	server     *http.Server
+	serverDone chan struct{}
+
+	stats struct {
+		claimed, recorded, stale, released, lost, batches atomic.Int64
+	}
+	stopErr error
+}
+
+// New checks opts and builds a Core; it does no I/O.
+func New(opts Options) (*Core, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer, opts.Config.WorkerID)
+	if err != nil {
+		return nil, err
+	}
+	limit := opts.Config.Handlers.MaxConcurrent
+	if opts.Config.Handlers.Adaptive {
+		limit = opts.Config.Handlers.MinConcurrent
+	}
+	c := &Core{
+		opts:       opts,
+		cfg:        opts.Config,
+		log:        opts.Logger.With("component", "worker", "worker_id", opts.Config.WorkerID),
+		store:      opts.Store,
+		queue:      opts.Queue,
+		exec:       router{reg: opts.Registry, fallback: opts.Fallback},
+		slots:      newSlots(limit),
+		flights:    newFlights(),
+		metrics:    m,
+		stopClaims: make(chan struct{}),
+		stopBG:     make(chan struct{}),
+	}
+	c.done = newCompleter(c)
+	c.metrics.concurrency.Set(float64(limit))
+	c.api = c.newRouter()
+	return c, nil
+}
+
+// registered is what Start registered and consumes.
+type registered struct {
+	namespaces []string
+	templates  []*template.Template
+}
+
+func (c *Core) registered() registered {
+	if r := c.reg.Load(); r != nil {
+		return *r
+	}
+	return registered{}
+}
+
+// WorkerID is the id this worker claims steps under.
+func (c *Core) WorkerID() string { return c.cfg.WorkerID }
+
+// Namespaces are the namespaces whose queues the worker consumes (known
+// after Start).
+func (c *Core) Namespaces() []string { return append([]string(nil), c.registered().namespaces...) }
+
+// Templates are the templates the worker registered (known after Start).
+func (c *Core) Templates() []*template.Template {
+	return append([]*template.Template(nil), c.registered().templates...)
+}
+
+// Start registers the templates, ensures the queues and starts the claim
+// loops, completer, heartbeat, scaler and (when enabled) the HTTP server.
+// ctx bounds start-up only: the worker then runs until Stop.
+func (c *Core) Start(ctx context.Context) error {
+	c.lifecycle.Lock()
+	defer c.lifecycle.Unlock()
+	if c.state.Load() != stateNew {
+		return errors.New("worker: Start called twice (or after Stop)")
+	}
+	c.runCtx, c.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	if err := c.setUp(ctx); err != nil {
+		c.cancelRun()
+		c.state.Store(stateStopped)
+		return err
+	}
+	c.startedAt = time.Now()
+	c.bg.Add(1)
+	go c.done.run()
+	c.bg.Add(1)
+	go c.heartbeatLoop()
+	if c.cfg.Handlers.Adaptive {
+		c.bg.Add(1)
+		go c.scaleLoop()
+	}
+	reg := c.registered()
+	for _, ns := range reg.namespaces {
+		c.claimLoops.Add(1)
+		go c.claimLoop(ns)
+	}
+	c.state.Store(stateRunning)
+	limit, _ := c.slots.snapshot()
+	c.log.Info("worker started", "namespaces", reg.namespaces, "templates", len(reg.templates),
+		"concurrency", limit)
+	return nil
+}
+
+// setUp does Start's I/O: templates, queues, the HTTP listener.
+func (c *Core) setUp(ctx context.Context) error {
+	tpls, err := c.loadTemplates()
+	if err != nil {
+		return err
+	}
+	if err := c.registerTemplates(ctx, tpls); err != nil {
+		return err
+	}
+	namespaces := namespacesOf(c.cfg.Namespaces, tpls)
+	if len(namespaces) == 0 {
+		return errors.New("worker: no namespaces to consume: set worker.namespaces or register templates")
+	}
+	for _, q := range append(queuesOf(namespaces), messaging.StepResultsQueue) {
+		if err := c.queue.Ensure(ctx, q); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+	}
+	for _, t := range tpls {
+		for _, s := range t.Steps {
+			if _, ok := c.opts.Registry.Lookup(s.Handler.Callable); !ok && c.opts.Fallback == nil {
+				c.log.Warn("no handler for template step; it will fail with handler_not_found",
+					"template", t.Key(), "step", s.Name, "callable", s.Handler.Callable)
+			}
+		}
+	}
+	c.reg.Store(&registered{namespaces: namespaces, templates: tpls})
+	if c.cfg.Web.Enabled {
+		ln, err := net.Listen("tcp", c.cfg.Web.BindAddress)
+		if err != nil {
+			return fmt.Errorf("worker: web server: %w", err)
+		}
+		c.server = &http.Server{Handler: c.api, ReadHeaderTimeout: 10 * time.Second}
+		c.serverDone = make(chan struct{})
+		go func() {
+			defer close(c.serverDone)
+			if err := c.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				c.log.Error("web server stopped", "err", err)
+			}
+		}()
+		c.log.Info("worker web server listening", "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+// Stop shuts the worker down gracefully: it stops claiming, lets running
+// handlers finish for up to worker.shutdown_grace (less when ctx ends
+// sooner), cancels the rest and releases their steps for another worker
+// (their attempt does not count), commits every result it holds, and stops
+// its loops. Calling Stop again returns the first call's result.
+func (c *Core) Stop(ctx context.Context) error {
+	c.lifecycle.Lock()
+	defer c.lifecycle.Unlock()
+	switch c.state.Load() {
+	case stateNew:
+		c.state.Store(stateStopped)
+		return nil
+	case stateStopped:
+		return c.stopErr
+	}
+	c.stopErr = c.stop(ctx)
+	return c.stopErr
+}
+
+// stopReserve is the part of Stop's deadline kept for releasing claims and
+// committing results after the grace period.
+const stopReserve = 500 * time.Millisecond
+
+func (c *Core) stop(ctx context.Context) error {
+	c.state.Store(stateStopping)
+	began := time.Now()
+	close(c.stopClaims)
+	c.waitOrAbort(ctx, &c.claimLoops)
+
+	grace := c.cfg.ShutdownGrace
+	if dl, ok := ctx.Deadline(); ok {
+		grace = min(grace, time.Until(dl)-stopReserve)
+	}
+	if !waitTimeout(&c.handlers, grace) {
+		running, _ := c.flights.counts()
+		c.log.Warn("shutdown grace over; releasing unfinished steps", "running", running, "grace", grace)
+		c.flights.cancelRunning(ErrShuttingDown)
+		c.handlers.Wait() // runs return as soon as their context ends
+	}
+	var errs []error
+	if err := c.releaseAll(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.done.flush(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	close(c.stopBG)
+	c.waitOrAbort(ctx, &c.bg)
+	if c.server != nil {
+		if err := c.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping web server: %w", err))
+			_ = c.server.Close()
+		}
+		<-c.serverDone
+	}
+	c.cancelRun()
+	c.state.Store(stateStopped)
+	c.log.Info("worker stopped", "took", time.Since(began).Round(time.Millisecond))
+	return errors.Join(errs...)
+}
+
+// releaseAll gives back the steps whose handlers were cancelled by Stop.
+func (c *Core) releaseAll(ctx context.Context) error {
+	fs := c.flights.take(phaseReleasing)
+	if len(fs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(fs))
+	for i, f := range fs {
+		ids[i] = f.step.Step.UUID
+	}
+	n, err := c.store.ReleaseClaims(ctx, c.cfg.WorkerID, ids)
+	if err != nil {
+		return fmt.Errorf("releasing %d unfinished steps: %w", len(ids), err)
+	}
+	var errs []error
+	for _, f := range fs {
+		if err := c.queue.Nack(ctx, f.queue, f.step.MessageID, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.stats.released.Add(int64(n))
+	c.metrics.released.Add(float64(n))
+	c.log.Info("released unfinished steps", "steps", n)
+	if len(errs) > 0 {
+		return fmt.Errorf("making released steps visible: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// waitOrAbort waits for wg; if ctx ends first it cancels the run context,
+// which aborts the database calls the loops are blocked in, and waits for
+// them to return.
+func (c *Core) waitOrAbort(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.cancelRun()
+		<-done
+	}
+}
+
+// waitTimeout waits for wg for at most d; it reports whether wg finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	if d <= 0 {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Stats is a snapshot of what the worker is doing and has done.
+type Stats struct {
+	WorkerID   string   `json:"worker_id"`
+	Namespaces []string `json:"namespaces"`
+	// Running counts handlers running now; Completing counts results
+	// waiting for their commit.
+	Running    int `json:"running"`
+	Completing int `json:"completing"`
+	// ConcurrencyLimit is the current handler limit; ConcurrencyInUse the
+	// slots taken.
+	ConcurrencyLimit int `json:"concurrency_limit"`
+	ConcurrencyInUse int `json:"concurrency_in_use"`
+	// Claimed, Recorded, Stale, Released and Lost count steps since Start.
+	Claimed  int64 `json:"claimed"`
+	Recorded int64 `json:"recorded"`
+	Stale    int64 `json:"stale"`
+	Released int64 `json:"released"`
+	Lost     int64 `json:"lost"`
+	// CompletionBatches counts result transactions committed.
+	CompletionBatches int64 `json:"completion_batches"`
+}
+
+// Stats returns a snapshot of the worker's activity.
+func (c *Core) Stats() Stats {
+	running, completing := c.flights.counts()
+	limit, inUse := c.slots.snapshot()
+	return Stats{
+		WorkerID: c.cfg.WorkerID, Namespaces: c.Namespaces(),
+		Running: running, Completing: completing,
+		ConcurrencyLimit: limit, ConcurrencyInUse: inUse,
+		Claimed: c.stats.claimed.Load(), Recorded: c.stats.recorded.Load(), Stale: c.stats.stale.Load(),
+		Released: c.stats.released.Load(), Lost: c.stats.lost.Load(), CompletionBatches: c.stats.batches.Load(),
+	}
+}
+
+// opCtx bounds one database operation of a background loop.
+func (c *Core) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.runCtx, c.cfg.Claims.VisibilityTimeout)
+}
+
+// sleep waits d or until stop closes; it reports whether stop closed.
+func sleep(stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return true
+	case <-t.C:
+		return false
+	}
+}

@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+// dispatch starts the handler of a claimed step; the caller has reserved its
+// slot. deadline is the claim's deadline (the message's visibility).
+func (c *Core) dispatch(cs *store.ClaimedStep, queue string, deadline time.Time) {
+	ctx, cancel := context.WithCancelCause(c.runCtx)
+	f := &flight{step: cs, queue: queue, cancel: cancel}
+	c.flights.add(f, deadline)
+	c.handlers.Add(1)
+	go c.run(ctx, f)
+}
+
+// run executes one step and hands its result to the completer. Every
+// claimed step ends in exactly one of: a result (success, handler failure,
+// panic, timeout, missing handler), a release (the worker stopped), or
+// nothing because the claim was lost (another worker owns the step now).
+func (c *Core) run(ctx context.Context, f *flight) {
+	defer c.handlers.Done()
+	defer f.cancel(nil)
+	ns := f.step.Task.Namespace
+	timeout := stepTimeout(&f.step.Step, c.cfg.Handlers.DefaultTimeout)
+	tctx, tcancel := context.WithTimeoutCause(ctx, timeout, ErrStepTimeout)
+
+	c.metrics.inFlight.Inc()
+	started := time.Now()
+	res, returned := invoke(tctx, c.exec, NewStepContext(f.step))
+	finished := time.Now()
+	timedOut := errors.Is(context.Cause(tctx), ErrStepTimeout)
+	tcancel()
+	c.metrics.inFlight.Dec()
+	c.metrics.handlerDuration.WithLabelValues(ns).Observe(finished.Sub(started).Seconds())
+	c.slots.done()
+
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, ErrClaimLost):
+		c.stats.lost.Add(1)
+		c.metrics.lost.Inc()
+		c.log.Warn("claim lost while the handler ran; result dropped", "step_uuid", f.step.Step.UUID, "step", f.step.Step.Name)
+		return
+	case cause != nil && (!returned || !res.success):
+		// The worker is stopping (ErrShuttingDown, or Stop ran out of
+		// time): give the step back rather than report a failure it did
+		// not cause.
+		c.flights.setPhase(f, phaseReleasing)
+		return
+	case timedOut && (!returned || !res.success):
+		res = timeoutResult(timeout)
+	}
+	raw, success, errorType := buildResult(f.step, res, runInfo{
+		workerID: c.cfg.WorkerID, hostname: c.opts.Hostname, started: started, finished: finished,
+	})
+	if !c.flights.setPhase(f, phaseCompleting) {
+		return // the claim was lost meanwhile
+	}
+	c.done.submit(pending{
+		flight:    f,
+		errorType: errorType,
+		result: store.StepResult{
+			StepUUID: f.step.Step.UUID, TaskUUID: f.step.Task.UUID, Attempt: f.step.Step.Attempts,
+			WorkerID: c.cfg.WorkerID, CorrelationID: f.step.Task.CorrelationID, Success: success, Result: raw,
+			ExecutionMs: finished.Sub(started).Milliseconds(), Queue: f.queue, MessageID: f.step.MessageID,
+		},
+	})
+}

@@ -1,0 +1,315 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// harness is one test's database (a private schema), with the process-wide
+// pieces a worker binary would build: pool, LISTEN connection, queue, store.
+type harness struct {
+	t        testing.TB
+	ctx      context.Context
+	db       testdb.DB
+	pool     *pgxpool.Pool
+	listener *pgnotify.Listener
+	queue    *pgqueue.Queue
+	store    *store.Store
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	db := testdb.New(t)
+	pool := db.Pool(t, 16)
+	cc, err := store.ParseConnConfig(store.PoolConfig{URL: db.URL, Schema: db.Schema})
+	require.NoError(t, err)
+	l, err := pgnotify.New(pgnotify.Config{ConnConfig: cc, Logger: testLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(l.Stop)
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	require.NoError(t, err)
+	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Logger: testLogger()})
+	require.NoError(t, err)
+	return &harness{t: t, ctx: ctx, db: db, pool: pool, listener: l, queue: q, store: st}
+}
+
+// testLogger discards logs unless TASKER_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("TASKER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func parseTemplate(t testing.TB, src string) *template.Template {
+	t.Helper()
+	tpls, err := template.Parse([]byte(src), "test.yaml", template.ParseOptions{})
+	require.NoError(t, err)
+	require.Len(t, tpls, 1)
+	require.NoError(t, tpls[0].Validate())
+	return tpls[0]
+}
+
+var workerSeq atomic.Int64
+
+// testConfig is a worker configuration for tests: quick polls, fixed
+// concurrency, no web server.
+func testConfig() config.Worker {
+	cfg := *config.Default(config.ContextWorker).Worker
+	cfg.WorkerID = fmt.Sprintf("test-worker-%d", workerSeq.Add(1))
+	cfg.Web.Enabled = false
+	cfg.Claims.PollInterval = 100 * time.Millisecond
+	cfg.Claims.VisibilityTimeout = 5 * time.Second
+	cfg.Claims.HeartbeatInterval = time.Second
+	cfg.Handlers.Adaptive = false
+	cfg.Handlers.MaxConcurrent = 8
+	cfg.Handlers.MinConcurrent = 1
+	cfg.Handlers.DefaultTimeout = 5 * time.Second
+	cfg.ShutdownGrace = 2 * time.Second
+	return cfg
+}
+
+// coreSpec says how to build a test core.
+type coreSpec struct {
+	templates []*template.Template
+	registry  *Registry
+	fallback  Executor
+	config    func(*config.Worker)
+	// before runs between New and Start (to install a store spy).
+	before func(*Core)
+}
+
+// newCore builds and starts a core; it is stopped at cleanup.
+func (h *harness) newCore(spec coreSpec) *Core {
+	h.t.Helper()
+	c := h.buildCore(spec)
+	require.NoError(h.t, c.Start(h.ctx))
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(h.t, c.Stop(ctx))
+	})
+	return c
+}
+
+func (h *harness) buildCore(spec coreSpec) *Core {
+	h.t.Helper()
+	cfg := testConfig()
+	if spec.config != nil {
+		spec.config(&cfg)
+	}
+	reg := spec.registry
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	c, err := New(Options{
+		Config: cfg, Templates: config.Templates{}, ExtraTemplates: spec.templates,
+		Store: h.store, Registry: reg, Fallback: spec.fallback, Logger: testLogger(), Hostname: "test-host",
+	})
+	require.NoError(h.t, err)
+	if spec.before != nil {
+		spec.before(c)
+	}
+	return c
+}
+
+// register stores templates the way the worker does, so tasks can be created
+// before a worker starts.
+func (h *harness) register(tpls ...*template.Template) {
+	h.t.Helper()
+	c := h.buildCore(coreSpec{})
+	require.NoError(h.t, c.registerTemplates(h.ctx, tpls))
+	for _, t := range tpls {
+		require.NoError(h.t, h.queue.Ensure(h.ctx, messaging.WorkerQueue(t.NamespaceName)))
+	}
+	require.NoError(h.t, h.queue.Ensure(h.ctx, messaging.StepResultsQueue))
+}
+
+// task is a created task with its step ids by name.
+type task struct {
+	id    uuid.UUID
+	steps map[string]uuid.UUID
+}
+
+// createTask builds a task from a registered template the way orchestration
+// does: every step, every edge, the initial steps enqueued.
+func (h *harness) createTask(tpl *template.Template, ctxJSON string) task {
+	h.t.Helper()
+	nt, err := h.store.GetNamedTask(h.ctx, tpl.NamespaceName, tpl.Name, tpl.Version)
+	require.NoError(h.t, err)
+	names := make([]string, len(tpl.Steps))
+	for i, s := range tpl.Steps {
+		names[i] = s.Name
+	}
+	named, err := h.store.NamedStepIDs(h.ctx, names)
+	require.NoError(h.t, err)
+	nt2 := store.NewTask{
+		UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: tpl.NamespaceName,
+		Context: json.RawMessage(ctxJSON), IdentityHash: uuid.NewString(),
+	}
+	out := task{id: nt2.UUID, steps: map[string]uuid.UUID{}}
+	for _, s := range tpl.Steps {
+		inputs, err := json.Marshal(s.Handler.Initialization)
+		require.NoError(h.t, err)
+		id := uuid.Must(uuid.NewV7())
+		out.steps[s.Name] = id
+		nt2.Steps = append(nt2.Steps, store.NewStep{
+			UUID: id, NamedStepUUID: named[s.Name], Name: s.Name,
+			HandlerCallable: s.Handler.Callable, HandlerMethod: s.Handler.Method,
+			Retryable: s.Retry.Retryable, MaxAttempts: s.Retry.MaxAttempts, Backoff: string(s.Retry.Backoff),
+			BackoffBaseMs: s.Retry.BackoffBaseMs, MaxBackoffMs: s.Retry.MaxBackoffMs, BackoffJitter: s.Retry.Jitter,
+			TimeoutSeconds: s.TimeoutSeconds, Inputs: inputs,
+		})
+	}
+	for _, s := range tpl.Steps {
+		for _, d := range s.Dependencies {
+			nt2.Edges = append(nt2.Edges, store.NewEdge{From: out.steps[d], To: out.steps[s.Name]})
+		}
+	}
+	_, err = h.store.CreateTask(h.ctx, nt2)
+	require.NoError(h.t, err)
+	return out
+}
+
+// orchestrate plays orchestration until the test ends: it processes result
+// messages, completing successful steps and failing the others (which
+// enqueues the next steps and finalizes tasks).
+func (h *harness) orchestrate() {
+	wake, unsubscribe := h.queue.Subscribe(messaging.StepResultsQueue)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		defer unsubscribe()
+		poll := time.NewTicker(50 * time.Millisecond)
+		defer poll.Stop()
+		decide := func(st store.Step) store.Decision {
+			if stepresult.Parse(st.Results).Success {
+				return store.Decision{To: state.StepComplete}
+			}
+			return store.Decision{To: state.StepError}
+		}
+		for {
+			msgs, err := h.queue.Claim(h.ctx, messaging.StepResultsQueue, 100, 30*time.Second)
+			if err == nil && len(msgs) > 0 {
+				rms := make([]store.ResultMessage, 0, len(msgs))
+				for _, m := range msgs {
+					var sm messaging.StepMessage
+					if json.Unmarshal(m.Payload, &sm) == nil {
+						rms = append(rms, store.ResultMessage{MessageID: m.ID, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+					}
+				}
+				if _, err := h.store.ProcessResults(h.ctx, rms, decide); err == nil {
+					continue
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-wake:
+			case <-poll.C:
+			}
+		}
+	}()
+	h.t.Cleanup(func() {
+		close(stop)
+		<-stopped
+	})
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	require.Eventually(h.t, cond, 20*time.Second, 10*time.Millisecond, "waiting for %s", what)
+}
+
+func (h *harness) taskState(id uuid.UUID) state.TaskState {
+	h.t.Helper()
+	tk, err := h.store.GetTask(h.ctx, id)
+	require.NoError(h.t, err)
+	return tk.State
+}
+
+func (h *harness) step(tk task, name string) store.StepReadiness {
+	h.t.Helper()
+	sr, err := h.store.GetStep(h.ctx, tk.id, tk.steps[name])
+	require.NoError(h.t, err)
+	return sr
+}
+
+func (h *harness) audit(tk task, name string) []store.AuditEntry {
+	h.t.Helper()
+	a, err := h.store.StepAudit(h.ctx, tk.id, tk.steps[name])
+	require.NoError(h.t, err)
+	return a
+}
+
+// spyStore wraps the worker's store to count and gate calls.
+type spyStore struct {
+	stepStore
+	mu       sync.Mutex
+	claims   []int // requests per ClaimSteps call
+	complete []int // results per CompleteSteps call
+	// gate, when set, blocks the first CompleteSteps call until closed.
+	gate chan struct{}
+}
+
+func (s *spyStore) ClaimSteps(ctx context.Context, w string, reqs []store.ClaimRequest) (store.ClaimOutcome, error) {
+	s.mu.Lock()
+	s.claims = append(s.claims, len(reqs))
+	s.mu.Unlock()
+	return s.stepStore.ClaimSteps(ctx, w, reqs)
+}
+
+func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+	s.mu.Lock()
+	first := len(s.complete) == 0
+	s.complete = append(s.complete, len(rs))
+	gate := s.gate
+	s.mu.Unlock()
+	if first && gate != nil {
+		<-gate
+	}
+	return s.stepStore.CompleteSteps(ctx, rs)
+}
+
+func (s *spyStore) calls() (claims, complete []int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.claims...), append([]int(nil), s.complete...)
+}
+
+func spyOn(c *Core, gate chan struct{}) *spyStore {
+	s := &spyStore{stepStore: c.store, gate: gate}
+	c.store = s
+	return s
+}
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

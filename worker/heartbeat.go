@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// heartbeatLoop keeps the claims of long-running steps alive: every
+// claims.heartbeat_interval it pushes the claim deadline of each step whose
+// claim would otherwise lapse before the next-but-one beat to
+// now+visibility_timeout, in the database and on the queue message alike.
+// Steps the database reports as no longer this worker's get their handler
+// cancelled with ErrClaimLost. Short steps finish before they are ever due,
+// so a worker running only quick steps sends no heartbeat queries.
+func (c *Core) heartbeatLoop() {
+	defer c.bg.Done()
+	t := time.NewTicker(c.cfg.Claims.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopBG:
+			return
+		case <-t.C:
+			c.heartbeat()
+		}
+	}
+}
+
+func (c *Core) heartbeat() {
+	vt, every := c.cfg.Claims.VisibilityTimeout, c.cfg.Claims.HeartbeatInterval
+	now := time.Now()
+	// Extend claims at least one interval old: their deadline is less than
+	// vt-interval away.
+	due := c.flights.due(now.Add(vt - every))
+	if len(due) == 0 {
+		return
+	}
+	ids := make([]uuid.UUID, len(due))
+	for i, f := range due {
+		ids[i] = f.step.Step.UUID
+	}
+	ctx, cancel := c.opCtx()
+	defer cancel()
+	deadline := now.Add(vt)
+	lost, err := c.store.ExtendClaims(ctx, c.cfg.WorkerID, ids, deadline)
+	if err != nil {
+		c.log.Warn("extending claims failed; retrying at the next beat", "steps", len(ids), "err", err)
+		return
+	}
+	lostSet := make(map[uuid.UUID]bool, len(lost))
+	for _, id := range lost {
+		lostSet[id] = true
+	}
+	live := make([]*flight, 0, len(due))
+	byQueue := map[string][]int64{}
+	for _, f := range due {
+		if !lostSet[f.step.Step.UUID] {
+			live = append(live, f)
+			byQueue[f.queue] = append(byQueue[f.queue], f.step.MessageID)
+		}
+	}
+	for q, msgIDs := range byQueue {
+		if err := c.queue.Extend(ctx, q, vt, msgIDs...); err != nil {
+			c.log.Warn("extending step messages failed", "queue", q, "err", err)
+		}
+	}
+	c.flights.extended(live, deadline)
+	if n := c.flights.lose(lost); n > 0 {
+		c.log.Warn("claims lost; cancelling their handlers", "steps", n)
+	}
+}
