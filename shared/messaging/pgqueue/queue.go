@@ -174,9 +174,9 @@ func (q *Queue) SendTx(ctx context.Context, tx pgx.Tx, queue string, payloads []
 	}
 	b := &pgx.Batch{}
 	b.Queue(s.send, payloadsArg(payloads), max(delay, 0).Microseconds())
-	if delay <= 0 {
-		b.Queue(`SELECT pg_notify($1, $2)`, q.channel, queue)
-	}
+	// Delayed messages notify too: an idle consumer wakes, finds nothing
+	// visible yet, and sets a timer for the moment the message appears.
+	b.Queue(`SELECT pg_notify($1, $2)`, q.channel, queue)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("sending to %s: %w", queue, err)
 	}
