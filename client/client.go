@@ -1,0 +1,190 @@
+// Package client is a Go client for the Tasker orchestration REST API: create
+// and follow tasks, inspect and fix steps, browse templates and the DLQ, and
+// check health. The `tasker` CLI and `tasker bench` are built on it.
+//
+//	c := client.New("http://localhost:8080")
+//	task, err := c.CreateTask(ctx, client.TaskRequest{Namespace: "examples_linear", Name: "square_chain",
+//		Context: json.RawMessage(`{"even_number": 6}`)})
+//	final, err := c.Wait(ctx, task.TaskUUID, func(e client.Event) { fmt.Println(e.Kind, e.StepName, e.ToState) })
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Client talks to one orchestration server.
+type Client struct {
+	base  *url.URL
+	http  *http.Client
+	token string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient replaces the HTTP client (default: 30 s timeout for
+// ordinary calls; event streams are not subject to it).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithToken sends Authorization: Bearer token.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// New returns a client for the server at baseURL (for example
+// http://localhost:8080).
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q: want something like http://localhost:8080", baseURL)
+	}
+	c := &Client{base: u, http: &http.Client{Timeout: 30 * time.Second}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// BaseURL is the server's URL.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// Error is an error response from the server.
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	Details    []FieldError
+	RetryAfter time.Duration
+}
+
+// FieldError locates one problem of a request by JSON pointer.
+type FieldError struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+	for _, d := range e.Details {
+		fmt.Fprintf(&sb, "\n  %s: %s", d.Pointer, d.Message)
+	}
+	return sb.String()
+}
+
+// ConnectionError means the server could not be reached at all.
+type ConnectionError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnectionError) Error() string {
+	msg := fmt.Sprintf("cannot reach the Tasker server at %s: %v", e.URL, e.Err)
+	if errors.Is(e.Err, syscall.ECONNREFUSED) {
+		msg += "\n(is it running? start one with `tasker server` or `tasker dev`, or point --url / TASKER_URL at it)"
+	}
+	return msg
+}
+
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// IsNotFound reports a 404 from the server.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// do sends a request and decodes a JSON response into out (when non-nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encoding request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ne net.Error
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) {
+			return &ConnectionError{URL: c.base.String(), Err: err}
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading response: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		return decodeError(resp, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = append((*raw)[:0], data...)
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding %s %s response: %w", method, path, err)
+	}
+	return nil
+}
+
+func decodeError(resp *http.Response, data []byte) error {
+	var env struct {
+		Error struct {
+			Code              string       `json:"code"`
+			Message           string       `json:"message"`
+			Details           []FieldError `json:"details"`
+			RetryAfterSeconds int          `json:"retry_after_seconds"`
+		} `json:"error"`
+	}
+	e := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+		e.Code, e.Message, e.Details = env.Error.Code, env.Error.Message, env.Error.Details
+		e.RetryAfter = time.Duration(env.Error.RetryAfterSeconds) * time.Second
+	} else {
+		e.Code = strings.ToUpper(strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "_"))
+		e.Message = strings.TrimSpace(string(data))
+	}
+	if s := resp.Header.Get("Retry-After"); s != "" && e.RetryAfter == 0 {
+		if n, err := strconv.Atoi(s); err == nil {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return e
+}

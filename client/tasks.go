@@ -1,0 +1,174 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+// CreateTask creates a task.
+func (c *Client) CreateTask(ctx context.Context, req TaskRequest) (*Task, error) {
+	var t Task
+	return &t, c.do(ctx, http.MethodPost, "/v1/tasks", nil, req, &t)
+}
+
+// GetTask returns a task with its execution context and steps.
+func (c *Client) GetTask(ctx context.Context, id uuid.UUID) (*Task, error) {
+	var t Task
+	return &t, c.do(ctx, http.MethodGet, "/v1/tasks/"+id.String(), nil, nil, &t)
+}
+
+// ListOptions filters ListTasks.
+type ListOptions struct {
+	Namespace string
+	Name      string
+	Status    []string
+	Page      int
+	PerPage   int
+}
+
+// ListTasks lists tasks, newest first.
+func (c *Client) ListTasks(ctx context.Context, o ListOptions) (*TaskList, error) {
+	q := url.Values{}
+	if o.Namespace != "" {
+		q.Set("namespace", o.Namespace)
+	}
+	if o.Name != "" {
+		q.Set("name", o.Name)
+	}
+	for _, s := range o.Status {
+		q.Add("status", s)
+	}
+	if o.Page > 0 {
+		q.Set("page", strconv.Itoa(o.Page))
+	}
+	if o.PerPage > 0 {
+		q.Set("per_page", strconv.Itoa(o.PerPage))
+	}
+	var l TaskList
+	return &l, c.do(ctx, http.MethodGet, "/v1/tasks", q, nil, &l)
+}
+
+// CancelTask cancels a task that has not finished.
+func (c *Client) CancelTask(ctx context.Context, id uuid.UUID, reason string) (*Task, error) {
+	q := url.Values{}
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	var t Task
+	return &t, c.do(ctx, http.MethodDelete, "/v1/tasks/"+id.String(), q, nil, &t)
+}
+
+// Steps lists a task's steps.
+func (c *Client) Steps(ctx context.Context, task uuid.UUID) ([]Step, error) {
+	var s []Step
+	return s, c.do(ctx, http.MethodGet, "/v1/tasks/"+task.String()+"/workflow_steps", nil, nil, &s)
+}
+
+// Step returns one step.
+func (c *Client) Step(ctx context.Context, task, step uuid.UUID) (*Step, error) {
+	var s Step
+	return &s, c.do(ctx, http.MethodGet, "/v1/tasks/"+task.String()+"/workflow_steps/"+step.String(), nil, nil, &s)
+}
+
+// StepAction is an operator fix: build it with ResetForRetry, ResolveManually
+// or CompleteManually.
+type StepAction map[string]any
+
+// ResetForRetry puts a failed step back to pending with its attempts reset.
+func ResetForRetry(reason, by string) StepAction {
+	return StepAction{"action_type": "reset_for_retry", "reason": reason, "reset_by": by}
+}
+
+// ResolveManually marks a step resolved without a result; its dependants run.
+func ResolveManually(reason, by string) StepAction {
+	return StepAction{"action_type": "resolve_manually", "reason": reason, "resolved_by": by}
+}
+
+// CompleteManually completes a step with the given result (and optional
+// metadata); its dependants see that result.
+func CompleteManually(result, metadata json.RawMessage, reason, by string) StepAction {
+	data := map[string]any{"result": result}
+	if len(metadata) > 0 {
+		data["metadata"] = metadata
+	}
+	return StepAction{"action_type": "complete_manually", "completion_data": data, "reason": reason, "completed_by": by}
+}
+
+// UpdateStep applies an operator fix; the task is re-driven at once.
+func (c *Client) UpdateStep(ctx context.Context, task, step uuid.UUID, a StepAction) (*Step, error) {
+	var s Step
+	return &s, c.do(ctx, http.MethodPatch, "/v1/tasks/"+task.String()+"/workflow_steps/"+step.String(), nil, a, &s)
+}
+
+// StepAudit lists every result workers reported for a step.
+func (c *Client) StepAudit(ctx context.Context, task, step uuid.UUID) ([]AuditEntry, error) {
+	var a []AuditEntry
+	return a, c.do(ctx, http.MethodGet, "/v1/tasks/"+task.String()+"/workflow_steps/"+step.String()+"/audit", nil, nil, &a)
+}
+
+// Templates lists registered templates (optionally of one namespace).
+func (c *Client) Templates(ctx context.Context, namespace string) (*TemplateList, error) {
+	q := url.Values{}
+	if namespace != "" {
+		q.Set("namespace", namespace)
+	}
+	var l TemplateList
+	return &l, c.do(ctx, http.MethodGet, "/v1/templates", q, nil, &l)
+}
+
+// Template returns one registered template.
+func (c *Client) Template(ctx context.Context, namespace, name, version string) (*Template, error) {
+	var t Template
+	p := "/v1/templates/" + url.PathEscape(namespace) + "/" + url.PathEscape(name) + "/" + url.PathEscape(version)
+	return &t, c.do(ctx, http.MethodGet, p, nil, nil, &t)
+}
+
+// DLQ lists DLQ entries.
+func (c *Client) DLQ(ctx context.Context, status string, limit, offset int) ([]DLQEntry, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("resolution_status", status)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if offset > 0 {
+		q.Set("offset", strconv.Itoa(offset))
+	}
+	var out []DLQEntry
+	return out, c.do(ctx, http.MethodGet, "/v1/dlq", q, nil, &out)
+}
+
+// DLQForTask returns a task's most recent DLQ entry.
+func (c *Client) DLQForTask(ctx context.Context, task uuid.UUID) (*DLQEntry, error) {
+	var e DLQEntry
+	return &e, c.do(ctx, http.MethodGet, "/v1/dlq/task/"+task.String(), nil, nil, &e)
+}
+
+// UpdateDLQ updates an investigation record.
+func (c *Client) UpdateDLQ(ctx context.Context, entry uuid.UUID, u DLQUpdate) error {
+	return c.do(ctx, http.MethodPatch, "/v1/dlq/entry/"+entry.String(), nil, u, nil)
+}
+
+// DLQStats returns per-reason DLQ statistics as the server sends them.
+func (c *Client) DLQStats(ctx context.Context) (json.RawMessage, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, "/v1/dlq/stats", nil, nil, &raw)
+}
+
+// Health returns the server's /health/detailed document.
+func (c *Client) Health(ctx context.Context) (json.RawMessage, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, "/health/detailed", nil, nil, &raw)
+}
+
+// Get fetches any JSON path of the API (for tools).
+func (c *Client) Get(ctx context.Context, path string, q url.Values) (json.RawMessage, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, path, q, nil, &raw)
+}
