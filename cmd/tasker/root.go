@@ -15,6 +15,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newConfigCmd(),
 		newTemplateCmd(),
+		newDevCmd(),
 	)
 	return root
 }
