@@ -45,4 +45,3 @@ func TestDevDemoOnPrivateCluster(t *testing.T) {
 	require.Contains(t, out, "Reusing the private PostgreSQL cluster")
 	require.Contains(t, out, "All 8 example workflows ended as expected.")
 }
-
