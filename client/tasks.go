@@ -31,9 +31,20 @@ type ListOptions struct {
 	PerPage   int
 }
 
+// ListFilter adds a filter to ListTasks beyond ListOptions.
+type ListFilter func(url.Values)
+
+// WithInitiator lists only tasks created with this initiator.
+func WithInitiator(initiator string) ListFilter {
+	return func(q url.Values) { q.Set("initiator", initiator) }
+}
+
 // ListTasks lists tasks, newest first.
-func (c *Client) ListTasks(ctx context.Context, o ListOptions) (*TaskList, error) {
+func (c *Client) ListTasks(ctx context.Context, o ListOptions, filters ...ListFilter) (*TaskList, error) {
 	q := url.Values{}
+	for _, f := range filters {
+		f(q)
+	}
 	if o.Namespace != "" {
 		q.Set("namespace", o.Namespace)
 	}

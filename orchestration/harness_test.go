@@ -218,7 +218,7 @@ func (d *driver) loop(ctx context.Context, worker string) {
 			if json.Unmarshal(m.Payload, &sm) != nil {
 				continue
 			}
-			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
 		}
 		out, err := d.h.store.ClaimSteps(ctx, worker, reqs)
 		if err != nil {

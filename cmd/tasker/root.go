@@ -16,6 +16,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newTemplateCmd(),
 		newDevCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

@@ -14,7 +14,11 @@ import (
 
 // ClaimRequest asks to claim the step a queue message announced.
 type ClaimRequest struct {
-	StepUUID  uuid.UUID
+	StepUUID uuid.UUID
+	// TaskUUID is the step's task, as the message says (used to read the
+	// task's graph by index; a wrong value only costs the hydration of
+	// ancestors).
+	TaskUUID  uuid.UUID
 	MessageID int64
 	// Deadline is when the claim lapses: the message's visibility timeout,
 	// so the claim expires exactly when the message reappears.
@@ -85,11 +89,14 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 		return out, nil
 	}
 	stepIDs := make([]uuid.UUID, len(reqs))
+	taskIDs := make([]uuid.UUID, 0, len(reqs))
 	msgIDs := make([]int64, len(reqs))
 	deadlines := make([]time.Time, len(reqs))
 	for i, r := range reqs {
 		stepIDs[i], msgIDs[i], deadlines[i] = r.StepUUID, r.MessageID, r.Deadline
+		taskIDs = append(taskIDs, r.TaskUUID)
 	}
+	taskIDs = uniqueSorted(taskIDs)
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
 	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, workerID).Query(func(rows pgx.Rows) error {
@@ -120,27 +127,7 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 		return rows.Err()
 	})
 	deps := map[uuid.UUID]map[string]json.RawMessage{}
-	b.Queue(`WITH RECURSIVE anc AS (
-			SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM workflow_step_edges e
-			WHERE e.to_step_uuid = ANY($1)
-			UNION
-			SELECT a.step, e.from_step_uuid FROM anc a JOIN workflow_step_edges e ON e.to_step_uuid = a.anc
-		)
-		SELECT a.step, p.name, COALESCE(p.results, 'null'::jsonb) FROM anc a
-		JOIN workflow_steps p ON p.workflow_step_uuid = a.anc
-		WHERE p.state IN ('complete', 'resolved_manually')`, stepIDs).Query(func(rows pgx.Rows) error {
-		var step uuid.UUID
-		var name string
-		var res []byte
-		_, err := pgx.ForEachRow(rows, []any{&step, &name, &res}, func() error {
-			if deps[step] == nil {
-				deps[step] = map[string]json.RawMessage{}
-			}
-			deps[step][name] = json.RawMessage(res)
-			return nil
-		})
-		return err
-	})
+	queueAncestry(b, stepIDs, taskIDs, deps)
 	if s.eventsChannel != "" {
 		b.Queue(`SELECT pg_notify($1, string_agg(DISTINCT task_uuid::text, ','))
 			FROM workflow_steps WHERE workflow_step_uuid = ANY($2) AND state = 'in_progress' AND claimed_by = $3
@@ -148,6 +135,26 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return out, fmt.Errorf("claiming steps: %w", err)
+	}
+	// A message that named the wrong task (or none) would leave its step
+	// without ancestors: read those again by the task the claim found.
+	known := map[uuid.UUID]bool{}
+	for _, id := range taskIDs {
+		known[id] = true
+	}
+	var missingSteps, missingTasks []uuid.UUID
+	for id, st := range claimedRows {
+		if !known[st.TaskUUID] {
+			missingSteps = append(missingSteps, id)
+			missingTasks = append(missingTasks, st.TaskUUID)
+		}
+	}
+	if len(missingSteps) > 0 {
+		b := &pgx.Batch{}
+		queueAncestry(b, missingSteps, uniqueSorted(missingTasks), deps)
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return out, fmt.Errorf("reading ancestors: %w", err)
+		}
 	}
 	var exhausted []uuid.UUID
 	exhaustedMsgs := map[uuid.UUID]int64{}
@@ -318,4 +325,37 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 		return 0, fmt.Errorf("releasing claims: %w", err)
 	}
 	return n, nil
+}
+
+// queueAncestry adds to b the query that reads, for each step, the results
+// of its completed ancestors by name. Ancestry is walked over the edges of
+// the given tasks only (read by task id), and each ancestor's row is then
+// read by primary key: the plan stays index-driven whatever the table
+// statistics say.
+func queueAncestry(b *pgx.Batch, stepIDs, taskIDs []uuid.UUID, deps map[uuid.UUID]map[string]json.RawMessage) {
+	b.Queue(`WITH RECURSIVE e AS MATERIALIZED (
+			SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY($2)
+		), anc AS (
+			SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY($1)
+			UNION
+			SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
+		)
+		SELECT a.step, p.name, COALESCE(p.results, 'null'::jsonb) FROM anc a
+		CROSS JOIN LATERAL (
+			SELECT name, results, state FROM workflow_steps
+			WHERE workflow_step_uuid = a.anc OFFSET 0
+		) p
+		WHERE p.state IN ('complete', 'resolved_manually')`, stepIDs, taskIDs).Query(func(rows pgx.Rows) error {
+		var step uuid.UUID
+		var name string
+		var res []byte
+		_, err := pgx.ForEachRow(rows, []any{&step, &name, &res}, func() error {
+			if deps[step] == nil {
+				deps[step] = map[string]json.RawMessage{}
+			}
+			deps[step][name] = json.RawMessage(res)
+			return nil
+		})
+		return err
+	})
 }

@@ -137,7 +137,7 @@ func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force b
 				in_process = false, results = r.result, claimed_by = NULL, claim_deadline = NULL,
 				state_changed_at = now(), updated_at = now()
 			FROM r
-			WHERE w.workflow_step_uuid = r.step_uuid AND w.state = 'in_progress'
+			WHERE w.workflow_step_uuid = r.step_uuid AND w.workflow_step_uuid = ANY($3) AND w.state = 'in_progress'
 				AND ($2 OR (w.attempts = r.attempt AND w.claimed_by = r.worker_id))
 			RETURNING w.workflow_step_uuid, w.task_uuid, w.state, w.attempts, r.worker_id, r.correlation_id,
 				r.success, r.result, r.execution_time_ms
@@ -155,7 +155,7 @@ func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force b
 				execution_time_ms, 'in_progress', state, result
 			FROM upd
 		)
-		SELECT workflow_step_uuid FROM upd`, payload, force)
+		SELECT workflow_step_uuid FROM upd`, payload, force, stepIDsOf(results))
 	if err != nil {
 		return nil, fmt.Errorf("recording results: %w", err)
 	}
@@ -225,6 +225,14 @@ func tasksOf(results []StepResult, recorded []uuid.UUID) []uuid.UUID {
 		if ok[r.StepUUID] {
 			out = append(out, r.TaskUUID)
 		}
+	}
+	return out
+}
+
+func stepIDsOf(results []StepResult) []uuid.UUID {
+	out := make([]uuid.UUID, len(results))
+	for i, r := range results {
+		out[i] = r.StepUUID
 	}
 	return out
 }

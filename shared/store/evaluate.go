@@ -75,43 +75,6 @@ func compareUUID(a, b uuid.UUID) int {
 	return 0
 }
 
-// unsatisfiedParent is true when step s has a parent that does not yet let it
-// run.
-const unsatisfiedParent = `EXISTS (SELECT 1 FROM workflow_step_edges e
-	JOIN workflow_steps p ON p.workflow_step_uuid = e.from_step_uuid
-	WHERE e.to_step_uuid = s.workflow_step_uuid AND p.state NOT IN ('complete', 'resolved_manually'))`
-
-// countSteps returns step counts per task. Ready counts pending steps whose
-// parents are all satisfied.
-func countSteps(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]StepCounts, error) {
-	rows, err := tx.Query(ctx, `SELECT s.task_uuid, s.state,
-			count(*) AS n,
-			count(*) FILTER (WHERE s.state = 'pending' AND NOT `+unsatisfiedParent+`) AS ready
-		FROM workflow_steps s WHERE s.task_uuid = ANY($1)
-		GROUP BY s.task_uuid, s.state`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("counting steps: %w", err)
-	}
-	out := make(map[uuid.UUID]StepCounts, len(ids))
-	var (
-		id       uuid.UUID
-		st       state.StepState
-		n, ready int
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &st, &n, &ready}, func() error {
-		c := out[id]
-		for i := range n {
-			c.Add(st, i < ready)
-		}
-		out[id] = c
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("counting steps: %w", err)
-	}
-	return out, nil
-}
-
 // evaluate drives locked tasks forward: it enqueues every step whose parents
 // are satisfied (unless the task is blocked by a failure), then moves each
 // task to the state its steps call for, recording a legal path through the
@@ -130,17 +93,22 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	counts, err := countSteps(ctx, tx, ids)
+	graphs, err := loadGraphs(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
+	counts := make(map[uuid.UUID]StepCounts, len(ids))
 	var toEnqueue []uuid.UUID
 	for _, id := range ids {
+		g := graphs[id]
+		counts[id] = g.counts()
+		// Blocked before ready: a task with a permanently failed step does
+		// not start anything new.
 		if counts[id].Classify() == StatusHasReadySteps {
-			toEnqueue = append(toEnqueue, id)
+			toEnqueue = append(toEnqueue, g.ready()...)
 		}
 	}
-	enqueued, err := s.enqueueReady(ctx, tx, toEnqueue, tasks)
+	enqueued, err := s.enqueueSteps(ctx, tx, toEnqueue, tasks)
 	if err != nil {
 		return nil, err
 	}
@@ -178,27 +146,24 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 	return outcomes, nil
 }
 
-// enqueueReady moves every ready pending step of the given tasks to enqueued
-// and sends their messages in the same transaction. It returns how many steps
-// each task had enqueued.
-func (s *Store) enqueueReady(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, tasks map[uuid.UUID]*lockedTask) (map[uuid.UUID]int, error) {
+// enqueueSteps moves ready pending steps to enqueued and sends their
+// messages in the same transaction. It returns how many steps each task had
+// enqueued.
+func (s *Store) enqueueSteps(ctx context.Context, tx pgx.Tx, steps []uuid.UUID, tasks map[uuid.UUID]*lockedTask) (map[uuid.UUID]int, error) {
 	out := map[uuid.UUID]int{}
-	if len(ids) == 0 {
+	if len(steps) == 0 {
 		return out, nil
 	}
 	rows, err := tx.Query(ctx, `
-		WITH ready AS (
-			SELECT s.workflow_step_uuid FROM workflow_steps s
-			WHERE s.task_uuid = ANY($1) AND s.state = 'pending' AND NOT `+unsatisfiedParent+`
-		), upd AS (
-			UPDATE workflow_steps w SET state = 'enqueued', state_changed_at = now(), updated_at = now()
-			FROM ready WHERE w.workflow_step_uuid = ready.workflow_step_uuid AND w.state = 'pending'
-			RETURNING w.workflow_step_uuid, w.task_uuid
+		WITH upd AS (
+			UPDATE workflow_steps SET state = 'enqueued', state_changed_at = now(), updated_at = now()
+			WHERE workflow_step_uuid = ANY($1) AND state = 'pending'
+			RETURNING workflow_step_uuid, task_uuid
 		), hist AS (
 			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event)
 			SELECT workflow_step_uuid, task_uuid, 'pending', 'enqueued', 'enqueue' FROM upd
 		)
-		SELECT workflow_step_uuid, task_uuid FROM upd ORDER BY task_uuid, workflow_step_uuid`, ids)
+		SELECT workflow_step_uuid, task_uuid FROM upd ORDER BY task_uuid, workflow_step_uuid`, steps)
 	if err != nil {
 		return nil, fmt.Errorf("enqueueing ready steps: %w", err)
 	}
@@ -280,7 +245,8 @@ func (s *Store) applyTaskTransitions(ctx context.Context, tx pgx.Tx, r *taskTran
 			UPDATE tasks SET state = t.to_state, complete = t.is_complete,
 				completed_at = CASE WHEN t.is_terminal THEN now() ELSE NULL END,
 				state_changed_at = now(), updated_at = now()
-			FROM t WHERE tasks.task_uuid = t.task_uuid AND tasks.state = t.from_state
+			FROM t WHERE tasks.task_uuid = t.task_uuid AND tasks.task_uuid = ANY($1::uuid[])
+				AND tasks.state = t.from_state
 			RETURNING tasks.task_uuid
 		), hist AS (
 			INSERT INTO task_transitions (task_uuid, from_state, to_state, event, metadata, processor_id)

@@ -52,17 +52,16 @@ func (s *Store) StepReadiness(ctx context.Context, taskIDs []uuid.UUID, stepIDs 
 	return stepReadiness(ctx, s.pool, taskIDs, stepIDs)
 }
 
-func stepReadiness(ctx context.Context, q querier, taskIDs, stepIDs []uuid.UUID) ([]StepReadiness, error) {
-	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now(),
-			COALESCE(p.total, 0), COALESCE(p.done, 0), COALESCE(p.names, '{}'), lf.at
+func stepReadiness(ctx context.Context, q interface {
+	querier
+	batcher
+}, taskIDs, stepIDs []uuid.UUID) ([]StepReadiness, error) {
+	graphs, err := loadGraphs(ctx, q, taskIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now(), lf.at
 		FROM workflow_steps s
-		LEFT JOIN LATERAL (
-			SELECT count(*) AS total,
-				count(*) FILTER (WHERE ps.state IN ('complete', 'resolved_manually')) AS done,
-				array_agg(ps.name ORDER BY ps.name) AS names
-			FROM workflow_step_edges e JOIN workflow_steps ps ON ps.workflow_step_uuid = e.from_step_uuid
-			WHERE e.to_step_uuid = s.workflow_step_uuid
-		) p ON true
 		LEFT JOIN LATERAL (
 			SELECT max(a.recorded_at) AS at FROM workflow_step_result_audit a
 			WHERE a.workflow_step_uuid = s.workflow_step_uuid AND NOT a.success
@@ -75,12 +74,16 @@ func stepReadiness(ctx context.Context, q querier, taskIDs, stepIDs []uuid.UUID)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepReadiness, error) {
 		var st Step
 		var now time.Time
-		var total, done int
-		var names []string
 		var lastFailure *time.Time
-		dest := append(stepDest(&st), &now, &total, &done, &names, &lastFailure)
-		if err := r.Scan(dest...); err != nil {
+		if err := r.Scan(append(stepDest(&st), &now, &lastFailure)...); err != nil {
 			return StepReadiness{}, err
+		}
+		g := graphs[st.TaskUUID]
+		total, done := 0, 0
+		var names []string
+		if g != nil {
+			total, done = g.satisfied(st.UUID)
+			names = g.parentNames(st.UUID)
 		}
 		sr := Readiness(st, total, done, now)
 		sr.Parents = names

@@ -182,7 +182,8 @@ func applyStepChanges(ctx context.Context, tx pgx.Tx, c *stepChanges) error {
 				backoff_request_seconds = CASE WHEN c.to_state = 'waiting_for_retry'
 					THEN ceil(c.delay_ms / 1000.0)::int ELSE w.backoff_request_seconds END,
 				state_changed_at = now(), updated_at = now()
-			FROM c WHERE w.workflow_step_uuid = c.step_uuid AND w.state = c.from_state
+			FROM c WHERE w.workflow_step_uuid = c.step_uuid AND w.workflow_step_uuid = ANY($1::uuid[])
+				AND w.state = c.from_state
 			RETURNING w.workflow_step_uuid, w.task_uuid, c.from_state, c.to_state, c.event, c.reason, c.delay_ms
 		)
 		INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)

@@ -113,7 +113,7 @@ func (e *env) claimAll(w string) store.ClaimOutcome {
 	for _, m := range msgs {
 		var sm messaging.StepMessage
 		require.NoError(e.t, json.Unmarshal(m.Payload, &sm))
-		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
 	}
 	out, err := e.store.ClaimSteps(e.ctx, w, reqs)
 	require.NoError(e.t, err)
@@ -407,7 +407,7 @@ func TestExpiredClaimIsReclaimed(t *testing.T) {
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
-	first, err := e.store.ClaimSteps(e.ctx, "w1", []store.ClaimRequest{{StepUUID: sm.StepUUID, MessageID: msgs[0].ID, Deadline: msgs[0].VisibleAt}})
+	first, err := e.store.ClaimSteps(e.ctx, "w1", []store.ClaimRequest{{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: msgs[0].ID, Deadline: msgs[0].VisibleAt}})
 	require.NoError(t, err)
 	require.Len(t, first.Claimed, 1)
 	// The message reappears; worker 2 reclaims, the attempt counts.
@@ -434,7 +434,7 @@ func TestExpiredClaimWithoutAttemptsFails(t *testing.T) {
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
-	_, err = e.store.ClaimSteps(e.ctx, "w1", []store.ClaimRequest{{StepUUID: sm.StepUUID, MessageID: msgs[0].ID, Deadline: msgs[0].VisibleAt}})
+	_, err = e.store.ClaimSteps(e.ctx, "w1", []store.ClaimRequest{{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: msgs[0].ID, Deadline: msgs[0].VisibleAt}})
 	require.NoError(t, err)
 	var out store.ClaimOutcome
 	require.Eventually(t, func() bool { out = e.claimAll("w2"); return out.Exhausted == 1 }, 10*time.Second, 20*time.Millisecond)
@@ -493,4 +493,31 @@ func TestReleaseClaims(t *testing.T) {
 		return tx.QueryRow(e.ctx, `SELECT count(*) FROM workflow_step_result_audit`).Scan(&n2)
 	}))
 	require.Equal(t, 1, n2)
+}
+
+// TestClaimHydratesAncestorsWhenMessageLacksTask: ancestors come from the
+// task the claim found, even when the message named no (or a wrong) task.
+func TestClaimHydratesAncestorsWhenMessageLacksTask(t *testing.T) {
+	e := newEnv(t)
+	e.register("anc", "anc", linear)
+	ct := e.createTask(linear, `{}`)
+	for range 2 {
+		cs := e.claimAll("w").Claimed[0]
+		e.complete("w", cs, true, false)
+		e.process()
+	}
+	q := messaging.WorkerQueue("anc")
+	msgs, err := e.queue.Claim(e.ctx, q, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	var sm messaging.StepMessage
+	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
+	out, err := e.store.ClaimSteps(e.ctx, "w", []store.ClaimRequest{{StepUUID: sm.StepUUID, TaskUUID: uuid.New(),
+		MessageID: msgs[0].ID, Deadline: msgs[0].VisibleAt}})
+	require.NoError(t, err)
+	require.Len(t, out.Claimed, 1)
+	require.Equal(t, "s3", out.Claimed[0].Step.Name)
+	require.Len(t, out.Claimed[0].Dependencies, 2)
+	require.Contains(t, out.Claimed[0].Dependencies, "s1")
+	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
 }

@@ -129,7 +129,8 @@ func (q *Queue) stmts(ctx context.Context, queue string) (*statements, error) {
 			enqueued_at timestamptz NOT NULL DEFAULT now(),
 			vt          timestamptz NOT NULL DEFAULT now(),
 			message     jsonb       NOT NULL
-		)`)
+		) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 200,
+		        autovacuum_analyze_scale_factor = 0.02)`)
 		if err != nil {
 			return err
 		}

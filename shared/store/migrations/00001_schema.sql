@@ -119,7 +119,9 @@ CREATE TABLE workflow_step_edges (
     CHECK (from_step_uuid <> to_step_uuid)
 );
 
-CREATE INDEX workflow_step_edges_to_idx ON workflow_step_edges (to_step_uuid);
+-- Edges are read a task at a time (readiness and ancestry are computed from
+-- the task's whole graph).
+CREATE INDEX workflow_step_edges_task_idx ON workflow_step_edges (task_uuid);
 
 CREATE TABLE task_transitions (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -191,6 +193,17 @@ CREATE TABLE tasks_dlq (
 -- One open investigation per task; resolved entries stay as history.
 CREATE UNIQUE INDEX tasks_dlq_pending_idx ON tasks_dlq (task_uuid) WHERE resolution_status = 'pending';
 CREATE INDEX tasks_dlq_status_idx ON tasks_dlq (resolution_status, dlq_timestamp);
+
+-- The hot tables churn: every step updates its row several times and the
+-- history tables only grow. Vacuum and analyze them early so bloat stays low
+-- and plans see real sizes soon after a fresh start.
+ALTER TABLE workflow_steps SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_analyze_threshold = 200, fillfactor = 85);
+ALTER TABLE tasks SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_analyze_threshold = 200, fillfactor = 85);
+ALTER TABLE workflow_step_edges SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 200);
+ALTER TABLE workflow_step_transitions SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 500);
+ALTER TABLE task_transitions SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 500);
 
 -- +goose Down
 DROP TABLE tasks_dlq;

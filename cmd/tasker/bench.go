@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/client"
+	"github.com/tasker-go/tasker/cmd/internal/app"
+	"github.com/tasker-go/tasker/cmd/internal/devpg"
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/store/migrations"
+	"github.com/tasker-go/tasker/worker"
+	"github.com/tasker-go/tasker/workers/native"
+)
+
+type benchFlags struct {
+	url             string
+	databaseURL     string
+	embedded        bool
+	quick           bool
+	peers           bool
+	jsonOut         string
+	latencyN        int
+	warmup          int
+	throughputTasks int
+	concurrency     int
+	pgbench         bool
+	keep            bool
+	root, env       string
+	dir             string
+	embeddedPG      bool
+	cpuProfile      string
+	only            string
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench (--embedded | --url URL) [--quick] [--json FILE] [--peers]",
+		Short: "Measure latency, task creation and throughput (optionally beside River)",
+		Long: `Measure the system the way a client sees it, with trivial handlers from the native
+Go worker's example templates:
+
+  latency     linear 4, diamond 4, complex DAG 7 and tree 8 steps: N sequential tasks
+              each after a warm-up; client-observed create→terminal latency (from the
+              task's event stream) and server-side latency (created_at→completed_at)
+  creation    POST /v1/tasks latency, from the same runs
+  throughput  M linear tasks submitted by concurrent clients; steps/s from the first
+              create to the last completion; database transactions and statements per
+              step (pg_stat_database, pg_stat_statements when installed); peak RSS
+  pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
+              physical reference for this machine
+
+--embedded starts its own system in this process (like tasker dev) on a fresh
+schema that is dropped afterwards; --url measures a running server (database
+figures need --database-url). --peers also runs the River baseline from the
+bench/ module of a source checkout and prints both side by side.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.url, "url", "", "measure the server at this URL")
+	fl.StringVar(&f.databaseURL, "database-url", "", "with --url: the server's database, for transaction counts")
+	fl.BoolVar(&f.embedded, "embedded", false, "start a system in this process and measure it")
+	fl.BoolVar(&f.quick, "quick", false, "a sub-minute smoke run (small sizes)")
+	fl.BoolVar(&f.peers, "peers", false, "also run the River baseline (needs the source checkout and the go command)")
+	fl.StringVar(&f.jsonOut, "json", "", "write every figure as JSON to this file")
+	fl.IntVar(&f.latencyN, "latency-n", 200, "tasks per latency scenario")
+	fl.IntVar(&f.warmup, "warmup", 20, "warm-up tasks per latency scenario")
+	fl.IntVar(&f.throughputTasks, "throughput-tasks", 2000, "linear tasks in the throughput scenario")
+	fl.IntVar(&f.concurrency, "concurrency", 50, "concurrent clients submitting in the throughput scenario")
+	fl.BoolVar(&f.pgbench, "pgbench", true, "run the pgbench reference when pgbench is installed")
+	fl.BoolVar(&f.keep, "keep", false, "keep the benchmark schema afterwards")
+	fl.StringVar(&f.root, "config-root", "", "configuration directory (default $"+configRootEnv+", else the built-in copy)")
+	fl.StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
+	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
+	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
+	fl.StringVar(&f.only, "only", "", "run only these scenarios (comma list of latency, throughput, pgbench)")
+	return cmd
+}
+
+// benchReport is everything a run measured (the --json document).
+type benchReport struct {
+	System     string                     `json:"system"`
+	Version    string                     `json:"version"`
+	StartedAt  time.Time                  `json:"started_at"`
+	Machine    machineInfo                `json:"machine"`
+	Config     map[string]any             `json:"config"`
+	Latency    map[string]*latencyResult  `json:"latency"`
+	Creation   *percentiles               `json:"creation_ms"`
+	Throughput *throughputResult          `json:"throughput"`
+	PGBench    *pgbenchResult             `json:"pgbench,omitempty"`
+	Peers      map[string]json.RawMessage `json:"peers,omitempty"`
+	Targets    map[string]string          `json:"targets"`
+}
+
+type machineInfo struct {
+	Cores           int    `json:"cores"`
+	MemoryMB        int    `json:"memory_mb"`
+	GoVersion       string `json:"go"`
+	PostgresVersion string `json:"postgres"`
+	OS              string `json:"os"`
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if f.embedded == (f.url != "") {
+		return fmt.Errorf("choose one of --embedded or --url URL")
+	}
+	if f.quick {
+		if !cmd.Flags().Changed("latency-n") {
+			f.latencyN = 30
+		}
+		if !cmd.Flags().Changed("warmup") {
+			f.warmup = 5
+		}
+		if !cmd.Flags().Changed("throughput-tasks") {
+			f.throughputTasks = 400
+		}
+	}
+	rep := &benchReport{System: "tasker-go", Version: buildVersion(), StartedAt: time.Now().UTC(),
+		Latency: map[string]*latencyResult{}, Targets: designTargets()}
+	rep.Machine = machineInfo{Cores: runtime.NumCPU(), MemoryMB: memoryMB(), GoVersion: runtime.Version(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH}
+	rep.Config = map[string]any{"mode": map[bool]string{true: "embedded", false: "url"}[f.embedded],
+		"latency_n": f.latencyN, "warmup": f.warmup, "throughput_tasks": f.throughputTasks,
+		"concurrency": f.concurrency, "quick": f.quick}
+
+	var sys *benchSystem
+	apiURL, dbURL := f.url, f.databaseURL
+	if f.embedded {
+		var err error
+		sys, err = startBenchSystem(ctx, out, f)
+		if err != nil {
+			return err
+		}
+		defer sys.stop(out)
+		apiURL, dbURL = sys.apiURL, sys.dbURL
+		rep.Config["schema"] = sys.schema
+		rep.Config["worker"] = sys.workerCfg
+		rep.Config["orchestration_results"] = sys.resultsCfg
+	}
+	c, err := client.New(apiURL)
+	if err != nil {
+		return err
+	}
+	var db *pgx.Conn
+	if dbURL != "" {
+		db, err = pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return fmt.Errorf("connecting to the database for statistics: %w", err)
+		}
+		defer db.Close(context.WithoutCancel(ctx))
+		_ = db.QueryRow(ctx, `SHOW server_version`).Scan(&rep.Machine.PostgresVersion)
+	}
+	prog := newProgress(cmd.ErrOrStderr())
+
+	want := func(name string) bool { return f.only == "" || slices.Contains(strings.Split(f.only, ","), name) }
+	var creates []time.Duration
+	for _, sc := range latencyScenarios {
+		if !want("latency") {
+			break
+		}
+		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
+		if err != nil {
+			return fmt.Errorf("latency %s: %w", sc.name, err)
+		}
+		rep.Latency[sc.name] = res
+		creates = append(creates, cr...)
+	}
+	rep.Creation = percentilesOf(creates)
+	if want("throughput") {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		rep.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
+		stopProfile()
+		if err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+		rep.Throughput.PeakRSSMB = peakRSSMB()
+	}
+	if f.pgbench && dbURL != "" && want("pgbench") {
+		rep.PGBench = runPGBench(ctx, dbURL, f.quick, prog)
+		if rep.PGBench != nil && rep.PGBench.TPS > 0 && rep.Throughput != nil {
+			r := rep.Throughput.StepsPerSec / rep.PGBench.TPS
+			rep.Throughput.StepsPerPGBenchTPS = &r
+		}
+	}
+	prog.done()
+	if f.peers {
+		rep.Peers = map[string]json.RawMessage{}
+		river, err := runRiverBaseline(ctx, cmd.ErrOrStderr(), dbURL, f.quick)
+		if err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "River baseline:", err)
+		} else {
+			rep.Peers["river"] = river
+		}
+	}
+	printBench(out, rep)
+	if f.jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", f.jsonOut, err)
+		}
+		fmt.Fprintf(out, "\nwrote %s\n", f.jsonOut)
+	}
+	return nil
+}
+
+func designTargets() map[string]string {
+	return map[string]string{
+		"linear4_p50_ms": "<= 25 (p99 <= 60)", "diamond4_p50_ms": "<= 25", "dag7_p50_ms": "<= 40",
+		"tree8_p50_ms": "<= 40", "creation_p50_ms": "<= 5", "steps_per_sec": ">= 5000 (seed floor 1000)",
+		"db_ops_per_step": "<= 4 write transactions + 2 reads",
+	}
+}
+
+// benchSystem is the in-process system of --embedded.
+type benchSystem struct {
+	apiURL, dbURL, schema string
+	workerCfg             config.Worker
+	resultsCfg            config.ResultConsumer
+	stopFn                func(io.Writer)
+}
+
+func (s *benchSystem) stop(out io.Writer) { s.stopFn(out) }
+
+func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchSystem, error) {
+	ocfg, err := loadConfig(f.root, config.ContextOrchestration, f.env)
+	if err != nil {
+		return nil, err
+	}
+	wcfg, err := loadConfig(f.root, config.ContextWorker, f.env)
+	if err != nil {
+		return nil, err
+	}
+	bg := context.WithoutCancel(ctx)
+	url, cluster, err := devDatabase(bg, out, ocfg.Database.URL, devFlags{dir: f.dir, embedded: f.embeddedPG})
+	if err != nil {
+		return nil, err
+	}
+	stopCluster := func() {
+		if cluster != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = cluster.Stop(sctx)
+		}
+	}
+	schema := "tasker_bench_" + randomSuffix()
+	ocfg.Database.URL, ocfg.Database.Schema = url, schema
+	wcfg.Database.URL, wcfg.Database.Schema = url, schema
+	if err := migrations.Migrate(bg, url, schema); err != nil {
+		stopCluster()
+		return nil, err
+	}
+	dropSchema := func() {
+		if f.keep {
+			fmt.Fprintf(out, "kept schema %s\n", schema)
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(sctx, url); err == nil {
+			_, _ = conn.Exec(sctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			_ = conn.Close(sctx)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	ocfg.Database.Pool.MaxConnections += wcfg.Database.Pool.MaxConnections
+	infra, err := app.Connect(bg, ocfg, "tasker-bench", log)
+	if err != nil {
+		dropSchema()
+		stopCluster()
+		return nil, err
+	}
+	ocfg.Orchestration.Web.BindAddress = "127.0.0.1:0"
+	ocfg.Orchestration.Web.Backpressure.Enabled = false
+	core, srv, err := app.Orchestration(infra, ocfg, app.NewRegistry(), buildVersion(), log)
+	if err != nil {
+		infra.Close()
+		dropSchema()
+		stopCluster()
+		return nil, err
+	}
+	handlers := worker.NewRegistry()
+	if err := native.Register(handlers); err != nil {
+		return nil, err
+	}
+	examples, err := native.Templates()
+	if err != nil {
+		return nil, err
+	}
+	wcfg.Worker.Web.Enabled = false
+	wcfg.Templates.SearchPaths = nil
+	wcfg.Worker.WorkerID = app.ProcessName("bench-worker", "")
+	wk, err := app.Worker(infra, wcfg, handlers, examples, app.NewRegistry(), log)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []interface{ Start(context.Context) error }{core, wk, srv} {
+		if err := s.Start(bg); err != nil {
+			return nil, err
+		}
+	}
+	sys := &benchSystem{apiURL: displayURL(srv.Addr()), dbURL: url, schema: schema,
+		workerCfg: *wcfg.Worker, resultsCfg: ocfg.Orchestration.Results}
+	sys.stopFn = func(out io.Writer) {
+		stopDev(out, 10*time.Second, srv, wk, core)
+		infra.Close()
+		dropSchema()
+		stopCluster()
+	}
+	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
+	return sys, nil
+}
+
+var _ = devpg.FindBinDir // the private cluster comes in through devDatabase
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startCPUProfile starts a CPU profile when path is set and returns the
+// function that stops it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
