@@ -69,15 +69,22 @@ type Error struct {
 
 // FieldError locates one problem of a request by JSON pointer.
 type FieldError struct {
-	Pointer string `json:"pointer"`
-	Message string `json:"message"`
+	// Pointer locates a problem in the body (a JSON pointer); Parameter
+	// names a bad path or query parameter.
+	Pointer   string `json:"pointer,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+	Message   string `json:"message"`
 }
 
 func (e *Error) Error() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 	for _, d := range e.Details {
-		fmt.Fprintf(&sb, "\n  %s: %s", d.Pointer, d.Message)
+		where := d.Pointer
+		if where == "" {
+			where = d.Parameter
+		}
+		fmt.Fprintf(&sb, "\n  %s: %s", where, d.Message)
 	}
 	return sb.String()
 }

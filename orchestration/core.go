@@ -107,6 +107,7 @@ func New(opts Options) (*Core, error) {
 		c.readinessPoller(opts.Config.ReadinessPoller, opts.Queues.VisibilityTimeout),
 		c.reconciler(opts.Config.Reconciler),
 		c.stalenessDetector(opts.Config.Staleness),
+		c.statisticsKeeper(opts.Config.Statistics),
 	}
 	return c, nil
 }
@@ -311,4 +312,27 @@ func (c *Core) visibleDepth(ctx context.Context, q string) (int64, error) {
 	c.depths[q] = depthReading{visible: st.Visible, at: time.Now()}
 	c.depthMu.Unlock()
 	return st.Visible, nil
+}
+
+// CancelTask cancels a task and its unfinished steps (ErrInvalidState when
+// it already finished).
+func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (store.Task, error) {
+	t, err := c.store.CancelTask(ctx, id, reason)
+	if err != nil {
+		return store.Task{}, err
+	}
+	c.metrics.tasksFinished.WithLabelValues(string(t.State)).Inc()
+	c.metrics.taskSeconds.WithLabelValues(string(t.State)).Observe(time.Since(t.CreatedAt).Seconds())
+	return t, nil
+}
+
+// ApplyStepAction applies an operator's fix to a step and re-drives the
+// task at once.
+func (c *Core) ApplyStepAction(ctx context.Context, task, step uuid.UUID, a store.StepAction) (store.StepReadiness, error) {
+	sr, outcomes, err := c.store.ApplyStepAction(ctx, task, step, a)
+	if err != nil {
+		return store.StepReadiness{}, err
+	}
+	c.observeOutcomes(outcomes)
+	return sr, nil
 }

@@ -17,6 +17,7 @@ func newRootCmd() *cobra.Command {
 		newTemplateCmd(),
 		newDevCmd(),
 		newBenchCmd(),
+		newServerCmd(),
 	)
 	return root
 }

@@ -36,6 +36,9 @@ type Orchestration struct {
 	// Reconciler tunes the loop that re-drives tasks left in an active
 	// state by a crashed instance.
 	Reconciler Reconciler `toml:"reconciler"`
+	// Statistics tunes the loop that keeps planner statistics fresh on the
+	// hot tables.
+	Statistics Statistics `toml:"statistics"`
 	// Leader configures the election of the one instance that runs the
 	// singleton loops (staleness, reconciler).
 	Leader Leader `toml:"leader"`
@@ -104,6 +107,7 @@ func defaultOrchestration() Orchestration {
 		ReadinessPoller: ReadinessPoller{Interval: 5 * time.Second, BatchSize: 100, RetryGrace: 30 * time.Second},
 		Staleness:       defaultStaleness(),
 		Reconciler:      Reconciler{Interval: 30 * time.Second, ActiveStateGrace: time.Minute, BatchSize: 100},
+		Statistics:      defaultStatistics(),
 		Leader:          Leader{LockKey: DefaultLeaderLockKey, RenewInterval: 5 * time.Second},
 	}
 }
@@ -121,6 +125,7 @@ func (o *Orchestration) Validate() error {
 	ps.nest("readiness_poller", o.ReadinessPoller.Validate())
 	ps.nest("staleness", o.Staleness.Validate())
 	ps.nest("reconciler", o.Reconciler.Validate())
+	ps.nest("statistics", o.Statistics.Validate())
 	ps.nest("leader", o.Leader.Validate())
 	return ps.Err()
 }

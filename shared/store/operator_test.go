@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -169,4 +170,21 @@ func TestStalenessOpensDLQAndFails(t *testing.T) {
 	counts, err := e.store.CountStates(e.ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), counts.Tasks[state.TaskError])
+}
+
+func TestAnalyzeStale(t *testing.T) {
+	e := newEnv(t)
+	e.register("an", "an", linear)
+	for range 30 {
+		e.createTask(linear, `{}`)
+	}
+	// pg_stat counters are flushed asynchronously: poll.
+	require.Eventually(t, func() bool {
+		tables, err := e.store.AnalyzeStale(e.ctx, 10, 0.1)
+		require.NoError(t, err)
+		return slices.Contains(tables, "workflow_steps")
+	}, 20*time.Second, 200*time.Millisecond)
+	tables, err := e.store.AnalyzeStale(e.ctx, 10, 0.1)
+	require.NoError(t, err)
+	require.NotContains(t, tables, "workflow_steps", "just analyzed")
 }

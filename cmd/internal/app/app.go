@@ -65,7 +65,10 @@ func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Log
 		pool.Close()
 		return nil, err
 	}
-	if err := l.Start(ctx); err != nil {
+	// The LISTEN connection lives until Close, not until ctx ends: callers
+	// pass their signal context and still need notifications while they
+	// shut down gracefully.
+	if err := l.Start(context.WithoutCancel(ctx)); err != nil {
 		pool.Close()
 		return nil, err
 	}

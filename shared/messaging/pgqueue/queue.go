@@ -267,13 +267,40 @@ func (q *Queue) exec(ctx context.Context, db execer, queue string, build func(*s
 	return nil
 }
 
-// Stats reports depth, visible count and oldest message age.
-func (q *Queue) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
-	s, err := q.stmts(ctx, queue)
-	if err != nil {
-		return messaging.Stats{}, err
+// existing returns the statements of a queue that exists, or nil when it
+// does not (read-only calls never create queues).
+func (q *Queue) existing(ctx context.Context, queue string) (*statements, error) {
+	q.mu.RLock()
+	s, ok := q.ensured[queue]
+	q.mu.RUnlock()
+	if ok {
+		return s, nil
 	}
+	if err := messaging.ValidateQueueName(queue); err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := q.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{"mq_" + queue}.Sanitize()).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("looking up queue %s: %w", queue, err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	s = newStatements(queue)
+	q.mu.Lock()
+	q.ensured[queue] = s
+	q.mu.Unlock()
+	return s, nil
+}
+
+// Stats reports depth, visible count and oldest message age (zeros for a
+// queue that does not exist).
+func (q *Queue) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
 	st := messaging.Stats{Queue: queue}
+	s, err := q.existing(ctx, queue)
+	if err != nil || s == nil {
+		return st, err
+	}
 	var age float64
 	if err := q.pool.QueryRow(ctx, s.stats).Scan(&st.Depth, &st.Visible, &age); err != nil {
 		return st, fmt.Errorf("stats of %s: %w", queue, err)
@@ -284,8 +311,8 @@ func (q *Queue) Stats(ctx context.Context, queue string) (messaging.Stats, error
 
 // NextVisible reports when the earliest hidden message becomes visible.
 func (q *Queue) NextVisible(ctx context.Context, queue string) (time.Time, bool, error) {
-	s, err := q.stmts(ctx, queue)
-	if err != nil {
+	s, err := q.existing(ctx, queue)
+	if err != nil || s == nil {
 		return time.Time{}, false, err
 	}
 	var t *time.Time

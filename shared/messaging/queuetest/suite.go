@@ -48,6 +48,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"NextVisible", testNextVisible},
 		{"SubscribeWakes", testSubscribe},
 		{"InvalidNamesRejected", testInvalidNames},
+		{"StatsOfMissingQueue", testStatsOfMissingQueue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,4 +357,14 @@ func testInvalidNames(t *testing.T, h Harness) {
 		require.ErrorIs(t, h.Queue.Send(ctx, bad, msg(1), 0), messaging.ErrInvalidQueueName, bad)
 	}
 	require.NoError(t, h.Queue.Ensure(ctx, "Worker_Mixed_Case_queue"))
+}
+
+func testStatsOfMissingQueue(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	st, err := h.Queue.Stats(ctx, "never_created")
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+	_, ok, err := h.Queue.NextVisible(ctx, "never_created")
+	require.NoError(t, err)
+	require.False(t, ok)
 }

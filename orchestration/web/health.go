@@ -1,0 +1,207 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// How long a readiness check waits for the database.
+const pingTimeout = 2 * time.Second
+
+// Health statuses.
+const (
+	statusHealthy      = "healthy"
+	statusDegraded     = "degraded"
+	statusUnhealthy    = "unhealthy"
+	statusShuttingDown = "shutting_down"
+)
+
+// HealthResponse is the answer of /health, /health/live and /health/ready.
+type HealthResponse struct {
+	Status    string                 `json:"status" doc:"healthy, alive, ready, not_ready, unhealthy or shutting_down"`
+	Timestamp time.Time              `json:"timestamp"`
+	Version   string                 `json:"version"`
+	Checks    map[string]HealthCheck `json:"checks,omitempty"`
+}
+
+// HealthCheck is one dependency's state.
+type HealthCheck struct {
+	Status     string  `json:"status" doc:"healthy or unhealthy"`
+	Message    string  `json:"message,omitempty"`
+	DurationMs float64 `json:"duration_ms"`
+}
+
+// PoolStats describes the database pool.
+type PoolStats struct {
+	TotalConns           int32   `json:"total_connections"`
+	AcquiredConns        int32   `json:"acquired_connections"`
+	IdleConns            int32   `json:"idle_connections"`
+	ConstructingConns    int32   `json:"constructing_connections"`
+	MaxConns             int32   `json:"max_connections"`
+	Utilization          float64 `json:"utilization" doc:"acquired / max"`
+	AcquireCount         int64   `json:"acquire_count"`
+	EmptyAcquireCount    int64   `json:"empty_acquire_count" doc:"acquires that had to wait"`
+	CanceledAcquireCount int64   `json:"canceled_acquire_count"`
+	AcquireWaitMs        float64 `json:"acquire_wait_ms_total"`
+}
+
+// QueueHealth is one queue's backlog.
+type QueueHealth struct {
+	Queue                   string  `json:"queue"`
+	Depth                   int64   `json:"depth"`
+	Visible                 int64   `json:"visible"`
+	OldestMessageAgeSeconds float64 `json:"oldest_message_age_seconds"`
+	Status                  string  `json:"status" doc:"ok, warning, critical, overflow or stuck (oldest message older than queues.max_message_age)"`
+}
+
+// DetailedHealthResponse is the answer of /health/detailed.
+type DetailedHealthResponse struct {
+	Status        string                 `json:"status" doc:"healthy, degraded (a queue is critical, overflowing or stuck), unhealthy or shutting_down"`
+	Timestamp     time.Time              `json:"timestamp"`
+	Version       string                 `json:"version"`
+	UptimeSeconds float64                `json:"uptime_seconds"`
+	Leader        bool                   `json:"leader" doc:"Whether this instance runs the cluster-wide loops"`
+	Checks        map[string]HealthCheck `json:"checks"`
+	Pool          PoolStats              `json:"pool"`
+	Queues        []QueueHealth          `json:"queues"`
+}
+
+type healthOutput struct {
+	Status int
+	Body   HealthResponse
+}
+
+type detailedHealthOutput struct {
+	Status int
+	Body   DetailedHealthResponse
+}
+
+func (s *Server) healthRoutes() {
+	tags := []string{"health"}
+	register(s, huma.Operation{
+		OperationID: "health", Method: http.MethodGet, Path: "/health", Tags: tags,
+		Summary: "Basic health: 200 while serving, 503 while shutting down",
+	}, []int{503}, s.health)
+	register(s, huma.Operation{
+		OperationID: "liveness", Method: http.MethodGet, Path: "/health/live", Tags: tags,
+		Summary: "Liveness: 200 while the process runs",
+	}, nil, s.liveness)
+	register(s, huma.Operation{
+		OperationID: "readiness", Method: http.MethodGet, Path: "/health/ready", Tags: tags,
+		Summary: "Readiness: 200 when the database answers, 503 otherwise or while shutting down",
+	}, []int{503}, s.readiness)
+	register(s, huma.Operation{
+		OperationID: "detailedHealth", Method: http.MethodGet, Path: "/health/detailed", Tags: tags,
+		Summary: "Database, pool, queue depths and ages, leadership; 503 when the database is unreachable",
+	}, []int{503}, s.detailedHealth)
+}
+
+func (s *Server) healthBody(status string) HealthResponse {
+	return HealthResponse{Status: status, Timestamp: time.Now().UTC(), Version: s.version}
+}
+
+func (s *Server) health(context.Context, *struct{}) (*healthOutput, error) {
+	if s.isStopping() {
+		return &healthOutput{Status: http.StatusServiceUnavailable, Body: s.healthBody(statusShuttingDown)}, nil
+	}
+	return &healthOutput{Status: http.StatusOK, Body: s.healthBody(statusHealthy)}, nil
+}
+
+func (s *Server) liveness(context.Context, *struct{}) (*healthOutput, error) {
+	return &healthOutput{Status: http.StatusOK, Body: s.healthBody("alive")}, nil
+}
+
+func (s *Server) readiness(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+	db := s.pingDatabase(ctx)
+	body := s.healthBody("ready")
+	body.Checks = map[string]HealthCheck{"database": db}
+	switch {
+	case s.isStopping():
+		body.Status = statusShuttingDown
+		return &healthOutput{Status: http.StatusServiceUnavailable, Body: body}, nil
+	case db.Status != statusHealthy:
+		body.Status = "not_ready"
+		return &healthOutput{Status: http.StatusServiceUnavailable, Body: body}, nil
+	}
+	return &healthOutput{Status: http.StatusOK, Body: body}, nil
+}
+
+func (s *Server) pingDatabase(ctx context.Context) HealthCheck {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	start := time.Now()
+	err := s.store.Ping(ctx)
+	c := HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	if err != nil {
+		c.Status, c.Message = statusUnhealthy, "the database does not answer"
+		s.log.Warn("health: database ping failed", "err", err)
+	}
+	return c
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHealthOutput, error) {
+	db := s.pingDatabase(ctx)
+	out := DetailedHealthResponse{
+		Status: statusHealthy, Timestamp: time.Now().UTC(), Version: s.version,
+		UptimeSeconds: time.Since(s.startedAt).Seconds(), Leader: s.core.IsLeader(),
+		Checks: map[string]HealthCheck{"database": db}, Queues: []QueueHealth{},
+	}
+	ps := s.store.Pool().Stat()
+	out.Pool = PoolStats{
+		TotalConns: ps.TotalConns(), AcquiredConns: ps.AcquiredConns(), IdleConns: ps.IdleConns(),
+		ConstructingConns: ps.ConstructingConns(), MaxConns: ps.MaxConns(), AcquireCount: ps.AcquireCount(),
+		EmptyAcquireCount: ps.EmptyAcquireCount(), CanceledAcquireCount: ps.CanceledAcquireCount(),
+		AcquireWaitMs: ms(ps.AcquireDuration()),
+	}
+	if ps.MaxConns() > 0 {
+		out.Pool.Utilization = float64(ps.AcquiredConns()) / float64(ps.MaxConns())
+	}
+	if db.Status != statusHealthy {
+		out.Status = statusUnhealthy
+		return &detailedHealthOutput{Status: http.StatusServiceUnavailable, Body: out}, nil
+	}
+	start := time.Now()
+	stats, err := s.queueStats(ctx)
+	qc := HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	if err != nil {
+		s.log.Warn("health: reading queue statistics", "err", err)
+		qc.Status, qc.Message = statusUnhealthy, "queue statistics could not be read"
+		out.Status = statusDegraded
+	}
+	out.Checks["queues"] = qc
+	for _, st := range stats {
+		qh := QueueHealth{Queue: st.Queue, Depth: st.Depth, Visible: st.Visible,
+			OldestMessageAgeSeconds: st.OldestAge.Seconds(), Status: s.queueLevel(st.Depth, st.OldestAge)}
+		if qh.Status != "ok" && qh.Status != "warning" {
+			out.Status = statusDegraded
+		}
+		out.Queues = append(out.Queues, qh)
+	}
+	if s.isStopping() {
+		out.Status = statusShuttingDown
+		return &detailedHealthOutput{Status: http.StatusServiceUnavailable, Body: out}, nil
+	}
+	return &detailedHealthOutput{Status: http.StatusOK, Body: out}, nil
+}
+
+// queueLevel classifies a queue against queues.depth_thresholds and
+// queues.max_message_age (unset thresholds never trip).
+func (s *Server) queueLevel(depth int64, oldest time.Duration) string {
+	th := s.queues.DepthThresholds
+	switch {
+	case s.queues.MaxMessageAge > 0 && oldest > s.queues.MaxMessageAge:
+		return "stuck"
+	case th.Overflow > 0 && depth >= int64(th.Overflow):
+		return "overflow"
+	case th.Critical > 0 && depth >= int64(th.Critical):
+		return "critical"
+	case th.Warning > 0 && depth >= int64(th.Warning):
+		return "warning"
+	}
+	return "ok"
+}

@@ -1,0 +1,193 @@
+package web_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/web"
+	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/store"
+)
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tpl := h.fixture("rust/mathematical_sequence.yaml")
+	h.createTask(tpl, input) // leaves a message in the worker queue
+
+	for path, want := range map[string]string{"/health": "healthy", "/health/live": "alive", "/health/ready": "ready"} {
+		res := h.do(http.MethodGet, path, nil)
+		require.Equal(t, http.StatusOK, res.status, path)
+		var hr web.HealthResponse
+		res.json(t, &hr)
+		require.Equal(t, want, hr.Status, path)
+		require.Equal(t, "test", hr.Version)
+	}
+	res := h.do(http.MethodGet, "/health/detailed", nil)
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	var d web.DetailedHealthResponse
+	res.json(t, &d)
+	require.Equal(t, "healthy", d.Status)
+	require.Equal(t, "healthy", d.Checks["database"].Status)
+	require.Equal(t, "healthy", d.Checks["queues"].Status)
+	require.Positive(t, d.Pool.MaxConns)
+	queues := map[string]web.QueueHealth{}
+	for _, q := range d.Queues {
+		queues[q.Queue] = q
+	}
+	require.Contains(t, queues, "orchestration_step_results")
+	require.Contains(t, queues, "orchestration_task_requests")
+	worker := queues["worker_"+tpl.NamespaceName+"_queue"]
+	require.EqualValues(t, 1, worker.Depth)
+	require.Equal(t, "ok", worker.Status)
+	// The leader flag reflects the Core (a lone instance becomes leader).
+	require.Eventually(t, h.core.IsLeader, 10*time.Second, 10*time.Millisecond)
+	res = h.do(http.MethodGet, "/health/detailed", nil)
+	res.json(t, &d)
+	require.True(t, d.Leader)
+}
+
+// TestHealthWithoutDatabase serves a Core whose pool is closed.
+func TestHealthWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	pool := h.db.Pool(t, 2)
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: h.db.Schema})
+	require.NoError(t, err)
+	st, err := store.New(store.Config{Pool: pool, Queue: q, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
+	require.NoError(t, err)
+	core, err := orchestration.New(orchestration.Options{Store: st, Queue: q, ConnConfig: connCfg,
+		Config: *config.Default(config.ContextOrchestration).Orchestration, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv, err := web.New(web.Options{Core: core, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	defer func() { require.NoError(t, srv.Stop(h.ctx)) }()
+	pool.Close()
+
+	get := func(path string) response {
+		res, err := ts.Client().Get(ts.URL + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return response{status: res.StatusCode, header: res.Header, body: b}
+	}
+	res := get("/health/ready")
+	require.Equal(t, http.StatusServiceUnavailable, res.status)
+	var hr web.HealthResponse
+	res.json(t, &hr)
+	require.Equal(t, "not_ready", hr.Status)
+	require.Equal(t, "unhealthy", hr.Checks["database"].Status)
+	res = get("/health/detailed")
+	require.Equal(t, http.StatusServiceUnavailable, res.status)
+	require.Equal(t, http.StatusOK, get("/health/live").status)
+	get("/v1/tasks").requireError(t, http.StatusServiceUnavailable, web.CodeServiceUnavailable)
+	// No listener: no live events.
+	require.Equal(t, http.StatusServiceUnavailable, get("/v1/tasks/0195d1d8-0000-7000-8000-000000000000/events").status)
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tpl := h.fixture("rust/mathematical_sequence.yaml")
+	h.drive(tpl.NamespaceName, succeed)
+	tr := h.createTask(tpl, input)
+	h.waitState(tr.UUID, state.TaskComplete)
+
+	res := h.do(http.MethodGet, "/metrics", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	text := string(res.body)
+	for _, series := range []string{
+		`tasker_tasks{state="complete"} 1`,
+		`tasker_tasks{state="error"} 0`,
+		`tasker_steps{state="complete"} 4`,
+		`tasker_queue_depth{queue="orchestration_step_results"}`,
+		`tasker_queue_depth{queue="worker_` + tpl.NamespaceName + `_queue"}`,
+		`tasker_queue_oldest_message_age_seconds{queue="orchestration_task_requests"}`,
+		`tasker_queue_visible_messages{queue=`,
+		`tasker_db_pool_connections{state="max"} 16`,
+		`tasker_db_pool_acquires_total`,
+		`tasker_orchestration_leader`,
+		`tasker_tasks_created_total{namespace="` + tpl.NamespaceName + `"} 1`, // the Core's registry
+		`tasker_tasks_finished_total{state="complete"} 1`,
+		`tasker_http_requests_total{method="POST",route="/v1/tasks",status="201"} 1`,
+		`tasker_http_request_duration_seconds_bucket{method="GET",route="/v1/tasks/{uuid}"`,
+	} {
+		require.Contains(t, text, series)
+	}
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	res := h.do(http.MethodGet, "/api-docs/openapi.json", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		Comps   struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	res.json(t, &doc)
+	require.NotEmpty(t, doc.OpenAPI)
+	want := map[string][]string{
+		"/v1/tasks":                                         {"get", "post"},
+		"/v1/tasks/{uuid}":                                  {"get", "delete"},
+		"/v1/tasks/{uuid}/workflow_steps":                   {"get"},
+		"/v1/tasks/{uuid}/workflow_steps/{step_uuid}":       {"get", "patch"},
+		"/v1/tasks/{uuid}/workflow_steps/{step_uuid}/audit": {"get"},
+		"/v1/tasks/{uuid}/events":                           {"get"},
+		"/v1/templates":                                     {"get"},
+		"/v1/templates/{namespace}/{name}/{version}":        {"get"},
+		"/v1/dlq":                        {"get"},
+		"/v1/dlq/task/{task_uuid}":       {"get"},
+		"/v1/dlq/entry/{dlq_entry_uuid}": {"patch"},
+		"/v1/dlq/stats":                  {"get"},
+		"/v1/dlq/staleness":              {"get"},
+		"/health":                        {"get"},
+		"/health/live":                   {"get"},
+		"/health/ready":                  {"get"},
+		"/health/detailed":               {"get"},
+	}
+	for path, methods := range want {
+		require.Contains(t, doc.Paths, path)
+		for _, m := range methods {
+			require.Contains(t, doc.Paths[path], m, "%s %s", m, path)
+		}
+	}
+	for _, name := range []string{"APIError", "TaskRequest", "TaskResponse", "StepActionRequest", "DLQUpdateRequest"} {
+		require.Contains(t, doc.Comps.Schemas, name)
+	}
+	require.NotContains(t, doc.Comps.Schemas, "ErrorModel", "every error is documented as the envelope")
+	var post struct {
+		RequestBody struct {
+			Content map[string]struct {
+				Schema struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"content"`
+		} `json:"requestBody"`
+		Responses map[string]json.RawMessage `json:"responses"`
+	}
+	require.NoError(t, json.Unmarshal(doc.Paths["/v1/tasks"]["post"], &post))
+	require.Equal(t, "#/components/schemas/TaskRequest", post.RequestBody.Content["application/json"].Schema.Ref)
+	for _, code := range []string{"201", "400", "404", "409", "413", "503"} {
+		require.Contains(t, post.Responses, code)
+	}
+}
