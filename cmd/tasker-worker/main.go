@@ -25,13 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
-	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
 )
@@ -74,47 +69,15 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 
 // serve wires the process together and runs the worker until ctx ends.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if cfg.Queues.Backend != config.BackendPostgres {
-		return fmt.Errorf("queue backend %q is not available in tasker-worker; use %q", cfg.Queues.Backend, config.BackendPostgres)
-	}
-	db := cfg.Database
-	pc := store.PoolConfig{
-		URL: db.URL, Schema: db.Schema,
-		MaxConns: int32(db.Pool.MaxConnections), MinConns: int32(db.Pool.MinConnections),
-		MaxConnIdleTime: db.Pool.IdleTimeout, MaxConnLifetime: db.Pool.MaxLifetime,
-		StatementTimeout: db.StatementTimeout, ApplicationName: "tasker-worker",
-	}
-	pool, err := store.Connect(ctx, pc)
+	name := app.ProcessName("tasker-worker", cfg.Worker.WorkerID)
+	cfg.Worker.WorkerID = name
+	// The infrastructure outlives the signal: it is closed after the
+	// graceful stop below.
+	infra, err := app.Connect(context.WithoutCancel(ctx), cfg, name, log)
 	if err != nil {
-		return fmt.Errorf("connecting to the database: %w", redact(err))
+		return redact(err)
 	}
-	defer pool.Close()
-	connCfg, err := store.ParseConnConfig(pc)
-	if err != nil {
-		return err
-	}
-	listener, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := listener.Start(ctx); err != nil {
-		return err
-	}
-	defer listener.Stop()
-	queue, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: listener})
-	if err != nil {
-		return err
-	}
-	st, err := store.New(store.Config{Pool: pool, Queue: queue, ProcessorID: "tasker-worker", Schema: db.Schema, Logger: log})
-	if err != nil {
-		return err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, db.Pool.AcquireTimeout)
-	err = st.Ping(pingCtx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("the database does not answer: %w", redact(err))
-	}
+	defer infra.Close()
 
 	reg := worker.NewRegistry()
 	if err := native.Register(reg); err != nil {
@@ -124,20 +87,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("loading the built-in templates: %w", err)
 	}
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	core, err := worker.New(worker.Options{
-		Config: *cfg.Worker, Templates: cfg.Templates, Environment: cfg.Env, ExtraTemplates: examples,
-		Store: st, Queue: queue, Registry: reg, Logger: log, Registerer: metrics, Gatherer: metrics,
-	})
+	core, err := app.Worker(infra, cfg, reg, examples, app.NewRegistry(), log)
 	if err != nil {
 		return err
 	}
 	if err := core.Start(ctx); err != nil {
 		return err
 	}
+	log.Info("tasker-worker started", "worker_id", core.WorkerID(), "namespaces", core.Namespaces())
 	<-ctx.Done()
-	log.Info("shutting down")
+	log.Info("shutting down", "grace", cfg.Worker.ShutdownGrace)
 	// Stop is bounded by the grace plus a second for releasing claims and
 	// committing results.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace+time.Second)
