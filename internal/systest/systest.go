@@ -31,6 +31,9 @@ import (
 type Options struct {
 	// Workers is how many worker cores to start (default 1; -1 for none).
 	Workers int
+	// Orchestrators is how many orchestration cores run (default 1); the
+	// REST API fronts the first.
+	Orchestrators int
 	// Templates are registered by the first worker in addition to the
 	// native example templates.
 	Templates []*template.Template
@@ -45,12 +48,14 @@ type Options struct {
 
 // System is a running test system.
 type System struct {
-	T       testing.TB
-	Ctx     context.Context
-	DB      testdb.DB
-	URL     string
-	Store   *store.Store
-	Core    *orchestration.Core
+	T     testing.TB
+	Ctx   context.Context
+	DB    testdb.DB
+	URL   string
+	Store *store.Store
+	Core  *orchestration.Core
+	// Cores are every orchestration core, Core first.
+	Cores   []*orchestration.Core
 	Web     *web.Server
 	Workers []*worker.Core
 	queue   *pgqueue.Queue
@@ -99,6 +104,16 @@ func Start(t testing.TB, opts Options) *System {
 		Staleness: ocfg.Staleness, Queues: shared.Queues, Logger: log, Heartbeat: time.Second})
 	require.NoError(t, err)
 	require.NoError(t, s.Core.Start(ctx))
+	s.Cores = []*orchestration.Core{s.Core}
+	for i := 1; i < opts.Orchestrators; i++ {
+		c, err := orchestration.New(orchestration.Options{
+			Store: s.Store, Queue: s.queue, ConnConfig: connCfg, Config: ocfg, Backoff: shared.Backoff,
+			Queues: shared.Queues, Logger: log,
+		})
+		require.NoError(t, err)
+		require.NoError(t, c.Start(ctx))
+		s.Cores = append(s.Cores, c)
+	}
 	srv := httptest.NewServer(s.Web.Handler())
 	s.URL = srv.URL
 	t.Cleanup(func() {
@@ -110,7 +125,9 @@ func Start(t testing.TB, opts Options) *System {
 		_ = s.Web.Stop(stopCtx)
 		srv.CloseClientConnections()
 		srv.Close()
-		_ = s.Core.Stop(stopCtx)
+		for _, c := range s.Cores {
+			_ = c.Stop(stopCtx)
+		}
 	})
 
 	examples, err := native.Templates()

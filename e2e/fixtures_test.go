@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"encoding/json"
+	"math/big"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/client"
+	"github.com/tasker-go/tasker/internal/systest"
+	"github.com/tasker-go/tasker/shared/template"
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+// fixtureCase is one tasker-core fixture run with its input and what must
+// come out.
+type fixtureCase struct {
+	file     string
+	ctx      string
+	status   string
+	steps    int
+	step     string         // step whose result is checked
+	want     map[string]any // fields of that step's result
+	attempts map[string]int // exact attempts per step
+	errored  []string       // steps that must end in error
+}
+
+var orderContext = `{"customer":{"id":42,"name":"Grace Hopper","email":"grace@example.com"},
+	"items":[{"sku":"WIDGET-001","quantity":2,"price":29.99},{"sku":"GADGET-002","quantity":1,"price":149.99}],
+	"payment":{"method":"credit_card","token":"tok_test"},
+	"shipping":{"method":"overnight","address":{"street":"1 Navy Way","city":"Arlington"}}}`
+
+func pow(base int64, exp int64) string {
+	return new(big.Int).Exp(big.NewInt(base), big.NewInt(exp), nil).String()
+}
+
+var fixtureCases = []fixtureCase{
+	{file: "rust/mathematical_sequence.yaml", ctx: `{"even_number":6}`, status: "complete", steps: 4,
+		step: "linear_step_4", want: map[string]any{"result": "2821109907456"}},
+	{file: "rust/mathematical_sequence.yaml", ctx: `{"even_number":8}`, status: "complete", steps: 4,
+		step: "linear_step_4", want: map[string]any{"result": pow(8, 16)}},
+	{file: "rust/diamond_pattern.yaml", ctx: `{"even_number":6}`, status: "complete", steps: 4,
+		step: "diamond_end", want: map[string]any{"result": "2821109907456"}},
+	{file: "rust/hierarchical_tree.yaml", ctx: `{"even_number":6}`, status: "complete", steps: 8,
+		step: "tree_final_convergence", want: map[string]any{"result": pow(6, 64)}},
+	{file: "rust/hierarchical_tree.yaml", ctx: `{"even_number":2}`, status: "complete", steps: 8,
+		step: "tree_final_convergence", want: map[string]any{"result": pow(2, 64)}},
+	{file: "rust/complex_dag.yaml", ctx: `{"even_number":2}`, status: "complete", steps: 7,
+		step: "dag_finalize", want: map[string]any{"result": pow(2, 64)}},
+	{file: "rust/business_workflow.yaml", ctx: orderContext, status: "complete", steps: 4,
+		step: "ship_order", want: map[string]any{"carrier": "FedEx", "shipping_method": "overnight", "status": "shipped"}},
+	{file: "rust/retry_mechanics_test.yaml", ctx: `{}`, status: "complete", steps: 1,
+		step: "fail_twice_then_succeed", want: map[string]any{"attempts_before_success": "3"},
+		attempts: map[string]int{"fail_twice_then_succeed": 3}},
+	{file: "rust/retry_exhaustion_test.yaml", ctx: `{}`, status: "error", steps: 1,
+		errored: []string{"always_fail"}, attempts: map[string]int{"always_fail": 3}},
+	{file: "rust/boundary_max_attempts_zero.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "rust/boundary_max_attempts_one.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "rust/boundary_max_attempts_three.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "rust/boundary_non_retryable_first.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "rust/boundary_non_retryable_retries.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "ruby/success_only.yaml", ctx: `{}`, status: "complete", steps: 1},
+	{file: "ruby/permanent_error_only.yaml", ctx: `{}`, status: "error", steps: 1,
+		errored: []string{"permanent_error_step"}, attempts: map[string]int{"permanent_error_step": 1}},
+	{file: "ruby/retryable_error_only.yaml", ctx: `{}`, status: "error", steps: 1,
+		errored: []string{"retryable_error_step"}, attempts: map[string]int{"retryable_error_step": 2}},
+	{file: "ruby/error_testing_handler.yaml", ctx: `{}`, status: "error", steps: 3,
+		errored: []string{"permanent_error_step"}},
+}
+
+// TestFixtureWorkflows runs tasker-core's own fixture templates, unchanged
+// (with their "test" environment overrides), through the whole system and
+// checks results, step counts, attempts and final states.
+func TestFixtureWorkflows(t *testing.T) {
+	dir := filepath.Join(testdb.FixturesDir(t), "task_templates")
+	var tpls []*template.Template
+	seen := map[string]bool{}
+	for _, c := range fixtureCases {
+		if seen[c.file] {
+			continue
+		}
+		seen[c.file] = true
+		ts, err := template.ParseFile(filepath.Join(dir, c.file), template.ParseOptions{Environment: "test"})
+		require.NoError(t, err, c.file)
+		tpls = append(tpls, ts...)
+	}
+	sys := systest.Start(t, systest.Options{Templates: tpls, PoolSize: 12})
+	c, err := client.New(sys.URL)
+	require.NoError(t, err)
+	byFile := map[string]*template.Template{}
+	for i, f := range uniqueFiles() {
+		byFile[f] = tpls[i]
+	}
+	for _, fc := range fixtureCases {
+		t.Run(fc.file, func(t *testing.T) {
+			tpl := byFile[fc.file]
+			task, err := c.CreateTask(sys.Ctx, client.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
+				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: t.Name()})
+			require.NoError(t, err)
+			final, err := c.Wait(sys.Ctx, task.TaskUUID, nil)
+			require.NoError(t, err)
+			require.Equal(t, fc.status, final.Status)
+			require.Len(t, final.Steps, fc.steps)
+			steps := map[string]client.Step{}
+			for _, s := range final.Steps {
+				steps[s.Name] = s
+			}
+			for name, n := range fc.attempts {
+				require.Equal(t, n, steps[name].Attempts, "attempts of %s", name)
+			}
+			for _, name := range fc.errored {
+				require.Equal(t, "error", steps[name].CurrentState, name)
+			}
+			if fc.status == "complete" {
+				for name, s := range steps {
+					require.Equal(t, "complete", s.CurrentState, name)
+				}
+			}
+			if fc.step != "" {
+				var res map[string]json.RawMessage
+				st := steps[fc.step]
+				require.NoError(t, json.Unmarshal(st.Result(), &res))
+				for k, v := range fc.want {
+					require.Contains(t, res, k)
+					require.Equal(t, v, unquote(res[k]), "%s.%s", fc.step, k)
+				}
+			}
+		})
+	}
+}
+
+func uniqueFiles() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range fixtureCases {
+		if !seen[c.file] {
+			seen[c.file] = true
+			out = append(out, c.file)
+		}
+	}
+	return out
+}
+
+// unquote renders a JSON scalar as text (a number or a decimal string
+// compare equal).
+func unquote(raw json.RawMessage) any {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
