@@ -29,6 +29,7 @@ type Client struct {
 	base  *url.URL
 	http  *http.Client
 	token string
+	hook  func(method, path string, status int, body []byte)
 }
 
 // Option configures a Client.
@@ -40,6 +41,15 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 
 // WithToken sends Authorization: Bearer token.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithResponseHook calls fn with every JSON response the client reads
+// (successes and errors; not event streams), exactly as the server sent it.
+// Tools that print the server's own JSON, like `tasker --output json`, use
+// it next to the typed methods. fn must not keep body beyond the call
+// without copying it.
+func WithResponseHook(fn func(method, path string, status int, body []byte)) Option {
+	return func(c *Client) { c.hook = fn }
+}
 
 // New returns a client for the server at baseURL (for example
 // http://localhost:8080).
@@ -122,6 +132,13 @@ func (c *Client) url(path string, q url.Values) string {
 
 // do sends a request and decodes a JSON response into out (when non-nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	return c.doAccepting(ctx, method, path, q, body, out, nil)
+}
+
+// doAccepting is do, except that an error status for which accept returns
+// true is decoded into out like a success.
+func (c *Client) doAccepting(ctx context.Context, method, path string, q url.Values, body, out any,
+	accept func(status int, data []byte) bool) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -155,7 +172,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if err != nil {
 		return fmt.Errorf("reading response: %w", err)
 	}
-	if resp.StatusCode >= 400 {
+	if c.hook != nil {
+		c.hook(method, path, resp.StatusCode, data)
+	}
+	if resp.StatusCode >= 400 && (accept == nil || !accept(resp.StatusCode, data)) {
 		return decodeError(resp, data)
 	}
 	if out == nil {

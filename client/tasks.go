@@ -163,7 +163,15 @@ func (c *Client) DLQForTask(ctx context.Context, task uuid.UUID) (*DLQEntry, err
 
 // UpdateDLQ updates an investigation record.
 func (c *Client) UpdateDLQ(ctx context.Context, entry uuid.UUID, u DLQUpdate) error {
-	return c.do(ctx, http.MethodPatch, "/v1/dlq/entry/"+entry.String(), nil, u, nil)
+	_, err := c.UpdateDLQEntry(ctx, entry, u)
+	return err
+}
+
+// UpdateDLQEntry updates an investigation record and returns the server's
+// confirmation.
+func (c *Client) UpdateDLQEntry(ctx context.Context, entry uuid.UUID, u DLQUpdate) (*DLQUpdateResult, error) {
+	var r DLQUpdateResult
+	return &r, c.do(ctx, http.MethodPatch, "/v1/dlq/entry/"+entry.String(), nil, u, &r)
 }
 
 // DLQStats returns per-reason DLQ statistics as the server sends them.

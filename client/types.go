@@ -25,34 +25,45 @@ type TaskRequest struct {
 
 // Task is a task with its execution context (and, from GetTask, its steps).
 type Task struct {
-	TaskUUID             uuid.UUID       `json:"task_uuid"`
-	Namespace            string          `json:"namespace"`
-	Name                 string          `json:"name"`
-	Version              string          `json:"version"`
-	Status               string          `json:"status"`
-	Complete             bool            `json:"complete"`
-	RequestedAt          time.Time       `json:"requested_at"`
-	CompletedAt          *time.Time      `json:"completed_at"`
-	CreatedAt            time.Time       `json:"created_at"`
-	UpdatedAt            time.Time       `json:"updated_at"`
-	Initiator            string          `json:"initiator"`
-	SourceSystem         string          `json:"source_system"`
-	Reason               string          `json:"reason"`
-	Tags                 []string        `json:"tags"`
-	Context              json.RawMessage `json:"context"`
-	Priority             int             `json:"priority"`
-	CorrelationID        uuid.UUID       `json:"correlation_id"`
-	TotalSteps           int             `json:"total_steps"`
-	PendingSteps         int             `json:"pending_steps"`
-	InProgressSteps      int             `json:"in_progress_steps"`
-	CompletedSteps       int             `json:"completed_steps"`
-	FailedSteps          int             `json:"failed_steps"`
-	ReadySteps           int             `json:"ready_steps"`
-	ExecutionStatus      string          `json:"execution_status"`
-	RecommendedAction    string          `json:"recommended_action"`
-	CompletionPercentage float64         `json:"completion_percentage"`
-	HealthStatus         string          `json:"health_status"`
-	Steps                []Step          `json:"steps"`
+	TaskUUID            uuid.UUID       `json:"task_uuid"`
+	NamedTaskUUID       uuid.UUID       `json:"named_task_uuid"`
+	Namespace           string          `json:"namespace"`
+	Name                string          `json:"name"`
+	Version             string          `json:"version"`
+	Status              string          `json:"status"`
+	Complete            bool            `json:"complete"`
+	RequestedAt         time.Time       `json:"requested_at"`
+	CompletedAt         *time.Time      `json:"completed_at"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+	Initiator           string          `json:"initiator"`
+	SourceSystem        string          `json:"source_system"`
+	Reason              string          `json:"reason"`
+	Tags                []string        `json:"tags"`
+	Context             json.RawMessage `json:"context"`
+	Priority            int             `json:"priority"`
+	CorrelationID       uuid.UUID       `json:"correlation_id"`
+	ParentCorrelationID *uuid.UUID      `json:"parent_correlation_id"`
+	StateChangedAt      time.Time       `json:"state_changed_at"`
+	TotalSteps          int             `json:"total_steps"`
+	PendingSteps        int             `json:"pending_steps"`
+	EnqueuedSteps       int             `json:"enqueued_steps"`
+	InProgressSteps     int             `json:"in_progress_steps"`
+	// EnqueuedForOrchestrationSteps and
+	// EnqueuedAsErrorForOrchestrationSteps count steps whose results wait
+	// for the orchestrator.
+	EnqueuedForOrchestrationSteps        int     `json:"enqueued_for_orchestration_steps"`
+	EnqueuedAsErrorForOrchestrationSteps int     `json:"enqueued_as_error_for_orchestration_steps"`
+	WaitingForRetrySteps                 int     `json:"waiting_for_retry_steps"`
+	CompletedSteps                       int     `json:"completed_steps"`
+	FailedSteps                          int     `json:"failed_steps"`
+	CancelledSteps                       int     `json:"cancelled_steps"`
+	ReadySteps                           int     `json:"ready_steps"`
+	ExecutionStatus                      string  `json:"execution_status"`
+	RecommendedAction                    string  `json:"recommended_action"`
+	CompletionPercentage                 float64 `json:"completion_percentage"`
+	HealthStatus                         string  `json:"health_status"`
+	Steps                                []Step  `json:"steps"`
 }
 
 // Terminal reports whether the task's status is final.
@@ -104,6 +115,23 @@ func (s *Step) Result() json.RawMessage {
 	return r.Result
 }
 
+// FailureMessage returns the error message of the step's stored result
+// when its handler failed, or "".
+func (s *Step) FailureMessage() string { return failureMessage(s.Results) }
+
+// failureMessage reads error.message of a stored step execution result.
+func failureMessage(raw json.RawMessage) string {
+	var r struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &r) != nil || r.Error == nil {
+		return ""
+	}
+	return r.Error.Message
+}
+
 // Pagination describes one page of a list.
 type Pagination struct {
 	Page        int  `json:"page"`
@@ -128,6 +156,7 @@ type AuditEntry struct {
 	StepName        string          `json:"step_name"`
 	Attempt         int             `json:"attempt"`
 	WorkerID        string          `json:"worker_uuid"`
+	CorrelationID   *uuid.UUID      `json:"correlation_id"`
 	Success         bool            `json:"success"`
 	ExecutionTimeMs *int64          `json:"execution_time_ms"`
 	FromState       string          `json:"from_state"`
@@ -135,6 +164,10 @@ type AuditEntry struct {
 	Result          json.RawMessage `json:"result"`
 	RecordedAt      time.Time       `json:"recorded_at"`
 }
+
+// FailureMessage returns the error message of the reported result when the
+// handler failed, or "".
+func (a *AuditEntry) FailureMessage() string { return failureMessage(a.Result) }
 
 // TemplateList lists namespaces and templates.
 type TemplateList struct {
@@ -179,6 +212,30 @@ type DLQEntry struct {
 	ResolvedBy          *string         `json:"resolved_by"`
 	TaskSnapshot        json.RawMessage `json:"task_snapshot"`
 	Metadata            json.RawMessage `json:"metadata"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+// DLQStat summarises the DLQ entries of one reason (one element of the
+// array DLQStats returns).
+type DLQStat struct {
+	Reason            string     `json:"dlq_reason"`
+	Total             int        `json:"total_entries"`
+	Pending           int        `json:"pending"`
+	ManuallyResolved  int        `json:"manually_resolved"`
+	PermanentFailures int        `json:"permanent_failures"`
+	Cancelled         int        `json:"cancelled"`
+	Oldest            *time.Time `json:"oldest_entry"`
+	Newest            *time.Time `json:"newest_entry"`
+	// AvgResolutionMinutes is nil while no entry of the reason is resolved.
+	AvgResolutionMinutes *float64 `json:"avg_resolution_time_minutes"`
+}
+
+// DLQUpdateResult is the server's answer to UpdateDLQ.
+type DLQUpdateResult struct {
+	Success      bool      `json:"success"`
+	Message      string    `json:"message"`
+	DLQEntryUUID uuid.UUID `json:"dlq_entry_uuid"`
 }
 
 // DLQUpdate changes an investigation record; nil fields are left alone.

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"math/big"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/client"
@@ -99,7 +102,12 @@ func TestFixtureWorkflows(t *testing.T) {
 			task, err := c.CreateTask(sys.Ctx, client.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
 				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: t.Name()})
 			require.NoError(t, err)
-			final, err := c.Wait(sys.Ctx, task.TaskUUID, nil)
+			waitCtx, cancel := context.WithTimeout(sys.Ctx, 60*time.Second)
+			defer cancel()
+			final, err := c.Wait(waitCtx, task.TaskUUID, nil)
+			if err != nil {
+				dumpTask(t, sys, task.TaskUUID)
+			}
 			require.NoError(t, err)
 			require.Equal(t, fc.status, final.Status)
 			require.Len(t, final.Steps, fc.steps)
@@ -151,4 +159,31 @@ func unquote(raw json.RawMessage) any {
 		return s
 	}
 	return string(raw)
+}
+
+// dumpTask logs a task's step history and the queues, to explain a task
+// that did not finish.
+func dumpTask(t *testing.T, sys *systest.System, id uuid.UUID) {
+	trans, _ := sys.Store.StepTransitions(sys.Ctx, id, uuid.Nil)
+	for _, tr := range trans {
+		from := ""
+		if tr.FromState != nil {
+			from = *tr.FromState
+		}
+		t.Logf("%s step %-24s %-36s -> %-36s %s %s", tr.CreatedAt.Format("15:04:05.000"), tr.StepName, from, tr.ToState, tr.Event, string(tr.Metadata))
+	}
+	hist, _ := sys.Store.TaskTransitions(sys.Ctx, id)
+	for _, h := range hist {
+		t.Logf("%s task %s (%s)", h.CreatedAt.Format("15:04:05.000"), h.ToState, h.Event)
+	}
+	rows, err := sys.Store.Pool().Query(sys.Ctx, `SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname LIKE 'mq\_%' AND schemaname = current_schema()`)
+	if err == nil {
+		for rows.Next() {
+			var n string
+			var c int64
+			_ = rows.Scan(&n, &c)
+			t.Logf("queue table %s ~%d rows", n, c)
+		}
+		rows.Close()
+	}
 }

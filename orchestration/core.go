@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func New(opts Options) (*Core, error) {
 		templates: newTemplateCache(opts.Store, opts.TemplateCacheTTL),
 		depths:    map[string]depthReading{},
 	}
-	c.leader = newLeader(opts.ConnConfig, opts.Config.Leader.LockKey, opts.Config.Leader.RenewInterval, c.log)
+	c.leader = newLeader(opts.ConnConfig, leaderKey(opts.Config.Leader.LockKey, opts.ConnConfig), opts.Config.Leader.RenewInterval, c.log)
 	poll := opts.Queues.PollInterval
 	c.results = newConsumer(consumerConfig{
 		Queue: messaging.StepResultsQueue, BatchSize: opts.Config.Results.BatchSize,
@@ -335,4 +336,17 @@ func (c *Core) ApplyStepAction(ctx context.Context, task, step uuid.UUID, a stor
 	}
 	c.observeOutcomes(outcomes)
 	return sr, nil
+}
+
+// leaderKey scopes the advisory lock key to the schema: advisory locks are
+// per database, and installations in separate schemas of one database must
+// elect their leaders independently.
+func leaderKey(base int64, cc *pgx.ConnConfig) int64 {
+	schema := cc.RuntimeParams["search_path"]
+	if schema == "" {
+		return base
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return base ^ int64(h.Sum64()>>1)
 }

@@ -134,17 +134,36 @@ func (h *harness) create(tpl *template.Template, ctxJSON string) store.Task {
 func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) store.Task {
 	h.t.Helper()
 	var task store.Task
-	require.Eventually(h.t, func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		var err error
 		task, err = h.store.GetTask(h.ctx, id)
 		require.NoError(h.t, err)
 		for _, s := range states {
 			if task.State == s {
-				return true
+				return task
 			}
 		}
-		return false
-	}, 30*time.Second, 10*time.Millisecond, "task %s never reached %v", id, states)
+		if time.Now().After(deadline) {
+			break
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	// Say what the task looks like before failing.
+	trans, _ := h.store.StepTransitions(h.ctx, id, uuid.Nil)
+	for _, tr := range trans {
+		from := ""
+		if tr.FromState != nil {
+			from = *tr.FromState
+		}
+		h.t.Logf("step %-24s %-36s -> %-36s %s %s", tr.StepName, from, tr.ToState, tr.Event, string(tr.Metadata))
+	}
+	h.t.Logf("task history: %v", h.taskHistory(id))
+	for _, q := range []string{messaging.StepResultsQueue, messaging.WorkerQueue(task.Namespace)} {
+		st, _ := h.queue.Stats(h.ctx, q)
+		h.t.Logf("queue %s: %+v", q, st)
+	}
+	h.t.Fatalf("task %s never reached %v (it is %s)", id, states, task.State)
 	return task
 }
 
@@ -218,7 +237,7 @@ func (d *driver) loop(ctx context.Context, worker string) {
 			if json.Unmarshal(m.Payload, &sm) != nil {
 				continue
 			}
-			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
 		}
 		out, err := d.h.store.ClaimSteps(ctx, worker, reqs)
 		if err != nil {
@@ -263,7 +282,7 @@ func (d *driver) run(ctx context.Context, worker string, cs store.ClaimedStep) {
 	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: worker,
 		CorrelationID: cs.Task.CorrelationID, Success: !o.fail, Result: body,
-		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID,
+		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
 	}})
 	if err == nil {
 		for q, ids := range out.Acked {

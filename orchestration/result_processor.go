@@ -24,7 +24,7 @@ func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) err
 			bad = append(bad, m.ID)
 			continue
 		}
-		rms = append(rms, store.ResultMessage{MessageID: m.ID, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+		rms = append(rms, store.ResultMessage{MessageID: m.ID, ReadCount: m.ReadCount, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
 	}
 	if len(bad) > 0 {
 		if err := c.queue.Ack(ctx, messaging.StepResultsQueue, bad...); err != nil {

@@ -18,3 +18,5 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+echo "== bench/ (River baseline module)"
+(cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)

@@ -111,7 +111,7 @@ func (c *Core) claimRound(queue string, n int) (int, error) {
 			bad = append(bad, m.ID)
 			continue
 		}
-		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
 	}
 	out, err := c.store.ClaimSteps(ctx, c.cfg.WorkerID, reqs)
 	if err != nil {

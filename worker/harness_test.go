@@ -223,7 +223,7 @@ func (h *harness) orchestrate() {
 				for _, m := range msgs {
 					var sm messaging.StepMessage
 					if json.Unmarshal(m.Payload, &sm) == nil {
-						rms = append(rms, store.ResultMessage{MessageID: m.ID, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+						rms = append(rms, store.ResultMessage{MessageID: m.ID, ReadCount: m.ReadCount, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
 					}
 				}
 				if _, err := h.store.ProcessResults(h.ctx, rms, decide); err == nil {

@@ -18,6 +18,9 @@ func newRootCmd() *cobra.Command {
 		newDevCmd(),
 		newBenchCmd(),
 		newServerCmd(),
+		newTaskCmd(),
+		newDLQCmd(),
+		newSystemCmd(),
 	)
 	return root
 }

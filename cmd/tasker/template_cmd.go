@@ -15,7 +15,8 @@ func newTemplateCmd() *cobra.Command {
 		Use:   "template",
 		Short: "Validate, register, draw and inspect task templates",
 	}
-	cmd.AddCommand(newTemplateValidateCmd(), newTemplateVisualizeCmd(), newTemplateRegisterCmd())
+	cmd.AddCommand(newTemplateValidateCmd(), newTemplateVisualizeCmd(), newTemplateRegisterCmd(),
+		newTemplateListCmd(), newTemplateShowCmd())
 	return cmd
 }
 

@@ -337,7 +337,7 @@ func (d *driver) loop(ctx context.Context) {
 			if json.Unmarshal(m.Payload, &sm) != nil {
 				continue
 			}
-			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
 		}
 		out, err := d.h.store.ClaimSteps(ctx, "driver", reqs)
 		if err != nil {
@@ -375,7 +375,7 @@ func (d *driver) run(ctx context.Context, cs store.ClaimedStep) {
 	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: "driver",
 		CorrelationID: cs.Task.CorrelationID, Success: !o.fail, Result: body,
-		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID,
+		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
 	}})
 	if err == nil {
 		for q, ids := range out.Acked {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,9 +110,15 @@ func TestMetrics(t *testing.T) {
 	tr := h.createTask(tpl, input)
 	h.waitState(tr.UUID, state.TaskComplete)
 
-	res := h.do(http.MethodGet, "/metrics", nil)
-	require.Equal(t, http.StatusOK, res.status)
-	text := string(res.body)
+	// The task is visible as complete the moment its transaction commits;
+	// the processor records the metric just after.
+	var text string
+	require.Eventually(t, func() bool {
+		res := h.do(http.MethodGet, "/metrics", nil)
+		require.Equal(t, http.StatusOK, res.status)
+		text = string(res.body)
+		return strings.Contains(text, `tasker_tasks_finished_total{state="complete"} 1`)
+	}, 10*time.Second, 20*time.Millisecond)
 	for _, series := range []string{
 		`tasker_tasks{state="complete"} 1`,
 		`tasker_tasks{state="error"} 0`,

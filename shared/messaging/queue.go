@@ -120,3 +120,29 @@ const (
 
 // WorkerQueue returns the step queue of a namespace: worker_{namespace}_queue.
 func WorkerQueue(namespace string) string { return "worker_" + namespace + "_queue" }
+
+// Receipt identifies one delivery of a message: its id and how many times it
+// had been delivered when it was claimed. Acking by receipt deletes the
+// message only if it was not delivered again since (its claim did not lapse
+// into someone else's), like a receipt handle.
+type Receipt struct {
+	ID        int64
+	ReadCount int
+}
+
+// ReceiptOf is the receipt of a claimed message.
+func ReceiptOf(m Message) Receipt { return Receipt{ID: m.ID, ReadCount: m.ReadCount} }
+
+// Batcher is implemented by backends whose messages live in PostgreSQL. They
+// add their statements to a caller's pgx.Batch, so a state change, the
+// messages that announce it and the acks of the messages that caused it
+// travel in one round trip and commit together. Callers use it when the
+// backend offers it and fall back to the Queue methods otherwise.
+type Batcher interface {
+	// QueueSend adds the sending of payloads (visible after delay) and a
+	// wake-up to b.
+	QueueSend(ctx context.Context, b *pgx.Batch, queue string, payloads []json.RawMessage, delay time.Duration) error
+	// QueueAck adds to b the deletion of messages whose receipts are still
+	// current (a receipt with ReadCount 0 deletes its message regardless).
+	QueueAck(ctx context.Context, b *pgx.Batch, queue string, receipts []Receipt) error
+}

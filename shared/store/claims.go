@@ -20,6 +20,8 @@ type ClaimRequest struct {
 	// ancestors).
 	TaskUUID  uuid.UUID
 	MessageID int64
+	// ReadCount is the message's delivery count (its receipt).
+	ReadCount int
 	// Deadline is when the claim lapses: the message's visibility timeout,
 	// so the claim expires exactly when the message reappears.
 	Deadline time.Time
@@ -45,6 +47,9 @@ type ClaimedTask struct {
 // handler needs.
 type ClaimedStep struct {
 	MessageID int64
+	// ReadCount is the claimed message's delivery count: pass it back in
+	// StepResult so the ack is by receipt.
+	ReadCount int
 	Step      Step
 	Task      ClaimedTask
 	// Dependencies maps every completed ancestor's name to its stored result.
@@ -82,7 +87,9 @@ type ClaimOutcome struct {
 // whose time has come, or when it is in progress under a claim that expired
 // (its worker died) and it has attempts left. A claim that expired with no
 // attempts left fails the step (error type worker_lost) and reports it to
-// orchestration. Steps of tasks that are finished or blocked are not claimed.
+// orchestration. Steps of finished tasks are not claimed; steps of a task
+// blocked by a failure are (they were enqueued before the failure, and the
+// task ends once nothing is left in flight).
 func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimRequest) (ClaimOutcome, error) {
 	var out ClaimOutcome
 	if len(reqs) == 0 {
@@ -97,6 +104,10 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 		taskIDs = append(taskIDs, r.TaskUUID)
 	}
 	taskIDs = uniqueSorted(taskIDs)
+	readCounts := make(map[int64]int, len(reqs))
+	for _, r := range reqs {
+		readCounts[r.MessageID] = r.ReadCount
+	}
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
 	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, workerID).Query(func(rows pgx.Rows) error {
@@ -171,12 +182,12 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 				d = map[string]json.RawMessage{}
 			}
 			out.Claimed = append(out.Claimed, ClaimedStep{
-				MessageID: v.MessageID, Step: st, Task: tasks[v.StepUUID], Dependencies: d,
+				MessageID: v.MessageID, ReadCount: readCounts[v.MessageID], Step: st, Task: tasks[v.StepUUID], Dependencies: d,
 				Reclaimed: v.Action == "reclaim",
 			})
 		case v.State == nil || v.TaskState == nil:
 			out.Drop = append(out.Drop, v.MessageID)
-		case state.TaskState(*v.TaskState).Terminal() || state.TaskState(*v.TaskState) == state.TaskBlockedByFailures:
+		case state.TaskState(*v.TaskState).Terminal():
 			out.Drop = append(out.Drop, v.MessageID)
 		case *v.State == string(state.StepInProgress) && v.ClaimDeadline != nil && v.ClaimDeadline.After(v.Now):
 			out.Defer = append(out.Defer, Deferral{MessageID: v.MessageID, Until: *v.ClaimDeadline})
@@ -236,7 +247,7 @@ WITH req AS (
 	FROM req r
 	JOIN workflow_steps s ON s.workflow_step_uuid = r.step_uuid
 	JOIN tasks t ON t.task_uuid = s.task_uuid
-	WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually', 'blocked_by_failures')
+	WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
 ), upd AS (
 	UPDATE workflow_steps w SET state = 'in_progress', in_process = true, attempts = w.attempts + 1,
 		last_attempted_at = now(), claimed_by = $4, claim_deadline = c.deadline, next_retry_at = NULL,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/google/uuid"
@@ -26,6 +27,9 @@ type StepResult struct {
 	// Queue and MessageID identify the step message to ack on success.
 	Queue     string `json:"-"`
 	MessageID int64  `json:"-"`
+	// ReadCount is the delivery count of that message when it was claimed
+	// (its receipt); 0 acks it whatever happened since.
+	ReadCount int `json:"-"`
 }
 
 // CompleteOutcome reports which results were recorded.
@@ -45,51 +49,69 @@ type CompleteOutcome struct {
 // enqueued_as_error_for_orchestration (failure) storing its result, with a
 // history row and an audit row; a result message goes to orchestration and
 // the step message is deleted. Only the claim's owner, for the attempt it
-// claimed, can record a result.
+// claimed, can record a result. With the Postgres queue this is one round
+// trip.
+//
+// A result that no longer matches its step (the claim lapsed and another
+// worker took the step, or the step was cancelled) is not recorded. Its
+// result message is still sent (a signal orchestration drops as a
+// duplicate), and its step message is deleted only if it was not delivered
+// again since it was claimed (the ack is by receipt).
 func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (CompleteOutcome, error) {
 	out := CompleteOutcome{Acked: map[string][]int64{}}
 	if len(results) == 0 {
 		return out, nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rec, err := recordResults(ctx, tx, results, false)
+	payload, err := json.Marshal(results)
+	if err != nil {
+		return out, fmt.Errorf("encoding results: %w", err)
+	}
+	var msgs []json.RawMessage
+	receipts := map[string][]messaging.Receipt{}
+	var tasks []string
+	for _, r := range results {
+		b, err := json.Marshal(messaging.StepMessage{TaskUUID: r.TaskUUID, StepUUID: r.StepUUID,
+			CorrelationID: r.CorrelationID, Attempt: r.Attempt})
 		if err != nil {
+			return out, err
+		}
+		msgs = append(msgs, b)
+		tasks = append(tasks, r.TaskUUID.String())
+		if r.Queue != "" && r.MessageID != 0 {
+			receipts[r.Queue] = append(receipts[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
+			out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
+		}
+	}
+	var recorded []uuid.UUID
+	err = s.atomically(ctx, func(o *outbox) error {
+		o.b.Queue(recordSQL, payload, false, stepIDsOf(results)).Query(func(rows pgx.Rows) error {
+			var err error
+			recorded, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			return err
+		})
+		if err := o.send(messaging.StepResultsQueue, msgs, 0); err != nil {
 			return err
 		}
-		out.Recorded = rec
-		if err := s.sendResultMessages(ctx, tx, results, rec); err != nil {
-			return err
-		}
-		if err := s.notifyTasks(ctx, tx, tasksOf(results, rec)); err != nil {
-			return err
-		}
-		byID := map[uuid.UUID]bool{}
-		for _, id := range rec {
-			byID[id] = true
-		}
-		for _, r := range results {
-			if !byID[r.StepUUID] {
-				out.Stale = append(out.Stale, r.StepUUID)
-				continue
-			}
-			if r.Queue != "" && r.MessageID != 0 {
-				out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
-			}
-		}
-		queues := make([]string, 0, len(out.Acked))
-		for q := range out.Acked {
-			queues = append(queues, q)
-		}
-		slices.Sort(queues)
-		for _, q := range queues {
-			if err := s.queue.AckTx(ctx, tx, q, out.Acked[q]...); err != nil {
+		for _, q := range slices.Sorted(maps.Keys(receipts)) {
+			if err := o.ack(q, receipts[q]); err != nil {
 				return err
 			}
 		}
+		o.notify(tasks)
 		return nil
 	})
 	if err != nil {
 		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
+	}
+	out.Recorded = recorded
+	ok := map[uuid.UUID]bool{}
+	for _, id := range recorded {
+		ok[id] = true
+	}
+	for _, r := range results {
+		if !ok[r.StepUUID] {
+			out.Stale = append(out.Stale, r.StepUUID)
+		}
 	}
 	return out, nil
 }
@@ -126,7 +148,21 @@ func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force b
 	if err != nil {
 		return nil, fmt.Errorf("encoding results: %w", err)
 	}
-	rows, err := tx.Query(ctx, `
+	rows, err := tx.Query(ctx, recordSQL, payload, force, stepIDsOf(results))
+	if err != nil {
+		return nil, fmt.Errorf("recording results: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("recording results: %w", err)
+	}
+	return ids, nil
+}
+
+// recordSQL CASes steps from in_progress to the two
+// enqueued-for-orchestration states, with history and audit rows. $2 (force)
+// skips the claimer and attempt check.
+const recordSQL = `
 		WITH r AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(step_uuid uuid, task_uuid uuid, attempt int,
 				worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint)
@@ -155,16 +191,7 @@ func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force b
 				execution_time_ms, 'in_progress', state, result
 			FROM upd
 		)
-		SELECT workflow_step_uuid FROM upd`, payload, force, stepIDsOf(results))
-	if err != nil {
-		return nil, fmt.Errorf("recording results: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, fmt.Errorf("recording results: %w", err)
-	}
-	return ids, nil
-}
+		SELECT workflow_step_uuid FROM upd`
 
 // failLostClaims fails steps whose claim expired with no attempts left: the
 // worker that held them is gone, and the step is reported to orchestration as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -57,6 +58,23 @@ func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*
 	return out, nil
 }
 
+// queueLockTasks adds to b the lock of tasks (in uuid order) and the read of
+// their state; *out is filled when b runs.
+func queueLockTasks(b *pgx.Batch, ids []uuid.UUID, out *map[uuid.UUID]*lockedTask) {
+	ids = uniqueSorted(ids)
+	*out = make(map[uuid.UUID]*lockedTask, len(ids))
+	b.Queue(`SELECT task_uuid, state, namespace, correlation_id, created_at FROM tasks
+		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
+		var t lockedTask
+		_, err := pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt}, func() error {
+			c := t
+			(*out)[c.UUID] = &c
+			return nil
+		})
+		return err
+	})
+}
+
 func uniqueSorted(ids []uuid.UUID) []uuid.UUID {
 	out := slices.Clone(ids)
 	slices.SortFunc(out, func(a, b uuid.UUID) int { return compareUUID(a, b) })
@@ -75,14 +93,16 @@ func compareUUID(a, b uuid.UUID) int {
 	return 0
 }
 
-// evaluate drives locked tasks forward: it enqueues every step whose parents
-// are satisfied (unless the task is blocked by a failure), then moves each
-// task to the state its steps call for, recording a legal path through the
-// task machine. reopen lets a task in error be re-driven (operator fixes).
-func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lockedTask, reopen bool) ([]TaskOutcome, error) {
-	if len(tasks) == 0 {
-		return nil, nil
-	}
+// evalPlan is what evaluation decided for a set of locked tasks.
+type evalPlan struct {
+	enqueue  map[uuid.UUID][]uuid.UUID // task → steps to enqueue
+	tr       taskTransitionRows
+	outcomes []TaskOutcome
+}
+
+// evaluable lists the tasks evaluation may move: not terminal, unless
+// reopen lets an errored task be re-driven.
+func evaluable(tasks map[uuid.UUID]*lockedTask, reopen bool) []uuid.UUID {
 	ids := make([]uuid.UUID, 0, len(tasks))
 	for id, t := range tasks {
 		if t.State.Terminal() && !(reopen && t.State == state.TaskError) {
@@ -90,42 +110,37 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	graphs, err := loadGraphs(ctx, tx, ids)
-	if err != nil {
-		return nil, err
-	}
-	counts := make(map[uuid.UUID]StepCounts, len(ids))
-	var toEnqueue []uuid.UUID
-	for _, id := range ids {
-		g := graphs[id]
-		counts[id] = g.counts()
+	return uniqueSorted(ids)
+}
+
+// plan decides, from the tasks' graphs, which steps to enqueue (every step
+// whose parents are satisfied, unless the task is blocked by a failure) and
+// where each task goes, recording a legal path through the task machine.
+func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*taskGraph, reopen bool) evalPlan {
+	p := evalPlan{enqueue: map[uuid.UUID][]uuid.UUID{}}
+	now := time.Now()
+	for _, id := range evaluable(tasks, reopen) {
+		t, g := tasks[id], graphs[id]
+		if g == nil {
+			continue
+		}
+		c := g.counts()
 		// Blocked before ready: a task with a permanently failed step does
 		// not start anything new.
-		if counts[id].Classify() == StatusHasReadySteps {
-			toEnqueue = append(toEnqueue, g.ready()...)
+		if c.Classify() == StatusHasReadySteps {
+			ready := g.ready()
+			slices.SortFunc(ready, compareUUID)
+			p.enqueue[id] = ready
+			n := len(ready)
+			c.Ready -= min(n, c.Ready)
+			c.Pending -= n
+			c.Enqueued += n
 		}
-	}
-	enqueued, err := s.enqueueSteps(ctx, tx, toEnqueue, tasks)
-	if err != nil {
-		return nil, err
-	}
-	var outcomes []TaskOutcome
-	var tr taskTransitionRows
-	for _, id := range ids {
-		t := tasks[id]
-		c := counts[id]
-		n := enqueued[id]
-		c.Ready -= min(n, c.Ready)
-		c.Pending -= n
-		c.Enqueued += n
+		n := len(p.enqueue[id])
 		target := TargetState(t.State, c, reopen)
-		now := time.Now()
 		if target == t.State {
 			if n > 0 {
-				outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+				p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
 					CreatedAt: t.CreatedAt, FinishedAt: now})
 			}
 			continue
@@ -135,58 +150,76 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 			s.log.Warn("no legal task path", "task", id, "from", t.State, "to", target)
 			continue
 		}
-		tr.add(id, t.State, target, path)
-		outcomes = append(outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+		p.tr.add(id, t.State, target, path)
+		p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
 			CreatedAt: t.CreatedAt, FinishedAt: now})
 		t.State = target
 	}
-	if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {
-		return nil, err
-	}
-	return outcomes, nil
+	return p
 }
 
-// enqueueSteps moves ready pending steps to enqueued and sends their
-// messages in the same transaction. It returns how many steps each task had
-// enqueued.
-func (s *Store) enqueueSteps(ctx context.Context, tx pgx.Tx, steps []uuid.UUID, tasks map[uuid.UUID]*lockedTask) (map[uuid.UUID]int, error) {
-	out := map[uuid.UUID]int{}
-	if len(steps) == 0 {
-		return out, nil
-	}
-	rows, err := tx.Query(ctx, `
-		WITH upd AS (
-			UPDATE workflow_steps SET state = 'enqueued', state_changed_at = now(), updated_at = now()
-			WHERE workflow_step_uuid = ANY($1) AND state = 'pending'
-			RETURNING workflow_step_uuid, task_uuid
-		), hist AS (
-			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event)
-			SELECT workflow_step_uuid, task_uuid, 'pending', 'enqueued', 'enqueue' FROM upd
-		)
-		SELECT workflow_step_uuid, task_uuid FROM upd ORDER BY task_uuid, workflow_step_uuid`, steps)
-	if err != nil {
-		return nil, fmt.Errorf("enqueueing ready steps: %w", err)
-	}
+// enqueueSQL moves steps from pending to enqueued with their history.
+const enqueueSQL = `
+	WITH upd AS (
+		UPDATE workflow_steps SET state = 'enqueued', state_changed_at = now(), updated_at = now()
+		WHERE workflow_step_uuid = ANY($1) AND state = 'pending'
+		RETURNING workflow_step_uuid, task_uuid
+	)
+	INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event)
+	SELECT workflow_step_uuid, task_uuid, 'pending', 'enqueued', 'enqueue' FROM upd`
+
+// queuePlan adds a plan's statements and messages to the outbox: the
+// enqueued steps with their messages (state and message commit together;
+// the tasks are locked, so the pending steps cannot change under us), and
+// the task transitions.
+func (s *Store) queuePlan(o *outbox, tasks map[uuid.UUID]*lockedTask, p evalPlan) error {
+	var steps []uuid.UUID
 	byQueue := map[string][]json.RawMessage{}
-	var stepID, taskID uuid.UUID
-	_, err = pgx.ForEachRow(rows, []any{&stepID, &taskID}, func() error {
+	for _, taskID := range slices.SortedFunc(maps.Keys(p.enqueue), compareUUID) {
 		t := tasks[taskID]
-		b, err := json.Marshal(messaging.StepMessage{TaskUUID: taskID, StepUUID: stepID, CorrelationID: t.CorrelationID})
-		if err != nil {
-			return err
+		for _, stepID := range p.enqueue[taskID] {
+			b, err := json.Marshal(messaging.StepMessage{TaskUUID: taskID, StepUUID: stepID, CorrelationID: t.CorrelationID})
+			if err != nil {
+				return err
+			}
+			q := messaging.WorkerQueue(t.Namespace)
+			byQueue[q] = append(byQueue[q], b)
+			steps = append(steps, stepID)
 		}
-		q := messaging.WorkerQueue(t.Namespace)
-		byQueue[q] = append(byQueue[q], b)
-		out[taskID]++
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("enqueueing ready steps: %w", err)
 	}
-	if err := s.sendAll(ctx, tx, byQueue); err != nil {
+	if len(steps) > 0 {
+		o.b.Queue(enqueueSQL, steps)
+	}
+	for _, q := range slices.Sorted(maps.Keys(byQueue)) {
+		if err := o.send(q, byQueue[q], 0); err != nil {
+			return fmt.Errorf("sending to %s: %w", q, err)
+		}
+	}
+	s.queueTaskTransitions(o.b, &p.tr)
+	return nil
+}
+
+// evaluate drives locked tasks forward in tx: read their graphs, plan, and
+// apply the plan. reopen lets a task in error be re-driven (operator fixes).
+// The hot paths run the same plan inside their own batches.
+func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lockedTask, reopen bool) ([]TaskOutcome, error) {
+	ids := evaluable(tasks, reopen)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
+	graphs := queueGraphs(o.b, ids)
+	if err := o.flush(); err != nil {
+		return nil, fmt.Errorf("reading task graphs: %w", err)
+	}
+	p := s.plan(tasks, graphs, reopen)
+	if err := s.queuePlan(o, tasks, p); err != nil {
 		return nil, err
 	}
-	return out, nil
+	if err := o.flush(); err != nil {
+		return nil, fmt.Errorf("applying evaluation: %w", err)
+	}
+	return p.outcomes, nil
 }
 
 // sendAll sends messages to several queues in tx, in a stable queue order.
@@ -230,35 +263,48 @@ func (r *taskTransitionRows) add(id uuid.UUID, from, to state.TaskState, path []
 	}
 }
 
-// applyTaskTransitions CASes every task from its recorded state to its target
-// and writes the history rows of the tasks whose CAS succeeded, in order. It
-// returns the ids that moved (when moved is non-nil).
+const taskTransitionSQL = `
+	WITH t AS (
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bool[])
+			AS t(task_uuid, from_state, to_state, is_complete, is_terminal)
+	), upd AS (
+		UPDATE tasks SET state = t.to_state, complete = t.is_complete,
+			completed_at = CASE WHEN t.is_terminal THEN now() ELSE NULL END,
+			state_changed_at = now(), updated_at = now()
+		FROM t WHERE tasks.task_uuid = t.task_uuid AND tasks.task_uuid = ANY($1::uuid[])
+			AND tasks.state = t.from_state
+		RETURNING tasks.task_uuid
+	), hist AS (
+		INSERT INTO task_transitions (task_uuid, from_state, to_state, event, metadata, processor_id)
+		SELECT h.task_uuid, h.from_state, h.to_state, h.event, NULLIF(h.meta, '')::jsonb, $11
+		FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[])
+			WITH ORDINALITY AS h(task_uuid, from_state, to_state, event, meta, ord)
+		WHERE h.task_uuid IN (SELECT task_uuid FROM upd)
+		ORDER BY h.ord
+	)
+	SELECT task_uuid FROM upd`
+
+func (s *Store) taskTransitionArgs(r *taskTransitionRows) []any {
+	return []any{r.ids, r.from, r.to, r.completeFlags, r.terminalFlags,
+		r.hTask, r.hFrom, r.hTo, r.hEvent, r.hMeta, nullIfEmpty(s.processorID)}
+}
+
+// queueTaskTransitions adds the CAS of every task from its recorded state to
+// its target, with the history rows of those that moved, to b.
+func (s *Store) queueTaskTransitions(b *pgx.Batch, r *taskTransitionRows) {
+	if len(r.ids) == 0 {
+		return
+	}
+	b.Queue(taskTransitionSQL, s.taskTransitionArgs(r)...)
+}
+
+// applyTaskTransitions runs the task CAS in tx and returns the ids that
+// moved (when moved is non-nil).
 func (s *Store) applyTaskTransitions(ctx context.Context, tx pgx.Tx, r *taskTransitionRows, moved *[]uuid.UUID) error {
 	if len(r.ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `
-		WITH t AS (
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::bool[])
-				AS t(task_uuid, from_state, to_state, is_complete, is_terminal)
-		), upd AS (
-			UPDATE tasks SET state = t.to_state, complete = t.is_complete,
-				completed_at = CASE WHEN t.is_terminal THEN now() ELSE NULL END,
-				state_changed_at = now(), updated_at = now()
-			FROM t WHERE tasks.task_uuid = t.task_uuid AND tasks.task_uuid = ANY($1::uuid[])
-				AND tasks.state = t.from_state
-			RETURNING tasks.task_uuid
-		), hist AS (
-			INSERT INTO task_transitions (task_uuid, from_state, to_state, event, metadata, processor_id)
-			SELECT h.task_uuid, h.from_state, h.to_state, h.event, NULLIF(h.meta, '')::jsonb, $11
-			FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[])
-				WITH ORDINALITY AS h(task_uuid, from_state, to_state, event, meta, ord)
-			WHERE h.task_uuid IN (SELECT task_uuid FROM upd)
-			ORDER BY h.ord
-		)
-		SELECT task_uuid FROM upd`,
-		r.ids, r.from, r.to, r.completeFlags, r.terminalFlags,
-		r.hTask, r.hFrom, r.hTo, r.hEvent, r.hMeta, nullIfEmpty(s.processorID))
+	rows, err := tx.Query(ctx, taskTransitionSQL, s.taskTransitionArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("transitioning tasks: %w", err)
 	}

@@ -72,14 +72,14 @@ func (g *taskGraph) counts() StepCounts {
 	return c
 }
 
-// loadGraphs reads the graphs of tasks in one round trip.
-func loadGraphs(ctx context.Context, q batcher, taskIDs []uuid.UUID) (map[uuid.UUID]*taskGraph, error) {
+// queueGraphs adds to b the reads of the tasks' graphs; the returned graphs
+// are filled in when b runs.
+func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 	out := make(map[uuid.UUID]*taskGraph, len(taskIDs))
 	for _, id := range taskIDs {
 		out[id] = &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
 			parents: map[uuid.UUID][]uuid.UUID{}}
 	}
-	b := &pgx.Batch{}
 	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
 		Query(func(rows pgx.Rows) error {
 			var task, step uuid.UUID
@@ -105,6 +105,13 @@ func loadGraphs(ctx context.Context, q batcher, taskIDs []uuid.UUID) (map[uuid.U
 			})
 			return err
 		})
+	return out
+}
+
+// loadGraphs reads the graphs of tasks in one round trip.
+func loadGraphs(ctx context.Context, q batcher, taskIDs []uuid.UUID) (map[uuid.UUID]*taskGraph, error) {
+	b := &pgx.Batch{}
+	out := queueGraphs(b, taskIDs)
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("reading task graphs: %w", err)
 	}

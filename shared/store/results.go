@@ -16,6 +16,8 @@ import (
 // ResultMessage is one message from orchestration_step_results.
 type ResultMessage struct {
 	MessageID int64
+	// ReadCount is the message's delivery count when claimed (its receipt).
+	ReadCount int
 	TaskUUID  uuid.UUID
 	StepUUID  uuid.UUID
 }
@@ -58,32 +60,37 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 	}
 	taskIDs := make([]uuid.UUID, 0, len(msgs))
 	stepIDs := make([]uuid.UUID, 0, len(msgs))
+	receipts := make([]messaging.Receipt, 0, len(msgs))
 	for _, m := range msgs {
 		taskIDs = append(taskIDs, m.TaskUUID)
 		stepIDs = append(stepIDs, m.StepUUID)
+		receipts = append(receipts, messaging.Receipt{ID: m.MessageID, ReadCount: m.ReadCount})
 		out.Acked = append(out.Acked, m.MessageID)
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tasks, err := lockTasks(ctx, tx, taskIDs)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+stepColumns+` FROM workflow_steps s
+	err := s.inTxOutbox(ctx, func(tx pgx.Tx, o *outbox) error {
+		// Round trip 1: lock the tasks (in id order: concurrent batches
+		// never deadlock) and read the reported steps.
+		var tasks map[uuid.UUID]*lockedTask
+		queueLockTasks(o.b, taskIDs, &tasks)
+		var steps []Step
+		o.b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s
 			WHERE s.workflow_step_uuid = ANY($1)
-			AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')`, stepIDs)
-		if err != nil {
-			return fmt.Errorf("loading reported steps: %w", err)
-		}
-		steps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
-			var st Step
-			return st, r.Scan(stepDest(&st)...)
-		})
-		if err != nil {
+			AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')`, stepIDs).
+			Query(func(rows pgx.Rows) error {
+				var err error
+				steps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
+					var st Step
+					return st, r.Scan(stepDest(&st)...)
+				})
+				return err
+			})
+		if err := o.flush(); err != nil {
 			return fmt.Errorf("loading reported steps: %w", err)
 		}
 		out.Duplicate = len(msgs) - len(steps)
+
+		// Round trip 2: move the steps, schedule retries, read the graphs.
 		var ch stepChanges
-		retries := map[string][]delayedMsg{}
 		for _, st := range steps {
 			d := decide(st)
 			ev, ok := eventFor(st.State, d.To)
@@ -92,51 +99,47 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 			}
 			ch.add(st, d, ev)
 			out.Steps[d.To]++
-			if d.To == state.StepWaitingForRetry {
-				t := tasks[st.TaskUUID]
-				if t == nil {
-					continue
-				}
-				b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
-				if err != nil {
-					return err
-				}
-				q := messaging.WorkerQueue(t.Namespace)
-				retries[q] = append(retries[q], delayedMsg{b, d.Delay})
+			if d.To != state.StepWaitingForRetry {
+				continue
+			}
+			t := tasks[st.TaskUUID]
+			if t == nil {
+				continue
+			}
+			b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
+			if err != nil {
+				return err
+			}
+			if err := o.send(messaging.WorkerQueue(t.Namespace), []json.RawMessage{b}, d.Delay); err != nil {
+				return fmt.Errorf("scheduling retry: %w", err)
 			}
 		}
-		if err := applyStepChanges(ctx, tx, &ch); err != nil {
+		if len(ch.ids) > 0 {
+			o.b.Queue(stepChangesSQL, ch.args()...)
+		}
+		graphs := queueGraphs(o.b, evaluable(tasks, false))
+		if err := o.flush(); err != nil {
+			return fmt.Errorf("transitioning steps: %w", err)
+		}
+
+		// Round trip 3: enqueue what became ready, move the tasks, announce,
+		// and delete the result messages; the commit follows.
+		p := s.plan(tasks, graphs, false)
+		out.Tasks = p.outcomes
+		if err := s.queuePlan(o, tasks, p); err != nil {
 			return err
 		}
-		for q, ms := range retries {
-			for _, m := range ms {
-				if err := s.queue.SendTx(ctx, tx, q, []json.RawMessage{m.payload}, m.delay); err != nil {
-					return fmt.Errorf("scheduling retry: %w", err)
-				}
-			}
-		}
-		out.Tasks, err = s.evaluate(ctx, tx, tasks, false)
-		if err != nil {
-			return err
-		}
-		touched := make([]uuid.UUID, 0, len(steps))
+		touched := make([]string, 0, len(steps))
 		for _, st := range steps {
-			touched = append(touched, st.TaskUUID)
+			touched = append(touched, st.TaskUUID.String())
 		}
-		if err := s.notifyTasks(ctx, tx, touched); err != nil {
-			return err
-		}
-		return s.queue.AckTx(ctx, tx, messaging.StepResultsQueue, out.Acked...)
+		o.notify(touched)
+		return o.ack(messaging.StepResultsQueue, receipts)
 	})
 	if err != nil {
 		return ProcessOutcome{}, fmt.Errorf("processing results: %w", err)
 	}
 	return out, nil
-}
-
-type delayedMsg struct {
-	payload json.RawMessage
-	delay   time.Duration
 }
 
 func eventFor(from, to state.StepState) (state.StepEvent, bool) {
@@ -164,11 +167,8 @@ func (c *stepChanges) add(st Step, d Decision, ev state.StepEvent) {
 	c.delayMs = append(c.delayMs, d.Delay.Milliseconds())
 }
 
-func applyStepChanges(ctx context.Context, tx pgx.Tx, c *stepChanges) error {
-	if len(c.ids) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `
+// stepChangesSQL applies orchestration's step transitions with history.
+const stepChangesSQL = `
 		WITH c AS (
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
 				AS c(step_uuid, from_state, to_state, event, reason, delay_ms)
@@ -190,10 +190,8 @@ func applyStepChanges(ctx context.Context, tx pgx.Tx, c *stepChanges) error {
 		SELECT workflow_step_uuid, task_uuid, from_state, to_state, event,
 			jsonb_strip_nulls(jsonb_build_object('reason', NULLIF(reason, ''),
 				'retry_delay_ms', CASE WHEN to_state = 'waiting_for_retry' THEN delay_ms END))
-		FROM upd`,
-		c.ids, c.from, c.to, c.event, c.reason, c.delayMs)
-	if err != nil {
-		return fmt.Errorf("transitioning steps: %w", err)
-	}
-	return nil
+		FROM upd`
+
+func (c *stepChanges) args() []any {
+	return []any{c.ids, c.from, c.to, c.event, c.reason, c.delayMs}
 }

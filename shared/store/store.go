@@ -61,6 +61,9 @@ type Store struct {
 	processorID   string
 	eventsChannel string
 	log           *slog.Logger
+	// batcher is the queue when its messages live in PostgreSQL: hot paths
+	// then send state changes, messages and acks in one round trip.
+	batcher messaging.Batcher
 }
 
 // New creates a Store.
@@ -77,6 +80,9 @@ func New(cfg Config) (*Store, error) {
 	st := &Store{pool: cfg.Pool, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}
 	if cfg.Schema != "" {
 		st.eventsChannel = TaskEventsChannel(cfg.Schema)
+	}
+	if b, ok := cfg.Queue.(messaging.Batcher); ok {
+		st.batcher = b
 	}
 	return st, nil
 }

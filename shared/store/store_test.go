@@ -113,7 +113,7 @@ func (e *env) claimAll(w string) store.ClaimOutcome {
 	for _, m := range msgs {
 		var sm messaging.StepMessage
 		require.NoError(e.t, json.Unmarshal(m.Payload, &sm))
-		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, Deadline: m.VisibleAt})
+		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
 	}
 	out, err := e.store.ClaimSteps(e.ctx, w, reqs)
 	require.NoError(e.t, err)
@@ -135,7 +135,7 @@ func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) 
 	out, err := e.store.CompleteSteps(e.ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: w,
 		CorrelationID: cs.Task.CorrelationID, Success: success, Result: b,
-		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID,
+		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
 	}})
 	require.NoError(e.t, err)
 	return out
@@ -162,7 +162,7 @@ func (e *env) process() store.ProcessOutcome {
 	for _, m := range msgs {
 		var sm messaging.StepMessage
 		require.NoError(e.t, json.Unmarshal(m.Payload, &sm))
-		rms = append(rms, store.ResultMessage{MessageID: m.ID, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+		rms = append(rms, store.ResultMessage{MessageID: m.ID, ReadCount: m.ReadCount, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
 	}
 	out, err := e.store.ProcessResults(e.ctx, rms, decide)
 	require.NoError(e.t, err)
@@ -520,4 +520,32 @@ func TestClaimHydratesAncestorsWhenMessageLacksTask(t *testing.T) {
 	require.Len(t, out.Claimed[0].Dependencies, 2)
 	require.Contains(t, out.Claimed[0].Dependencies, "s1")
 	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
+}
+
+// TestBlockedTaskStillRunsEnqueuedSteps: a step enqueued before a sibling
+// branch failed permanently still runs (it is in flight), and the task ends
+// in error once it is back — nothing is left enqueued forever.
+func TestBlockedTaskStillRunsEnqueuedSteps(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "a", retryable: true}, {name: "b", deps: []string{"a"}, retryable: true},
+		{name: "c", deps: []string{"a"}, retryable: true}, {name: "d", deps: []string{"c"}, retryable: true}}
+	e.register("blk", "blk", specs)
+	ct := e.createTask(specs, `{}`)
+	e.complete("w", e.claimAll("w").Claimed[0], true, false)
+	e.process()
+	byName := map[string]store.ClaimedStep{}
+	for _, cs := range e.claimAll("w").Claimed {
+		byName[cs.Step.Name] = cs
+	}
+	e.complete("w", byName["c"], true, false)
+	e.process() // d is enqueued
+	e.complete("w", byName["b"], false, false)
+	e.process() // the task is blocked with d in flight
+	require.Equal(t, state.TaskBlockedByFailures, e.task(ct.Task.UUID).State)
+	d := e.claimAll("w").Claimed
+	require.Equal(t, []string{"d"}, names(d), "an enqueued step of a blocked task is still claimed")
+	e.complete("w", d[0], true, false)
+	e.process()
+	require.Equal(t, state.TaskError, e.task(ct.Task.UUID).State)
+	require.Equal(t, state.StepComplete, e.stepState(ct.Task.UUID, "d").State)
 }

@@ -64,6 +64,8 @@ type NewEdge struct {
 type CreatedTask struct {
 	Task    Task
 	Outcome TaskOutcome
+	// Steps are the task's steps with their readiness, as committed.
+	Steps []StepReadiness
 }
 
 // CreateTask writes a task, its steps, edges and initial history, then
@@ -114,9 +116,25 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			names[i] = "provides"
 		}
 	}
+	// The graph is known: every step is pending, the roots can run.
+	g := &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{}, parents: map[uuid.UUID][]uuid.UUID{}}
+	for _, st := range nt.Steps {
+		g.steps[st.UUID] = state.StepPending
+		g.names[st.UUID] = st.Name
+	}
+	for _, e := range nt.Edges {
+		g.parents[e.To] = append(g.parents[e.To], e.From)
+	}
+	locked := map[uuid.UUID]*lockedTask{nt.UUID: {
+		UUID: nt.UUID, State: state.TaskPending, Namespace: nt.Namespace, CorrelationID: nt.CorrelationID,
+		CreatedAt: time.Now(),
+	}}
+	p := s.plan(locked, map[uuid.UUID]*taskGraph{nt.UUID: g}, false)
+
 	var out CreatedTask
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	var steps []Step
+	err = s.atomically(ctx, func(o *outbox) error {
+		b := o.b
 		b.Queue(`WITH ins AS (
 				INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, requested_at, initiator,
 					source_system, reason, tags, context, identity_hash, priority, correlation_id,
@@ -155,31 +173,47 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 				SELECT $1, f, t, n FROM unnest($2::uuid[], $3::uuid[], $4::text[]) AS e(f, t, n)`,
 				nt.UUID, from, to, names)
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := s.queuePlan(o, locked, p); err != nil {
 			return err
 		}
-		locked := map[uuid.UUID]*lockedTask{nt.UUID: {
-			UUID: nt.UUID, State: state.TaskPending, Namespace: nt.Namespace, CorrelationID: nt.CorrelationID,
-			CreatedAt: time.Now(),
-		}}
-		outcomes, err := s.evaluate(ctx, tx, locked, false)
-		if err != nil {
+		o.notify([]string{nt.UUID.String()})
+		b.Queue(`SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, nt.UUID).QueryRow(func(row pgx.Row) error {
+			var err error
+			out.Task, err = scanTask(row)
 			return err
-		}
-		if len(outcomes) == 1 {
-			out.Outcome = outcomes[0]
-		}
-		if err := s.notifyTasks(ctx, tx, []uuid.UUID{nt.UUID}); err != nil {
+		})
+		b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s WHERE s.task_uuid = $1
+			ORDER BY s.created_at, s.workflow_step_uuid`, nt.UUID).Query(func(rows pgx.Rows) error {
+			var err error
+			steps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
+				var st Step
+				return st, r.Scan(stepDest(&st)...)
+			})
 			return err
-		}
-		out.Task, err = getTask(ctx, tx, nt.UUID)
-		return err
+		})
+		return nil
 	})
 	if err != nil {
 		if isUniqueViolation(err, "tasks_identity_hash_idx") {
 			return CreatedTask{}, fmt.Errorf("a task with the same identity already exists: %w", ErrConflict)
 		}
 		return CreatedTask{}, fmt.Errorf("creating task: %w", err)
+	}
+	if len(p.outcomes) == 1 {
+		out.Outcome = p.outcomes[0]
+	}
+	// The steps' readiness, from the graph as it now is.
+	for id := range p.enqueue {
+		for _, st := range p.enqueue[id] {
+			g.steps[st] = state.StepEnqueued
+		}
+	}
+	now := time.Now()
+	for _, st := range steps {
+		total, done := g.satisfied(st.UUID)
+		r := Readiness(st, total, done, now)
+		r.Parents = g.parentNames(st.UUID)
+		out.Steps = append(out.Steps, r)
 	}
 	return out, nil
 }

@@ -49,7 +49,10 @@ type Queue struct {
 	ensured map[string]*statements
 }
 
-var _ messaging.Queue = (*Queue)(nil)
+var (
+	_ messaging.Queue   = (*Queue)(nil)
+	_ messaging.Batcher = (*Queue)(nil)
+)
 
 // New creates the backend.
 func New(cfg Config) (*Queue, error) {
@@ -73,7 +76,7 @@ func Channel(schema string) string { return schema + ".mq" }
 // statements are the SQL texts of one queue, built once from the validated
 // name.
 type statements struct {
-	table, send, claim, del, nack, extend, stats, next string
+	table, send, claim, del, delReceipts, nack, extend, stats, next string
 }
 
 func newStatements(queue string) *statements {
@@ -89,7 +92,9 @@ func newStatements(queue string) *statements {
 			      ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED) AS c
 			WHERE m.msg_id = c.msg_id
 			RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message`,
-		del:    `DELETE FROM ` + t + ` WHERE msg_id = ANY($1)`,
+		del: `DELETE FROM ` + t + ` WHERE msg_id = ANY($1)`,
+		delReceipts: `DELETE FROM ` + t + ` AS m USING unnest($1::bigint[], $2::int[]) AS r(id, rc)
+			WHERE m.msg_id = r.id AND (r.rc <= 0 OR m.read_ct = r.rc)`,
 		nack:   `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = $1`,
 		extend: `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = ANY($1)`,
 		stats: `SELECT count(*), count(*) FILTER (WHERE vt <= clock_timestamp()),
@@ -181,6 +186,43 @@ func (q *Queue) SendTx(ctx context.Context, tx pgx.Tx, queue string, payloads []
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("sending to %s: %w", queue, err)
 	}
+	return nil
+}
+
+// QueueSend adds the insert of payloads and the wake-up to b.
+func (q *Queue) QueueSend(ctx context.Context, b *pgx.Batch, queue string, payloads []json.RawMessage, delay time.Duration) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return err
+	}
+	for i, p := range payloads {
+		if !json.Valid(p) {
+			return fmt.Errorf("sending to %s: message %d is not valid JSON", queue, i)
+		}
+	}
+	b.Queue(s.send, payloadsArg(payloads), max(delay, 0).Microseconds())
+	b.Queue(`SELECT pg_notify($1, $2)`, q.channel, queue)
+	return nil
+}
+
+// QueueAck adds to b the deletion of messages whose receipts are current.
+func (q *Queue) QueueAck(ctx context.Context, b *pgx.Batch, queue string, receipts []messaging.Receipt) error {
+	if len(receipts) == 0 {
+		return nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(receipts))
+	reads := make([]int32, len(receipts))
+	for i, r := range receipts {
+		ids[i], reads[i] = r.ID, int32(r.ReadCount)
+	}
+	b.Queue(s.delReceipts, ids, reads)
 	return nil
 }
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"SubscribeWakes", testSubscribe},
 		{"InvalidNamesRejected", testInvalidNames},
 		{"StatsOfMissingQueue", testStatsOfMissingQueue},
+		{"Batcher", testBatcher},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,4 +368,46 @@ func testStatsOfMissingQueue(t *testing.T, h Harness) {
 	_, ok, err := h.Queue.NextVisible(ctx, "never_created")
 	require.NoError(t, err)
 	require.False(t, ok)
+}
+
+// testBatcher checks the optional Batcher interface: batched sends commit
+// with the caller's batch, and an ack by a stale receipt (the message was
+// delivered again since) does not delete it.
+func testBatcher(t *testing.T, h Harness) {
+	bq, ok := h.Queue.(messaging.Batcher)
+	if !ok {
+		t.Skip("backend does not implement messaging.Batcher")
+	}
+	ctx := ctxT(t)
+	ensure(t, h, "bat")
+	b := &pgx.Batch{}
+	require.NoError(t, bq.QueueSend(ctx, b, "bat", []json.RawMessage{msg(1), msg(2)}, 0))
+	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
+	first := claimEventually(t, h, "bat", 2, 200*time.Millisecond)
+	stale := messaging.ReceiptOf(first[0])
+	// The first message's claim lapses and it is delivered again.
+	again := claimEventually(t, h, "bat", 2, time.Hour)
+	var redelivered messaging.Message
+	for _, m := range again {
+		if m.ID == stale.ID {
+			redelivered = m
+		}
+	}
+	require.Equal(t, stale.ReadCount+1, redelivered.ReadCount)
+	b = &pgx.Batch{}
+	require.NoError(t, bq.QueueAck(ctx, b, "bat", []messaging.Receipt{stale}))
+	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
+	st, err := h.Queue.Stats(ctx, "bat")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), st.Depth, "a stale receipt deletes nothing")
+	receipts := []messaging.Receipt{}
+	for _, m := range again {
+		receipts = append(receipts, messaging.ReceiptOf(m))
+	}
+	b = &pgx.Batch{}
+	require.NoError(t, bq.QueueAck(ctx, b, "bat", receipts))
+	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
+	st, err = h.Queue.Stats(ctx, "bat")
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
 }

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+)
+
+// outbox collects a unit of work's statements in one pgx.Batch, with the
+// messages it sends and acks. With a Batcher queue everything travels in the
+// batch (one round trip, one transaction); with any other queue the
+// messages go through SendTx/AckTx in the surrounding transaction.
+type outbox struct {
+	s   *Store
+	ctx context.Context
+	tx  pgx.Tx // nil when the batch runs as its own implicit transaction
+	b   *pgx.Batch
+}
+
+func (o *outbox) send(queue string, payloads []json.RawMessage, delay time.Duration) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	if o.s.batcher != nil {
+		return o.s.batcher.QueueSend(o.ctx, o.b, queue, payloads, delay)
+	}
+	return o.s.queue.SendTx(o.ctx, o.tx, queue, payloads, delay)
+}
+
+func (o *outbox) ack(queue string, receipts []messaging.Receipt) error {
+	if len(receipts) == 0 {
+		return nil
+	}
+	if o.s.batcher != nil {
+		return o.s.batcher.QueueAck(o.ctx, o.b, queue, receipts)
+	}
+	ids := make([]int64, len(receipts))
+	for i, r := range receipts {
+		ids[i] = r.ID
+	}
+	return o.s.queue.AckTx(o.ctx, o.tx, queue, ids...)
+}
+
+// notify queues the task events announcement.
+func (o *outbox) notify(tasks []string) {
+	if o.s.eventsChannel == "" || len(tasks) == 0 {
+		return
+	}
+	for len(tasks) > 0 {
+		n := min(len(tasks), notifyChunk)
+		payload := ""
+		for i, t := range tasks[:n] {
+			if i > 0 {
+				payload += ","
+			}
+			payload += t
+		}
+		o.b.Queue(`SELECT pg_notify($1, $2)`, o.s.eventsChannel, payload)
+		tasks = tasks[n:]
+	}
+}
+
+// flush sends the batch.
+func (o *outbox) flush() error {
+	if o.b.Len() == 0 {
+		return nil
+	}
+	var err error
+	if o.tx != nil {
+		err = o.tx.SendBatch(o.ctx, o.b).Close()
+	} else {
+		err = o.s.pool.SendBatch(o.ctx, o.b).Close()
+	}
+	o.b = &pgx.Batch{}
+	return err
+}
+
+// atomically runs fn's statements as one transaction: a single implicit
+// transaction batch when the queue is a Batcher, else an explicit
+// transaction.
+func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error {
+	if s.batcher != nil {
+		o := &outbox{s: s, ctx: ctx, b: &pgx.Batch{}}
+		if err := fn(o); err != nil {
+			return err
+		}
+		return o.flush()
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
+		if err := fn(o); err != nil {
+			return err
+		}
+		return o.flush()
+	})
+}
+
+// inTxOutbox runs fn in an explicit transaction with an outbox whose batch
+// fn may flush several times.
+func (s *Store) inTxOutbox(ctx context.Context, fn func(tx pgx.Tx, o *outbox) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
+		if err := fn(tx, o); err != nil {
+			return err
+		}
+		if err := o.flush(); err != nil {
+			return fmt.Errorf("committing batch: %w", err)
+		}
+		return nil
+	})
+}
