@@ -195,15 +195,22 @@ func (c *Core) RunMaintenance(ctx context.Context) {
 // CreateTask validates a request, instantiates its template and commits the
 // task with its first steps enqueued, in one transaction.
 func (c *Core) CreateTask(ctx context.Context, req TaskRequest) (store.Task, error) {
+	ct, err := c.Create(ctx, req)
+	return ct.Task, err
+}
+
+// Create is CreateTask returning the task's steps with their readiness too
+// (as committed), so callers need not read them back.
+func (c *Core) Create(ctx context.Context, req TaskRequest) (store.CreatedTask, error) {
 	if err := req.validate(); err != nil {
-		return store.Task{}, err
+		return store.CreatedTask{}, err
 	}
 	ct, err := c.templates.get(ctx, req.Namespace, req.Name, req.Version)
 	if err != nil {
-		return store.Task{}, err
+		return store.CreatedTask{}, err
 	}
 	if err := c.checkBackpressure(ctx, ct.named.Namespace); err != nil {
-		return store.Task{}, err
+		return store.CreatedTask{}, err
 	}
 	taskCtx := req.Context
 	if len(taskCtx) == 0 || string(taskCtx) == "null" {
@@ -211,32 +218,32 @@ func (c *Core) CreateTask(ctx context.Context, req TaskRequest) (store.Task, err
 	}
 	if ct.tpl.InputSchema != nil {
 		if ct.schemaErr != nil {
-			return store.Task{}, fmt.Errorf("template %s has an input_schema that does not compile: %w", ct.tpl.Key(), ct.schemaErr)
+			return store.CreatedTask{}, fmt.Errorf("template %s has an input_schema that does not compile: %w", ct.tpl.Key(), ct.schemaErr)
 		}
 		var v any
 		if err := json.Unmarshal(taskCtx, &v); err != nil {
-			return store.Task{}, &ValidationError{Errors: []FieldError{{"/context", "is not valid JSON"}}}
+			return store.CreatedTask{}, &ValidationError{Errors: []FieldError{{"/context", "is not valid JSON"}}}
 		}
 		if errs := ct.tpl.ValidateContext(v); len(errs) > 0 {
 			ve := &ValidationError{}
 			for _, e := range errs {
 				ve.add("/context"+e.Pointer, "%s", e.Message)
 			}
-			return store.Task{}, ve
+			return store.CreatedTask{}, ve
 		}
 	}
 	hash, err := identityHash(string(ct.tpl.IdentityStrategy), ct.named.UUID, taskCtx, req.IdentityKey)
 	if err != nil {
-		return store.Task{}, err
+		return store.CreatedTask{}, err
 	}
 	nt := c.buildTask(ct, req, taskCtx, hash)
 	out, err := c.store.CreateTask(ctx, nt)
 	if err != nil {
-		return store.Task{}, err
+		return store.CreatedTask{}, err
 	}
 	c.metrics.tasksCreated.WithLabelValues(out.Task.Namespace).Inc()
 	c.observeOutcomes([]store.TaskOutcome{out.Outcome})
-	return out.Task, nil
+	return out, nil
 }
 
 // buildTask turns a template's initial step set into rows to insert.

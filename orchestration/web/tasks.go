@@ -91,15 +91,14 @@ func (s *Server) createTask(ctx context.Context, in *rawBodyInput) (*taskOutput,
 	if problems := decodeObject(in.RawBody, &req); len(problems) > 0 {
 		return nil, invalidBody(problems)
 	}
-	task, err := s.core.CreateTask(ctx, req)
+	created, err := s.core.Create(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	view, err := s.taskDetail(ctx, task)
-	if err != nil {
-		return nil, err
-	}
-	return &taskOutput{Body: view}, nil
+	// The creation returned the steps as committed: no need to read back.
+	ec := store.ExecutionContextsOf(map[uuid.UUID]state.TaskState{created.Task.UUID: created.Task.State},
+		created.Steps)[created.Task.UUID]
+	return &taskOutput{Body: taskView(created.Task, ec, stepViews(created.Steps))}, nil
 }
 
 func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOutput, error) {
