@@ -23,6 +23,9 @@ type consumerConfig struct {
 	PollInterval time.Duration
 	// RetryDelay hides a batch whose handling failed before it is retried.
 	RetryDelay time.Duration
+	// Delayed says messages may be sent with a delay: when the queue is
+	// empty the consumer then also wakes when the next one becomes visible.
+	Delayed bool
 }
 
 func (c *consumerConfig) setDefaults() {
@@ -144,6 +147,9 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 // or less when a delayed message becomes visible sooner.
 func (c *consumer) untilNext(ctx context.Context) time.Duration {
 	d := c.cfg.PollInterval
+	if !c.cfg.Delayed {
+		return d
+	}
 	at, ok, err := c.queue.NextVisible(ctx, c.cfg.Queue)
 	if err == nil && ok {
 		if until := time.Until(at); until < d {

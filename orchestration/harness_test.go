@@ -48,6 +48,7 @@ func testConfig() config.Orchestration {
 	o := *cfg
 	o.Results.BatchSize = 50
 	o.Results.Concurrency = 2
+	o.Results.ClaimVisibility = 7 * time.Second // distinctive: a stall of 7 s points here
 	o.ReadinessPoller.Interval = time.Hour // tests run maintenance explicitly
 	o.Reconciler.Interval = time.Hour
 	o.Staleness.Interval = time.Hour
@@ -134,6 +135,12 @@ func (h *harness) create(tpl *template.Template, ctxJSON string) store.Task {
 func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) store.Task {
 	h.t.Helper()
 	var task store.Task
+	began := time.Now()
+	defer func() {
+		if took := time.Since(began); took > 5*time.Second {
+			h.t.Logf("SLOW: task %s took %v to reach %v", id, took, states)
+		}
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var err error
@@ -222,7 +229,7 @@ func (d *driver) loop(ctx context.Context, worker string) {
 	wake, unsub := d.h.queue.Subscribe(q)
 	defer unsub()
 	for ctx.Err() == nil {
-		msgs, err := d.h.queue.Claim(ctx, q, 20, 30*time.Second)
+		msgs, err := d.h.queue.Claim(ctx, q, 20, 11*time.Second)
 		if err != nil || len(msgs) == 0 {
 			select {
 			case <-ctx.Done():

@@ -130,7 +130,7 @@ func TestTaskEventsStream(t *testing.T) {
 	require.Equal(t, "complete", taskStates[len(taskStates)-1])
 	require.Len(t, stepStates, 4)
 	for name, sts := range stepStates {
-		require.Equal(t, []string{"pending", "enqueued", "in_progress", "enqueued_for_orchestration", "complete"}, sts, name)
+		require.Equal(t, []string{"enqueued", "in_progress", "enqueued_for_orchestration", "complete"}, sts, name)
 	}
 	idx := func(s string) int {
 		for i, o := range order {

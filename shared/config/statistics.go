@@ -11,10 +11,10 @@ import "time"
 type Statistics struct {
 	// Enabled turns the loop on. Default true.
 	Enabled bool `toml:"enabled"`
-	// Interval between passes. Default 10s.
+	// Interval between passes. Default 5s.
 	Interval time.Duration `toml:"interval"`
 	// MinChanges is the fewest rows changed since the last analyze that
-	// can trigger one. Default 1000.
+	// can trigger one. Default 500.
 	MinChanges int `toml:"min_changes"`
 	// ChangeFraction triggers an analyze when the rows changed since the
 	// last one exceed this fraction of the table. Default 0.2.
@@ -22,7 +22,7 @@ type Statistics struct {
 }
 
 func defaultStatistics() Statistics {
-	return Statistics{Enabled: true, Interval: 10 * time.Second, MinChanges: 1000, ChangeFraction: 0.2}
+	return Statistics{Enabled: true, Interval: 5 * time.Second, MinChanges: 500, ChangeFraction: 0.2}
 }
 
 // Validate checks the section; see [Problems].

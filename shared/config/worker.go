@@ -97,19 +97,19 @@ func defaultWorker() Worker {
 		ShutdownGrace: 4 * time.Second,
 		Web:           WorkerWeb{Enabled: true, BindAddress: ":8081"},
 		Claims: Claims{
-			BatchSize:         20,
+			BatchSize:         100,
 			VisibilityTimeout: 30 * time.Second,
 			HeartbeatInterval: 10 * time.Second,
 			PollInterval:      time.Second,
 		},
 		Handlers: Handlers{
-			MaxConcurrent:  10,
+			MaxConcurrent:  100,
 			DefaultTimeout: 30 * time.Second,
-			MinConcurrent:  2,
+			MinConcurrent:  10,
 			Adaptive:       true,
-			ScaleInterval:  2 * time.Second,
+			ScaleInterval:  time.Second,
 		},
-		Completion: Completion{BatchSize: 50, FlushInterval: 0},
+		Completion: Completion{BatchSize: 200, FlushInterval: 0},
 	}
 }
 

@@ -117,6 +117,14 @@ func ParseConnConfig(pc PoolConfig) (*pgx.ConnConfig, error) {
 		return nil, fmt.Errorf("parsing database url: %w", err)
 	}
 	cfg.RuntimeParams["search_path"] = pc.Schema
+	// Statements are prepared once per connection. PostgreSQL's default
+	// re-plans a statement on every execution while a custom plan looks
+	// cheaper than the generic one, which for the batch statements (array
+	// parameters) is always: planning then costs as much CPU as running
+	// them. The statements are written to be index-driven under a generic
+	// plan, and plans are refreshed when the tables are analyzed (see the
+	// orchestration statistics keeper).
+	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	if pc.ApplicationName != "" {
 		cfg.RuntimeParams["application_name"] = pc.ApplicationName
 	}

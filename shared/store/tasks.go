@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 )
 
@@ -116,7 +117,10 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			names[i] = "provides"
 		}
 	}
-	// The graph is known: every step is pending, the roots can run.
+	// The graph is known: every step is pending, the roots can run. The
+	// task and its steps are written directly in the state the evaluation
+	// leads to (with the history of how they got there), instead of being
+	// inserted and then updated.
 	g := &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{}, parents: map[uuid.UUID][]uuid.UUID{}}
 	for _, st := range nt.Steps {
 		g.steps[st.UUID] = state.StepPending
@@ -130,42 +134,79 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 		CreatedAt: time.Now(),
 	}}
 	p := s.plan(locked, map[uuid.UUID]*taskGraph{nt.UUID: g}, false)
+	final := locked[nt.UUID].State
+	enqueued := map[uuid.UUID]bool{}
+	var msgs []json.RawMessage
+	for _, id := range p.enqueue[nt.UUID] {
+		enqueued[id] = true
+		g.steps[id] = state.StepEnqueued
+		b, err := json.Marshal(messaging.StepMessage{TaskUUID: nt.UUID, StepUUID: id, CorrelationID: nt.CorrelationID})
+		if err != nil {
+			return CreatedTask{}, err
+		}
+		msgs = append(msgs, b)
+	}
+	type stepRow struct {
+		NewStep
+		State state.StepState `json:"state"`
+	}
+	rows := make([]stepRow, len(nt.Steps))
+	for i, st := range nt.Steps {
+		rows[i] = stepRow{NewStep: st, State: state.StepPending}
+		if enqueued[st.UUID] {
+			rows[i].State = state.StepEnqueued
+		}
+	}
+	stepsJSON, err = json.Marshal(rows)
+	if err != nil {
+		return CreatedTask{}, fmt.Errorf("encoding steps: %w", err)
+	}
+	hFrom, hTo, hEvent := []string{""}, []string{string(state.TaskPending)}, []string{"initialize"}
+	for i := range p.tr.hTask {
+		hFrom = append(hFrom, p.tr.hFrom[i])
+		hTo = append(hTo, p.tr.hTo[i])
+		hEvent = append(hEvent, p.tr.hEvent[i])
+	}
 
 	var out CreatedTask
 	var steps []Step
 	err = s.atomically(ctx, func(o *outbox) error {
 		b := o.b
 		b.Queue(`WITH ins AS (
-				INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, requested_at, initiator,
-					source_system, reason, tags, context, identity_hash, priority, correlation_id,
-					parent_correlation_id)
-				VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, complete, completed_at,
+					requested_at, initiator, source_system, reason, tags, context, identity_hash, priority,
+					correlation_id, parent_correlation_id)
+				VALUES ($1, $2, $3, $15::text, $15::text = 'complete', CASE WHEN $15::text = 'complete' THEN now() END,
+					$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 				RETURNING task_uuid
 			)
 			INSERT INTO task_transitions (task_uuid, from_state, to_state, event, processor_id)
-			SELECT task_uuid, NULL, 'pending', 'initialize', $14 FROM ins`,
+			SELECT ins.task_uuid, NULLIF(h.f, ''), h.t, h.e, $14
+			FROM ins, unnest($16::text[], $17::text[], $18::text[]) WITH ORDINALITY AS h(f, t, e, o)
+			ORDER BY h.o`,
 			nt.UUID, nt.NamedTaskUUID, nt.Namespace, nt.RequestedAt, nullIfEmpty(nt.Initiator),
 			nullIfEmpty(nt.SourceSystem), nullIfEmpty(nt.Reason), nt.Tags, nt.Context, nt.IdentityHash,
-			nt.Priority, nt.CorrelationID, nt.ParentCorrelationID, nullIfEmpty(s.processorID))
+			nt.Priority, nt.CorrelationID, nt.ParentCorrelationID, nullIfEmpty(s.processorID), string(final),
+			hFrom, hTo, hEvent)
 		if len(nt.Steps) > 0 {
 			b.Queue(`WITH ins AS (
 					INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, name,
-						template_step_name, step_type, handler_callable, handler_method, retryable,
+						template_step_name, step_type, state, handler_callable, handler_method, retryable,
 						max_attempts, backoff, backoff_base_ms, max_backoff_ms, backoff_jitter,
 						timeout_seconds, inputs, priority)
 					SELECT s.workflow_step_uuid, $1, s.named_step_uuid, s.name, s.template_step_name,
-						s.step_type, s.handler_callable, s.handler_method, s.retryable, s.max_attempts,
+						s.step_type, s.state, s.handler_callable, s.handler_method, s.retryable, s.max_attempts,
 						s.backoff, s.backoff_base_ms, s.max_backoff_ms, s.backoff_jitter,
 						s.timeout_seconds, s.inputs, s.priority
 					FROM jsonb_to_recordset($2::jsonb) AS s(workflow_step_uuid uuid, named_step_uuid uuid,
-						name text, template_step_name text, step_type text, handler_callable text,
+						name text, template_step_name text, step_type text, state text, handler_callable text,
 						handler_method text, retryable boolean, max_attempts int, backoff text,
 						backoff_base_ms int, max_backoff_ms int, backoff_jitter boolean,
 						timeout_seconds int, inputs jsonb, priority int)
-					RETURNING workflow_step_uuid
+					RETURNING workflow_step_uuid, state
 				)
 				INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event)
-				SELECT workflow_step_uuid, $1, NULL, 'pending', 'initialize' FROM ins`,
+				SELECT workflow_step_uuid, $1, 'pending', 'enqueued', 'enqueue' FROM ins WHERE state = 'enqueued'`,
 				nt.UUID, stepsJSON)
 		}
 		if len(nt.Edges) > 0 {
@@ -173,7 +214,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 				SELECT $1, f, t, n FROM unnest($2::uuid[], $3::uuid[], $4::text[]) AS e(f, t, n)`,
 				nt.UUID, from, to, names)
 		}
-		if err := s.queuePlan(o, locked, p); err != nil {
+		if err := o.send(messaging.WorkerQueue(nt.Namespace), msgs, 0); err != nil {
 			return err
 		}
 		o.notify([]string{nt.UUID.String()})
@@ -203,11 +244,6 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 		out.Outcome = p.outcomes[0]
 	}
 	// The steps' readiness, from the graph as it now is.
-	for id := range p.enqueue {
-		for _, st := range p.enqueue[id] {
-			g.steps[st] = state.StepEnqueued
-		}
-	}
 	now := time.Now()
 	for _, st := range steps {
 		total, done := g.satisfied(st.UUID)

@@ -123,8 +123,11 @@ CREATE TABLE workflow_step_edges (
 -- the task's whole graph).
 CREATE INDEX workflow_step_edges_task_idx ON workflow_step_edges (task_uuid);
 
+-- History tables are append-only logs read a task or a step at a time: no
+-- primary key index (the identity column is unique by construction), just
+-- the lookup index.
 CREATE TABLE task_transitions (
-    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                   bigint GENERATED ALWAYS AS IDENTITY,
     task_transition_uuid uuid        NOT NULL DEFAULT gen_random_uuid(),
     task_uuid            uuid        NOT NULL REFERENCES tasks ON DELETE CASCADE,
     from_state           varchar(32),
@@ -138,7 +141,7 @@ CREATE TABLE task_transitions (
 CREATE INDEX task_transitions_task_idx ON task_transitions (task_uuid, id);
 
 CREATE TABLE workflow_step_transitions (
-    id                            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                            bigint GENERATED ALWAYS AS IDENTITY,
     workflow_step_transition_uuid uuid        NOT NULL DEFAULT gen_random_uuid(),
     workflow_step_uuid            uuid        NOT NULL REFERENCES workflow_steps ON DELETE CASCADE,
     task_uuid                     uuid        NOT NULL,
@@ -154,7 +157,7 @@ CREATE INDEX workflow_step_transitions_step_idx ON workflow_step_transitions (wo
 -- One row per result a worker reported (every attempt), with the result
 -- itself: workflow_steps.results only keeps the latest.
 CREATE TABLE workflow_step_result_audit (
-    id                              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                              bigint GENERATED ALWAYS AS IDENTITY,
     workflow_step_result_audit_uuid uuid         NOT NULL DEFAULT gen_random_uuid(),
     workflow_step_uuid              uuid         NOT NULL REFERENCES workflow_steps ON DELETE CASCADE,
     task_uuid                       uuid         NOT NULL,
@@ -202,6 +205,15 @@ ALTER TABLE workflow_steps SET (autovacuum_vacuum_scale_factor = 0.02, autovacuu
 ALTER TABLE tasks SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
     autovacuum_analyze_threshold = 200, fillfactor = 85);
 ALTER TABLE workflow_step_edges SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 200);
+-- No planner statistics on JSON payload columns: no query filters on them,
+-- and skipping them keeps ANALYZE of the hot tables cheap enough to run
+-- often.
+ALTER TABLE workflow_steps ALTER COLUMN inputs SET STATISTICS 0, ALTER COLUMN results SET STATISTICS 0,
+    ALTER COLUMN checkpoint SET STATISTICS 0;
+ALTER TABLE tasks ALTER COLUMN context SET STATISTICS 0, ALTER COLUMN tags SET STATISTICS 0;
+ALTER TABLE workflow_step_transitions ALTER COLUMN metadata SET STATISTICS 0;
+ALTER TABLE task_transitions ALTER COLUMN metadata SET STATISTICS 0;
+ALTER TABLE workflow_step_result_audit ALTER COLUMN result SET STATISTICS 0;
 ALTER TABLE workflow_step_transitions SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 500);
 ALTER TABLE task_transitions SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 500);
 
