@@ -49,7 +49,7 @@ func testConfig() config.Orchestration {
 	o.Results.BatchSize = 50
 	o.Results.Concurrency = 2
 	o.Results.ClaimVisibility = 7 * time.Second // distinctive: a stall of 7 s points here
-	o.ReadinessPoller.Interval = time.Hour // tests run maintenance explicitly
+	o.ReadinessPoller.Interval = time.Hour      // tests run maintenance explicitly
 	o.Reconciler.Interval = time.Hour
 	o.Staleness.Interval = time.Hour
 	o.Leader.RenewInterval = 100 * time.Millisecond
