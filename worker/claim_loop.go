@@ -1,13 +1,9 @@
 package worker
 
 import (
-	"encoding/json"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/store"
 )
 
 // claimLoop consumes one namespace's queue. It claims as many steps as it
@@ -86,70 +82,43 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 	timer.Reset(max(d, time.Millisecond))
 }
 
-// claimRound claims up to n messages (n slots are reserved), claims their
-// steps in one statement and dispatches them. Unused slots are released. It
-// returns how many messages the queue handed out.
+// claimRound claims up to n messages (n slots are reserved) and their steps
+// (with the Postgres queue in one transaction) and dispatches them. Unused
+// slots are released. It returns how many messages the queue handed out.
 func (c *Core) claimRound(queue string, n int) (int, error) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
-	vt := c.cfg.Claims.VisibilityTimeout
-	msgs, err := c.queue.Claim(ctx, queue, n, vt)
+	out, err := c.store.ClaimNext(ctx, c.cfg.WorkerID, queue, n, c.cfg.Claims.VisibilityTimeout)
 	if err != nil {
-		c.slots.settle(n, 0)
-		return 0, err
-	}
-	if len(msgs) == 0 {
-		c.slots.settle(n, 0)
-		return 0, nil
-	}
-	reqs := make([]store.ClaimRequest, 0, len(msgs))
-	var bad []int64
-	for _, m := range msgs {
-		var sm messaging.StepMessage
-		if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == uuid.Nil {
-			c.log.Error("dropping malformed step message", "queue", queue, "msg_id", m.ID, "payload", truncate(string(m.Payload), 200))
-			bad = append(bad, m.ID)
-			continue
-		}
-		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
-	}
-	out, err := c.store.ClaimSteps(ctx, c.cfg.WorkerID, reqs)
-	if err != nil {
-		// Make the messages visible again at once rather than after vt.
-		for _, r := range reqs {
-			_ = c.queue.Nack(ctx, queue, r.MessageID, 0)
-		}
 		c.slots.settle(n, 0)
 		return 0, err
 	}
 	// Start the handlers first; the housekeeping below can wait for them.
-	deadlines := make(map[int64]time.Time, len(msgs))
-	for _, m := range msgs {
-		deadlines[m.ID] = m.VisibleAt
-	}
 	c.slots.settle(n, len(out.Claimed))
 	for i := range out.Claimed {
-		c.dispatch(&out.Claimed[i], queue, deadlines[out.Claimed[i].MessageID])
+		c.dispatch(&out.Claimed[i], queue, out.Claimed[i].Deadline)
 	}
 	if k := len(out.Claimed); k > 0 {
 		c.stats.claimed.Add(int64(k))
 		c.metrics.claimed.WithLabelValues(namespaceOf(queue)).Add(float64(k))
 	}
-	if drop := append(bad, out.Drop...); len(drop) > 0 {
-		if err := c.queue.Ack(ctx, queue, drop...); err != nil {
-			c.log.Warn("deleting unclaimable step messages failed", "queue", queue, "err", err)
+	if !out.Settled {
+		if len(out.Drop) > 0 {
+			if err := c.queue.Ack(ctx, queue, out.Drop...); err != nil {
+				c.log.Warn("deleting unclaimable step messages failed", "queue", queue, "err", err)
+			}
 		}
-	}
-	now := time.Now()
-	for _, d := range out.Defer {
-		if err := c.queue.Nack(ctx, queue, d.MessageID, d.Until.Sub(now)); err != nil {
-			c.log.Warn("deferring step message failed", "queue", queue, "msg_id", d.MessageID, "err", err)
+		now := time.Now()
+		for _, d := range out.Defer {
+			if err := c.queue.Nack(ctx, queue, d.MessageID, d.Until.Sub(now)); err != nil {
+				c.log.Warn("deferring step message failed", "queue", queue, "msg_id", d.MessageID, "err", err)
+			}
 		}
 	}
 	if out.Exhausted > 0 {
 		c.log.Warn("failed steps whose worker died with no attempts left", "queue", queue, "steps", out.Exhausted)
 	}
-	return len(msgs), nil
+	return out.Messages, nil
 }
 
 // namespaceOf recovers the namespace from worker_{ns}_queue.

@@ -275,17 +275,22 @@ func (h *harness) audit(tk task, name string) []store.AuditEntry {
 type spyStore struct {
 	stepStore
 	mu       sync.Mutex
-	claims   []int // requests per ClaimSteps call
-	complete []int // results per CompleteSteps call
+	claims   []int        // messages per ClaimNext call that found some
+	polls    atomic.Int64 // every ClaimNext call
+	complete []int        // results per CompleteSteps call
 	// gate, when set, blocks the first CompleteSteps call until closed.
 	gate chan struct{}
 }
 
-func (s *spyStore) ClaimSteps(ctx context.Context, w string, reqs []store.ClaimRequest) (store.ClaimOutcome, error) {
-	s.mu.Lock()
-	s.claims = append(s.claims, len(reqs))
-	s.mu.Unlock()
-	return s.stepStore.ClaimSteps(ctx, w, reqs)
+func (s *spyStore) ClaimNext(ctx context.Context, w, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
+	s.polls.Add(1)
+	out, err := s.stepStore.ClaimNext(ctx, w, queue, n, vt)
+	if out.Messages > 0 {
+		s.mu.Lock()
+		s.claims = append(s.claims, out.Messages)
+		s.mu.Unlock()
+	}
+	return out, err
 }
 
 func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {

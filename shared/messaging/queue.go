@@ -146,3 +146,22 @@ type Batcher interface {
 	// current (a receipt with ReadCount 0 deletes its message regardless).
 	QueueAck(ctx context.Context, b *pgx.Batch, queue string, receipts []Receipt) error
 }
+
+// TableQueue is implemented by backends whose queues are tables in the
+// store's PostgreSQL schema. The store then composes queue operations into
+// its own statements: claim messages and their steps in one statement, take
+// result messages inside the transaction that processes them. The queue
+// still owns its SQL: it hands out statements to embed as CTEs.
+type TableQueue interface {
+	Batcher
+	// ClaimSQL returns a data-modifying statement that claims up to $1
+	// visible messages of queue, hiding them for $2 microseconds, RETURNING
+	// msg_id, read_ct, vt, message.
+	ClaimSQL(ctx context.Context, queue string) (string, error)
+	// TakeSQL returns a statement that deletes up to $1 visible messages of
+	// queue, skipping locked ones, RETURNING msg_id, read_ct, message. Run
+	// inside a transaction, the messages are back if it rolls back.
+	TakeSQL(ctx context.Context, queue string) (string, error)
+	// QueueNack adds to b making message id visible again at until.
+	QueueNack(ctx context.Context, b *pgx.Batch, queue string, id int64, until time.Time) error
+}

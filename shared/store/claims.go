@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tasker-go/tasker/shared/messaging"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -56,6 +58,9 @@ type ClaimedStep struct {
 	Dependencies map[string]json.RawMessage
 	// Reclaimed is set when the previous claim expired (its worker died).
 	Reclaimed bool
+	// Deadline is when the claim lapses unless extended (the message's
+	// visibility timeout).
+	Deadline time.Time
 }
 
 // Deferral hides a message until a step can be claimed (its claim is held by
@@ -77,6 +82,12 @@ type ClaimOutcome struct {
 	// Exhausted counts steps whose claim expired with no attempts left; they
 	// were failed and reported to orchestration.
 	Exhausted int
+	// Messages is how many messages the claim considered.
+	Messages int
+	// Settled says Drop and Defer were already applied to the queue in the
+	// claim's transaction (ClaimNext with the Postgres queue): they are for
+	// information only.
+	Settled bool
 }
 
 // ClaimSteps claims steps for a worker in one round trip: it moves each
@@ -91,32 +102,159 @@ type ClaimOutcome struct {
 // blocked by a failure are (they were enqueued before the failure, and the
 // task ends once nothing is left in flight).
 func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimRequest) (ClaimOutcome, error) {
-	var out ClaimOutcome
 	if len(reqs) == 0 {
-		return out, nil
+		return ClaimOutcome{}, nil
 	}
 	stepIDs := make([]uuid.UUID, len(reqs))
-	taskIDs := make([]uuid.UUID, 0, len(reqs))
 	msgIDs := make([]int64, len(reqs))
 	deadlines := make([]time.Time, len(reqs))
+	reads := make([]int32, len(reqs))
+	msgTasks := make([]uuid.UUID, len(reqs))
 	for i, r := range reqs {
 		stepIDs[i], msgIDs[i], deadlines[i] = r.StepUUID, r.MessageID, r.Deadline
-		taskIDs = append(taskIDs, r.TaskUUID)
-	}
-	taskIDs = uniqueSorted(taskIDs)
-	readCounts := make(map[int64]int, len(reqs))
-	for _, r := range reqs {
-		readCounts[r.MessageID] = r.ReadCount
+		reads[i], msgTasks[i] = int32(r.ReadCount), r.TaskUUID
 	}
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
-	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, workerID).Query(func(rows pgx.Rows) error {
+	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, workerID, reads, msgTasks).Query(func(rows pgx.Rows) error {
 		var err error
 		verdicts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimVerdict])
 		return err
 	})
-	claimedRows := map[uuid.UUID]Step{}
-	tasks := map[uuid.UUID]ClaimedTask{}
+	h := s.queueHydrate(b, workerID, stepIDs, uniqueSorted(msgTasks))
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
+	}
+	j := judge(verdicts)
+	return s.finishClaim(ctx, j, h)
+}
+
+// ClaimNext claims up to n messages of queue and their steps for a worker,
+// hiding the messages for vt. With the Postgres queue it is one transaction
+// of two round trips: the messages and their steps are claimed by one
+// statement, then the steps are hydrated, and messages that cannot be
+// claimed are deleted or hidden again, before the commit (Settled is set:
+// the caller has nothing left to do with Drop and Defer). With any other
+// queue it claims through the queue and calls ClaimSteps.
+func (s *Store) ClaimNext(ctx context.Context, workerID, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
+	if n <= 0 {
+		return ClaimOutcome{}, nil
+	}
+	if s.tables == nil {
+		return s.claimThroughQueue(ctx, workerID, queue, n, vt)
+	}
+	qsql, err := s.tables.ClaimSQL(ctx, queue)
+	if err != nil {
+		return ClaimOutcome{}, err
+	}
+	p, err := s.pipe(ctx)
+	if err != nil {
+		return ClaimOutcome{}, err
+	}
+	defer p.close()
+	b := &pgx.Batch{}
+	var verdicts []claimVerdict
+	b.Queue(fmt.Sprintf(claimFromQueueSQL, qsql)+fmt.Sprintf(claimBodySQL, "$3"), n, vt.Microseconds(), workerID).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			verdicts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimVerdict])
+			return err
+		})
+	if err := p.send(b); err != nil {
+		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
+	}
+	j := judge(verdicts)
+	b = &pgx.Batch{}
+	var tasks []uuid.UUID
+	for _, v := range verdicts {
+		if v.Claimed && v.TaskUUID != nil {
+			tasks = append(tasks, *v.TaskUUID)
+		}
+	}
+	h := s.queueHydrate(b, workerID, j.claimed, uniqueSorted(tasks))
+	var receipts []messaging.Receipt
+	for _, id := range j.drop {
+		receipts = append(receipts, messaging.Receipt{ID: id, ReadCount: j.reads[id]})
+	}
+	if err := s.tables.QueueAck(ctx, b, queue, receipts); err != nil {
+		return ClaimOutcome{}, err
+	}
+	for _, d := range j.deferrals {
+		if err := s.tables.QueueNack(ctx, b, queue, d.MessageID, d.Until); err != nil {
+			return ClaimOutcome{}, err
+		}
+	}
+	if err := p.commit(b); err != nil {
+		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
+	}
+	out, err := s.finishClaim(ctx, j, h)
+	if err != nil {
+		return out, err
+	}
+	if len(j.exhausted) > 0 {
+		// Their messages were not acked above: do it now that the steps
+		// are failed.
+		b := &pgx.Batch{}
+		var rs []messaging.Receipt
+		for _, step := range j.exhausted {
+			rs = append(rs, messaging.Receipt{ID: j.exhaustedMsgs[step], ReadCount: j.reads[j.exhaustedMsgs[step]]})
+		}
+		if err := s.tables.QueueAck(ctx, b, queue, rs); err == nil {
+			_ = s.pool.SendBatch(ctx, b).Close()
+		}
+	}
+	out.Settled = true
+	return out, nil
+}
+
+// claimThroughQueue is ClaimNext for queues that are not tables.
+func (s *Store) claimThroughQueue(ctx context.Context, workerID, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
+	msgs, err := s.queue.Claim(ctx, queue, n, vt)
+	if err != nil || len(msgs) == 0 {
+		return ClaimOutcome{}, err
+	}
+	reqs := make([]ClaimRequest, 0, len(msgs))
+	var bad []int64
+	for _, m := range msgs {
+		var sm messaging.StepMessage
+		if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == uuid.Nil {
+			bad = append(bad, m.ID)
+			continue
+		}
+		reqs = append(reqs, ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID,
+			ReadCount: m.ReadCount, Deadline: m.VisibleAt})
+	}
+	out, err := s.ClaimSteps(ctx, workerID, reqs)
+	if err != nil {
+		for _, r := range reqs {
+			_ = s.queue.Nack(ctx, queue, r.MessageID, 0)
+		}
+		return ClaimOutcome{}, err
+	}
+	out.Drop = append(out.Drop, bad...)
+	out.Messages += len(bad)
+	return out, nil
+}
+
+// hydration collects what the hydrate statements read.
+type hydration struct {
+	rows  map[uuid.UUID]Step
+	tasks map[uuid.UUID]ClaimedTask
+	deps  map[uuid.UUID]map[string]json.RawMessage
+	known map[uuid.UUID]bool // the tasks ancestry was read for
+}
+
+// queueHydrate adds to b the reads of the claimed steps (with their task
+// context), their ancestors' results, and the task events announcement.
+func (s *Store) queueHydrate(b *pgx.Batch, workerID string, stepIDs, taskIDs []uuid.UUID) *hydration {
+	h := &hydration{rows: map[uuid.UUID]Step{}, tasks: map[uuid.UUID]ClaimedTask{},
+		deps: map[uuid.UUID]map[string]json.RawMessage{}, known: map[uuid.UUID]bool{}}
+	if len(stepIDs) == 0 {
+		return h
+	}
+	for _, id := range taskIDs {
+		h.known[id] = true
+	}
 	b.Queue(`SELECT `+stepColumns+`, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
 			t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
 			COALESCE(t.reason, ''), t.tags, t.priority
@@ -132,82 +270,109 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 				return err
 			}
 			t.UUID = st.TaskUUID
-			claimedRows[st.UUID] = st
-			tasks[st.UUID] = t
+			h.rows[st.UUID] = st
+			h.tasks[st.UUID] = t
 		}
 		return rows.Err()
 	})
-	deps := map[uuid.UUID]map[string]json.RawMessage{}
-	queueAncestry(b, stepIDs, taskIDs, deps)
+	queueAncestry(b, stepIDs, taskIDs, h.deps)
 	if s.eventsChannel != "" {
 		b.Queue(`SELECT pg_notify($1, string_agg(DISTINCT task_uuid::text, ','))
 			FROM workflow_steps WHERE workflow_step_uuid = ANY($2) AND state = 'in_progress' AND claimed_by = $3
 			HAVING count(*) > 0`, s.eventsChannel, stepIDs, workerID)
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return out, fmt.Errorf("claiming steps: %w", err)
+	return h
+}
+
+// judgement sorts a claim's verdicts.
+type judgement struct {
+	verdicts      []claimVerdict
+	claimed       []uuid.UUID
+	drop          []int64
+	deferrals     []Deferral
+	exhausted     []uuid.UUID
+	exhaustedMsgs map[uuid.UUID]int64
+	reads         map[int64]int
+}
+
+// judge decides what happens to each message of a claim: claimed, deleted
+// (its step is not claimable through it and never will be), hidden until
+// the step can be claimed (a live claim, a retry not yet due), or its step
+// failed because its claim lapsed with no attempts left.
+func judge(verdicts []claimVerdict) judgement {
+	j := judgement{verdicts: verdicts, exhaustedMsgs: map[uuid.UUID]int64{}, reads: map[int64]int{}}
+	for _, v := range verdicts {
+		j.reads[v.MessageID] = v.ReadCount
+		switch {
+		case v.StepUUID == uuid.Nil:
+			j.drop = append(j.drop, v.MessageID)
+		case v.Claimed:
+			j.claimed = append(j.claimed, v.StepUUID)
+		case v.State == nil || v.TaskState == nil:
+			j.drop = append(j.drop, v.MessageID)
+		case state.TaskState(*v.TaskState).Terminal():
+			j.drop = append(j.drop, v.MessageID)
+		case *v.State == string(state.StepInProgress) && v.ClaimDeadline != nil && v.ClaimDeadline.After(v.Now):
+			j.deferrals = append(j.deferrals, Deferral{MessageID: v.MessageID, Until: *v.ClaimDeadline})
+		case *v.State == string(state.StepInProgress) && !v.Eligible:
+			j.exhausted = append(j.exhausted, v.StepUUID)
+			j.exhaustedMsgs[v.StepUUID] = v.MessageID
+		case *v.State == string(state.StepWaitingForRetry) && v.NextRetryAt != nil && v.NextRetryAt.After(v.Now):
+			j.deferrals = append(j.deferrals, Deferral{MessageID: v.MessageID, Until: *v.NextRetryAt})
+		default:
+			j.drop = append(j.drop, v.MessageID)
+		}
 	}
-	// A message that named the wrong task (or none) would leave its step
-	// without ancestors: read those again by the task the claim found.
-	known := map[uuid.UUID]bool{}
-	for _, id := range taskIDs {
-		known[id] = true
-	}
+	return j
+}
+
+// finishClaim assembles the claimed steps, re-reads ancestors for steps
+// whose message named the wrong task, and fails lapsed claims with no
+// attempts left.
+func (s *Store) finishClaim(ctx context.Context, j judgement, h *hydration) (ClaimOutcome, error) {
+	out := ClaimOutcome{Messages: len(j.verdicts)}
 	var missingSteps, missingTasks []uuid.UUID
-	for id, st := range claimedRows {
-		if !known[st.TaskUUID] {
+	for id, st := range h.rows {
+		if !h.known[st.TaskUUID] {
 			missingSteps = append(missingSteps, id)
 			missingTasks = append(missingTasks, st.TaskUUID)
 		}
 	}
 	if len(missingSteps) > 0 {
 		b := &pgx.Batch{}
-		queueAncestry(b, missingSteps, uniqueSorted(missingTasks), deps)
+		queueAncestry(b, missingSteps, uniqueSorted(missingTasks), h.deps)
 		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 			return out, fmt.Errorf("reading ancestors: %w", err)
 		}
 	}
-	var exhausted []uuid.UUID
-	exhaustedMsgs := map[uuid.UUID]int64{}
-	for _, v := range verdicts {
-		switch {
-		case v.Claimed:
-			st, ok := claimedRows[v.StepUUID]
-			if !ok {
-				out.Drop = append(out.Drop, v.MessageID)
-				continue
-			}
-			d := deps[v.StepUUID]
-			if d == nil {
-				d = map[string]json.RawMessage{}
-			}
-			out.Claimed = append(out.Claimed, ClaimedStep{
-				MessageID: v.MessageID, ReadCount: readCounts[v.MessageID], Step: st, Task: tasks[v.StepUUID], Dependencies: d,
-				Reclaimed: v.Action == "reclaim",
-			})
-		case v.State == nil || v.TaskState == nil:
-			out.Drop = append(out.Drop, v.MessageID)
-		case state.TaskState(*v.TaskState).Terminal():
-			out.Drop = append(out.Drop, v.MessageID)
-		case *v.State == string(state.StepInProgress) && v.ClaimDeadline != nil && v.ClaimDeadline.After(v.Now):
-			out.Defer = append(out.Defer, Deferral{MessageID: v.MessageID, Until: *v.ClaimDeadline})
-		case *v.State == string(state.StepInProgress) && !v.Eligible:
-			exhausted = append(exhausted, v.StepUUID)
-			exhaustedMsgs[v.StepUUID] = v.MessageID
-		case *v.State == string(state.StepWaitingForRetry) && v.NextRetryAt != nil && v.NextRetryAt.After(v.Now):
-			out.Defer = append(out.Defer, Deferral{MessageID: v.MessageID, Until: *v.NextRetryAt})
-		default:
-			out.Drop = append(out.Drop, v.MessageID)
+	for _, v := range j.verdicts {
+		if !v.Claimed || v.StepUUID == uuid.Nil {
+			continue
 		}
+		st, ok := h.rows[v.StepUUID]
+		if !ok {
+			out.Drop = append(out.Drop, v.MessageID)
+			continue
+		}
+		d := h.deps[v.StepUUID]
+		if d == nil {
+			d = map[string]json.RawMessage{}
+		}
+		out.Claimed = append(out.Claimed, ClaimedStep{
+			MessageID: v.MessageID, ReadCount: v.ReadCount, Step: st, Task: h.tasks[v.StepUUID], Dependencies: d,
+			Reclaimed: v.Action == "reclaim", Deadline: v.Deadline,
+		})
 	}
-	if len(exhausted) > 0 {
-		n, err := s.failLostClaims(ctx, exhausted)
+	out.Drop = append(out.Drop, j.drop...)
+	out.Defer = j.deferrals
+	if len(j.exhausted) > 0 {
+		n, err := s.failLostClaims(ctx, j.exhausted)
 		if err != nil {
 			return out, err
 		}
 		out.Exhausted = n
-		for _, id := range exhausted {
-			out.Drop = append(out.Drop, exhaustedMsgs[id])
+		for _, id := range j.exhausted {
+			out.Drop = append(out.Drop, j.exhaustedMsgs[id])
 		}
 	}
 	return out, nil
@@ -216,6 +381,9 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 type claimVerdict struct {
 	StepUUID      uuid.UUID
 	MessageID     int64
+	ReadCount     int
+	TaskUUID      *uuid.UUID
+	Deadline      time.Time
 	Claimed       bool
 	Action        string
 	State         *string
@@ -230,10 +398,29 @@ type claimVerdict struct {
 // The UPDATE re-checks state and attempts (the attempts counter is the
 // claim's version), so two workers racing for one step through two messages
 // cannot both win.
-const claimSQL = `
+var claimSQL = `
 WITH req AS (
-	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS r(step_uuid, msg_id, deadline)
-), cand AS (
+	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $5::int[], $6::uuid[])
+		AS r(step_uuid, msg_id, deadline, read_ct, task_uuid)
+), ` + fmt.Sprintf(claimBodySQL, "$4")
+
+// claimFromQueueSQL is claimSQL fed by a queue claim instead of arrays: the
+// queue's claim statement (parameters $1 and $2) is embedded as the msgs
+// CTE, and the worker is $3. A message whose ids are not UUIDs gets a zero
+// step id (and is dropped).
+const claimFromQueueSQL = `
+WITH msgs AS (%s), req AS (
+	SELECT CASE WHEN message->>'step_uuid' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+			THEN (message->>'step_uuid')::uuid ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS step_uuid,
+		msg_id, vt AS deadline, read_ct,
+		CASE WHEN message->>'task_uuid' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+			THEN (message->>'task_uuid')::uuid END AS task_uuid
+	FROM msgs
+), `
+
+// claimBodySQL is the part of the claim shared by both forms; %[1]s is the
+// worker id parameter.
+const claimBodySQL = `cand AS (
 	SELECT s.workflow_step_uuid, s.state AS from_state, s.attempts, s.claimed_by AS prev_claimer,
 		r.msg_id, r.deadline,
 		CASE
@@ -250,7 +437,7 @@ WITH req AS (
 	WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
 ), upd AS (
 	UPDATE workflow_steps w SET state = 'in_progress', in_process = true, attempts = w.attempts + 1,
-		last_attempted_at = now(), claimed_by = $4, claim_deadline = c.deadline, next_retry_at = NULL,
+		last_attempted_at = now(), claimed_by = %[1]s, claim_deadline = c.deadline, next_retry_at = NULL,
 		state_changed_at = now(), updated_at = now()
 	FROM cand c
 	WHERE w.workflow_step_uuid = c.workflow_step_uuid AND c.action <> 'skip'
@@ -260,7 +447,7 @@ WITH req AS (
 ), hist AS (
 	INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
 	SELECT u.workflow_step_uuid, u.task_uuid, x.from_state, x.to_state, x.event,
-		CASE WHEN x.event = 'start' THEN jsonb_build_object('worker_id', $4::text)
+		CASE WHEN x.event = 'start' THEN jsonb_build_object('worker_id', %[1]s::text)
 		     WHEN u.action = 'reclaim' AND x.ord = 1 THEN
 		         jsonb_build_object('reason', 'claim_expired', 'previous_claimer', u.prev_claimer)
 		END
@@ -273,7 +460,7 @@ WITH req AS (
 	WHERE x.applies
 	ORDER BY u.workflow_step_uuid, x.ord
 )
-SELECT r.step_uuid, r.msg_id, u.workflow_step_uuid IS NOT NULL, COALESCE(u.action, 'skip'),
+SELECT r.step_uuid, r.msg_id, r.read_ct, r.task_uuid, r.deadline, u.workflow_step_uuid IS NOT NULL, COALESCE(u.action, 'skip'),
 	s.state::text, t.state::text, s.claim_deadline, s.next_retry_at,
 	COALESCE(s.attempts = 0 OR (s.retryable AND s.attempts < s.max_attempts), false), now()
 FROM req r

@@ -64,6 +64,9 @@ type Store struct {
 	// batcher is the queue when its messages live in PostgreSQL: hot paths
 	// then send state changes, messages and acks in one round trip.
 	batcher messaging.Batcher
+	// tables is the queue when its queues are tables of our schema: claims
+	// and takes are then composed into the store's own statements.
+	tables messaging.TableQueue
 }
 
 // New creates a Store.
@@ -83,6 +86,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if b, ok := cfg.Queue.(messaging.Batcher); ok {
 		st.batcher = b
+	}
+	if t, ok := cfg.Queue.(messaging.TableQueue); ok {
+		st.tables = t
 	}
 	return st, nil
 }

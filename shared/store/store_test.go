@@ -104,8 +104,17 @@ func (e *env) createTask(specs []stepSpec, ctxJSON string) store.CreatedTask {
 	return ct
 }
 
-// claimAll claims every visible message of the namespace queue as worker w.
+// claimAll claims every visible message of the namespace queue as worker w
+// (through ClaimNext: message and step claimed in one statement).
 func (e *env) claimAll(w string) store.ClaimOutcome {
+	out, err := e.store.ClaimNext(e.ctx, w, messaging.WorkerQueue(e.nt.Namespace), 100, 30*time.Second)
+	require.NoError(e.t, err)
+	require.True(e.t, out.Settled, "the Postgres queue settles drops and deferrals in the claim")
+	return out
+}
+
+// claimAllSteps is claimAll through the queue's Claim and ClaimSteps.
+func (e *env) claimAllSteps(w string) store.ClaimOutcome {
 	q := messaging.WorkerQueue(e.nt.Namespace)
 	msgs, err := e.queue.Claim(e.ctx, q, 100, 30*time.Second)
 	require.NoError(e.t, err)
@@ -387,6 +396,10 @@ func TestDuplicateStepMessagesAreDeletedOrDeferred(t *testing.T) {
 	out := e.claimAll("w2")
 	require.Empty(t, out.Claimed)
 	require.Len(t, out.Defer, 1)
+	st, err := e.queue.Stats(e.ctx, messaging.WorkerQueue("dupw"))
+	require.NoError(t, err)
+	require.Equal(t, int64(2), st.Depth)
+	require.Zero(t, st.Visible, "the duplicate is hidden until w1's claim deadline")
 	e.complete("w1", cs, true, false)
 	e.process()
 	// Once the step is done the duplicate is simply deleted.
@@ -394,6 +407,9 @@ func TestDuplicateStepMessagesAreDeletedOrDeferred(t *testing.T) {
 	out = e.claimAll("w2")
 	require.Empty(t, out.Claimed)
 	require.Len(t, out.Drop, 1)
+	st, err = e.queue.Stats(e.ctx, messaging.WorkerQueue("dupw"))
+	require.NoError(t, err)
+	require.Zero(t, st.Depth, "the duplicate was deleted in the claim")
 }
 
 func TestExpiredClaimIsReclaimed(t *testing.T) {
@@ -548,4 +564,38 @@ func TestBlockedTaskStillRunsEnqueuedSteps(t *testing.T) {
 	e.process()
 	require.Equal(t, state.TaskError, e.task(ct.Task.UUID).State)
 	require.Equal(t, state.StepComplete, e.stepState(ct.Task.UUID, "d").State)
+}
+
+// plainQueue hides the Postgres queue's table and batch capabilities: the
+// store then claims the way it would with any other queue backend.
+type plainQueue struct{ messaging.Queue }
+
+// TestClaimNextThroughPlainQueue: with a queue that is not a table of the
+// schema, ClaimNext claims through the queue and leaves drops and deferrals
+// to the caller (Settled is false), with the same verdicts.
+func TestClaimNextThroughPlainQueue(t *testing.T) {
+	e := newEnv(t)
+	st, err := store.New(store.Config{Pool: e.store.Pool(), Queue: plainQueue{e.queue}, ProcessorID: "test", Schema: e.db.Schema})
+	require.NoError(t, err)
+	specs := []stepSpec{{name: "one", retryable: true}}
+	e.register("plain", "plain", specs)
+	ct := e.createTask(specs, `{}`)
+	q := messaging.WorkerQueue("plain")
+	out, err := st.ClaimNext(e.ctx, "w1", q, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.False(t, out.Settled)
+	require.Equal(t, []string{"one"}, names(out.Claimed))
+	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
+	// A duplicate while w1 holds the claim is deferred, and a malformed
+	// message is dropped; both are for the caller to apply.
+	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: out.Claimed[0].Step.UUID})
+	require.NoError(t, e.queue.Send(e.ctx, q, b, 0))
+	require.NoError(t, e.queue.Send(e.ctx, q, []byte(`{"step_uuid":"nope"}`), 0))
+	out, err = st.ClaimNext(e.ctx, "w2", q, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.False(t, out.Settled)
+	require.Empty(t, out.Claimed)
+	require.Len(t, out.Defer, 1)
+	require.Len(t, out.Drop, 1)
+	require.Equal(t, 2, out.Messages)
 }

@@ -50,9 +50,38 @@ type Queue struct {
 }
 
 var (
-	_ messaging.Queue   = (*Queue)(nil)
-	_ messaging.Batcher = (*Queue)(nil)
+	_ messaging.Queue      = (*Queue)(nil)
+	_ messaging.TableQueue = (*Queue)(nil)
 )
+
+// ClaimSQL returns the claim statement to embed (parameters $1 = how many,
+// $2 = visibility in microseconds).
+func (q *Queue) ClaimSQL(ctx context.Context, queue string) (string, error) {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return "", err
+	}
+	return s.claim, nil
+}
+
+// TakeSQL returns the take statement to embed ($1 = how many).
+func (q *Queue) TakeSQL(ctx context.Context, queue string) (string, error) {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return "", err
+	}
+	return s.take, nil
+}
+
+// QueueNack adds to b hiding message id until the given time.
+func (q *Queue) QueueNack(ctx context.Context, b *pgx.Batch, queue string, id int64, until time.Time) error {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return err
+	}
+	b.Queue(s.nackAt, id, until)
+	return nil
+}
 
 // New creates the backend.
 func New(cfg Config) (*Queue, error) {
@@ -76,7 +105,7 @@ func Channel(schema string) string { return schema + ".mq" }
 // statements are the SQL texts of one queue, built once from the validated
 // name.
 type statements struct {
-	table, send, claim, del, delReceipts, nack, extend, stats, next string
+	table, send, claim, take, del, delReceipts, nack, nackAt, extend, stats, next string
 }
 
 func newStatements(queue string) *statements {
@@ -95,10 +124,17 @@ func newStatements(queue string) *statements {
 				WHERE vt <= clock_timestamp()
 				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
 			RETURNING msg_id, read_ct, enqueued_at, vt, message`,
+		take: `DELETE FROM ` + t + `
+			WHERE msg_id = ANY(ARRAY(
+				SELECT msg_id FROM ` + t + `
+				WHERE vt <= clock_timestamp()
+				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
+			RETURNING msg_id, read_ct, message`,
 		del: `DELETE FROM ` + t + ` WHERE msg_id = ANY($1)`,
 		delReceipts: `DELETE FROM ` + t + ` AS m USING unnest($1::bigint[], $2::int[]) AS r(id, rc)
 			WHERE m.msg_id = r.id AND m.msg_id = ANY($1) AND (r.rc <= 0 OR m.read_ct = r.rc)`,
 		nack:   `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = $1`,
+		nackAt: `UPDATE ` + t + ` SET vt = $2 WHERE msg_id = $1`,
 		extend: `UPDATE ` + t + ` SET vt = clock_timestamp() + $2 * interval '1 microsecond' WHERE msg_id = ANY($1)`,
 		stats: `SELECT count(*), count(*) FILTER (WHERE vt <= clock_timestamp()),
 			COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(enqueued_at)), 0)::float8 FROM ` + t,
