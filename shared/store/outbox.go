@@ -19,6 +19,7 @@ type outbox struct {
 	s   *Store
 	ctx context.Context
 	tx  pgx.Tx // nil when the batch runs as its own implicit transaction
+	p   *pipeTx // set when the batches make up a pipelined transaction
 	b   *pgx.Batch
 }
 
@@ -71,9 +72,12 @@ func (o *outbox) flush() error {
 		return nil
 	}
 	var err error
-	if o.tx != nil {
+	switch {
+	case o.p != nil:
+		err = o.p.send(o.b)
+	case o.tx != nil:
 		err = o.tx.SendBatch(o.ctx, o.b).Close()
-	} else {
+	default:
 		err = o.s.pool.SendBatch(o.ctx, o.b).Close()
 	}
 	o.b = &pgx.Batch{}
@@ -100,12 +104,29 @@ func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error 
 	})
 }
 
-// inTxOutbox runs fn in an explicit transaction with an outbox whose batch
-// fn may flush several times.
-func (s *Store) inTxOutbox(ctx context.Context, fn func(tx pgx.Tx, o *outbox) error) error {
+// inTxOutbox runs fn in one transaction with an outbox whose batch fn may
+// flush several times. With a Batcher queue the transaction is pipelined:
+// BEGIN travels with the first batch and COMMIT with the last, so a unit of
+// k batches costs k round trips; otherwise it is an explicit transaction.
+func (s *Store) inTxOutbox(ctx context.Context, fn func(o *outbox) error) error {
+	if s.batcher != nil {
+		p, err := s.pipe(ctx)
+		if err != nil {
+			return err
+		}
+		defer p.close()
+		o := &outbox{s: s, ctx: ctx, p: p, b: &pgx.Batch{}}
+		if err := fn(o); err != nil {
+			return err
+		}
+		if err := p.commit(o.b); err != nil {
+			return fmt.Errorf("committing batch: %w", err)
+		}
+		return nil
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
-		if err := fn(tx, o); err != nil {
+		if err := fn(o); err != nil {
 			return err
 		}
 		if err := o.flush(); err != nil {

@@ -67,7 +67,7 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 		receipts = append(receipts, messaging.Receipt{ID: m.MessageID, ReadCount: m.ReadCount})
 		out.Acked = append(out.Acked, m.MessageID)
 	}
-	err := s.inTxOutbox(ctx, func(tx pgx.Tx, o *outbox) error {
+	err := s.inTxOutbox(ctx, func(o *outbox) error {
 		// Round trip 1: lock the tasks (in id order: concurrent batches
 		// never deadlock) and read the reported steps.
 		var tasks map[uuid.UUID]*lockedTask

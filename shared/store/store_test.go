@@ -586,6 +586,7 @@ func TestClaimNextThroughPlainQueue(t *testing.T) {
 	require.False(t, out.Settled)
 	require.Equal(t, []string{"one"}, names(out.Claimed))
 	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
+	first := out.Claimed[0]
 	// A duplicate while w1 holds the claim is deferred, and a malformed
 	// message is dropped; both are for the caller to apply.
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: out.Claimed[0].Step.UUID})
@@ -598,4 +599,14 @@ func TestClaimNextThroughPlainQueue(t *testing.T) {
 	require.Len(t, out.Defer, 1)
 	require.Len(t, out.Drop, 1)
 	require.Equal(t, 2, out.Messages)
+
+	// Completion and result processing go through explicit transactions
+	// and the queue's own SendTx/AckTx.
+	e.store = st
+	e.complete("w1", first, true, false)
+	require.Equal(t, 1, e.process().Steps[state.StepComplete])
+	require.Equal(t, state.TaskComplete, e.task(ct.Task.UUID).State)
+	rs, err := e.queue.Stats(e.ctx, messaging.StepResultsQueue)
+	require.NoError(t, err)
+	require.Zero(t, rs.Depth, "the result message was acked in the processing transaction")
 }
