@@ -18,7 +18,7 @@ import (
 type outbox struct {
 	s   *Store
 	ctx context.Context
-	tx  pgx.Tx // nil when the batch runs as its own implicit transaction
+	tx  pgx.Tx  // nil when the batch runs as its own implicit transaction
 	p   *pipeTx // set when the batches make up a pipelined transaction
 	b   *pgx.Batch
 }
