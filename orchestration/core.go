@@ -209,6 +209,10 @@ func (c *Core) Create(ctx context.Context, req TaskRequest) (store.CreatedTask, 
 	if err != nil {
 		return store.CreatedTask{}, err
 	}
+	if ct.unsupported != "" {
+		return store.CreatedTask{}, fmt.Errorf("template %s/%s/%s: %s: %w", ct.named.Namespace, ct.named.Name,
+			ct.named.Version, ct.unsupported, ErrUnsupported)
+	}
 	if err := c.checkBackpressure(ctx, ct.named.Namespace); err != nil {
 		return store.CreatedTask{}, err
 	}

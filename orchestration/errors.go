@@ -15,6 +15,10 @@ var (
 	ErrTemplateNotFound = errors.New("task template not found")
 	// ErrBackpressure: the system is too busy to take new tasks now.
 	ErrBackpressure = errors.New("backpressure")
+	// ErrUnsupported: the request is well formed but needs a feature this
+	// version does not have (for example a template with decision or batch
+	// steps).
+	ErrUnsupported = errors.New("not supported by this version")
 	// ErrNotFound, ErrConflict and ErrInvalidState are the store's.
 	ErrNotFound     = store.ErrNotFound
 	ErrConflict     = store.ErrConflict

@@ -35,6 +35,7 @@ const (
 	CodeDatabaseError        = "DATABASE_ERROR"
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
 	CodeBackpressure         = "BACKPRESSURE"
+	CodeUnsupported          = "UNSUPPORTED"
 )
 
 // APIErrorDetail is one problem with a request. Pointer is a JSON pointer into
@@ -153,6 +154,7 @@ func summarize(details []APIErrorDetail) string {
 //	store.ErrConflict                        409 CONFLICT
 //	store.ErrInvalidState, ErrInvalidInput   400 BAD_REQUEST
 //	orchestration.ErrBackpressure            503 BACKPRESSURE + Retry-After
+//	orchestration.ErrUnsupported             422 UNSUPPORTED
 //	deadline exceeded, statement timeout     408 TIMEOUT
 //	server stopping, pool closed, no DB,
 //	request cancelled                        503 SERVICE_UNAVAILABLE
@@ -178,6 +180,8 @@ func (s *Server) errorFor(ctx context.Context, err error) *APIError {
 		return newError(http.StatusConflict, CodeConflict, "%s", err)
 	case errors.Is(err, store.ErrInvalidState), errors.Is(err, store.ErrInvalidInput):
 		return badRequest("%s", err)
+	case errors.Is(err, orchestration.ErrUnsupported):
+		return newError(http.StatusUnprocessableEntity, CodeUnsupported, "%s", err)
 	case errors.Is(err, orchestration.ErrBackpressure):
 		secs := int(math.Ceil(s.cfg.Backpressure.RetryAfter.Seconds()))
 		e := newError(http.StatusServiceUnavailable, CodeBackpressure,

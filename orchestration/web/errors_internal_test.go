@@ -45,6 +45,7 @@ func TestErrorMapping(t *testing.T) {
 		{wrap(&pgconn.ConnectError{}), 503, CodeServiceUnavailable},
 		{wrap(&pgconn.PgError{Code: "23502"}), 500, CodeDatabaseError},
 		{errors.New("boom"), 500, CodeInternalError},
+		{wrap(orchestration.ErrUnsupported), 422, CodeUnsupported},
 		{newError(http.StatusTeapot, "TEAPOT", "short and stout"), http.StatusTeapot, "TEAPOT"},
 	}
 	for _, c := range cases {

@@ -6,8 +6,10 @@
 // a duplicate or stale message is harmless: it is deleted, never left to
 // circulate.
 //
-// Two backends implement Queue: pgqueue (the default, PostgreSQL only) and
-// rabbitqueue. Both pass the conformance suite in messaging/queuetest.
+// pgqueue (PostgreSQL tables in the engine's schema) implements Queue, and
+// also Batcher and TableQueue, which let the store fold queue statements
+// into its own transactions. Any backend must pass the conformance suite in
+// messaging/queuetest; a RabbitMQ backend is planned, not written.
 package messaging
 
 import (

@@ -84,13 +84,24 @@ func scanNamedTask(row pgx.Row) (NamedTask, error) {
 	return nt, err
 }
 
-// GetNamedTask loads a registered template. An empty version picks the most
-// recently registered version.
+// versionOrder sorts named tasks newest version first: numerically by the
+// dot-separated parts of the version (an optional leading "v" and any
+// "-prerelease" or "+build" suffix aside; a part that is not a number sorts
+// below every number), then a release above its pre-releases, then by text.
+// Registration order plays no part: re-registering an old version does not
+// make it the latest.
+const versionOrder = `(SELECT array_agg(CASE WHEN p ~ '^[0-9]{1,9}$' THEN p::int ELSE -1 END ORDER BY i)
+		FROM unnest(string_to_array(split_part(split_part(ltrim(nt.version, 'vV'), '+', 1), '-', 1), '.'))
+			WITH ORDINALITY AS v(p, i)) DESC NULLS LAST,
+		(strpos(split_part(nt.version, '+', 1), '-') = 0) DESC, nt.version DESC`
+
+// GetNamedTask loads a registered template. An empty version picks the
+// highest version (see versionOrder).
 func (s *Store) GetNamedTask(ctx context.Context, namespace, name, version string) (NamedTask, error) {
 	row := s.pool.QueryRow(ctx, `SELECT `+namedTaskColumns+`
 		FROM named_tasks nt JOIN task_namespaces ns USING (task_namespace_uuid)
 		WHERE ns.name = $1 AND nt.name = $2 AND ($3 = '' OR nt.version = $3)
-		ORDER BY nt.updated_at DESC LIMIT 1`, namespace, name, version)
+		ORDER BY `+versionOrder+` LIMIT 1`, namespace, name, version)
 	nt, err := scanNamedTask(row)
 	if err != nil {
 		return NamedTask{}, notFound(fmt.Sprintf("template %s/%s/%s", namespace, name, version), err)

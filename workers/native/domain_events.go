@@ -9,9 +9,10 @@ import (
 
 // The domain-event workflow (tasker-core's domain_event_publishing):
 // validate_order → process_payment → update_inventory → send_notification.
-// Each step's template declares the events it publishes; the worker
-// publishes them from the step's result once it is committed, so these
-// handlers only return results shaped like the declared event schemas.
+// Each step's template declares the events it publishes (tasker-core's
+// worker publishes them from the committed result; this engine validates
+// and stores the declarations but publishes nothing yet), so these handlers
+// only return results shaped like the declared event schemas.
 
 const (
 	stepDEValidateOrder   = "domain_events_validate_order"
