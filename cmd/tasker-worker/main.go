@@ -1,12 +1,14 @@
 // Command tasker-worker is the native Go worker: it runs the handlers of
 // package workers/native (the example workflows) on the worker foundation.
 //
-// It loads the worker configuration (config files, then the environment:
-// TASKER_ENV, DATABASE_URL, TASKER_TEMPLATE_PATH, TASKER__SECTION__KEY
-// overrides), connects to PostgreSQL (the schema must already be migrated
-// with `tasker migrate`), registers the templates found on the search paths
-// plus the examples embedded in the binary, and consumes the queues of
-// their namespaces until SIGINT or SIGTERM, then shuts down gracefully.
+// It loads the worker configuration as the tasker commands do (the tree of
+// --config-root, else $TASKER_CONFIG_ROOT, else the copy built into the
+// binary; then the environment: TASKER_ENV, DATABASE_URL,
+// TASKER_TEMPLATE_PATH, TASKER__SECTION__KEY overrides), connects to
+// PostgreSQL (the schema must already be migrated with `tasker migrate`),
+// registers the templates found on the search paths plus the examples
+// embedded in the binary, and consumes the queues of their namespaces until
+// SIGINT or SIGTERM, then shuts down gracefully.
 //
 // Usage:
 //
@@ -42,7 +44,7 @@ func main() {
 func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tasker-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: the copy built into the binary)")
+	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: $"+app.ConfigRootEnv+", else the copy built into the binary)")
 	env := fs.String("env", "", "configuration environment: test, development or production (default: $TASKER_ENV, else development)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -54,14 +56,14 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tasker-worker: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(config.LoadOptions{Root: *root, Context: config.ContextWorker, Env: *env, Environ: environ})
+	cfg, err := app.LoadConfig(app.ConfigOptions{Root: *root, Context: config.ContextWorker, Env: *env, Environ: environ})
 	if err != nil {
 		fmt.Fprintf(stderr, "tasker-worker: configuration:\n%v\n", err)
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if err := serve(ctx, cfg, log); err != nil {
-		log.Error("tasker-worker failed", "err", err)
+		fmt.Fprintf(stderr, "tasker-worker: %v\n", err)
 		return 1
 	}
 	return 0
@@ -78,6 +80,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return redact(err)
 	}
 	defer infra.Close()
+	if err := infra.CheckSchema(ctx); err != nil {
+		return err
+	}
 
 	reg := worker.NewRegistry()
 	if err := native.Register(reg); err != nil {

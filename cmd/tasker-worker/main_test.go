@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +52,48 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		require.Equal(t, tc.code, run(context.Background(), tc.args, tc.environ, &out), "%v %v", tc.args, tc.environ)
 		require.Contains(t, out.String(), tc.says)
 	}
+}
+
+// The worker honours TASKER_CONFIG_ROOT as the tasker commands do, and
+// --config-root wins over it.
+func TestConfigRootFromEnvironment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out syncBuffer
+	// A database nobody answers on: if the root were ignored, the worker
+	// would fail to connect rather than run against a real one.
+	environ := []string{"TASKER_CONFIG_ROOT=/does/not/exist", "DATABASE_URL=postgres://nobody@127.0.0.1:1/x?connect_timeout=2"}
+	require.Equal(t, 1, run(ctx, nil, environ, &out))
+	require.Contains(t, out.String(), "/does/not/exist: config root")
+
+	root := t.TempDir()
+	for _, dir := range []string{"shared", "orchestration", "worker"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, dir), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, dir, "base.toml"), nil, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, "worker", "base.toml"), []byte("[worker.claims]\nbatch_size = 0\n"), 0o644))
+	out = syncBuffer{}
+	require.Equal(t, 1, run(ctx, []string{"--config-root", root}, environ, &out))
+	require.Contains(t, out.String(), filepath.Join(root, "worker", "base.toml")+": worker.claims.batch_size: must be between 1 and 10000")
+}
+
+// Against a schema that was never migrated the worker says what to do, as
+// tasker server does, instead of failing on a missing table.
+func TestUnmigratedSchemaIsExplained(t *testing.T) {
+	db := testdb.Empty(t)
+	environ := []string{
+		"DATABASE_URL=" + db.URL,
+		"TASKER_ENV=test",
+		"TASKER__DATABASE__SCHEMA=" + db.Schema,
+		"TASKER__WORKER__WEB__BIND_ADDRESS=127.0.0.1:0",
+		"TASKER_TEMPLATE_PATH=" + t.TempDir(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out syncBuffer
+	require.Equal(t, 1, run(ctx, nil, environ, &out))
+	require.Contains(t, out.String(), `tasker-worker: schema "`+db.Schema+`": the database has no Tasker schema: run `+"`tasker migrate up`"+` first`)
+	require.NotContains(t, out.String(), "does not exist")
 }
 
 // TestServesUntilCancelled starts the real worker binary's wiring against a

@@ -12,11 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
 )
 
 // configRootEnv names the variable that sets the default of --root.
-const configRootEnv = "TASKER_CONFIG_ROOT"
+const configRootEnv = app.ConfigRootEnv
 
 // newConfigCmd is `tasker config`: show and check the layered configuration.
 func newConfigCmd() *cobra.Command {
@@ -47,14 +48,11 @@ func (f *configFlags) register(cmd *cobra.Command, contextHelp string) {
 }
 
 // loadConfig loads one context's configuration the way every tasker
-// command does: the process environment feeds TASKER_ENV, ${VAR}
-// substitution and TASKER__ overrides; root "" falls back to
-// $TASKER_CONFIG_ROOT, then to the embedded files.
+// command does (see app.LoadConfig): the process environment feeds
+// TASKER_ENV, ${VAR} substitution, DATABASE_URL and TASKER__ overrides;
+// root "" falls back to $TASKER_CONFIG_ROOT, then to the embedded files.
 func loadConfig(root, context, env string) (*config.Config, error) {
-	if root == "" {
-		root = os.Getenv(configRootEnv)
-	}
-	cfg, err := config.Load(config.LoadOptions{Root: root, Context: context, Env: env, Environ: os.Environ()})
+	cfg, err := app.LoadConfig(app.ConfigOptions{Root: root, Context: context, Env: env, Environ: os.Environ()})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s configuration: %w", context, err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 )
@@ -20,31 +21,22 @@ type databaseFlags struct {
 }
 
 func (f *databaseFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.url, "database-url", "", "PostgreSQL URL (default $DATABASE_URL, then the configuration's database.url)")
-	cmd.Flags().StringVar(&f.schema, "schema", "", "schema holding Tasker's tables (default the configuration's database.schema)")
+	cmd.Flags().StringVar(&f.url, "database-url", "", "PostgreSQL URL (default $TASKER__DATABASE__URL, else $DATABASE_URL, else the configuration's database.url)")
+	cmd.Flags().StringVar(&f.schema, "schema", "", "schema holding Tasker's tables (default $TASKER__DATABASE__SCHEMA, else the configuration's database.schema)")
 	cmd.Flags().StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
-	cmd.Flags().StringVar(&f.root, "config-root", "", "configuration directory (default $TASKER_CONFIG_ROOT, else the built-in copy)")
+	cmd.Flags().StringVar(&f.root, "config-root", "", "configuration directory (default $"+configRootEnv+", else the built-in copy)")
 }
 
-// resolve returns the URL and schema: flag, then DATABASE_URL, then config.
-func (f *databaseFlags) resolve() (url, schema string, err error) {
-	url, schema = f.url, f.schema
-	if url == "" {
-		url = os.Getenv("DATABASE_URL")
+// load returns the shared configuration with the flags applied; see
+// app.LoadConfig for where the URL and schema come from.
+func (f *databaseFlags) load() (*config.Config, error) {
+	cfg, err := app.LoadConfig(app.ConfigOptions{
+		Root: f.root, Context: config.ContextShared, Env: f.env, DatabaseURL: f.url, Schema: f.schema, Environ: os.Environ(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading %s configuration: %w", config.ContextShared, err)
 	}
-	if url == "" || schema == "" {
-		cfg, err := loadConfig(f.root, "shared", f.env)
-		if err != nil {
-			return "", "", err
-		}
-		if url == "" {
-			url = cfg.Database.URL
-		}
-		if schema == "" {
-			schema = cfg.Database.Schema
-		}
-	}
-	return url, schema, nil
+	return cfg, nil
 }
 
 func newMigrateCmd() *cobra.Command {
@@ -121,11 +113,12 @@ func newMigrateCmd() *cobra.Command {
 }
 
 func openMigrator(cmd *cobra.Command, f *databaseFlags) (*migrations.Migrator, error) {
-	url, schema, err := f.resolve()
+	cfg, err := f.load()
 	if err != nil {
 		return nil, err
 	}
-	m, err := migrations.Open(cmd.Context(), url, schema)
+	url := cfg.Database.URL
+	m, err := migrations.Open(cmd.Context(), url, cfg.Database.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("%w (is PostgreSQL running at %s?)", err, config.RedactSecrets(url))
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"runtime/debug"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -100,7 +99,10 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 		return err
 	}
 	defer infra.Close()
-	if err := checkSchema(ctx, infra, cfg.Database.Schema); err != nil {
+	if err := infra.CheckSchema(ctx); err != nil {
+		if errors.Is(err, app.ErrNoSchema) {
+			return fmt.Errorf("%w (or start the server with --migrate)", err)
+		}
 		return err
 	}
 
@@ -168,19 +170,6 @@ func migrate(ctx context.Context, out io.Writer, url, schema string) error {
 		return fmt.Errorf("--migrate: %w", err)
 	}
 	fmt.Fprintf(out, "applied %d migration(s) to schema %s\n", n, schema)
-	return nil
-}
-
-// checkSchema turns "the tables are not there" into advice.
-func checkSchema(ctx context.Context, infra *app.Infra, schema string) error {
-	_, err := infra.Store.ListNamespaces(ctx)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined_table, invalid_schema_name
-		return fmt.Errorf("schema %q: %w (or start the server with --migrate)", schema, app.ErrNoSchema)
-	}
-	if err != nil {
-		return fmt.Errorf("checking the database schema: %w", err)
-	}
 	return nil
 }
 

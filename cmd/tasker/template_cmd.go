@@ -25,11 +25,28 @@ func newTemplateRegisterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "register PATH...",
 		Short: "Validate templates and upsert them into the database",
-		Long: "Parses and validates every template under the paths (files, directories or globs) for the\n" +
-			"environment, then registers them all in one go. Nothing is written if any template is invalid.",
+		Long: `Parse and validate every template under the paths (files, directories or
+globs), then upsert them into the database one by one, as a worker does at
+start.
+
+Templates are parsed for the configuration environment (--env, else
+$TASKER_ENV, else development), whose environments.<env> step overrides are
+merged in, exactly as a worker of that environment registers them.
+
+Nothing is written if any template is invalid. Each template is registered in
+its own transaction: if the database fails part-way, the templates already
+printed are registered and the rest are not; registering is an upsert, so
+running the command again is safe.
+
+The database is --database-url, else $TASKER__DATABASE__URL, else
+$DATABASE_URL, else the configuration's database.url.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tpls, err := template.LoadPaths(args, template.ParseOptions{Environment: f.env})
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			tpls, err := template.LoadPaths(args, template.ParseOptions{Environment: cfg.Env})
 			if err == nil {
 				for _, t := range tpls {
 					if verr := t.Validate(); verr != nil {
@@ -44,30 +61,26 @@ func newTemplateRegisterCmd() *cobra.Command {
 				}
 				return exitCodeError{code: 1, msg: "no template was registered"}
 			}
-			cfg, err := loadConfig(f.root, "shared", f.env)
-			if err != nil {
-				return err
-			}
-			url, schema, err := f.resolve()
-			if err != nil {
-				return err
-			}
-			cfg.Database.URL, cfg.Database.Schema = url, schema
 			infra, err := app.Connect(cmd.Context(), cfg, "tasker-cli", slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}
 			defer infra.Close()
-			named, err := infra.Store.RegisterTemplates(cmd.Context(), tpls)
-			if err != nil {
+			if err := infra.CheckSchema(cmd.Context()); err != nil {
 				return err
 			}
+			named, err := infra.Store.RegisterTemplates(cmd.Context(), tpls)
 			for _, n := range named {
 				fmt.Fprintf(cmd.OutOrStdout(), "registered %s/%s/%s (%d steps)\n", n.Namespace, n.Name, n.Version, n.StepCount)
 			}
-			return nil
+			if err != nil && len(named) > 0 {
+				return fmt.Errorf("%w (%d of %d templates were registered, as listed above; registering again is safe)",
+					err, len(named), len(tpls))
+			}
+			return err
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().Lookup("env").Usage = "configuration environment, also selecting each template's environments.ENV overrides (default $TASKER_ENV, else development)"
 	return cmd
 }

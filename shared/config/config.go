@@ -48,7 +48,8 @@ type Config struct {
 	Database Database `toml:"database"`
 	// Queues selects and tunes the message queue backend.
 	Queues Queues `toml:"queues"`
-	// Backoff is the retry backoff used when a template step sets none.
+	// Backoff jitters retry delays and caps the delays handlers ask for;
+	// the backoff itself is each template step's.
 	Backoff Backoff `toml:"backoff"`
 	// Templates says where task template files are found.
 	Templates Templates `toml:"templates"`

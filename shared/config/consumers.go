@@ -35,32 +35,41 @@ type RequestConsumer struct {
 }
 
 // ReadinessPoller is the [orchestration.readiness_poller] section: the
-// fallback loop that finds tasks with ready steps nobody enqueued (for
-// example retries whose delayed re-enqueue was lost) and enqueues them.
-// Normal progress never waits for it.
+// leader-only fallback for lost messages. It finds steps of open tasks
+// stuck for longer than RetryGrace plus queues.visibility_timeout waiting
+// for the message that moves them: enqueued with no worker taking it, in
+// progress under a claim that lapsed, waiting for a retry that fell due, or
+// reported back with the result not processed. It sends that message again
+// (to the namespace's worker queue, or the result queue) and records the
+// nudge; a duplicate is harmless. Normal progress never waits for it.
 type ReadinessPoller struct {
 	// Interval between passes. Default 5s (test 1s).
 	Interval time.Duration `toml:"interval"`
-	// BatchSize is the most tasks handled per pass. Default 100.
+	// BatchSize is the most steps nudged per pass. Default 100.
 	BatchSize int `toml:"batch_size"`
-	// RetryGrace is how long past its retry time a step may wait in
-	// waiting_for_retry before the poller enqueues it itself. Default 30s
-	// (test 2s).
+	// RetryGrace is how much longer than queues.visibility_timeout a step
+	// may wait for its message (after it was enqueued, its claim lapsed,
+	// its retry fell due or its result was reported) before the poller
+	// re-sends it. Default 30s (test 2s).
 	RetryGrace time.Duration `toml:"retry_grace"`
 }
 
 // Reconciler is the [orchestration.reconciler] section: the leader-only
-// loop that finds tasks sitting in an active state (initializing,
-// enqueuing steps, evaluating results) with nothing in flight, which is
-// what an instance that crashed mid-batch leaves behind, and re-drives them.
+// loop that re-evaluates open tasks nothing else will move. A task counts
+// when its state has not changed for ActiveStateGrace and it is either in a
+// transient state (pending, initializing, enqueuing_steps,
+// evaluating_results: what an instance that crashed mid-batch leaves
+// behind) or has no step enqueued, in progress, waiting for a retry or
+// awaiting orchestration. Re-evaluating enqueues its ready steps and
+// finalizes it when its steps are done.
 type Reconciler struct {
 	// Interval between passes. Default 30s (test 1s).
 	Interval time.Duration `toml:"interval"`
-	// ActiveStateGrace is how long a task may sit in an active state before
-	// it is considered abandoned; it must exceed the time a healthy
-	// instance takes to process a batch. Default 1m (test 5s).
+	// ActiveStateGrace is how long a task's state must stay unchanged
+	// before the reconciler considers it; it must exceed the time a
+	// healthy instance takes to process a batch. Default 1m (test 5s).
 	ActiveStateGrace time.Duration `toml:"active_state_grace"`
-	// BatchSize is the most tasks re-driven per pass. Default 100.
+	// BatchSize is the most tasks re-evaluated per pass. Default 100.
 	BatchSize int `toml:"batch_size"`
 }
 

@@ -12,8 +12,9 @@ import (
 type Database struct {
 	// URL is the PostgreSQL connection string, as a URL
 	// ("postgres://user:pass@host:5432/db?sslmode=disable") or a key=value
-	// DSN. Default "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tasker?sslmode=disable}",
-	// so the DATABASE_URL environment variable wins when set.
+	// DSN. Default "postgres://postgres@127.0.0.1:5432/tasker?sslmode=disable".
+	// The DATABASE_URL environment variable, when set, replaces the value
+	// of every file, and TASKER__DATABASE__URL wins over it.
 	URL string `toml:"url"`
 	// Schema is the PostgreSQL schema holding Tasker's tables, functions and
 	// queue tables; it is created by `tasker migrate`. Lower-case letters,
@@ -22,7 +23,7 @@ type Database struct {
 	// Pool sizes and ages the connection pool.
 	Pool Pool `toml:"pool"`
 	// StatementTimeout is the server-side statement_timeout set on every
-	// connection; 0 means no limit. Default 30s.
+	// connection; 0 means no limit. Default 30s (test 10s).
 	StatementTimeout time.Duration `toml:"statement_timeout"`
 }
 
@@ -48,7 +49,7 @@ type Pool struct {
 
 func defaultDatabase() Database {
 	return Database{
-		URL:    "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tasker?sslmode=disable}",
+		URL:    "postgres://postgres@127.0.0.1:5432/tasker?sslmode=disable",
 		Schema: "tasker",
 		Pool: Pool{
 			MaxConnections: 25,

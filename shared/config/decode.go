@@ -58,7 +58,9 @@ func (d *decoder) table(prefix string, f *field, m map[string]any, v reflect.Val
 		switch {
 		case c == nil:
 			msg := fmt.Sprintf("unknown key %q", path)
-			if hint := suggest(name, f.childKeys()); hint != "" {
+			if note, ok := removedKeys[path]; ok {
+				msg += ": " + note
+			} else if hint := suggest(name, f.childKeys()); hint != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", joinKey(prefix, hint))
 			}
 			d.unknown(path, msg)

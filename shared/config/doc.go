@@ -11,8 +11,8 @@
 //  3. <context>/base.toml, then <context>/environments/<env>.toml
 //     (a context file may also override shared sections for that service);
 //  4. ${VAR} and ${VAR:-default} substitution in every string value;
-//  5. the TASKER_TEMPLATE_PATH shortcut, then TASKER__SECTION__KEY=value
-//     overrides from the environment.
+//  5. the DATABASE_URL and TASKER_TEMPLATE_PATH shortcuts, then
+//     TASKER__SECTION__KEY=value overrides from the environment.
 //
 // The result is decoded into [Config] and validated. Every problem found on
 // the way (unknown key, wrong type, bad value, missing variable) is

@@ -38,7 +38,7 @@ func TestMarshalTOMLReadsLikeTheBaseFiles(t *testing.T) {
 		"[database]\n",
 		"[database.pool]\nmax_connections = 25\n",
 		`idle_timeout = "5m"`,
-		"multiplier = 2.0\n",
+		"jitter_max_fraction = 0.15\n",
 		`search_paths = ["config/tasks"]`,
 		"[worker.handlers]\n",
 		"namespaces = []\n",
@@ -49,6 +49,13 @@ func TestMarshalTOMLReadsLikeTheBaseFiles(t *testing.T) {
 	require.NotContains(t, text, "[orchestration")
 	// Scalars of a table come before its sub-tables.
 	require.Less(t, strings.Index(text, "statement_timeout"), strings.Index(text, "[database.pool]"))
+
+	// A whole-number float stays a float.
+	cfg := Default(ContextShared)
+	cfg.Backoff.JitterMaxFraction = 0
+	data, err = cfg.MarshalTOML()
+	require.NoError(t, err)
+	require.Contains(t, string(data), "jitter_max_fraction = 0.0\n")
 }
 
 func TestMarshalJSON(t *testing.T) {

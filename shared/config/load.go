@@ -27,8 +27,9 @@ type LoadOptions struct {
 	// TASKER_ENV variable of Environ, or "development" when that is unset.
 	Env string
 	// Environ is the environment in os.Environ form ("NAME=value"); it
-	// feeds TASKER_ENV, ${VAR} substitution, TASKER_TEMPLATE_PATH and the
-	// TASKER__SECTION__KEY overrides. Nil means no environment at all.
+	// feeds TASKER_ENV, ${VAR} substitution, the DATABASE_URL and
+	// TASKER_TEMPLATE_PATH shortcuts and the TASKER__SECTION__KEY
+	// overrides. Nil means no environment at all.
 	Environ []string
 }
 
@@ -61,6 +62,7 @@ func Load(opts LoadOptions) (*Config, error) {
 		s.addFile(files, display, path.Join(lc, "environments", envName+".toml"), lc, false)
 	}
 	s.substitute()
+	s.applyDatabaseURL()
 	s.applyTemplatePath()
 	s.applyOverrides()
 	cfg := s.decode()

@@ -133,6 +133,65 @@ enabled = true
 	require.Len(t, problemsOf(t, err), 3, "each problem once: %v", err)
 }
 
+// The [backoff] keys strategy, base, max and multiplier were never used
+// (a step's backoff is its template's); a file or override that still sets
+// one fails like any unknown key, saying why.
+func TestLoadRemovedBackoffKeysAreUnknown(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"shared/base.toml": `
+[backoff]
+strategy = "linear"
+base = "1s"
+max = "60s"
+multiplier = 2.0
+jitter = false
+`,
+	})
+	_, err := Load(LoadOptions{Root: root, Context: ContextShared, Environ: []string{"TASKER__BACKOFF__MAX=5s"}})
+	base := filepath.Join(root, "shared", "base.toml")
+	for _, key := range []string{"strategy", "base", "max", "multiplier"} {
+		requireProblem(t, err, base+`: unknown key "backoff.`+key+`": removed`, "template's retry block")
+	}
+	requireProblem(t, err, `environment variable TASKER__BACKOFF__MAX: unknown key "backoff.max": removed`)
+	require.Len(t, problemsOf(t, err), 5, "%v", err)
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	for _, p := range ps {
+		require.True(t, p.Unknown, p.Error())
+	}
+}
+
+// database.url comes from, strongest first: TASKER__DATABASE__URL,
+// DATABASE_URL, the files, the built-in default.
+func TestLoadDatabaseURLPrecedence(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"shared/base.toml": "[database]\nurl = \"postgres://from-file/db\"\n",
+	})
+	const (
+		file     = "postgres://from-file/db"
+		variable = "DATABASE_URL=postgres://from-var/db"
+		override = "TASKER__DATABASE__URL=postgres://from-override/db"
+	)
+	for _, tc := range []struct {
+		root    string
+		environ []string
+		want    string
+	}{
+		{want: "postgres://postgres@127.0.0.1:5432/tasker?sslmode=disable"},
+		{root: root, want: file},
+		{root: root, environ: []string{variable}, want: "postgres://from-var/db"},
+		{root: root, environ: []string{"DATABASE_URL="}, want: file},
+		{root: root, environ: []string{variable, override}, want: "postgres://from-override/db"},
+		{environ: []string{override}, want: "postgres://from-override/db"},
+	} {
+		for _, ctx := range Contexts {
+			cfg, err := Load(LoadOptions{Root: tc.root, Context: ctx, Environ: tc.environ})
+			require.NoError(t, err)
+			require.Equal(t, tc.want, cfg.Database.URL, "root %q, environ %v, context %s", tc.root, tc.environ, ctx)
+		}
+	}
+}
+
 func TestLoadSectionOfAnotherContextIsUnknown(t *testing.T) {
 	root := writeTree(t, map[string]string{
 		"shared/base.toml":        "[worker]\nworker_id = \"w\"\n",
@@ -170,7 +229,7 @@ idle_timeout = "5 minutes"
 backend = "kafka"
 [backoff]
 jitter = "yes"
-multiplier = 0.5
+jitter_max_fraction = 1.5
 [templates]
 search_paths = ["ok", 3]
 `,
@@ -198,7 +257,7 @@ backpressure = 5
 	// Value problems, found by Validate after the merge, in the same run.
 	requireProblem(t, err, base+`database.schema: invalid schema name "Bad-Schema"`)
 	requireProblem(t, err, base+`queues.backend: unknown value "kafka": want one of "postgres" or "rabbitmq"`)
-	requireProblem(t, err, base+"backoff.multiplier: must be between 1 and 100, got 0.5")
+	requireProblem(t, err, base+"backoff.jitter_max_fraction: must be at least 0 and below 1, got 1.5")
 	requireProblem(t, err, obase+`orchestration.staleness.action: unknown value "delete": want one of "dlq", "error" or "none"`)
 	requireProblem(t, err, obase+"orchestration.staleness.batch_size: must be between 1 and 10000, got 0")
 	requireProblem(t, err, obase+`orchestration.web.bind_address: invalid listen address "localhost"`)

@@ -13,9 +13,11 @@ const DefaultLeaderLockKey int64 = 0x7461736b6572
 // service, which creates tasks, enqueues ready steps, processes results,
 // retries and finalizes tasks, and serves the REST API.
 type Orchestration struct {
-	// InstanceID names this instance in logs, metrics, leader election and
-	// queue claims. Empty (the default) means "<hostname>-<pid>", generated
-	// at start-up.
+	// InstanceID names this instance: in the server's start-up line, as
+	// the application_name of its PostgreSQL connections and as the
+	// processor_id of the task transitions it writes. Leader election does
+	// not use it (the lock is the election). Empty (the default) means
+	// "orchestration-<hostname>-<pid>", generated at start-up.
 	InstanceID string `toml:"instance_id"`
 	// ShutdownTimeout is how long a graceful shutdown waits for in-flight
 	// batches to commit before the process exits anyway. Work not committed
@@ -67,16 +69,18 @@ type OrchestrationWeb struct {
 type Backpressure struct {
 	// Enabled turns admission control on. Default true.
 	Enabled bool `toml:"enabled"`
-	// QueueDepthLimit is the depth of any monitored queue at or above which
-	// new tasks are refused. Default 5000 (test 1000).
+	// QueueDepthLimit is the most visible messages the task's namespace
+	// worker queue or the result queue may hold: above it new tasks are
+	// refused. Default 5000 (test 1000).
 	QueueDepthLimit int `toml:"queue_depth_limit"`
 	// RetryAfter is the Retry-After sent with the 503. Default 30s (test 1s).
 	RetryAfter time.Duration `toml:"retry_after"`
 }
 
 // Leader is the [orchestration.leader] section. Instances compete for a
-// session-level PostgreSQL advisory lock; the holder runs the singleton
-// loops and the others take over within RenewInterval of its loss.
+// session-level PostgreSQL advisory lock; the holder runs the cluster-wide
+// loops (readiness poller, reconciler, staleness detector, statistics
+// keeper) and the others take over within RenewInterval of its loss.
 type Leader struct {
 	// LockKey is the advisory lock key (pg_try_advisory_lock). Change it
 	// only to run two independent Tasker installations in one database

@@ -11,6 +11,19 @@ import (
 // overridePrefix starts an environment override: TASKER__SECTION__KEY.
 const overridePrefix = "TASKER__"
 
+// databaseURLVar names the variable that replaces database.url when set.
+const databaseURLVar = "DATABASE_URL"
+
+// applyDatabaseURL applies the DATABASE_URL shortcut: when set and not
+// empty, it replaces database.url from every file. TASKER__DATABASE__URL,
+// applied after it, still wins; a --database-url flag (applied by the
+// caller) wins over both.
+func (s *loadState) applyDatabaseURL() {
+	if v := s.environ[databaseURLVar]; v != "" {
+		s.set([]string{"database", "url"}, v, "environment variable "+databaseURLVar)
+	}
+}
+
 // applyTemplatePath applies the TASKER_TEMPLATE_PATH shortcut: a
 // colon-separated list that replaces templates.search_paths.
 func (s *loadState) applyTemplatePath() {
@@ -61,7 +74,9 @@ func (s *loadState) applyOverride(name, value string) {
 		if c == nil || f.kind != kindTable {
 			prefix := strings.Join(segments[:i], ".")
 			msg := fmt.Sprintf("unknown key %q", key)
-			if f.kind == kindTable {
+			if note, ok := removedKeys[key]; ok {
+				msg += ": " + note
+			} else if f.kind == kindTable {
 				if hint := suggest(seg, f.childKeys()); hint != "" {
 					msg += fmt.Sprintf(" (did you mean %s?)", envName(joinKey(prefix, hint)))
 				}

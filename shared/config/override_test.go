@@ -14,7 +14,7 @@ func TestOverridesEveryType(t *testing.T) {
 		"TASKER__BACKOFF__JITTER=false",                             // bool
 		"TASKER__ORCHESTRATION__STALENESS__DRY_RUN=1",               // bool
 		"TASKER__QUEUES__VISIBILITY_TIMEOUT=45s",                    // duration
-		"TASKER__BACKOFF__MULTIPLIER=1.5",                           // float
+		"TASKER__BACKOFF__JITTER_MAX_FRACTION=0.25",                 // float
 		"TASKER__TEMPLATES__SEARCH_PATHS=/a, /b ,,/c",               // string list
 		"TASKER__ORCHESTRATION__WEB__BIND_ADDRESS=:9000",            // string
 		"tasker__database__schema=lower_case_name",                  // names are case-insensitive
@@ -26,7 +26,7 @@ func TestOverridesEveryType(t *testing.T) {
 	require.False(t, cfg.Backoff.Jitter)
 	require.True(t, cfg.Orchestration.Staleness.DryRun)
 	require.Equal(t, 45*time.Second, cfg.Queues.VisibilityTimeout)
-	require.InDelta(t, 1.5, cfg.Backoff.Multiplier, 0)
+	require.InDelta(t, 0.25, cfg.Backoff.JitterMaxFraction, 0)
 	require.Equal(t, []string{"/a", "/b", "/c"}, cfg.Templates.SearchPaths)
 	require.Equal(t, ":9000", cfg.Orchestration.Web.BindAddress)
 	require.Equal(t, "lower_case_name", cfg.Database.Schema)
@@ -65,7 +65,7 @@ func TestOverrideProblems(t *testing.T) {
 		"TASKER__WEB__BIND_ADDRESS=:9000",
 		"TASKER__DATABASE__POOL__MIN_CONNECTIONS=few",
 		"TASKER__BACKOFF__JITTER=maybe",
-		"TASKER__BACKOFF__MULTIPLIER=x2",
+		"TASKER__BACKOFF__JITTER_MAX_FRACTION=x2",
 		"TASKER__QUEUES__POLL_INTERVAL=10",
 		"TASKER__DATABASE__POOL=big",
 		"TASKER__DATABASE__SCHEMA__NAME=x",
@@ -76,7 +76,7 @@ func TestOverrideProblems(t *testing.T) {
 	requireProblem(t, err, `environment variable TASKER__WEB__BIND_ADDRESS: unknown key "web.bind_address"`)
 	requireProblem(t, err, `environment variable TASKER__DATABASE__POOL__MIN_CONNECTIONS: database.pool.min_connections: invalid integer "few"`)
 	requireProblem(t, err, `environment variable TASKER__BACKOFF__JITTER: backoff.jitter: invalid boolean "maybe"`)
-	requireProblem(t, err, `environment variable TASKER__BACKOFF__MULTIPLIER: backoff.multiplier: invalid number "x2"`)
+	requireProblem(t, err, `environment variable TASKER__BACKOFF__JITTER_MAX_FRACTION: backoff.jitter_max_fraction: invalid number "x2"`)
 	requireProblem(t, err, `environment variable TASKER__QUEUES__POLL_INTERVAL: queues.poll_interval: invalid duration "10"`)
 	requireProblem(t, err, `environment variable TASKER__DATABASE__POOL: database.pool: is a table; override one of its keys, e.g. TASKER__DATABASE__POOL__MAX_CONNECTIONS`)
 	requireProblem(t, err, `environment variable TASKER__DATABASE__SCHEMA__NAME: unknown key "database.schema.name" (database.schema is not a table)`)

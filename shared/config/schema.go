@@ -147,6 +147,19 @@ func Keys(context string) []string {
 	return out
 }
 
+// removedKeys are keys that earlier versions accepted, each with a note
+// saying what replaced it. They are unknown keys like any other: a file or
+// override that still sets one fails to load, and the note says why.
+var removedKeys = map[string]string{
+	"backoff.strategy":   removedBackoffNote,
+	"backoff.base":       removedBackoffNote,
+	"backoff.max":        removedBackoffNote,
+	"backoff.multiplier": removedBackoffNote,
+}
+
+const removedBackoffNote = "removed: it was never used; a step's backoff shape, base and cap come from " +
+	"its template's retry block (backoff, backoff_base_ms, max_backoff_ms)"
+
 // suggest returns a "did you mean" hint for an unknown key among the keys
 // of its table, or "".
 func suggest(name string, candidates []string) string {

@@ -15,20 +15,20 @@ func TestValidateReportsKeysFromTheRoot(t *testing.T) {
 	cfg.Worker.Web.BindAddress = ":70000"
 	cfg.Worker.Completion.FlushInterval = -time.Second
 	cfg.Backoff.JitterMaxFraction = 1
-	cfg.Backoff.Max = 500 * time.Millisecond
+	cfg.Backoff.RetryAfterCap = -time.Second
 
 	var ps Problems
 	require.True(t, errors.As(cfg.Validate(), &ps))
 	require.Equal(t, Problems{
 		{Key: "database.pool.max_connections", Message: "must be between 1 and 10000, got 0"},
-		{Key: "backoff.max", Message: "must be at least base (1s), got 500ms"},
 		{Key: "backoff.jitter_max_fraction", Message: "must be at least 0 and below 1, got 1"},
+		{Key: "backoff.retry_after_cap", Message: "must not be negative, got -1s"},
 		{Key: "worker.namespaces", Message: `invalid namespace "not-ok": want 1-34 letters, digits or underscores, not starting with a digit`},
 		{Key: "worker.namespaces", Message: `namespace "ok" is listed twice`},
 		{Key: "worker.web.bind_address", Message: `invalid port "70000" in listen address ":70000": want 0-65535`},
 		{Key: "worker.completion.flush_interval", Message: "must not be negative, got -1s"},
 	}, ps)
-	require.Equal(t, "backoff.max: must be at least base (1s), got 500ms", ps[1].Error())
+	require.Equal(t, "backoff.jitter_max_fraction: must be at least 0 and below 1, got 1", ps[1].Error())
 }
 
 func TestValidateContextSections(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 // from its namespaces' queues, runs their handlers and reports results.
 type Worker struct {
 	// WorkerID names this worker in logs, metrics and step claims. Empty
-	// (the default) means "<hostname>-<pid>", generated at start-up.
+	// (the default) means one generated at start-up from the host name and
+	// process id ("<hostname>-<pid>"; tasker-worker prefixes
+	// "tasker-worker-").
 	WorkerID string `toml:"worker_id"`
 	// Namespaces are the task namespaces whose queues
 	// (worker_<namespace>_queue) this worker consumes. Empty (the default)
@@ -41,8 +43,8 @@ type WorkerWeb struct {
 // its queues.
 type Claims struct {
 	// BatchSize is the most steps claimed in one statement; the worker
-	// never claims more than it has free handler slots. Default 20
-	// (production 50).
+	// never claims more than it has free handler slots. Default 100
+	// (production 200).
 	BatchSize int `toml:"batch_size"`
 	// VisibilityTimeout is the claim deadline: a step whose worker dies
 	// reappears this long after its last heartbeat and is reclaimed (the
@@ -60,29 +62,34 @@ type Claims struct {
 // Handlers is the [worker.handlers] section: how many handlers run at once
 // and for how long.
 type Handlers struct {
-	// MaxConcurrent is the most handlers running at once. Default 10
-	// (test 5, production 50).
+	// MaxConcurrent is the most handlers running at once. Default 100
+	// (test 5, production 200).
 	MaxConcurrent int `toml:"max_concurrent"`
 	// DefaultTimeout bounds a handler run when its template step sets no
 	// timeout_seconds; a timed-out run fails as retryable. Default 30s
 	// (test 5s, production 60s).
 	DefaultTimeout time.Duration `toml:"default_timeout"`
-	// MinConcurrent is the floor of the adaptive limit. Default 2.
+	// MinConcurrent is the floor of the adaptive limit, and the limit an
+	// adaptive worker starts at. Default 10 (test 2).
 	MinConcurrent int `toml:"min_concurrent"`
-	// Adaptive lets the worker lower its concurrency between MinConcurrent
-	// and MaxConcurrent when handlers slow down or the database pushes
-	// back, and raise it again when they recover. When false it always
-	// runs up to MaxConcurrent. Default true.
+	// Adaptive moves the handler limit between MinConcurrent and
+	// MaxConcurrent by demand: starting at MinConcurrent, every
+	// ScaleInterval it grows when at least 80% of the slots were busy and
+	// the visible backlog of the worker's queues exceeds its free slots (by
+	// that excess, at most doubling), and shrinks by a quarter (never below
+	// the peak use) when at most half were busy. When false the limit is
+	// always MaxConcurrent. Default true.
 	Adaptive bool `toml:"adaptive"`
 	// ScaleInterval is how often the adaptive limit is re-evaluated.
-	// Default 2s.
+	// Default 1s.
 	ScaleInterval time.Duration `toml:"scale_interval"`
 }
 
 // Completion is the [worker.completion] section: writing step results
 // back (one transaction per batch).
 type Completion struct {
-	// BatchSize is the most results committed in one transaction. Default 50.
+	// BatchSize is the most results committed in one transaction. Default
+	// 200.
 	BatchSize int `toml:"batch_size"`
 	// FlushInterval is how long a result may wait for others to share its
 	// transaction; 0 (the default) commits at once, batching only results

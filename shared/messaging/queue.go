@@ -151,19 +151,19 @@ type Batcher interface {
 
 // TableQueue is implemented by backends whose queues are tables in the
 // store's PostgreSQL schema. The store then composes queue operations into
-// its own statements: claim messages and their steps in one statement, take
-// result messages inside the transaction that processes them. The queue
-// still owns its SQL: it hands out statements to embed as CTEs.
+// its own statements: claim messages and their steps in one statement, or
+// check which steps still have a message. The queue still owns its SQL: it
+// hands out statements to embed as CTEs.
 type TableQueue interface {
 	Batcher
 	// ClaimSQL returns a data-modifying statement that claims up to $1
 	// visible messages of queue, hiding them for $2 microseconds, RETURNING
 	// msg_id, read_ct, vt, message.
 	ClaimSQL(ctx context.Context, queue string) (string, error)
-	// TakeSQL returns a statement that deletes up to $1 visible messages of
-	// queue, skipping locked ones, RETURNING msg_id, read_ct, message. Run
-	// inside a transaction, the messages are back if it rolls back.
-	TakeSQL(ctx context.Context, queue string) (string, error)
+	// Table returns the quoted name of queue's table, for reads the store
+	// composes itself (columns msg_id, read_ct, enqueued_at, vt and the
+	// jsonb message), creating the queue if needed.
+	Table(ctx context.Context, queue string) (string, error)
 	// QueueNack adds to b making message id visible again at until.
 	QueueNack(ctx context.Context, b *pgx.Batch, queue string, id int64, until time.Time) error
 }

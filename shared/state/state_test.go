@@ -23,7 +23,7 @@ var allStepEvents = []StepEvent{
 	StepEventEnqueue, StepEventStart, StepEventEnqueueForOrchestration,
 	StepEventEnqueueAsErrorForOrchestration, StepEventComplete, StepEventFail,
 	StepEventWaitForRetry, StepEventRetry, StepEventResetForRetry, StepEventCancel,
-	StepEventResolveManually, StepEventCompleteManually,
+	StepEventResolveManually, StepEventCompleteManually, StepEventStalenessTimeout,
 }
 
 // expectedTask is written out by hand from reference §2.2 (plus our documented
@@ -128,6 +128,9 @@ func init() {
 		expectedStep[string(s)+"/cancel"] = StepCancelled
 		expectedStep[string(s)+"/resolve_manually"] = StepResolvedManually
 		expectedStep[string(s)+"/complete_manually"] = StepComplete
+		if s != StepError {
+			expectedStep[string(s)+"/staleness_timeout"] = StepError
+		}
 	}
 }
 

@@ -64,6 +64,10 @@ const (
 	StepEventCancel                         StepEvent = "cancel"
 	StepEventResolveManually                StepEvent = "resolve_manually"
 	StepEventCompleteManually               StepEvent = "complete_manually"
+	// StepEventStalenessTimeout fails a step that had not finished when the
+	// staleness detector moved its task to error, so an operator can reset
+	// it for retry.
+	StepEventStalenessTimeout StepEvent = "staleness_timeout"
 )
 
 // StepTransition is one allowed move of the step machine.
@@ -76,7 +80,9 @@ type StepTransition struct {
 // stepTransitions is tasker-core's step guard table (reference §2.5). The
 // legacy direct moves (pending→in_progress, in_progress→complete/error) are
 // left out: nothing here drives them. wait_for_retry from in_progress is kept:
-// it records a claim that expired because its worker died.
+// it records a claim that expired because its worker died. staleness_timeout
+// (ours) moves every unfinished step to error when the staleness detector
+// fails its task.
 var stepTransitions = func() []StepTransition {
 	t := []StepTransition{
 		{StepPending, StepEventEnqueue, StepEnqueued},
@@ -94,6 +100,11 @@ var stepTransitions = func() []StepTransition {
 		{StepInProgress, StepEventWaitForRetry, StepWaitingForRetry},
 		{StepEnqueued, StepEventWaitForRetry, StepWaitingForRetry},
 		{StepPending, StepEventWaitForRetry, StepWaitingForRetry},
+	}
+	for _, s := range StepStates {
+		if !s.Terminal() && s != StepError {
+			t = append(t, StepTransition{s, StepEventStalenessTimeout, StepError})
+		}
 	}
 	for _, s := range StepStates {
 		if s.Terminal() {

@@ -70,6 +70,18 @@ func staleQuery(extra string) string {
 		lifecycleMinutes("max_duration_minutes")) + extra
 }
 
+// liveStepSQL selects a step of task t that shows its task is still being
+// worked on: running under a claim that has not lapsed (the worker's
+// heartbeat extends it), or waiting for a retry whose time has not come. It
+// only runs for tasks past their state threshold, and probes each one's
+// steps through the (task_uuid, named_step_uuid) index. OFFSET 0 keeps it
+// that way: without it the planner may hash the whole workflow_steps table
+// instead (it cannot see how few tasks get this far).
+const liveStepSQL = `SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid
+	AND ((s.state = 'in_progress' AND s.claim_deadline > now())
+	     OR (s.state = 'waiting_for_retry' AND s.next_retry_at > now()))
+	OFFSET 0`
+
 func scanStale(r pgx.CollectableRow) (StaleTask, error) {
 	var st StaleTask
 	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
@@ -83,14 +95,18 @@ func (th StalenessThresholds) args() []any {
 		th.MaxLifetime.Minutes()}
 }
 
-// StaleTasks finds tasks that sat in a waiting state past their threshold,
-// or outlived their maximum lifetime, and have no open DLQ entry.
+// StaleTasks finds tasks that have no open DLQ entry and either outlived
+// their maximum lifetime, or sat in a waiting state past their threshold
+// with no sign of life: a task with a step running under a claim that has
+// not lapsed (its worker heartbeats), or with a step whose retry time has not
+// come, is not stale for its time in state.
 func (s *Store) StaleTasks(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
 	args := append(th.args(), limit)
 	rows, err := s.pool.Query(ctx, staleQuery(`
 		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')
-		AND (now() - t.state_changed_at >= th.minutes * interval '1 minute'
-		     OR now() - t.created_at >= th.lifetime * interval '1 minute')
+		AND (now() - t.created_at >= th.lifetime * interval '1 minute'
+		     OR (now() - t.state_changed_at >= th.minutes * interval '1 minute'
+		         AND NOT EXISTS (`+liveStepSQL+`)))
 		ORDER BY t.state_changed_at LIMIT $5`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("finding stale tasks: %w", err)
@@ -123,13 +139,14 @@ func (s *Store) StalenessMonitor(ctx context.Context, th StalenessThresholds, li
 type StaleAction struct {
 	// DLQ opens an investigation entry.
 	DLQ bool
-	// Fail moves the task to error.
+	// Fail moves the task, and every step it had not finished, to error.
 	Fail bool
 }
 
 // HandleStaleTask acts on one flagged task in one transaction, but only if
 // it is still in the state it was flagged in (a task that moved on since is
-// left alone). It reports whether anything was done.
+// left alone). Failing the task also fails every step it had not finished
+// (see failUnfinishedSteps). It reports whether anything was done.
 func (s *Store) HandleStaleTask(ctx context.Context, st StaleTask, act StaleAction) (bool, error) {
 	done := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -168,6 +185,9 @@ func (s *Store) HandleStaleTask(ctx context.Context, st StaleTask, act StaleActi
 			if err := s.applyTaskTransitions(ctx, tx, &tr, nil); err != nil {
 				return err
 			}
+			if err := failUnfinishedSteps(ctx, tx, st); err != nil {
+				return err
+			}
 			if err := s.notifyTasks(ctx, tx, []uuid.UUID{st.TaskUUID}); err != nil {
 				return err
 			}
@@ -179,6 +199,39 @@ func (s *Store) HandleStaleTask(ctx context.Context, st StaleTask, act StaleActi
 		return false, fmt.Errorf("handling stale task %s: %w", st.TaskUUID, err)
 	}
 	return done, nil
+}
+
+// failUnfinishedSteps moves every step of a task the staleness detector
+// failed that had not finished to error, clearing its claim, with a history
+// row saying why. Nothing would ever move them otherwise (claims skip
+// finished tasks); in error, an operator can reset them for retry, which
+// re-opens the task. A worker still running such a step finds its result
+// stale (the result is a compare-and-swap on in_progress) and it is dropped.
+func failUnfinishedSteps(ctx context.Context, tx pgx.Tx, st StaleTask) error {
+	sources := state.StepSourcesFor(state.StepEventStalenessTimeout)
+	from := make([]string, len(sources))
+	for i, src := range sources {
+		from[i] = string(src)
+	}
+	meta, _ := json.Marshal(map[string]any{"reason": "task_staleness_timeout", "task_state": st.State,
+		"time_in_state_minutes": st.MinutesInState, "threshold_minutes": st.ThresholdMinutes,
+		"task_age_minutes": st.TaskAgeMinutes})
+	_, err := tx.Exec(ctx, `
+		WITH upd AS (
+			UPDATE workflow_steps w SET state = 'error', in_process = false, claimed_by = NULL,
+				claim_deadline = NULL, next_retry_at = NULL, state_changed_at = now(), updated_at = now()
+			FROM (SELECT workflow_step_uuid, state AS old_state FROM workflow_steps
+			      WHERE task_uuid = $1 AND state = ANY($2) FOR UPDATE) old
+			WHERE w.workflow_step_uuid = old.workflow_step_uuid AND w.state = old.old_state
+			RETURNING w.workflow_step_uuid, old.old_state
+		)
+		INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+		SELECT workflow_step_uuid, $1, old_state, 'error', $3, $4 FROM upd`,
+		st.TaskUUID, from, string(state.StepEventStalenessTimeout), meta)
+	if err != nil {
+		return fmt.Errorf("failing unfinished steps: %w", err)
+	}
+	return nil
 }
 
 const dlqColumns = `dlq_entry_uuid, task_uuid, original_state, dlq_reason, dlq_timestamp, resolution_status,

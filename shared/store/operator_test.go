@@ -84,15 +84,17 @@ func TestStalledStepsAreNudged(t *testing.T) {
 	msgs, err := e.queue.Claim(e.ctx, q, 10, time.Hour)
 	require.NoError(t, err)
 	require.NoError(t, e.queue.Ack(e.ctx, q, msgs[0].ID))
-	var stalled []store.StalledStep
-	require.Eventually(t, func() bool {
-		stalled, err = e.store.StalledSteps(e.ctx, 50*time.Millisecond, 10)
-		require.NoError(t, err)
-		return len(stalled) == 1
-	}, 10*time.Second, 20*time.Millisecond)
+	// Long enqueued; a window of seconds keeps the test immune to a slow
+	// machine between the nudge and the second look.
+	e.exec(`UPDATE workflow_steps SET state_changed_at = now() - interval '1 hour'`)
+	stalled, err := e.store.StalledSteps(e.ctx, 10*time.Second, 10)
+	require.NoError(t, err)
+	require.Len(t, stalled, 1)
 	require.Equal(t, state.StepEnqueued, stalled[0].State)
-	require.NoError(t, e.store.NudgeSteps(e.ctx, stalled))
-	again, err := e.store.StalledSteps(e.ctx, 50*time.Millisecond, 10)
+	sent, err := e.store.NudgeSteps(e.ctx, stalled)
+	require.NoError(t, err)
+	require.Equal(t, 1, sent)
+	again, err := e.store.StalledSteps(e.ctx, 10*time.Second, 10)
 	require.NoError(t, err)
 	require.Empty(t, again, "a nudged step is not nudged again at once")
 	claimed := e.claimAll("w").Claimed

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,37 +57,113 @@ func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit
 }
 
 // NudgeSteps re-sends the messages of stalled steps (to the worker queue, or
-// to orchestration for results) and records the nudge. A duplicate message
-// is harmless: the first one to arrive moves the step, the others are
-// dropped.
-func (s *Store) NudgeSteps(ctx context.Context, steps []StalledStep) error {
+// to orchestration for results) whose message is really gone, and records
+// the nudge of every step it looked at, so the next pass looks at others. It
+// returns how many messages it sent.
+//
+// With the Postgres queue a step's state change and its message commit
+// together, so a step waiting long is usually just behind a deep queue (or a
+// delayed retry, or a claim about to lapse): a step that still has a message
+// in its queue gets none. With any other queue every step gets one. A
+// duplicate message is harmless: the first one to arrive moves the step, the
+// others are dropped.
+func (s *Store) NudgeSteps(ctx context.Context, steps []StalledStep) (int, error) {
 	if len(steps) == 0 {
-		return nil
+		return 0, nil
+	}
+	queued, err := s.queuedSteps(ctx, steps)
+	if err != nil {
+		return 0, fmt.Errorf("nudging steps: %w", err)
 	}
 	byQueue := map[string][]json.RawMessage{}
 	ids := make([]uuid.UUID, 0, len(steps))
+	sent := 0
 	for _, st := range steps {
+		ids = append(ids, st.StepUUID)
+		if queued[st.StepUUID] {
+			continue
+		}
 		b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.StepUUID, CorrelationID: st.CorrelationID})
 		if err != nil {
-			return err
+			return 0, err
 		}
-		q := messaging.WorkerQueue(st.Namespace)
-		if st.State == state.StepEnqueuedForOrchestration || st.State == state.StepEnqueuedAsErrorForOrchestration {
-			q = messaging.StepResultsQueue
-		}
+		q := nudgeQueue(st)
 		byQueue[q] = append(byQueue[q], b)
-		ids = append(ids, st.StepUUID)
+		sent++
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE workflow_steps SET nudged_at = now() WHERE workflow_step_uuid = ANY($1)`, ids); err != nil {
 			return err
 		}
 		return s.sendAll(ctx, tx, byQueue)
 	})
 	if err != nil {
-		return fmt.Errorf("nudging steps: %w", err)
+		return 0, fmt.Errorf("nudging steps: %w", err)
 	}
-	return nil
+	return sent, nil
+}
+
+// nudgeQueue is the queue that carries the message a stalled step waits
+// for: orchestration's for a reported result, else its namespace's.
+func nudgeQueue(st StalledStep) string {
+	if st.State == state.StepEnqueuedForOrchestration || st.State == state.StepEnqueuedAsErrorForOrchestration {
+		return messaging.StepResultsQueue
+	}
+	return messaging.WorkerQueue(st.Namespace)
+}
+
+// queuedSteps returns which of the steps still have a message, visible or
+// hidden, in the queue their message goes to. It only knows with the
+// Postgres queue (its queues are tables of our schema) and then reads every
+// queue involved in one round trip, one scan per queue for the whole batch;
+// with any other queue it reports none.
+func (s *Store) queuedSteps(ctx context.Context, steps []StalledStep) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	if s.tables == nil {
+		return out, nil
+	}
+	byQueue := map[string][]string{}
+	for _, st := range steps {
+		q := nudgeQueue(st)
+		byQueue[q] = append(byQueue[q], st.StepUUID.String())
+	}
+	b := &pgx.Batch{}
+	for _, q := range slices.Sorted(maps.Keys(byQueue)) {
+		table, err := s.queueTable(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		// One scan of the queue probing a hash of the batch's ids (an
+		// = ANY filter with a parameter array compares every row with
+		// every id). Compared as text: a malformed payload must not fail
+		// the read.
+		b.Queue(`SELECT DISTINCT id FROM `+table+` m JOIN unnest($1::text[]) AS id
+			ON m.message->>'step_uuid' = id`, byQueue[q]).Query(func(rows pgx.Rows) error {
+			var id string
+			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+				if u, err := uuid.Parse(id); err == nil {
+					out[u] = true
+				}
+				return nil
+			})
+			return err
+		})
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("looking for queued messages: %w", err)
+	}
+	return out, nil
+}
+
+// queueTable returns the quoted name of the table that holds a queue's
+// messages with the Postgres queue, creating the queue if it does not exist
+// yet.
+func (s *Store) queueTable(ctx context.Context, queue string) (string, error) {
+	t, err := s.tables.Table(ctx, queue)
+	if err != nil {
+		return "", fmt.Errorf("ensuring queue %s: %w", queue, err)
+	}
+	return t, nil
 }
 
 // StuckTasks finds open tasks that nothing will move: unchanged for longer

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasker-go/tasker/shared/config"
@@ -117,3 +118,18 @@ func ProcessName(role, id string) string {
 
 // ErrNoSchema is returned when the database has not been migrated.
 var ErrNoSchema = errors.New("the database has no Tasker schema: run `tasker migrate up` first")
+
+// CheckSchema returns an error wrapping ErrNoSchema, naming the schema, when
+// the configured schema has no Tasker tables, so that every process says
+// what to do instead of failing later on `relation "…" does not exist`.
+func (i *Infra) CheckSchema(ctx context.Context) error {
+	_, err := i.Store.ListNamespaces(ctx)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined_table, invalid_schema_name
+		return fmt.Errorf("schema %q: %w", i.Config.Database.Schema, ErrNoSchema)
+	}
+	if err != nil {
+		return fmt.Errorf("checking the database schema: %w", err)
+	}
+	return nil
+}

@@ -64,13 +64,13 @@ func (q *Queue) ClaimSQL(ctx context.Context, queue string) (string, error) {
 	return s.claim, nil
 }
 
-// TakeSQL returns the take statement to embed ($1 = how many).
-func (q *Queue) TakeSQL(ctx context.Context, queue string) (string, error) {
+// Table returns the quoted name of queue's table.
+func (q *Queue) Table(ctx context.Context, queue string) (string, error) {
 	s, err := q.stmts(ctx, queue)
 	if err != nil {
 		return "", err
 	}
-	return s.take, nil
+	return s.table, nil
 }
 
 // QueueNack adds to b hiding message id until the given time.
@@ -105,7 +105,7 @@ func Channel(schema string) string { return schema + ".mq" }
 // statements are the SQL texts of one queue, built once from the validated
 // name.
 type statements struct {
-	table, send, claim, take, del, delReceipts, nack, nackAt, extend, stats, next string
+	table, send, claim, del, delReceipts, nack, nackAt, extend, stats, next string
 }
 
 func newStatements(queue string) *statements {
@@ -124,12 +124,6 @@ func newStatements(queue string) *statements {
 				WHERE vt <= clock_timestamp()
 				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
 			RETURNING msg_id, read_ct, enqueued_at, vt, message`,
-		take: `DELETE FROM ` + t + `
-			WHERE msg_id = ANY(ARRAY(
-				SELECT msg_id FROM ` + t + `
-				WHERE vt <= clock_timestamp()
-				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
-			RETURNING msg_id, read_ct, message`,
 		del: `DELETE FROM ` + t + ` WHERE msg_id = ANY($1)`,
 		delReceipts: `DELETE FROM ` + t + ` AS m USING unnest($1::bigint[], $2::int[]) AS r(id, rc)
 			WHERE m.msg_id = r.id AND m.msg_id = ANY($1) AND (r.rc <= 0 OR m.read_ct = r.rc)`,

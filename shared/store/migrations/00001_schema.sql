@@ -97,7 +97,8 @@ CREATE TABLE workflow_steps (
     next_retry_at           timestamptz,
     claimed_by              varchar(128),
     claim_deadline          timestamptz,
-    -- last time a recovery loop re-sent this step's message
+    -- last time the readiness poller looked at this step (and re-sent its
+    -- message if it was gone)
     nudged_at               timestamptz,
     inputs                  jsonb        NOT NULL DEFAULT '{}',
     results                 jsonb,
