@@ -43,3 +43,25 @@ func TestLatestVersionIsTheHighest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.9.2", nt.Version, "an explicit version is taken as is")
 }
+
+// TestTemplatesAreNeverDeleted: tasks and steps reference their template
+// rows without foreign keys (migration 00002: the keys' row locks were the
+// largest cost of concurrent task creation), so the schema itself refuses
+// to delete or truncate those rows.
+func TestTemplatesAreNeverDeleted(t *testing.T) {
+	e := newEnv(t)
+	e.register("keep", "flow", []stepSpec{{name: "a", maxAttempts: 1}})
+	pool := e.db.Pool(t, 1)
+	for _, stmt := range []string{
+		`DELETE FROM named_tasks`,
+		`DELETE FROM named_steps WHERE name = 'a'`,
+		`TRUNCATE named_steps CASCADE`,
+		`TRUNCATE named_tasks CASCADE`,
+	} {
+		_, err := pool.Exec(e.ctx, stmt)
+		require.ErrorContains(t, err, "are never deleted", stmt)
+	}
+	var n int
+	require.NoError(t, pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM named_tasks) + (SELECT count(*) FROM named_steps)`).Scan(&n))
+	require.Equal(t, 2, n, "both rows are still there")
+}
