@@ -117,4 +117,13 @@ func TestThreeWorkersTwoOrchestrators(t *testing.T) {
 	for _, w := range sys.Workers {
 		require.Positive(t, w.Stats().Recorded, "worker %s took part", w.WorkerID())
 	}
+	// Reported, not asserted (speed belongs to benchmarks): server-side
+	// steps/s from the first task created to the last one completed.
+	var secs float64
+	require.NoError(t, pool.QueryRow(sys.Ctx, `SELECT extract(epoch FROM max(completed_at) - min(created_at))::float8
+		FROM tasks WHERE initiator = 'scale-test'`).Scan(&secs))
+	if secs > 0 {
+		t.Logf("%d tasks, %d steps in %.2f s: %.0f steps/s (first created_at to last completed_at)",
+			total, wantSteps, secs, float64(wantSteps)/secs)
+	}
 }
