@@ -82,6 +82,15 @@ const liveStepSQL = `SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_u
 	     OR (s.state = 'waiting_for_retry' AND s.next_retry_at > now()))
 	OFFSET 0`
 
+// reopenedSQL is when an operator last re-opened task t after it ended in
+// error (a step reset or resolved by hand moves the task out of error): the
+// maximum lifetime counts from then, so re-driving an old task does not get
+// it flagged again on the next pass. It reads the task's own history
+// through its (task_uuid, id) index, and only for tasks already past their
+// lifetime since creation.
+const reopenedSQL = `SELECT max(tt.created_at) FROM task_transitions tt
+	WHERE tt.task_uuid = t.task_uuid AND tt.from_state = 'error'`
+
 func scanStale(r pgx.CollectableRow) (StaleTask, error) {
 	var st StaleTask
 	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
@@ -96,15 +105,17 @@ func (th StalenessThresholds) args() []any {
 }
 
 // StaleTasks finds tasks that have no open DLQ entry and either outlived
-// their maximum lifetime, or sat in a waiting state past their threshold
-// with no sign of life: a task with a step running under a claim that has
-// not lapsed (its worker heartbeats), or with a step whose retry time has not
-// come, is not stale for its time in state.
+// their maximum lifetime (counted from creation, or from the last time an
+// operator re-opened the task after an error), or sat in a waiting state
+// past their threshold with no sign of life: a task with a step running
+// under a claim that has not lapsed (its worker heartbeats), or with a step
+// whose retry time has not come, is not stale for its time in state.
 func (s *Store) StaleTasks(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
 	args := append(th.args(), limit)
 	rows, err := s.pool.Query(ctx, staleQuery(`
 		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')
-		AND (now() - t.created_at >= th.lifetime * interval '1 minute'
+		AND ((now() - t.created_at >= th.lifetime * interval '1 minute'
+		      AND now() - COALESCE((`+reopenedSQL+`), t.created_at) >= th.lifetime * interval '1 minute')
 		     OR (now() - t.state_changed_at >= th.minutes * interval '1 minute'
 		         AND NOT EXISTS (`+liveStepSQL+`)))
 		ORDER BY t.state_changed_at LIMIT $5`), args...)

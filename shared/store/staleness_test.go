@@ -175,3 +175,34 @@ func TestStaleTaskFailsEveryUnfinishedState(t *testing.T) {
 	require.Equal(t, state.StepComplete, e.stepState(taskID, "complete").State)
 	require.Equal(t, state.StepCancelled, e.stepState(taskID, "cancelled").State)
 }
+
+// TestLifetimeRestartsWhenOperatorReopens: a task past its maximum lifetime
+// is failed (action "error": no DLQ entry to hold the detector back); an
+// operator resets its step and the task runs again. It is not flagged
+// again at once: its lifetime counts from the re-opening, and only once
+// that is a lifetime ago is it stale again.
+func TestLifetimeRestartsWhenOperatorReopens(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "only", retryable: true, maxAttempts: 3}}
+	e.register("old", "old", specs)
+	taskID := e.createTask(specs, `{}`).Task.UUID
+	require.Len(t, e.claimAll("w").Claimed, 1)
+	e.exec(`UPDATE tasks SET created_at = now() - interval '25 hours' WHERE task_uuid = $1`, taskID)
+	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	require.NoError(t, err)
+	require.Len(t, stale, 1)
+	done, err := e.store.HandleStaleTask(e.ctx, stale[0], store.StaleAction{Fail: true})
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Equal(t, state.TaskError, e.task(taskID).State)
+
+	_, outcomes, err := e.store.ApplyStepAction(e.ctx, taskID, e.ids["only"],
+		store.StepAction{Kind: store.ActionResetForRetry, By: "ops", Reason: "re-drive an old task"})
+	require.NoError(t, err)
+	require.Len(t, outcomes, 1, "the reset re-opens the task")
+	require.NotContains(t, e.staleIDs(), taskID, "its lifetime counts from the re-opening")
+
+	e.exec(`UPDATE task_transitions SET created_at = now() - interval '25 hours'
+		WHERE task_uuid = $1 AND from_state = 'error'`, taskID)
+	require.Contains(t, e.staleIDs(), taskID, "a lifetime after the re-opening it is stale again")
+}
