@@ -119,9 +119,15 @@ func TestReconnectWakesSubscribers(t *testing.T) {
 	for len(w.Wake()) > 0 {
 		<-w.Wake()
 	}
-	_, err := conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE query ILIKE 'LISTEN %' AND query ILIKE '%'||$1||'%'`, ch)
-	require.NoError(t, err)
+	// The subscription's LISTEN is issued asynchronously (WaitReady only
+	// says the first connection is up): kill the listener's backend once it
+	// shows that LISTEN as its last statement.
+	require.Eventually(t, func() bool {
+		var killed int
+		err := conn.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+			FROM pg_stat_activity WHERE query ILIKE 'LISTEN %' AND query ILIKE '%'||$1||'%'`, ch).Scan(&killed)
+		return err == nil && killed > 0
+	}, 10*time.Second, 10*time.Millisecond, "the listener never ran LISTEN %s", ch)
 	select {
 	case <-w.Wake():
 	case <-time.After(15 * time.Second):
