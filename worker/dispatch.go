@@ -66,7 +66,8 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		result: store.StepResult{
 			StepUUID: f.step.Step.UUID, TaskUUID: f.step.Task.UUID, Attempt: f.step.Step.Attempts,
 			WorkerID: c.cfg.WorkerID, CorrelationID: f.step.Task.CorrelationID, Success: success, Result: raw,
-			ExecutionMs: finished.Sub(started).Milliseconds(), Queue: f.queue, MessageID: f.step.MessageID, ReadCount: f.step.ReadCount,
+			ExecutionMs: finished.Sub(started).Milliseconds(), ClaimedAt: f.step.Step.LastAttemptedAt,
+			Queue: f.queue, MessageID: f.step.MessageID, ReadCount: f.step.ReadCount,
 		},
 	})
 }

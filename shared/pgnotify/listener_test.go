@@ -54,14 +54,21 @@ func TestSubscribeFilterAndFanOut(t *testing.T) {
 	defer onlyB.Close()
 	require.NoError(t, l.WaitReady(context.Background()))
 	// A subscription added after connect is LISTENed on the live
-	// connection: keep sending until the first notification arrives.
+	// connection: keep sending until the first notification arrives. Wait
+	// for a real one: the connect broadcast (payload = each subscription's
+	// filter, so "b" for onlyB) is delivered before any notification, and
+	// must not arrive after the drain below.
 	require.Eventually(t, func() bool {
 		notify(t, conn, ch, "a")
-		select {
-		case n := <-all.C():
-			return n.Payload == "a" || n.Payload == ""
-		case <-time.After(50 * time.Millisecond):
-			return false
+		for {
+			select {
+			case n := <-all.C():
+				if n.Payload == "a" {
+					return true
+				}
+			case <-time.After(50 * time.Millisecond):
+				return false
+			}
 		}
 	}, 10*time.Second, 10*time.Millisecond)
 	// Drain, then check the filter.

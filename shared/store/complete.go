@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,11 @@ type StepResult struct {
 	Success       bool            `json:"success"`
 	Result        json.RawMessage `json:"result"`
 	ExecutionMs   int64           `json:"execution_time_ms"`
+	// ClaimedAt is the claim's start (the claimed step's LastAttemptedAt).
+	// When set, the result only counts for that very claim: attempts go back
+	// to 0 on reset_for_retry, so attempt and worker id alone could match a
+	// later claim of the same step by the same worker.
+	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
 	// Queue and MessageID identify the step message to ack on success.
 	Queue     string `json:"-"`
 	MessageID int64  `json:"-"`
@@ -161,11 +167,12 @@ func recordResults(ctx context.Context, tx pgx.Tx, results []StepResult, force b
 
 // recordSQL CASes steps from in_progress to the two
 // enqueued-for-orchestration states, with history and audit rows. $2 (force)
-// skips the claimer and attempt check.
+// skips the claimer, attempt and claim-time check.
 const recordSQL = `
 		WITH r AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(step_uuid uuid, task_uuid uuid, attempt int,
-				worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint)
+				worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint,
+				claimed_at timestamptz)
 		), upd AS (
 			UPDATE workflow_steps w SET
 				state = CASE WHEN r.success THEN 'enqueued_for_orchestration'
@@ -174,7 +181,8 @@ const recordSQL = `
 				state_changed_at = now(), updated_at = now()
 			FROM r
 			WHERE w.workflow_step_uuid = r.step_uuid AND w.workflow_step_uuid = ANY($3) AND w.state = 'in_progress'
-				AND ($2 OR (w.attempts = r.attempt AND w.claimed_by = r.worker_id))
+				AND ($2 OR (w.attempts = r.attempt AND w.claimed_by = r.worker_id
+					AND (r.claimed_at IS NULL OR w.last_attempted_at = r.claimed_at)))
 			RETURNING w.workflow_step_uuid, w.task_uuid, w.state, w.attempts, r.worker_id, r.correlation_id,
 				r.success, r.result, r.execution_time_ms
 		), hist AS (

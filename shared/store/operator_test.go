@@ -190,3 +190,46 @@ func TestAnalyzeStale(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, tables, "workflow_steps", "just analyzed")
 }
+
+// TestLateResultDoesNotMatchClaimAfterReset: reset_for_retry sets attempts
+// back to 0, so the step's next claim by the same worker has the attempt
+// number of an old claim. A result held back from that old claim (its
+// worker's writes stalled while the claim lapsed, another worker failed
+// the step for good, and an operator reset it) must not be taken for the
+// new claim's result: the claim time tells them apart.
+func TestLateResultDoesNotMatchClaimAfterReset(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "only", retryable: true, maxAttempts: 3}}
+	e.register("late", "late", specs)
+	taskID := e.createTask(specs, `{}`).Task.UUID
+
+	old := e.claimAll("w").Claimed
+	require.Len(t, old, 1)
+	require.Equal(t, 1, old[0].Step.Attempts)
+	require.NotNil(t, old[0].Step.LastAttemptedAt, "a claimed step carries its claim time")
+	// w stalls; its claim lapses and w2 takes the step and fails it for good.
+	e.exec(`UPDATE workflow_steps SET claim_deadline = now() - interval '1 second' WHERE task_uuid = $1`, taskID)
+	e.exec(`UPDATE "mq_worker_late_queue" SET vt = now() - interval '1 second'`)
+	other := e.claimAll("w2").Claimed
+	require.Len(t, other, 1)
+	require.Equal(t, 2, other[0].Step.Attempts)
+	require.Len(t, e.complete("w2", other[0], false, false).Recorded, 1)
+	e.process()
+	require.Equal(t, state.StepError, e.stepState(taskID, "only").State)
+
+	_, _, err := e.store.ApplyStepAction(e.ctx, taskID, e.ids["only"],
+		store.StepAction{Kind: store.ActionResetForRetry, By: "ops"})
+	require.NoError(t, err)
+	again := e.claimAll("w").Claimed
+	require.Len(t, again, 1)
+	require.Equal(t, 1, again[0].Step.Attempts, "same worker, same attempt number as the old claim")
+
+	late := e.complete("w", old[0], true, false)
+	require.Equal(t, []uuid.UUID{e.ids["only"]}, late.Stale, "the old claim's result is dropped")
+	require.Empty(t, late.Recorded)
+	require.Equal(t, state.StepInProgress, e.stepState(taskID, "only").State)
+
+	require.Len(t, e.complete("w", again[0], true, false).Recorded, 1)
+	e.process()
+	require.Equal(t, state.TaskComplete, e.task(taskID).State)
+}

@@ -143,7 +143,7 @@ func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) 
 	require.NoError(e.t, err)
 	out, err := e.store.CompleteSteps(e.ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: w,
-		CorrelationID: cs.Task.CorrelationID, Success: success, Result: b,
+		CorrelationID: cs.Task.CorrelationID, Success: success, Result: b, ClaimedAt: cs.Step.LastAttemptedAt,
 		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
 	}})
 	require.NoError(e.t, err)
@@ -587,6 +587,7 @@ func TestClaimNextThroughPlainQueue(t *testing.T) {
 	require.Equal(t, []string{"one"}, names(out.Claimed))
 	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
 	first := out.Claimed[0]
+	require.NotNil(t, first.Step.LastAttemptedAt, "the claim time its result will be matched on")
 	// A duplicate while w1 holds the claim is deferred, and a malformed
 	// message is dropped; both are for the caller to apply.
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: out.Claimed[0].Step.UUID})
