@@ -46,6 +46,13 @@ func (c *consumerConfig) setDefaults() {
 	}
 }
 
+// claimHandler claims up to n messages itself and handles them, in one
+// transaction. It calls claimed with the number of messages it took as soon
+// as the claim returned (so the consumer can claim the next batch while
+// this one is handled), and returns the ids it claimed; after an error the
+// consumer hides them for RetryDelay.
+type claimHandler func(ctx context.Context, n int, claimed func(int)) ([]int64, error)
+
 // batchHandler handles claimed messages. Messages it wants retried it returns
 // an error for: the whole batch is made visible again after RetryDelay. On
 // success the handler must have acked every message itself (usually inside
@@ -62,7 +69,10 @@ type consumer struct {
 	cfg    consumerConfig
 	queue  messaging.Queue
 	handle batchHandler
-	log    *slog.Logger
+	// claimHandle, when set, replaces the queue's claim and handle: the
+	// handler claims inside its own transaction.
+	claimHandle claimHandler
+	log         *slog.Logger
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -117,6 +127,10 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		}
+		if c.claimHandle != nil {
+			c.claimAndHandle(ctx, handleCtx, wake, slots, &wg)
+			continue
+		}
 		msgs, err := c.queue.Claim(ctx, c.cfg.Queue, c.cfg.BatchSize, c.cfg.Visibility)
 		if err != nil {
 			<-slots
@@ -140,6 +154,42 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 				}
 			}
 		})
+	}
+}
+
+// claimAndHandle runs one claimHandle call holding the slot it was given,
+// and returns once its claim is known: at once to claim again when it took
+// messages, after a sleep when the queue was empty or the claim failed.
+func (c *consumer) claimAndHandle(ctx, handleCtx context.Context, wake <-chan struct{}, slots chan struct{}, wg *sync.WaitGroup) {
+	took := make(chan int, 1)
+	wg.Go(func() {
+		defer func() { <-slots }()
+		reported := false
+		report := func(n int) {
+			if !reported {
+				reported = true
+				took <- n
+			}
+		}
+		ids, err := c.claimHandle(handleCtx, c.cfg.BatchSize, report)
+		if err != nil {
+			report(-1)
+			if len(ids) > 0 {
+				c.log.Warn("handling batch failed; it will be retried", "err", err, "messages", len(ids))
+			} else if ctx.Err() == nil {
+				c.log.Warn("claiming messages failed", "err", err)
+			}
+			for _, id := range ids {
+				_ = c.queue.Nack(handleCtx, c.cfg.Queue, id, c.cfg.RetryDelay)
+			}
+		}
+		report(0)
+	})
+	switch n := <-took; {
+	case n < 0:
+		c.sleep(ctx, wake, c.cfg.PollInterval)
+	case n == 0:
+		c.sleep(ctx, wake, c.untilNext(ctx))
 	}
 }
 

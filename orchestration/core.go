@@ -100,6 +100,9 @@ func New(opts Options) (*Core, error) {
 		Queue: messaging.StepResultsQueue, BatchSize: opts.Config.Results.BatchSize,
 		Concurrency: opts.Config.Results.Concurrency, Visibility: opts.Config.Results.ClaimVisibility, PollInterval: poll,
 	}, opts.Queue, c.processResults, c.log)
+	if opts.Store.ClaimsResultsInTx() {
+		c.results.claimHandle = c.processNextResults
+	}
 	c.requests = newConsumer(consumerConfig{
 		Queue: messaging.TaskRequestsQueue, BatchSize: opts.Config.Requests.BatchSize,
 		Concurrency: opts.Config.Requests.Concurrency, Visibility: opts.Queues.VisibilityTimeout, PollInterval: poll,

@@ -42,14 +42,40 @@ func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) err
 	if err := c.queue.Committed(ctx, messaging.StepResultsQueue, out.Acked...); err != nil {
 		c.log.Warn("acknowledging processed results", "err", err)
 	}
-	c.metrics.batchSize.WithLabelValues("results").Observe(float64(len(rms)))
+	c.observeResults(out, len(rms), start)
+	return nil
+}
+
+// processNextResults is the result consumer's claiming handler with the
+// Postgres queue: the claim is part of the processing transaction
+// (store.ProcessNextResults), so a batch costs one commit, and a batch
+// that fails is visible again at once. It returns the claimed message ids
+// (for the consumer to hide them after a failure).
+func (c *Core) processNextResults(ctx context.Context, n int, claimed func(int)) ([]int64, error) {
+	start := time.Now()
+	out, ids, err := c.store.ProcessNextResults(ctx, n, c.results.cfg.Visibility, c.decide, claimed)
+	if err != nil {
+		return ids, err
+	}
+	for _, p := range out.Unreadable {
+		c.log.Error("dropped unreadable step result message", "payload", p)
+	}
+	if len(out.Acked) > 0 {
+		c.observeResults(out, len(out.Acked), start)
+	}
+	return ids, nil
+}
+
+// observeResults records a processed batch in the metrics and reports the
+// tasks it moved.
+func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) {
+	c.metrics.batchSize.WithLabelValues("results").Observe(float64(n))
 	c.metrics.batchSeconds.WithLabelValues("results").Observe(time.Since(start).Seconds())
-	for st, n := range out.Steps {
-		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(n))
+	for st, k := range out.Steps {
+		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(k))
 	}
 	c.metrics.duplicates.Add(float64(out.Duplicate))
 	c.observeOutcomes(out.Tasks)
-	return nil
 }
 
 // decide is the retry policy. A success completes the step. A failure is

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,6 +44,9 @@ type ProcessOutcome struct {
 	Duplicate int
 	// Acked are the result message ids deleted in the transaction.
 	Acked []int64
+	// Unreadable are the payloads of messages ProcessNextResults deleted
+	// because they name no step.
+	Unreadable []string
 }
 
 // ProcessResults handles a batch of result messages in one transaction: it
@@ -58,6 +62,86 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 	if len(msgs) == 0 {
 		return out, nil
 	}
+	err := s.inTxOutbox(ctx, func(o *outbox) error { return s.processInTx(o, msgs, decide, &out) })
+	if err != nil {
+		return ProcessOutcome{}, fmt.Errorf("processing results: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimsResultsInTx reports whether ProcessNextResults is available: the
+// queue's tables live in this store's schema.
+func (s *Store) ClaimsResultsInTx() bool { return s.tables != nil && s.batcher != nil }
+
+// ProcessNextResults claims up to n result messages inside the transaction
+// that processes them (ProcessResults), instead of in a transaction of
+// their own: one commit per batch instead of two, and a batch whose
+// processing fails or whose process dies is visible again at once (the
+// claim rolls back with it). claimed, when not nil, is called as soon as
+// the claim returned, with the number of messages it took, so the caller
+// can start the next claim while this batch is processed. Unreadable
+// messages are deleted in the same transaction and counted in Unreadable.
+// The ids of the claimed messages are returned even on error, for the
+// caller to hide them for a while before they are retried. Only when
+// ClaimsResultsInTx.
+func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration, decide Decider,
+	claimed func(int)) (ProcessOutcome, []int64, error) {
+	out := ProcessOutcome{Steps: map[state.StepState]int{}}
+	if !s.ClaimsResultsInTx() {
+		return out, nil, errors.New("claiming results inside the processing transaction needs the Postgres queue")
+	}
+	csql, err := s.tables.ClaimSQL(ctx, messaging.StepResultsQueue)
+	if err != nil {
+		return out, nil, err
+	}
+	var ids []int64
+	err = s.inTxOutbox(ctx, func(o *outbox) error {
+		type claimedMsg struct {
+			ID      int64
+			Reads   int
+			Payload []byte
+		}
+		var raw []claimedMsg
+		o.b.Queue(`WITH m AS (`+csql+`) SELECT msg_id, read_ct, message FROM m ORDER BY msg_id`,
+			n, vt.Microseconds()).Query(func(rows pgx.Rows) error {
+			var err error
+			raw, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimedMsg])
+			return err
+		})
+		if err := o.flush(); err != nil {
+			return fmt.Errorf("claiming results: %w", err)
+		}
+		if claimed != nil {
+			claimed(len(raw))
+		}
+		msgs := make([]ResultMessage, 0, len(raw))
+		var bad []messaging.Receipt
+		for _, m := range raw {
+			ids = append(ids, m.ID)
+			var sm messaging.StepMessage
+			if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == uuid.Nil || sm.TaskUUID == uuid.Nil {
+				bad = append(bad, messaging.Receipt{ID: m.ID, ReadCount: m.Reads})
+				out.Unreadable = append(out.Unreadable, string(m.Payload))
+				continue
+			}
+			msgs = append(msgs, ResultMessage{MessageID: m.ID, ReadCount: m.Reads, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+		}
+		if err := o.ack(messaging.StepResultsQueue, bad); err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil // the commit deletes the unreadable ones
+		}
+		return s.processInTx(o, msgs, decide, &out)
+	})
+	if err != nil {
+		return ProcessOutcome{}, ids, fmt.Errorf("processing results: %w", err)
+	}
+	return out, ids, nil
+}
+
+// processInTx is ProcessResults inside o's pipelined transaction.
+func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out *ProcessOutcome) error {
 	taskIDs := make([]uuid.UUID, 0, len(msgs))
 	stepIDs := make([]uuid.UUID, 0, len(msgs))
 	receipts := make([]messaging.Receipt, 0, len(msgs))
@@ -67,79 +151,73 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 		receipts = append(receipts, messaging.Receipt{ID: m.MessageID, ReadCount: m.ReadCount})
 		out.Acked = append(out.Acked, m.MessageID)
 	}
-	err := s.inTxOutbox(ctx, func(o *outbox) error {
-		// Round trip 1: lock the tasks (in id order: concurrent batches
-		// never deadlock) and read the reported steps.
-		var tasks map[uuid.UUID]*lockedTask
-		queueLockTasks(o.b, taskIDs, &tasks)
-		var steps []Step
-		o.b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s
-			WHERE s.workflow_step_uuid = ANY($1)
-			AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')`, stepIDs).
-			Query(func(rows pgx.Rows) error {
-				var err error
-				steps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
-					var st Step
-					return st, r.Scan(stepDest(&st)...)
-				})
-				return err
+	// Round trip 1: lock the tasks (in id order: concurrent batches
+	// never deadlock) and read the reported steps.
+	var tasks map[uuid.UUID]*lockedTask
+	queueLockTasks(o.b, taskIDs, &tasks)
+	var steps []Step
+	o.b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s
+		WHERE s.workflow_step_uuid = ANY($1)
+		AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')`, stepIDs).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			steps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
+				var st Step
+				return st, r.Scan(stepDest(&st)...)
 			})
-		if err := o.flush(); err != nil {
-			return fmt.Errorf("loading reported steps: %w", err)
-		}
-		out.Duplicate = len(msgs) - len(steps)
+			return err
+		})
+	if err := o.flush(); err != nil {
+		return fmt.Errorf("loading reported steps: %w", err)
+	}
+	out.Duplicate = len(msgs) - len(steps)
 
-		// Round trip 2: move the steps, schedule retries, read the graphs.
-		var ch stepChanges
-		for _, st := range steps {
-			d := decide(st)
-			ev, ok := eventFor(st.State, d.To)
-			if !ok {
-				return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)
-			}
-			ch.add(st, d, ev)
-			out.Steps[d.To]++
-			if d.To != state.StepWaitingForRetry {
-				continue
-			}
-			t := tasks[st.TaskUUID]
-			if t == nil {
-				continue
-			}
-			b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
-			if err != nil {
-				return err
-			}
-			if err := o.send(messaging.WorkerQueue(t.Namespace), []json.RawMessage{b}, d.Delay); err != nil {
-				return fmt.Errorf("scheduling retry: %w", err)
-			}
+	// Round trip 2: move the steps, schedule retries, read the graphs.
+	var ch stepChanges
+	for _, st := range steps {
+		d := decide(st)
+		ev, ok := eventFor(st.State, d.To)
+		if !ok {
+			return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)
 		}
-		if len(ch.ids) > 0 {
-			o.b.Queue(stepChangesSQL, ch.args()...)
+		ch.add(st, d, ev)
+		out.Steps[d.To]++
+		if d.To != state.StepWaitingForRetry {
+			continue
 		}
-		graphs := queueGraphs(o.b, evaluable(tasks, false))
-		if err := o.flush(); err != nil {
-			return fmt.Errorf("transitioning steps: %w", err)
+		t := tasks[st.TaskUUID]
+		if t == nil {
+			continue
 		}
-
-		// Round trip 3: enqueue what became ready, move the tasks, announce,
-		// and delete the result messages; the commit follows.
-		p := s.plan(tasks, graphs, false)
-		out.Tasks = p.outcomes
-		if err := s.queuePlan(o, tasks, p); err != nil {
+		b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
+		if err != nil {
 			return err
 		}
-		touched := make([]string, 0, len(steps))
-		for _, st := range steps {
-			touched = append(touched, st.TaskUUID.String())
+		if err := o.send(messaging.WorkerQueue(t.Namespace), []json.RawMessage{b}, d.Delay); err != nil {
+			return fmt.Errorf("scheduling retry: %w", err)
 		}
-		o.notify(touched)
-		return o.ack(messaging.StepResultsQueue, receipts)
-	})
-	if err != nil {
-		return ProcessOutcome{}, fmt.Errorf("processing results: %w", err)
 	}
-	return out, nil
+	if len(ch.ids) > 0 {
+		o.b.Queue(stepChangesSQL, ch.args()...)
+	}
+	graphs := queueGraphs(o.b, evaluable(tasks, false))
+	if err := o.flush(); err != nil {
+		return fmt.Errorf("transitioning steps: %w", err)
+	}
+
+	// Round trip 3: enqueue what became ready, move the tasks, announce,
+	// and delete the result messages; the commit follows.
+	p := s.plan(tasks, graphs, false)
+	out.Tasks = p.outcomes
+	if err := s.queuePlan(o, tasks, p); err != nil {
+		return err
+	}
+	touched := make([]string, 0, len(steps))
+	for _, st := range steps {
+		touched = append(touched, st.TaskUUID.String())
+	}
+	o.notify(touched)
+	return o.ack(messaging.StepResultsQueue, receipts)
 }
 
 func eventFor(from, to state.StepState) (state.StepEvent, bool) {
