@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/config"
@@ -114,4 +115,53 @@ func TestStalenessSparesLiveWorkThenResetRecovers(t *testing.T) {
 	entry, err := h.store.DLQForTask(h.ctx, task.UUID)
 	require.NoError(t, err)
 	require.Equal(t, "pending", entry.ResolutionStatus, "the operator closes the investigation")
+}
+
+// TestStalenessFollowsTheTemplatesLifecycle: the configuration says dlq,
+// but a template whose lifecycle says none keeps its stuck task running;
+// once the template says dlq without failing (auto_fail_on_timeout false)
+// the task is flagged for investigation and keeps running, and it
+// completes when its worker finishes.
+func TestStalenessFollowsTheTemplatesLifecycle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *config.Orchestration) {
+		c.Staleness.StepsInProcess = time.Millisecond
+		c.Staleness.Action = config.StalenessDLQ
+	})
+	tpl := h.fixture("rust/mathematical_sequence.yaml", false)
+	h.exec(`UPDATE named_tasks SET configuration = configuration || '{"lifecycle": {"staleness_action": "none"}}'`)
+	hold := make(chan struct{})
+	h.drive(tpl.NamespaceName, func(cs store.ClaimedStep) outcome {
+		if cs.Step.Name == "linear_step_1" {
+			return outcome{hold: hold}
+		}
+		return outcome{}
+	})
+	task := h.create(tpl, input)
+	require.Eventually(t, func() bool {
+		return h.steps(task.UUID)["linear_step_1"].State == state.StepInProgress
+	}, 10*time.Second, 10*time.Millisecond)
+	h.exec(`UPDATE workflow_steps SET claim_deadline = now() - interval '1 second' WHERE state = 'in_progress'`)
+	h.core.RunMaintenance(h.ctx)
+	require.Equal(t, state.TaskStepsInProcess, h.taskState(task.UUID), "the template says none")
+	_, err := h.store.DLQForTask(h.ctx, task.UUID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	h.exec(`UPDATE named_tasks SET configuration = configuration || '{"lifecycle": {"staleness_action": "dlq",
+		"auto_fail_on_timeout": false}}'`)
+	h.core.RunMaintenance(h.ctx)
+	entry, err := h.store.DLQForTask(h.ctx, task.UUID)
+	require.NoError(t, err, "flagged for investigation")
+	require.Equal(t, "pending", entry.ResolutionStatus)
+	require.Equal(t, state.TaskStepsInProcess, h.taskState(task.UUID), "but not failed")
+
+	close(hold)
+	require.Equal(t, state.TaskComplete, h.waitState(task.UUID, state.TaskComplete).State)
+}
+
+// taskState reads a task's current state.
+func (h *harness) taskState(id uuid.UUID) state.TaskState {
+	task, err := h.store.GetTask(h.ctx, id)
+	require.NoError(h.t, err)
+	return task.State
 }

@@ -9,14 +9,11 @@ import (
 
 // stalenessDetector finds tasks that sat in a waiting state past their
 // threshold (the template's lifecycle block, else configuration) or outlived
-// their maximum lifetime, and, per the configured action, opens a DLQ
-// investigation with a snapshot and moves the task to error.
+// their maximum lifetime, and, per the action (the template's lifecycle,
+// else configuration; see staleActionFor), opens a DLQ investigation with a
+// snapshot and moves the task to error.
 func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 	th := stalenessThresholds(cfg)
-	act := store.StaleAction{
-		DLQ:  cfg.Action == config.StalenessDLQ,
-		Fail: cfg.Action == config.StalenessDLQ || cfg.Action == config.StalenessError,
-	}
 	return &loop{
 		name: "staleness_detector", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
 		fn: func(ctx context.Context) error {
@@ -28,6 +25,7 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 				return err
 			}
 			for _, st := range stale {
+				act := staleActionFor(cfg.Action, st)
 				if cfg.DryRun || (!act.DLQ && !act.Fail) {
 					c.log.Warn("stale task (no action taken)", "task", st.TaskUUID, "state", st.State,
 						"minutes_in_state", st.MinutesInState, "threshold_minutes", st.ThresholdMinutes)
@@ -39,13 +37,39 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 				}
 				if done {
 					c.metrics.stale.Inc()
-					c.log.Warn("stale task moved to error", "task", st.TaskUUID, "state", st.State,
-						"minutes_in_state", st.MinutesInState, "dlq", act.DLQ)
+					c.log.Warn("stale task handled", "task", st.TaskUUID, "state", st.State,
+						"minutes_in_state", st.MinutesInState, "dlq", act.DLQ, "moved_to_error", act.Fail)
 				}
 			}
 			return nil
 		},
 	}
+}
+
+// staleActionFor is what to do with a stale task: the template's
+// lifecycle.staleness_action when it sets one, else the configured action
+// (dlq: open an investigation and fail the task; error: fail it; none:
+// leave it), then the template's auto_dlq_on_timeout and
+// auto_fail_on_timeout, when set, turn each half on or off. An
+// investigation without failing leaves the task running, flagged: the
+// detector then leaves it alone until the entry is closed.
+func staleActionFor(configured config.StalenessAction, st store.StaleTask) store.StaleAction {
+	action := configured
+	if a := config.StalenessAction(st.StalenessAction); a == config.StalenessDLQ || a == config.StalenessError ||
+		a == config.StalenessNone {
+		action = a
+	}
+	act := store.StaleAction{
+		DLQ:  action == config.StalenessDLQ,
+		Fail: action == config.StalenessDLQ || action == config.StalenessError,
+	}
+	if st.AutoDLQ != nil {
+		act.DLQ = *st.AutoDLQ
+	}
+	if st.AutoFail != nil {
+		act.Fail = *st.AutoFail
+	}
+	return act
 }
 
 func stalenessThresholds(cfg config.Staleness) store.StalenessThresholds {

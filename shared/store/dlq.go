@@ -37,6 +37,19 @@ type StaleTask struct {
 	CreatedAt        time.Time       `json:"created_at"`
 	// HealthStatus is stale at or over the threshold, warning at 80 %.
 	HealthStatus string `json:"health_status"`
+	// StalenessAction, AutoDLQ and AutoFail are the template's lifecycle
+	// staleness_action, auto_dlq_on_timeout and auto_fail_on_timeout
+	// (empty or nil when the template does not set them).
+	StalenessAction string `json:"staleness_action,omitempty"`
+	AutoDLQ         *bool  `json:"auto_dlq_on_timeout,omitempty"`
+	AutoFail        *bool  `json:"auto_fail_on_timeout,omitempty"`
+}
+
+// lifecycleBool reads a boolean lifecycle field of a template (NULL when it
+// is absent or not a boolean).
+func lifecycleBool(field string) string {
+	return `CASE WHEN jsonb_typeof(nt.configuration -> 'lifecycle' -> '` + field + `') = 'boolean'
+		THEN (nt.configuration -> 'lifecycle' ->> '` + field + `')::boolean END`
 }
 
 // lifecycleMinutes reads a numeric lifecycle field of a template, ignoring
@@ -53,7 +66,9 @@ const staleSelect = `
 		t.correlation_id, t.priority, t.requested_at, t.created_at,
 		CASE WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes THEN 'stale'
 		     WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes * 0.8 THEN 'warning'
-		     ELSE 'healthy' END
+		     ELSE 'healthy' END,
+		COALESCE(nt.configuration -> 'lifecycle' ->> 'staleness_action', ''),
+		` + `%[5]s` + `, ` + `%[6]s` + `
 	FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
 	CROSS JOIN LATERAL (SELECT CASE t.state
 		WHEN 'waiting_for_dependencies' THEN COALESCE(` + `%[1]s` + `, $1)
@@ -67,7 +82,9 @@ func staleQuery(extra string) string {
 		lifecycleMinutes("max_waiting_for_dependencies_minutes"),
 		lifecycleMinutes("max_waiting_for_retry_minutes"),
 		lifecycleMinutes("max_steps_in_process_minutes"),
-		lifecycleMinutes("max_duration_minutes")) + extra
+		lifecycleMinutes("max_duration_minutes"),
+		lifecycleBool("auto_dlq_on_timeout"),
+		lifecycleBool("auto_fail_on_timeout")) + extra
 }
 
 // liveStepSQL selects a step of task t that shows its task is still being
@@ -95,7 +112,7 @@ func scanStale(r pgx.CollectableRow) (StaleTask, error) {
 	var st StaleTask
 	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
 		&st.ThresholdMinutes, &st.TaskAgeMinutes, &st.CorrelationID, &st.Priority, &st.RequestedAt,
-		&st.CreatedAt, &st.HealthStatus)
+		&st.CreatedAt, &st.HealthStatus, &st.StalenessAction, &st.AutoDLQ, &st.AutoFail)
 	return st, err
 }
 

@@ -206,3 +206,30 @@ func TestLifetimeRestartsWhenOperatorReopens(t *testing.T) {
 		WHERE task_uuid = $1 AND from_state = 'error'`, taskID)
 	require.Contains(t, e.staleIDs(), taskID, "a lifetime after the re-opening it is stale again")
 }
+
+// TestStaleTasksCarryTheTemplatesAction: the template's lifecycle action and
+// auto flags come with each stale task (only booleans count as flags), so
+// the detector can act per template.
+func TestStaleTasksCarryTheTemplatesAction(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "only", retryable: true, maxAttempts: 3}}
+	e.register("act", "act", specs)
+	e.exec(`UPDATE named_tasks SET configuration = configuration || '{"lifecycle": {"staleness_action": "none",
+		"auto_dlq_on_timeout": true, "auto_fail_on_timeout": "yes"}}'`)
+	taskID := e.createTask(specs, `{}`).Task.UUID
+	e.exec(`UPDATE tasks SET created_at = now() - interval '25 hours' WHERE task_uuid = $1`, taskID)
+	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	require.NoError(t, err)
+	require.Len(t, stale, 1)
+	require.Equal(t, "none", stale[0].StalenessAction)
+	require.NotNil(t, stale[0].AutoDLQ)
+	require.True(t, *stale[0].AutoDLQ)
+	require.Nil(t, stale[0].AutoFail, "not a boolean: ignored")
+
+	e.exec(`UPDATE named_tasks SET configuration = configuration - 'lifecycle'`)
+	stale, err = e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	require.NoError(t, err)
+	require.Len(t, stale, 1)
+	require.Empty(t, stale[0].StalenessAction)
+	require.Nil(t, stale[0].AutoDLQ)
+}

@@ -23,7 +23,6 @@
 //   - publishes_events: condition success, delivery_mode durable
 //   - batch_config: batch_size 1000, parallelism 10, cursor_field "id",
 //     failure_strategy continue_on_failure
-//   - lifecycle (when present): staleness_action dlq
 //   - system_dependencies.primary: "default"
 //   - identity_strategy: empty, which means strict
 //

@@ -188,7 +188,6 @@ func TestLifecycleFixture(t *testing.T) {
 		MaxWaitingForDependenciesMinutes: &two,
 		MaxWaitingForRetryMinutes:        &two,
 		MaxStepsInProcessMinutes:         &two,
-		StalenessAction:                  StalenessDLQ,
 	}, tpl.Lifecycle)
 	b, err := json.Marshal(tpl)
 	require.NoError(t, err)
@@ -199,7 +198,6 @@ func TestLifecycleFixture(t *testing.T) {
 		"max_waiting_for_dependencies_minutes": float64(2),
 		"max_waiting_for_retry_minutes":        float64(2),
 		"max_steps_in_process_minutes":         float64(2),
-		"staleness_action":                     "dlq",
 	}, stored["lifecycle"])
 }
 

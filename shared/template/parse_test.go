@@ -229,7 +229,7 @@ steps:
 	require.Equal(t, 45000, tpl.Steps[1].Retry.BackoffBaseMs)
 	require.Equal(t, 45000, tpl.Steps[1].Retry.MaxBackoffMs)
 	require.Equal(t, Retry{Retryable: false, MaxAttempts: 3, Backoff: BackoffExponential, BackoffBaseMs: 400, MaxBackoffMs: 400, Jitter: false}, tpl.Steps[2].Retry)
-	require.Equal(t, &Lifecycle{StalenessAction: StalenessDLQ}, tpl.Lifecycle)
+	require.Equal(t, &Lifecycle{}, tpl.Lifecycle, "no action: the configured one applies")
 	require.Equal(t, SystemDependencies{Primary: "default", Secondary: []string{}}, tpl.SystemDependencies)
 	require.Equal(t, IdentityStrategy(""), tpl.IdentityStrategy)
 	require.Equal(t, IdentityStrict, tpl.IdentityStrategy.Effective())

@@ -16,7 +16,6 @@ const (
 	DefaultEventCondition   = ConditionSuccess
 	DefaultDeliveryMode     = DeliveryDurable
 	DefaultFailureStrategy  = FailureContinueOnFailure
-	DefaultStalenessAction  = StalenessDLQ
 	defaultJitter           = true
 	defaultRetryable        = true
 )

@@ -150,13 +150,17 @@ type DomainEvent struct {
 
 // Lifecycle holds per-template staleness thresholds (read by the staleness
 // detector instead of the configured defaults) and what to do with a stale
-// task. Nil pointers mean "use the configured default".
+// task. Nil pointers and an empty action mean "use the configured default".
+// The action says what the detector does with a stale task of the template
+// (dlq: open an investigation and fail the task; error: fail it; none:
+// only log); AutoDLQOnTimeout and AutoFailOnTimeout, when set, then turn
+// the investigation or the failing on or off.
 type Lifecycle struct {
 	MaxDurationMinutes               *int            `json:"max_duration_minutes,omitempty"`
 	MaxWaitingForDependenciesMinutes *int            `json:"max_waiting_for_dependencies_minutes,omitempty"`
 	MaxWaitingForRetryMinutes        *int            `json:"max_waiting_for_retry_minutes,omitempty"`
 	MaxStepsInProcessMinutes         *int            `json:"max_steps_in_process_minutes,omitempty"`
-	StalenessAction                  StalenessAction `json:"staleness_action"` // default dlq
+	StalenessAction                  StalenessAction `json:"staleness_action,omitempty"`
 	AutoFailOnTimeout                *bool           `json:"auto_fail_on_timeout,omitempty"`
 	AutoDLQOnTimeout                 *bool           `json:"auto_dlq_on_timeout,omitempty"`
 }
@@ -173,7 +177,7 @@ const (
 
 // Valid reports whether a is a known staleness action.
 func (a StalenessAction) Valid() bool {
-	return a == StalenessDLQ || a == StalenessError || a == StalenessNone
+	return a == "" || a == StalenessDLQ || a == StalenessError || a == StalenessNone
 }
 
 // IdentityStrategy says how task requests are deduplicated (DESIGN §4).

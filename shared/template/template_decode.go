@@ -99,7 +99,7 @@ func (d *decoder) lifecycle(v any, path string) *Lifecycle {
 		return nil
 	}
 	d.keys(m, path, lifecycleKeys)
-	lc := &Lifecycle{StalenessAction: DefaultStalenessAction}
+	lc := &Lifecycle{}
 	intp := func(key string) *int {
 		if n, ok := d.integer(m, path, key); ok {
 			return &n
