@@ -44,7 +44,8 @@ func newDevCmd() *cobra.Command {
 		Long: `Run everything a newcomer needs in one process: orchestration with its REST API and
 the native Go worker with the example templates registered.
 
-The database is DATABASE_URL when set; otherwise the local server at the
+The database is TASKER__DATABASE__URL or DATABASE_URL when set (used as
+given, never replaced by the private cluster); otherwise the local server at the
 configured database.url when one answers (the database is created if it does
 not exist); otherwise a private PostgreSQL cluster under .tasker/ (created on
 the first run, reused later; needs the PostgreSQL server binaries). Ctrl-C
@@ -184,11 +185,13 @@ func stopDev(out io.Writer, budget time.Duration, srv *web.Server, wk *worker.Co
 	fmt.Fprintln(out, "Tasker stopped")
 }
 
-// devDatabase picks the database: DATABASE_URL, else the configured server
-// when it answers (creating the database if missing), else the private
-// cluster.
+// devDatabase picks the database: a URL given in the environment
+// (TASKER__DATABASE__URL or DATABASE_URL, already resolved into
+// configured) as is, else the configured server when it answers (creating
+// the database if missing), else the private cluster. A URL someone set
+// explicitly is never swapped for the private cluster behind their back.
 func devDatabase(ctx context.Context, out io.Writer, configured string, f devFlags) (string, *devpg.Cluster, error) {
-	if os.Getenv("DATABASE_URL") != "" && !f.embedded {
+	if (os.Getenv("TASKER__DATABASE__URL") != "" || os.Getenv("DATABASE_URL") != "") && !f.embedded {
 		return configured, nil, nil
 	}
 	if !f.embedded {

@@ -45,3 +45,22 @@ func TestDevDemoOnPrivateCluster(t *testing.T) {
 	require.Contains(t, out, "Reusing the private PostgreSQL cluster")
 	require.Contains(t, out, "All 8 example workflows ended as expected.")
 }
+
+// TestDevHonoursAnExplicitURL: a database URL set in the environment is
+// used as given; when nothing answers there, dev fails and says so instead
+// of quietly starting a private cluster.
+func TestDevHonoursAnExplicitURL(t *testing.T) {
+	for _, env := range []string{"TASKER__DATABASE__URL", "DATABASE_URL"} {
+		t.Run(env, func(t *testing.T) {
+			cleanConfigEnv(t)
+			t.Setenv(env, "postgres://nobody@127.0.0.1:1/x?connect_timeout=2")
+			dir := t.TempDir()
+			out, err := runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0", "--dir", dir)
+			require.Error(t, err, out)
+			require.Contains(t, err.Error(), "127.0.0.1:1")
+			require.NotContains(t, out, "private PostgreSQL cluster")
+			_, statErr := os.Stat(dir + "/postgres")
+			require.True(t, os.IsNotExist(statErr), "no cluster folder was created")
+		})
+	}
+}
