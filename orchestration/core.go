@@ -112,6 +112,7 @@ func New(opts Options) (*Core, error) {
 		c.reconciler(opts.Config.Reconciler),
 		c.stalenessDetector(opts.Config.Staleness),
 		c.statisticsKeeper(opts.Config.Statistics),
+		c.retention(opts.Config.Retention),
 	}
 	return c, nil
 }

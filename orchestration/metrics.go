@@ -21,6 +21,7 @@ type metrics struct {
 	nudged         prometheus.Counter
 	reconciled     prometheus.Counter
 	stale          prometheus.Counter
+	purged         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,10 +63,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stale: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_tasks_stale_total", Help: "Tasks the staleness detector acted on.",
 		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_tasks_purged_total", Help: "Finished tasks deleted by the retention loop.",
+		}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
-			m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale} {
+			m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged} {
 			_ = reg.Register(c)
 		}
 	}

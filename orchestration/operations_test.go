@@ -368,3 +368,32 @@ func TestUnsupportedStepTypesAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, counts.Tasks, "nothing was written")
 }
+
+// TestRetentionDeletesOldFinishedTasks: with retention on, the leader's
+// pass deletes a task finished longer ago than keep_for and keeps a recent
+// one; with it off (the default) nothing is deleted.
+func TestRetentionDeletesOldFinishedTasks(t *testing.T) {
+	t.Parallel()
+	for _, enabled := range []bool{false, true} {
+		h := newHarness(t, func(c *config.Orchestration) {
+			c.Retention.Enabled = enabled
+			c.Retention.KeepFor = time.Hour
+		})
+		tpl := h.fixture("rust/mathematical_sequence.yaml", false)
+		h.drive(tpl.NamespaceName, succeed)
+		old, recent := h.create(tpl, input), h.create(tpl, input)
+		h.waitState(old.UUID, state.TaskComplete)
+		h.waitState(recent.UUID, state.TaskComplete)
+		h.exec(`UPDATE tasks SET state_changed_at = now() - interval '2 hours' WHERE task_uuid = $1`, old.UUID)
+		require.Eventually(t, func() bool { return h.core.IsLeader() }, 10*time.Second, 10*time.Millisecond)
+		h.core.RunMaintenance(h.ctx)
+		_, err := h.store.GetTask(h.ctx, old.UUID)
+		if enabled {
+			require.ErrorIs(t, err, store.ErrNotFound, "finished two hours ago, kept for one")
+		} else {
+			require.NoError(t, err, "retention is off by default")
+		}
+		_, err = h.store.GetTask(h.ctx, recent.UUID)
+		require.NoError(t, err)
+	}
+}

@@ -29,7 +29,7 @@ func TestMigrateUpStatusDown(t *testing.T) {
 	require.Contains(t, out, "pending")
 	out, err = runCmd(t, "migrate", "up", "--database-url", db.URL, "--schema", db.Schema)
 	require.NoError(t, err)
-	require.Contains(t, out, "applied 2 migration(s)")
+	require.Contains(t, out, "applied 3 migration(s)")
 	out, err = runCmd(t, "migrate", "up", "--database-url", db.URL, "--schema", db.Schema)
 	require.NoError(t, err)
 	require.Contains(t, out, "applied 0 migration(s)", "up is idempotent")

@@ -41,6 +41,8 @@ type Orchestration struct {
 	// Statistics tunes the loop that keeps planner statistics fresh on the
 	// hot tables.
 	Statistics Statistics `toml:"statistics"`
+	// Retention tunes the loop that deletes old finished tasks.
+	Retention Retention `toml:"retention"`
 	// Leader configures the election of the one instance that runs the
 	// singleton loops (staleness, reconciler).
 	Leader Leader `toml:"leader"`
@@ -112,6 +114,7 @@ func defaultOrchestration() Orchestration {
 		Staleness:       defaultStaleness(),
 		Reconciler:      Reconciler{Interval: 30 * time.Second, ActiveStateGrace: time.Minute, BatchSize: 100},
 		Statistics:      defaultStatistics(),
+		Retention:       defaultRetention(),
 		Leader:          Leader{LockKey: DefaultLeaderLockKey, RenewInterval: 5 * time.Second},
 	}
 }
@@ -130,6 +133,7 @@ func (o *Orchestration) Validate() error {
 	ps.nest("staleness", o.Staleness.Validate())
 	ps.nest("reconciler", o.Reconciler.Validate())
 	ps.nest("statistics", o.Statistics.Validate())
+	ps.nest("retention", o.Retention.Validate())
 	ps.nest("leader", o.Leader.Validate())
 	return ps.Err()
 }
