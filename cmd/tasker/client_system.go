@@ -185,7 +185,7 @@ func printOrchestrationHealth(w io.Writer, url string, h *client.DetailedHealth)
 	detailLine(tw, "Orchestration", url)
 	status := fmt.Sprintf("%s (version %s, up %s", h.Status, orDash(h.Version), durationOfSeconds(h.UptimeSeconds))
 	if h.Leader {
-		status += ", leader: runs the staleness detector, reconciler and readiness poller"
+		status += ", leader: runs the cluster-wide loops"
 	} else {
 		status += ", not the leader"
 	}
