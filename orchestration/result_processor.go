@@ -2,7 +2,6 @@ package orchestration
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/tasker-go/tasker/shared/messaging"
@@ -18,8 +17,8 @@ func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) err
 	rms := make([]store.ResultMessage, 0, len(msgs))
 	var bad []int64
 	for _, m := range msgs {
-		var sm messaging.StepMessage
-		if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == [16]byte{} || sm.TaskUUID == [16]byte{} {
+		sm, ok := messaging.ParseResultMessage(m.Payload)
+		if !ok {
 			c.log.Error("dropping unreadable step result message", "msg_id", m.ID, "payload", string(m.Payload))
 			bad = append(bad, m.ID)
 			continue

@@ -1,6 +1,8 @@
 package messaging
 
 import (
+	"encoding/json"
+
 	"github.com/google/uuid"
 )
 
@@ -14,4 +16,14 @@ type StepMessage struct {
 	// Attempt is the attempt the message is about (results only): a late
 	// result of an earlier attempt is recognised and dropped.
 	Attempt int `json:"attempt,omitempty"`
+}
+
+// ParseResultMessage reads a result message of orchestration_step_results:
+// ok is false when the payload is not JSON or names no task or no step
+// (such a message can never be processed and should be deleted).
+func ParseResultMessage(payload []byte) (m StepMessage, ok bool) {
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return StepMessage{}, false
+	}
+	return m, m.TaskUUID != uuid.Nil && m.StepUUID != uuid.Nil
 }

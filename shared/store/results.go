@@ -118,8 +118,8 @@ func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration,
 		var bad []messaging.Receipt
 		for _, m := range raw {
 			ids = append(ids, m.ID)
-			var sm messaging.StepMessage
-			if err := json.Unmarshal(m.Payload, &sm); err != nil || sm.StepUUID == uuid.Nil || sm.TaskUUID == uuid.Nil {
+			sm, ok := messaging.ParseResultMessage(m.Payload)
+			if !ok {
 				bad = append(bad, messaging.Receipt{ID: m.ID, ReadCount: m.Reads})
 				out.Unreadable = append(out.Unreadable, string(m.Payload))
 				continue
