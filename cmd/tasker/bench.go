@@ -45,6 +45,7 @@ type benchFlags struct {
 	embeddedPG      bool
 	cpuProfile      string
 	only            string
+	workerURL       string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -67,7 +68,8 @@ Go worker's example templates:
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
 schema that is dropped afterwards; --url measures a running server (database
-figures need --database-url). --peers also runs the River baseline from the
+figures need --database-url; peak RSS is sampled from the /metrics of the
+server and of the worker given with --worker-url). --peers also runs the River baseline from the
 bench/ module of a source checkout and prints both side by side.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
@@ -75,6 +77,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "url", "", "measure the server at this URL")
 	fl.StringVar(&f.databaseURL, "database-url", "", "with --url: the server's database, for transaction counts")
+	fl.StringVar(&f.workerURL, "worker-url", "", "with --url: a worker's API (its /metrics gives the worker's peak RSS)")
 	fl.BoolVar(&f.embedded, "embedded", false, "start a system in this process and measure it")
 	fl.BoolVar(&f.quick, "quick", false, "a sub-minute smoke run (small sizes)")
 	fl.BoolVar(&f.peers, "peers", false, "also run the River baseline (needs the source checkout and the go command)")
@@ -184,18 +187,36 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		rep.Latency[sc.name] = res
 		creates = append(creates, cr...)
 	}
-	rep.Creation = percentilesOf(creates)
+	if len(creates) > 0 {
+		rep.Creation = percentilesOf(creates)
+	}
 	if want("throughput") {
 		stopProfile, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
 			return err
 		}
+		var sampler *rssSampler
+		if !f.embedded {
+			targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
+			if f.workerURL != "" {
+				targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
+			}
+			sampler = newRSSSampler(targets, 100*time.Millisecond)
+			sampler.Start(ctx)
+		}
 		rep.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
 		stopProfile()
 		if err != nil {
+			if sampler != nil {
+				sampler.Stop(ctx)
+			}
 			return fmt.Errorf("throughput: %w", err)
 		}
-		rep.Throughput.PeakRSSMB = peakRSSMB()
+		if sampler == nil {
+			rep.Throughput.PeakRSSMB = peakRSSMB()
+		} else {
+			applyRSS(ctx, rep.Throughput, sampler)
+		}
 	}
 	if f.pgbench && dbURL != "" && want("pgbench") {
 		rep.PGBench = runPGBench(ctx, dbURL, f.quick, prog)

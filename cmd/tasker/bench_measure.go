@@ -121,6 +121,7 @@ type throughputResult struct {
 	DBXactsPerStep      *float64 `json:"db_xacts_per_step"`
 	DBStatementsPerStep *float64 `json:"db_statements_per_step"`
 	PeakRSSMB           float64  `json:"peak_rss_mb"`
+	WorkerPeakRSSMB     *float64 `json:"worker_peak_rss_mb,omitempty"`
 	StepsPerPGBenchTPS  *float64 `json:"steps_per_pgbench_tps,omitempty"`
 	RSSNote             string   `json:"peak_rss_note"`
 	Backpressured       int64    `json:"backpressure_retries"`
@@ -415,7 +416,11 @@ func printBench(out io.Writer, r *benchReport) {
 			}
 			fmt.Fprintln(out)
 		}
-		fmt.Fprintf(out, "peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, t.RSSNote)
+		if t.WorkerPeakRSSMB != nil {
+			fmt.Fprintf(out, "peak RSS: orchestration %.1f MB, worker %.1f MB (%s)\n", t.PeakRSSMB, *t.WorkerPeakRSSMB, t.RSSNote)
+		} else {
+			fmt.Fprintf(out, "peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, t.RSSNote)
+		}
 	}
 	if p := r.PGBench; p != nil {
 		if p.Error != "" {
