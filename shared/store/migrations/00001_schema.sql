@@ -219,6 +219,21 @@ ALTER TABLE workflow_step_transitions SET (autovacuum_analyze_scale_factor = 0.0
 ALTER TABLE task_transitions SET (autovacuum_analyze_scale_factor = 0.05, autovacuum_analyze_threshold = 500);
 
 -- +goose Down
+-- The queue tables (mq_<queue>) are created at run time by the Postgres
+-- queue backend; they go with the schema's tables.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    q record;
+BEGIN
+    FOR q IN SELECT tablename FROM pg_tables
+             WHERE schemaname = current_schema() AND tablename LIKE 'mq\_%'
+    LOOP
+        EXECUTE format('DROP TABLE %I', q.tablename);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
 DROP TABLE tasks_dlq;
 DROP TABLE workflow_step_result_audit;
 DROP TABLE workflow_step_transitions;

@@ -48,3 +48,37 @@ func TestValidSchema(t *testing.T) {
 		require.Error(t, err)
 	}
 }
+
+// TestDownToNothingDropsQueueTables: rolling every migration back leaves no
+// Tasker table behind, the queue tables the Postgres backend created at run
+// time included; other tables in the schema are not touched.
+func TestDownToNothingDropsQueueTables(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.Empty(t)
+	m, err := migrations.Open(ctx, db.URL, db.Schema)
+	require.NoError(t, err)
+	defer m.Close()
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	pool := db.Pool(t, 1)
+	_, err = pool.Exec(ctx, `CREATE TABLE mq_worker_payments_queue (msg_id bigint);
+		CREATE TABLE mq_orchestration_step_results (msg_id bigint); CREATE TABLE keep_me (id int)`)
+	require.NoError(t, err)
+	for range st {
+		n, err := m.Down(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	}
+	var left []string
+	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, db.Schema)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		left = append(left, name)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"goose_db_version", "keep_me"}, left)
+}
