@@ -49,8 +49,8 @@ func (c *consumerConfig) setDefaults() {
 // claimHandler claims up to n messages itself and handles them, in one
 // transaction. It calls claimed with the number of messages it took as soon
 // as the claim returned (so the consumer can claim the next batch while
-// this one is handled). After an error it returns the claimed ids it did
-// not hide itself, and the consumer hides them for RetryDelay.
+// this one is handled), and returns the ids it claimed; after an error the
+// consumer hides them for RetryDelay.
 type claimHandler func(ctx context.Context, n int, claimed func(int)) ([]int64, error)
 
 // batchHandler handles claimed messages. Messages it wants retried it returns
@@ -164,18 +164,18 @@ func (c *consumer) claimAndHandle(ctx, handleCtx context.Context, wake <-chan st
 	took := make(chan int, 1)
 	wg.Go(func() {
 		defer func() { <-slots }()
-		reported, claimed := false, 0
+		reported := false
 		report := func(n int) {
 			if !reported {
-				reported, claimed = true, n
+				reported = true
 				took <- n
 			}
 		}
 		ids, err := c.claimHandle(handleCtx, c.cfg.BatchSize, report)
 		if err != nil {
 			report(-1)
-			if claimed > 0 {
-				c.log.Warn("handling batch failed; it will be retried", "err", err, "messages", claimed)
+			if len(ids) > 0 {
+				c.log.Warn("handling batch failed; it will be retried", "err", err, "messages", len(ids))
 			} else if ctx.Err() == nil {
 				c.log.Warn("claiming messages failed", "err", err)
 			}

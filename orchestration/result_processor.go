@@ -47,13 +47,12 @@ func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) err
 
 // processNextResults is the result consumer's claiming handler with the
 // Postgres queue: the claim is part of the processing transaction
-// (store.ProcessNextResults), so a batch costs one commit, a batch that
-// fails is hidden for the retry delay in that same transaction, and the
-// batch of a process that dies is visible again at once. It returns the
-// claimed ids still to be hidden after a failure (for the consumer).
+// (store.ProcessNextResults), so a batch costs one commit, and a batch
+// that fails is visible again at once. It returns the claimed message ids
+// (for the consumer to hide them after a failure).
 func (c *Core) processNextResults(ctx context.Context, n int, claimed func(int)) ([]int64, error) {
 	start := time.Now()
-	out, ids, err := c.store.ProcessNextResults(ctx, n, c.results.cfg.Visibility, c.results.cfg.RetryDelay, c.decide, claimed)
+	out, ids, err := c.store.ProcessNextResults(ctx, n, c.results.cfg.Visibility, c.decide, claimed)
 	if err != nil {
 		return ids, err
 	}

@@ -75,19 +75,16 @@ func (s *Store) ClaimsResultsInTx() bool { return s.tables != nil && s.batcher !
 
 // ProcessNextResults claims up to n result messages inside the transaction
 // that processes them (ProcessResults), instead of in a transaction of
-// their own: one commit per batch instead of two, and the batch of a
-// process that dies is visible again at once (the claim rolls back with
-// it). claimed, when not nil, is called as soon as the claim returned, with
-// the number of messages it took, so the caller can start the next claim
-// while this batch is processed. Unreadable messages are deleted in the
-// same transaction and counted in Unreadable.
-//
-// When processing fails, the work is rolled back to just after the claim
-// and, with retryDelay > 0, the claimed messages are hidden for retryDelay
-// in the same transaction, so no other claimer retries them at once. The
-// ids returned on error are those left for the caller to hide (none when
-// they were hidden here). Only when ClaimsResultsInTx.
-func (s *Store) ProcessNextResults(ctx context.Context, n int, vt, retryDelay time.Duration, decide Decider,
+// their own: one commit per batch instead of two, and a batch whose
+// processing fails or whose process dies is visible again at once (the
+// claim rolls back with it). claimed, when not nil, is called as soon as
+// the claim returned, with the number of messages it took, so the caller
+// can start the next claim while this batch is processed. Unreadable
+// messages are deleted in the same transaction and counted in Unreadable.
+// The ids of the claimed messages are returned even on error, for the
+// caller to hide them for a while before they are retried. Only when
+// ClaimsResultsInTx.
+func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration, decide Decider,
 	claimed func(int)) (ProcessOutcome, []int64, error) {
 	out := ProcessOutcome{Steps: map[state.StepState]int{}}
 	if !s.ClaimsResultsInTx() {
@@ -111,7 +108,6 @@ func (s *Store) ProcessNextResults(ctx context.Context, n int, vt, retryDelay ti
 			raw, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimedMsg])
 			return err
 		})
-		o.b.Queue(`SAVEPOINT claimed`)
 		if err := o.flush(); err != nil {
 			return fmt.Errorf("claiming results: %w", err)
 		}
@@ -136,33 +132,12 @@ func (s *Store) ProcessNextResults(ctx context.Context, n int, vt, retryDelay ti
 		if len(msgs) == 0 {
 			return nil // the commit deletes the unreadable ones
 		}
-		err := s.processInTx(o, msgs, decide, &out)
-		if err != nil && retryDelay > 0 {
-			if herr := s.hideClaimed(o, ids, retryDelay); herr == nil {
-				ids = nil
-				return fmt.Errorf("%w (its messages are hidden for %s)", err, retryDelay)
-			}
-		}
-		return err
+		return s.processInTx(o, msgs, decide, &out)
 	})
 	if err != nil {
 		return ProcessOutcome{}, ids, fmt.Errorf("processing results: %w", err)
 	}
 	return out, ids, nil
-}
-
-// hideClaimed undoes a failed batch's work back to its claim, hides the
-// claimed messages for delay and commits that.
-func (s *Store) hideClaimed(o *outbox, ids []int64, delay time.Duration) error {
-	b := &pgx.Batch{}
-	b.Queue(`ROLLBACK TO SAVEPOINT claimed`)
-	until := time.Now().Add(delay)
-	for _, id := range ids {
-		if err := s.tables.QueueNack(o.ctx, b, messaging.StepResultsQueue, id, until); err != nil {
-			return err
-		}
-	}
-	return o.p.commit(b)
 }
 
 // processInTx is ProcessResults inside o's pipelined transaction.

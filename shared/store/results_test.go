@@ -13,12 +13,11 @@ import (
 
 // TestProcessNextResultsClaimsInsideTheTransaction: with the Postgres
 // queue, result messages are claimed by the transaction that processes
-// them. A batch whose processing fails is rolled back to its claim and its
-// messages hidden for the retry delay in the same transaction (so no other
-// claimer retries them at once), or, without a retry delay, left visible
-// and undelivered as if never claimed; an unreadable message is deleted
-// with the batch; the claimed callback sees the claim's size before the
-// processing.
+// them. A batch whose processing fails leaves its messages visible at once
+// and undelivered (the claim rolled back with it), where a separate claim
+// would have hidden them for the visibility timeout; an unreadable message
+// is deleted with the batch; the claimed callback sees the claim's size
+// before the processing.
 func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 	e := newEnv(t)
 	require.True(t, e.store.ClaimsResultsInTx())
@@ -32,9 +31,9 @@ func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 
 	// The decider moves the step somewhere it cannot go: processing fails.
 	bad := func(store.Step) store.Decision { return store.Decision{To: state.StepPending} }
-	_, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, 0, bad, nil)
+	_, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, bad, nil)
 	require.ErrorIs(t, err, store.ErrInvalidState)
-	require.Len(t, ids, 2, "no retry delay: the claimed ids come back for the caller to hide")
+	require.Len(t, ids, 2, "the claimed ids come back for the caller to hide")
 	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, time.Millisecond)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2, "both messages are visible again at once")
@@ -43,17 +42,8 @@ func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 	}
 	time.Sleep(5 * time.Millisecond) // let that claim's 1 ms visibility pass
 
-	_, ids, err = e.store.ProcessNextResults(e.ctx, 10, time.Minute, 300*time.Millisecond, bad, nil)
-	require.ErrorIs(t, err, store.ErrInvalidState)
-	require.Empty(t, ids, "hidden in the failed batch's own transaction")
-	msgs, err = e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, time.Millisecond)
-	require.NoError(t, err)
-	require.Empty(t, msgs, "hidden for the retry delay")
-	require.Equal(t, state.StepEnqueuedForOrchestration, e.stepState(taskID, "a").State, "the step move was undone")
-	time.Sleep(350 * time.Millisecond)
-
 	var took []int
-	out, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, time.Second, decide, func(n int) { took = append(took, n) })
+	out, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, decide, func(n int) { took = append(took, n) })
 	require.NoError(t, err)
 	require.Equal(t, []int{2}, took)
 	require.Len(t, ids, 2)
@@ -67,7 +57,7 @@ func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 
 	// An empty queue: nothing claimed, nothing processed.
 	took = nil
-	out, ids, err = e.store.ProcessNextResults(e.ctx, 10, time.Minute, time.Second, decide, func(n int) { took = append(took, n) })
+	out, ids, err = e.store.ProcessNextResults(e.ctx, 10, time.Minute, decide, func(n int) { took = append(took, n) })
 	require.NoError(t, err)
 	require.Equal(t, []int{0}, took)
 	require.Empty(t, ids)
