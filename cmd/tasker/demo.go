@@ -71,6 +71,8 @@ func runDemo(ctx context.Context, out io.Writer, apiURL string, withFailures boo
 		return exitCodeError{code: 1, msg: fmt.Sprintf("%d of %d example workflows did not end as expected", failed, len(results))}
 	}
 	fmt.Fprintf(out, "\nAll %d example workflows ended as expected.\n", len(results))
+	fmt.Fprintln(out, "(Durations include start-up: the tasks ran all at once on a cold system. "+
+		"`tasker bench --embedded` measures steady-state latency and throughput.)")
 	return nil
 }
 
