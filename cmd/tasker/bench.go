@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -227,6 +228,11 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	prog.done()
 	if f.peers {
+		if sys != nil {
+			// River gets the database to itself: no idle Tasker sessions
+			// polling beside it or counted in its pg_stat_database figures.
+			sys.stopServices(out)
+		}
 		rep.Peers = map[string]json.RawMessage{}
 		river, err := runRiverBaseline(ctx, cmd.ErrOrStderr(), dbURL, f.quick)
 		if err != nil {
@@ -262,10 +268,16 @@ type benchSystem struct {
 	apiURL, dbURL, schema string
 	workerCfg             config.Worker
 	resultsCfg            config.ResultConsumer
-	stopFn                func(io.Writer)
+	// stopServices stops orchestration, the worker and the API; stopDB
+	// drops the schema and stops a private cluster. Each runs once.
+	stopServices, stopDB func(io.Writer)
 }
 
-func (s *benchSystem) stop(out io.Writer) { s.stopFn(out) }
+// stop tears the whole system down (safe to call after stopServices).
+func (s *benchSystem) stop(out io.Writer) {
+	s.stopServices(out)
+	s.stopDB(out)
+}
 
 func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchSystem, error) {
 	ocfg, err := loadConfig(f.root, config.ContextOrchestration, f.env)
@@ -346,11 +358,18 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	sys := &benchSystem{apiURL: displayURL(srv.Addr()), dbURL: url, schema: schema,
 		workerCfg: *wcfg.Worker, resultsCfg: ocfg.Orchestration.Results}
-	sys.stopFn = func(out io.Writer) {
-		stopDev(out, 10*time.Second, srv, wk, core)
-		infra.Close()
-		dropSchema()
-		stopCluster()
+	var servicesOnce, dbOnce sync.Once
+	sys.stopServices = func(out io.Writer) {
+		servicesOnce.Do(func() {
+			stopDev(out, 10*time.Second, srv, wk, core)
+			infra.Close()
+		})
+	}
+	sys.stopDB = func(io.Writer) {
+		dbOnce.Do(func() {
+			dropSchema()
+			stopCluster()
+		})
 	}
 	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
 	return sys, nil
