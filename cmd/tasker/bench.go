@@ -111,6 +111,8 @@ type benchReport struct {
 	PGBench    *pgbenchResult             `json:"pgbench,omitempty"`
 	Peers      map[string]json.RawMessage `json:"peers,omitempty"`
 	Targets    map[string]string          `json:"targets"`
+	// TargetChecks compares this run with the targets it measured.
+	TargetChecks []targetCheck `json:"target_checks"`
 }
 
 type machineInfo struct {
@@ -241,6 +243,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			rep.Peers["river"] = river
 		}
 	}
+	rep.TargetChecks = checkTargets(rep)
 	printBench(out, rep)
 	if f.jsonOut != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")

@@ -60,6 +60,8 @@ func TestBenchEmbedded(t *testing.T) {
 	require.Positive(t, rep.Throughput.PeakRSSMB)
 	require.Positive(t, rep.Machine.Cores)
 	require.NotEmpty(t, rep.Machine.PostgresVersion)
+	require.NotEmpty(t, rep.TargetChecks)
+	require.Contains(t, text, "against the design targets")
 
 	var left int
 	require.NoError(t, db.Pool(t, 1).QueryRow(t.Context(),
