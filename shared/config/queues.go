@@ -15,7 +15,9 @@ const (
 	// BackendPostgres keeps queues in PostgreSQL tables (pgmq semantics,
 	// LISTEN/NOTIFY wake-ups). No extra infrastructure.
 	BackendPostgres Backend = "postgres"
-	// BackendRabbitMQ uses RabbitMQ (AMQP 0.9.1) for higher throughput.
+	// BackendRabbitMQ selects RabbitMQ (AMQP 0.9.1). The configuration
+	// accepts it so tasker-core configurations load, but the backend is not
+	// implemented yet: services refuse to start with it.
 	BackendRabbitMQ Backend = "rabbitmq"
 )
 

@@ -78,7 +78,8 @@ func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Log
 	case config.BackendPostgres, "":
 		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
 	default:
-		err = fmt.Errorf("queue backend %q is not available in this build", cfg.Queues.Backend)
+		err = fmt.Errorf("queue backend %q is not implemented yet: set queues.backend to %q (the default; "+
+			"TASKER_MESSAGING_BACKEND sets it too)", cfg.Queues.Backend, config.BackendPostgres)
 	}
 	if err != nil {
 		l.Stop()

@@ -110,3 +110,16 @@ func TestCheckSchema(t *testing.T) {
 	missing := testdb.DB{URL: empty.URL, Schema: "t_never_created"}
 	require.ErrorIs(t, check(missing), ErrNoSchema)
 }
+
+// TestUnimplementedQueueBackend: a configuration that picks the RabbitMQ
+// backend loads (tasker-core configurations carry it), but connecting says
+// it is not implemented and what to set instead, and leaves nothing open.
+func TestUnimplementedQueueBackend(t *testing.T) {
+	db := testdb.New(t)
+	cfg := config.Default(config.ContextShared)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Queues.Backend = config.BackendRabbitMQ
+	_, err := Connect(context.Background(), cfg, "app-test", nil)
+	require.EqualError(t, err, `queue backend "rabbitmq" is not implemented yet: set queues.backend to "postgres" `+
+		`(the default; TASKER_MESSAGING_BACKEND sets it too)`)
+}
