@@ -69,7 +69,7 @@ func TestPostgresRestart(t *testing.T) {
 	wantComplete += len(slow)
 
 	began := time.Now()
-	require.NoError(t, pg.stop())
+	require.NoError(t, pg.Stop(ctx))
 	stopped := time.Since(began)
 	// While the database is down both processes say so.
 	require.Eventually(t, func() bool {
@@ -77,7 +77,7 @@ func TestPostgresRestart(t *testing.T) {
 			getStatus(ctx, wkURL+"/health/ready") == http.StatusServiceUnavailable
 	}, 10*time.Second, 100*time.Millisecond, "/health/ready did not report the outage")
 	<-time.After(2 * time.Second)
-	require.NoError(t, pg.start())
+	require.NoError(t, pg.Start(ctx))
 	t.Logf("PostgreSQL stopped in %v, back %v after the stop began", stopped.Round(time.Millisecond),
 		time.Since(began).Round(time.Millisecond))
 

@@ -2,18 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/pgnotify"
@@ -143,126 +136,39 @@ func getStatus(ctx context.Context, url string) int {
 	return resp.StatusCode
 }
 
-// pgCluster is a private PostgreSQL cluster on a fixed port, so it can be
-// restarted under running processes (the cmd/internal/devpg package does the
-// same for `tasker dev` but is internal to cmd/, and picks a new port on every
-// start).
-type pgCluster struct {
-	dir, bin string
-	port     int
-	cred     *syscall.Credential // set when running as root
-}
-
-// findPGBin locates initdb and pg_ctl like devpg does: on PATH, else the
-// newest /usr/lib/postgresql/*/bin. Empty when absent.
-func findPGBin() string {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if _, err := exec.LookPath("pg_ctl"); err == nil {
-			return filepath.Dir(p)
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dirs[i])), 64)
-		vj, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dirs[j])), 64)
-		return vi > vj
-	})
-	for _, d := range dirs {
-		_, e1 := os.Stat(filepath.Join(d, "initdb"))
-		_, e2 := os.Stat(filepath.Join(d, "pg_ctl"))
-		if e1 == nil && e2 == nil {
-			return d
-		}
-	}
-	return ""
-}
-
-// startPrivatePostgres creates and starts a throw-away cluster; it is
-// stopped and deleted when the test ends (after the processes registered
-// later are killed). The test is skipped when the server binaries are
-// missing.
-func startPrivatePostgres(t *testing.T) *pgCluster {
+// startPrivatePostgres creates and starts a throw-away cluster (package
+// devpg, as `tasker dev` does); a restart keeps its port, so processes
+// reconnect to it. It is stopped and deleted when the test ends (after the
+// processes registered later are killed). The test is skipped when the
+// server binaries are missing.
+func startPrivatePostgres(t *testing.T) *devpg.Cluster {
 	t.Helper()
-	bin := findPGBin()
-	if bin == "" {
-		t.Skip("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: " +
-			"this test restarts a private cluster")
-	}
-	dir, err := os.MkdirTemp("", "tasker-e2e-pg-")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The unprivileged server user (when running as root) must reach the
+	// folder, so it cannot live under t.TempDir (whose parent is private).
+	base, err := os.MkdirTemp("", "tasker-e2e-pg-")
 	require.NoError(t, err)
-	c := &pgCluster{dir: dir, bin: bin}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if os.Geteuid() == 0 {
-		// PostgreSQL refuses to run as root.
-		for _, name := range []string{"postgres", "nobody"} {
-			u, err := user.Lookup(name)
-			if err != nil {
-				continue
-			}
-			uid, _ := strconv.Atoi(u.Uid)
-			gid, _ := strconv.Atoi(u.Gid)
-			c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-			break
-		}
-		if c.cred == nil {
-			t.Skip("running as root with no postgres or nobody user to run PostgreSQL as")
-		}
-		require.NoError(t, os.Chown(dir, int(c.cred.Uid), int(c.cred.Gid)))
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	c, err := devpg.New(filepath.Join(base, "pg"))
+	if err != nil {
+		t.Skip("this test restarts a private cluster: ", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	c.port = l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-
-	require.NoError(t, c.run("initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"))
-	require.NoError(t, c.start())
+	require.NoError(t, os.MkdirAll(c.Dir, 0o755))
+	require.NoError(t, c.Init(ctx))
+	require.NoError(t, c.Start(ctx))
 	t.Cleanup(func() {
-		// Immediate: the cluster is thrown away.
-		if err := c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "-t", "30", "stop"); err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Stop(sctx); err != nil {
 			t.Logf("stopping the private cluster: %v", err)
 		}
 		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(c.dir, "postgres.log")); err == nil {
+			if b, err := os.ReadFile(c.LogFile()); err == nil {
 				t.Logf("private PostgreSQL log:\n%s", b)
 			}
 		}
 	})
 	return c
-}
-
-func (c *pgCluster) data() string { return filepath.Join(c.dir, "data") }
-
-// URL is the cluster's connection string.
-func (c *pgCluster) URL() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-}
-
-func (c *pgCluster) run(name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
-	cmd.Dir = c.dir
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// start starts the server on c.port and waits until it accepts
-// connections.
-func (c *pgCluster) start() error {
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=100",
-		c.port, c.dir)
-	return c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start")
-}
-
-// stop stops the server in fast mode: open sessions are disconnected and
-// their transactions rolled back.
-func (c *pgCluster) stop() error {
-	return c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "-t", "60", "stop")
 }

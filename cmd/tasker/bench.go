@@ -21,7 +21,6 @@ import (
 
 	"github.com/tasker-go/tasker/client"
 	"github.com/tasker-go/tasker/cmd/internal/app"
-	"github.com/tasker-go/tasker/cmd/internal/devpg"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 	"github.com/tasker-go/tasker/worker"
@@ -378,7 +377,6 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	return sys, nil
 }
 
-var _ = devpg.FindBinDir // the private cluster comes in through devDatabase
 
 func randomSuffix() string {
 	b := make([]byte, 4)

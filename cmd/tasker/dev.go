@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/cmd/internal/app"
-	"github.com/tasker-go/tasker/cmd/internal/devpg"
+	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"

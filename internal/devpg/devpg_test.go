@@ -51,4 +51,15 @@ func TestClusterLifecycle(t *testing.T) {
 	var v int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v))
 	require.Equal(t, 42, v)
+
+	// A restart of the same cluster keeps its port: clients reconnect to
+	// the address they know.
+	port := again.Port
+	require.NoError(t, conn.Close(ctx))
+	require.NoError(t, again.Stop(ctx))
+	require.NoError(t, again.Start(ctx))
+	require.Equal(t, port, again.Port)
+	conn, err = pgx.Connect(ctx, again.URL())
+	require.NoError(t, err)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v))
 }

@@ -94,7 +94,9 @@ func unprivileged() (*syscall.Credential, error) {
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
-func (c *Cluster) logFile() string { return filepath.Join(c.Dir, "postgres.log") }
+
+// LogFile is the server's log.
+func (c *Cluster) LogFile() string { return filepath.Join(c.Dir, "postgres.log") }
 
 // URL is the connection string of the running cluster.
 func (c *Cluster) URL() string {
@@ -149,22 +151,26 @@ func (c *Cluster) chown(paths ...string) error {
 	return nil
 }
 
-// Start starts the server on a free port and waits until it accepts
-// connections. A server this folder left running (a crashed earlier run) is
-// stopped first.
+// Start starts the server and waits until it accepts connections: on Port
+// when it is set (a restart keeps the port, so clients reconnect to the
+// same address), else on a free port it then records in Port. A server this
+// folder left running (a crashed earlier run) is stopped first.
 func (c *Cluster) Start(ctx context.Context) error {
 	if fileExists(filepath.Join(c.dataDir(), "postmaster.pid")) {
 		_ = run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "stop"))
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
+	if c.Port == 0 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		c.Port = port
 	}
-	c.Port = port
+	port := c.Port
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c fsync=on",
 		port, c.Dir)
-	if err := run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-l", c.logFile(), "-o", opts, "-w", "-t", "60", "start")); err != nil {
-		return fmt.Errorf("starting the private PostgreSQL (log: %s): %w", c.logFile(), err)
+	if err := run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-l", c.LogFile(), "-o", opts, "-w", "-t", "60", "start")); err != nil {
+		return fmt.Errorf("starting the private PostgreSQL (log: %s): %w", c.LogFile(), err)
 	}
 	c.started = true
 	deadline := time.Now().Add(30 * time.Second)
@@ -176,7 +182,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("private PostgreSQL did not accept connections on port %d (log: %s)", port, c.logFile())
+	return fmt.Errorf("private PostgreSQL did not accept connections on port %d (log: %s)", port, c.LogFile())
 }
 
 // Stop stops the server (fast shutdown: open sessions are disconnected).
