@@ -35,6 +35,26 @@ func schemaEnv(t *testing.T, extra ...string) (testdb.DB, []string) {
 const executionsTable = `CREATE TABLE e2e_executions (step_uuid uuid NOT NULL, attempt int NOT NULL,
 	worker text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`
 
+// countingHandlers is the native handlers, each of which first inserts a
+// row into e2e_executions (step, attempt, worker id) and then runs.
+func countingHandlers(t testing.TB, pool *pgxpool.Pool, workerID string) *worker.Registry {
+	inner := worker.NewRegistry()
+	require.NoError(t, native.Register(inner))
+	reg := worker.NewRegistry()
+	for _, c := range inner.Callables() {
+		h, _ := inner.Lookup(c)
+		reg.MustRegister(c, worker.HandlerFunc(func(ctx context.Context, step *worker.StepContext) worker.Result {
+			_, err := pool.Exec(ctx, `INSERT INTO e2e_executions (step_uuid, attempt, worker) VALUES ($1, $2, $3)`,
+				step.StepUUID(), step.Attempt(), workerID)
+			if err != nil {
+				return worker.Failure("counting execution: "+err.Error(), "RetryableError", true)
+			}
+			return h.Handle(ctx, step)
+		}))
+	}
+	return reg
+}
+
 // startCountingWorker runs a native Go worker inside the test process on
 // db's schema, whose handlers each insert a row into e2e_executions before
 // they run (the tasker-worker binary cannot count its executions). It
@@ -53,20 +73,7 @@ func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id stri
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: id, Schema: db.Schema, Logger: log})
 	require.NoError(t, err)
 
-	inner := worker.NewRegistry()
-	require.NoError(t, native.Register(inner))
-	reg := worker.NewRegistry()
-	for _, c := range inner.Callables() {
-		h, _ := inner.Lookup(c)
-		reg.MustRegister(c, worker.HandlerFunc(func(ctx context.Context, step *worker.StepContext) worker.Result {
-			_, err := pool.Exec(ctx, `INSERT INTO e2e_executions (step_uuid, attempt, worker) VALUES ($1, $2, $3)`,
-				step.StepUUID(), step.Attempt(), id)
-			if err != nil {
-				return worker.Failure("counting execution: "+err.Error(), "RetryableError", true)
-			}
-			return h.Handle(ctx, step)
-		}))
-	}
+	reg := countingHandlers(t, pool, id)
 	examples, err := native.Templates()
 	require.NoError(t, err)
 	wcfg := *config.Default(config.ContextWorker).Worker

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -16,28 +15,6 @@ import (
 	"github.com/tasker-go/tasker/workers/native"
 )
 
-// countingRegistry wraps every native handler so each execution inserts a
-// row into e2e_executions (step uuid, attempt, worker) before it runs.
-func countingRegistry(t testing.TB, sys **systest.System) func() *worker.Registry {
-	return func() *worker.Registry {
-		inner := worker.NewRegistry()
-		require.NoError(t, native.Register(inner))
-		reg := worker.NewRegistry()
-		for _, c := range inner.Callables() {
-			h, _ := inner.Lookup(c)
-			reg.MustRegister(c, worker.HandlerFunc(func(ctx context.Context, step *worker.StepContext) worker.Result {
-				_, err := (*sys).Store.Pool().Exec(ctx, `INSERT INTO e2e_executions (step_uuid, attempt) VALUES ($1, $2)`,
-					step.StepUUID(), step.Attempt())
-				if err != nil {
-					return worker.Failure("counting execution: "+err.Error(), "RetryableError", true)
-				}
-				return h.Handle(ctx, step)
-			}))
-		}
-		return reg
-	}
-}
-
 // TestThreeWorkersTwoOrchestrators runs 500 tasks of five workflow shapes
 // through two orchestrators and three workers sharing one database: every
 // task completes and every step runs exactly once.
@@ -45,17 +22,15 @@ func TestThreeWorkersTwoOrchestrators(t *testing.T) {
 	if testing.Short() {
 		t.Skip("500 tasks")
 	}
-	var sys *systest.System
-	reg := countingRegistry(t, &sys)
-	sys = systest.Start(t, systest.Options{Workers: -1, Orchestrators: 2, PoolSize: 20})
-	_, err := sys.Store.Pool().Exec(sys.Ctx, `CREATE TABLE e2e_executions (step_uuid uuid NOT NULL, attempt int NOT NULL,
-		at timestamptz NOT NULL DEFAULT clock_timestamp())`)
+	sys := systest.Start(t, systest.Options{Workers: -1, Orchestrators: 2, PoolSize: 20})
+	_, err := sys.Store.Pool().Exec(sys.Ctx, executionsTable)
 	require.NoError(t, err)
 	examples, err := native.Templates()
 	require.NoError(t, err)
-	opts := systest.Options{Registry: reg}
 	for i := range 3 {
-		sys.StartWorker("scale-worker-"+string(rune('a'+i)), opts, examples)
+		id := "scale-worker-" + string(rune('a'+i))
+		opts := systest.Options{Registry: func() *worker.Registry { return countingHandlers(t, sys.Store.Pool(), id) }}
+		sys.StartWorker(id, opts, examples)
 	}
 	c, err := client.New(sys.URL)
 	require.NoError(t, err)
