@@ -377,7 +377,6 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	return sys, nil
 }
 
-
 func randomSuffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
