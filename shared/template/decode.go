@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -53,9 +54,17 @@ func (d *decoder) add(path, msg string) {
 // map[string]any, []any, string, bool, int64, uint64 (above MaxInt64),
 // finite float64 and nil. It always returns fresh maps and lists, so values
 // shared through YAML aliases are never aliased in the result.
+//
+// A NUL character in a string or a key is an error: PostgreSQL can store it
+// neither in text nor in jsonb, so the template could not be registered.
 func (d *decoder) normalize(v any, path string) any {
 	switch v := v.(type) {
-	case nil, string, bool, int64:
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			d.add(path, nulMessage)
+		}
+		return v
+	case nil, bool, int64:
 		return v
 	case int:
 		return int64(v)
@@ -77,6 +86,7 @@ func (d *decoder) normalize(v any, path string) any {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
+			d.checkKey(k, path)
 			out[k] = d.normalize(x, field(path, k))
 		}
 		return out
@@ -84,6 +94,7 @@ func (d *decoder) normalize(v any, path string) any {
 		out := make(map[string]any, len(v))
 		for k, x := range v {
 			ks := fmt.Sprint(k)
+			d.checkKey(ks, path)
 			out[ks] = d.normalize(x, field(path, ks))
 		}
 		return out
@@ -107,6 +118,17 @@ func (d *decoder) normalize(v any, path string) any {
 	}
 	d.add(path, fmt.Sprintf("unsupported YAML value of type %T", v))
 	return nil
+}
+
+// nulMessage explains why a NUL character is refused.
+const nulMessage = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+
+// checkKey reports a mapping key holding a NUL character.
+func (d *decoder) checkKey(k, path string) {
+	if strings.IndexByte(k, 0) >= 0 {
+		d.errs = append(d.errs, &Error{File: d.src.file, Line: d.src.line(field(path, k)), Field: path,
+			Message: fmt.Sprintf("key %q %s", k, nulMessage)})
+	}
 }
 
 // keys reports every key of m that is not in known, sorted, each at its own

@@ -23,7 +23,9 @@ type ParseOptions struct {
 
 // Parse decodes every template in data, a YAML stream of at most 4 MiB that
 // may hold several documents separated by "---" (empty documents are
-// skipped). JSON is accepted too, being YAML. filename only labels errors.
+// skipped). A document may nest at most 64 levels deep and its aliases may
+// expand to at most 1,000,000 nodes; an error names the limit hit and the
+// numbers. JSON is accepted too, being YAML. filename only labels errors.
 // Defaults are applied and environment overrides merged, but the templates
 // are not validated: call Validate on each.
 //
@@ -34,10 +36,11 @@ func Parse(data []byte, filename string, opts ParseOptions) ([]*Template, error)
 		filename = "<input>"
 	}
 	if len(data) > maxTemplateFileSz {
-		return nil, ValidationErrors{{File: filename, Message: fmt.Sprintf("template file is larger than %d bytes", maxTemplateFileSz)}}
+		return nil, ValidationErrors{{File: filename, Message: tooLarge(int64(len(data)))}}
 	}
 	if line := deepFlowLine(data, maxNestingDepth); line > 0 {
-		return nil, ValidationErrors{{File: filename, Line: line, Message: "document is nested too deeply"}}
+		return nil, ValidationErrors{{File: filename, Line: line,
+			Message: printer.Sprintf("document is nested more than %d levels deep", maxNestingDepth)}}
 	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -84,10 +87,8 @@ func isEmptyBody(n ast.Node) bool {
 
 func parseDocument(body ast.Node, filename string, opts ParseOptions) (*Template, ValidationErrors) {
 	src := &source{file: filename, line0: nodeLine(body), lines: map[string]int{}, texts: map[string]string{}}
-	sc := newScanner(src)
-	sc.walk(body, "", 0)
-	if sc.problem != "" {
-		return nil, ValidationErrors{{File: filename, Line: sc.badLine, Message: sc.problem}}
+	if problem, line := newScanner(src).scan(body); problem != "" {
+		return nil, ValidationErrors{{File: filename, Line: line, Message: problem}}
 	}
 	var raw any
 	if err := yaml.NodeToValue(body, &raw); err != nil {
@@ -136,9 +137,22 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading template: %w", unwrapPath(err))
 	}
 	if len(data) > maxTemplateFileSz {
-		return nil, fmt.Errorf("reading template: file is larger than %d bytes", maxTemplateFileSz)
+		size := int64(len(data))
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+			size = info.Size()
+		}
+		return nil, errors.New(tooLarge(size))
 	}
 	return data, nil
+}
+
+// tooLarge says that a template file of size bytes is over the limit. A
+// size just past the limit means "at least" (a stream read up to the limit).
+func tooLarge(size int64) string {
+	if size == maxTemplateFileSz+1 {
+		return printer.Sprintf("template file is larger than %d bytes (4 MiB), the limit", maxTemplateFileSz)
+	}
+	return printer.Sprintf("template file is %d bytes, limit %d (4 MiB)", size, maxTemplateFileSz)
 }
 
 // unwrapPath drops the path from an *fs.PathError: our Error already names

@@ -2,6 +2,9 @@ package template
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -152,22 +155,98 @@ func TestMultipleDocuments(t *testing.T) {
 	require.Equal(t, []string{`t.yaml:14: unknown key "bogus"`}, errorLines(err))
 }
 
-func TestAliasBombIsRefused(t *testing.T) {
+// laughs is a "billion laughs" document: levels anchors, each a list of ten
+// aliases of the one before, the first a list of ten scalars.
+func laughs(levels int) string {
 	var b strings.Builder
 	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
-	for i := 1; i < 9; i++ {
-		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
 		for j := range 10 {
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("*a" + string(rune('0'+i-1)))
+			fmt.Fprintf(&b, "*a%d", i-1)
 		}
 		b.WriteString("]\n")
 	}
+	return b.String()
+}
+
+func TestAliasBombIsRefused(t *testing.T) {
+	// Nine levels: the aliases expand to 10×11 + 10×111 + … + 10×11111111
+	// nodes; the line is that of the alias list that crossed the limit.
+	require.Equal(t, []string{"t.yaml:6: YAML aliases expand to 1,234,567,880 nodes, limit 1,000,000"},
+		parseProblems(t, laughs(9)))
+	// Far more levels than any count can hold: refused at once, too.
+	require.Equal(t, []string{"t.yaml:6: YAML aliases expand to more than 1,152,921,504,606,846,976 nodes, limit 1,000,000"},
+		parseProblems(t, laughs(40)))
+	// Merge keys are aliases too.
+	var b strings.Builder
+	b.WriteString("base: &m0 {k0: [x, x, x, x, x, x, x, x, x, x]}\n")
+	for i := 1; i < 8; i++ {
+		fmt.Fprintf(&b, "l%d: &m%d {", i, i)
+		for j := range 10 {
+			fmt.Fprintf(&b, "k%d: *m%d, ", j, i-1)
+		}
+		fmt.Fprintf(&b, "<<: *m%d}\n", i-1)
+	}
 	got := parseProblems(t, b.String())
 	require.Len(t, got, 1)
-	require.Contains(t, got[0], "document expands to too many nodes")
+	require.Regexp(t, `^t\.yaml:\d: YAML aliases expand to [0-9,]+ nodes, limit 1,000,000$`, got[0])
+}
+
+// TestAliasesWithinTheLimitParse: aliases that expand to fewer nodes than
+// the limit are fine, and each use is a copy of its own.
+func TestAliasesWithinTheLimitParse(t *testing.T) {
+	doc := "name: demo\nnamespace_name: demo_ns\nversion: 1.0.0\nmetadata:\n  shapes:\n" +
+		"    " + strings.ReplaceAll(strings.TrimSuffix(laughs(5), "\n"), "\n", "\n    ") + "\n" +
+		"steps:\n  - name: a\n    handler: {callable: A}\n    retry: &r {max_attempts: 5}\n" +
+		"  - name: b\n    handler: {callable: B}\n    retry: *r\n"
+	tpls, err := Parse([]byte(doc), "t.yaml", ParseOptions{})
+	require.NoError(t, err) // five levels expand to 123,440 nodes
+	require.NoError(t, tpls[0].Validate())
+	require.Equal(t, 5, tpls[0].Steps[1].Retry.MaxAttempts)
+}
+
+// bigTemplate is a plain template (no aliases) of steps steps, each
+// depending on the deps steps before it.
+func bigTemplate(steps, deps int) []byte {
+	var b strings.Builder
+	b.WriteString("name: big\nnamespace_name: big_ns\nversion: 1.0.0\nsteps:\n")
+	for i := range steps {
+		fmt.Fprintf(&b, "  - name: step_%04d\n    handler: {callable: Big::Step}\n", i)
+		if i == 0 {
+			continue
+		}
+		b.WriteString("    dependencies: [")
+		for j := max(0, i-deps); j < i; j++ {
+			if j > max(0, i-deps) {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "step_%04d", j)
+		}
+		b.WriteString("]\n")
+	}
+	return []byte(b.String())
+}
+
+// TestLargePlainTemplateParses: size alone is no reason to refuse a
+// template below the byte limit; 2,000 steps of 100 dependencies each
+// (200,000 list items, 2.1 MB) parse and validate.
+func TestLargePlainTemplateParses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("parses a 2 MB template")
+	}
+	data := bigTemplate(2000, 100)
+	require.Greater(t, len(data), 1_500_000)
+	tpls, err := Parse(data, "big.yaml", ParseOptions{})
+	require.NoError(t, err)
+	require.Len(t, tpls, 1)
+	require.NoError(t, tpls[0].Validate())
+	require.Len(t, tpls[0].Steps, 2000)
+	require.Len(t, tpls[0].Steps[1999].Dependencies, 100)
+	require.Equal(t, 3*1999+6, tpls[0].Line("steps[1999].dependencies"))
 }
 
 func TestDeepNestingIsRefused(t *testing.T) {
@@ -176,7 +255,7 @@ func TestDeepNestingIsRefused(t *testing.T) {
 		"name: x\nsteps: " + strings.Repeat("[", 50000) + "\n":                          "2", // quick, though the parser is quadratic here
 		"name: x\nsteps:\n" + deepBlock(70):                                             "67",
 	} {
-		require.Equal(t, []string{"t.yaml:" + line + ": document is nested too deeply"}, parseProblems(t, src))
+		require.Equal(t, []string{"t.yaml:" + line + ": document is nested more than 64 levels deep"}, parseProblems(t, src))
 	}
 	// Brackets in comments and double-quoted strings do not count.
 	src := strings.Replace(twoSteps, "name: demo\n", "name: demo # "+strings.Repeat("[", 100)+"\ndescription: \""+strings.Repeat("{", 100)+"\\\"\"\n", 1)
@@ -239,5 +318,10 @@ steps:
 
 func TestOversizedInputIsRefused(t *testing.T) {
 	got := parseProblems(t, "name: x\n"+strings.Repeat("#", 4<<20))
-	require.Equal(t, []string{"t.yaml: template file is larger than 4194304 bytes"}, got)
+	require.Equal(t, []string{"t.yaml: template file is 4,194,312 bytes, limit 4,194,304 (4 MiB)"}, got)
+
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("name: x\n"+strings.Repeat("#", 5<<20)), 0o600))
+	_, err := ParseFile(path, ParseOptions{})
+	require.Equal(t, []string{path + ": template file is 5,242,888 bytes, limit 4,194,304 (4 MiB)"}, errorLines(err))
 }

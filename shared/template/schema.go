@@ -131,6 +131,9 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cycle := refCycle(sch); cycle != nil {
+		return nil, errRefCycle(cycle)
+	}
 	return sch, nil
 }
 

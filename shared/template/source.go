@@ -7,12 +7,21 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
-// Limits that keep hostile YAML from exhausting memory or stack.
+// Limits that keep hostile YAML from exhausting memory, time or stack. A
+// plain document is bounded by its size alone: the 2,000-step template with
+// 100 dependencies per step (1.5 MB) is well inside it. Aliases are counted
+// by what they expand to, because expanding them copies the anchored value
+// each time ("billion laughs": a few hundred bytes that expand to a billion
+// nodes).
 const (
 	maxNestingDepth   = 64
-	maxExpandedNodes  = 200_000
+	maxAliasNodes     = 1_000_000
 	maxTemplateFileSz = 4 << 20 // the largest tasker-core fixture is 9 KB
 )
+
+// aliasCountCap is where alias counting saturates: far above
+// maxAliasNodes, and far below overflow however the aliases nest.
+const aliasCountCap = 1 << 60
 
 // source remembers where a template came from: its file and the line of every
 // field path in the YAML document.
@@ -71,44 +80,65 @@ func nodeLine(n ast.Node) int {
 }
 
 // scanner walks a document's syntax tree before it is decoded: it records
-// field lines and scalar texts, and rejects documents nested too deeply or
-// expanding (through aliases) to too many nodes.
+// field lines and scalar texts, refuses documents nested too deeply, and
+// counts the nodes that aliases expand to without expanding them.
 type scanner struct {
-	src      *source
-	anchors  map[string]int // anchor name -> expanded node count
-	expanded int
-	problem  string // first limit hit
-	badLine  int
+	src     *source
+	anchors map[string]int // anchor name -> nodes its value expands to
+	// aliasNodes is the number of nodes every alias of the document
+	// expands to, saturating at aliasCountCap; aliasLine is the line of
+	// the alias that took it past maxAliasNodes.
+	aliasNodes int
+	aliasLine  int
+	problem    string // first limit hit that stops the walk
+	badLine    int
 }
 
 func newScanner(src *source) *scanner {
 	return &scanner{src: src, anchors: map[string]int{}}
 }
 
-// walk visits n at path and returns its expanded node count.
+// scan walks the document and returns the problem that makes it
+// unacceptable ("" when none) and its line. The walk touches each node of
+// the syntax tree once, so a document whose aliases expand to billions of
+// nodes is refused as fast as a plain one of its size is read.
+func (s *scanner) scan(body ast.Node) (string, int) {
+	s.walk(body, "", 0)
+	switch {
+	case s.problem != "":
+		return s.problem, s.badLine
+	case s.aliasNodes >= aliasCountCap:
+		return printer.Sprintf("YAML aliases expand to more than %d nodes, limit %d", aliasCountCap, maxAliasNodes), s.aliasLine
+	case s.aliasNodes > maxAliasNodes:
+		return printer.Sprintf("YAML aliases expand to %d nodes, limit %d", s.aliasNodes, maxAliasNodes), s.aliasLine
+	}
+	return "", 0
+}
+
+// walk visits n at path and returns the number of nodes it expands to.
 func (s *scanner) walk(n ast.Node, path string, depth int) int {
 	if n == nil || s.problem != "" {
 		return 0
 	}
 	if depth > maxNestingDepth {
-		s.fail(n, "document is nested too deeply")
+		s.fail(n, printer.Sprintf("document is nested more than %d levels deep", maxNestingDepth))
 		return 0
 	}
 	size := 1
 	switch n := n.(type) {
 	case *ast.MappingNode:
 		for _, mv := range n.Values {
-			size += s.walkPair(mv, path, depth)
+			size = addCapped(size, s.walkPair(mv, path, depth))
 		}
 	case *ast.MappingValueNode:
-		size += s.walkPair(n, path, depth)
+		size = addCapped(size, s.walkPair(n, path, depth))
 	case *ast.SequenceNode:
 		for i, v := range n.Values {
 			p := index(path, i)
 			if _, seen := s.src.lines[p]; !seen {
 				s.src.lines[p] = nodeLine(v)
 			}
-			size += s.walk(v, p, depth+1)
+			size = addCapped(size, s.walk(v, p, depth+1))
 		}
 	case *ast.AnchorNode:
 		size = s.walk(n.Value, path, depth+1)
@@ -116,8 +146,14 @@ func (s *scanner) walk(n ast.Node, path string, depth int) int {
 			s.anchors[n.Name.GetToken().Value] = size
 		}
 	case *ast.AliasNode:
+		// An alias of an unknown anchor, or of the anchor it sits in,
+		// decodes to null: one node.
 		if n.Value != nil && n.Value.GetToken() != nil {
-			size = s.anchors[n.Value.GetToken().Value] + 1
+			size = max(s.anchors[n.Value.GetToken().Value], 1)
+		}
+		s.aliasNodes = addCapped(s.aliasNodes, size)
+		if s.aliasNodes > maxAliasNodes && s.aliasLine == 0 {
+			s.aliasLine = nodeLine(n)
 		}
 	case *ast.TagNode:
 		size = s.walk(n.Value, path, depth+1)
@@ -127,15 +163,15 @@ func (s *scanner) walk(n ast.Node, path string, depth int) int {
 			s.src.texts[path] = tk.Value
 		}
 	}
-	if _, alias := n.(*ast.AliasNode); alias {
-		s.expanded += size
-	} else {
-		s.expanded++
-	}
-	if s.expanded > maxExpandedNodes {
-		s.fail(n, "document expands to too many nodes (YAML aliases?)")
-	}
 	return size
+}
+
+// addCapped adds two node counts, saturating at aliasCountCap.
+func addCapped(a, b int) int {
+	if a >= aliasCountCap-b {
+		return aliasCountCap
+	}
+	return a + b
 }
 
 func (s *scanner) walkPair(mv *ast.MappingValueNode, path string, depth int) int {
@@ -151,7 +187,7 @@ func (s *scanner) walkPair(mv *ast.MappingValueNode, path string, depth int) int
 	if _, seen := s.src.lines[p]; !seen {
 		s.src.lines[p] = nodeLine(mv.Key)
 	}
-	return 1 + s.walk(mv.Value, p, depth+1)
+	return addCapped(1, s.walk(mv.Value, p, depth+1))
 }
 
 func (s *scanner) fail(n ast.Node, msg string) {

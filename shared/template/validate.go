@@ -50,20 +50,27 @@ func (v *validator) where(path string) string {
 	return path
 }
 
-// text checks a string's presence and length in characters.
-func (v *validator) text(path, s string, required bool, maxLen int) {
+// identifier checks a name-like field: present when required, at most
+// maxLen characters (0: no limit), and passing rule (identifierProblem or
+// keyPartProblem).
+func (v *validator) identifier(path, s string, required bool, maxLen int, rule func(string) string) {
 	switch n := utf8.RuneCountInString(s); {
 	case n == 0 && required:
 		v.add(path, "is required")
-	case n > maxLen:
+	case n == 0:
+	case maxLen > 0 && n > maxLen:
 		v.add(path, "must be at most %d characters (has %d)", maxLen, n)
+	default:
+		if p := rule(s); p != "" {
+			v.add(path, "%s", p)
+		}
 	}
 }
 
 func (v *validator) header() {
 	t := v.t
-	v.text("name", t.Name, true, maxTemplateNameLength)
-	v.text("version", t.Version, true, maxVersionLength)
+	v.identifier("name", t.Name, true, maxTemplateNameLength, keyPartProblem)
+	v.identifier("version", t.Version, true, maxVersionLength, keyPartProblem)
 	switch {
 	case t.NamespaceName == "":
 		v.add("namespace_name", "is required")
@@ -76,9 +83,7 @@ func (v *validator) header() {
 		v.add("identity_strategy", "must be one of strict, caller_provided, always_unique (got %q)", t.IdentityStrategy)
 	}
 	for i, e := range t.DomainEvents {
-		if e.Name == "" {
-			v.add(field(index("domain_events", i), "name"), "is required")
-		}
+		v.identifier(field(index("domain_events", i), "name"), e.Name, true, 0, identifierProblem)
 	}
 	if lc := t.Lifecycle; lc != nil {
 		for _, f := range []struct {
@@ -108,11 +113,13 @@ func (v *validator) steps(g *graph) {
 	for i := range t.Steps {
 		s := &t.Steps[i]
 		p := index("steps", i)
-		v.text(field(p, "name"), s.Name, true, maxStepNameLength)
+		v.identifier(field(p, "name"), s.Name, true, maxStepNameLength, identifierProblem)
 		if first := g.byName[s.Name]; s.Name != "" && first != i {
 			v.add(field(p, "name"), "duplicate step name %q (first defined at %s)", s.Name, v.where(index("steps", first)))
 		}
-		v.text(field(p, "handler.callable"), s.Handler.Callable, true, maxCallableLength)
+		v.identifier(field(p, "handler.callable"), s.Handler.Callable, true, maxCallableLength, identifierProblem)
+		v.identifier(field(p, "handler.method"), s.Handler.Method, false, 0, identifierProblem)
+		v.identifier(field(p, "handler.resolver"), s.Handler.Resolver, false, 0, identifierProblem)
 		if s.Type != "" && !s.Type.Valid() { // empty reads as standard
 			v.add(field(p, "type"), "must be one of standard, decision, deferred_convergence, batchable, batch_worker (got %q)", s.Type)
 		}
@@ -121,9 +128,7 @@ func (v *validator) steps(g *graph) {
 		v.timeout(field(p, "timeout_seconds"), s.TimeoutSeconds)
 		for j, e := range s.PublishesEvents {
 			ep := index(field(p, "publishes_events"), j)
-			if e.Name == "" {
-				v.add(field(ep, "name"), "is required")
-			}
+			v.identifier(field(ep, "name"), e.Name, true, 0, identifierProblem)
 			if !e.Condition.Valid() {
 				v.add(field(ep, "condition"), "must be one of success, failure, retryable_failure, permanent_failure, always (got %q)", e.Condition)
 			}
@@ -279,7 +284,13 @@ func (v *validator) environments() {
 			}
 			if h := so.Handler; h != nil {
 				if h.Callable != nil {
-					v.text(field(p, "handler.callable"), *h.Callable, true, maxCallableLength)
+					v.identifier(field(p, "handler.callable"), *h.Callable, true, maxCallableLength, identifierProblem)
+				}
+				if h.Method != nil {
+					v.identifier(field(p, "handler.method"), *h.Method, false, 0, identifierProblem)
+				}
+				if h.Resolver != nil {
+					v.identifier(field(p, "handler.resolver"), *h.Resolver, false, 0, identifierProblem)
 				}
 			}
 		}

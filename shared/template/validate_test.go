@@ -177,6 +177,148 @@ func TestInputSchemaMustCompile(t *testing.T) {
 	require.NotContains(t, got[0], "\n")
 }
 
+func TestInputSchemaReferenceCycles(t *testing.T) {
+	cases := map[string]string{
+		"self reference":          "  $ref: '#'\n",
+		"through allOf":           "  allOf: [{$ref: '#'}]\n",
+		"through $defs":           "  $ref: '#/$defs/a'\n  $defs:\n    a: {$ref: '#/$defs/b'}\n    b: {anyOf: [{type: string}, {$ref: '#/$defs/a'}]}\n",
+		"below a property":        "  properties:\n    x: {$ref: '#/properties/x'}\n",
+		"through if/then":         "  if: {type: object}\n  then: {$ref: '#'}\n",
+		"dependentSchemas loop":   "  dependentSchemas:\n    k: {$ref: '#'}\n",
+		"old draft, definitions":  "  $schema: 'http://json-schema.org/draft-07/schema#'\n  $ref: '#/definitions/a'\n  definitions:\n    a: {not: {$ref: '#/definitions/a'}}\n",
+		"dangling reference":      "  $ref: '#/$defs/missing'\n",
+		"external reference":      "  $ref: 'https://example.com/schema.json'\n",
+		"invalid keyword value":   "  minLength: -1\n",
+		"recursion into children": "", // below: valid
+	}
+	for name, schema := range cases {
+		t.Run(name, func(t *testing.T) {
+			if schema == "" {
+				return
+			}
+			src := strings.Replace(twoSteps, "steps:\n", "input_schema:\n"+schema+"steps:\n", 1)
+			got := problems(t, src, "")
+			require.Len(t, got, 1, "%q", got)
+			require.True(t, strings.HasPrefix(got[0], "t.yaml:4: input_schema: is not a valid JSON Schema: "), got[0])
+			require.NotContains(t, got[0], "\n")
+			if !strings.Contains(name, "reference") && name != "invalid keyword value" {
+				require.Contains(t, got[0], "reference cycle #")
+			}
+		})
+	}
+	require.Contains(t, problems(t, strings.Replace(twoSteps, "steps:\n", "input_schema: {$ref: '#'}\nsteps:\n", 1), "")[0],
+		"reference cycle # -> #: each applies the next to the same value")
+
+	// A schema may refer to itself below properties and items: that
+	// recursion ends with the value.
+	tree := withSchema(t, `  $ref: '#/$defs/node'
+  $defs:
+    node:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        children: {type: array, items: {$ref: '#/$defs/node'}}
+        parent: {$ref: '#'}
+`)
+	require.NoError(t, tree.Validate())
+	require.Empty(t, tree.ValidateContext(map[string]any{"name": "root", "children": []any{
+		map[string]any{"name": "leaf", "children": []any{}, "parent": map[string]any{"name": "root"}},
+	}}))
+	require.Equal(t, []ContextError{{Pointer: "/children/0/name", Message: "is required"}},
+		tree.ValidateContext(map[string]any{"name": "root", "children": []any{map[string]any{}}}))
+}
+
+// TestInputSchemaCycleAlsoFailsCompile: task creation compiles the schema
+// through CompileInputSchema, which refuses the loop too, so a template
+// stored before this check says what is wrong instead of "reference cycle"
+// on every value.
+func TestInputSchemaCycleAlsoFailsCompile(t *testing.T) {
+	tpls, err := Parse([]byte(strings.Replace(twoSteps, "steps:\n", "input_schema: {$ref: '#'}\nsteps:\n", 1)), "t.yaml", ParseOptions{})
+	require.NoError(t, err)
+	_, err = tpls[0].CompileInputSchema()
+	require.ErrorContains(t, err, "reference cycle # -> #")
+	got := tpls[0].ValidateContext(map[string]any{})
+	require.Len(t, got, 1)
+	require.Contains(t, got[0].Message, "the template's input_schema does not compile")
+}
+
+func TestIdentifierRules(t *testing.T) {
+	cases := []struct {
+		name string
+		old  string // replaced in twoSteps (first occurrence)
+		new  string
+		want []string
+	}{
+		{"control character in the name", "name: demo", `name: "de\tmo"`,
+			[]string{"t.yaml:1: name: contains the control character U+0009 at character 3"}},
+		{"newline in the version", "version: 1.0.0", `version: "1.0\n"`,
+			[]string{"t.yaml:3: version: contains the control character U+000A at character 4"}},
+		{"slash in the name", "name: demo", "name: a/b",
+			[]string{`t.yaml:1: name: must not contain "/" (it separates namespace, name and version in the template's key and REST path)`}},
+		{"slash in the version", "version: 1.0.0", "version: 1/0",
+			[]string{`t.yaml:3: version: must not contain "/" (it separates namespace, name and version in the template's key and REST path)`}},
+		{"leading space in the name", "name: demo", `name: " demo"`,
+			[]string{"t.yaml:1: name: must not begin or end with white space"}},
+		{"zero-width space in a step name", "  - name: a\n", "  - name: \"a\\u200b\"\n",
+			[]string{"t.yaml:5: steps[0].name: contains the invisible character U+200B at character 2",
+				`t.yaml:9: steps[1].dependencies[0]: unknown step "a"`}},
+		{"escape in a callable", "callable: A", `callable: "A\e[31m"`,
+			[]string{"t.yaml:7: steps[0].handler.callable: contains the control character U+001B at character 2"}},
+		{"trailing space in a callable", "callable: A", `callable: "A "`,
+			[]string{"t.yaml:7: steps[0].handler.callable: must not begin or end with white space"}},
+		{"right-to-left override in a method", "      callable: A\n", "      callable: A\n      method: \"ca\\u202Ell\"\n",
+			[]string{"t.yaml:8: steps[0].handler.method: contains the invisible character U+202E at character 3"}},
+		{"control character in an event name", "      callable: A\n", "      callable: A\n    publishes_events: [{name: \"done\\r\"}]\n",
+			[]string{"t.yaml:8: steps[0].publishes_events[0].name: contains the control character U+000D at character 5"}},
+		{"names tasker-core templates use", "name: demo", "name: Payments-Refund v2.1 (EU)\ndescription: \"tab\\tand\\nnewline are fine here\"", nil},
+		{"callable forms", "callable: A", "callable: 'Payments::Refund::Handler'", nil},
+		{"python callable", "callable: A", "callable: handlers.linear.LinearStep1", nil},
+		{"unicode step name", "  - name: a\n    handler", "  - name: étape_α\n    handler", []string{`t.yaml:9: steps[1].dependencies[0]: unknown step "a"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Contains(t, twoSteps, tc.old)
+			src := strings.Replace(twoSteps, tc.old, tc.new, 1)
+			require.Equal(t, tc.want, problems(t, src, ""), "template:\n%s", src)
+		})
+	}
+}
+
+// TestNULIsRefusedEverywhere: PostgreSQL stores neither a NUL in text nor
+// \u0000 in jsonb, so a NUL anywhere in a template (an identifier, free
+// text, a key, a handler's initialization) is an error naming the field,
+// not a database error at registration.
+func TestNULIsRefusedEverywhere(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"name: demo", `name: "de\0mo"`, "t.yaml:1: name: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+		{"version: 1.0.0", `version: "1.0.0\0"`, "t.yaml:3: version: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+		{"  - name: b", `  - name: "b\0"`, "t.yaml:8: steps[1].name: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+		{"callable: B", `callable: "B\x00"`, "t.yaml:11: steps[1].handler.callable: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+		{"name: demo", "name: demo\ndescription: \"a\\0b\"", "t.yaml:2: description: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+		{"      callable: A\n", "      callable: A\n      initialization: {\"k\\0\": 1}\n",
+			`t.yaml:8: steps[0].handler.initialization: key "k\x00" contains a NUL character (\u0000), which PostgreSQL cannot store`},
+		{"      callable: A\n", "      callable: A\n      initialization: {k: [ok, \"\\0\"]}\n",
+			"t.yaml:8: steps[0].handler.initialization.k[1]: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+	} {
+		require.Contains(t, twoSteps, tc.old)
+		src := strings.Replace(twoSteps, tc.old, tc.new, 1)
+		_, err := Parse([]byte(src), "t.yaml", ParseOptions{})
+		require.Equal(t, []string{tc.want}, errorLines(err), "template:\n%s", src)
+	}
+	// A template built in Go skips the decoder; Validate still checks its
+	// identifiers.
+	tpl := mustParse(t, twoSteps)
+	tpl.Name = "de\x00mo"
+	tpl.Steps[0].Handler.Callable = "A\x00"
+	tpl.Steps[1].Handler.Resolver = "x\xffy" // YAML text is always UTF-8; Go strings need not be
+	require.Equal(t, []string{
+		"t.yaml:1: name: contains a NUL character (\\u0000) at character 3, which PostgreSQL cannot store",
+		"t.yaml:7: steps[0].handler.callable: contains a NUL character (\\u0000) at character 2, which PostgreSQL cannot store",
+		"t.yaml:10: steps[1].handler.resolver: is not valid UTF-8",
+	}, errorLines(tpl.Validate()))
+}
+
 func TestCycleIsNamed(t *testing.T) {
 	src := `name: demo
 namespace_name: demo_ns
