@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/listen"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
@@ -183,7 +183,7 @@ func (c *Core) setUp(ctx context.Context) error {
 	}
 	namespaces := namespacesOf(c.cfg.Namespaces, tpls)
 	if len(namespaces) == 0 {
-		return errors.New("worker: no namespaces to consume: set worker.namespaces or register templates")
+		return errors.New("worker: no namespaces to consume: put templates on templates.search_paths (or TASKER_TEMPLATE_PATH), pass them in Options.ExtraTemplates, or set worker.namespaces")
 	}
 	for _, q := range append(queuesOf(namespaces), messaging.StepResultsQueue) {
 		if err := c.queue.Ensure(ctx, q); err != nil {
@@ -200,7 +200,7 @@ func (c *Core) setUp(ctx context.Context) error {
 	}
 	c.reg.Store(&registered{namespaces: namespaces, templates: tpls})
 	if c.cfg.Web.Enabled {
-		ln, err := net.Listen("tcp", c.cfg.Web.BindAddress)
+		ln, err := listen.TCP(ctx, c.cfg.Web.BindAddress, "worker.web.bind_address")
 		if err != nil {
 			return fmt.Errorf("worker: web server: %w", err)
 		}

@@ -15,9 +15,9 @@ import (
 )
 
 // loadTemplates parses the templates on the search paths and adds the extra
-// ones. A search path that does not exist is skipped with a warning (the
-// default, config/tasks, often does not); a template that does not parse or
-// validate is an error naming its file and line.
+// ones. A search path that does not exist is skipped with a warning; a
+// template that does not parse or validate is an error naming its file and
+// line.
 func (c *Core) loadTemplates() ([]*template.Template, error) {
 	var paths []string
 	for _, p := range c.opts.Templates.SearchPaths {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -129,4 +130,31 @@ func TestServesUntilCancelled(t *testing.T) {
 		t.Fatal("the worker did not stop")
 	}
 	require.Contains(t, out.String(), "worker stopped")
+}
+
+// TestBusyPortIsExplained: a worker whose API port is taken stops and says
+// which port and how to choose another, instead of a bare "address already
+// in use".
+func TestBusyPortIsExplained(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	addr := busy.Addr().String()
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+
+	db := testdb.New(t)
+	environ := []string{
+		"DATABASE_URL=" + db.URL,
+		"TASKER_ENV=test",
+		"TASKER__DATABASE__SCHEMA=" + db.Schema,
+		"TASKER__WORKER__WEB__BIND_ADDRESS=" + addr,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out syncBuffer
+	require.Equal(t, 1, run(ctx, nil, environ, &out))
+	require.Contains(t, out.String(), "tasker-worker: worker: web server: port "+port+" is already in use (worker.web.bind_address = \""+addr+"\")")
+	require.Contains(t, out.String(), "choose another address with worker.web.bind_address or TASKER__WORKER__WEB__BIND_ADDRESS=127.0.0.1:")
+	require.Contains(t, out.String(), "port 0 picks a free port")
 }

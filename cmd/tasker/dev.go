@@ -48,8 +48,18 @@ The database is TASKER__DATABASE__URL or DATABASE_URL when set (used as
 given, never replaced by the private cluster); otherwise the local server at the
 configured database.url when one answers (the database is created if it does
 not exist); otherwise a private PostgreSQL cluster under .tasker/ (created on
-the first run, reused later; needs the PostgreSQL server binaries). Ctrl-C
-stops everything, the private cluster included.
+the first run, reused later; needs the PostgreSQL server binaries). The
+database used is printed at start-up in every case. Ctrl-C stops everything,
+the private cluster included.
+
+The REST API listens on --bind, else TASKER__ORCHESTRATION__WEB__BIND_ADDRESS
+(or a bind_address set in a configuration file), else 127.0.0.1:8080, the
+address the client commands' default --url expects. When that port is taken,
+dev stops and says so; it never moves to another port unless asked to with
+--bind 127.0.0.1:0 (a free port, printed at start-up).
+
+Templates on templates.search_paths (TASKER_TEMPLATE_PATH) are registered
+besides the built-in examples; the default list is empty.
 
 --demo submits one task of every example workflow, shows each step as it
 commits, prints a summary table and exits 0 only if every task completed as
@@ -60,7 +70,7 @@ expected.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.root, "config-root", "", "configuration directory (default $"+configRootEnv+", else the built-in copy)")
 	fl.StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
-	fl.StringVar(&f.bind, "bind", "127.0.0.1:8080", "address of the REST API; a busy port falls back to a free one")
+	fl.StringVar(&f.bind, "bind", "", "address of the REST API, host:port (default $TASKER__ORCHESTRATION__WEB__BIND_ADDRESS, else "+devBindDefault+"); a busy port is an error, port 0 picks a free one")
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster")
 	fl.BoolVar(&f.demo, "demo", false, "run one task of every example workflow, print a summary and exit")
 	fl.BoolVar(&f.demoFailures, "demo-failures", false, "with --demo, also run the examples that fail on purpose")
@@ -85,6 +95,10 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 		logLevel = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
+	ocfg.Orchestration.Web.BindAddress = devBindAddress(f.bind, ocfg.Orchestration.Web.BindAddress)
+	if err := checkBind(ctx, ocfg.Orchestration.Web.BindAddress); err != nil {
+		return err
+	}
 
 	// Everything below outlives the signal and is torn down in order.
 	bg := context.WithoutCancel(ctx)
@@ -115,7 +129,6 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	}
 	defer infra.Close()
 
-	ocfg.Orchestration.Web.BindAddress = freeBind(f.bind)
 	registry := app.NewRegistry()
 	core, srv, err := app.Orchestration(infra, ocfg, registry, buildVersion(), log)
 	if err != nil {
@@ -130,15 +143,6 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 		return err
 	}
 	wcfg.Worker.Web.Enabled = false
-	// The default search path usually does not exist in a fresh checkout:
-	// the examples are built in.
-	var paths []string
-	for _, p := range wcfg.Templates.SearchPaths {
-		if _, err := os.Stat(p); err == nil {
-			paths = append(paths, p)
-		}
-	}
-	wcfg.Templates.SearchPaths = paths
 	if wcfg.Worker.WorkerID == "" {
 		wcfg.Worker.WorkerID = app.ProcessName("dev-worker", "")
 	}
@@ -156,7 +160,7 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	if err := srv.Start(bg); err != nil {
 		_ = wk.Stop(bg)
 		_ = core.Stop(bg)
-		return err
+		return bindError(err)
 	}
 	apiURL := displayURL(srv.Addr())
 	fmt.Fprintf(out, "Tasker is running: REST API %s (schema %s, %d example templates, worker %s)\n",
@@ -191,12 +195,17 @@ func stopDev(out io.Writer, budget time.Duration, srv *web.Server, wk *worker.Co
 // the database if missing), else the private cluster. A URL someone set
 // explicitly is never swapped for the private cluster behind their back.
 func devDatabase(ctx context.Context, out io.Writer, configured string, f devFlags) (string, *devpg.Cluster, error) {
-	if (os.Getenv("TASKER__DATABASE__URL") != "" || os.Getenv("DATABASE_URL") != "") && !f.embedded {
-		return configured, nil, nil
+	if !f.embedded {
+		for _, name := range []string{"TASKER__DATABASE__URL", "DATABASE_URL"} {
+			if os.Getenv(name) != "" {
+				fmt.Fprintf(out, "Using PostgreSQL at %s (from %s)\n", config.RedactSecrets(configured), name)
+				return configured, nil, nil
+			}
+		}
 	}
 	if !f.embedded {
 		if err := ensureDatabase(ctx, configured); err == nil {
-			fmt.Fprintf(out, "Using PostgreSQL at %s\n", config.RedactSecrets(configured))
+			fmt.Fprintf(out, "Using PostgreSQL at %s (database.url)\n", config.RedactSecrets(configured))
 			return configured, nil, nil
 		} else if !isUnreachable(err) {
 			return "", nil, fmt.Errorf("PostgreSQL at %s: %w", config.RedactSecrets(configured), err)
@@ -223,6 +232,7 @@ func devDatabase(ctx context.Context, out io.Writer, configured string, f devFla
 	}
 	fmt.Fprintf(out, "%s the private PostgreSQL cluster in %s (port %d)\n", verb, c.Dir, c.Port)
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/tasker?sslmode=disable", c.Port)
+	fmt.Fprintf(out, "Using PostgreSQL at %s (the private cluster)\n", url)
 	if err := ensureDatabase(ctx, url); err != nil {
 		_ = c.Stop(ctx)
 		return "", nil, err
@@ -276,16 +286,4 @@ func isUnreachable(err error) bool {
 	var ne net.Error
 	var ce *pgconn.ConnectError
 	return errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// freeBind returns addr when it can be listened on, else the same host with
-// a free port.
-func freeBind(addr string) string {
-	l, err := net.Listen("tcp", addr)
-	if err == nil {
-		_ = l.Close()
-		return addr
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	return net.JoinHostPort(host, "0")
 }

@@ -1,18 +1,25 @@
 package main
 
 import (
+	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestDevDemo runs `tasker dev --demo` against a test schema: every example
 // workflow must complete as expected and the command must exit 0.
+// It also checks that --bind 127.0.0.1:0 picks a free port and that the
+// database is named even when DATABASE_URL chose it.
 func TestDevDemo(t *testing.T) {
+	cleanConfigEnv(t)
 	db := testdb.Empty(t)
 	t.Setenv("DATABASE_URL", db.URL)
 	t.Setenv("TASKER__DATABASE__SCHEMA", db.Schema)
@@ -21,6 +28,77 @@ func TestDevDemo(t *testing.T) {
 	require.Contains(t, out, "All 8 example workflows ended as expected.")
 	require.Contains(t, out, "examples_linear/square_chain/1.0.0")
 	require.Contains(t, out, "Tasker stopped")
+	require.Contains(t, out, "Using PostgreSQL at "+config.RedactSecrets(db.URL)+" (from DATABASE_URL)\n")
+	m := regexp.MustCompile(`REST API http://127\.0\.0\.1:(\d+) `).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.NotEqual(t, "0", m[1])
+}
+
+// occupy listens on a free loopback port for the rest of the test and
+// returns its address and port.
+func occupy(t *testing.T) (addr, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	_, port, err = net.SplitHostPort(ln.Addr().String())
+	require.NoError(t, err)
+	return ln.Addr().String(), port
+}
+
+// TestDevRefusesABusyPort: when the REST API's port is taken, dev stops
+// before starting anything and says which port and how to pick another; it
+// does not move to a random port that no client expects.
+func TestDevRefusesABusyPort(t *testing.T) {
+	cleanConfigEnv(t)
+	db := testdb.Empty(t) // with the old fallback the demo ran here
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER__DATABASE__SCHEMA", db.Schema)
+	addr, port := occupy(t)
+	out, err := runCmd(t, "dev", "--demo", "--bind", addr)
+	require.Error(t, err, out)
+	require.Equal(t, "port "+port+" is already in use (REST API address "+addr+"): stop the program listening there, "+
+		"or pick another address with --bind 127.0.0.1:"+strconv.Itoa(mustAtoi(t, port)+10)+
+		" or TASKER__ORCHESTRATION__WEB__BIND_ADDRESS=127.0.0.1:"+strconv.Itoa(mustAtoi(t, port)+10)+
+		"; --bind 127.0.0.1:0 picks a free port (then give the URL printed at start-up to --url or TASKER_URL)", err.Error())
+	require.NotContains(t, out, "Tasker is running")
+	require.NotContains(t, out, "Using PostgreSQL", "nothing started")
+}
+
+// TestDevHonoursTheBindAddressKey: without --bind, the REST API address
+// comes from TASKER__ORCHESTRATION__WEB__BIND_ADDRESS; --bind wins over it.
+func TestDevHonoursTheBindAddressKey(t *testing.T) {
+	cleanConfigEnv(t)
+	db := testdb.Empty(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER__DATABASE__SCHEMA", db.Schema)
+	addr, port := occupy(t)
+	t.Setenv("TASKER__ORCHESTRATION__WEB__BIND_ADDRESS", addr)
+	out, err := runCmd(t, "dev", "--demo")
+	require.Error(t, err, out)
+	require.Contains(t, err.Error(), "port "+port+" is already in use (REST API address "+addr+")")
+
+	out, err = runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0")
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "REST API http://"+addr)
+	require.Contains(t, out, "All 8 example workflows ended as expected.")
+}
+
+func TestDevBindAddress(t *testing.T) {
+	cleanConfigEnv(t)
+	require.Equal(t, "127.0.0.1:8080", devBindAddress("", ":8080"), "the built-in default becomes loopback")
+	require.Equal(t, "127.0.0.1:8080", devBindAddress("", ""))
+	require.Equal(t, "0.0.0.0:9000", devBindAddress("", "0.0.0.0:9000"), "a configuration file set it")
+	require.Equal(t, "127.0.0.1:0", devBindAddress("127.0.0.1:0", "0.0.0.0:9000"), "--bind wins")
+	t.Setenv("TASKER__ORCHESTRATION__WEB__BIND_ADDRESS", ":8080")
+	require.Equal(t, ":8080", devBindAddress("", ":8080"), "asked for explicitly")
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }
 
 // TestDevDemoOnPrivateCluster runs the demo on a private PostgreSQL cluster

@@ -134,7 +134,7 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 		sctx, cancel := stopCtx()
 		defer cancel()
 		_ = core.Stop(sctx)
-		return err
+		return bindError(err)
 	}
 	out := cmd.OutOrStdout()
 	if addr := srv.Addr(); addr != "" {

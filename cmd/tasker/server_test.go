@@ -184,3 +184,18 @@ func TestServerCommandFlags(t *testing.T) {
 	require.Equal(t, "http://localhost:8080", displayURL("[::]:8080"))
 	require.Equal(t, "http://127.0.0.1:9", displayURL("127.0.0.1:9"))
 }
+
+// TestServerCommandBusyPort: a taken port stops the server with a message
+// naming the port and how to pick another.
+func TestServerCommandBusyPort(t *testing.T) {
+	db := testdb.New(t)
+	addr, port := occupy(t)
+	rs := startServerCmd(t, "--database-url", db.URL, "--schema", db.Schema, "--bind", addr)
+	select {
+	case <-rs.done:
+		require.ErrorContains(t, rs.err, "port "+port+" is already in use (REST API address "+addr+")")
+		require.ErrorContains(t, rs.err, "--bind 127.0.0.1:0 picks a free port")
+	case <-time.After(30 * time.Second):
+		t.Fatal("tasker server did not refuse a busy port")
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/listen"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
 )
@@ -157,10 +158,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Info("REST API disabled (orchestration.web.enabled = false)")
 		return nil
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.BindAddress)
+	ln, err := listen.TCP(ctx, s.cfg.BindAddress, "orchestration.web.bind_address")
 	if err != nil {
-		return fmt.Errorf("web: listening on %s: %w", s.cfg.BindAddress, err)
+		return fmt.Errorf("web: %w", err)
 	}
 	s.ln = ln
 	s.srv = &http.Server{

@@ -39,7 +39,7 @@ func TestMarshalTOMLReadsLikeTheBaseFiles(t *testing.T) {
 		"[database.pool]\nmax_connections = 25\n",
 		`idle_timeout = "5m"`,
 		"jitter_max_fraction = 0.15\n",
-		`search_paths = ["config/tasks"]`,
+		"search_paths = []\n",
 		"[worker.handlers]\n",
 		"namespaces = []\n",
 		`flush_interval = "0s"`,

@@ -101,6 +101,10 @@ func (s *loadState) applyOverride(name, value string) {
 	s.set(segments, v, source)
 }
 
+// EnvName returns the environment variable that overrides a dotted key:
+// EnvName("worker.web.bind_address") is TASKER__WORKER__WEB__BIND_ADDRESS.
+func EnvName(key string) string { return envName(key) }
+
 // envName is the override variable for a dotted key.
 func envName(key string) string {
 	return overridePrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))

@@ -40,6 +40,7 @@ func TestRedactedCopiesAndMasks(t *testing.T) {
 
 func TestCloneIsDeep(t *testing.T) {
 	cfg := Default(ContextOrchestration)
+	cfg.Templates.SearchPaths = []string{"config/tasks"}
 	c := cfg.Clone()
 	require.Equal(t, cfg, c)
 	c.Orchestration.Web.BindAddress = ":1"

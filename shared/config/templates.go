@@ -10,13 +10,15 @@ import (
 type Templates struct {
 	// SearchPaths are directories searched recursively for *.yaml and *.yml
 	// task templates; relative paths are relative to the working
-	// directory. Default ["config/tasks"]. The TASKER_TEMPLATE_PATH
-	// environment variable, a colon-separated list, replaces it.
+	// directory. Default []. Until paths are set, a worker registers only
+	// the templates it is given in code (tasker-core's layout would be
+	// ["config/tasks"]). The TASKER_TEMPLATE_PATH environment variable, a
+	// colon-separated list, replaces it.
 	SearchPaths []string `toml:"search_paths"`
 }
 
 func defaultTemplates() Templates {
-	return Templates{SearchPaths: []string{"config/tasks"}}
+	return Templates{SearchPaths: []string{}}
 }
 
 // Validate checks the section; see [Problems].
