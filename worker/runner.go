@@ -62,7 +62,7 @@ func invoke(ctx context.Context, exec Executor, sc *StepContext) (res Result, ok
 			done <- systemFailure("handler exited without returning a result (runtime.Goexit)",
 				stepresult.ErrorTypeHandlerPanic, false)
 		}()
-		r := exec.Execute(ctx, sc)
+		r := sc.decodeFailure(exec.Execute(ctx, sc))
 		returned = true
 		done <- r
 	}()

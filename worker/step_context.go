@@ -1,12 +1,18 @@
 package worker
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -14,10 +20,17 @@ import (
 // task's context (its input), the step's configuration (the template's
 // handler.initialization), the results of every completed ancestor step by
 // name, and the attempt.
+//
+// Its methods are safe to call from many goroutines at once: a handler may
+// fan out and read inputs everywhere. Input, InputOr and Config decode the
+// task context and the step configuration once, on first use. Both must be
+// JSON objects; when one is not, those lookups find nothing, Err says why,
+// and the worker fails the step permanently with error type
+// ValidationError and that message, whatever the handler returned.
 type StepContext struct {
 	claimed *store.ClaimedStep
-	ctx     map[string]any // decoded task context, lazily
-	cfg     map[string]any // decoded step config, lazily
+	input   lazyObject // the task context
+	config  lazyObject // the step configuration
 }
 
 // NewStepContext wraps a claimed step (used by executors and tests).
@@ -76,13 +89,11 @@ func (s *StepContext) DecodeContext(v any) error {
 	return nil
 }
 
-// Input returns a top-level field of the task context.
+// Input returns a top-level field of the task context. It finds nothing
+// when the context is not a JSON object; see Err.
 func (s *StepContext) Input(key string) (any, bool) {
-	if s.ctx == nil {
-		s.ctx = map[string]any{}
-		_ = json.Unmarshal(s.claimed.Task.Context, &s.ctx)
-	}
-	v, ok := s.ctx[key]
+	m, _ := s.input.get(s.claimed.Task.Context, "task context")
+	v, ok := m[key]
 	return v, ok
 }
 
@@ -102,14 +113,103 @@ func (s *StepContext) DecodeInput(key string, v any) error {
 // RawConfig is the step configuration (handler.initialization) as JSON.
 func (s *StepContext) RawConfig() json.RawMessage { return s.claimed.Step.Inputs }
 
-// Config returns one key of the step configuration.
+// Config returns one key of the step configuration. It finds nothing when
+// the configuration is not a JSON object; see Err.
 func (s *StepContext) Config(key string) (any, bool) {
-	if s.cfg == nil {
-		s.cfg = map[string]any{}
-		_ = json.Unmarshal(s.claimed.Step.Inputs, &s.cfg)
-	}
-	v, ok := s.cfg[key]
+	m, _ := s.config.get(s.claimed.Step.Inputs, "step config")
+	v, ok := m[key]
 	return v, ok
+}
+
+// Err says why Input, InputOr or Config found nothing: the task context or
+// the step configuration they read is not a JSON object. It is nil when
+// they read both fine or were not called. A handler may check it; if it is
+// not nil once the handler returns, the worker fails the step permanently
+// (ValidationError, with this message) whatever the handler returned, since
+// the handler worked without its data.
+func (s *StepContext) Err() error {
+	return errors.Join(s.input.failure(), s.config.failure())
+}
+
+// decodeFailure turns a handler's result into the permanent
+// ValidationError failure described at Err when a lookup could not decode
+// its document.
+func (s *StepContext) decodeFailure(r Result) Result {
+	if err := s.Err(); err != nil {
+		return Failure(oneLineError(err), stepresult.ErrorTypeValidation, false)
+	}
+	return r
+}
+
+// lazyObject is a JSON object decoded once, on first use, by whichever
+// goroutine asks first; the others wait for it. (sync.Once would do, but
+// its closure costs an allocation per step.)
+type lazyObject struct {
+	mu      sync.Mutex
+	decoded atomic.Bool // set after m and err are
+	m       map[string]any
+	err     error
+}
+
+// get decodes raw on the first call and returns the object (empty, never
+// nil, when raw is empty or null) or the reason it is not one.
+func (l *lazyObject) get(raw json.RawMessage, what string) (map[string]any, error) {
+	if !l.decoded.Load() {
+		l.mu.Lock()
+		if !l.decoded.Load() {
+			l.err = decodeObject(raw, what, &l.m)
+			l.decoded.Store(true)
+		}
+		l.mu.Unlock()
+	}
+	return l.m, l.err
+}
+
+// failure is the decoding error of a lookup that happened, else nil.
+func (l *lazyObject) failure() error {
+	if !l.decoded.Load() {
+		return nil
+	}
+	return l.err
+}
+
+// decodeObject decodes a JSON object into *m; empty input and null read as
+// {}. On error *m is the empty object.
+func decodeObject(raw json.RawMessage, what string, m *map[string]any) error {
+	*m = map[string]any{}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return nil
+	}
+	if trimmed[0] != '{' {
+		if !json.Valid(trimmed) {
+			return fmt.Errorf("%s is not valid JSON", what)
+		}
+		return fmt.Errorf("%s is a JSON %s, not an object", what, jsonKind(trimmed[0]))
+	}
+	if err := json.Unmarshal(trimmed, m); err != nil {
+		*m = map[string]any{}
+		return fmt.Errorf("%s is not valid JSON: %w", what, err)
+	}
+	return nil
+}
+
+// jsonKind names the kind of JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	}
+	return "number"
+}
+
+// oneLineError joins a multi-error onto one line.
+func oneLineError(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 // DecodeConfig unmarshals one key of the step configuration into v (the whole

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/worker"
@@ -17,8 +18,11 @@ func Run(h worker.Handler, step *worker.StepContext) worker.Result {
 
 // RunContext calls h on step the way a worker does: a panic becomes a
 // non-retryable failure of type handler_panic (the stack is kept in the
-// metadata under "panic_stack"), and a success value that cannot be encoded
-// as JSON becomes a non-retryable failure of type invalid_result.
+// metadata under "panic_stack"), a lookup (Input, InputOr, Config) that
+// found the task context or step configuration not to be a JSON object
+// makes the result a non-retryable failure of type ValidationError (see
+// worker.StepContext.Err), and a success value that cannot be encoded as
+// JSON becomes a non-retryable failure of type invalid_result.
 func RunContext(ctx context.Context, h worker.Handler, step *worker.StepContext) (res worker.Result) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -27,6 +31,9 @@ func RunContext(ctx context.Context, h worker.Handler, step *worker.StepContext)
 		}
 	}()
 	res = h.Handle(ctx, step)
+	if err := step.Err(); err != nil {
+		return worker.Failure(strings.ReplaceAll(err.Error(), "\n", "; "), stepresult.ErrorTypeValidation, false)
+	}
 	if res.IsSuccess() {
 		if _, err := encodeJSON(res.Value()); err != nil {
 			return worker.Failure(fmt.Sprintf("handler result is not JSON-encodable: %v", err),

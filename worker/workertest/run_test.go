@@ -35,6 +35,22 @@ func TestRunTurnsPanicsIntoPermanentFailures(t *testing.T) {
 	require.Contains(t, res.Metadata()["panic_stack"], "run_test.go")
 }
 
+// TestRunFailsUnreadableInputs: as in a worker, a handler that looked up an
+// input of a context that is not a JSON object fails as a permanent
+// ValidationError, whatever it returned.
+func TestRunFailsUnreadableInputs(t *testing.T) {
+	h := worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
+		return worker.Success(step.InputOr("n", 1), nil)
+	})
+	res := Run(h, NewStep("s").WithContext([]int{1, 2}).Build())
+	require.False(t, res.IsSuccess())
+	require.False(t, res.Retryable())
+	require.Equal(t, stepresult.ErrorTypeValidation, res.ErrorType())
+	require.Equal(t, "task context is a JSON array, not an object", res.Message())
+
+	require.True(t, Run(h, NewStep("s").WithContext(map[string]int{"n": 2}).Build()).IsSuccess())
+}
+
 func TestRunRejectsUnencodableResults(t *testing.T) {
 	res := Run(worker.HandlerFunc(func(context.Context, *worker.StepContext) worker.Result {
 		return worker.Success(math.Inf(1), nil)
