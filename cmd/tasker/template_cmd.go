@@ -46,17 +46,15 @@ $DATABASE_URL, else the configuration's database.url.`,
 			if err != nil {
 				return err
 			}
+			// Every problem of every file, as validate reports them.
 			tpls, err := template.LoadPaths(args, template.ParseOptions{Environment: cfg.Env})
-			if err == nil {
-				for _, t := range tpls {
-					if verr := t.Validate(); verr != nil {
-						err = verr
-						break
-					}
-				}
+			problems := templateProblems(nil, err)
+			for _, t := range tpls {
+				problems = templateProblems(problems, t.Validate())
 			}
-			if err != nil {
-				for _, p := range templateProblems(nil, err) {
+			if len(problems) > 0 {
+				sortTemplateProblems(problems)
+				for _, p := range problems {
 					fmt.Fprintln(cmd.OutOrStdout(), p.Error())
 				}
 				return exitCodeError{code: 1, msg: "no template was registered"}

@@ -50,6 +50,35 @@ func TestTemplateRegisterRefusesInvalid(t *testing.T) {
 	require.Zero(t, n, "nothing written")
 }
 
+// TestTemplateRegisterRefusesWhatTheDatabaseCannotStore: a NUL in a name
+// (PostgreSQL text cannot hold it) and an input_schema that loops are
+// refused by validation, naming file, line and field, before anything is
+// written; they used to fail with a raw database error, or at every task
+// creation.
+func TestTemplateRegisterRefusesWhatTheDatabaseCannotStore(t *testing.T) {
+	db := testdb.New(t)
+	dir := t.TempDir()
+	nul := filepath.Join(dir, "nul.yaml")
+	require.NoError(t, os.WriteFile(nul, []byte("name: \"bad\\0name\"\nnamespace_name: ns\nversion: 1.0.0\nsteps:\n  - name: a\n    handler: {callable: A}\n"), 0o600))
+	loop := filepath.Join(dir, "loop.yaml")
+	require.NoError(t, os.WriteFile(loop, []byte("name: loop\nnamespace_name: ns\nversion: 1.0.0\ninput_schema: {$ref: '#'}\nsteps:\n  - name: a\n    handler: {callable: A}\n"), 0o600))
+	for _, cmd := range [][]string{
+		{"template", "validate", nul, loop},
+		{"template", "register", "--database-url", db.URL, "--schema", db.Schema, nul, loop},
+	} {
+		out, err := runCmd(t, cmd...)
+		var ec exitCodeError
+		require.ErrorAs(t, err, &ec, out)
+		require.Equal(t, 1, ec.code)
+		require.Contains(t, out, nul+":1: name: contains a NUL character (\\u0000), which PostgreSQL cannot store")
+		require.Contains(t, out, loop+":4: input_schema: is not a valid JSON Schema: reference cycle # -> #")
+	}
+	pool := db.Pool(t, 2)
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM named_tasks`).Scan(&n))
+	require.Zero(t, n, "nothing written")
+}
+
 // envTemplate is a template whose test environment shortens its step's
 // timeout.
 const envTemplate = `name: env_demo
