@@ -9,7 +9,7 @@ import (
 
 // Limits that keep hostile YAML from exhausting memory, time or stack. A
 // plain document is bounded by its size alone: the 2,000-step template with
-// 100 dependencies per step (1.5 MB) is well inside it. Aliases are counted
+// 100 dependencies per step (about 2 MB) is well inside it. Aliases are counted
 // by what they expand to, because expanding them copies the anchored value
 // each time ("billion laughs": a few hundred bytes that expand to a billion
 // nodes).
