@@ -64,7 +64,8 @@ type Core struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 
-	stopClaims chan struct{}  // closed: claim loops return
+	stopClaims chan struct{} // closed (once, by closeClaims): claim loops return
+	claimsOnce sync.Once
 	claimLoops sync.WaitGroup // claim loops
 	handlers   sync.WaitGroup // handler runs
 	stopBG     chan struct{}  // closed: heartbeat and scaler return
@@ -240,10 +241,22 @@ func (c *Core) Stop(ctx context.Context) error {
 // committing results after the grace period.
 const stopReserve = 500 * time.Millisecond
 
+// BeginShutdown stops claiming new steps. Handlers already running go on
+// and their results are committed; Stop finishes the shutdown. It does
+// nothing unless the worker is running.
+func (c *Core) BeginShutdown() {
+	if c.state.CompareAndSwap(stateRunning, stateStopping) {
+		c.closeClaims()
+		c.log.Info("shutdown begun: no new claims")
+	}
+}
+
+func (c *Core) closeClaims() { c.claimsOnce.Do(func() { close(c.stopClaims) }) }
+
 func (c *Core) stop(ctx context.Context) error {
 	c.state.Store(stateStopping)
 	began := time.Now()
-	close(c.stopClaims)
+	c.closeClaims()
 	c.waitOrAbort(ctx, &c.claimLoops)
 
 	grace := c.cfg.ShutdownGrace
