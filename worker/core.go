@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type stepStore interface {
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
+	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
 	Ping(ctx context.Context) error
 }
 
@@ -116,6 +118,7 @@ func New(opts Options) (*Core, error) {
 type registered struct {
 	namespaces []string
 	templates  []*template.Template
+	byKey      map[string]*template.Template // by Template.Key
 }
 
 func (c *Core) registered() registered {
@@ -199,7 +202,11 @@ func (c *Core) setUp(ctx context.Context) error {
 			}
 		}
 	}
-	c.reg.Store(&registered{namespaces: namespaces, templates: tpls})
+	byKey := make(map[string]*template.Template, len(tpls))
+	for _, t := range tpls {
+		byKey[t.Key()] = t
+	}
+	c.reg.Store(&registered{namespaces: namespaces, templates: tpls, byKey: byKey})
 	if c.cfg.Web.Enabled {
 		ln, err := net.Listen("tcp", c.cfg.Web.BindAddress)
 		if err != nil {
