@@ -135,6 +135,9 @@ func (i *Infra) CheckSchema(ctx context.Context) error {
 	_, err := i.Store.ListNamespaces(ctx)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined_table, invalid_schema_name
+		if i.Config == nil {
+			return ErrNoSchema
+		}
 		return fmt.Errorf("schema %q: %w", i.Config.Database.Schema, ErrNoSchema)
 	}
 	if err != nil {
