@@ -26,10 +26,13 @@ type classified struct {
 func (e *classified) Error() string   { return e.err.Error() }
 func (e *classified) Unwrap() []error { return []error{e.kind, e.err} }
 
-// classify tags a database error with ErrUnavailable, ErrStatementTimeout or
+// Classify tags a database error with ErrUnavailable, ErrStatementTimeout or
 // ErrDatabase; other errors (pgx.ErrNoRows, context errors, the store's own)
-// pass unchanged, and so does an error classified before.
-func classify(err error) error {
+// pass unchanged, and so does an error classified before. Every error the
+// store's methods return has been through it; it is exported for the REST
+// error maps, which apply it to errors from code that reaches PostgreSQL
+// without the store (the queue backend, the LISTEN connection).
+func Classify(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrStatementTimeout) || errors.Is(err, ErrDatabase) {
 		return err
 	}
@@ -46,14 +49,14 @@ func classify(err error) error {
 	return err
 }
 
-// classifyAcquire is classify for errors of calls that take a connection
+// classifyAcquire is Classify for errors of calls that take a connection
 // from the pool: a bare context deadline there means no connection came
 // before the deadline (pgx wraps deadlines that hit a running statement).
 func classifyAcquire(err error) error {
 	if err == context.DeadlineExceeded { //nolint:errorlint // the bare sentinel is what marks the acquire
 		return &classified{ErrUnavailable, fmt.Errorf("no database connection became available before the deadline: %w", err)}
 	}
-	return classify(err)
+	return Classify(err)
 }
 
 // connectionFailure reports the failures that mean the database cannot be
@@ -88,7 +91,7 @@ func connectionFailure(err error) bool {
 
 // dbPool is the pool as the store uses it: every error that comes out of
 // it, including those surfacing later from rows, rows scanned and batch
-// results, is classified (see classify), so the store's methods return
+// results, is classified (see Classify), so the store's methods return
 // sentinels callers can test instead of driver errors. Transactions are
 // classified where they end (inTx).
 type dbPool struct {
@@ -140,7 +143,7 @@ func (r *dbRows) Err() error {
 	if r.err != nil {
 		return r.err
 	}
-	return classify(r.Rows.Err())
+	return Classify(r.Rows.Err())
 }
 
 type dbRow struct{ pgx.Row }

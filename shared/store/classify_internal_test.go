@@ -39,24 +39,24 @@ func TestClassify(t *testing.T) {
 		syscall.ECONNREFUSED,
 	}
 	for _, err := range unavailable {
-		c := classify(wrap(err))
+		c := Classify(wrap(err))
 		require.ErrorIs(t, c, ErrUnavailable, "%#v", err)
 		require.ErrorIs(t, c, err, "the driver's error stays reachable")
 		require.Equal(t, wrap(err).Error(), c.Error(), "the message is kept")
-		require.True(t, classify(c) == c, "classifying twice changes nothing") //nolint:errorlint // identity is the point
+		require.True(t, Classify(c) == c, "classifying twice changes nothing") //nolint:errorlint // identity is the point
 	}
 	var pe *pgconn.PgError
-	require.ErrorAs(t, classify(&pgconn.PgError{Code: "57P01"}), &pe)
+	require.ErrorAs(t, Classify(&pgconn.PgError{Code: "57P01"}), &pe)
 	require.Equal(t, "57P01", pe.Code)
 
-	require.ErrorIs(t, classify(&pgconn.PgError{Code: "57014"}), ErrStatementTimeout)
-	db := classify(wrap(&pgconn.PgError{Code: "23505", ConstraintName: "uq"}))
+	require.ErrorIs(t, Classify(&pgconn.PgError{Code: "57014"}), ErrStatementTimeout)
+	db := Classify(wrap(&pgconn.PgError{Code: "23505", ConstraintName: "uq"}))
 	require.ErrorIs(t, db, ErrDatabase)
 	require.True(t, isUniqueViolation(db, "uq"), "the store's own checks still see the PostgreSQL error")
 
 	for _, err := range []error{pgx.ErrNoRows, context.Canceled, context.DeadlineExceeded, wrap(context.DeadlineExceeded),
 		errors.New("boom"), &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}} {
-		require.True(t, classify(err) == err, "%v passes unchanged", err) //nolint:errorlint // identity is the point
+		require.True(t, Classify(err) == err, "%v passes unchanged", err) //nolint:errorlint // identity is the point
 	}
 
 	// A bare deadline from taking a connection means no connection came in

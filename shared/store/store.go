@@ -197,7 +197,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // inTx runs fn in a transaction, committing when fn returns nil. Its error
 // is classified (see classify) whatever statement of fn failed.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return classify(pgx.BeginFunc(ctx, s.pool, fn))
+	return Classify(pgx.BeginFunc(ctx, s.pool, fn))
 }
 
 // isUniqueViolation reports a unique_violation, optionally on one
