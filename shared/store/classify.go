@@ -50,10 +50,12 @@ func Classify(err error) error {
 }
 
 // classifyAcquire is Classify for errors of calls that take a connection
-// from the pool: a bare context deadline there means no connection came
-// before the deadline (pgx wraps deadlines that hit a running statement).
-func classifyAcquire(err error) error {
-	if err == context.DeadlineExceeded { //nolint:errorlint // the bare sentinel is what marks the acquire
+// from the pool: a bare context deadline there, when the context was live as
+// the call began (live), means no connection came before the deadline (pgx
+// wraps deadlines that hit a running statement). A context already past its
+// deadline is the caller's timeout, not the database's.
+func classifyAcquire(live bool, err error) error {
+	if live && err == context.DeadlineExceeded { //nolint:errorlint // the bare sentinel is what marks the acquire
 		return &classified{ErrUnavailable, fmt.Errorf("no database connection became available before the deadline: %w", err)}
 	}
 	return Classify(err)
@@ -99,39 +101,46 @@ type dbPool struct {
 }
 
 func (p dbPool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	live := ctx.Err() == nil
 	rows, err := p.Pool.Query(ctx, sql, args...)
 	if err != nil {
-		err = classifyAcquire(err)
+		err = classifyAcquire(live, err)
 		return &dbRows{Rows: rows, err: err}, err
 	}
 	return &dbRows{Rows: rows}, nil
 }
 
 func (p dbPool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return dbRow{p.Pool.QueryRow(ctx, sql, args...)}
+	live := ctx.Err() == nil
+	return dbRow{p.Pool.QueryRow(ctx, sql, args...), live}
 }
 
 func (p dbPool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	live := ctx.Err() == nil
 	tag, err := p.Pool.Exec(ctx, sql, args...)
-	return tag, classifyAcquire(err)
+	return tag, classifyAcquire(live, err)
 }
 
 func (p dbPool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return dbBatchResults{p.Pool.SendBatch(ctx, b)}
+	live := ctx.Err() == nil
+	return dbBatchResults{p.Pool.SendBatch(ctx, b), live}
 }
 
 func (p dbPool) Begin(ctx context.Context) (pgx.Tx, error) {
+	live := ctx.Err() == nil
 	tx, err := p.Pool.Begin(ctx)
-	return tx, classifyAcquire(err)
+	return tx, classifyAcquire(live, err)
 }
 
 func (p dbPool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	live := ctx.Err() == nil
 	c, err := p.Pool.Acquire(ctx)
-	return c, classifyAcquire(err)
+	return c, classifyAcquire(live, err)
 }
 
 func (p dbPool) Ping(ctx context.Context) error {
-	return classifyAcquire(p.Pool.Ping(ctx))
+	live := ctx.Err() == nil
+	return classifyAcquire(live, p.Pool.Ping(ctx))
 }
 
 type dbRows struct {
@@ -146,26 +155,32 @@ func (r *dbRows) Err() error {
 	return Classify(r.Rows.Err())
 }
 
-type dbRow struct{ pgx.Row }
+type dbRow struct {
+	pgx.Row
+	live bool // the context was live when the query was sent
+}
 
-func (r dbRow) Scan(dest ...any) error { return classifyAcquire(r.Row.Scan(dest...)) }
+func (r dbRow) Scan(dest ...any) error { return classifyAcquire(r.live, r.Row.Scan(dest...)) }
 
-type dbBatchResults struct{ pgx.BatchResults }
+type dbBatchResults struct {
+	pgx.BatchResults
+	live bool // the context was live when the batch was sent
+}
 
 func (b dbBatchResults) Exec() (pgconn.CommandTag, error) {
 	tag, err := b.BatchResults.Exec()
-	return tag, classifyAcquire(err)
+	return tag, classifyAcquire(b.live, err)
 }
 
 func (b dbBatchResults) Query() (pgx.Rows, error) {
 	rows, err := b.BatchResults.Query()
 	if err != nil {
-		err = classifyAcquire(err)
+		err = classifyAcquire(b.live, err)
 		return &dbRows{Rows: rows, err: err}, err
 	}
 	return &dbRows{Rows: rows}, nil
 }
 
-func (b dbBatchResults) QueryRow() pgx.Row { return dbRow{b.BatchResults.QueryRow()} }
+func (b dbBatchResults) QueryRow() pgx.Row { return dbRow{b.BatchResults.QueryRow(), b.live} }
 
-func (b dbBatchResults) Close() error { return classifyAcquire(b.BatchResults.Close()) }
+func (b dbBatchResults) Close() error { return classifyAcquire(b.live, b.BatchResults.Close()) }

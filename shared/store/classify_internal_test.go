@@ -60,12 +60,14 @@ func TestClassify(t *testing.T) {
 	}
 
 	// A bare deadline from taking a connection means no connection came in
-	// time; a deadline that pgx wrapped hit a running statement.
-	acq := classifyAcquire(context.DeadlineExceeded)
+	// time; a deadline that pgx wrapped hit a running statement, and a
+	// context already expired when the call began is the caller's timeout.
+	acq := classifyAcquire(true, context.DeadlineExceeded)
 	require.ErrorIs(t, acq, ErrUnavailable)
 	require.ErrorIs(t, acq, context.DeadlineExceeded)
 	require.Contains(t, acq.Error(), "no database connection became available")
-	require.NotErrorIs(t, classifyAcquire(wrap(context.DeadlineExceeded)), ErrUnavailable)
-	require.NotErrorIs(t, classifyAcquire(context.Canceled), ErrUnavailable)
-	require.NoError(t, classifyAcquire(nil))
+	require.NotErrorIs(t, classifyAcquire(true, wrap(context.DeadlineExceeded)), ErrUnavailable)
+	require.NotErrorIs(t, classifyAcquire(false, context.DeadlineExceeded), ErrUnavailable)
+	require.NotErrorIs(t, classifyAcquire(true, context.Canceled), ErrUnavailable)
+	require.NoError(t, classifyAcquire(true, nil))
 }
