@@ -3,6 +3,7 @@ package httpcheck_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,6 +45,7 @@ func TestJSON(t *testing.T) {
 		{`{"a\u0000b": 1}`, []httpcheck.Problem{{Pointer: "/a\x00b", Message: "the key must not contain NUL characters (\\u0000)"}}},
 		{`{"x/y~z": {"\ud800": 1}}`, []httpcheck.Problem{{Pointer: "/x~1y~0z/\ufffd", Message: "the key contains an unpaired UTF-16 surrogate escape (\\ud800)"}}},
 		{`"\u0000"`, []httpcheck.Problem{{Pointer: "", Message: "must not contain NUL characters (\\u0000)"}}},
+		{`{"": ["\u0000"]}`, []httpcheck.Problem{{Pointer: "//0", Message: "must not contain NUL characters (\\u0000)"}}},
 		{`{"n": 1e131072}`, []httpcheck.Problem{{Pointer: "/n", Message: "is a number PostgreSQL cannot store (at most 131072 digits before the decimal point and 16383 after)"}}},
 		{`{"escaped \"quote\" \\": "\\u0000 is only text here"}`, nil},
 	}
@@ -138,4 +140,44 @@ func FuzzJSON(f *testing.F) {
 			require.Empty(t, problems)
 		}
 	})
+}
+
+// BenchmarkJSON measures the body check on a typical task creation body and
+// on a context near the 1 MiB limit.
+func BenchmarkJSON(b *testing.B) {
+	small := []byte(`{"namespace": "payments", "name": "refund", "version": "1.0.0", "initiator": "billing",
+		"source_system": "billing", "reason": "nightly", "tags": ["a", "b"], "context": {"order_id": 12345,
+		"amount": 99.95, "currency": "EUR", "customer": {"name": "Zoë Müller", "email": "zoe@example.com"},
+		"items": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]}}`)
+	var big strings.Builder
+	big.WriteString(`{"context": {"rows": [`)
+	for i := 0; big.Len() < 1<<20-100; i++ {
+		if i > 0 {
+			big.WriteString(",")
+		}
+		fmt.Fprintf(&big, `{"id": %d, "label": "row \u00e9 %d", "ok": true, "v": 1.5e3}`, i, i)
+	}
+	big.WriteString(`]}}`)
+	for name, body := range map[string][]byte{"create_body": small, "context_1MiB": []byte(big.String())} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if p := httpcheck.JSON(body); p != nil {
+					b.Fatal(p)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkParams(b *testing.B) {
+	r := chi.NewRouter()
+	r.Get("/v1/tasks/{uuid}/workflow_steps/{step_uuid}", func(http.ResponseWriter, *http.Request) {})
+	req := httptest.NewRequest(http.MethodGet,
+		"/v1/tasks/0195d1d8-0000-7000-8000-000000000001/workflow_steps/0195d1d8-0000-7000-8000-000000000002?page=1&per_page=25", nil)
+	for b.Loop() {
+		if p := httpcheck.Params(req, r); p != nil {
+			b.Fatal(p)
+		}
+	}
 }

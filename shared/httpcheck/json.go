@@ -1,6 +1,7 @@
 package httpcheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -34,8 +35,16 @@ func JSON(body []byte) []Problem {
 type jsonWalker struct {
 	b    []byte
 	i    int
-	path []string // pointer tokens, unescaped, of the value being read
+	path []pathToken // where the value being read is
 	out  []Problem
+}
+
+// pathToken is one step of a JSON pointer: an object key as written (key
+// set) or an array index. The pointer is only spelled out for a problem.
+type pathToken struct {
+	isKey bool
+	key   []byte
+	index int
 }
 
 func (w *jsonWalker) report(msg string) {
@@ -45,7 +54,11 @@ func (w *jsonWalker) report(msg string) {
 	var b strings.Builder
 	for _, tok := range w.path {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(tok))
+		if !tok.isKey {
+			b.WriteString(strconv.Itoa(tok.index))
+			continue
+		}
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(decodeKey(tok.key)))
 	}
 	w.out = append(w.out, Problem{Pointer: b.String(), Message: msg})
 }
@@ -75,8 +88,7 @@ func (w *jsonWalker) value() {
 		for {
 			w.space()
 			raw := w.str()
-			key := decodeKey(raw)
-			w.path = append(w.path, key)
+			w.path = append(w.path, pathToken{isKey: true, key: raw})
 			if msg := stringProblem(raw); msg != "" {
 				w.report("the key " + msg)
 			}
@@ -99,7 +111,7 @@ func (w *jsonWalker) value() {
 			return
 		}
 		for n := 0; ; n++ {
-			w.path = append(w.path, strconv.Itoa(n))
+			w.path = append(w.path, pathToken{index: n})
 			w.value()
 			w.path = w.path[:len(w.path)-1]
 			w.space()
@@ -115,10 +127,19 @@ func (w *jsonWalker) value() {
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := w.i
-		for w.i < len(w.b) && strings.IndexByte("+-.eE0123456789", w.b[w.i]) >= 0 {
-			w.i++
+		exp := false
+	number:
+		for ; w.i < len(w.b); w.i++ {
+			switch w.b[w.i] {
+			case 'e', 'E':
+				exp = true
+			case '+', '-', '.', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			default:
+				break number
+			}
 		}
-		if !numericFits(string(w.b[start:w.i])) {
+		// Without an exponent a number shorter than the scale limit fits.
+		if (exp || w.i-start > maxNumericScale) && !numericFits(string(w.b[start:w.i])) {
 			w.report("is a number PostgreSQL cannot store (at most 131072 digits before the decimal point and 16383 after)")
 		}
 	default: // true, false, null
@@ -144,7 +165,7 @@ func (w *jsonWalker) str() []byte {
 
 // decodeKey turns a key's raw text into the string a JSON pointer names.
 func decodeKey(raw []byte) string {
-	if strings.IndexByte(string(raw), '\\') < 0 {
+	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw)
 	}
 	var s string
