@@ -3,13 +3,17 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tasker-go/tasker/shared/httpcheck"
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
@@ -24,7 +28,11 @@ import (
 //	GET /v1/templates      the templates this worker registered
 //	GET /v1/templates/{namespace}/{name}/{version}
 //
-// Errors are {"error": {"code": "...", "message": "..."}}.
+// Errors are {"error": {"code": "...", "message": "..."}}, with "details"
+// naming each bad parameter on a 400. Every request first passes the edge
+// rule of package httpcheck: 431 when its request line and headers are too
+// large, 400 when a path or query parameter is not valid UTF-8 or holds a
+// NUL character.
 func (c *Core) Handler() http.Handler { return c.api }
 
 // readyTimeout bounds the database check of /health/ready.
@@ -32,6 +40,7 @@ const readyTimeout = 2 * time.Second
 
 func (c *Core) newRouter() http.Handler {
 	r := chi.NewRouter()
+	r.Use(checkRequest(r))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint")
 	})
@@ -92,7 +101,11 @@ func (c *Core) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := c.store.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "database does not answer: "+err.Error())
+		msg := "the database check failed: "
+		if errors.Is(store.Classify(err), store.ErrUnavailable) {
+			msg = "the database is unavailable: "
+		}
+		writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", msg+err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, c.health("ready"))
@@ -237,16 +250,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 type errorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    string        `json:"code"`
+		Message string        `json:"message"`
+		Details []errorDetail `json:"details,omitempty"`
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// errorDetail names one bad path or query parameter.
+type errorDetail struct {
+	Parameter string `json:"parameter"`
+	Message   string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string, details ...errorDetail) {
 	var b errorBody
-	b.Error.Code, b.Error.Message = code, message
+	b.Error.Code, b.Error.Message, b.Error.Details = code, message, details
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, status, b)
+}
+
+// checkRequest applies the edge rule (package httpcheck) before routing.
+func checkRequest(routes chi.Routes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n := httpcheck.HeaderBytes(r); n > httpcheck.MaxHeaderBytes {
+				writeError(w, http.StatusRequestHeaderFieldsTooLarge, "HEADERS_TOO_LARGE",
+					fmt.Sprintf("the request line and headers are %d bytes; at most %d are accepted", n, httpcheck.MaxHeaderBytes))
+				return
+			}
+			if problems := httpcheck.Params(r, routes); len(problems) > 0 {
+				details := make([]errorDetail, len(problems))
+				for i, p := range problems {
+					details[i] = errorDetail{Parameter: p.Parameter, Message: p.Message}
+				}
+				msg := "invalid parameter " + details[0].Parameter + ": " + details[0].Message
+				if len(details) > 1 {
+					msg = fmt.Sprintf("%s (and %d more problems)", msg, len(details)-1)
+				}
+				writeError(w, http.StatusBadRequest, "BAD_REQUEST", msg, details...)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -152,3 +152,43 @@ steps: [{name: one, handler: {callable: ready.one}}]
 	require.Equal(t, "degraded", decode(t, body)["status"])
 	require.NoError(t, c.Stop(h.ctx))
 }
+
+// TestRESTRejectsBadInput: the edge rule answers 400 naming the parameter
+// for NUL characters and invalid UTF-8 in path segments and query
+// parameters, and 431 in the envelope for oversized headers.
+func TestRESTRejectsBadInput(t *testing.T) {
+	h := newHarness(t)
+	c := h.buildCore(coreSpec{})
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(srv.Close)
+	for path, param := range map[string]string{
+		"/v1/templates/a%00/b/1":      "namespace",
+		"/v1/templates/a/%ff/1":       "name",
+		"/v1/templates/a/b/%ed%a0%80": "version",
+		"/v1/templates?namespace=%00": "namespace",
+		"/v1/templates?namespace=%ff": "namespace",
+		"/health?verbose=x%00":        "verbose",
+		"/health/ready?p=%zz":         "p",
+		"/metrics?name%00=1":          "name\x00",
+		"/nowhere%00":                 "path",
+	} {
+		code, body := get(t, srv, path)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", path, body)
+		e := decode(t, body)["error"].(map[string]any)
+		require.Equal(t, "BAD_REQUEST", e["code"], path)
+		details := e["details"].([]any)
+		require.Len(t, details, 1, path)
+		require.Equal(t, param, details[0].(map[string]any)["parameter"], path)
+	}
+
+	req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, srv.URL+"/health", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Padding", strings.Repeat("p", 100<<10))
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+	require.Equal(t, "HEADERS_TOO_LARGE", decode(t, body)["error"].(map[string]any)["code"])
+}

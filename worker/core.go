@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/httpcheck"
 	"github.com/tasker-go/tasker/shared/listen"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
@@ -212,7 +213,8 @@ func (c *Core) setUp(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("worker: web server: %w", err)
 		}
-		c.server = &http.Server{Handler: c.api, ReadHeaderTimeout: 10 * time.Second}
+		c.server = &http.Server{Handler: c.api, ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes: httpcheck.ServerMaxHeaderBytes} // above the API's own limit: see Handler
 		c.serverDone = make(chan struct{})
 		go func() {
 			defer close(c.serverDone)

@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/puddle/v2"
 
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/store"
@@ -30,6 +27,7 @@ const (
 	CodeTimeout              = "TIMEOUT"
 	CodeConflict             = "CONFLICT"
 	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
+	CodeHeadersTooLarge      = "HEADERS_TOO_LARGE"
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	CodeInternalError        = "INTERNAL_ERROR"
 	CodeDatabaseError        = "DATABASE_ERROR"
@@ -74,8 +72,8 @@ type ErrorBody struct {
 	Code    string           `json:"code" doc:"Machine-readable error code, e.g. NOT_FOUND or BAD_REQUEST"`
 	Message string           `json:"message" doc:"What went wrong, for people"`
 	Details []APIErrorDetail `json:"details,omitempty" doc:"Each problem with the request (BAD_REQUEST only)"`
-	// RetryAfterSeconds accompanies BACKPRESSURE (and the Retry-After header).
-	RetryAfterSeconds int `json:"retry_after_seconds,omitempty" doc:"When to try again (BACKPRESSURE only)"`
+	// RetryAfterSeconds accompanies every 503 (and the Retry-After header).
+	RetryAfterSeconds int `json:"retry_after_seconds,omitempty" doc:"When to try again (503 only)"`
 }
 
 // APIError is every error response: {"error": {"code", "message", …}} with
@@ -93,7 +91,7 @@ func (e *APIError) GetStatus() int { return e.Status }
 // ContentType keeps errors plain JSON (huma's own model is problem+json).
 func (e *APIError) ContentType(string) string { return "application/json" }
 
-// GetHeaders sets Retry-After on BACKPRESSURE.
+// GetHeaders sets Retry-After on 503s.
 func (e *APIError) GetHeaders() http.Header {
 	h := http.Header{}
 	if e.Body.RetryAfterSeconds > 0 {
@@ -144,27 +142,39 @@ func summarize(details []APIErrorDetail) string {
 	return strings.Join(parts, "; ")
 }
 
+// unavailableRetryAfter is the Retry-After of SERVICE_UNAVAILABLE: a
+// database restart or a failover usually takes a few seconds.
+const unavailableRetryAfter = 5
+
+func unavailable(format string, args ...any) *APIError {
+	e := newError(http.StatusServiceUnavailable, CodeServiceUnavailable, format, args...)
+	e.Body.RetryAfterSeconds = unavailableRetryAfter
+	return e
+}
+
 // errorFor is THE mapping from Go errors to API errors: every handler error
 // passes through it (see register), so status codes are decided here and
-// nowhere else.
+// nowhere else. Database failures are told apart by the store's sentinels
+// (store.Classify is applied first, for errors that reached PostgreSQL
+// without the store), never by driver error types.
 //
 //	*APIError                                already mapped
 //	*orchestration.ValidationError           400 BAD_REQUEST with details
 //	ErrTemplateNotFound, store.ErrNotFound   404 NOT_FOUND
 //	store.ErrConflict                        409 CONFLICT
 //	store.ErrInvalidState, ErrInvalidInput   400 BAD_REQUEST
-//	orchestration.ErrBackpressure            503 BACKPRESSURE + Retry-After
 //	orchestration.ErrUnsupported             422 UNSUPPORTED
-//	deadline exceeded, statement timeout     408 TIMEOUT
-//	server stopping, pool closed, no DB,
-//	request cancelled                        503 SERVICE_UNAVAILABLE
-//	other PostgreSQL errors                  500 DATABASE_ERROR
+//	orchestration.ErrBackpressure            503 BACKPRESSURE + Retry-After
+//	server stopping, store.ErrUnavailable    503 SERVICE_UNAVAILABLE + Retry-After
+//	deadline exceeded,
+//	store.ErrStatementTimeout                408 TIMEOUT
+//	request cancelled (client gone)          503 SERVICE_UNAVAILABLE + Retry-After
+//	store.ErrDatabase                        500 DATABASE_ERROR
 //	anything else                            500 INTERNAL_ERROR
 func (s *Server) errorFor(ctx context.Context, err error) *APIError {
+	err = store.Classify(err)
 	var ae *APIError
 	var ve *orchestration.ValidationError
-	var pe *pgconn.PgError
-	isPg := errors.As(err, &pe)
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -188,32 +198,26 @@ func (s *Server) errorFor(ctx context.Context, err error) *APIError {
 			"the system is too busy to accept new tasks; retry in %d seconds", max(secs, 1))
 		e.Body.RetryAfterSeconds = max(secs, 1)
 		return e
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(ctx.Err(), context.DeadlineExceeded),
-		isPg && pe.Code == "57014": // query_canceled: statement_timeout
-		return newError(http.StatusRequestTimeout, CodeTimeout, "the request did not finish within %s", s.cfg.RequestTimeout)
 	case s.isStopping():
-		return newError(http.StatusServiceUnavailable, CodeServiceUnavailable, "the server is shutting down")
-	case errors.Is(err, puddle.ErrClosedPool):
-		return newError(http.StatusServiceUnavailable, CodeServiceUnavailable, "the database connection pool is closed")
+		return unavailable("the server is shutting down")
+	case errors.Is(err, store.ErrUnavailable):
+		// Checked before deadlines: a connection that could not be made or
+		// taken before the deadline is the database's unavailability.
+		s.log.Warn("database unavailable", "err", err)
+		return unavailable("the database is unavailable; retry in %d seconds", unavailableRetryAfter)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(ctx.Err(), context.DeadlineExceeded),
+		errors.Is(err, store.ErrStatementTimeout):
+		return newError(http.StatusRequestTimeout, CodeTimeout, "the request did not finish within %s", s.cfg.RequestTimeout)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer.
-		return newError(http.StatusServiceUnavailable, CodeServiceUnavailable, "the request was cancelled")
-	case isUnreachable(err):
-		s.log.Error("database unreachable", "err", err)
-		return newError(http.StatusServiceUnavailable, CodeServiceUnavailable, "the database is unreachable")
-	case isPg:
+		return unavailable("the request was cancelled")
+	case errors.Is(err, store.ErrDatabase):
 		s.log.Error("database error", "err", err)
 		return newError(http.StatusInternalServerError, CodeDatabaseError, "a database operation failed")
 	default:
 		s.log.Error("internal error", "err", err)
 		return newError(http.StatusInternalServerError, CodeInternalError, "an internal error occurred")
 	}
-}
-
-func isUnreachable(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne)
 }
 
 // requestMarker tags requests served by this package, so the error hook
@@ -276,7 +280,7 @@ func fromHuma(status int, msg string, errs []error) *APIError {
 	case http.StatusUnsupportedMediaType:
 		return newError(status, CodeUnsupportedMediaType, "%s", msg)
 	case http.StatusServiceUnavailable:
-		return newError(status, CodeServiceUnavailable, "%s", msg)
+		return unavailable("%s", msg)
 	default:
 		return newError(http.StatusInternalServerError, CodeInternalError, "an internal error occurred")
 	}

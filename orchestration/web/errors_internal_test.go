@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,13 +65,34 @@ func TestErrorMapping(t *testing.T) {
 	require.NotContains(t, s.errorFor(context.Background(), errors.New("secret detail")).Body.Message, "secret",
 		"internal errors are not shown to clients")
 
+	// Every connection-class failure, however it is wrapped, is 503 with
+	// Retry-After (and so is a stopping server), never 500.
+	for _, err := range []error{
+		&pgconn.PgError{Code: "08000"}, &pgconn.PgError{Code: "08003"}, &pgconn.PgError{Code: "08006"},
+		&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"},
+		&pgconn.PgError{Code: "57P02"}, &pgconn.PgError{Code: "57P03", Message: "the database system is shutting down"},
+		&pgconn.ConnectError{}, puddle.ErrClosedPool, pgconn.ErrConnClosed, io.ErrUnexpectedEOF,
+		&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)},
+		&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+		store.Classify(&pgconn.PgError{Code: "57P01"}), // as the store returns it
+	} {
+		e := s.errorFor(context.Background(), wrap(err))
+		require.Equal(t, http.StatusServiceUnavailable, e.Status, "%v", err)
+		require.Equal(t, CodeServiceUnavailable, e.Body.Code, "%v", err)
+		require.Equal(t, "5", e.GetHeaders().Get("Retry-After"), "%v", err)
+		require.Equal(t, 5, e.Body.RetryAfterSeconds, "%v", err)
+	}
+	require.Equal(t, "5", s.errorFor(context.Background(), wrap(context.Canceled)).GetHeaders().Get("Retry-After"))
+
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	require.Equal(t, CodeTimeout, s.errorFor(expired, errors.New("read failed")).Body.Code,
 		"an expired request context means a timeout whatever the error says")
 
 	close(s.stopping)
-	require.Equal(t, CodeServiceUnavailable, s.errorFor(context.Background(), errors.New("x")).Body.Code)
+	stopping := s.errorFor(context.Background(), errors.New("x"))
+	require.Equal(t, CodeServiceUnavailable, stopping.Body.Code)
+	require.Equal(t, "5", stopping.GetHeaders().Get("Retry-After"))
 }
 
 func TestDetailFromLocation(t *testing.T) {

@@ -28,7 +28,7 @@ type sseEvent struct {
 
 // sseStream is an open event stream.
 type sseStream struct {
-	t        *testing.T
+	t        testing.TB
 	res      *http.Response
 	sc       *bufio.Scanner
 	cancel   context.CancelFunc

@@ -37,7 +37,7 @@ const input = `{"even_number": 6}`
 // harness is one test's database, orchestrator, API server (over
 // httptest) and an in-test step driver standing in for workers.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	db       testdb.DB
 	pool     *pgxpool.Pool
@@ -73,9 +73,10 @@ type harnessOptions struct {
 	orch      func(*config.Orchestration)
 	web       func(*config.OrchestrationWeb)
 	heartbeat time.Duration
+	logger    *slog.Logger // the API server's logger (default: discard)
 }
 
-func newHarness(t *testing.T, opts ...harnessOptions) *harness {
+func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -120,24 +121,24 @@ func newHarness(t *testing.T, opts ...harnessOptions) *harness {
 	})
 	wcfg := ocfg.Web
 	var heartbeat time.Duration
+	logger := slog.New(slog.DiscardHandler)
 	for _, o := range opts {
 		if o.web != nil {
 			o.web(&wcfg)
 		}
 		heartbeat = max(heartbeat, o.heartbeat)
+		if o.logger != nil {
+			logger = o.logger
+		}
 	}
-	h.server, err = web.New(web.Options{
-		Core: h.core, Listener: l, Schema: h.db.Schema, Config: wcfg, Staleness: ocfg.Staleness,
-		Queues: queues, Registry: h.registry, Logger: slog.New(slog.DiscardHandler), Version: "test",
-		Heartbeat: heartbeat,
-	})
-	require.NoError(t, err)
-	h.listener = l
 	h.webOpts = web.Options{
 		Core: h.core, Listener: l, Schema: h.db.Schema, Config: wcfg, Staleness: ocfg.Staleness,
-		Queues: queues, Registry: h.registry, Logger: slog.New(slog.DiscardHandler), Version: "test",
+		Queues: queues, Registry: h.registry, Logger: logger, Version: "test",
 		Heartbeat: heartbeat,
 	}
+	h.server, err = web.New(h.webOpts)
+	require.NoError(t, err)
+	h.listener = l
 	h.http = httptest.NewServer(h.server.Handler())
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -169,7 +170,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)
 }
@@ -186,7 +187,7 @@ type apiError struct {
 
 // requireError checks a response is the envelope with status and code, and
 // returns it.
-func (r response) requireError(t *testing.T, status int, code string) apiError {
+func (r response) requireError(t testing.TB, status int, code string) apiError {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"), "body: %s", r.body)
@@ -198,7 +199,7 @@ func (r response) requireError(t *testing.T, status int, code string) apiError {
 }
 
 // pointers lists the JSON pointers of an error's details.
-func (e apiError) pointers(t *testing.T) []string {
+func (e apiError) pointers(t testing.TB) []string {
 	var out []string
 	for _, d := range e.Error.Details {
 		var v map[string]string

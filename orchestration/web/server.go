@@ -20,6 +20,7 @@ import (
 
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/httpcheck"
 	"github.com/tasker-go/tasker/shared/listen"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
@@ -167,7 +168,10 @@ func (s *Server) Start(ctx context.Context) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Above checkRequest's own limit, so oversized headers get the JSON
+		// envelope unless they are larger still.
+		MaxHeaderBytes: httpcheck.ServerMaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	done := make(chan struct{})
 	s.serveDone = done
@@ -231,7 +235,7 @@ func (s *Server) isStopping() bool {
 // the OpenAPI document they generate).
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.markRequest, s.recoverPanics, s.instrument, s.limitBody)
+	r.Use(s.markRequest, s.recoverPanics, s.instrument, s.checkRequest(r))
 	hc := huma.DefaultConfig("Tasker orchestration API", s.version)
 	hc.CreateHooks = nil // no $schema links in responses
 	hc.OpenAPIPath = "/api-docs/openapi"
@@ -315,7 +319,7 @@ func documentBody[T any](s *Server, method, path, name string) {
 // bodyOp sets what every operation with a JSON body needs.
 func (s *Server) bodyOp(op huma.Operation) huma.Operation {
 	op.MaxBodyBytes = s.cfg.MaxBodyBytes + 1 // huma refuses a body that reaches the limit
-	op.BodyReadTimeout = s.cfg.RequestTimeout
+	op.BodyReadTimeout = -1                  // checkRequest has read the body (within request_timeout)
 	op.RequestBody = &huma.RequestBody{Required: true}
 	op.SkipValidateBody = true // handlers decode and validate (see decodeObject)
 	return op
@@ -347,19 +351,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", rec)
 			writeError(w, newError(http.StatusInternalServerError, CodeInternalError, "an internal error occurred"))
 		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// limitBody refuses a declared Content-Length over the limit before
-// anything reads the body; huma enforces the limit on the bytes read.
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			writeError(w, newError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
-				"the request body is %d bytes; at most %d are accepted", r.ContentLength, s.cfg.MaxBodyBytes))
-			return
-		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -405,7 +396,11 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		s.metrics.observeRequest(r.Method, route, status, time.Since(start))
-		if status >= 500 {
+		switch {
+		case status >= 500 && errors.Is(r.Context().Err(), context.Canceled):
+			s.log.Info("client error: the client went away before the answer", "method", r.Method, "path", r.URL.Path,
+				"status", status)
+		case status >= 500:
 			s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status)
 		}
 	})

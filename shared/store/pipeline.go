@@ -38,7 +38,7 @@ func (p *pipeTx) run(b *pgx.Batch, commit bool) error {
 	if commit {
 		nb.Queue("commit")
 	}
-	err := p.conn.SendBatch(p.ctx, nb).Close()
+	err := Classify(p.conn.SendBatch(p.ctx, nb).Close())
 	if err == nil && commit {
 		p.done = true
 	}

@@ -1,7 +1,10 @@
 // Package store is Tasker's one seam to PostgreSQL: every SQL statement the
 // engine runs lives here (queue tables excepted: they belong to the Postgres
-// queue backend). Callers get domain types and sentinel errors, never pgx rows
-// or pgx errors.
+// queue backend). Callers get domain types and sentinel errors, never pgx rows:
+// a database failure comes back tagged ErrUnavailable (connection-class:
+// retry later), ErrStatementTimeout or ErrDatabase, so callers test it with
+// errors.Is and never need the driver's error types (which stay reachable
+// through errors.As, and whose message is kept).
 //
 // Every state change is a compare-and-swap on the entity's state column plus a
 // history row written in the same statement, and work is batched: one
@@ -37,6 +40,16 @@ var (
 	ErrInvalidState = errors.New("invalid state")
 	// ErrInvalidInput: the caller passed something the store cannot accept.
 	ErrInvalidInput = errors.New("invalid input")
+	// ErrUnavailable: the database cannot be reached or is going away (a
+	// refused or lost connection, a server shutting down or starting up, a
+	// closed pool, no connection free before the deadline). Retrying later
+	// may succeed. The error keeps the driver's message.
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrStatementTimeout: the database cancelled a statement
+	// (statement_timeout, or a cancel request).
+	ErrStatementTimeout = errors.New("statement cancelled by the database")
+	// ErrDatabase: the database rejected a statement for any other reason.
+	ErrDatabase = errors.New("database error")
 )
 
 // Config configures a Store.
@@ -56,7 +69,7 @@ type Config struct {
 
 // Store runs Tasker's SQL.
 type Store struct {
-	pool          *pgxpool.Pool
+	pool          dbPool
 	queue         messaging.Queue
 	processorID   string
 	eventsChannel string
@@ -80,7 +93,7 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	st := &Store{pool: cfg.Pool, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}
+	st := &Store{pool: dbPool{cfg.Pool}, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}
 	if cfg.Schema != "" {
 		st.eventsChannel = TaskEventsChannel(cfg.Schema)
 	}
@@ -94,7 +107,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 // Pool returns the underlying pool (for health checks and stats).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+func (s *Store) Pool() *pgxpool.Pool { return s.pool.Pool }
 
 // Queue returns the queue the store sends through.
 func (s *Store) Queue() messaging.Queue { return s.queue }
@@ -181,9 +194,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a transaction, committing when fn returns nil.
+// inTx runs fn in a transaction, committing when fn returns nil. Its error
+// is classified (see classify) whatever statement of fn failed.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return Classify(pgx.BeginFunc(ctx, s.pool, fn))
 }
 
 // isUniqueViolation reports a unique_violation, optionally on one
