@@ -2,6 +2,7 @@
 
 require 'minitest/autorun'
 require 'securerandom'
+require 'timeout'
 require 'tasker_core'
 
 # Log lines go to TestLog instead of $stderr.
@@ -81,6 +82,13 @@ module EventFactory
     assert outcome.success?, -> { "expected success, got #{outcome.to_h.except(:backtrace)} #{outcome.backtrace&.first(3)}" }
     JSON.parse(JSON.generate(outcome.result))
   end
+end
+
+# Pops a queue, failing the test after `seconds` instead of hanging.
+def pop_within(queue, seconds = 10)
+  Timeout.timeout(seconds) { queue.pop }
+rescue Timeout::Error
+  raise Minitest::Assertion, "nothing arrived within #{seconds}s"
 end
 
 # A stand-in for the worker library (same methods as TaskerCore::FFI): it

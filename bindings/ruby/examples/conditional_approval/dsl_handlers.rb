@@ -8,7 +8,6 @@
 module ConditionalApprovalDsl
   extend TaskerCore::StepHandler::Functional
 
-  Decision = TaskerCore::StepHandler::Functional::Decision
   SMALL = 1_000
   LARGE = 5_000
 

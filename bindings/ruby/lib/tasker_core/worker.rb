@@ -17,9 +17,11 @@ module TaskerCore
       # the templates whose callables this worker resolves and serves.
       # concurrency: handler threads (also the Go side's max in-flight steps).
       # environment, namespaces, worker_id, database_url, config_root,
-      # overrides: the bootstrap configuration of the C ABI.
+      # overrides: the bootstrap configuration of the C ABI. hung_grace:
+      # seconds past a step's timeout after which a still-running handler's
+      # thread is replaced.
       def initialize(handler_dirs: [], template_dirs: [], concurrency: 8, environment: nil, namespaces: nil, worker_id: nil,
-                     database_url: nil, config_root: nil, overrides: {}, shutdown_timeout: 4.0, poll_wait_ms: 500,
+                     database_url: nil, config_root: nil, overrides: {}, shutdown_timeout: 4.0, poll_wait_ms: 500, hung_grace: 30,
                      registry: Registry::HandlerRegistry.instance, ffi: TaskerCore::FFI, logger: TaskerCore::Logger.instance)
         raise ArgumentError, "concurrency must be 1..1000, got #{concurrency.inspect}" unless concurrency.is_a?(Integer) && concurrency.between?(1, 1000)
 
@@ -31,6 +33,7 @@ module TaskerCore
         @overrides = overrides || {}
         @shutdown_timeout = shutdown_timeout
         @poll_wait_ms = poll_wait_ms
+        @hung_grace = hung_grace
         @registry = registry
         @ffi = ffi
         @logger = logger
@@ -183,7 +186,7 @@ module TaskerCore
       def handler_loop
         while (event = @jobs.pop) != :stop
           timeout = event.dig('task_sequence_step', 'step_definition', 'timeout_seconds') || 30
-          @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + 30 }
+          @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + @hung_grace }
           begin
             execute(event)
           rescue StandardError => e

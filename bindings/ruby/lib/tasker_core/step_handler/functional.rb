@@ -44,6 +44,13 @@ module TaskerCore
         end
       end
 
+      # `extend Functional` in a module also makes Decision and BatchConfig
+      # resolvable inside it, as the top-level `include` does.
+      def self.extended(base)
+        super
+        base.include(self) if base.instance_of?(Module)
+      end
+
       module_function
 
       def _wrap_result(result)
