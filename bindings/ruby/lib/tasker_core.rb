@@ -38,4 +38,5 @@ module TaskerCore
   autoload :FFI, File.expand_path('tasker_core/ffi', __dir__)
   autoload :Worker, File.expand_path('tasker_core/worker', __dir__)
   autoload :TemplateDiscovery, File.expand_path('tasker_core/template_discovery', __dir__)
+  autoload :Testing, File.expand_path('tasker_core/testing', __dir__)
 end

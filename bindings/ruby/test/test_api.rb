@@ -185,3 +185,18 @@ class TestRegistry < Minitest::Test
     assert_match 'nothing.registered', out.message
   end
 end
+
+class TestTestingHelpers < Minitest::Test
+  class Doubler < TaskerCore::StepHandler::Base
+    def call(context) = success(result: context.get_dependency_result('start') * 2 + context.get_input('add'))
+  end
+
+  def test_run_and_context
+    out = TaskerCore::Testing.run(Doubler, task_context: { 'add' => 1 }, dependency_results: { 'start' => 20 })
+    assert_equal 41, out.result
+    ctx = TaskerCore::Testing.context(task_context: { 'n' => 2 }, attempts: 1)
+    assert_equal [2, 1], [ctx.get_input('n'), ctx.retry_count]
+    assert_equal 41, Doubler.new.call(TaskerCore::Testing.context(task_context: { 'add' => 1 },
+                                                                  dependency_results: { 'start' => 20 })).result
+  end
+end
