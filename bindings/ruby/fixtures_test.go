@@ -30,9 +30,15 @@ type rubyCase struct {
 }
 
 const (
+	// tasker-core's Ruby order-fulfillment template requires customer, items,
+	// payment and shipping while its handlers read customer_info,
+	// order_items, payment_info and shipping_info: a task needs both.
 	orderCtx = `{"customer_info":{"id":42,"email":"grace@example.com"},
 		"order_items":[{"product_id":101,"quantity":2,"price":29.99},{"product_id":103,"quantity":1,"price":49.99}],
-		"payment_info":{"method":"credit_card","token":"tok_test"},"shipping_info":{"address":"1 Navy Way","method":"express"}}`
+		"payment_info":{"method":"credit_card","token":"tok_test"},"shipping_info":{"address":"1 Navy Way","method":"express"},
+		"customer":{"id":42,"name":"Grace Hopper","email":"grace@example.com"},
+		"items":[{"sku":"101","quantity":2,"price":29.99},{"sku":"103","quantity":1,"price":49.99}],
+		"payment":{"method":"credit_card","token":"tok_test"},"shipping":{"method":"express","address":{"street":"1 Navy Way"}}}`
 	cartCtx = `{"cart_items":[{"product_id":1,"quantity":2},{"product_id":2,"quantity":1}],
 		"customer_info":{"email":"customer@example.com","name":"John Doe","phone":"+1-555-0123"},
 		"payment_info":{"method":"credit_card","token":"tok_test_valid","amount":124.76}}`
@@ -171,11 +177,12 @@ func TestRubyFixtureWorkflows(t *testing.T) {
 	}
 	rs := startRubySystem(t, files)
 	rs.startWorker(t, "ruby-fixtures", nil, "--concurrency", "4")
-	for _, fc := range cases {
-		t.Run(fmt.Sprintf("%s %s", fc.file, fc.ctx), func(t *testing.T) {
+	for i, fc := range cases {
+		t.Run(fmt.Sprintf("%02d %s", i, fc.file), func(t *testing.T) {
+			t.Logf("context %s", fc.ctx)
 			tpl := rs.byFile[fc.file]
 			task, err := rs.client.CreateTask(rs.sys.Ctx, client.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
-				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: t.Name()})
+				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: fmt.Sprintf("ruby-fixture-%d", i)})
 			var apiErr *client.Error
 			if fc.needs != "" && errors.As(err, &apiErr) && apiErr.Status == http.StatusUnprocessableEntity {
 				t.Skipf("waiting for %s in the engine: %v", fc.needs, err)
