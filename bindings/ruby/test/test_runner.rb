@@ -88,7 +88,17 @@ TEMPLATE = <<~YAML
       handler: { callable: RunnerSamples::Yielder }
     - name: blocker
       handler: { callable: RunnerSamples::Blocker }
-    - name: elsewhere
+YAML
+
+# A namespace mixing a Ruby callable with one no Ruby handler serves.
+MIXED_TEMPLATE = <<~YAML
+  name: mixed
+  namespace_name: mixed_ns
+  version: 1.0.0
+  steps:
+    - name: ruby_part
+      handler: { callable: RunnerSamples::Ok }
+    - name: go_part
       handler: { callable: Some::GoHandler }
 YAML
 
@@ -101,6 +111,7 @@ class TestRunner < Minitest::Test
       FileUtils.mkdir_p(File.join(dir, 'handlers', 'nested'))
       File.write(File.join(dir, 'handlers', 'nested', 'samples.rb'), HANDLERS)
       File.write(File.join(dir, 'runner_samples.yaml'), TEMPLATE)
+      File.write(File.join(dir, 'mixed.yaml'), MIXED_TEMPLATE)
       Minitest.after_run { FileUtils.remove_entry(dir) }
     end
   end
@@ -134,9 +145,17 @@ class TestRunner < Minitest::Test
     assert_equal %w[Ok Later Never Crash Refused NotJson Yielder Blocker].map { |c| "RunnerSamples::#{c}" }.sort, cfg['callables']
     assert_equal ['Some::GoHandler'], @runner.unresolved
     assert_equal ['ruby', 'test', [File.expand_path(@dir)]], cfg.values_at('language', 'environment', 'template_paths')
+    # The library fails steps whose callable it was not given, so mixed_ns is not served.
+    assert_equal ['runner_ns'], cfg['namespaces']
+    assert(TestLog.drain.any? { |level, msg, _| level == 'warn' && msg.include?('namespace mixed_ns not served') })
     assert_equal({ 'handlers' => { 'max_concurrent' => 3, 'min_concurrent' => 3 }, 'claims' => { 'visibility_timeout' => '2s' } },
                  cfg['overrides']['worker'])
     assert_equal 'ruby-worker-test', @runner.worker_id
+  end
+
+  def test_explicit_namespaces_are_kept
+    start(namespaces: %w[mixed_ns])
+    assert_equal ['mixed_ns'], @lib.bootstrap_config['namespaces']
   end
 
   def test_success_payload
