@@ -228,8 +228,13 @@ func TestRubyTenThousandSteps(t *testing.T) {
 	for _, s := range samples {
 		peak = max(peak, s)
 	}
-	t.Logf("10,000 Ruby steps in %v (tasks created in the first %v); worker RSS: first %d KiB, peak %d KiB, last %d KiB (%d samples)",
-		elapsed.Round(time.Millisecond), created.Round(time.Millisecond), first, peak, last, len(samples))
+	var deciles []string
+	for i := 0; i < 10; i++ {
+		deciles = append(deciles, strconv.Itoa(samples[i*len(samples)/10]/1024))
+	}
+	t.Logf("10,000 Ruby steps in %v (tasks created in the first %v); worker RSS: first %d KiB, peak %d KiB, last %d KiB "+
+		"(%d samples, MiB at each tenth of the run: %s)", elapsed.Round(time.Millisecond), created.Round(time.Millisecond),
+		first, peak, last, len(samples), strings.Join(deciles, " "))
 }
 
 // rssKB reads VmRSS of a process (Linux), 0 when unavailable.
