@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -228,4 +229,34 @@ func stepStates(steps []client.Step) map[string]string {
 		out[s.Name] = fmt.Sprintf("%s (attempts %d) %s", s.CurrentState, s.Attempts, s.FailureMessage())
 	}
 	return out
+}
+
+// TestRubyServesTheBenchTemplates: with examples/bench, a Ruby worker runs
+// the native example templates `tasker bench` uses (registered by the test
+// system), and skips the namespaces it has no handlers for.
+func TestRubyServesTheBenchTemplates(t *testing.T) {
+	rs := startRubySystem(t, nil)
+	native, err := filepath.Abs(filepath.Join("..", "..", "workers", "native", "templates"))
+	require.NoError(t, err)
+	rs.templates = native
+	rs.handlers = []string{filepath.Join("examples", "bench")}
+	w := rs.startWorker(t, "ruby-bench", nil)
+	for _, sc := range []struct{ ns, name, ctx, last, want string }{
+		{"examples_linear", "square_chain", `{"even_number":6}`, "linear_step_4", sixToThe16th},
+		{"examples_diamond", "square_diamond", `{"even_number":6}`, "diamond_end", sixToThe16th},
+		{"examples_dag", "mixed_dag", `{"even_number":2}`, "dag_finalize", twoToThe64th},
+		{"examples_tree", "square_tree", `{"even_number":2}`, "tree_final_convergence", twoToThe64th},
+	} {
+		task, err := rs.client.CreateTask(rs.sys.Ctx, client.TaskRequest{Namespace: sc.ns, Name: sc.name, Version: "1.0.0",
+			Context: json.RawMessage(sc.ctx)})
+		require.NoError(t, err)
+		final := rs.wait(t, task.TaskUUID)
+		require.Equal(t, "complete", final.Status, "%s: %v", sc.name, stepStates(final.Steps))
+		for _, s := range final.Steps {
+			if s.Name == sc.last {
+				requireJSONEqual(t, sc.want, s.Result(), sc.name)
+			}
+		}
+	}
+	require.Contains(t, w.output(), "namespace examples_slow not served")
 }
