@@ -25,11 +25,6 @@ module TestPaths
   def require_shared!(path)
     skip "tasker-core reference files not found at #{path} (they live outside the repository, in ../shared)" unless File.exist?(path)
   end
-
-  def load_reference_handlers!
-    require_shared!(REFERENCE_RUBY)
-    Dir[File.join(REFERENCE_RUBY, '*.rb')].sort.each { |f| require f }
-  end
 end
 
 # Builds step events in tasker-core's shape (as the worker library sends
