@@ -52,7 +52,7 @@ module TaskerCore
       define_method(level) { |message = nil, &blk| Tracing.emit(level, message || blk&.call, step_fields) }
     end
 
-    def fatal(message = nil, &) = Tracing.emit('error', message || yield, step_fields.merge(severity: 'fatal'))
+    def fatal(message = nil) = Tracing.emit('error', message || (yield if block_given?), step_fields.merge(severity: 'fatal'))
 
     %w[task queue_worker orchestrator step database ffi config registry].each do |component|
       define_method("log_#{component}") do |level, operation, **data|

@@ -105,6 +105,7 @@ module TaskerCore
         rescue FFI::CallError => e
           @logger.warn("stopping the worker: #{e.message}") unless e.code == 'unknown_handle'
         end
+        @ffi.log_handle = 0 # the process log: the handle is gone
         @poller&.join(1)
       end
 
