@@ -126,6 +126,11 @@ class TestMixins < Minitest::Test
     assert_equal({ 'worker_count' => 0, 'scenario' => 'no_batches', 'total' => 0 }, zero)
   end
 
+  def test_batch_worker_failure
+    out = Batcher.new.batch_worker_failure('no inputs')
+    assert_equal ['no inputs', 'RetryableError', true, true], [out.message, out.error_type, out.retryable, out.metadata[:batch_worker]]
+  end
+
   def test_batch_worker_context_validates_cursor
     ws = Struct.new(:inputs, :checkpoint)
     ctx = TaskerCore::BatchProcessing::BatchWorkerContext.new(ws.new({ 'is_no_op' => true }, nil))

@@ -249,6 +249,17 @@ class TestFixtureWorkflows < Minitest::Test
     end
   end
 
+  # tasker-core's checkpoint aggregator passes its zero metrics as a plain
+  # hash, which tasker-core's own gem rejected with ArgumentError.
+  def test_checkpoint_aggregator_without_batches
+    analyzer = { 'batch_processing_outcome' => { 'type' => 'no_batches' }, 'reason' => 'no_items_to_process' }
+    out = TaskerCore::Testing.run('TaskerCore::Examples::CheckpointYield::AggregatorHandler',
+                                  dependency_results: { 'analyze_items' => analyzer })
+    assert out.success?, -> { out.to_h.inspect }
+    assert_equal({ 'worker_count' => 0, 'scenario' => 'no_batches', 'total_processed' => 0, 'running_total' => 0, 'test_passed' => true },
+                 out.result)
+  end
+
   # Needs domain-event publishing in the engine; the handlers themselves run.
   def test_domain_event_handlers
     ctx = { 'order_id' => 'ORD-1', 'customer_id' => 'CUST-1', 'amount' => 99.5 }
