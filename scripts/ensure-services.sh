@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests need are reachable: PostgreSQL (always).
+# Makes sure the services the tests need are reachable: PostgreSQL (always),
+# and the interpreters the binding tests drive (ruby).
 # On a fresh Debian machine it installs and starts them; on a machine where
 # they already run it does nothing. Prints the DATABASE_URL to use when it had
 # to set one up (sourced by scripts/test.sh).
@@ -37,6 +38,18 @@ start_postgres() {
   log "PostgreSQL is not reachable on $PGHOST_ADDR:$PGPORT_NUM and cannot be installed here; set DATABASE_URL"
   exit 1
 }
+
+# The interpreters the binding tests drive, from Debian packages when missing
+# (bindings/ruby needs only ruby: its stdlib has Fiddle and minitest).
+install_if_missing() { # <command> <package>...
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then log "$1 not found and no apt-get: its tests will skip"; return 0; fi
+  shift
+  log "installing $* from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || log "could not install $*"
+}
+install_if_missing ruby ruby
 
 if [ -n "${DATABASE_URL:-}" ]; then
   exit 0
