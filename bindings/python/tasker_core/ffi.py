@@ -138,9 +138,9 @@ class TaskerLogHandler(logging.Handler):
     """A logging handler writing records into the worker's structured log
     (``tasker_log``), tagged with the worker id and ``source: python``."""
 
-    def __init__(self, library: Library, handle: int = 0, level: int = logging.NOTSET) -> None:
+    def __init__(self, library: Library, worker_handle: int = 0, level: int = logging.NOTSET) -> None:
         super().__init__(level)
-        self.library, self.handle = library, handle
+        self.library, self.worker_handle = library, worker_handle
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -150,6 +150,12 @@ class TaskerLogHandler(logging.Handler):
                 fields["exception"] = self.formatter.formatException(record.exc_info) if self.formatter else \
                     logging.Formatter().formatException(record.exc_info)
             fields.update(getattr(record, "fields", None) or {})
-            self.library.log(self.handle, level, record.getMessage(), fields)
+            try:
+                self.library.log(self.worker_handle, level, record.getMessage(), fields)
+            except FFIError as exc:
+                if exc.code != "unknown_handle":
+                    raise
+                self.worker_handle = 0  # the worker stopped: the process logger still works
+                self.library.log(0, level, record.getMessage(), fields)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)

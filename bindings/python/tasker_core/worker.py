@@ -143,7 +143,7 @@ class Worker:
         answer = self.library.bootstrap(config)
         self.handle, self.worker_id = int(answer["handle"]), str(answer.get("worker_id", ""))
         if self.log_handler is not None:
-            self.log_handler.handle = self.handle
+            self.log_handler.worker_handle = self.handle
         self._poller = threading.Thread(target=self._poll_loop, name="tasker-poll", daemon=True)
         self._poller.start()
         return answer
@@ -288,7 +288,7 @@ class Worker:
                 log.error("stopping the worker: %s", exc)
         finally:
             if self.log_handler is not None:
-                self.log_handler.handle = 0
+                self.log_handler.worker_handle = 0
             self._stopped.set()
             with self._cond:
                 self._cond.notify_all()
