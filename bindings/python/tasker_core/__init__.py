@@ -15,51 +15,19 @@ from typing import Any
 
 from tasker_core.batch_processing import BatchAggregationScenario, Batchable, BatchWorkerConfig
 from tasker_core.errors import (
-    AuthenticationError,
-    AuthorizationError,
-    BusinessLogicError,
-    ConfigurationError,
-    FFIError,
-    NetworkError,
-    NotFoundError,
-    PermanentError,
-    RateLimitError,
-    ResourceContentionError,
-    RetryableError,
-    ServiceUnavailableError,
-    StepTimeoutError,
-    StepValidationError,
-    TaskerError,
-    WorkerBootstrapError,
-    WorkerNotInitializedError,
-    is_permanent,
-    is_retryable,
+    AuthenticationError, AuthorizationError, BusinessLogicError, ConfigurationError, FFIError, NetworkError,
+    NotFoundError, PermanentError, RateLimitError, ResourceContentionError, RetryableError, ServiceUnavailableError,
+    StepTimeoutError, StepValidationError, TaskerError, WorkerBootstrapError, WorkerNotInitializedError,
+    is_permanent, is_retryable,
 )
 from tasker_core.registry import HandlerNotFound, HandlerRegistry
 from tasker_core.step_handler import ApiHandler, ApiResponse, DecisionHandler, StepHandler
 from tasker_core.step_handler.functional import (
-    BatchConfig,
-    Decision,
-    api_handler,
-    batch_analyzer,
-    batch_worker,
-    decision_handler,
-    depends_on,
-    inputs,
-    step_handler,
+    BatchConfig, Decision, api_handler, batch_analyzer, batch_worker, decision_handler, depends_on, inputs, step_handler,
 )
 from tasker_core.types import (
-    BatchAnalyzerOutcome,
-    BatchWorkerContext,
-    BatchWorkerOutcome,
-    CursorConfig,
-    DecisionPointOutcome,
-    DecisionType,
-    ErrorType,
-    FfiStepEvent,
-    StepContext,
-    StepHandlerResult,
-    TaskSequenceStepWrapper,
+    BatchAnalyzerOutcome, BatchWorkerContext, BatchWorkerOutcome, CursorConfig, DecisionPointOutcome, DecisionType,
+    ErrorType, FfiStepEvent, StepContext, StepHandlerResult, TaskSequenceStepWrapper,
 )
 
 __version__ = "0.1.0"
@@ -73,16 +41,3 @@ def __getattr__(name: str) -> Any:
 
         return Worker
     raise AttributeError(f"module 'tasker_core' has no attribute {name!r}")
-
-
-__all__ = [
-    "ApiHandler", "ApiResponse", "AuthenticationError", "AuthorizationError", "BatchAggregationScenario",
-    "BatchAnalyzerOutcome", "BatchConfig", "BatchWorkerConfig", "BatchWorkerContext", "BatchWorkerOutcome",
-    "Batchable", "BusinessLogicError", "ConfigurationError", "CursorConfig", "Decision", "DecisionHandler",
-    "DecisionPointOutcome", "DecisionType", "ErrorType", "FFIError", "FfiStepEvent", "HandlerNotFound",
-    "HandlerRegistry", "NetworkError", "NotFoundError", "PermanentError", "RateLimitError",
-    "ResourceContentionError", "RetryableError", "ServiceUnavailableError", "StepContext", "StepHandler",
-    "StepHandlerResult", "StepTimeoutError", "StepValidationError", "TaskSequenceStepWrapper", "TaskerError",
-    "Worker", "WorkerBootstrapError", "WorkerNotInitializedError", "api_handler", "batch_analyzer",
-    "batch_worker", "decision_handler", "depends_on", "inputs", "is_permanent", "is_retryable", "step_handler",
-]

@@ -27,19 +27,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 class _Model:
-    """model_dump() for the dataclasses below (enum members become values)."""
+    """model_dump() for the dataclasses below (their enums are str enums, so JSON-ready)."""
 
     def model_dump(self, **_: Any) -> dict[str, Any]:
-        def plain(v: Any) -> Any:
-            if isinstance(v, Enum):
-                return v.value
-            if isinstance(v, dict):
-                return {k: plain(x) for k, x in v.items()}
-            if isinstance(v, list):
-                return [plain(x) for x in v]
-            return v
-
-        return plain(dataclasses.asdict(self))  # type: ignore[call-overload]
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
 class ErrorType(str, Enum):
