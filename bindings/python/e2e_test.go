@@ -310,33 +310,40 @@ func TestErrorKinds(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, "--concurrency", "4")
 
-	id, err := e.create(t, "python_e2e", "python_errors", `{}`)
-	require.NoError(t, err)
-	final, steps := e.wait(t, id, 60*time.Second)
-	require.Equal(t, "error", final.Status)
-	read := func(name string) stepError {
+	run := func(name, step string) (client.Step, stepError) {
+		id, err := e.create(t, "python_e2e", name, `{}`)
+		require.NoError(t, err)
+		final, steps := e.wait(t, id, 60*time.Second)
+		require.Equal(t, "error", final.Status, name)
+		s := steps[step]
+		require.Equal(t, "error", s.CurrentState, step)
 		var se stepError
-		require.NoError(t, json.Unmarshal(steps[name].Results, &se), "%s: %s", name, steps[name].Results)
-		require.Equal(t, "error", steps[name].CurrentState, name)
-		return se
+		require.NoError(t, json.Unmarshal(s.Results, &se), "%s: %s", step, s.Results)
+		return s, se
 	}
-	perm := read("raises_permanent")
-	require.Equal(t, 1, steps["raises_permanent"].Attempts, "a PermanentError is not retried")
+	s, perm := run("python_raises_permanent", "raises_permanent")
+	require.Equal(t, 1, s.Attempts, "a PermanentError is not retried")
 	require.Equal(t, "card declined for good", perm.Error.Message)
 	require.Equal(t, "PermanentError", perm.Error.ErrorType)
 	require.False(t, perm.Error.Retryable)
-	retry := read("raises_retryable")
-	require.Equal(t, 3, steps["raises_retryable"].Attempts)
+	s, retry := run("python_raises_retryable", "raises_retryable")
+	require.Equal(t, 3, s.Attempts)
 	require.Equal(t, "gateway busy (attempt 3)", retry.Error.Message)
 	require.True(t, retry.Error.Retryable)
-	uncaught := read("raises_uncaught")
-	require.Equal(t, 2, steps["raises_uncaught"].Attempts)
+	audit, err := e.c.StepAudit(e.sys.Ctx, s.TaskUUID, s.StepUUID)
+	require.NoError(t, err)
+	require.Len(t, audit, 3)
+	for i := 1; i < len(audit); i++ { // the template's backoff is 50-200 ms; retry_after=1 asks for 1 s
+		require.GreaterOrEqual(t, audit[i].RecordedAt.Sub(audit[i-1].RecordedAt), 900*time.Millisecond, "attempt %d came before its Retry-After", i+1)
+	}
+	s, uncaught := run("python_raises_uncaught", "raises_uncaught")
+	require.Equal(t, 2, s.Attempts)
 	require.Equal(t, "KeyError", uncaught.Error.ErrorType)
 	require.NotEmpty(t, uncaught.Error.Backtrace)
 
-	id, err = e.create(t, "python_e2e", "python_hang", `{}`)
+	id, err := e.create(t, "python_e2e", "python_hang", `{}`)
 	require.NoError(t, err)
-	final, steps = e.wait(t, id, 60*time.Second)
+	final, steps := e.wait(t, id, 60*time.Second)
 	require.Equal(t, "error", final.Status)
 	require.Equal(t, 2, steps["never_returns"].Attempts, "each attempt ends at the step timeout")
 	require.Equal(t, "error", steps["never_returns"].CurrentState)

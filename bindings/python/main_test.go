@@ -57,9 +57,13 @@ func packageDir(t *testing.T) string {
 	return dir
 }
 
-// library builds libtasker_worker.so from bindings/capi once per run.
+// library builds libtasker_worker.so from bindings/capi once per run
+// ($TASKER_WORKER_LIB, when set, names a library built beforehand).
 func library(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("TASKER_WORKER_LIB"); p != "" {
+		return p
+	}
 	root := filepath.Join(packageDir(t), "..", "..")
 	if _, err := os.Stat(filepath.Join(root, "bindings", "capi")); err != nil {
 		t.Skip("the worker library (bindings/capi) is not in this tree yet")

@@ -182,7 +182,10 @@ class Worker:
                     self._stopped.wait(0.2)
                     continue
                 for event in answer.get("events") or []:
-                    self._dispatch(event)
+                    try:
+                        self._dispatch(event)
+                    except Exception:  # noqa: BLE001 - one bad event must not stop the poll loop
+                        log.exception("could not dispatch step event %s", event.get("event_id"))
                 if answer.get("state") == "stopped" and not answer.get("events"):
                     return
         finally:
