@@ -174,6 +174,23 @@ func (w *worker) stop(sig syscall.Signal, within time.Duration) time.Duration {
 	}
 }
 
+// cpuSeconds reads the CPU time (user + system) the worker has used.
+func (w *worker) cpuSeconds() float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the line, in clock ticks (100 per second).
+	rest := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(rest) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseFloat(rest[11], 64)
+	sys, _ := strconv.ParseFloat(rest[12], 64)
+	return (user + sys) / 100
+}
+
 // rssKB reads the worker's resident set size.
 func (w *worker) rssKB() int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
