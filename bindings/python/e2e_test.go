@@ -415,6 +415,8 @@ func TestSigtermDrainsAndHandsBack(t *testing.T) {
 	t.Logf("SIGTERM to exit: %s", took)
 	require.Less(t, took, 5*time.Second)
 	require.Contains(t, first.output(), "tasker_core.worker stopped")
+	require.Regexp(t, `msg="received SIGTERM, shutting down" .*source=python logger=tasker_core.worker`, first.output(),
+		"Python logging goes into the worker's structured log")
 
 	e.worker(t, "--worker-id", "py-second")
 	for i, id := range ids {
