@@ -20,6 +20,18 @@ func TestUnittestSuite(t *testing.T) {
 	t.Logf("%s", lastLines(string(out), 3))
 }
 
+// TestLibraryBinding runs the ctypes binding's tests against the real
+// worker library (calls that need no database).
+func TestLibraryBinding(t *testing.T) {
+	lib := library(t)
+	cmd := exec.Command(python3(t), "-m", "unittest", "-v", "tests.test_library")
+	cmd.Dir = packageDir(t)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "TASKER_WORKER_LIB="+lib)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NotContains(t, string(out), "skipped", "%s", out)
+}
+
 // TestInstallIntoVenv builds a wheel offline with the system's setuptools,
 // installs it into a fresh virtual environment and imports it from there.
 func TestInstallIntoVenv(t *testing.T) {
