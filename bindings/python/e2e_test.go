@@ -35,7 +35,7 @@ type env struct {
 }
 
 // referenceDir holds tasker-core's verbatim Python handler files.
-func referenceDir(t *testing.T) string {
+func referenceDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("TASKER_REFERENCE_HANDLERS"); d != "" {
 		return d
@@ -50,7 +50,7 @@ func referenceDir(t *testing.T) string {
 
 // newEnv starts orchestration (no Go worker) on a fresh schema with the
 // Python fixture templates and this package's e2e templates registered.
-func newEnv(t *testing.T, extra ...string) *env {
+func newEnv(t testing.TB, extra ...string) *env {
 	t.Helper()
 	lib := library(t)
 	fixtures := filepath.Join(testdb.FixturesDir(t), "task_templates", "python")
@@ -74,7 +74,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 }
 
 // worker starts a Python worker serving every template of the env.
-func (e *env) worker(t *testing.T, args ...string) *worker {
+func (e *env) worker(t testing.TB, args ...string) *worker {
 	t.Helper()
 	var all []string
 	for _, d := range e.handlers {
@@ -87,7 +87,7 @@ func (e *env) worker(t *testing.T, args ...string) *worker {
 }
 
 // create submits a task.
-func (e *env) create(t *testing.T, ns, name, ctx string) (uuid.UUID, error) {
+func (e *env) create(t testing.TB, ns, name, ctx string) (uuid.UUID, error) {
 	t.Helper()
 	task, err := e.c.CreateTask(e.sys.Ctx, client.TaskRequest{Namespace: ns, Name: name, Version: "1.0.0",
 		Context: json.RawMessage(ctx), IdempotencyKey: uuid.NewString()})
@@ -98,7 +98,7 @@ func (e *env) create(t *testing.T, ns, name, ctx string) (uuid.UUID, error) {
 }
 
 // wait waits for a task to finish and returns it with its steps by name.
-func (e *env) wait(t *testing.T, id uuid.UUID, within time.Duration) (*client.Task, map[string]client.Step) {
+func (e *env) wait(t testing.TB, id uuid.UUID, within time.Duration) (*client.Task, map[string]client.Step) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(e.sys.Ctx, within)
 	defer cancel()

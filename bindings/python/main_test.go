@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // python3 is the interpreter on PATH; the tests skip without one.
-func python3(t *testing.T) string {
+func python3(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("python3")
 	if err != nil {
@@ -50,7 +50,7 @@ func python3(t *testing.T) string {
 }
 
 // packageDir is this directory, absolute (go test runs in it).
-func packageDir(t *testing.T) string {
+func packageDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	require.NoError(t, err)
@@ -59,7 +59,7 @@ func packageDir(t *testing.T) string {
 
 // library builds libtasker_worker.so from bindings/capi once per run
 // ($TASKER_WORKER_LIB, when set, names a library built beforehand).
-func library(t *testing.T) string {
+func library(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("TASKER_WORKER_LIB"); p != "" {
 		return p
@@ -86,7 +86,7 @@ func library(t *testing.T) string {
 
 // worker is a running `python3 -m tasker_core.worker`.
 type worker struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	id     string
 	mu     sync.Mutex
@@ -100,7 +100,7 @@ var startedLine = regexp.MustCompile(`tasker_core\.worker started worker_id=(\S+
 
 // startWorker runs the Python worker with env and args and waits until it
 // says it started.
-func startWorker(t *testing.T, env []string, args ...string) *worker {
+func startWorker(t testing.TB, env []string, args ...string) *worker {
 	t.Helper()
 	cmd := exec.Command(python3(t), append([]string{"-m", "tasker_core.worker"}, args...)...)
 	cmd.Dir = packageDir(t)
