@@ -40,7 +40,9 @@ func BenchmarkLinearLatency(b *testing.B) {
 		require.Equal(b, "complete", final.Status)
 		return time.Since(start)
 	}
-	goTask := func() time.Duration { return run(goClient, sys, "examples_linear", "square_chain", `{"even_number":2}`) }
+	goTask := func() time.Duration {
+		return run(goClient, sys, "examples_linear", "square_chain", `{"even_number":2}`)
+	}
 	pyTask := func() time.Duration {
 		return run(e.c, e.sys, "linear_workflow_py", "mathematical_sequence_py", `{"even_number":6}`)
 	}
