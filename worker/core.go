@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type stepStore interface {
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
+	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
 	Ping(ctx context.Context) error
 }
 
@@ -64,7 +66,8 @@ type Core struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 
-	stopClaims chan struct{}  // closed: claim loops return
+	stopClaims chan struct{} // closed (once, by closeClaims): claim loops return
+	claimsOnce sync.Once
 	claimLoops sync.WaitGroup // claim loops
 	handlers   sync.WaitGroup // handler runs
 	stopBG     chan struct{}  // closed: heartbeat and scaler return
@@ -115,6 +118,7 @@ func New(opts Options) (*Core, error) {
 type registered struct {
 	namespaces []string
 	templates  []*template.Template
+	byKey      map[string]*template.Template // by Template.Key
 }
 
 func (c *Core) registered() registered {
@@ -198,7 +202,11 @@ func (c *Core) setUp(ctx context.Context) error {
 			}
 		}
 	}
-	c.reg.Store(&registered{namespaces: namespaces, templates: tpls})
+	byKey := make(map[string]*template.Template, len(tpls))
+	for _, t := range tpls {
+		byKey[t.Key()] = t
+	}
+	c.reg.Store(&registered{namespaces: namespaces, templates: tpls, byKey: byKey})
 	if c.cfg.Web.Enabled {
 		ln, err := net.Listen("tcp", c.cfg.Web.BindAddress)
 		if err != nil {
@@ -240,10 +248,22 @@ func (c *Core) Stop(ctx context.Context) error {
 // committing results after the grace period.
 const stopReserve = 500 * time.Millisecond
 
+// BeginShutdown stops claiming new steps. Handlers already running go on
+// and their results are committed; Stop finishes the shutdown. It does
+// nothing unless the worker is running.
+func (c *Core) BeginShutdown() {
+	if c.state.CompareAndSwap(stateRunning, stateStopping) {
+		c.closeClaims()
+		c.log.Info("shutdown begun: no new claims")
+	}
+}
+
+func (c *Core) closeClaims() { c.claimsOnce.Do(func() { close(c.stopClaims) }) }
+
 func (c *Core) stop(ctx context.Context) error {
 	c.state.Store(stateStopping)
 	began := time.Now()
-	close(c.stopClaims)
+	c.closeClaims()
 	c.waitOrAbort(ctx, &c.claimLoops)
 
 	grace := c.cfg.ShutdownGrace

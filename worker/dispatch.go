@@ -18,7 +18,8 @@ func (c *Core) dispatch(cs *store.ClaimedStep, queue string, deadline time.Time)
 	go c.run(ctx, f)
 }
 
-// run executes one step and hands its result to the completer. Every
+// run executes one step and hands its result to the completer (running
+// the handler again each time it yields a checkpoint). Every
 // claimed step ends in exactly one of: a result (success, handler failure,
 // panic, timeout, missing handler), a release (the worker stopped), or
 // nothing because the claim was lost (another worker owns the step now).
@@ -31,7 +32,26 @@ func (c *Core) run(ctx context.Context, f *flight) {
 
 	c.metrics.inFlight.Inc()
 	started := time.Now()
-	res, returned := invoke(tctx, c.exec, NewStepContext(f.step))
+	sr := c.newStepRun(f)
+	rctx := context.WithValue(tctx, runKey{}, sr)
+	sc := NewStepContext(f.step)
+	var res Result
+	var returned bool
+	for {
+		res, returned = invoke(rctx, c.exec, sc)
+		rec, yielded := sr.takeYield()
+		if !yielded {
+			break
+		}
+		if returned && tctx.Err() == nil {
+			// The handler yielded a checkpoint: run the step again from
+			// it, under the same claim and timeout.
+			sc = NewStepContext(stepWithCheckpoint(f.step, rec))
+			continue
+		}
+		res = yieldedResult()
+		break
+	}
 	finished := time.Now()
 	timedOut := errors.Is(context.Cause(tctx), ErrStepTimeout)
 	tcancel()

@@ -20,6 +20,7 @@ type metrics struct {
 	completionBatch prometheus.Histogram
 	completionErrs  prometheus.Counter
 	claimErrs       prometheus.Counter
+	checkpoints     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
@@ -63,9 +64,12 @@ func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
 		claimErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_worker_claim_errors_total", Help: "Failed claim rounds (retried).", ConstLabels: labels,
 		}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_worker_checkpoints_total", Help: "Checkpoints saved by yielding batch steps.", ConstLabels: labels,
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
-		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs} {
+		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}

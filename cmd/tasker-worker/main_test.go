@@ -119,7 +119,7 @@ func TestServesUntilCancelled(t *testing.T) {
 		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM named_tasks`).Scan(&n)
 		return err == nil && n > 0
 	}, 30*time.Second, 20*time.Millisecond, "the worker registers its templates; log:\n%s", &out)
-	require.Eventually(t, func() bool { return bytes.Contains([]byte(out.String()), []byte("worker started")) },
+	require.Eventually(t, func() bool { return bytes.Contains([]byte(out.String()), []byte("tasker-worker started")) },
 		10*time.Second, 10*time.Millisecond)
 	cancel()
 	select {

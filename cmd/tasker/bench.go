@@ -22,6 +22,7 @@ import (
 	"github.com/tasker-go/tasker/client"
 	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
@@ -323,7 +324,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	log := slog.New(slog.DiscardHandler)
 	ocfg.Database.Pool.MaxConnections += wcfg.Database.Pool.MaxConnections
-	infra, err := app.Connect(bg, ocfg, "tasker-bench", log)
+	in, err := infra.Connect(bg, ocfg, "tasker-bench", log)
 	if err != nil {
 		dropSchema()
 		stopCluster()
@@ -331,9 +332,9 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	ocfg.Orchestration.Web.BindAddress = "127.0.0.1:0"
 	ocfg.Orchestration.Web.Backpressure.Enabled = false
-	core, srv, err := app.Orchestration(infra, ocfg, app.NewRegistry(), buildVersion(), log)
+	core, srv, err := app.Orchestration(in, ocfg, infra.NewMetricsRegistry(), buildVersion(), log)
 	if err != nil {
-		infra.Close()
+		in.Close()
 		dropSchema()
 		stopCluster()
 		return nil, err
@@ -348,11 +349,13 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	wcfg.Worker.Web.Enabled = false
 	wcfg.Templates.SearchPaths = nil
-	wcfg.Worker.WorkerID = app.ProcessName("bench-worker", "")
-	wk, err := app.Worker(infra, wcfg, handlers, examples, app.NewRegistry(), log)
+	wcfg.Worker.WorkerID = infra.ProcessName("bench-worker", "")
+	svc, err := worker.Open(bg, worker.OpenOptions{Config: wcfg, Infra: in, Registry: handlers, Templates: examples,
+		Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	wk := svc.Core()
 	for _, s := range []interface{ Start(context.Context) error }{core, wk, srv} {
 		if err := s.Start(bg); err != nil {
 			return nil, err
@@ -364,7 +367,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	sys.stopServices = func(out io.Writer) {
 		servicesOnce.Do(func() {
 			stopDev(out, 10*time.Second, srv, wk, core)
-			infra.Close()
+			in.Close()
 		})
 	}
 	sys.stopDB = func(io.Writer) {

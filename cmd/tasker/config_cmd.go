@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 )
 
 // configRootEnv names the variable that sets the default of --root.
-const configRootEnv = app.ConfigRootEnv
+const configRootEnv = infra.ConfigRootEnv
 
 // newConfigCmd is `tasker config`: show and check the layered configuration.
 func newConfigCmd() *cobra.Command {
@@ -48,11 +48,11 @@ func (f *configFlags) register(cmd *cobra.Command, contextHelp string) {
 }
 
 // loadConfig loads one context's configuration the way every tasker
-// command does (see app.LoadConfig): the process environment feeds
+// command does (see infra.LoadConfig): the process environment feeds
 // TASKER_ENV, ${VAR} substitution, DATABASE_URL and TASKER__ overrides;
 // root "" falls back to $TASKER_CONFIG_ROOT, then to the embedded files.
 func loadConfig(root, context, env string) (*config.Config, error) {
-	cfg, err := app.LoadConfig(app.ConfigOptions{Root: root, Context: context, Env: env, Environ: os.Environ()})
+	cfg, err := infra.LoadConfig(infra.ConfigOptions{Root: root, Context: context, Env: env, Environ: os.Environ()})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s configuration: %w", context, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
@@ -109,15 +110,15 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	}
 	// One pool serves both services.
 	ocfg.Database.Pool.MaxConnections += wcfg.Database.Pool.MaxConnections
-	infra, err := app.Connect(bg, ocfg, "tasker-dev", log)
+	in, err := infra.Connect(bg, ocfg, "tasker-dev", log)
 	if err != nil {
 		return err
 	}
-	defer infra.Close()
+	defer in.Close()
 
 	ocfg.Orchestration.Web.BindAddress = freeBind(f.bind)
-	registry := app.NewRegistry()
-	core, srv, err := app.Orchestration(infra, ocfg, registry, buildVersion(), log)
+	registry := infra.NewMetricsRegistry()
+	core, srv, err := app.Orchestration(in, ocfg, registry, buildVersion(), log)
 	if err != nil {
 		return err
 	}
@@ -140,12 +141,14 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	}
 	wcfg.Templates.SearchPaths = paths
 	if wcfg.Worker.WorkerID == "" {
-		wcfg.Worker.WorkerID = app.ProcessName("dev-worker", "")
+		wcfg.Worker.WorkerID = infra.ProcessName("dev-worker", "")
 	}
-	wk, err := app.Worker(infra, wcfg, handlers, examples, registry, log)
+	svc, err := worker.Open(bg, worker.OpenOptions{Config: wcfg, Infra: in, Registry: handlers, Templates: examples,
+		Metrics: registry, Logger: log})
 	if err != nil {
 		return err
 	}
+	wk := svc.Core()
 	if err := core.Start(bg); err != nil {
 		return err
 	}

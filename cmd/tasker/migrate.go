@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 )
 
@@ -28,9 +28,9 @@ func (f *databaseFlags) register(cmd *cobra.Command) {
 }
 
 // load returns the shared configuration with the flags applied; see
-// app.LoadConfig for where the URL and schema come from.
+// infra.LoadConfig for where the URL and schema come from.
 func (f *databaseFlags) load() (*config.Config, error) {
-	cfg, err := app.LoadConfig(app.ConfigOptions{
+	cfg, err := infra.LoadConfig(infra.ConfigOptions{
 		Root: f.root, Context: config.ContextShared, Env: f.env, DatabaseURL: f.url, Schema: f.schema, Environ: os.Environ(),
 	})
 	if err != nil {

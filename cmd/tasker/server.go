@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
 )
 
@@ -91,16 +91,16 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 		}
 	}
 
-	name := app.ProcessName("orchestration", cfg.Orchestration.InstanceID)
+	name := infra.ProcessName("orchestration", cfg.Orchestration.InstanceID)
 	// The infrastructure outlives the signal: it is closed after the
 	// graceful stop below, not when ctx is cancelled.
-	infra, err := app.Connect(context.WithoutCancel(ctx), cfg, name, log)
+	in, err := infra.Connect(context.WithoutCancel(ctx), cfg, name, log)
 	if err != nil {
 		return err
 	}
-	defer infra.Close()
-	if err := infra.CheckSchema(ctx); err != nil {
-		if errors.Is(err, app.ErrNoSchema) {
+	defer in.Close()
+	if err := in.CheckSchema(ctx); err != nil {
+		if errors.Is(err, infra.ErrNoSchema) {
 			return fmt.Errorf("%w (or start the server with --migrate)", err)
 		}
 		return err
@@ -109,14 +109,14 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	core, err := orchestration.New(orchestration.Options{
-		Store: infra.Store, Queue: infra.Queue, ConnConfig: infra.ConnConfig, Config: *cfg.Orchestration,
+		Store: in.Store, Queue: in.Queue, ConnConfig: in.ConnConfig, Config: *cfg.Orchestration,
 		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry,
 	})
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(web.Options{
-		Core: core, Listener: infra.Listener, Schema: cfg.Database.Schema, Config: cfg.Orchestration.Web,
+		Core: core, Listener: in.Listener, Schema: cfg.Database.Schema, Config: cfg.Orchestration.Web,
 		Staleness: cfg.Orchestration.Staleness, Queues: cfg.Queues, Registry: registry, Logger: log,
 		Version: buildVersion(),
 	})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
@@ -61,15 +61,15 @@ $DATABASE_URL, else the configuration's database.url.`,
 				}
 				return exitCodeError{code: 1, msg: "no template was registered"}
 			}
-			infra, err := app.Connect(cmd.Context(), cfg, "tasker-cli", slog.New(slog.DiscardHandler))
+			in, err := infra.Connect(cmd.Context(), cfg, "tasker-cli", slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}
-			defer infra.Close()
-			if err := infra.CheckSchema(cmd.Context()); err != nil {
+			defer in.Close()
+			if err := in.CheckSchema(cmd.Context()); err != nil {
 				return err
 			}
-			named, err := infra.Store.RegisterTemplates(cmd.Context(), tpls)
+			named, err := in.Store.RegisterTemplates(cmd.Context(), tpls)
 			for _, n := range named {
 				fmt.Fprintf(cmd.OutOrStdout(), "registered %s/%s/%s (%d steps)\n", n.Namespace, n.Name, n.Version, n.StepCount)
 			}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
@@ -105,6 +105,6 @@ func TestTemplateRegisterExplainsAnUnmigratedSchema(t *testing.T) {
 	dir := filepath.Join(testdb.FixturesDir(t), "task_templates", "rust")
 	_, err := runCmd(t, "template", "register", "--database-url", db.URL, "--schema", db.Schema,
 		filepath.Join(dir, "diamond_pattern.yaml"))
-	require.ErrorIs(t, err, app.ErrNoSchema)
+	require.ErrorIs(t, err, infra.ErrNoSchema)
 	require.ErrorContains(t, err, `schema "`+db.Schema+`"`)
 }

@@ -31,6 +31,19 @@ type LoadOptions struct {
 	// TASKER_TEMPLATE_PATH shortcuts and the TASKER__SECTION__KEY
 	// overrides. Nil means no environment at all.
 	Environ []string
+	// Overrides is a last layer, applied after the environment: nested
+	// tables keyed as in the TOML files, for example
+	//
+	//	{"worker": {"handlers": {"max_concurrent": 8}}}
+	//
+	// with values as TOML, encoding/json or Go code write them (numbers of
+	// any type, strings, booleans, lists, durations as strings or
+	// time.Duration). It is checked like a file: unknown keys, wrong types
+	// and another context's sections are problems. Programs use it for
+	// settings given on their command line or in their own configuration.
+	Overrides map[string]any
+	// OverridesSource names Overrides in problems (default "overrides").
+	OverridesSource string
 }
 
 // Load reads, merges, substitutes, overrides, decodes and validates the
@@ -65,6 +78,7 @@ func Load(opts LoadOptions) (*Config, error) {
 	s.applyDatabaseURL()
 	s.applyTemplatePath()
 	s.applyOverrides()
+	s.applyLayer(opts.Overrides, opts.OverridesSource)
 	cfg := s.decode()
 	s.validate(cfg)
 	if len(s.problems) > 0 {

@@ -43,6 +43,14 @@ type ClaimedTask struct {
 	Reason              string          `json:"reason"`
 	Tags                []string        `json:"tags"`
 	Priority            int             `json:"priority"`
+	// The rest of the task row, for handlers that see it whole (the C
+	// ABI's step events carry tasker-core's task record).
+	NamedTaskUUID uuid.UUID `json:"named_task_uuid"`
+	Complete      bool      `json:"complete"`
+	RequestedAt   time.Time `json:"requested_at"`
+	IdentityHash  string    `json:"identity_hash"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // ClaimedStep is a step this worker now owns, hydrated with everything its
@@ -257,7 +265,8 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string, stepIDs, taskIDs []u
 	}
 	b.Queue(`SELECT `+stepColumns+`, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
 			t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
-			COALESCE(t.reason, ''), t.tags, t.priority
+			COALESCE(t.reason, ''), t.tags, t.priority, t.named_task_uuid, t.complete, t.requested_at,
+			t.identity_hash, t.created_at, t.updated_at
 		FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
 		WHERE s.workflow_step_uuid = ANY($1) AND s.state = 'in_progress' AND s.claimed_by = $2`,
 		stepIDs, workerID).Query(func(rows pgx.Rows) error {
@@ -265,7 +274,8 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string, stepIDs, taskIDs []u
 			var st Step
 			var t ClaimedTask
 			dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
-				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority)
+				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority,
+				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt)
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}

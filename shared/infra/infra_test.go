@@ -1,4 +1,4 @@
-package app
+package infra
 
 import (
 	"context"
@@ -109,6 +109,16 @@ func TestCheckSchema(t *testing.T) {
 
 	missing := testdb.DB{URL: empty.URL, Schema: "t_never_created"}
 	require.ErrorIs(t, check(missing), ErrNoSchema)
+
+	// An Infra assembled by hand, without its configuration, says so too.
+	cfg := config.Default(config.ContextShared)
+	cfg.Database.URL, cfg.Database.Schema = empty.URL, empty.Schema
+	cfg.Database.Pool.MinConnections = 0
+	in, err := Connect(ctx, cfg, "app-test", nil)
+	require.NoError(t, err)
+	defer in.Close()
+	in.Config = nil
+	require.ErrorIs(t, in.CheckSchema(ctx), ErrNoSchema)
 }
 
 // TestUnimplementedQueueBackend: a configuration that picks the RabbitMQ

@@ -1,4 +1,4 @@
-package app
+package infra
 
 import (
 	"strings"
@@ -25,13 +25,19 @@ type ConfigOptions struct {
 	Schema      string
 	// Environ is the process environment in os.Environ form.
 	Environ []string
+	// Overrides and OverridesSource are a last layer of settings, applied
+	// after the environment and before DatabaseURL and Schema (see
+	// config.LoadOptions).
+	Overrides       map[string]any
+	OverridesSource string
 }
 
 // LoadConfig loads a command's configuration. Every command loads through
 // it, so all of them take each setting from the same places. The database
 // URL comes from, strongest first:
 //
-//  1. the --database-url flag (ConfigOptions.DatabaseURL);
+//  1. the --database-url flag (ConfigOptions.DatabaseURL), then
+//     ConfigOptions.Overrides;
 //  2. TASKER__DATABASE__URL;
 //  3. DATABASE_URL;
 //  4. database.url in the configuration files;
@@ -44,7 +50,8 @@ func LoadConfig(opts ConfigOptions) (*config.Config, error) {
 	if root == "" {
 		root = lookupEnv(opts.Environ, ConfigRootEnv)
 	}
-	cfg, err := config.Load(config.LoadOptions{Root: root, Context: opts.Context, Env: opts.Env, Environ: opts.Environ})
+	cfg, err := config.Load(config.LoadOptions{Root: root, Context: opts.Context, Env: opts.Env, Environ: opts.Environ,
+		Overrides: opts.Overrides, OverridesSource: opts.OverridesSource})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,13 @@
-// Package app assembles Tasker processes from configuration: the shared
-// infrastructure every process needs (pool, LISTEN connection, queue, store)
-// and the services on top of it. The commands (tasker server, tasker dev,
-// tasker-worker, tasker bench) all build themselves through it, so they
-// cannot drift apart.
-package app
+// Package infra assembles the infrastructure every Tasker process shares,
+// from its layered configuration: the connection pool, the one LISTEN
+// connection that carries every wake-up, the queue backend and the store.
+// It also loads a command's configuration (LoadConfig) the same way for
+// every program, names processes (ProcessName) and checks that the
+// database was migrated (CheckSchema).
+//
+// The tasker commands, tasker-worker and worker.Open all build themselves
+// through it, so they cannot drift apart.
+package infra
 
 import (
 	"context"
@@ -15,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
@@ -23,7 +29,8 @@ import (
 	"github.com/tasker-go/tasker/shared/store"
 )
 
-// Infra is the shared infrastructure of one process.
+// Infra is the shared infrastructure of one process. Connect builds it;
+// Close releases it.
 type Infra struct {
 	Config     *config.Config
 	Pool       *pgxpool.Pool
@@ -36,7 +43,8 @@ type Infra struct {
 
 // Connect opens the pool, starts the shared LISTEN connection and builds the
 // queue backend and the store. name is the process's application_name and
-// processor id.
+// processor id; log defaults to slog.Default(). Nothing is left open when
+// it fails.
 func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Logger) (*Infra, error) {
 	if log == nil {
 		log = slog.Default()
@@ -127,10 +135,21 @@ func (i *Infra) CheckSchema(ctx context.Context) error {
 	_, err := i.Store.ListNamespaces(ctx)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined_table, invalid_schema_name
+		if i.Config == nil {
+			return ErrNoSchema
+		}
 		return fmt.Errorf("schema %q: %w", i.Config.Database.Schema, ErrNoSchema)
 	}
 	if err != nil {
 		return fmt.Errorf("checking the database schema: %w", err)
 	}
 	return nil
+}
+
+// NewMetricsRegistry returns a Prometheus registry with the Go runtime and
+// process collectors, as every Tasker process exposes them.
+func NewMetricsRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
 }
