@@ -38,6 +38,11 @@ class LibraryTest(unittest.TestCase):
                   "database_url": "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}
         self.assertEqual(self.code(self.lib.bootstrap, config), "bootstrap_failed")
 
+    def test_a_forked_child_is_refused(self):
+        child = Library(LIB)
+        child._pid = -1  # as if this process were a fork of the one that loaded it
+        self.assertEqual(self.code(child.status, 1), "forked")
+
     def test_free_accepts_null(self):
         self.lib._lib.tasker_free(None)
 
