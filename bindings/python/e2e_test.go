@@ -301,9 +301,10 @@ type stepError struct {
 }
 
 // TestErrorKinds: a raised PermanentError fails at once (tasker-core retried
-// it), a RetryableError is retried to max_attempts, an uncaught exception is
-// retried, a handler that never returns is failed by the step timeout, and
-// the worker keeps working after all of them.
+// it), a RetryableError is retried to max_attempts after its Retry-After, an
+// uncaught exception is retried, a handler that never returns is failed by
+// the step timeout, and the worker keeps working after all of them:
+// checkpoint yields and an async handler still run.
 func TestErrorKinds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Python worker")
@@ -349,6 +350,15 @@ func TestErrorKinds(t *testing.T) {
 	require.Equal(t, 2, steps["never_returns"].Attempts, "each attempt ends at the step timeout")
 	require.Equal(t, "error", steps["never_returns"].CurrentState)
 	t.Logf("never_returns: %s", steps["never_returns"].Results)
+
+	id, err = e.create(t, "python_e2e", "python_checkpoint", `{"total":35}`)
+	require.NoError(t, err)
+	final, steps = e.wait(t, id, 30*time.Second)
+	require.Equal(t, "complete", final.Status)
+	require.Equal(t, 1, steps["count"].Attempts, "yielding does not count as an attempt")
+	require.Equal(t, 630.0, field(t, steps["count"], "sum"), "1+2+...+35 across four runs")
+	require.Equal(t, 4.0, field(t, steps["count"], "runs"))
+	require.Equal(t, 3.0, field(t, steps["count"], "history"), "three checkpoints were stored")
 
 	id, err = e.create(t, "python_e2e", "python_async", `{"n":7}`)
 	require.NoError(t, err)

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from tasker_core import PermanentError, RetryableError, StepHandler
+from tasker_core import Batchable, PermanentError, RetryableError, StepHandler
 from tasker_core.step_handler.functional import step_handler
 
 P = "python_e2e.step_handlers."
@@ -69,3 +69,20 @@ class AsyncSleep(StepHandler):
 @step_handler(P + "noop")
 def noop(context):
     return {"step": context.step_name}
+
+
+class CountsWithCheckpoints(StepHandler, Batchable):
+    """Adds up items 1..total, ten per run, yielding a checkpoint after each
+    ten: the library stores it and runs the step again from there."""
+
+    handler_name = P + "CountsWithCheckpoints"
+
+    def call(self, context):
+        total = context.get_input_or("total", 30)
+        cursor = context.checkpoint_cursor or 0
+        acc = context.accumulated_results or {"sum": 0, "runs": 0}
+        end = min(cursor + 10, total)
+        acc = {"sum": acc["sum"] + sum(range(cursor + 1, end + 1)), "runs": acc["runs"] + 1}
+        if end < total:
+            return self.checkpoint_yield(cursor=end, items_processed=end, accumulated_results=acc)
+        return self.success({"sum": acc["sum"], "runs": acc["runs"], "history": len((context.checkpoint or {}).get("history", []))})
