@@ -513,7 +513,7 @@ func TestTenThousandSteps(t *testing.T) {
 	sorted := append([]int64(nil), samples...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	first, last, peak := samples[0], samples[len(samples)-1], sorted[len(sorted)-1]
-	t.Logf("10,000 Python steps in %s (%.0f steps/s); Python worker CPU %.1f s (%.2f ms/step); RSS first %d KiB, median %d KiB, peak %d KiB, last %d KiB (%d samples)",
+	t.Logf("10,000 Python steps in %s (%.0f steps/s); worker process CPU %.1f s (%.2f ms/step, the Go library included); RSS first %d KiB, median %d KiB, peak %d KiB, last %d KiB (%d samples)",
 		elapsed.Round(time.Millisecond), 10000/elapsed.Seconds(), cpu, cpu/10, first, sorted[len(sorted)/2], peak, last, len(samples))
 	// Bounded, not timed: a leak of even 10 KiB per step would add ~100 MiB.
 	require.Less(t, float64(peak-first), math.Max(64*1024, float64(first)), "worker memory kept growing")

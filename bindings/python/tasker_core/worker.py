@@ -3,9 +3,9 @@
     python3 -m tasker_core.worker --handlers DIR [--templates DIR] [--concurrency N]
 
 imports every module under the handler directories, works out which
-template callables it can run, starts the worker library with exactly those
-(so it never claims another language's steps), and runs each step on a
-bounded pool of threads (``async`` handlers on one event-loop thread).
+template callables it can run, starts the worker library with exactly those,
+and runs steps on ``--concurrency`` handler threads, each polling for its
+next step and running it (``async`` handlers on one event-loop thread).
 SIGTERM or SIGINT stops claiming, lets running steps finish for up to
 ``--shutdown-timeout`` seconds, hands the rest back for another worker, and
 exits. Retries, timeouts, claims and the database are the library's job.
@@ -18,12 +18,12 @@ import asyncio
 import inspect
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tasker_core import execution
@@ -35,39 +35,6 @@ log = logging.getLogger("tasker_core.worker")
 
 DEFAULT_STEP_TIMEOUT = 30.0  # seconds, for steps whose template sets no timeout_seconds
 _GONE = ("unknown_handle", "not_running")
-
-
-class _Pool:
-    """Daemon threads running submitted calls; a new thread starts whenever
-    none is idle. (Daemon, unlike ThreadPoolExecutor's, so a handler that never
-    returns cannot keep the process alive after shutdown.)"""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._idle = 0
-        self._lock = threading.Lock()
-        self.threads = 0
-
-    def submit(self, job: Callable[[], None]) -> None:
-        with self._lock:
-            spawn = self._idle == 0
-            if spawn:
-                self.threads += 1
-            else:
-                self._idle -= 1
-        self._jobs.put(job)
-        if spawn:
-            threading.Thread(target=self._run, name=f"tasker-handler-{self.threads}", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            try:
-                job()
-            except Exception:  # noqa: BLE001 - a bug in completion must not kill the thread
-                log.exception("handler thread error")
-            with self._lock:
-                self._idle += 1
 
 
 def runnable_callables(registry: HandlerRegistry, template_dirs: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -93,6 +60,17 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class _Run:
+    """A step in flight: its deadline, and whether its slot was given back."""
+
+    p: execution.Prepared
+    deadline: float
+    future: Any = None
+    released: bool = False  # its slot was given back
+    replaced: bool = False  # its thread was stuck and another poller took its place
+
+
 class Worker:
     """One worker: ``start()``, then ``run()`` (blocks until SIGTERM/SIGINT)
     or ``stop()`` from your own code."""
@@ -112,12 +90,11 @@ class Worker:
         self.handle = 0
         self.worker_id = ""
         self.log_handler: TaskerLogHandler | None = None
-        self._pool = _Pool()
-        self._cond = threading.Condition()
-        self._in_flight: dict[str, float] = {}  # event_id -> monotonic deadline of its slot
-        self._futures: dict[str, Any] = {}  # event_id -> future of a running async handler
+        self._slots = threading.Semaphore(concurrency)
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}  # steps running now, by event id
+        self._pollers = 0
         self._aloop: asyncio.AbstractEventLoop | None = None
-        self._poller: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self.completed = 0
@@ -144,96 +121,114 @@ class Worker:
         self.handle, self.worker_id = int(answer["handle"]), str(answer.get("worker_id", ""))
         if self.log_handler is not None:
             self.log_handler.worker_handle = self.handle
-        self._poller = threading.Thread(target=self._poll_loop, name="tasker-poll", daemon=True)
-        self._poller.start()
+        for _ in range(self.concurrency):
+            self._start_poller()
+        threading.Thread(target=self._watchdog, name="tasker-watchdog", daemon=True).start()
         return answer
 
-    # --- polling and dispatch ---
-    def _free_slots(self) -> int:
-        """Wait for a free handler slot; a slot whose step outlived its timeout
-        is given back (the library has failed or released that step)."""
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                for event_id, deadline in list(self._in_flight.items()):
-                    if deadline <= now:
-                        del self._in_flight[event_id]
-                        future = self._futures.pop(event_id, None)
-                        if future is not None:
-                            future.cancel()
-                        log.warning("step event %s is still running past its timeout; its slot is given back", event_id)
-                free = self.concurrency - len(self._in_flight)
-                if free > 0 or self._stopped.is_set():
-                    return max(free, 0)
-                self._cond.wait(min([d - now for d in self._in_flight.values()] + [0.5]))
+    # --- polling and running ---
+    # Each poller thread takes one step at a time and runs it itself (no
+    # hand-off between threads); a slot of the semaphore bounds the steps
+    # in flight, async ones included.
 
-    def _poll_loop(self) -> None:
+    def _start_poller(self) -> None:
+        with self._lock:
+            self._pollers += 1
+            n = self._pollers
+        threading.Thread(target=self._poll, name=f"tasker-handler-{n}", daemon=True).start()
+
+    def _poll(self) -> None:
         try:
             while not self._stopped.is_set():
-                free = self._free_slots()
-                if free == 0:
+                if not self._slots.acquire(timeout=0.5):
                     continue
                 try:
-                    answer = self.library.poll(self.handle, min(free, 1000), self.poll_wait_ms)
+                    answer = self.library.poll(self.handle, 1, self.poll_wait_ms)
                 except FFIError as exc:
+                    self._slots.release()
                     if exc.code in _GONE:
                         return
                     log.error("polling step events failed: %s", exc)
                     self._stopped.wait(0.2)
                     continue
-                for event in answer.get("events") or []:
-                    try:
-                        self._dispatch(event)
-                    except Exception:  # noqa: BLE001 - one bad event must not stop the poll loop
-                        log.exception("could not dispatch step event %s", event.get("event_id"))
-                if answer.get("state") == "stopped" and not answer.get("events"):
+                events = answer.get("events") or []
+                if not events:
+                    self._slots.release()
+                    if answer.get("state") == "stopped":
+                        return
+                    continue
+                run = self._start_run(events[0])
+                if run is not None and run.replaced:  # this thread was stuck; its replacement goes on
                     return
         finally:
-            self._stopped.set()
-            with self._cond:
-                self._cond.notify_all()
+            with self._lock:
+                self._pollers -= 1
+                last = self._pollers == 0
+            if last:
+                self._stopped.set()
 
-    def _dispatch(self, event: dict[str, Any]) -> None:
-        started = time.monotonic()
-        p = execution.prepare(self.registry, event, started)
-        with self._cond:
-            self._in_flight[p.event_id] = started + (p.timeout_seconds or DEFAULT_STEP_TIMEOUT) + 1.0
+    def _start_run(self, event: dict[str, Any]) -> _Run | None:
+        try:
+            started = time.monotonic()
+            p = execution.prepare(self.registry, event, started)
+            run = _Run(p, started + (p.timeout_seconds or DEFAULT_STEP_TIMEOUT) + 1.0)
+            with self._lock:
+                self._runs[p.event_id] = run
+        except Exception:  # noqa: BLE001 - one bad event must not stop the poller
+            self._slots.release()
+            log.exception("could not start step event %s", event.get("event_id"))
+            return None
         if p.failure is not None:
-            self._pool.submit(lambda: self._finish(p, p.failure, None))
+            self._finish(run, p.failure, None)
         elif inspect.iscoroutinefunction(p.target):
-            future = asyncio.run_coroutine_threadsafe(p.target(p.context), self._event_loop())
-            with self._cond:
-                self._futures[p.event_id] = future
-            future.add_done_callback(lambda f: self._pool.submit(lambda: self._finish_future(p, f)))
+            run.future = asyncio.run_coroutine_threadsafe(p.target(p.context), self._event_loop())
+            run.future.add_done_callback(lambda f: self._finish_future(run, f))
         else:
-            self._pool.submit(lambda: self._run_sync(p))
+            try:
+                value = p.target(p.context)
+                if inspect.isawaitable(value):
+                    value = asyncio.run_coroutine_threadsafe(_awaited(value), self._event_loop()).result()
+                self._finish(run, execution.outcome_from_return(value), None)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit from a handler fails the step, not the worker
+                self._finish(run, *execution.outcome_from_exception(exc))
+        return run
+
+    def _watchdog(self) -> None:
+        """Gives back the slot of a step still running past its timeout (the
+        library has failed or released it); a stuck thread is replaced."""
+        while not self._stopped.wait(0.25):
+            now = time.monotonic()
+            with self._lock:
+                late = [r for r in self._runs.values() if r.deadline <= now and not r.released]
+                for r in late:
+                    r.released, r.replaced = True, r.future is None
+            for r in late:
+                log.warning("step %s (event %s) is still running past its timeout; its slot is given back",
+                            r.p.step_uuid, r.p.event_id)
+                self._slots.release()
+                if r.future is not None:
+                    r.future.cancel()
+                else:
+                    self._start_poller()
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._cond:
+        with self._lock:
             if self._aloop is None:
                 self._aloop = asyncio.new_event_loop()
                 threading.Thread(target=self._aloop.run_forever, name="tasker-asyncio", daemon=True).start()
             return self._aloop
 
-    def _run_sync(self, p: execution.Prepared) -> None:
-        try:
-            value = p.target(p.context)
-            if inspect.isawaitable(value):
-                value = asyncio.run_coroutine_threadsafe(_awaited(value), self._event_loop()).result()
-            self._finish(p, execution.outcome_from_return(value), None)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit from a handler fails the step, not the worker
-            self._finish(p, *execution.outcome_from_exception(exc))
-
-    def _finish_future(self, p: execution.Prepared, future: Any) -> None:
+    def _finish_future(self, run: _Run, future: Any) -> None:
         if future.cancelled():
             r = execution.StepHandlerResult.failure("async handler cancelled after its step timeout", "timeout", True)
-            self._finish(p, r, None)
+            self._finish(run, r, None)
         elif future.exception() is not None:
-            self._finish(p, *execution.outcome_from_exception(future.exception()))
+            self._finish(run, *execution.outcome_from_exception(future.exception()))
         else:
-            self._finish(p, execution.outcome_from_return(future.result()), None)
+            self._finish(run, execution.outcome_from_return(future.result()), None)
 
-    def _finish(self, p: execution.Prepared, r: Any, backtrace: list[str] | None) -> None:
+    def _finish(self, run: _Run, r: Any, backtrace: list[str] | None) -> None:
+        p = run.p
         try:
             if execution.is_checkpoint(r):
                 try:
@@ -246,16 +241,17 @@ class Worker:
             elapsed = int((time.monotonic() - p.started) * 1000)
             self.library.complete(self.handle, p.event_id, execution.result_payload(p, r, self.worker_id, elapsed, backtrace))
         except FFIError as exc:
-            if exc.code == "unknown_event":
+            if exc.code in ("unknown_event", "not_running"):
                 log.warning("step %s finished after the library gave it up (step timeout or shutdown): %s", p.step_uuid, exc)
             else:
                 log.error("reporting step %s failed: %s", p.step_uuid, exc)
         finally:
-            with self._cond:
-                self._in_flight.pop(p.event_id, None)
-                self._futures.pop(p.event_id, None)
+            with self._lock:
+                self._runs.pop(p.event_id, None)
                 self.completed += 1
-                self._cond.notify_all()
+                release, run.released = not run.released, True
+            if release:
+                self._slots.release()
 
     # --- lifecycle ---
     def status(self) -> dict[str, Any]:
@@ -278,7 +274,7 @@ class Worker:
     def stop(self, timeout: float | None = None) -> None:
         """Stop claiming, give running steps up to ``timeout`` seconds, release
         the rest for another worker, and close the library's worker."""
-        with self._cond:
+        with self._lock:
             if self._stopping:
                 return
             self._stopping = True
@@ -293,10 +289,6 @@ class Worker:
             if self.log_handler is not None:
                 self.log_handler.worker_handle = 0
             self._stopped.set()
-            with self._cond:
-                self._cond.notify_all()
-            if self._poller is not None:
-                self._poller.join(1.0)
             if self._aloop is not None:
                 self._aloop.call_soon_threadsafe(self._aloop.stop)
 

@@ -85,7 +85,12 @@ def _build(model: type, data: dict[str, Any]) -> Any:
     return model(**data)
 
 
-def _kwargs(fn: Callable[..., Any], context: StepContext) -> dict[str, Any]:
+def _context_param(fn: Callable[..., Any]) -> str | None:
+    params = inspect.signature(fn).parameters
+    return next((n for n in ("context", "_context") if n in params), None)
+
+
+def _kwargs(fn: Callable[..., Any], context: StepContext, context_param: str | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     models = getattr(fn, "_dep_models", {})
     for param, step in getattr(fn, "_depends_on", {}).items():
@@ -97,11 +102,8 @@ def _kwargs(fn: Callable[..., Any], context: StepContext) -> dict[str, Any]:
         kwargs["inputs"] = _build(model, {n: context.get_input(n) for n in names})
     for key in getattr(fn, "_inputs", []):
         kwargs[key] = context.get_input(key)
-    params = inspect.signature(fn).parameters
-    for name in ("context", "_context"):
-        if name in params:
-            kwargs[name] = context
-            break
+    if context_param:
+        kwargs[context_param] = context
     return kwargs
 
 
@@ -111,8 +113,10 @@ def _make(fn: Callable[..., Any], name: str, version: str, bases: tuple[type, ..
           method: str | None = None) -> Any:
     """Build the StepHandler subclass behind a decorated function and attach it as ``fn._handler_class``."""
 
+    context_param = _context_param(fn)
+
     def prepare(handler: Any, context: StepContext) -> dict[str, Any]:
-        kwargs = _kwargs(fn, context)
+        kwargs = _kwargs(fn, context, context_param)
         if extra is not None:
             kwargs.update(extra(handler, context))
         return kwargs
