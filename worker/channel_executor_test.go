@@ -316,3 +316,35 @@ func TestDecodeCheckpoint(t *testing.T) {
 		require.ErrorIs(t, err, want, bad)
 	}
 }
+
+// BenchmarkChannelExecutorRoundTrip measures what the foreign-handler path
+// adds to a step, without the C call itself: encoding tasker-core's event,
+// handing it over, decoding a StepExecutionResult.
+func BenchmarkChannelExecutorRoundTrip(b *testing.B) {
+	x := NewChannelExecutor(ChannelExecutorConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			evs, err := x.PollWait(ctx, 10)
+			if err != nil {
+				return
+			}
+			for _, ev := range evs {
+				_ = x.Complete(ev.ID, []byte(`{"step_uuid": "x", "success": true, "status": "completed",
+					"result": {"value": 36}, "metadata": {"execution_time_ms": 0, "custom": {"by": "bench"}}}`))
+			}
+		}
+	}()
+	step := NewStepContext(claimedStep("rb.Bench"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := x.Execute(ctx, step); !r.IsSuccess() {
+			b.Fatal(r.Message())
+		}
+	}
+	cancel()
+	<-done
+}
