@@ -18,6 +18,22 @@ as_root() {
     log "need root to run: $*"; return 1; fi
 }
 
+# bindings/python runs python3 and builds its package offline into a venv
+# with Debian's python3-venv, python3-setuptools and python3-wheel.
+python_ready() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    "$py" -c 'import venv, ensurepip, setuptools, wheel' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if ! python_ready && command -v apt-get >/dev/null 2>&1; then
+  log "installing python3 python3-venv python3-setuptools python3-wheel from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-setuptools python3-wheel >/dev/null ||
+    log "could not install the python3 packages: the bindings/python tests will skip"
+fi
+
 start_postgres() {
   if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
     local ver
