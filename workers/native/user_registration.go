@@ -77,7 +77,7 @@ type registrationInput struct {
 
 func createUserAccount(_ context.Context, step *worker.Step[registrationInput]) (userAccount, error) {
 	if step.Input.UserInfo == nil {
-		return userAccount{}, invalid("task context must contain user_info")
+		return userAccount{}, invalid("task context has no field %q", "user_info")
 	}
 	u := *step.Input.UserInfo
 	if u.Plan == "" {
