@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/store"
 )
 
 // run executes h on a step with the given task context, configuration and
@@ -196,4 +199,62 @@ func TestRegisterInfersTypesFromAValue(t *testing.T) {
 	require.NoError(t, Register(reg, "ship", &shipper{carrier: "UPS"}))
 	r := reg.Execute(context.Background(), NewStepContext(StepData{Callable: "ship", Context: json.RawMessage(`{"Weight": 3}`)}))
 	require.Equal(t, `{"carrier":"UPS","weight":3}`, value(t, r))
+}
+
+// BenchmarkTypedHandler is the handler-facing cost of one step on the Go
+// path, without the database: decode the input from the task context,
+// decode the configuration and an ancestor's result, run the handler and
+// build the stored execution result.
+func BenchmarkTypedHandler(b *testing.B) {
+	type input struct {
+		EvenNumber int `json:"even_number"`
+		Customer   struct {
+			ID   int    `json:"id"`
+			Name string `json:"name"`
+		} `json:"customer"`
+		Items []int `json:"items"`
+	}
+	type config struct {
+		Operation  string `json:"operation"`
+		StepNumber int    `json:"step_number"`
+	}
+	type previous struct {
+		Result int `json:"result"`
+	}
+	type output struct {
+		Result     int    `json:"result"`
+		Operation  string `json:"operation"`
+		StepNumber int    `json:"step_number"`
+	}
+	h := typedHandler[input, output]{h: Func(func(_ context.Context, s *Step[input]) (output, error) {
+		cfg, err := Config[config](s)
+		if err != nil {
+			return output{}, err
+		}
+		p, err := Dependency[previous](s, "linear_step_1")
+		if err != nil {
+			return output{}, err
+		}
+		return output{Result: p.Result*p.Result + s.Input.EvenNumber, Operation: cfg.Operation, StepNumber: cfg.StepNumber}, nil
+	})}
+	cs := benchStep()
+	info := runInfo{workerID: "w", hostname: "h", started: time.Now(), finished: time.Now()}
+	ctx := context.Background()
+	for b.Loop() {
+		r := h.Execute(ctx, newStepContext(cs))
+		if _, ok, _ := buildResult(cs, r, info); !ok {
+			b.Fatal(r.Message())
+		}
+	}
+}
+
+// benchStep is a claimed step shaped like the linear workflow's second step.
+func benchStep() *store.ClaimedStep {
+	return &store.ClaimedStep{
+		Task: store.ClaimedTask{UUID: uuid.New(), Context: json.RawMessage(`{"even_number": 6, "customer": {"id": 1, "name": "x"}, "items": [1, 2, 3]}`)},
+		Step: store.Step{UUID: uuid.New(), Name: "linear_step_2", Attempts: 1, Retry: store.RetryPolicy{MaxAttempts: 3},
+			Inputs: json.RawMessage(`{"operation": "square", "step_number": 2}`)},
+		Dependencies: map[string]json.RawMessage{"linear_step_1": json.RawMessage(
+			`{"step_uuid": "0190a6f0-2222-7000-8000-000000000002", "success": true, "status": "completed", "result": {"result": 36, "operation": "square", "input": 6}, "metadata": {"execution_time_ms": 0, "retryable": false, "attempt": 1}}`)},
+	}
 }
