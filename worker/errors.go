@@ -4,26 +4,24 @@ import (
 	"errors"
 	"maps"
 	"time"
-
-	"github.com/tasker-go/tasker/shared/stepresult"
 )
 
 // Error types the worker and the standard wrappers record (tasker-core's
 // names). A handler may use any other string with WithErrorType.
 const (
 	// ErrorTypeUnexpected is the type of a plain error.
-	ErrorTypeUnexpected = stepresult.ErrorTypeUnexpected
+	ErrorTypeUnexpected = "UnexpectedError"
 	// ErrorTypePermanent is the type of an error marked with Permanent.
-	ErrorTypePermanent = stepresult.ErrorTypePermanent
+	ErrorTypePermanent = "PermanentError"
 	// ErrorTypeRetryable is the type of an error marked with RetryAfter.
-	ErrorTypeRetryable = stepresult.ErrorTypeRetryable
+	ErrorTypeRetryable = "RetryableError"
 	// ErrorTypeValidation is the type of bad input: a task context that
 	// does not decode into the handler's input type, or a step
 	// configuration that does not decode with Config.
-	ErrorTypeValidation = stepresult.ErrorTypeValidation
+	ErrorTypeValidation = "ValidationError"
 	// ErrorTypeTimeout is tasker-core's type for a timeout a handler
 	// reports itself (the worker's own step timeout is handler_timeout).
-	ErrorTypeTimeout = stepresult.ErrorTypeTimeout
+	ErrorTypeTimeout = "TimeoutError"
 )
 
 // Error is a handler failure with the classification the worker records

@@ -8,7 +8,19 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/stepresult"
 )
+
+// TestErrorTypesAreTheStoredOnes: the exported error types are the
+// strings orchestration and tasker-core's clients read.
+func TestErrorTypesAreTheStoredOnes(t *testing.T) {
+	require.Equal(t, stepresult.ErrorTypeUnexpected, ErrorTypeUnexpected)
+	require.Equal(t, stepresult.ErrorTypePermanent, ErrorTypePermanent)
+	require.Equal(t, stepresult.ErrorTypeRetryable, ErrorTypeRetryable)
+	require.Equal(t, stepresult.ErrorTypeValidation, ErrorTypeValidation)
+	require.Equal(t, stepresult.ErrorTypeTimeout, ErrorTypeTimeout)
+}
 
 func TestClassify(t *testing.T) {
 	base := errors.New("boom")
