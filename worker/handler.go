@@ -46,7 +46,7 @@ func Func[In, Out any](fn func(ctx context.Context, step *Step[In]) (Out, error)
 // templates whose steps it runs. Registering an empty callable, a nil
 // handler or a callable twice is an error.
 func Register[In, Out any](r *Registry, callable string, h Handler[In, Out]) error {
-	if h == nil {
+	if f, isFunc := h.(HandlerFunc[In, Out]); h == nil || isFunc && f == nil {
 		return fmt.Errorf("registering handler %q: nil handler", callable)
 	}
 	return r.RegisterExecutor(callable, typedHandler[In, Out]{h: h})

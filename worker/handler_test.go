@@ -167,6 +167,7 @@ func TestRegistry(t *testing.T) {
 	require.ErrorContains(t, Register(reg, "b.ok", ok), `"b.ok": already registered`)
 	require.ErrorContains(t, Register(reg, "", ok), "empty callable")
 	require.ErrorContains(t, Register[struct{}, string](reg, "b.nil", nil), "nil handler")
+	require.ErrorContains(t, Register(reg, "b.nil", Func[struct{}, string](nil)), "nil handler")
 	require.ErrorContains(t, reg.RegisterExecutor("b.nil", nil), "nil handler")
 	require.NoError(t, reg.RegisterExecutor("a.raw", execFunc(func(context.Context, *StepContext) Result {
 		return ResultOf("raw", nil)
