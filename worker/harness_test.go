@@ -54,7 +54,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(cancel)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Logger: testLogger()})
 	require.NoError(t, err)
@@ -80,13 +80,12 @@ func parseTemplate(t testing.TB, src string) *template.Template {
 
 var workerSeq atomic.Int64
 
-// testConfig is a worker configuration for tests: quick polls, fixed
-// concurrency, no web server.
+// testConfig is a worker configuration for tests: short claim deadlines,
+// fixed concurrency, no web server.
 func testConfig() config.Worker {
 	cfg := *config.Default(config.ContextWorker).Worker
 	cfg.WorkerID = fmt.Sprintf("test-worker-%d", workerSeq.Add(1))
 	cfg.Web.Enabled = false
-	cfg.Claims.PollInterval = 100 * time.Millisecond
 	cfg.Claims.VisibilityTimeout = 5 * time.Second
 	cfg.Claims.HeartbeatInterval = time.Second
 	cfg.Handlers.Adaptive = false
