@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type loop struct {
 	activity   *activity
 	fn         func(ctx context.Context) (found bool, err error)
 	log        *slog.Logger
+	// idleMax overrides loopIdleMax (tests).
+	idleMax time.Duration
+	// period is the current period (for tests).
+	period atomic.Int64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -42,7 +47,12 @@ func (l *loop) Start(ctx context.Context) error {
 
 func (l *loop) run(ctx context.Context) {
 	defer close(l.done)
+	idleMax := max(l.interval, loopIdleMax)
+	if l.idleMax > 0 {
+		idleMax = max(l.interval, l.idleMax)
+	}
 	period := l.interval
+	l.period.Store(int64(period))
 	last := time.Now()
 	t := time.NewTimer(period)
 	defer t.Stop()
@@ -57,21 +67,21 @@ func (l *loop) run(ctx context.Context) {
 		case <-woken:
 			// Back to the normal period, counted from the last run.
 			period = l.interval
+			l.period.Store(int64(period))
 			t.Reset(max(time.Until(last.Add(period)), 0))
 			continue
 		case <-t.C:
 		}
 		last = time.Now()
-		if l.leaderOnly && (l.leader == nil || !l.leader.IsLeader()) {
+		switch {
+		case l.leaderOnly && (l.leader == nil || !l.leader.IsLeader()):
 			period = l.interval
-			t.Reset(period)
-			continue
-		}
-		if l.RunOnce(ctx) {
+		case l.RunOnce(ctx):
 			period = l.interval
-		} else {
-			period = min(2*period, max(l.interval, loopIdleMax))
+		default:
+			period = min(2*period, idleMax)
 		}
+		l.period.Store(int64(period))
 		t.Reset(period)
 	}
 }

@@ -44,6 +44,13 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessPolling(t, 100*time.Millisecond)
+}
+
+// newHarnessPolling is newHarness with the queue's fallback poll every
+// interval.
+func newHarnessPolling(t testing.TB, interval time.Duration) *harness {
+	t.Helper()
 	db := testdb.New(t)
 	pool := db.Pool(t, 16)
 	cc, err := store.ParseConnConfig(store.PoolConfig{URL: db.URL, Schema: db.Schema})
@@ -54,7 +61,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(cancel)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: 100 * time.Millisecond})
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: interval})
 	require.NoError(t, err)
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Logger: testLogger()})
 	require.NoError(t, err)
@@ -274,8 +281,9 @@ func (h *harness) audit(tk task, name string) []store.AuditEntry {
 type spyStore struct {
 	stepStore
 	mu       sync.Mutex
-	claims   []int        // messages per ClaimNext call that found some
-	polls    atomic.Int64 // every ClaimNext call
+	claims   []int          // messages per ClaimNext call that found some
+	polls    atomic.Int64   // every ClaimNext call
+	byQueue  map[string]int // ClaimNext calls per queue
 	complete []int        // results per CompleteSteps call
 	// gate, when set, blocks the first CompleteSteps call until closed.
 	gate chan struct{}
@@ -283,6 +291,9 @@ type spyStore struct {
 
 func (s *spyStore) ClaimNext(ctx context.Context, w, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
 	s.polls.Add(1)
+	s.mu.Lock()
+	s.byQueue[queue]++
+	s.mu.Unlock()
 	out, err := s.stepStore.ClaimNext(ctx, w, queue, n, vt)
 	if out.Messages > 0 {
 		s.mu.Lock()
@@ -304,6 +315,12 @@ func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (st
 	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
+func (s *spyStore) claimsOn(queue string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byQueue[queue]
+}
+
 func (s *spyStore) calls() (claims, complete []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,7 +328,7 @@ func (s *spyStore) calls() (claims, complete []int) {
 }
 
 func spyOn(c *Core, gate chan struct{}) *spyStore {
-	s := &spyStore{stepStore: c.store, gate: gate}
+	s := &spyStore{stepStore: c.store, gate: gate, byQueue: map[string]int{}}
 	c.store = s
 	return s
 }

@@ -66,7 +66,7 @@ func (c *statementCounter) snapshot() (int, time.Duration, map[string]int) {
 	return c.total, time.Since(c.last), maps.Clone(c.bySQL)
 }
 
-// TestIdleSystemIsQuiet: an orchestrator and a worker consuming the eight
+// TestIdleSystemIsQuiet: two orchestrators and a worker consuming the eight
 // example namespaces, with their default intervals and nothing to do, send
 // next to no statements: claim loops and consumers wait for NOTIFY, the
 // fallback poll covers every queue in one statement every
@@ -77,12 +77,14 @@ func TestIdleSystemIsQuiet(t *testing.T) {
 	counter := newStatementCounter()
 	defaults := config.Default(config.ContextOrchestration)
 	s := systest.Start(t, systest.Options{
-		Tracer:       counter,
-		PollInterval: defaults.Queues.PollInterval,
+		Tracer:        counter,
+		PollInterval:  defaults.Queues.PollInterval,
+		Orchestrators: 2, // a leader and a standby
 	})
 	require.Len(t, s.Workers, 1)
 	require.Greater(t, len(s.Workers[0].Namespaces()), 5, "the worker consumes many queues")
-	require.Eventually(t, s.Core.IsLeader, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return s.Cores[0].IsLeader() != s.Cores[1].IsLeader() },
+		30*time.Second, 10*time.Millisecond)
 
 	// Let start-up settle (each consumer looks at its queue once when it
 	// starts): wait for a second without statements, or give up after

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasker-go/tasker/shared/pgnotify"
@@ -48,6 +49,8 @@ type watcher struct {
 	subs   map[string]map[*subscriber]struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	polls atomic.Int64 // polls made (for tests)
 }
 
 func newWatcher(q *Queue, interval time.Duration) *watcher {
@@ -157,11 +160,13 @@ func (w *watcher) run(ctx context.Context, done chan struct{}) {
 			return
 		case <-poll.C:
 			clear(pending)
-			now := time.Now()
 			until, err := w.q.untilVisible(ctx, w.queues())
 			if ctx.Err() != nil {
 				return
 			}
+			w.polls.Add(1)
+			// Counted from after the answer: a wake-up is never early.
+			now := time.Now()
 			if err != nil {
 				// Let the consumers look for themselves: they log what fails.
 				w.wakeAll()
