@@ -284,7 +284,7 @@ type spyStore struct {
 	claims   []int          // messages per ClaimNext call that found some
 	polls    atomic.Int64   // every ClaimNext call
 	byQueue  map[string]int // ClaimNext calls per queue
-	complete []int        // results per CompleteSteps call
+	complete []int          // results per CompleteSteps call
 	// gate, when set, blocks the first CompleteSteps call until closed.
 	gate chan struct{}
 }
