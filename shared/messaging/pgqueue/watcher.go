@@ -160,7 +160,9 @@ func (w *watcher) run(ctx context.Context, done chan struct{}) {
 			return
 		case <-poll.C:
 			clear(pending)
-			until, err := w.q.untilVisible(ctx, w.queues())
+			pctx, cancel := context.WithTimeout(ctx, max(w.interval, 10*time.Second))
+			until, err := w.q.untilVisible(pctx, w.queues())
+			cancel()
 			if ctx.Err() != nil {
 				return
 			}
