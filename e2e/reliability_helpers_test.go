@@ -78,7 +78,7 @@ func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id stri
 	require.NoError(t, err)
 	require.NoError(t, l.Start(context.Background()))
 	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: 200 * time.Millisecond})
 	require.NoError(t, err)
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: id, Schema: db.Schema, Logger: log})
 	require.NoError(t, err)
@@ -89,7 +89,6 @@ func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id stri
 	wcfg := *config.Default(config.ContextWorker).Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
-	wcfg.Claims.PollInterval = 200 * time.Millisecond
 	w, err := worker.New(worker.Options{Config: wcfg, ExtraTemplates: examples, Store: st, Queue: q, Registry: reg, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, w.Start(context.Background()))

@@ -19,7 +19,10 @@ type consumerConfig struct {
 	// Visibility hides claimed messages this long; a crash makes them
 	// visible again after it.
 	Visibility time.Duration
-	// PollInterval is the fallback poll when no wake-up arrives.
+	// PollInterval, when set, is a poll of the consumer's own when no
+	// wake-up arrives. Zero (the services' setting): none, because the
+	// queue's wake-ups already include its fallback poll (see
+	// messaging.Queue.Subscribe).
 	PollInterval time.Duration
 	// RetryDelay hides a batch whose handling failed before it is retried.
 	RetryDelay time.Duration
@@ -37,9 +40,6 @@ func (c *consumerConfig) setDefaults() {
 	}
 	if c.Visibility <= 0 {
 		c.Visibility = 30 * time.Second
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = time.Second
@@ -63,8 +63,9 @@ type batchHandler func(ctx context.Context, msgs []messaging.Message) error
 // Concurrency batches at a time. It claims again at once while batches come
 // back full, so a backlog is drained at full speed, and a lone message is
 // handled as soon as its wake-up arrives: nothing waits to fill a batch. When
-// the queue is empty it sleeps until a wake-up, the fallback poll, or the
-// moment the next delayed message becomes visible.
+// the queue is empty it sleeps until a wake-up (a NOTIFY or the queue's
+// fallback poll), or the moment the next delayed message becomes visible.
+// After a failure it waits RetryDelay.
 type consumer struct {
 	cfg    consumerConfig
 	queue  messaging.Queue
@@ -72,7 +73,9 @@ type consumer struct {
 	// claimHandle, when set, replaces the queue's claim and handle: the
 	// handler claims inside its own transaction.
 	claimHandle claimHandler
-	log         *slog.Logger
+	// onWake, when set, is called for every wake-up the consumer takes.
+	onWake func()
+	log    *slog.Logger
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -136,7 +139,7 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 			<-slots
 			if ctx.Err() == nil {
 				c.log.Warn("claiming messages failed", "err", err)
-				c.sleep(ctx, wake, c.cfg.PollInterval)
+				c.sleep(ctx, wake, c.cfg.RetryDelay)
 			}
 			continue
 		}
@@ -187,14 +190,15 @@ func (c *consumer) claimAndHandle(ctx, handleCtx context.Context, wake <-chan st
 	})
 	switch n := <-took; {
 	case n < 0:
-		c.sleep(ctx, wake, c.cfg.PollInterval)
+		c.sleep(ctx, wake, c.cfg.RetryDelay)
 	case n == 0:
 		c.sleep(ctx, wake, c.untilNext(ctx))
 	}
 }
 
-// untilNext is how long to sleep when the queue is empty: the fallback poll,
-// or less when a delayed message becomes visible sooner.
+// untilNext is how long to sleep when the queue is empty: the consumer's
+// own poll if it has one, or less when a delayed message becomes visible
+// sooner; zero for no limit (until a wake-up).
 func (c *consumer) untilNext(ctx context.Context) time.Duration {
 	d := c.cfg.PollInterval
 	if !c.cfg.Delayed {
@@ -202,19 +206,27 @@ func (c *consumer) untilNext(ctx context.Context) time.Duration {
 	}
 	at, ok, err := c.queue.NextVisible(ctx, c.cfg.Queue)
 	if err == nil && ok {
-		if until := time.Until(at); until < d {
+		if until := time.Until(at); d <= 0 || until < d {
 			d = max(until, time.Millisecond)
 		}
 	}
 	return d
 }
 
+// sleep waits for a wake-up, for d (no limit when d is zero), or for ctx.
 func (c *consumer) sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case <-ctx.Done():
 	case <-wake:
-	case <-t.C:
+		if c.onWake != nil {
+			c.onWake()
+		}
+	case <-timeout:
 	}
 }

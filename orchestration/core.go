@@ -49,6 +49,7 @@ type Core struct {
 	metrics   *metrics
 	templates *templateCache
 	leader    *leader
+	activity  *activity
 
 	results, requests *consumer
 	loops             []*loop
@@ -93,20 +94,25 @@ func New(opts Options) (*Core, error) {
 		log: opts.Logger, metrics: newMetrics(opts.Registerer),
 		templates: newTemplateCache(opts.Store, opts.TemplateCacheTTL),
 		depths:    map[string]depthReading{},
+		activity:  &activity{},
 	}
 	c.leader = newLeader(opts.ConnConfig, leaderKey(opts.Config.Leader.LockKey, opts.ConnConfig), opts.Config.Leader.RenewInterval, c.log)
-	poll := opts.Queues.PollInterval
+	// The consumers have no poll of their own: the queue's wake-ups include
+	// its fallback poll (queues.poll_interval), one for every queue of the
+	// process.
 	c.results = newConsumer(consumerConfig{
 		Queue: messaging.StepResultsQueue, BatchSize: opts.Config.Results.BatchSize,
-		Concurrency: opts.Config.Results.Concurrency, Visibility: opts.Config.Results.ClaimVisibility, PollInterval: poll,
+		Concurrency: opts.Config.Results.Concurrency, Visibility: opts.Config.Results.ClaimVisibility,
 	}, opts.Queue, c.processResults, c.log)
+	c.results.onWake = c.activity.fire
 	if opts.Store.ClaimsResultsInTx() {
 		c.results.claimHandle = c.processNextResults
 	}
 	c.requests = newConsumer(consumerConfig{
 		Queue: messaging.TaskRequestsQueue, BatchSize: opts.Config.Requests.BatchSize,
-		Concurrency: opts.Config.Requests.Concurrency, Visibility: opts.Queues.VisibilityTimeout, PollInterval: poll,
+		Concurrency: opts.Config.Requests.Concurrency, Visibility: opts.Queues.VisibilityTimeout,
 	}, opts.Queue, c.processRequests, c.log)
+	c.requests.onWake = c.activity.fire
 	c.loops = []*loop{
 		c.readinessPoller(opts.Config.ReadinessPoller, opts.Queues.VisibilityTimeout),
 		c.reconciler(opts.Config.Reconciler),
@@ -249,6 +255,7 @@ func (c *Core) Create(ctx context.Context, req TaskRequest) (store.CreatedTask, 
 	if err != nil {
 		return store.CreatedTask{}, err
 	}
+	c.activity.fire()
 	c.metrics.tasksCreated.WithLabelValues(out.Task.Namespace).Inc()
 	c.observeOutcomes([]store.TaskOutcome{out.Outcome})
 	return out, nil
@@ -337,6 +344,7 @@ func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (sto
 	if err != nil {
 		return store.Task{}, err
 	}
+	c.activity.fire()
 	c.metrics.tasksFinished.WithLabelValues(string(t.State)).Inc()
 	c.metrics.taskSeconds.WithLabelValues(string(t.State)).Observe(time.Since(t.CreatedAt).Seconds())
 	return t, nil
@@ -349,6 +357,7 @@ func (c *Core) ApplyStepAction(ctx context.Context, task, step uuid.UUID, a stor
 	if err != nil {
 		return store.StepReadiness{}, err
 	}
+	c.activity.fire()
 	c.observeOutcomes(outcomes)
 	return sr, nil
 }

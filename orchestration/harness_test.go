@@ -71,7 +71,8 @@ func newHarness(t *testing.T, mutate ...func(*config.Orchestration)) *harness {
 	require.NoError(t, err)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
-	h.queue, err = pgqueue.New(pgqueue.Config{Pool: h.pool, Schema: h.db.Schema, Listener: l})
+	h.queue, err = pgqueue.New(pgqueue.Config{Pool: h.pool, Schema: h.db.Schema, Listener: l,
+		PollInterval: 200 * time.Millisecond})
 	require.NoError(t, err)
 	h.store, err = store.New(store.Config{Pool: h.pool, Queue: h.queue, ProcessorID: "orch-test"})
 	require.NoError(t, err)

@@ -7,13 +7,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // leader elects one instance among the orchestrators sharing a database to
 // run the cluster-wide loops. It holds a session-level advisory lock on a
-// dedicated connection: the lock lives exactly as long as the connection, so
-// a crashed leader's lock is released by PostgreSQL and another instance takes
-// over at its next attempt.
+// dedicated connection: the lock lives exactly as long as the connection.
+//
+// Election costs no periodic queries. An instance that does not hold the
+// lock waits for it inside one blocking pg_advisory_lock call, which
+// PostgreSQL answers the moment the holder's session ends (a crash, a
+// stop, a lost connection), so a standby takes over at once. The holder
+// then only waits on its connection for it to fail, without sending
+// anything: a dropped connection (PostgreSQL restarted, the server ended
+// the session) ends its leadership, and after renew interval it connects
+// and queues for the lock again. The session asks PostgreSQL for TCP
+// keepalives, so a leader cut off by the network loses its session (and
+// the lock) within about a minute instead of the system's default hours.
 type leader struct {
 	connCfg  *pgx.ConnConfig
 	key      int64
@@ -29,7 +40,18 @@ func newLeader(connCfg *pgx.ConnConfig, key int64, interval time.Duration, log *
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	return &leader{connCfg: connCfg, key: key, interval: interval, log: log}
+	cfg := connCfg.Copy()
+	// The lock wait lasts as long as another instance leads.
+	cfg.RuntimeParams["statement_timeout"] = "0"
+	cfg.RuntimeParams["tcp_keepalives_idle"] = "30"
+	cfg.RuntimeParams["tcp_keepalives_interval"] = "10"
+	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
+	// Stop cancels the lock wait on the server too (a closed socket alone
+	// would leave the backend queued for the lock).
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
+	}
+	return &leader{connCfg: cfg, key: key, interval: interval, log: log}
 }
 
 // IsLeader reports whether this instance holds the lock right now.
@@ -59,60 +81,45 @@ func (l *leader) Stop(ctx context.Context) error {
 func (l *leader) run(ctx context.Context) {
 	defer close(l.done)
 	defer l.isLeader.Store(false)
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			_ = conn.Close(context.Background())
-		}
-	}()
-	t := time.NewTicker(l.interval)
-	defer t.Stop()
-	for {
-		conn = l.tick(ctx, conn)
+	for ctx.Err() == nil {
+		l.hold(ctx)
+		t := time.NewTimer(l.interval)
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 
-// tick tries to take the lock, or checks that the connection holding it is
-// still alive. It returns the connection to keep.
-func (l *leader) tick(ctx context.Context, conn *pgx.Conn) *pgx.Conn {
-	cctx, cancel := context.WithTimeout(ctx, l.interval)
-	defer cancel()
-	if conn == nil || conn.IsClosed() {
-		c, err := pgx.ConnectConfig(cctx, l.connCfg)
-		if err != nil {
-			l.lose("connect failed", err)
-			return nil
+// hold connects, waits for the lock and holds it until the connection
+// fails or ctx ends.
+func (l *leader) hold(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, max(l.interval, 10*time.Second))
+	conn, err := pgx.ConnectConfig(cctx, l.connCfg)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Debug("leader election: connect failed", "err", err)
 		}
-		conn = c
+		return
 	}
-	if l.isLeader.Load() {
-		if err := conn.Ping(cctx); err != nil {
-			l.lose("lock connection lost", err)
-			_ = conn.Close(context.Background())
-			return nil
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, l.key); err != nil {
+		if ctx.Err() == nil {
+			l.log.Debug("leader election: waiting for the lock failed", "err", err)
 		}
-		return conn
+		return
 	}
-	var got bool
-	if err := conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got); err != nil {
-		l.lose("lock attempt failed", err)
-		_ = conn.Close(context.Background())
-		return nil
+	l.isLeader.Store(true)
+	l.log.Info("elected leader for cluster-wide loops")
+	// Nothing is LISTENed on this connection: the wait returns only when the
+	// connection fails or ctx ends.
+	for err == nil {
+		err = conn.PgConn().WaitForNotification(ctx)
 	}
-	if got {
-		l.isLeader.Store(true)
-		l.log.Info("elected leader for cluster-wide loops")
-	}
-	return conn
-}
-
-func (l *leader) lose(msg string, err error) {
-	if l.isLeader.Swap(false) {
-		l.log.Warn("lost leadership: "+msg, "err", err)
+	l.isLeader.Store(false)
+	if ctx.Err() == nil {
+		l.log.Warn("lost leadership: lock connection lost", "err", err)
 	}
 }

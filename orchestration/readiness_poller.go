@@ -19,21 +19,21 @@ func (c *Core) readinessPoller(cfg config.ReadinessPoller, visibility time.Durat
 	// it: its grace plus a full visibility timeout.
 	late := cfg.RetryGrace + visibility
 	return &loop{
-		name: "readiness_poller", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
-		fn: func(ctx context.Context) error {
+		name: "readiness_poller", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		fn: func(ctx context.Context) (bool, error) {
 			steps, err := c.store.StalledSteps(ctx, late, cfg.BatchSize)
 			if err != nil || len(steps) == 0 {
-				return err
+				return false, err
 			}
 			sent, err := c.store.NudgeSteps(ctx, steps)
 			if err != nil {
-				return err
+				return true, err
 			}
 			if sent > 0 {
 				c.log.Info("re-sent lost messages of stalled steps", "steps", sent, "checked", len(steps))
 				c.metrics.nudged.Add(float64(sent))
 			}
-			return nil
+			return true, nil
 		},
 	}
 }

@@ -12,19 +12,19 @@ import (
 // idempotent, so a false positive costs one transaction.
 func (c *Core) reconciler(cfg config.Reconciler) *loop {
 	return &loop{
-		name: "reconciler", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
-		fn: func(ctx context.Context) error {
+		name: "reconciler", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		fn: func(ctx context.Context) (bool, error) {
 			ids, err := c.store.StuckTasks(ctx, cfg.ActiveStateGrace, cfg.BatchSize)
 			if err != nil || len(ids) == 0 {
-				return err
+				return false, err
 			}
 			out, err := c.store.Reevaluate(ctx, ids)
 			if err != nil {
-				return err
+				return true, err
 			}
 			c.metrics.reconciled.Add(float64(len(ids)))
 			c.observeOutcomes(out)
-			return nil
+			return true, nil
 		},
 	}
 }

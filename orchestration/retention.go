@@ -15,10 +15,10 @@ const retentionMaxBatches = 10
 // investigation are kept), in batches of one statement each.
 func (c *Core) retention(cfg config.Retention) *loop {
 	return &loop{
-		name: "retention", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
-		fn: func(ctx context.Context) error {
+		name: "retention", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		fn: func(ctx context.Context) (bool, error) {
 			if !cfg.Enabled {
-				return nil
+				return false, nil
 			}
 			total := 0
 			defer func() {
@@ -29,15 +29,15 @@ func (c *Core) retention(cfg config.Retention) *loop {
 			for range retentionMaxBatches {
 				n, err := c.store.PurgeFinishedTasks(ctx, cfg.KeepFor, cfg.BatchSize)
 				if err != nil {
-					return err
+					return true, err
 				}
 				total += n
 				c.metrics.purged.Add(float64(n))
 				if n < cfg.BatchSize || ctx.Err() != nil {
-					return nil
+					return total > 0, nil
 				}
 			}
-			return nil
+			return true, nil
 		},
 	}
 }

@@ -15,14 +15,14 @@ import (
 func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 	th := stalenessThresholds(cfg)
 	return &loop{
-		name: "staleness_detector", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
-		fn: func(ctx context.Context) error {
+		name: "staleness_detector", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		fn: func(ctx context.Context) (bool, error) {
 			if !cfg.Enabled {
-				return nil
+				return false, nil
 			}
 			stale, err := c.store.StaleTasks(ctx, th, cfg.BatchSize)
-			if err != nil {
-				return err
+			if err != nil || len(stale) == 0 {
+				return false, err
 			}
 			for _, st := range stale {
 				act := staleActionFor(cfg.Action, st)
@@ -33,7 +33,7 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 				}
 				done, err := c.store.HandleStaleTask(ctx, st, act)
 				if err != nil {
-					return err
+					return true, err
 				}
 				if done {
 					c.metrics.stale.Inc()
@@ -41,7 +41,7 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 						"minutes_in_state", st.MinutesInState, "dlq", act.DLQ, "moved_to_error", act.Fail)
 				}
 			}
-			return nil
+			return true, nil
 		},
 	}
 }

@@ -13,16 +13,16 @@ import (
 // catalog read.
 func (c *Core) statisticsKeeper(cfg config.Statistics) *loop {
 	return &loop{
-		name: "statistics_keeper", interval: cfg.Interval, leaderOnly: true, leader: c.leader, log: c.log,
-		fn: func(ctx context.Context) error {
+		name: "statistics_keeper", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		fn: func(ctx context.Context) (bool, error) {
 			if !cfg.Enabled {
-				return nil
+				return false, nil
 			}
 			tables, err := c.store.AnalyzeStale(ctx, cfg.MinChanges, cfg.ChangeFraction)
 			if len(tables) > 0 {
 				c.log.Debug("analyzed tables", "tables", tables)
 			}
-			return err
+			return len(tables) > 0, err
 		},
 	}
 }

@@ -9,17 +9,15 @@ import (
 // claimLoop consumes one namespace's queue. It claims as many steps as it
 // has free handler slots (up to claims.batch_size) and claims again at once
 // while the queue keeps filling its batches. When the queue runs dry it
-// waits for a wake-up (NOTIFY), the fallback poll, the moment the next
+// waits for a wake-up (a NOTIFY, or the queue's fallback poll, which covers
+// every queue of the process in one statement), the moment the next
 // delayed message (a retry) becomes visible, or, when every slot is busy, a
-// slot freeing up. An idle worker issues two small queries per poll
-// interval.
+// slot freeing up. An idle worker's claim loops issue no queries.
 func (c *Core) claimLoop(namespace string) {
 	defer c.claimLoops.Done()
 	queue := messaging.WorkerQueue(namespace)
 	wake, unsubscribe := c.queue.Subscribe(queue)
 	defer unsubscribe()
-	poll := time.NewTicker(c.cfg.Claims.PollInterval)
-	defer poll.Stop()
 	next := time.NewTimer(time.Hour)
 	next.Stop()
 	defer next.Stop()
@@ -56,8 +54,6 @@ func (c *Core) claimLoop(namespace string) {
 			return
 		case <-wake:
 			more = true
-		case <-poll.C:
-			more = true
 		case <-next.C:
 			more = true
 		case <-capacity:
@@ -66,20 +62,18 @@ func (c *Core) claimLoop(namespace string) {
 }
 
 // scheduleNext arms timer for when the queue's next hidden message (a
-// delayed retry, or a claim that may lapse) becomes visible, when that is
-// sooner than the next poll.
+// delayed retry, or a claim that may lapse) becomes visible. A message
+// delayed after this look is announced by its NOTIFY (which leads here
+// again) or, if that is lost, found by the queue's fallback poll.
 func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
+	timer.Stop()
 	at, ok, err := c.queue.NextVisible(ctx, queue)
 	if err != nil || !ok {
 		return
 	}
-	d := time.Until(at)
-	if d >= c.cfg.Claims.PollInterval {
-		return
-	}
-	timer.Reset(max(d, time.Millisecond))
+	timer.Reset(max(time.Until(at), time.Millisecond))
 }
 
 // claimRound claims up to n messages (n slots are reserved) and their steps

@@ -41,41 +41,64 @@ func (q *countingQueue) Extend(ctx context.Context, queue string, vt time.Durati
 	return q.Queue.Extend(ctx, queue, vt, ids...)
 }
 
-// TestIdleWorkerIsQuiet: an idle worker's only queries are one claim and
-// at most one next-visible look-up per poll; the heartbeat and scaler stay
-// silent.
-func TestIdleWorkerIsQuiet(t *testing.T) {
+// TestLostNotifyIsFoundByFallbackPoll: a message that becomes visible
+// without a NOTIFY (here: a claim given back with Nack, which notifies
+// nobody) is found by the queue's fallback poll long before the claim loop's
+// own timer for it (one minute) would fire, and only its queue is claimed
+// from: the other namespace's loop, idle, sends nothing after its first
+// look, and neither do the heartbeat and the scaler.
+func TestLostNotifyIsFoundByFallbackPoll(t *testing.T) {
 	h := newHarness(t)
-	tpl := parseTemplate(t, `name: idle
+	busy := parseTemplate(t, `name: busy
+namespace_name: lost_ns
+version: "1"
+steps: [{name: only, handler: {callable: lost.only}}]
+`)
+	idle := parseTemplate(t, `name: idle
 namespace_name: idle_ns
 version: "1"
 steps: [{name: only, handler: {callable: idle.only}}]
 `)
+	h.register(busy)
+	tk := h.createTask(busy, `{}`)
+	lostQ := messaging.WorkerQueue("lost_ns")
+	msgs, err := h.queue.Claim(h.ctx, lostQ, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+
+	reg := NewRegistry()
+	handle(t, reg, "lost.only", noop)
+	handle(t, reg, "idle.only", noop)
 	var q *countingQueue
 	var spy *spyStore
-	h.newCore(coreSpec{templates: []*template.Template{tpl}, config: func(w *config.Worker) {
-		w.Claims.PollInterval = 20 * time.Millisecond
+	c := h.newCore(coreSpec{templates: []*template.Template{busy, idle}, registry: reg, config: func(w *config.Worker) {
 		w.Claims.HeartbeatInterval = 10 * time.Millisecond
 		w.Handlers.Adaptive = true
+		w.Handlers.MinConcurrent = 4 // one step never saturates it
 		w.Handlers.ScaleInterval = 10 * time.Millisecond
 	}, before: func(c *Core) {
 		q = &countingQueue{Queue: c.queue}
 		c.queue = q
 		spy = spyOn(c, nil)
 	}})
-	h.waitFor("ten polls", func() bool { return spy.polls.Load() >= 10 })
-	require.LessOrEqual(t, q.nextVisible.Load(), spy.polls.Load()+1)
+	// Both loops looked once at start: nothing visible.
+	h.waitFor("the first looks", func() bool { return spy.polls.Load() >= 2 })
+	require.Zero(t, c.Stats().Claimed)
+	// Visible again, and no NOTIFY says so.
+	require.NoError(t, h.queue.Nack(h.ctx, lostQ, msgs[0].ID, 0))
+	h.waitFor("the step to run", func() bool { return c.Stats().Recorded == 1 })
+	require.Equal(t, state.StepEnqueuedForOrchestration, h.step(tk, "only").State)
+
+	require.Equal(t, 1, spy.claimsOn(messaging.WorkerQueue("idle_ns")), "the idle namespace: its first look only")
 	require.Zero(t, q.stats.Load(), "the scaler reads queue depths only when saturated")
-	require.Zero(t, q.extends.Load(), "no heartbeat without claims")
-	claims, completes := spy.calls()
-	require.Empty(t, claims, "no step claims without messages")
-	require.Empty(t, completes)
+	require.Zero(t, q.extends.Load(), "no heartbeat for a step that finished at once")
 }
 
 // TestDelayedMessageWakesWorker: a message that becomes visible later (a
-// retry) is claimed when it becomes visible, not at the next poll.
+// retry) is claimed when it becomes visible, with no NOTIFY and long before
+// the queue's fallback poll.
 func TestDelayedMessageWakesWorker(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessPolling(t, time.Hour)
 	tpl := parseTemplate(t, `name: delayed
 namespace_name: delay_ns
 version: "1"
@@ -87,15 +110,15 @@ steps: [{name: only, handler: {callable: delay.only}}]
 	msgs, err := h.queue.Claim(h.ctx, q, 1, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
+	// Nack notifies nobody: only the worker's own timer can find it.
 	require.NoError(t, h.queue.Nack(h.ctx, q, msgs[0].ID, 300*time.Millisecond))
 	reg := NewRegistry()
 	handle(t, reg, "delay.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
-		w.Claims.PollInterval = time.Minute
 		w.Claims.HeartbeatInterval = 10 * time.Second
 		w.Claims.VisibilityTimeout = 2 * time.Minute
 	}})
-	// Far sooner than the one-minute poll.
+	// Far sooner than the one-hour poll.
 	require.Eventually(t, func() bool { return c.Stats().Recorded == 1 }, 20*time.Second, 10*time.Millisecond)
 	require.Equal(t, state.StepEnqueuedForOrchestration, h.step(tk, "only").State)
 }

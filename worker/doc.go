@@ -99,8 +99,10 @@
 //   - A claim loop per namespace (claim_loop.go) claims steps in batches
 //     sized by the free handler slots: one queue claim with a visibility
 //     timeout, then one store.ClaimSteps round trip that moves the steps to
-//     in_progress and hydrates them. It is woken by NOTIFY, a fallback
-//     poll, and the moment the next delayed message becomes visible.
+//     in_progress and hydrates them. It is woken by NOTIFY, the queue's
+//     fallback poll (one statement for every queue of the process), and
+//     the moment the next delayed message becomes visible; an idle claim
+//     loop sends no queries.
 //   - Each claimed step runs through an Executor (executor.go): Go handlers
 //     in process, anything else through a fallback such as the
 //     ChannelExecutor that Ruby and Python bindings poll. The worker

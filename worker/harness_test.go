@@ -44,6 +44,13 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessPolling(t, 100*time.Millisecond)
+}
+
+// newHarnessPolling is newHarness with the queue's fallback poll every
+// interval.
+func newHarnessPolling(t testing.TB, interval time.Duration) *harness {
+	t.Helper()
 	db := testdb.New(t)
 	pool := db.Pool(t, 16)
 	cc, err := store.ParseConnConfig(store.PoolConfig{URL: db.URL, Schema: db.Schema})
@@ -54,7 +61,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(cancel)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: interval})
 	require.NoError(t, err)
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Logger: testLogger()})
 	require.NoError(t, err)
@@ -80,13 +87,12 @@ func parseTemplate(t testing.TB, src string) *template.Template {
 
 var workerSeq atomic.Int64
 
-// testConfig is a worker configuration for tests: quick polls, fixed
-// concurrency, no web server.
+// testConfig is a worker configuration for tests: short claim deadlines,
+// fixed concurrency, no web server.
 func testConfig() config.Worker {
 	cfg := *config.Default(config.ContextWorker).Worker
 	cfg.WorkerID = fmt.Sprintf("test-worker-%d", workerSeq.Add(1))
 	cfg.Web.Enabled = false
-	cfg.Claims.PollInterval = 100 * time.Millisecond
 	cfg.Claims.VisibilityTimeout = 5 * time.Second
 	cfg.Claims.HeartbeatInterval = time.Second
 	cfg.Handlers.Adaptive = false
@@ -275,15 +281,19 @@ func (h *harness) audit(tk task, name string) []store.AuditEntry {
 type spyStore struct {
 	stepStore
 	mu       sync.Mutex
-	claims   []int        // messages per ClaimNext call that found some
-	polls    atomic.Int64 // every ClaimNext call
-	complete []int        // results per CompleteSteps call
+	claims   []int          // messages per ClaimNext call that found some
+	polls    atomic.Int64   // every ClaimNext call
+	byQueue  map[string]int // ClaimNext calls per queue
+	complete []int          // results per CompleteSteps call
 	// gate, when set, blocks the first CompleteSteps call until closed.
 	gate chan struct{}
 }
 
 func (s *spyStore) ClaimNext(ctx context.Context, w, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
 	s.polls.Add(1)
+	s.mu.Lock()
+	s.byQueue[queue]++
+	s.mu.Unlock()
 	out, err := s.stepStore.ClaimNext(ctx, w, queue, n, vt)
 	if out.Messages > 0 {
 		s.mu.Lock()
@@ -305,6 +315,12 @@ func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (st
 	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
+func (s *spyStore) claimsOn(queue string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byQueue[queue]
+}
+
 func (s *spyStore) calls() (claims, complete []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -312,7 +328,7 @@ func (s *spyStore) calls() (claims, complete []int) {
 }
 
 func spyOn(c *Core, gate chan struct{}) *spyStore {
-	s := &spyStore{stepStore: c.store, gate: gate}
+	s := &spyStore{stepStore: c.store, gate: gate, byQueue: map[string]int{}}
 	c.store = s
 	return s
 }

@@ -40,7 +40,6 @@ steps: [{name: slow, handler: {callable: hb.slow}}]
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Claims.VisibilityTimeout = time.Second
 		w.Claims.HeartbeatInterval = 200 * time.Millisecond
-		w.Claims.PollInterval = 50 * time.Millisecond
 	}})
 	tk := h.createTask(tpl, `{}`)
 	h.waitFor("the result", func() bool { return c.Stats().Recorded == 1 })

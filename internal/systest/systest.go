@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/orchestration"
@@ -44,6 +45,11 @@ type Options struct {
 	Worker        func(*config.Worker)
 	// PoolSize per process (default 8).
 	PoolSize int32
+	// PollInterval is the queues' fallback poll (default 200ms).
+	PollInterval time.Duration
+	// Tracer, when set, sees every statement of the system's connections
+	// (pool, LISTEN and leader-election connections).
+	Tracer pgx.QueryTracer
 }
 
 // System is a running test system.
@@ -70,25 +76,34 @@ func Start(t testing.TB, opts Options) *System {
 	if opts.PoolSize == 0 {
 		opts.PoolSize = 8
 	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	s := &System{T: t, Ctx: ctx, DB: testdb.New(t)}
 	log := slog.New(slog.DiscardHandler)
 
-	pool := s.DB.Pool(t, opts.PoolSize)
 	connCfg, err := pgx.ParseConfig(s.DB.URLWithSchema())
 	require.NoError(t, err)
+	var pool *pgxpool.Pool
+	if opts.Tracer != nil {
+		pool = tracedPool(t, s.DB, opts.PoolSize, opts.Tracer)
+		connCfg.Tracer = opts.Tracer
+	} else {
+		pool = s.DB.Pool(t, opts.PoolSize)
+	}
 	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
-	s.queue, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: s.DB.Schema, Listener: l})
+	s.queue, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: s.DB.Schema, Listener: l, PollInterval: opts.PollInterval})
 	require.NoError(t, err)
 	s.Store, err = store.New(store.Config{Pool: pool, Queue: s.queue, ProcessorID: "systest", Schema: s.DB.Schema, Logger: log})
 	require.NoError(t, err)
 
 	shared := config.Default(config.ContextShared)
-	shared.Queues.PollInterval = 200 * time.Millisecond
+	shared.Queues.PollInterval = opts.PollInterval
 	ocfg := *config.Default(config.ContextOrchestration).Orchestration
 	ocfg.Web.BindAddress = "127.0.0.1:0"
 	ocfg.Leader.RenewInterval = 200 * time.Millisecond
@@ -146,7 +161,6 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	wcfg := *config.Default(config.ContextWorker).Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
-	wcfg.Claims.PollInterval = 200 * time.Millisecond
 	if opts.Worker != nil {
 		opts.Worker(&wcfg)
 	}
@@ -164,4 +178,18 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	require.NoError(t, w.Start(s.Ctx))
 	s.Workers = append(s.Workers, w)
 	return w
+}
+
+// tracedPool is testdb's pool with a tracer on every connection.
+func tracedPool(t testing.TB, db testdb.DB, maxConns int32, tr pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
+	cfg.ConnConfig.Tracer = tr
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
 }

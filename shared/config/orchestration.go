@@ -82,14 +82,16 @@ type Backpressure struct {
 // Leader is the [orchestration.leader] section. Instances compete for a
 // session-level PostgreSQL advisory lock; the holder runs the cluster-wide
 // loops (readiness poller, reconciler, staleness detector, statistics
-// keeper) and the others take over within RenewInterval of its loss.
+// keeper). The others wait for the lock inside PostgreSQL and take over as
+// soon as the holder's session ends; waiting and holding cost no queries.
 type Leader struct {
-	// LockKey is the advisory lock key (pg_try_advisory_lock). Change it
+	// LockKey is the advisory lock key (pg_advisory_lock). Change it
 	// only to run two independent Tasker installations in one database
 	// with separate schemas. Default 127961897067890 (0x7461736b6572).
 	LockKey int64 `toml:"lock_key"`
-	// RenewInterval is how often an instance checks that it still holds
-	// the lock, or tries to take it. Default 5s (test 1s).
+	// RenewInterval is how long an instance waits before it connects again
+	// and queues for the lock after its election connection failed (a
+	// PostgreSQL restart, a network cut). Default 5s (test 1s).
 	RenewInterval time.Duration `toml:"renew_interval"`
 }
 

@@ -32,9 +32,12 @@ type Queues struct {
 	// other consumers before it reappears, for consumers that set no
 	// timeout of their own. Default 30s.
 	VisibilityTimeout time.Duration `toml:"visibility_timeout"`
-	// PollInterval is the fallback poll of a consumer that has heard no
-	// wake-up (NOTIFY or delivery); notifications can be lost, so consumers
-	// never rely on them alone. Default 1s (test 250ms).
+	// PollInterval is the fallback poll for lost notifications: every
+	// interval one statement checks every queue the process consumes (all
+	// its worker namespaces and orchestration queues together) and wakes the
+	// consumers of the queues that hold visible messages. Consumers wake on
+	// NOTIFY otherwise, so this bounds only the delay after a lost one.
+	// Default 10s (test 250ms).
 	PollInterval time.Duration `toml:"poll_interval"`
 	// MaxMessageAge is the age past which a message still in a queue is
 	// reported as stuck in health checks and metrics. Default 24h.
@@ -76,7 +79,7 @@ func defaultQueues() Queues {
 	return Queues{
 		Backend:           "${TASKER_MESSAGING_BACKEND:-postgres}",
 		VisibilityTimeout: 30 * time.Second,
-		PollInterval:      time.Second,
+		PollInterval:      10 * time.Second,
 		MaxMessageAge:     24 * time.Hour,
 		RabbitMQ: RabbitMQ{
 			URL:      "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}",

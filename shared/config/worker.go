@@ -54,8 +54,10 @@ type Claims struct {
 	// extended; it must be shorter than VisibilityTimeout. Default 10s
 	// (test 1s).
 	HeartbeatInterval time.Duration `toml:"heartbeat_interval"`
-	// PollInterval is the fallback poll when no wake-up arrives. Default 1s
-	// (test 250ms).
+	// PollInterval is deprecated and has no effect: claim loops wake on
+	// NOTIFY and on the fallback poll of the process's queues, which
+	// queues.poll_interval sets (one statement for every queue). Accepted
+	// so that existing files load. Default 1s.
 	PollInterval time.Duration `toml:"poll_interval"`
 }
 

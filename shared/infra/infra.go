@@ -84,7 +84,8 @@ func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Log
 	var q messaging.Queue
 	switch cfg.Queues.Backend {
 	case config.BackendPostgres, "":
-		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
+		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l,
+			PollInterval: cfg.Queues.PollInterval})
 	default:
 		err = fmt.Errorf("queue backend %q is not implemented yet: set queues.backend to %q (the default; "+
 			"TASKER_MESSAGING_BACKEND sets it too)", cfg.Queues.Backend, config.BackendPostgres)

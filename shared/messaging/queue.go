@@ -90,7 +90,11 @@ type Queue interface {
 	// message becomes visible, so consumers can sleep exactly that long.
 	NextVisible(ctx context.Context, queue string) (time.Time, bool, error)
 	// Subscribe returns a channel that receives a value when messages may be
-	// waiting in queue (coalesced; may be spurious; may be lost — poll too).
+	// waiting in queue (coalesced; may be spurious). Notifications can be
+	// lost, so the backend covers for them: it also wakes subscribers when
+	// its fallback poll finds visible messages, and when a delayed message
+	// it knows of becomes visible. A consumer waiting on the channel needs
+	// no poll of its own.
 	Subscribe(queue string) (<-chan struct{}, func())
 }
 

@@ -67,8 +67,9 @@ type Subscription struct {
 	l       *Listener
 	channel string
 	filter  string
-	c       chan Notification // notification subscriptions
-	w       chan struct{}     // wake-up subscriptions
+	c       chan Notification  // notification subscriptions
+	w       chan struct{}      // wake-up subscriptions
+	fn      func(Notification) // callback subscriptions
 	once    sync.Once
 }
 
@@ -80,6 +81,10 @@ func (s *Subscription) C() <-chan Notification { return s.c }
 func (s *Subscription) Wake() <-chan struct{} { return s.w }
 
 func (s *Subscription) deliver(n Notification) {
+	if s.fn != nil {
+		s.fn(n)
+		return
+	}
 	if s.w != nil {
 		select {
 		case s.w <- struct{}{}:
@@ -131,6 +136,14 @@ func (l *Listener) Subscribe(channel, filter string, buffer int) *Subscription {
 // coalesced signal per burst of matching notifications.
 func (l *Listener) SubscribeWake(channel, filter string) *Subscription {
 	return l.add(&Subscription{l: l, channel: channel, filter: filter, w: make(chan struct{}, 1)})
+}
+
+// SubscribeFunc calls fn for every matching notification, and after every
+// reconnect (with the filter as payload). fn runs on the listener's receive
+// path, with the listener's lock held: it must return at once (say, a
+// non-blocking channel send) and must not call the listener.
+func (l *Listener) SubscribeFunc(channel, filter string, fn func(Notification)) *Subscription {
+	return l.add(&Subscription{l: l, channel: channel, filter: filter, fn: fn})
 }
 
 func (l *Listener) add(s *Subscription) *Subscription {

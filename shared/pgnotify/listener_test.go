@@ -156,3 +156,36 @@ func TestNewRequiresConnConfig(t *testing.T) {
 	_, err := pgnotify.New(pgnotify.Config{})
 	require.Error(t, err)
 }
+
+// TestSubscribeFunc: a callback subscription is called for the
+// notifications its filter matches, and not for the others.
+func TestSubscribeFunc(t *testing.T) {
+	l, conn := newListener(t)
+	ch := "pgnotify_func_" + time.Now().Format("150405.000000")
+	got := make(chan string, 64)
+	sub := l.SubscribeFunc(ch, "b", func(n pgnotify.Notification) {
+		select {
+		case got <- n.Payload:
+		default:
+		}
+	})
+	defer sub.Close()
+	require.NoError(t, l.WaitReady(context.Background()))
+	// Keep sending until the channel is LISTENed (the connect broadcast
+	// also calls fn, with the filter as payload).
+	require.Eventually(t, func() bool {
+		notify(t, conn, ch, "a")
+		notify(t, conn, ch, "b")
+		select {
+		case p := <-got:
+			require.Equal(t, "b", p, "only the filtered payload")
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	}, 10*time.Second, 10*time.Millisecond)
+	sub.Close()
+	for len(got) > 0 {
+		require.Equal(t, "b", <-got)
+	}
+}

@@ -179,11 +179,30 @@ func Connect(ctx context.Context, pc PoolConfig) (*pgxpool.Pool, error) {
 	if pc.HealthCheckPeriod > 0 {
 		cfg.HealthCheckPeriod = pc.HealthCheckPeriod
 	}
+	cfg.ShouldPing = shouldPing
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening pool: %w", err)
 	}
 	return pool, nil
+}
+
+// shouldPing replaces the pool's default, which pings (one round trip and,
+// on the server, one transaction) every connection idle for more than a
+// second before handing it out: on a quiet system that doubled the queries.
+// A connection the server closed (a restart, an administrator) has its
+// goodbye waiting in the socket, which CheckConn reads without sending
+// anything; only such a connection is pinged, which fails, so the pool
+// drops it and hands out another. A connection broken silently (a network
+// cut) fails the statement that uses it, as a connection can at any time;
+// callers retry.
+func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
+	if p.IdleDuration <= time.Second {
+		return false
+	}
+	// CheckConn is deprecated in favour of Ping, which is what costs the
+	// query; it still catches the common case.
+	return p.Conn.PgConn().CheckConn() != nil
 }
 
 // Ping checks the database answers.

@@ -34,9 +34,13 @@ type Config struct {
 	Pool *pgxpool.Pool
 	// Schema is the Tasker schema; it names the NOTIFY channel. Required.
 	Schema string
-	// Listener delivers wake-ups; nil disables Subscribe wake-ups (consumers
-	// then rely on polling).
+	// Listener delivers NOTIFY wake-ups; with nil, Subscribe wakes only
+	// on the fallback poll.
 	Listener *pgnotify.Listener
+	// PollInterval is the fallback poll for lost notifications: how often
+	// one statement checks every subscribed queue for visible messages
+	// (default DefaultPollInterval). See Subscribe.
+	PollInterval time.Duration
 }
 
 // Queue is the PostgreSQL backend of messaging.Queue.
@@ -47,6 +51,8 @@ type Queue struct {
 
 	mu      sync.RWMutex
 	ensured map[string]*statements
+
+	watch *watcher
 }
 
 var (
@@ -91,12 +97,14 @@ func New(cfg Config) (*Queue, error) {
 	if cfg.Schema == "" {
 		return nil, errors.New("pgqueue: Schema is required")
 	}
-	return &Queue{
+	q := &Queue{
 		pool:     cfg.Pool,
 		channel:  Channel(cfg.Schema),
 		listener: cfg.Listener,
 		ensured:  map[string]*statements{},
-	}, nil
+	}
+	q.watch = newWatcher(q, cfg.PollInterval)
+	return q, nil
 }
 
 // Channel is the NOTIFY channel of a schema's queues.
@@ -398,12 +406,13 @@ func (q *Queue) NextVisible(ctx context.Context, queue string) (time.Time, bool,
 	return *t, true, nil
 }
 
-// Subscribe returns wake-ups for queue. Without a listener the channel never
-// fires and consumers poll.
+// Subscribe returns wake-ups for queue: on every NOTIFY for it (when the
+// Queue has a listener), after the listener reconnects, and from the
+// fallback poll that one goroutine runs for every subscribed queue of the
+// Queue together (see watcher): when the poll finds visible messages, and
+// when a hidden message it saw becomes visible before the next poll. A
+// consumer that waits on this channel needs no poll of its own. The
+// returned function unsubscribes; the poll stops with the last subscriber.
 func (q *Queue) Subscribe(queue string) (<-chan struct{}, func()) {
-	if q.listener == nil {
-		return make(chan struct{}), func() {}
-	}
-	sub := q.listener.SubscribeWake(q.channel, queue)
-	return sub.Wake(), sub.Close
+	return q.watch.subscribe(queue, q.listener, q.channel)
 }
