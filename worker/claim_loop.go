@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store"
 )
 
 // claimLoop consumes one namespace's queue. It claims as many steps as it
@@ -88,7 +89,7 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 func (c *Core) claimRound(queue string, n int) (int, error) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
-	out, err := c.store.ClaimNext(ctx, c.cfg.WorkerID, queue, n, c.cfg.Claims.VisibilityTimeout)
+	out, err := c.store.ClaimNext(ctx, store.Claimer{ID: c.cfg.WorkerID}, queue, n, c.cfg.Claims.VisibilityTimeout)
 	if err != nil {
 		c.slots.settle(n, 0)
 		return 0, err

@@ -22,7 +22,7 @@ import (
 // stepStore is the part of *store.Store the worker uses (a seam for tests).
 type stepStore interface {
 	RegisterTemplate(ctx context.Context, r store.TemplateRegistration) (store.NamedTask, error)
-	ClaimNext(ctx context.Context, workerID, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
+	ClaimNext(ctx context.Context, c store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)

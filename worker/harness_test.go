@@ -282,7 +282,7 @@ type spyStore struct {
 	gate chan struct{}
 }
 
-func (s *spyStore) ClaimNext(ctx context.Context, w, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
+func (s *spyStore) ClaimNext(ctx context.Context, w store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
 	s.polls.Add(1)
 	out, err := s.stepStore.ClaimNext(ctx, w, queue, n, vt)
 	if out.Messages > 0 {

@@ -84,16 +84,25 @@ func (o *outbox) flush() error {
 	return err
 }
 
-// atomically runs fn's statements as one transaction: a single implicit
-// transaction batch when the queue is a Batcher, else an explicit
-// transaction.
+// atomically runs fn's statements as one transaction: with a Batcher queue
+// a single implicit transaction batch (one round trip) when no statement has
+// a result callback, else a pipelined transaction whose COMMIT waits for the
+// callbacks (see pipeTx); with any other queue an explicit transaction.
 func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error {
 	if s.batcher != nil {
 		o := &outbox{s: s, ctx: ctx, b: &pgx.Batch{}}
 		if err := fn(o); err != nil {
 			return err
 		}
-		return o.flush()
+		if !hasCallbacks(o.b) {
+			return o.flush()
+		}
+		p, err := s.pipe(ctx)
+		if err != nil {
+			return err
+		}
+		defer p.close()
+		return p.commit(o.b)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
