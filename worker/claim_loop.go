@@ -13,7 +13,9 @@ import (
 // waits for a wake-up (NOTIFY), the fallback poll, the moment the next
 // delayed message (a retry) becomes visible, or, when every slot is busy, a
 // slot freeing up. An idle worker issues two small queries per poll
-// interval.
+// interval. It claims only while the worker holds its liveness lock, and
+// after a claim round whose outcome is unknown (the connection died around
+// its COMMIT) it first releases whatever that round may have claimed.
 func (c *Core) claimLoop(namespace string) {
 	defer c.claimLoops.Done()
 	queue := messaging.WorkerQueue(namespace)
@@ -27,7 +29,26 @@ func (c *Core) claimLoop(namespace string) {
 
 	more := true // look at once: messages may have waited while we were down
 	errDelay := time.Duration(0)
+	reconcile := false // a claim round's outcome is unknown and not yet reconciled
 	for {
+		if held, changed := c.live.state(); !held {
+			select {
+			case <-c.stopClaims:
+				return
+			case <-changed:
+				more = true
+				continue
+			}
+		}
+		if reconcile {
+			if reconcile = !c.reconcileClaims(queue); reconcile {
+				errDelay = min(max(2*errDelay, 50*time.Millisecond), 5*time.Second)
+				if sleep(c.stopClaims, errDelay) {
+					return
+				}
+				continue
+			}
+		}
 		var capacity <-chan struct{}
 		if more {
 			n, changed := c.slots.reserve(c.cfg.Claims.BatchSize)
@@ -37,6 +58,12 @@ func (c *Core) claimLoop(namespace string) {
 					c.metrics.claimErrs.Inc()
 					errDelay = min(max(2*errDelay, 50*time.Millisecond), 5*time.Second)
 					c.log.Warn("claiming steps failed; retrying", "queue", queue, "err", err, "retry_in", errDelay)
+					if store.OutcomeUnknown(err) {
+						// The claim may have committed: release at once
+						// what it claimed (retried before the next round
+						// if the database does not answer yet).
+						reconcile = !c.reconcileClaims(queue)
+					}
 					if sleep(c.stopClaims, errDelay) {
 						return
 					}
@@ -73,7 +100,11 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
 	at, ok, err := c.queue.NextVisible(ctx, queue)
-	if err != nil || !ok {
+	if err != nil {
+		c.log.Warn("reading when the next delayed message appears failed; the poll covers it", "queue", queue, "err", err)
+		return
+	}
+	if !ok {
 		return
 	}
 	d := time.Until(at)
@@ -89,7 +120,7 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 func (c *Core) claimRound(queue string, n int) (int, error) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
-	out, err := c.store.ClaimNext(ctx, store.Claimer{ID: c.cfg.WorkerID}, queue, n, c.cfg.Claims.VisibilityTimeout)
+	out, err := c.store.ClaimNext(ctx, c.claimer(), queue, n, c.cfg.Claims.VisibilityTimeout)
 	if err != nil {
 		c.slots.settle(n, 0)
 		return 0, err

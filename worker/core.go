@@ -26,6 +26,8 @@ type stepStore interface {
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
+	ReleaseOrphanedClaims(ctx context.Context, c store.Claimer, queue string, running []uuid.UUID) (int, error)
+	HoldLiveness(ctx context.Context, key int64) (*store.LivenessSession, error)
 	Ping(ctx context.Context) error
 }
 
@@ -50,6 +52,7 @@ type Core struct {
 	exec    Executor
 	slots   *slots
 	flights *flights
+	live    *liveness
 	metrics *metrics
 	done    *completer
 	api     http.Handler
@@ -63,6 +66,11 @@ type Core struct {
 	// graceful phase and is cancelled only when Stop runs out of time.
 	runCtx    context.Context
 	cancelRun context.CancelFunc
+	// liveCtx bounds the liveness loop; cancelled once every claim is
+	// settled, which releases the lock.
+	liveCtx    context.Context
+	cancelLive context.CancelFunc
+	liveSess   *store.LivenessSession // taken by setUp, handed to the loop
 
 	stopClaims chan struct{}  // closed: claim loops return
 	claimLoops sync.WaitGroup // claim loops
@@ -101,6 +109,7 @@ func New(opts Options) (*Core, error) {
 		exec:       router{reg: opts.Registry, fallback: opts.Fallback},
 		slots:      newSlots(limit),
 		flights:    newFlights(),
+		live:       newLiveness(),
 		metrics:    m,
 		stopClaims: make(chan struct{}),
 		stopBG:     make(chan struct{}),
@@ -146,12 +155,19 @@ func (c *Core) Start(ctx context.Context) error {
 		return errors.New("worker: Start called twice (or after Stop)")
 	}
 	c.runCtx, c.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	c.liveCtx, c.cancelLive = context.WithCancel(c.runCtx)
 	if err := c.setUp(ctx); err != nil {
+		if c.liveSess != nil {
+			c.closeLiveness(c.liveSess)
+		}
+		c.cancelLive()
 		c.cancelRun()
 		c.state.Store(stateStopped)
 		return err
 	}
 	c.startedAt = time.Now()
+	c.bg.Add(1)
+	go c.livenessLoop(c.liveSess)
 	c.bg.Add(1)
 	go c.done.run()
 	c.bg.Add(1)
@@ -168,7 +184,7 @@ func (c *Core) Start(ctx context.Context) error {
 	c.state.Store(stateRunning)
 	limit, _ := c.slots.snapshot()
 	c.log.Info("worker started", "namespaces", reg.namespaces, "templates", len(reg.templates),
-		"concurrency", limit)
+		"concurrency", limit, "liveness_lock", c.live.key)
 	return nil
 }
 
@@ -197,6 +213,9 @@ func (c *Core) setUp(ctx context.Context) error {
 					"template", t.Key(), "step", s.Name, "callable", s.Handler.Callable)
 			}
 		}
+	}
+	if c.liveSess, err = c.takeLiveness(ctx); err != nil {
+		return err
 	}
 	c.reg.Store(&registered{namespaces: namespaces, templates: tpls})
 	if c.cfg.Web.Enabled {
@@ -264,6 +283,7 @@ func (c *Core) stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	close(c.stopBG)
+	c.cancelLive() // every claim is settled: release the liveness lock
 	c.waitOrAbort(ctx, &c.bg)
 	if c.server != nil {
 		if err := c.server.Shutdown(ctx); err != nil {
