@@ -110,7 +110,7 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	core, err := orchestration.New(orchestration.Options{
 		Store: infra.Store, Queue: infra.Queue, ConnConfig: infra.ConnConfig, Config: *cfg.Orchestration,
-		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry,
+		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry, Listener: infra.Listener,
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,10 @@ import (
 // polls.
 func TaskEventsChannel(schema string) string { return schema + ".task_events" }
 
+// EventsChannel is the task events channel this store notifies ("" when it
+// was built without a schema and sends no task events).
+func (s *Store) EventsChannel() string { return s.eventsChannel }
+
 // notifyChunk keeps a payload under PostgreSQL's 8000-byte limit.
 const notifyChunk = 200
 

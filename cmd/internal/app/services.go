@@ -30,7 +30,7 @@ func Orchestration(infra *Infra, cfg *config.Config, registry *prometheus.Regist
 	}
 	core, err := orchestration.New(orchestration.Options{
 		Store: infra.Store, Queue: infra.Queue, ConnConfig: infra.ConnConfig, Config: *cfg.Orchestration,
-		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry,
+		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry, Listener: infra.Listener,
 	})
 	if err != nil {
 		return nil, nil, err
