@@ -289,18 +289,15 @@ const (
 // a claim's results are read.
 var testHookClaimRead func() error
 
-// queueHydrate adds to b, after a claim statement, the reads of the steps it
-// claimed (with their task context), their ancestors' results, and the task
-// events announcement.
+// queueHydrate adds to b, after a claim statement, the one statement that
+// reads what the handlers of the claimed steps need (the step, its task's
+// context, the results of its completed ancestors by name) and announces the
+// claimed tasks on the task events channel. With nothing claimed it reads
+// nothing.
 func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 	h := &hydration{rows: map[uuid.UUID]Step{}, tasks: map[uuid.UUID]ClaimedTask{},
 		deps: map[uuid.UUID]map[string]json.RawMessage{}}
-	b.Queue(`SELECT `+stepColumns+`, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
-			t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
-			COALESCE(t.reason, ''), t.tags, t.priority
-		FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
-		WHERE s.workflow_step_uuid = ANY(`+claimedStepsSQL+`) AND s.state = 'in_progress' AND s.claimed_by = $1`,
-		workerID).Query(func(rows pgx.Rows) error {
+	b.Queue(hydrateSQL, workerID, s.eventsChannel).Query(func(rows pgx.Rows) error {
 		if testHookClaimRead != nil {
 			if err := testHookClaimRead(); err != nil {
 				return err
@@ -309,24 +306,60 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 		for rows.Next() {
 			var st Step
 			var t ClaimedTask
+			var deps []byte
+			var announced int
 			dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
-				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority)
+				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority, &deps, &announced)
 			if err := rows.Scan(dest...); err != nil {
 				return err
+			}
+			d := map[string]json.RawMessage{}
+			if err := json.Unmarshal(deps, &d); err != nil {
+				return fmt.Errorf("decoding the ancestor results of step %s: %w", st.UUID, err)
 			}
 			t.UUID = st.TaskUUID
 			h.rows[st.UUID] = st
 			h.tasks[st.UUID] = t
+			h.deps[st.UUID] = d
 		}
 		return rows.Err()
 	})
-	queueAncestry(b, h.deps)
-	if s.eventsChannel != "" {
-		b.Queue(`SELECT pg_notify($1, array_to_string(t, ',')) FROM (SELECT `+claimedTasksSQL+` AS t) c
-			WHERE cardinality(t) > 0`, s.eventsChannel)
-	}
 	return h
 }
+
+// hydrateSQL reads the steps the claim of the current transaction claimed
+// for worker $1, with their tasks and their completed ancestors' results,
+// and notifies channel $2 (when not empty) of their tasks. Ancestry is
+// walked over the edges of the claimed steps' tasks only (read by task id),
+// and each ancestor's row is then read by primary key: the plan stays
+// index-driven whatever the table statistics say.
+var hydrateSQL = `WITH RECURSIVE claimed AS (
+		SELECT ` + claimedStepsSQL + ` AS steps, ` + claimedTasksSQL + ` AS tasks
+	), announce AS (
+		SELECT pg_notify($2, array_to_string(c.tasks, ',')) FROM claimed c
+		WHERE $2 <> '' AND cardinality(c.tasks) > 0
+	), e AS MATERIALIZED (
+		SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY((SELECT tasks FROM claimed)::uuid[])
+	), anc AS (
+		SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY((SELECT steps FROM claimed)::uuid[])
+		UNION
+		SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
+	), deps AS (
+		SELECT a.step, jsonb_object_agg(p.name, COALESCE(p.results, 'null'::jsonb)) AS deps FROM anc a
+		CROSS JOIN LATERAL (
+			SELECT name, results, state FROM workflow_steps
+			WHERE workflow_step_uuid = a.anc OFFSET 0
+		) p
+		WHERE p.state IN ('complete', 'resolved_manually')
+		GROUP BY a.step
+	)
+	SELECT ` + stepColumns + `, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
+		t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
+		COALESCE(t.reason, ''), t.tags, t.priority, COALESCE(d.deps, '{}'::jsonb),
+		(SELECT count(*) FROM announce)::int
+	FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
+	LEFT JOIN deps d ON d.step = s.workflow_step_uuid
+	WHERE s.workflow_step_uuid = ANY((SELECT steps FROM claimed)::uuid[]) AND s.state = 'in_progress' AND s.claimed_by = $1`
 
 // judgement sorts a claim's verdicts.
 type judgement struct {
@@ -563,37 +596,4 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 		return 0, fmt.Errorf("releasing claims: %w", err)
 	}
 	return n, nil
-}
-
-// queueAncestry adds to b, after a claim statement, the query that reads,
-// for each claimed step, the results of its completed ancestors by name.
-// Ancestry is walked over the edges of the claimed steps' tasks only (read
-// by task id), and each ancestor's row is then read by primary key: the plan
-// stays index-driven whatever the table statistics say.
-func queueAncestry(b *pgx.Batch, deps map[uuid.UUID]map[string]json.RawMessage) {
-	b.Queue(`WITH RECURSIVE e AS MATERIALIZED (
-			SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY(` + claimedTasksSQL + `)
-		), anc AS (
-			SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY(` + claimedStepsSQL + `)
-			UNION
-			SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
-		)
-		SELECT a.step, p.name, COALESCE(p.results, 'null'::jsonb) FROM anc a
-		CROSS JOIN LATERAL (
-			SELECT name, results, state FROM workflow_steps
-			WHERE workflow_step_uuid = a.anc OFFSET 0
-		) p
-		WHERE p.state IN ('complete', 'resolved_manually')`).Query(func(rows pgx.Rows) error {
-		var step uuid.UUID
-		var name string
-		var res []byte
-		_, err := pgx.ForEachRow(rows, []any{&step, &name, &res}, func() error {
-			if deps[step] == nil {
-				deps[step] = map[string]json.RawMessage{}
-			}
-			deps[step][name] = json.RawMessage(res)
-			return nil
-		})
-		return err
-	})
 }
