@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +156,37 @@ func TestOutcomeUnknown(t *testing.T) {
 	} {
 		require.Equal(t, c.want, store.OutcomeUnknown(c.err), "%v", c.err)
 	}
+}
+
+// TestClaimOfManyTasksAnnouncesThemAll: a claim of steps from more tasks
+// than fit in one NOTIFY payload (8000 bytes, about 215 task ids) succeeds;
+// it used to fail the whole claim ("payload string too long"), so a worker
+// with a batch size above that could not claim from a deep queue.
+func TestClaimOfManyTasksAnnouncesThemAll(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "only", retryable: true}}
+	e.register("many", "many", specs)
+	named, err := e.store.NamedStepIDs(e.ctx, []string{"only"})
+	require.NoError(t, err)
+	errs := make(chan error, 250)
+	var wg sync.WaitGroup
+	for range 5 { // concurrently: commits share their flushes
+		wg.Go(func() {
+			for range 50 {
+				_, err := e.store.CreateTask(e.ctx, store.NewTask{UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: e.nt.UUID,
+					Namespace: "many", Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+					Steps: []store.NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: named["only"], Name: "only",
+						HandlerCallable: "h", Retryable: true, MaxAttempts: 3, Backoff: "none"}}})
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	out, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: "w"}, messaging.WorkerQueue("many"), 250, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, out.Claimed, 250)
 }

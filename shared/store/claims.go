@@ -329,15 +329,16 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 
 // hydrateSQL reads the steps the claim of the current transaction claimed
 // for worker $1, with their tasks and their completed ancestors' results,
-// and notifies channel $2 (when not empty) of their tasks. Ancestry is
+// and notifies channel $2 (when not empty) of their tasks, in payloads of
+// at most notifyChunk tasks (PostgreSQL refuses payloads over 8000 bytes). Ancestry is
 // walked over the edges of the claimed steps' tasks only (read by task id),
 // and each ancestor's row is then read by primary key: the plan stays
 // index-driven whatever the table statistics say.
 var hydrateSQL = `WITH RECURSIVE claimed AS (
 		SELECT ` + claimedStepsSQL + ` AS steps, ` + claimedTasksSQL + ` AS tasks
 	), announce AS (
-		SELECT pg_notify($2, array_to_string(c.tasks, ',')) FROM claimed c
-		WHERE $2 <> '' AND cardinality(c.tasks) > 0
+		SELECT pg_notify($2, string_agg(u.t::text, ',')) FROM claimed c, unnest(c.tasks) WITH ORDINALITY AS u(t, i)
+		WHERE $2 <> '' GROUP BY (u.i - 1) / ` + notifyChunkSQL + `
 	), e AS MATERIALIZED (
 		SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY((SELECT tasks FROM claimed)::uuid[])
 	), anc AS (

@@ -24,6 +24,9 @@ func (s *Store) EventsChannel() string { return s.eventsChannel }
 // notifyChunk keeps a payload under PostgreSQL's 8000-byte limit.
 const notifyChunk = 200
 
+// notifyChunkSQL is notifyChunk in SQL text.
+const notifyChunkSQL = "200"
+
 // notifyTasks announces, in tx, that tasks changed.
 func (s *Store) notifyTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if s.eventsChannel == "" || len(ids) == 0 {
