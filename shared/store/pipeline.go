@@ -19,10 +19,11 @@ import (
 // COMMIT sent with a batch whose result callbacks (row reads, scans, checks)
 // can still fail would commit writes the caller is then told failed. commit
 // therefore pipelines the COMMIT only with a batch that has no result
-// callbacks; otherwise the COMMIT follows in a round trip of its own, once
-// every callback succeeded. Hot paths (ClaimNext, result processing) read
-// everything they need in earlier batches, so their last batch carries the
-// COMMIT.
+// callbacks other than captures (see outbox.capture: they only copy bytes,
+// and cannot fail); otherwise the COMMIT follows in a round trip of its own,
+// once every callback succeeded. Hot paths (ClaimNext, result processing)
+// read everything they need in earlier batches, so their last batch carries
+// the COMMIT.
 type pipeTx struct {
 	ctx   context.Context
 	conn  *pgxpool.Conn
@@ -38,14 +39,14 @@ func (s *Store) pipe(ctx context.Context) (*pipeTx, error) {
 	return &pipeTx{ctx: ctx, conn: conn}, nil
 }
 
-func (p *pipeTx) run(b *pgx.Batch, commit bool) error {
+func (p *pipeTx) run(b *pgx.Batch, commit bool, captures map[*pgx.QueuedQuery]bool) error {
 	nb := &pgx.Batch{}
 	if !p.begun {
 		nb.Queue("begin")
 		p.begun = true
 	}
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
-	separate := commit && hasCallbacks(b)
+	separate := commit && hasCallbacks(b, captures)
 	if commit && !separate {
 		nb.Queue("commit")
 	}
@@ -63,11 +64,12 @@ func (p *pipeTx) run(b *pgx.Batch, commit bool) error {
 	return nil
 }
 
-// hasCallbacks reports whether any statement of b has a result callback:
-// Go code that runs on its result and may fail after the server ran it.
-func hasCallbacks(b *pgx.Batch) bool {
+// hasCallbacks reports whether any statement of b but the captures has a
+// result callback: Go code that runs on its result and may fail after the
+// server ran it.
+func hasCallbacks(b *pgx.Batch, captures map[*pgx.QueuedQuery]bool) bool {
 	for _, q := range b.QueuedQueries {
-		if q.Fn != nil {
+		if q.Fn != nil && !captures[q] {
 			return true
 		}
 	}
@@ -75,11 +77,11 @@ func hasCallbacks(b *pgx.Batch) bool {
 }
 
 // send runs b inside the transaction.
-func (p *pipeTx) send(b *pgx.Batch) error { return p.run(b, false) }
+func (p *pipeTx) send(b *pgx.Batch) error { return p.run(b, false, nil) }
 
 // commit runs b and commits; see pipeTx for when that takes a second round
 // trip.
-func (p *pipeTx) commit(b *pgx.Batch) error { return p.run(b, true) }
+func (p *pipeTx) commit(b *pgx.Batch) error { return p.run(b, true, nil) }
 
 // close rolls back unless committed, and gives the connection back. A
 // connection left in a broken state is closed rather than reused.

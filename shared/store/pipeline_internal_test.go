@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/messaging"
@@ -118,6 +120,111 @@ func TestOutboxCallbackFailureCommitsNothing(t *testing.T) {
 		return nil
 	}))
 	require.Equal(t, 1, e.probes(t))
+
+	// A capture cannot fail on the Go side: it keeps the COMMIT in its
+	// batch; another callback beside it still defers the COMMIT.
+	var raw [][]byte
+	want := uuid.New()
+	require.NoError(t, e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (5)`)
+		o.capture(&raw, `SELECT $1::uuid`, want)
+		require.False(t, hasCallbacks(o.b, o.captures))
+		return nil
+	}))
+	require.Equal(t, 2, e.probes(t))
+	require.Len(t, raw, 1)
+	got, err := decodeUUID(raw[0])
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	err = e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (6)`)
+		o.capture(&raw, `SELECT $1::uuid`, want)
+		failingRead(o.b)
+		require.True(t, hasCallbacks(o.b, o.captures))
+		return nil
+	})
+	require.ErrorIs(t, err, errInjected)
+	require.Equal(t, 2, e.probes(t))
+}
+
+// roundTrips counts what a connection sends: batches and lone queries.
+type roundTrips struct{ batches, queries atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.queries.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.batches.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestHotPathRoundTrips pins the round trips of the hot paths: step
+// completion one (its read is a capture), the claim two, task creation two
+// (its reads decode rows, so its COMMIT waits for them).
+func TestHotPathRoundTrips(t *testing.T) {
+	db := testdb.New(t)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
+	cfg.MaxConns = 1
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
+	require.NoError(t, err)
+	st, err := New(Config{Pool: pool, Queue: q, ProcessorID: "test", Schema: db.Schema})
+	require.NoError(t, err)
+	nt, err := st.RegisterTemplate(ctx, TemplateRegistration{Namespace: "ns", Name: "t", Version: "1",
+		Configuration: json.RawMessage(`{"steps":[]}`), StepNames: []string{"a"}})
+	require.NoError(t, err)
+	queue := messaging.WorkerQueue("ns")
+	require.NoError(t, q.Ensure(ctx, queue))
+	require.NoError(t, q.Ensure(ctx, messaging.StepResultsQueue))
+	named, err := st.NamedStepIDs(ctx, []string{"a"})
+	require.NoError(t, err)
+
+	count := func(f func()) (batches, queries int64) {
+		b0, q0 := rt.batches.Load(), rt.queries.Load()
+		f()
+		return rt.batches.Load() - b0, rt.queries.Load() - q0
+	}
+	lifecycle := func() (create, claim, complete [2]int64) {
+		create[0], create[1] = count(func() {
+			_, err := st.CreateTask(ctx, NewTask{UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: "ns",
+				Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+				Steps: []NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: named["a"], Name: "a", HandlerCallable: "h",
+					Retryable: true, MaxAttempts: 3, Backoff: "none"}}})
+			require.NoError(t, err)
+		})
+		var out ClaimOutcome
+		claim[0], claim[1] = count(func() {
+			out, err = st.ClaimNext(ctx, Claimer{ID: "w"}, queue, 10, time.Minute)
+			require.NoError(t, err)
+		})
+		require.Len(t, out.Claimed, 1)
+		cs := out.Claimed[0]
+		complete[0], complete[1] = count(func() {
+			res, err := st.CompleteSteps(ctx, []StepResult{{StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID,
+				Attempt: cs.Step.Attempts, WorkerID: "w", Success: true, Result: json.RawMessage(`{}`),
+				ClaimedAt: cs.Step.LastAttemptedAt, Queue: queue, MessageID: cs.MessageID, ReadCount: cs.ReadCount}})
+			require.NoError(t, err)
+			require.Equal(t, []uuid.UUID{cs.Step.UUID}, res.Recorded)
+		})
+		return
+	}
+	lifecycle() // prepares the statements (a first run describes them)
+	create, claim, complete := lifecycle()
+	require.Equal(t, [2]int64{1, 1}, create, "task creation: BEGIN+batch, then COMMIT")
+	require.Equal(t, [2]int64{2, 0}, claim, "claim: two batches")
+	require.Equal(t, [2]int64{1, 0}, complete, "completion: one batch")
 }
 
 // TestClaimReadFailureClaimsNothing: when reading what a claim claimed fails
