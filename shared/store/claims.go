@@ -340,7 +340,8 @@ var hydrateSQL = `WITH RECURSIVE claimed AS (
 		SELECT pg_notify($2, string_agg(u.t::text, ',')) FROM claimed c, unnest(c.tasks) WITH ORDINALITY AS u(t, i)
 		WHERE $2 <> '' GROUP BY (u.i - 1) / ` + notifyChunkSQL + `
 	), e AS MATERIALIZED (
-		SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY((SELECT tasks FROM claimed)::uuid[])
+		SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges
+		WHERE (SELECT cardinality(tasks) > 0 FROM claimed) AND task_uuid = ANY((SELECT tasks FROM claimed)::uuid[])
 	), anc AS (
 		SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY((SELECT steps FROM claimed)::uuid[])
 		UNION
