@@ -162,9 +162,11 @@ func waitStep(t *testing.T, ctx context.Context, c *client.Client, task uuid.UUI
 	return step
 }
 
-// TestWorkerKilledMidStep: a worker is SIGKILLed while a step runs; the claim
-// lapses with the message's visibility timeout, another worker reclaims the
-// step (the attempt counts) and the task completes.
+// TestWorkerKilledMidStep: a worker is SIGKILLed while a step runs; its death
+// is noticed (dead worker detection) or its claim lapses with the message's
+// visibility timeout, whichever comes first; another worker reclaims the
+// step (the attempt counts) and the task completes. TestKilledWorkerIsNoticedInSeconds
+// measures the detection with a 30 s deadline.
 func TestWorkerKilledMidStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")

@@ -152,11 +152,30 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 			defer func() { <-slots }()
 			if err := c.handle(handleCtx, msgs); err != nil {
 				c.log.Warn("handling batch failed; it will be retried", "err", err, "messages", len(msgs))
-				for _, m := range msgs {
-					_ = c.queue.Nack(handleCtx, c.cfg.Queue, m.ID, c.cfg.RetryDelay)
+				ids := make([]int64, len(msgs))
+				for i, m := range msgs {
+					ids[i] = m.ID
 				}
+				c.hide(handleCtx, ids)
 			}
 		})
+	}
+}
+
+// hide hides the messages of a failed batch for the retry delay, so a
+// failing batch is not retried in a loop. Should that fail, they reappear
+// at the end of their visibility timeout instead.
+func (c *consumer) hide(ctx context.Context, ids []int64) {
+	failed := 0
+	var last error
+	for _, id := range ids {
+		if err := c.queue.Nack(ctx, c.cfg.Queue, id, c.cfg.RetryDelay); err != nil {
+			failed, last = failed+1, err
+		}
+	}
+	if failed > 0 {
+		c.log.Warn("hiding the messages of a failed batch failed; they reappear at their visibility timeout",
+			"messages", failed, "err", last)
 	}
 }
 
@@ -182,9 +201,7 @@ func (c *consumer) claimAndHandle(ctx, handleCtx context.Context, wake <-chan st
 			} else if ctx.Err() == nil {
 				c.log.Warn("claiming messages failed", "err", err)
 			}
-			for _, id := range ids {
-				_ = c.queue.Nack(handleCtx, c.cfg.Queue, id, c.cfg.RetryDelay)
-			}
+			c.hide(handleCtx, ids)
 		}
 		report(0)
 	})

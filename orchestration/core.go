@@ -16,6 +16,7 @@ import (
 
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	Logger           *slog.Logger
 	// Registerer receives the service's metrics (nil: not registered).
 	Registerer prometheus.Registerer
+	// Listener, when set, wakes dead worker detection when work is seen
+	// (task events); without it the detection checks every
+	// dead_workers.idle_interval while nothing is in progress.
+	Listener *pgnotify.Listener
 }
 
 // Core is the orchestration service (the seed's OrchestrationCore).
@@ -53,6 +58,7 @@ type Core struct {
 
 	results, requests *consumer
 	loops             []*loop
+	deadWorkers       *deadWorkerDetector
 
 	depthMu sync.Mutex
 	depths  map[string]depthReading
@@ -89,9 +95,13 @@ func New(opts Options) (*Core, error) {
 	if opts.Backoff.RetryAfterCap <= 0 {
 		opts.Backoff.RetryAfterCap = 5 * time.Minute
 	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("orchestration: %w", err)
+	}
 	c := &Core{
 		store: opts.Store, queue: opts.Queue, cfg: opts.Config, backoff: opts.Backoff, queues: opts.Queues,
-		log: opts.Logger, metrics: newMetrics(opts.Registerer),
+		log: opts.Logger, metrics: m,
 		templates: newTemplateCache(opts.Store, opts.TemplateCacheTTL),
 		depths:    map[string]depthReading{},
 		activity:  &activity{},
@@ -120,6 +130,7 @@ func New(opts Options) (*Core, error) {
 		c.statisticsKeeper(opts.Config.Statistics),
 		c.retention(opts.Config.Retention),
 	}
+	c.deadWorkers = c.deadWorkerDetector(opts.Config.DeadWorkers, opts.Listener)
 	return c, nil
 }
 
@@ -137,7 +148,7 @@ func (c *Core) components() []component {
 	for _, l := range c.loops {
 		out = append(out, l)
 	}
-	return out
+	return append(out, c.deadWorkers)
 }
 
 // Start starts the consumers, the leader election and the loops.

@@ -1,6 +1,9 @@
 package orchestration
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tasker-go/tasker/shared/store"
@@ -22,9 +25,11 @@ type metrics struct {
 	reconciled     prometheus.Counter
 	stale          prometheus.Counter
 	purged         prometheus.Counter
+	// deadWorkerSteps counts steps whose claimer's process was found gone.
+	deadWorkerSteps prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		tasksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tasker_tasks_created_total", Help: "Tasks created, by namespace.",
@@ -66,14 +71,51 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		purged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_tasks_purged_total", Help: "Finished tasks deleted by the retention loop.",
 		}),
+		deadWorkerSteps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_dead_worker_steps_released_total",
+			Help: "Steps whose worker process was found gone (its liveness lock free), released for other workers.",
+		}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
-			m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged} {
-			_ = reg.Register(c)
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	register(reg, &m.tasksCreated, &errs)
+	register(reg, &m.tasksFinished, &errs)
+	register(reg, &m.taskSeconds, &errs)
+	register(reg, &m.stepResults, &errs)
+	register(reg, &m.handlerSeconds, &errs)
+	register(reg, &m.batchSize, &errs)
+	register(reg, &m.batchSeconds, &errs)
+	register(reg, &m.duplicates, &errs)
+	register(reg, &m.nudged, &errs)
+	register(reg, &m.reconciled, &errs)
+	register(reg, &m.stale, &errs)
+	register(reg, &m.purged, &errs)
+	register(reg, &m.deadWorkerSteps, &errs)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("registering orchestration metrics: %w", errors.Join(errs...))
+	}
+	return m, nil
+}
+
+// register registers *c with reg. When an identical collector is already
+// registered (a second Core on the same registry) *c becomes that one, so
+// both count into the series that is exported; any other failure is
+// appended to errs.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C, errs *[]error) {
+	err := reg.Register(*c)
+	if err == nil {
+		return
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return
 		}
 	}
-	return m
+	*errs = append(*errs, err)
 }
 
 // observeOutcomes records tasks that reached a terminal state.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/store"
 )
 
 // claimLoop consumes one namespace's queue. It claims as many steps as it
@@ -12,7 +13,10 @@ import (
 // waits for a wake-up (a NOTIFY, or the queue's fallback poll, which covers
 // every queue of the process in one statement), the moment the next
 // delayed message (a retry) becomes visible, or, when every slot is busy, a
-// slot freeing up. An idle worker's claim loops issue no queries.
+// slot freeing up. An idle worker's claim loops issue no queries. It claims
+// only while the worker holds its liveness lock, and after a claim round
+// whose outcome is unknown (the connection died around its COMMIT) it first
+// releases whatever that round may have claimed.
 func (c *Core) claimLoop(namespace string) {
 	defer c.claimLoops.Done()
 	queue := messaging.WorkerQueue(namespace)
@@ -24,7 +28,26 @@ func (c *Core) claimLoop(namespace string) {
 
 	more := true // look at once: messages may have waited while we were down
 	errDelay := time.Duration(0)
+	reconcile := false // a claim round's outcome is unknown and not yet reconciled
 	for {
+		if held, changed := c.live.state(); !held {
+			select {
+			case <-c.stopClaims:
+				return
+			case <-changed:
+				more = true
+				continue
+			}
+		}
+		if reconcile {
+			if reconcile = !c.reconcileClaims(queue); reconcile {
+				errDelay = min(max(2*errDelay, 50*time.Millisecond), 5*time.Second)
+				if sleep(c.stopClaims, errDelay) {
+					return
+				}
+				continue
+			}
+		}
 		var capacity <-chan struct{}
 		if more {
 			n, changed := c.slots.reserve(c.cfg.Claims.BatchSize)
@@ -34,6 +57,12 @@ func (c *Core) claimLoop(namespace string) {
 					c.metrics.claimErrs.Inc()
 					errDelay = min(max(2*errDelay, 50*time.Millisecond), 5*time.Second)
 					c.log.Warn("claiming steps failed; retrying", "queue", queue, "err", err, "retry_in", errDelay)
+					if store.OutcomeUnknown(err) {
+						// The claim may have committed: release at once
+						// what it claimed (retried before the next round
+						// if the database does not answer yet).
+						reconcile = !c.reconcileClaims(queue)
+					}
 					if sleep(c.stopClaims, errDelay) {
 						return
 					}
@@ -70,7 +99,11 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 	defer cancel()
 	timer.Stop()
 	at, ok, err := c.queue.NextVisible(ctx, queue)
-	if err != nil || !ok {
+	if err != nil {
+		c.log.Warn("reading when the next delayed message appears failed; the poll covers it", "queue", queue, "err", err)
+		return
+	}
+	if !ok {
 		return
 	}
 	timer.Reset(max(time.Until(at), time.Millisecond))
@@ -82,7 +115,7 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 func (c *Core) claimRound(queue string, n int) (int, error) {
 	ctx, cancel := c.opCtx()
 	defer cancel()
-	out, err := c.store.ClaimNext(ctx, c.cfg.WorkerID, queue, n, c.cfg.Claims.VisibilityTimeout)
+	out, err := c.store.ClaimNext(ctx, c.claimer(), queue, n, c.cfg.Claims.VisibilityTimeout)
 	if err != nil {
 		c.slots.settle(n, 0)
 		return 0, err

@@ -183,9 +183,15 @@ func (p *completer) write(batch []pending) bool {
 			p.requeue(batch[half:])
 			batch, failures, delay = batch[:half], 0, writeRetryMin
 		case len(batch) == 1 && failures >= replaceAfterFailure && !batch[0].replaced && p.databaseAnswers():
+			r, rerr := replaceUnstorable(batch[0], err)
+			if rerr != nil {
+				c.log.Error("step result cannot be stored, nor a failure saying so; retrying it",
+					"step_uuid", batch[0].result.StepUUID, "err", err, "replace_err", rerr)
+				break
+			}
 			c.log.Error("step result cannot be stored; recording a failure instead",
 				"step_uuid", batch[0].result.StepUUID, "err", err)
-			batch[0] = replaceUnstorable(batch[0], err)
+			batch[0] = r
 			failures, delay = 0, writeRetryMin
 		}
 		select {
@@ -206,13 +212,16 @@ func (p *completer) databaseAnswers() bool {
 
 // replaceUnstorable swaps a result the database keeps rejecting for a
 // non-retryable failure saying so, so the step still gets a result.
-func replaceUnstorable(r pending, cause error) pending {
+func replaceUnstorable(r pending, cause error) (pending, error) {
 	res := stepresult.Failure(r.result.StepUUID, stepresult.StatusError,
 		fmt.Sprintf("the handler's result could not be stored: %v", cause), stepresult.ErrorTypeInvalidResult, false)
-	raw, _ := json.Marshal(res)
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return r, fmt.Errorf("encoding the replacement failure: %w", err)
+	}
 	r.result.Result, r.result.Success = raw, false
 	r.errorType, r.replaced = stepresult.ErrorTypeInvalidResult, true
-	return r
+	return r, nil
 }
 
 // committed updates the flight table, metrics and broker after a commit.

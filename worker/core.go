@@ -24,11 +24,13 @@ import (
 // stepStore is the part of *store.Store the worker uses (a seam for tests).
 type stepStore interface {
 	RegisterTemplate(ctx context.Context, r store.TemplateRegistration) (store.NamedTask, error)
-	ClaimNext(ctx context.Context, workerID, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
+	ClaimNext(ctx context.Context, c store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
 	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
+	ReleaseOrphanedClaims(ctx context.Context, c store.Claimer, queue string, running []uuid.UUID) (int, error)
+	HoldLiveness(ctx context.Context, key int64) (*store.LivenessSession, error)
 	Ping(ctx context.Context) error
 }
 
@@ -53,6 +55,7 @@ type Core struct {
 	exec      Executor
 	slots     *slots
 	flights   *flights
+	live      *liveness
 	metrics   *metrics
 	completer *completer
 	api       http.Handler
@@ -66,6 +69,11 @@ type Core struct {
 	// graceful phase and is cancelled only when Stop runs out of time.
 	runCtx    context.Context
 	cancelRun context.CancelFunc
+	// liveCtx bounds the liveness loop; cancelled once every claim is
+	// settled, which releases the lock.
+	liveCtx    context.Context
+	cancelLive context.CancelFunc
+	liveSess   *store.LivenessSession // taken by setUp, handed to the loop
 
 	stopClaims chan struct{} // closed (once, by closeClaims): claim loops return
 	claimsOnce sync.Once
@@ -105,6 +113,7 @@ func New(opts Options) (*Core, error) {
 		exec:       router{reg: opts.Registry, fallback: opts.Fallback},
 		slots:      newSlots(limit),
 		flights:    newFlights(),
+		live:       newLiveness(),
 		metrics:    m,
 		stopClaims: make(chan struct{}),
 		stopBG:     make(chan struct{}),
@@ -151,12 +160,19 @@ func (c *Core) Start(ctx context.Context) error {
 		return errors.New("worker: Start called twice (or after Stop)")
 	}
 	c.runCtx, c.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	c.liveCtx, c.cancelLive = context.WithCancel(c.runCtx)
 	if err := c.setUp(ctx); err != nil {
+		if c.liveSess != nil {
+			c.closeLiveness(c.liveSess)
+		}
+		c.cancelLive()
 		c.cancelRun()
 		c.state.Store(stateStopped)
 		return err
 	}
 	c.startedAt = time.Now()
+	c.bg.Add(1)
+	go c.livenessLoop(c.liveSess)
 	c.bg.Add(1)
 	go c.completer.run()
 	c.bg.Add(1)
@@ -173,7 +189,7 @@ func (c *Core) Start(ctx context.Context) error {
 	c.state.Store(stateRunning)
 	limit, _ := c.slots.snapshot()
 	c.log.Info("worker started", "namespaces", reg.namespaces, "templates", len(reg.templates),
-		"concurrency", limit)
+		"concurrency", limit, "liveness_lock", c.live.key)
 	return nil
 }
 
@@ -202,6 +218,9 @@ func (c *Core) setUp(ctx context.Context) error {
 					"template", t.Key(), "step", s.Name, "callable", s.Handler.Callable)
 			}
 		}
+	}
+	if c.liveSess, err = c.takeLiveness(ctx); err != nil {
+		return err
 	}
 	byKey := make(map[string]*template.Template, len(tpls))
 	for _, t := range tpls {
@@ -286,6 +305,7 @@ func (c *Core) stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	close(c.stopBG)
+	c.cancelLive() // every claim is settled: release the liveness lock
 	c.waitOrAbort(ctx, &c.bg)
 	if c.server != nil {
 		if err := c.server.Shutdown(ctx); err != nil {

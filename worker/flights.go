@@ -154,6 +154,17 @@ func (t *flights) take(p phase) []*flight {
 	return out
 }
 
+// steps returns the steps the worker holds a claim on, whatever their phase.
+func (t *flights) steps() []uuid.UUID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]uuid.UUID, 0, len(t.m))
+	for id := range t.m {
+		out = append(out, id)
+	}
+	return out
+}
+
 // counts reports how many claims are running handlers and how many wait for
 // their commit.
 func (t *flights) counts() (running, completing int) {

@@ -289,7 +289,7 @@ type spyStore struct {
 	gate chan struct{}
 }
 
-func (s *spyStore) ClaimNext(ctx context.Context, w, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
+func (s *spyStore) ClaimNext(ctx context.Context, w store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error) {
 	s.polls.Add(1)
 	s.mu.Lock()
 	s.byQueue[queue]++

@@ -29,13 +29,20 @@ func (c *Core) heartbeatLoop() {
 
 func (c *Core) heartbeat() {
 	vt, every := c.cfg.Claims.VisibilityTimeout, c.cfg.Claims.HeartbeatInterval
-	now := time.Now()
 	// Extend claims at least one interval old: their deadline is less than
 	// vt-interval away.
-	due := c.flights.due(now.Add(vt - every))
+	c.extendClaims(c.flights.due(time.Now().Add(vt - every)))
+}
+
+// extendClaims pushes the claims of due to now+visibility_timeout, in the
+// database and on their messages, and cancels the handlers of those the
+// database says are no longer this worker's.
+func (c *Core) extendClaims(due []*flight) {
 	if len(due) == 0 {
 		return
 	}
+	vt := c.cfg.Claims.VisibilityTimeout
+	now := time.Now()
 	ids := make([]uuid.UUID, len(due))
 	for i, f := range due {
 		ids[i] = f.step.Step.UUID

@@ -110,7 +110,7 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	core, err := orchestration.New(orchestration.Options{
 		Store: in.Store, Queue: in.Queue, ConnConfig: in.ConnConfig, Config: *cfg.Orchestration,
-		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry,
+		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry, Listener: in.Listener,
 	})
 	if err != nil {
 		return err

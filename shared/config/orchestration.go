@@ -43,6 +43,9 @@ type Orchestration struct {
 	Statistics Statistics `toml:"statistics"`
 	// Retention tunes the loop that deletes old finished tasks.
 	Retention Retention `toml:"retention"`
+	// DeadWorkers tunes the loop that gives the steps of dead worker
+	// processes to other workers.
+	DeadWorkers DeadWorkers `toml:"dead_workers"`
 	// Leader configures the election of the one instance that runs the
 	// singleton loops (staleness, reconciler).
 	Leader Leader `toml:"leader"`
@@ -82,8 +85,9 @@ type Backpressure struct {
 // Leader is the [orchestration.leader] section. Instances compete for a
 // session-level PostgreSQL advisory lock; the holder runs the cluster-wide
 // loops (readiness poller, reconciler, staleness detector, statistics
-// keeper). The others wait for the lock inside PostgreSQL and take over as
-// soon as the holder's session ends; waiting and holding cost no queries.
+// keeper, dead worker detection). The others wait for the lock inside
+// PostgreSQL and take over as soon as the holder's session ends; waiting and
+// holding cost no queries.
 type Leader struct {
 	// LockKey is the advisory lock key (pg_advisory_lock). Change it
 	// only to run two independent Tasker installations in one database
@@ -117,6 +121,7 @@ func defaultOrchestration() Orchestration {
 		Reconciler:      Reconciler{Interval: 30 * time.Second, ActiveStateGrace: time.Minute, BatchSize: 100},
 		Statistics:      defaultStatistics(),
 		Retention:       defaultRetention(),
+		DeadWorkers:     defaultDeadWorkers(),
 		Leader:          Leader{LockKey: DefaultLeaderLockKey, RenewInterval: 5 * time.Second},
 	}
 }
@@ -136,6 +141,7 @@ func (o *Orchestration) Validate() error {
 	ps.nest("reconciler", o.Reconciler.Validate())
 	ps.nest("statistics", o.Statistics.Validate())
 	ps.nest("retention", o.Retention.Validate())
+	ps.nest("dead_workers", o.DeadWorkers.Validate())
 	ps.nest("leader", o.Leader.Validate())
 	return ps.Err()
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,9 +99,20 @@ type ClaimOutcome struct {
 	Settled bool
 }
 
-// ClaimSteps claims steps for a worker in one round trip: it moves each
-// announced step to in_progress (counting the attempt, recording the claimer
-// and deadline) and loads its task context and ancestor results.
+// Claimer identifies who claims steps: the worker id recorded as the
+// claimer (claimed_by), and the key of the liveness lock its process holds
+// while it lives (see Store.HoldLiveness). Orchestration reclaims the steps
+// of a claimer whose lock is free at once; with Lock 0 only the claim
+// deadline tells that the worker is gone.
+type Claimer struct {
+	ID   string
+	Lock int64
+}
+
+// ClaimSteps claims steps for a worker (without a liveness lock) in one
+// transaction: it moves each announced step to in_progress (counting the
+// attempt, recording the claimer and deadline) and loads its task context
+// and ancestor results.
 //
 // A step can be claimed when it is enqueued, when it is waiting for a retry
 // whose time has come, or when it is in progress under a claim that expired
@@ -110,6 +122,10 @@ type ClaimOutcome struct {
 // blocked by a failure are (they were enqueued before the failure, and the
 // task ends once nothing is left in flight).
 func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimRequest) (ClaimOutcome, error) {
+	return s.claimSteps(ctx, Claimer{ID: workerID}, reqs)
+}
+
+func (s *Store) claimSteps(ctx context.Context, c Claimer, reqs []ClaimRequest) (ClaimOutcome, error) {
 	if len(reqs) == 0 {
 		return ClaimOutcome{}, nil
 	}
@@ -122,34 +138,44 @@ func (s *Store) ClaimSteps(ctx context.Context, workerID string, reqs []ClaimReq
 		stepIDs[i], msgIDs[i], deadlines[i] = r.StepUUID, r.MessageID, r.Deadline
 		reads[i], msgTasks[i] = int32(r.ReadCount), r.TaskUUID
 	}
+	p, err := s.pipe(ctx)
+	if err != nil {
+		return ClaimOutcome{}, err
+	}
+	defer p.close()
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
-	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, workerID, reads, msgTasks).Query(func(rows pgx.Rows) error {
+	b.Queue(claimSQL, stepIDs, msgIDs, deadlines, c.ID, reads, msgTasks, c.Lock).Query(func(rows pgx.Rows) error {
 		var err error
 		verdicts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimVerdict])
 		return err
 	})
-	h := s.queueHydrate(b, workerID, stepIDs, uniqueSorted(msgTasks))
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	h := s.queueHydrate(b, c.ID)
+	// The batch reads what it claimed, so its COMMIT takes a round trip of
+	// its own (see pipeTx).
+	if err := p.commit(b); err != nil {
 		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
 	}
-	j := judge(verdicts)
-	return s.finishClaim(ctx, j, h)
+	return s.finishClaim(ctx, judge(verdicts), h), nil
 }
 
 // ClaimNext claims up to n messages of queue and their steps for a worker,
 // hiding the messages for vt. With the Postgres queue it is one transaction
-// of two round trips: the messages and their steps are claimed by one
-// statement, then the steps are hydrated, and messages that cannot be
-// claimed are deleted or hidden again, before the commit (Settled is set:
-// the caller has nothing left to do with Drop and Defer). With any other
-// queue it claims through the queue and calls ClaimSteps.
-func (s *Store) ClaimNext(ctx context.Context, workerID, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
+// of two round trips: the first claims the messages and their steps in one
+// statement and reads everything the handlers need (steps, task contexts,
+// ancestor results); the second deletes or hides again the messages that
+// cannot be claimed, and commits (Settled is set: the caller has nothing
+// left to do with Drop and Defer). The second carries no result callbacks,
+// so its COMMIT travels with it, and any failure of the first (reading or
+// decoding its results included) rolls the whole claim back: an error means
+// nothing was claimed. With any other queue it claims through the queue and
+// then claims the steps like ClaimSteps.
+func (s *Store) ClaimNext(ctx context.Context, c Claimer, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
 	if n <= 0 {
 		return ClaimOutcome{}, nil
 	}
 	if s.tables == nil {
-		return s.claimThroughQueue(ctx, workerID, queue, n, vt)
+		return s.claimThroughQueue(ctx, c, queue, n, vt)
 	}
 	qsql, err := s.tables.ClaimSQL(ctx, queue)
 	if err != nil {
@@ -162,24 +188,18 @@ func (s *Store) ClaimNext(ctx context.Context, workerID, queue string, n int, vt
 	defer p.close()
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
-	b.Queue(fmt.Sprintf(claimFromQueueSQL, qsql)+fmt.Sprintf(claimBodySQL, "$3"), n, vt.Microseconds(), workerID).
+	b.Queue(fmt.Sprintf(claimFromQueueSQL, qsql)+fmt.Sprintf(claimBodySQL, "$3", "$4"), n, vt.Microseconds(), c.ID, c.Lock).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			verdicts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimVerdict])
 			return err
 		})
+	h := s.queueHydrate(b, c.ID)
 	if err := p.send(b); err != nil {
 		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
 	}
 	j := judge(verdicts)
 	b = &pgx.Batch{}
-	var tasks []uuid.UUID
-	for _, v := range verdicts {
-		if v.Claimed && v.TaskUUID != nil {
-			tasks = append(tasks, *v.TaskUUID)
-		}
-	}
-	h := s.queueHydrate(b, workerID, j.claimed, uniqueSorted(tasks))
 	var receipts []messaging.Receipt
 	for _, id := range j.drop {
 		receipts = append(receipts, messaging.Receipt{ID: id, ReadCount: j.reads[id]})
@@ -195,20 +215,23 @@ func (s *Store) ClaimNext(ctx context.Context, workerID, queue string, n int, vt
 	if err := p.commit(b); err != nil {
 		return ClaimOutcome{}, fmt.Errorf("claiming steps: %w", err)
 	}
-	out, err := s.finishClaim(ctx, j, h)
-	if err != nil {
-		return out, err
-	}
-	if len(j.exhausted) > 0 {
+	out := s.finishClaim(ctx, j, h)
+	if out.Exhausted > 0 {
 		// Their messages were not acked above: do it now that the steps
-		// are failed.
+		// are failed. Should this fail, the messages reappear at their
+		// visibility timeout and are dropped then.
 		b := &pgx.Batch{}
 		var rs []messaging.Receipt
 		for _, step := range j.exhausted {
 			rs = append(rs, messaging.Receipt{ID: j.exhaustedMsgs[step], ReadCount: j.reads[j.exhaustedMsgs[step]]})
 		}
-		if err := s.tables.QueueAck(ctx, b, queue, rs); err == nil {
-			_ = s.pool.SendBatch(ctx, b).Close()
+		err := s.tables.QueueAck(ctx, b, queue, rs)
+		if err == nil {
+			err = s.pool.SendBatch(ctx, b).Close()
+		}
+		if err != nil {
+			s.log.Warn("deleting the messages of failed lost claims failed; they are dropped when they reappear",
+				"queue", queue, "messages", len(rs), "err", err)
 		}
 	}
 	out.Settled = true
@@ -216,7 +239,7 @@ func (s *Store) ClaimNext(ctx context.Context, workerID, queue string, n int, vt
 }
 
 // claimThroughQueue is ClaimNext for queues that are not tables.
-func (s *Store) claimThroughQueue(ctx context.Context, workerID, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
+func (s *Store) claimThroughQueue(ctx context.Context, c Claimer, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
 	msgs, err := s.queue.Claim(ctx, queue, n, vt)
 	if err != nil || len(msgs) == 0 {
 		return ClaimOutcome{}, err
@@ -232,10 +255,18 @@ func (s *Store) claimThroughQueue(ctx context.Context, workerID, queue string, n
 		reqs = append(reqs, ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID,
 			ReadCount: m.ReadCount, Deadline: m.VisibleAt})
 	}
-	out, err := s.ClaimSteps(ctx, workerID, reqs)
+	out, err := s.claimSteps(ctx, c, reqs)
 	if err != nil {
+		// Nothing was claimed: make the messages visible again at once.
+		var errs []error
 		for _, r := range reqs {
-			_ = s.queue.Nack(ctx, queue, r.MessageID, 0)
+			if nerr := s.queue.Nack(ctx, queue, r.MessageID, 0); nerr != nil {
+				errs = append(errs, nerr)
+			}
+		}
+		if len(errs) > 0 {
+			s.log.Warn("making unclaimed messages visible again failed; they reappear at their visibility timeout",
+				"queue", queue, "messages", len(errs), "err", errors.Join(errs...))
 		}
 		return ClaimOutcome{}, err
 	}
@@ -249,50 +280,99 @@ type hydration struct {
 	rows  map[uuid.UUID]Step
 	tasks map[uuid.UUID]ClaimedTask
 	deps  map[uuid.UUID]map[string]json.RawMessage
-	known map[uuid.UUID]bool // the tasks ancestry was read for
 }
 
-// queueHydrate adds to b the reads of the claimed steps (with their task
-// context), their ancestors' results, and the task events announcement.
-func (s *Store) queueHydrate(b *pgx.Batch, workerID string, stepIDs, taskIDs []uuid.UUID) *hydration {
+// claimedStepsSQL and claimedTasksSQL are the steps the claim statement of
+// the current transaction claimed and their tasks. The claim leaves them in
+// transaction-local settings, so the statements that read what handlers
+// need travel in the claim's round trip (they cannot get the ids as
+// parameters) and run before its COMMIT.
+const (
+	claimedStepsSQL = `COALESCE(NULLIF(current_setting('tasker.claimed_steps', true), ''), '{}')::uuid[]`
+	claimedTasksSQL = `COALESCE(NULLIF(current_setting('tasker.claimed_tasks', true), ''), '{}')::uuid[]`
+)
+
+// testHookClaimRead, when set (tests only), runs in the callback that reads
+// a claim's steps and may fail it: it stands for any Go-side failure while
+// a claim's results are read.
+var testHookClaimRead func() error
+
+// queueHydrate adds to b, after a claim statement, the one statement that
+// reads what the handlers of the claimed steps need (the step, its task's
+// context, the results of its completed ancestors by name) and announces the
+// claimed tasks on the task events channel. With nothing claimed it reads
+// nothing.
+func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 	h := &hydration{rows: map[uuid.UUID]Step{}, tasks: map[uuid.UUID]ClaimedTask{},
-		deps: map[uuid.UUID]map[string]json.RawMessage{}, known: map[uuid.UUID]bool{}}
-	if len(stepIDs) == 0 {
-		return h
-	}
-	for _, id := range taskIDs {
-		h.known[id] = true
-	}
-	b.Queue(`SELECT `+stepColumns+`, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
-			t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
-			COALESCE(t.reason, ''), t.tags, t.priority, t.named_task_uuid, t.complete, t.requested_at,
-			t.identity_hash, t.created_at, t.updated_at
-		FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
-		WHERE s.workflow_step_uuid = ANY($1) AND s.state = 'in_progress' AND s.claimed_by = $2`,
-		stepIDs, workerID).Query(func(rows pgx.Rows) error {
+		deps: map[uuid.UUID]map[string]json.RawMessage{}}
+	b.Queue(hydrateSQL, workerID, s.eventsChannel).Query(func(rows pgx.Rows) error {
+		if testHookClaimRead != nil {
+			if err := testHookClaimRead(); err != nil {
+				return err
+			}
+		}
 		for rows.Next() {
 			var st Step
 			var t ClaimedTask
+			var deps []byte
+			var announced int
 			dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
 				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority,
-				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt)
+				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt,
+				&deps, &announced)
 			if err := rows.Scan(dest...); err != nil {
 				return err
+			}
+			d := map[string]json.RawMessage{}
+			if err := json.Unmarshal(deps, &d); err != nil {
+				return fmt.Errorf("decoding the ancestor results of step %s: %w", st.UUID, err)
 			}
 			t.UUID = st.TaskUUID
 			h.rows[st.UUID] = st
 			h.tasks[st.UUID] = t
+			h.deps[st.UUID] = d
 		}
 		return rows.Err()
 	})
-	queueAncestry(b, stepIDs, taskIDs, h.deps)
-	if s.eventsChannel != "" {
-		b.Queue(`SELECT pg_notify($1, string_agg(DISTINCT task_uuid::text, ','))
-			FROM workflow_steps WHERE workflow_step_uuid = ANY($2) AND state = 'in_progress' AND claimed_by = $3
-			HAVING count(*) > 0`, s.eventsChannel, stepIDs, workerID)
-	}
 	return h
 }
+
+// hydrateSQL reads the steps the claim of the current transaction claimed
+// for worker $1, with their tasks and their completed ancestors' results,
+// and notifies channel $2 (when not empty) of their tasks, in payloads of
+// at most notifyChunk tasks (PostgreSQL refuses payloads over 8000 bytes). Ancestry is
+// walked over the edges of the claimed steps' tasks only (read by task id),
+// and each ancestor's row is then read by primary key: the plan stays
+// index-driven whatever the table statistics say.
+var hydrateSQL = `WITH RECURSIVE claimed AS (
+		SELECT ` + claimedStepsSQL + ` AS steps, ` + claimedTasksSQL + ` AS tasks
+	), announce AS (
+		SELECT pg_notify($2, string_agg(u.t::text, ',')) FROM claimed c, unnest(c.tasks) WITH ORDINALITY AS u(t, i)
+		WHERE $2 <> '' GROUP BY (u.i - 1) / ` + notifyChunkSQL + `
+	), e AS MATERIALIZED (
+		SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges
+		WHERE (SELECT cardinality(tasks) > 0 FROM claimed) AND task_uuid = ANY((SELECT tasks FROM claimed)::uuid[])
+	), anc AS (
+		SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY((SELECT steps FROM claimed)::uuid[])
+		UNION
+		SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
+	), deps AS (
+		SELECT a.step, jsonb_object_agg(p.name, COALESCE(p.results, 'null'::jsonb)) AS deps FROM anc a
+		CROSS JOIN LATERAL (
+			SELECT name, results, state FROM workflow_steps
+			WHERE workflow_step_uuid = a.anc OFFSET 0
+		) p
+		WHERE p.state IN ('complete', 'resolved_manually')
+		GROUP BY a.step
+	)
+	SELECT ` + stepColumns + `, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
+		t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
+		COALESCE(t.reason, ''), t.tags, t.priority, t.named_task_uuid, t.complete, t.requested_at,
+		t.identity_hash, t.created_at, t.updated_at, COALESCE(d.deps, '{}'::jsonb),
+		(SELECT count(*) FROM announce)::int
+	FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
+	LEFT JOIN deps d ON d.step = s.workflow_step_uuid
+	WHERE s.workflow_step_uuid = ANY((SELECT steps FROM claimed)::uuid[]) AND s.state = 'in_progress' AND s.claimed_by = $1`
 
 // judgement sorts a claim's verdicts.
 type judgement struct {
@@ -336,33 +416,19 @@ func judge(verdicts []claimVerdict) judgement {
 	return j
 }
 
-// finishClaim assembles the claimed steps, re-reads ancestors for steps
-// whose message named the wrong task, and fails lapsed claims with no
-// attempts left.
-func (s *Store) finishClaim(ctx context.Context, j judgement, h *hydration) (ClaimOutcome, error) {
+// finishClaim assembles the claimed steps and, after the claim committed,
+// fails lapsed claims with no attempts left. That is a transaction of its
+// own: should it fail, the error is logged (the claim itself stands) and the
+// steps are failed when their messages reappear.
+func (s *Store) finishClaim(ctx context.Context, j judgement, h *hydration) ClaimOutcome {
 	out := ClaimOutcome{Messages: len(j.verdicts)}
-	var missingSteps, missingTasks []uuid.UUID
-	for id, st := range h.rows {
-		if !h.known[st.TaskUUID] {
-			missingSteps = append(missingSteps, id)
-			missingTasks = append(missingTasks, st.TaskUUID)
-		}
-	}
-	if len(missingSteps) > 0 {
-		b := &pgx.Batch{}
-		queueAncestry(b, missingSteps, uniqueSorted(missingTasks), h.deps)
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-			return out, fmt.Errorf("reading ancestors: %w", err)
-		}
-	}
 	for _, v := range j.verdicts {
 		if !v.Claimed || v.StepUUID == uuid.Nil {
 			continue
 		}
 		st, ok := h.rows[v.StepUUID]
 		if !ok {
-			out.Drop = append(out.Drop, v.MessageID)
-			continue
+			continue // cannot happen: the claim and its reads share a transaction
 		}
 		d := h.deps[v.StepUUID]
 		if d == nil {
@@ -378,14 +444,16 @@ func (s *Store) finishClaim(ctx context.Context, j judgement, h *hydration) (Cla
 	if len(j.exhausted) > 0 {
 		n, err := s.failLostClaims(ctx, j.exhausted)
 		if err != nil {
-			return out, err
+			s.log.Warn("failing steps whose claim lapsed with no attempts left failed; retried when their messages reappear",
+				"steps", len(j.exhausted), "err", err)
+			return out
 		}
 		out.Exhausted = n
 		for _, id := range j.exhausted {
 			out.Drop = append(out.Drop, j.exhaustedMsgs[id])
 		}
 	}
-	return out, nil
+	return out
 }
 
 type claimVerdict struct {
@@ -412,11 +480,11 @@ var claimSQL = `
 WITH req AS (
 	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $5::int[], $6::uuid[])
 		AS r(step_uuid, msg_id, deadline, read_ct, task_uuid)
-), ` + fmt.Sprintf(claimBodySQL, "$4")
+), ` + fmt.Sprintf(claimBodySQL, "$4", "$7")
 
 // claimFromQueueSQL is claimSQL fed by a queue claim instead of arrays: the
 // queue's claim statement (parameters $1 and $2) is embedded as the msgs
-// CTE, and the worker is $3. A message whose ids are not UUIDs gets a zero
+// CTE, the worker is $3 and its liveness lock $4. A message whose ids are not UUIDs gets a zero
 // step id (and is dropped).
 const claimFromQueueSQL = `
 WITH msgs AS (%s), req AS (
@@ -429,7 +497,9 @@ WITH msgs AS (%s), req AS (
 ), `
 
 // claimBodySQL is the part of the claim shared by both forms; %[1]s is the
-// worker id parameter.
+// worker id parameter and %[2]s its liveness lock (0: none). It leaves the
+// claimed steps and their tasks in the transaction-local settings read by
+// claimedStepsSQL and claimedTasksSQL.
 const claimBodySQL = `cand AS (
 	SELECT s.workflow_step_uuid, s.state AS from_state, s.attempts, s.claimed_by AS prev_claimer,
 		r.msg_id, r.deadline,
@@ -447,7 +517,8 @@ const claimBodySQL = `cand AS (
 	WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
 ), upd AS (
 	UPDATE workflow_steps w SET state = 'in_progress', in_process = true, attempts = w.attempts + 1,
-		last_attempted_at = now(), claimed_by = %[1]s, claim_deadline = c.deadline, next_retry_at = NULL,
+		last_attempted_at = now(), claimed_by = %[1]s, claimer_lock = NULLIF(%[2]s::bigint, 0),
+		claim_deadline = c.deadline, next_retry_at = NULL,
 		state_changed_at = now(), updated_at = now()
 	FROM cand c
 	WHERE w.workflow_step_uuid = c.workflow_step_uuid AND c.action <> 'skip'
@@ -469,11 +540,16 @@ const claimBodySQL = `cand AS (
 	) AS x(ord, from_state, to_state, event, applies)
 	WHERE x.applies
 	ORDER BY u.workflow_step_uuid, x.ord
+), mark AS (
+	SELECT set_config('tasker.claimed_steps', COALESCE(array_agg(workflow_step_uuid), '{}')::text, true),
+		set_config('tasker.claimed_tasks', COALESCE(array_agg(DISTINCT task_uuid), '{}')::text, true)
+	FROM upd
 )
 SELECT r.step_uuid, r.msg_id, r.read_ct, r.task_uuid, r.deadline, u.workflow_step_uuid IS NOT NULL, COALESCE(u.action, 'skip'),
 	s.state::text, t.state::text, s.claim_deadline, s.next_retry_at,
 	COALESCE(s.attempts = 0 OR (s.retryable AND s.attempts < s.max_attempts), false), now()
 FROM req r
+CROSS JOIN mark
 LEFT JOIN upd u ON u.workflow_step_uuid = r.step_uuid AND u.msg_id = r.msg_id
 LEFT JOIN workflow_steps s ON s.workflow_step_uuid = r.step_uuid
 LEFT JOIN tasks t ON t.task_uuid = s.task_uuid
@@ -533,37 +609,4 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 		return 0, fmt.Errorf("releasing claims: %w", err)
 	}
 	return n, nil
-}
-
-// queueAncestry adds to b the query that reads, for each step, the results
-// of its completed ancestors by name. Ancestry is walked over the edges of
-// the given tasks only (read by task id), and each ancestor's row is then
-// read by primary key: the plan stays index-driven whatever the table
-// statistics say.
-func queueAncestry(b *pgx.Batch, stepIDs, taskIDs []uuid.UUID, deps map[uuid.UUID]map[string]json.RawMessage) {
-	b.Queue(`WITH RECURSIVE e AS MATERIALIZED (
-			SELECT from_step_uuid, to_step_uuid FROM workflow_step_edges WHERE task_uuid = ANY($2)
-		), anc AS (
-			SELECT e.to_step_uuid AS step, e.from_step_uuid AS anc FROM e WHERE e.to_step_uuid = ANY($1)
-			UNION
-			SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
-		)
-		SELECT a.step, p.name, COALESCE(p.results, 'null'::jsonb) FROM anc a
-		CROSS JOIN LATERAL (
-			SELECT name, results, state FROM workflow_steps
-			WHERE workflow_step_uuid = a.anc OFFSET 0
-		) p
-		WHERE p.state IN ('complete', 'resolved_manually')`, stepIDs, taskIDs).Query(func(rows pgx.Rows) error {
-		var step uuid.UUID
-		var name string
-		var res []byte
-		_, err := pgx.ForEachRow(rows, []any{&step, &name, &res}, func() error {
-			if deps[step] == nil {
-				deps[step] = map[string]json.RawMessage{}
-			}
-			deps[step][name] = json.RawMessage(res)
-			return nil
-		})
-		return err
-	})
 }

@@ -88,13 +88,11 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 			out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
 		}
 	}
-	var recorded []uuid.UUID
+	var raw [][]byte
 	err = s.atomically(ctx, func(o *outbox) error {
-		o.b.Queue(recordSQL, payload, false, stepIDsOf(results)).Query(func(rows pgx.Rows) error {
-			var err error
-			recorded, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-			return err
-		})
+		// Captured, decoded after the commit: the write keeps its one
+		// round trip (see pipeTx).
+		o.capture(&raw, recordSQL, payload, false, stepIDsOf(results))
 		if err := o.send(messaging.StepResultsQueue, msgs, 0); err != nil {
 			return err
 		}
@@ -109,6 +107,16 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 	if err != nil {
 		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
 	}
+	recorded := make([]uuid.UUID, 0, len(raw))
+	for _, v := range raw {
+		id, err := decodeUUID(v)
+		if err != nil {
+			// Cannot happen (the column is a uuid); the write stands.
+			s.log.Error("reading a recorded step's id failed; counted as stale", "err", err)
+			continue
+		}
+		recorded = append(recorded, id)
+	}
 	out.Recorded = recorded
 	ok := map[uuid.UUID]bool{}
 	for _, id := range recorded {
@@ -120,6 +128,15 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		}
 	}
 	return out, nil
+}
+
+// decodeUUID decodes a captured uuid column: 16 bytes in the binary format,
+// the text form otherwise.
+func decodeUUID(v []byte) (uuid.UUID, error) {
+	if len(v) == 16 {
+		return uuid.FromBytes(v)
+	}
+	return uuid.ParseBytes(v)
 }
 
 func (s *Store) sendResultMessages(ctx context.Context, tx pgx.Tx, results []StepResult, recorded []uuid.UUID) error {

@@ -17,8 +17,15 @@ import (
 // polls.
 func TaskEventsChannel(schema string) string { return schema + ".task_events" }
 
+// EventsChannel is the task events channel this store notifies ("" when it
+// was built without a schema and sends no task events).
+func (s *Store) EventsChannel() string { return s.eventsChannel }
+
 // notifyChunk keeps a payload under PostgreSQL's 8000-byte limit.
 const notifyChunk = 200
+
+// notifyChunkSQL is notifyChunk in SQL text.
+const notifyChunkSQL = "200"
 
 // notifyTasks announces, in tx, that tasks changed.
 func (s *Store) notifyTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {

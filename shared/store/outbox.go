@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,27 @@ type outbox struct {
 	tx  pgx.Tx  // nil when the batch runs as its own implicit transaction
 	p   *pipeTx // set when the batches make up a pipelined transaction
 	b   *pgx.Batch
+	// captures are the statements of b queued by capture.
+	captures map[*pgx.QueuedQuery]bool
+}
+
+// capture queues sql with a result callback that only copies the raw bytes
+// of each row's first column to *dst. Copying bytes cannot fail on the Go
+// side (only the server or the connection can fail it, and then nothing
+// commits), so a batch whose only callbacks are captures keeps its COMMIT
+// (see pipeTx). The caller decodes *dst once the batch returned.
+func (o *outbox) capture(dst *[][]byte, sql string, args ...any) {
+	q := o.b.Queue(sql, args...)
+	q.Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			*dst = append(*dst, bytes.Clone(rows.RawValues()[0]))
+		}
+		return rows.Err()
+	})
+	if o.captures == nil {
+		o.captures = map[*pgx.QueuedQuery]bool{}
+	}
+	o.captures[q] = true
 }
 
 func (o *outbox) send(queue string, payloads []json.RawMessage, delay time.Duration) error {
@@ -80,12 +102,14 @@ func (o *outbox) flush() error {
 	default:
 		err = o.s.pool.SendBatch(o.ctx, o.b).Close()
 	}
-	o.b = &pgx.Batch{}
+	o.b, o.captures = &pgx.Batch{}, nil
 	return err
 }
 
-// atomically runs fn's statements as one transaction: a single implicit
-// transaction batch when the queue is a Batcher, else an explicit
+// atomically runs fn's statements as one transaction: with a Batcher queue
+// a single implicit transaction batch (one round trip) when no statement has
+// a result callback but captures, else a pipelined transaction whose COMMIT
+// waits for the callbacks (see pipeTx); with any other queue an explicit
 // transaction.
 func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error {
 	if s.batcher != nil {
@@ -93,7 +117,15 @@ func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error 
 		if err := fn(o); err != nil {
 			return err
 		}
-		return o.flush()
+		if !hasCallbacks(o.b, o.captures) {
+			return o.flush()
+		}
+		p, err := s.pipe(ctx)
+		if err != nil {
+			return err
+		}
+		defer p.close()
+		return p.run(o.b, true, o.captures)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
@@ -119,7 +151,7 @@ func (s *Store) inTxOutbox(ctx context.Context, fn func(o *outbox) error) error 
 		if err := fn(o); err != nil {
 			return err
 		}
-		if err := p.commit(o.b); err != nil {
+		if err := p.run(o.b, true, o.captures); err != nil {
 			return fmt.Errorf("committing batch: %w", err)
 		}
 		return nil

@@ -13,6 +13,17 @@ import (
 // and whose COMMIT travels with its last: a transaction of k dependent
 // batches costs k round trips. (pgx's Begin and Commit are round trips of
 // their own.)
+//
+// An error returned by a pipeTx means nothing was committed. The server runs
+// a batch's statements before the Go side reads any of their results, so a
+// COMMIT sent with a batch whose result callbacks (row reads, scans, checks)
+// can still fail would commit writes the caller is then told failed. commit
+// therefore pipelines the COMMIT only with a batch that has no result
+// callbacks other than captures (see outbox.capture: they only copy bytes,
+// and cannot fail); otherwise the COMMIT follows in a round trip of its own,
+// once every callback succeeded. Hot paths (ClaimNext, result processing)
+// read everything they need in earlier batches, so their last batch carries
+// the COMMIT.
 type pipeTx struct {
 	ctx   context.Context
 	conn  *pgxpool.Conn
@@ -28,28 +39,49 @@ func (s *Store) pipe(ctx context.Context) (*pipeTx, error) {
 	return &pipeTx{ctx: ctx, conn: conn}, nil
 }
 
-func (p *pipeTx) run(b *pgx.Batch, commit bool) error {
+func (p *pipeTx) run(b *pgx.Batch, commit bool, captures map[*pgx.QueuedQuery]bool) error {
 	nb := &pgx.Batch{}
 	if !p.begun {
 		nb.Queue("begin")
 		p.begun = true
 	}
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
-	if commit {
+	separate := commit && hasCallbacks(b, captures)
+	if commit && !separate {
 		nb.Queue("commit")
 	}
-	err := Classify(p.conn.SendBatch(p.ctx, nb).Close())
-	if err == nil && commit {
+	if err := Classify(p.conn.SendBatch(p.ctx, nb).Close()); err != nil {
+		return err
+	}
+	if separate {
+		if _, err := p.conn.Exec(p.ctx, "commit"); err != nil {
+			return Classify(err)
+		}
+	}
+	if commit {
 		p.done = true
 	}
-	return err
+	return nil
+}
+
+// hasCallbacks reports whether any statement of b but the captures has a
+// result callback: Go code that runs on its result and may fail after the
+// server ran it.
+func hasCallbacks(b *pgx.Batch, captures map[*pgx.QueuedQuery]bool) bool {
+	for _, q := range b.QueuedQueries {
+		if q.Fn != nil && !captures[q] {
+			return true
+		}
+	}
+	return false
 }
 
 // send runs b inside the transaction.
-func (p *pipeTx) send(b *pgx.Batch) error { return p.run(b, false) }
+func (p *pipeTx) send(b *pgx.Batch) error { return p.run(b, false, nil) }
 
-// commit runs b and commits.
-func (p *pipeTx) commit(b *pgx.Batch) error { return p.run(b, true) }
+// commit runs b and commits; see pipeTx for when that takes a second round
+// trip.
+func (p *pipeTx) commit(b *pgx.Batch) error { return p.run(b, true, nil) }
 
 // close rolls back unless committed, and gives the connection back. A
 // connection left in a broken state is closed rather than reused.

@@ -80,6 +80,8 @@ type Store struct {
 	// tables is the queue when its queues are tables of our schema: claims
 	// and takes are then composed into the store's own statements.
 	tables messaging.TableQueue
+	// workerTables caches the worker queue tables (claim recovery).
+	workerTables queueTableCache
 }
 
 // New creates a Store.

@@ -107,7 +107,7 @@ func (e *env) createTask(specs []stepSpec, ctxJSON string) store.CreatedTask {
 // claimAll claims every visible message of the namespace queue as worker w
 // (through ClaimNext: message and step claimed in one statement).
 func (e *env) claimAll(w string) store.ClaimOutcome {
-	out, err := e.store.ClaimNext(e.ctx, w, messaging.WorkerQueue(e.nt.Namespace), 100, 30*time.Second)
+	out, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: w}, messaging.WorkerQueue(e.nt.Namespace), 100, 30*time.Second)
 	require.NoError(e.t, err)
 	require.True(e.t, out.Settled, "the Postgres queue settles drops and deferrals in the claim")
 	return out
@@ -581,7 +581,7 @@ func TestClaimNextThroughPlainQueue(t *testing.T) {
 	e.register("plain", "plain", specs)
 	ct := e.createTask(specs, `{}`)
 	q := messaging.WorkerQueue("plain")
-	out, err := st.ClaimNext(e.ctx, "w1", q, 10, 30*time.Second)
+	out, err := st.ClaimNext(e.ctx, store.Claimer{ID: "w1"}, q, 10, 30*time.Second)
 	require.NoError(t, err)
 	require.False(t, out.Settled)
 	require.Equal(t, []string{"one"}, names(out.Claimed))
@@ -593,7 +593,7 @@ func TestClaimNextThroughPlainQueue(t *testing.T) {
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: out.Claimed[0].Step.UUID})
 	require.NoError(t, e.queue.Send(e.ctx, q, b, 0))
 	require.NoError(t, e.queue.Send(e.ctx, q, []byte(`{"step_uuid":"nope"}`), 0))
-	out, err = st.ClaimNext(e.ctx, "w2", q, 10, 30*time.Second)
+	out, err = st.ClaimNext(e.ctx, store.Claimer{ID: "w2"}, q, 10, 30*time.Second)
 	require.NoError(t, err)
 	require.False(t, out.Settled)
 	require.Empty(t, out.Claimed)

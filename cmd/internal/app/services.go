@@ -23,7 +23,7 @@ func Orchestration(in *infra.Infra, cfg *config.Config, registry *prometheus.Reg
 	}
 	core, err := orchestration.New(orchestration.Options{
 		Store: in.Store, Queue: in.Queue, ConnConfig: in.ConnConfig, Config: *cfg.Orchestration,
-		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry,
+		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry, Listener: in.Listener,
 	})
 	if err != nil {
 		return nil, nil, err

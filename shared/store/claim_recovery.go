@@ -1,0 +1,301 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+)
+
+// Claims in flight are found through their messages: a claimed step's
+// message stays hidden in its worker queue until the claim ends (hidden
+// until the claim deadline, deleted with the result). Worker queues are
+// small, so this needs no index on workflow_steps (where one on a column
+// that claims change would cost the table its HOT updates).
+
+// ClaimerLocks is what ClaimsInFlight saw.
+type ClaimerLocks struct {
+	// Claimers are the liveness locks steps are claimed under right now.
+	Claimers []ClaimerLock
+	// Now is the database's clock when it looked.
+	Now time.Time
+	// PostgresStarted is when the server started: every liveness lock was
+	// lost then, and live workers take theirs again within moments.
+	PostgresStarted time.Time
+}
+
+// ClaimerLock is one liveness lock and the steps claimed under it.
+type ClaimerLock struct {
+	// Lock is the key; 0 gathers the claims made without one.
+	Lock int64
+	// Steps counts the steps in progress under it.
+	Steps int
+	// Held says a session holds the lock: the claimer's process lives.
+	Held bool
+}
+
+// InProgress counts the steps in progress under every lock.
+func (c ClaimerLocks) InProgress() int {
+	n := 0
+	for _, cl := range c.Claimers {
+		n += cl.Steps
+	}
+	return n
+}
+
+// ClaimsInFlight reports, for every liveness lock that steps in progress are
+// claimed under, how many there are and whether a session holds the lock.
+// It is one read (worker queues, pg_locks, the claimed rows by primary key).
+// It needs the PostgreSQL queue.
+func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
+	var out ClaimerLocks
+	if s.tables == nil {
+		return out, fmt.Errorf("finding claims in flight: %w", errNoTables)
+	}
+	tables, err := s.workerQueueTables(ctx)
+	if err != nil {
+		return out, fmt.Errorf("finding claims in flight: %w", err)
+	}
+	b := &pgx.Batch{}
+	if len(tables) > 0 {
+		b.Queue(`WITH m AS (` + hiddenMessagesSQL(tables) + `),
+			held AS (
+				SELECT DISTINCT (l.classid::int8 << 32) | l.objid::int8 AS lock FROM pg_locks l
+				WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			)
+			SELECT COALESCE(s.claimer_lock, 0), count(*)::int, bool_or(h.lock IS NOT NULL)
+			FROM (SELECT DISTINCT ` + messageStepSQL + ` AS id FROM m) ids
+			JOIN workflow_steps s ON s.workflow_step_uuid = ids.id
+			LEFT JOIN held h ON h.lock = s.claimer_lock
+			WHERE s.state = 'in_progress'
+			GROUP BY 1 ORDER BY 1`).Query(func(rows pgx.Rows) error {
+			var cl ClaimerLock
+			_, err := pgx.ForEachRow(rows, []any{&cl.Lock, &cl.Steps, &cl.Held}, func() error {
+				out.Claimers = append(out.Claimers, cl)
+				return nil
+			})
+			return err
+		})
+	}
+	b.Queue(`SELECT now(), pg_postmaster_start_time()`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&out.Now, &out.PostgresStarted)
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", err)
+	}
+	return out, nil
+}
+
+// ExpireDeadClaims ends the claims held under a liveness lock that no
+// session holds (the claimer's process is gone) and that were made before
+// claimedBefore: each step's claim deadline becomes now, and its hidden
+// message is replaced by a visible one (with a wake-up), so the next claim
+// of any worker reclaims the step as it would after the deadline (the lost
+// run counts as an attempt; with none left the step fails as worker_lost).
+// The lock is checked again in the same statement: a claimer that took its
+// lock back meanwhile keeps its claims. It returns the steps released.
+func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
+	if s.tables == nil || s.batcher == nil {
+		return nil, fmt.Errorf("expiring dead claims: %w", errNoTables)
+	}
+	tables, err := s.workerQueueTables(ctx)
+	if err != nil || len(tables) == 0 {
+		return nil, err
+	}
+	type expired struct {
+		Step, Task    uuid.UUID
+		Namespace     string
+		CorrelationID uuid.UUID
+		Queue         string
+		MessageID     int64
+		ReadCount     int
+	}
+	var rows []expired
+	err = s.inTxOutbox(ctx, func(o *outbox) error {
+		o.b.Queue(`WITH m AS (`+hiddenMessagesSQL(tables)+`),
+			exp AS (
+				UPDATE workflow_steps s SET claim_deadline = now(), updated_at = now()
+				WHERE s.workflow_step_uuid IN (SELECT `+messageStepSQL+` FROM m)
+				  AND s.state = 'in_progress' AND s.claimer_lock = $1 AND s.last_attempted_at < $2
+				  AND s.claim_deadline > now() AND NOT `+fmt.Sprintf(heldLockSQL, "$1::bigint")+`
+				RETURNING s.workflow_step_uuid, s.task_uuid
+			)
+			SELECT e.workflow_step_uuid, e.task_uuid, t.namespace, t.correlation_id, m.queue, m.msg_id, m.read_ct
+			FROM exp e JOIN tasks t USING (task_uuid) JOIN m ON m.step = e.workflow_step_uuid::text
+			ORDER BY m.msg_id`, lock, claimedBefore).Query(func(r pgx.Rows) error {
+			var err error
+			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[expired])
+			return err
+		})
+		if err := o.flush(); err != nil {
+			return err
+		}
+		acks := map[string][]messaging.Receipt{}
+		sends := map[string][]json.RawMessage{}
+		seen := map[uuid.UUID]bool{}
+		for _, r := range rows {
+			acks[r.Queue] = append(acks[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
+			if seen[r.Step] {
+				continue
+			}
+			seen[r.Step] = true
+			msg, err := json.Marshal(messaging.StepMessage{TaskUUID: r.Task, StepUUID: r.Step, CorrelationID: r.CorrelationID})
+			if err != nil {
+				return err
+			}
+			q := messaging.WorkerQueue(r.Namespace)
+			sends[q] = append(sends[q], msg)
+		}
+		for _, q := range slices.Sorted(maps.Keys(acks)) {
+			if err := o.ack(q, acks[q]); err != nil {
+				return err
+			}
+		}
+		for _, q := range slices.Sorted(maps.Keys(sends)) {
+			if err := o.send(q, sends[q], 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expiring dead claims: %w", err)
+	}
+	var out []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for _, r := range rows {
+		if !seen[r.Step] {
+			seen[r.Step] = true
+			out = append(out, r.Step)
+		}
+	}
+	return out, nil
+}
+
+// ReleaseOrphanedClaims gives back the steps claimed by c through queue that
+// the caller is not running (running lists those it is): a claim whose
+// outcome the worker never learned (the connection died around its COMMIT)
+// may have claimed steps no handler runs. Each goes back to enqueued without
+// the attempt counting (it never ran), with the reason
+// claim_outcome_unknown in its history, and its message becomes visible at
+// once. It returns how many steps it released. It needs the PostgreSQL
+// queue (it finds the claims through their hidden messages).
+func (s *Store) ReleaseOrphanedClaims(ctx context.Context, c Claimer, queue string, running []uuid.UUID) (int, error) {
+	if s.tables == nil {
+		return 0, fmt.Errorf("releasing orphaned claims: %w", errNoTables)
+	}
+	table, err := s.queueTable(ctx, queue)
+	if err != nil {
+		return 0, err
+	}
+	p, err := s.pipe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	b := &pgx.Batch{}
+	var n int
+	b.Queue(`WITH m AS (
+			SELECT message->>'step_uuid' AS step FROM `+table+` WHERE vt > now()
+		), upd AS (
+			UPDATE workflow_steps SET state = 'enqueued', in_process = false, attempts = GREATEST(attempts - 1, 0),
+				claimed_by = NULL, claim_deadline = NULL, state_changed_at = now(), updated_at = now()
+			WHERE workflow_step_uuid IN (SELECT `+messageStepSQL+` FROM m)
+			  AND workflow_step_uuid <> ALL(COALESCE($3::uuid[], '{}'))
+			  AND state = 'in_progress' AND claimed_by = $1 AND claimer_lock IS NOT DISTINCT FROM NULLIF($2::bigint, 0)
+			RETURNING workflow_step_uuid, task_uuid
+		), hist AS (
+			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+			SELECT u.workflow_step_uuid, u.task_uuid, x.f, x.t, x.e,
+				CASE WHEN x.o = 1 THEN jsonb_build_object('reason', 'claim_outcome_unknown', 'worker_id', $1::text) END
+			FROM upd u CROSS JOIN LATERAL (VALUES
+				(1, 'in_progress', 'waiting_for_retry', 'wait_for_retry'),
+				(2, 'waiting_for_retry', 'pending', 'retry'),
+				(3, 'pending', 'enqueued', 'enqueue')) AS x(o, f, t, e)
+			ORDER BY u.workflow_step_uuid, x.o
+		), vis AS (
+			UPDATE `+table+` q SET vt = now() FROM upd
+			WHERE q.message->>'step_uuid' = upd.workflow_step_uuid::text AND q.vt > now()
+		)
+		SELECT count(*) FROM upd`, c.ID, c.Lock, running).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&n)
+	})
+	if err := p.commit(b); err != nil {
+		return 0, fmt.Errorf("releasing orphaned claims: %w", err)
+	}
+	return n, nil
+}
+
+// messageStepSQL is the step a message of m names, as a uuid (NULL when the
+// payload's step_uuid is not one).
+const messageStepSQL = `CASE WHEN step ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN step::uuid END`
+
+// workerQueueTable is one worker queue and its quoted table name.
+type workerQueueTable struct {
+	queue, table string
+}
+
+// hiddenMessagesSQL reads the hidden messages (queue, msg_id, read_ct,
+// step) of every worker queue.
+func hiddenMessagesSQL(tables []workerQueueTable) string {
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		// The queue name was validated (letters, digits, underscores).
+		parts[i] = `SELECT '` + t.queue + `'::text AS queue, msg_id, read_ct, message->>'step_uuid' AS step
+			FROM ` + t.table + ` WHERE vt > now()`
+	}
+	return strings.Join(parts, "\n\t\t\tUNION ALL ")
+}
+
+// queueTableCacheTTL is how long the list of worker queue tables is reused:
+// a namespace's queue appears once, when its first worker or task does.
+const queueTableCacheTTL = 30 * time.Second
+
+// queueTableCache remembers the worker queue tables of the schema.
+type queueTableCache struct {
+	mu     sync.Mutex
+	tables []workerQueueTable
+	at     time.Time
+}
+
+// workerQueueTables lists the worker queues that exist in the schema.
+func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, error) {
+	c := &s.workerTables
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < queueTableCacheTTL {
+		return c.tables, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT relname FROM pg_class
+		WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
+		  AND relname LIKE 'mq\_worker\_%\_queue' ORDER BY relname`)
+	if err != nil {
+		return nil, fmt.Errorf("listing worker queues: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing worker queues: %w", err)
+	}
+	var out []workerQueueTable
+	for _, n := range names {
+		q := strings.TrimPrefix(n, "mq_")
+		if messaging.ValidateQueueName(q) != nil {
+			continue
+		}
+		out = append(out, workerQueueTable{queue: q, table: pgx.Identifier{n}.Sanitize()})
+	}
+	if len(out) > 0 { // none yet: look again next time
+		c.tables, c.at = out, time.Now()
+	}
+	return out, nil
+}

@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/testdb"
+)
+
+// errInjected stands for any failure on the Go side while a batch's results
+// are read: a scan error, a decoding error, a failed check.
+var errInjected = errors.New("injected Go-side failure")
+
+type internalEnv struct {
+	ctx   context.Context
+	store *Store
+	queue *pgqueue.Queue
+}
+
+func newInternalEnv(t *testing.T) internalEnv {
+	t.Helper()
+	db := testdb.New(t)
+	pool := db.Pool(t, 4)
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
+	require.NoError(t, err)
+	st, err := New(Config{Pool: pool, Queue: q, ProcessorID: "test", Schema: db.Schema})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	_, err = pool.Exec(ctx, `CREATE TABLE probe (n int)`)
+	require.NoError(t, err)
+	return internalEnv{ctx: ctx, store: st, queue: q}
+}
+
+func (e internalEnv) probes(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.store.pool.QueryRow(e.ctx, `SELECT count(*) FROM probe`).Scan(&n))
+	return n
+}
+
+// failingRead queues a read whose callback fails after the server ran it.
+func failingRead(b *pgx.Batch) {
+	b.Queue(`SELECT 1`).QueryRow(func(row pgx.Row) error {
+		var one int
+		if err := row.Scan(&one); err != nil {
+			return err
+		}
+		return errInjected
+	})
+}
+
+// TestPipeTxCallbackFailureCommitsNothing: a result callback that fails in
+// the batch that commits must leave nothing committed. (With the COMMIT
+// pipelined behind the callback's statement, the server committed before
+// the callback ran.)
+func TestPipeTxCallbackFailureCommitsNothing(t *testing.T) {
+	e := newInternalEnv(t)
+	p, err := e.store.pipe(e.ctx)
+	require.NoError(t, err)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO probe VALUES (1)`)
+	require.NoError(t, p.send(b))
+	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO probe VALUES (2)`)
+	failingRead(b)
+	err = p.commit(b)
+	p.close()
+	require.ErrorIs(t, err, errInjected)
+	require.Zero(t, e.probes(t), "an error was returned, so nothing may be committed")
+
+	// Without callbacks the COMMIT travels with the batch, and commits.
+	p, err = e.store.pipe(e.ctx)
+	require.NoError(t, err)
+	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO probe VALUES (3)`)
+	require.NoError(t, p.commit(b))
+	p.close()
+	require.Equal(t, 1, e.probes(t))
+}
+
+// TestOutboxCallbackFailureCommitsNothing: the outbox paths (one-batch units
+// of work such as step completion and task creation, and multi-batch ones
+// such as result processing) give the same guarantee.
+func TestOutboxCallbackFailureCommitsNothing(t *testing.T) {
+	e := newInternalEnv(t)
+	err := e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (1)`)
+		failingRead(o.b)
+		return nil
+	})
+	require.ErrorIs(t, err, errInjected)
+	require.Zero(t, e.probes(t), "atomically returned an error, so nothing may be committed")
+
+	err = e.store.inTxOutbox(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (2)`)
+		if err := o.flush(); err != nil {
+			return err
+		}
+		o.b.Queue(`INSERT INTO probe VALUES (3)`)
+		failingRead(o.b)
+		return nil
+	})
+	require.ErrorIs(t, err, errInjected)
+	require.Zero(t, e.probes(t), "inTxOutbox returned an error, so nothing may be committed")
+
+	require.NoError(t, e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (4)`)
+		return nil
+	}))
+	require.Equal(t, 1, e.probes(t))
+
+	// A capture cannot fail on the Go side: it keeps the COMMIT in its
+	// batch; another callback beside it still defers the COMMIT.
+	var raw [][]byte
+	want := uuid.New()
+	require.NoError(t, e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (5)`)
+		o.capture(&raw, `SELECT $1::uuid`, want)
+		require.False(t, hasCallbacks(o.b, o.captures))
+		return nil
+	}))
+	require.Equal(t, 2, e.probes(t))
+	require.Len(t, raw, 1)
+	got, err := decodeUUID(raw[0])
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	err = e.store.atomically(e.ctx, func(o *outbox) error {
+		o.b.Queue(`INSERT INTO probe VALUES (6)`)
+		o.capture(&raw, `SELECT $1::uuid`, want)
+		failingRead(o.b)
+		require.True(t, hasCallbacks(o.b, o.captures))
+		return nil
+	})
+	require.ErrorIs(t, err, errInjected)
+	require.Equal(t, 2, e.probes(t))
+}
+
+// roundTrips counts what a connection sends: batches and lone queries.
+type roundTrips struct{ batches, queries atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.queries.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.batches.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestHotPathRoundTrips pins the round trips of the hot paths: step
+// completion one (its read is a capture), the claim two, task creation two
+// (its reads decode rows, so its COMMIT waits for them).
+func TestHotPathRoundTrips(t *testing.T) {
+	db := testdb.New(t)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
+	cfg.MaxConns = 1
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
+	require.NoError(t, err)
+	st, err := New(Config{Pool: pool, Queue: q, ProcessorID: "test", Schema: db.Schema})
+	require.NoError(t, err)
+	nt, err := st.RegisterTemplate(ctx, TemplateRegistration{Namespace: "ns", Name: "t", Version: "1",
+		Configuration: json.RawMessage(`{"steps":[]}`), StepNames: []string{"a"}})
+	require.NoError(t, err)
+	queue := messaging.WorkerQueue("ns")
+	require.NoError(t, q.Ensure(ctx, queue))
+	require.NoError(t, q.Ensure(ctx, messaging.StepResultsQueue))
+	named, err := st.NamedStepIDs(ctx, []string{"a"})
+	require.NoError(t, err)
+
+	count := func(f func()) (batches, queries int64) {
+		b0, q0 := rt.batches.Load(), rt.queries.Load()
+		f()
+		return rt.batches.Load() - b0, rt.queries.Load() - q0
+	}
+	lifecycle := func() (create, claim, complete [2]int64) {
+		create[0], create[1] = count(func() {
+			_, err := st.CreateTask(ctx, NewTask{UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: "ns",
+				Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+				Steps: []NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: named["a"], Name: "a", HandlerCallable: "h",
+					Retryable: true, MaxAttempts: 3, Backoff: "none"}}})
+			require.NoError(t, err)
+		})
+		var out ClaimOutcome
+		claim[0], claim[1] = count(func() {
+			out, err = st.ClaimNext(ctx, Claimer{ID: "w"}, queue, 10, time.Minute)
+			require.NoError(t, err)
+		})
+		require.Len(t, out.Claimed, 1)
+		cs := out.Claimed[0]
+		complete[0], complete[1] = count(func() {
+			res, err := st.CompleteSteps(ctx, []StepResult{{StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID,
+				Attempt: cs.Step.Attempts, WorkerID: "w", Success: true, Result: json.RawMessage(`{}`),
+				ClaimedAt: cs.Step.LastAttemptedAt, Queue: queue, MessageID: cs.MessageID, ReadCount: cs.ReadCount}})
+			require.NoError(t, err)
+			require.Equal(t, []uuid.UUID{cs.Step.UUID}, res.Recorded)
+		})
+		return
+	}
+	lifecycle() // prepares the statements (a first run describes them)
+	create, claim, complete := lifecycle()
+	require.Equal(t, [2]int64{1, 1}, create, "task creation: BEGIN+batch, then COMMIT")
+	require.Equal(t, [2]int64{2, 0}, claim, "claim: two batches")
+	require.Equal(t, [2]int64{1, 0}, complete, "completion: one batch")
+}
+
+// TestClaimReadFailureClaimsNothing: when reading what a claim claimed fails
+// on the Go side, ClaimNext returns the error and nothing was claimed: the
+// step is still enqueued with no attempt spent, its history has no claim,
+// and its message is visible to the next claim, which succeeds.
+func TestClaimReadFailureClaimsNothing(t *testing.T) {
+	e := newInternalEnv(t)
+	nt, err := e.store.RegisterTemplate(e.ctx, TemplateRegistration{
+		Namespace: "ns", Name: "t", Version: "1.0.0", Configuration: json.RawMessage(`{"steps":[]}`), StepNames: []string{"a"},
+	})
+	require.NoError(t, err)
+	queue := messaging.WorkerQueue("ns")
+	require.NoError(t, e.queue.Ensure(e.ctx, queue))
+	named, err := e.store.NamedStepIDs(e.ctx, []string{"a"})
+	require.NoError(t, err)
+	step := uuid.Must(uuid.NewV7())
+	_, err = e.store.CreateTask(e.ctx, NewTask{
+		UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: nt.Namespace,
+		Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+		Steps: []NewStep{{UUID: step, NamedStepUUID: named["a"], Name: "a", HandlerCallable: "h.a",
+			Retryable: true, MaxAttempts: 3, Backoff: "exponential", BackoffBaseMs: 10, MaxBackoffMs: 50}},
+	})
+	require.NoError(t, err)
+
+	testHookClaimRead = func() error { return errInjected }
+	_, err = e.store.ClaimNext(e.ctx, Claimer{ID: "w1"}, queue, 10, 30*time.Second)
+	testHookClaimRead = nil
+	require.ErrorIs(t, err, errInjected)
+
+	var st string
+	var attempts, starts int
+	require.NoError(t, e.store.pool.QueryRow(e.ctx, `SELECT state, attempts,
+		(SELECT count(*) FROM workflow_step_transitions WHERE workflow_step_uuid = $1 AND to_state = 'in_progress')
+		FROM workflow_steps WHERE workflow_step_uuid = $1`, step).Scan(&st, &attempts, &starts))
+	require.Equal(t, "enqueued", st, "the claim must have rolled back")
+	require.Zero(t, attempts)
+	require.Zero(t, starts)
+
+	out, err := e.store.ClaimNext(e.ctx, Claimer{ID: "w2"}, queue, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, out.Claimed, 1, "the message is visible again at once")
+	require.Equal(t, 1, out.Claimed[0].Step.Attempts)
+	require.Equal(t, "w2", out.Claimed[0].Step.ClaimedBy)
+}
