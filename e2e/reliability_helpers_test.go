@@ -9,15 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
-	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/testdb"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
@@ -56,31 +52,24 @@ func countingHandlers(t testing.TB, pool *pgxpool.Pool, workerID string) *worker
 }
 
 // startCountingWorker runs a native Go worker inside the test process on
-// db's schema, whose handlers each insert a row into e2e_executions before
-// they run (the tasker-worker binary cannot count its executions). It
-// registers the example templates and is stopped when the test ends.
+// db's schema (assembled by worker.Open, on connections of its own), whose
+// handlers each insert a row into e2e_executions through pool before they
+// run (the tasker-worker binary cannot count its executions). It registers
+// the example templates and is stopped when the test ends.
 func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id string) *worker.Core {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	connCfg, err := pgx.ParseConfig(db.URLWithSchema())
-	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(context.Background()))
-	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l})
-	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: id, Schema: db.Schema, Logger: log})
-	require.NoError(t, err)
-
 	reg := countingHandlers(t, pool, id)
 	examples, err := native.Templates()
 	require.NoError(t, err)
-	wcfg := *config.Default(config.ContextWorker).Worker
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 12, 0
+	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
 	wcfg.Claims.PollInterval = 200 * time.Millisecond
-	w, err := worker.New(worker.Options{Config: wcfg, ExtraTemplates: examples, Store: st, Queue: q, Registry: reg, Logger: log})
+	w, err := worker.Open(context.Background(), worker.OpenOptions{Config: cfg, Registry: reg, Templates: examples,
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	require.NoError(t, w.Start(context.Background()))
 	t.Cleanup(func() {
@@ -88,7 +77,7 @@ func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id stri
 		defer cancel()
 		_ = w.Stop(ctx)
 	})
-	return w
+	return w.Core()
 }
 
 // dumpSchema logs where tasks and steps stand and what the queues hold, to

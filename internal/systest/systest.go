@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
@@ -58,10 +57,12 @@ type System struct {
 	Cores   []*orchestration.Core
 	Web     *web.Server
 	Workers []*worker.Core
-	queue   *pgqueue.Queue
+	infra   *infra.Infra
 }
 
-// Start starts a system; it is stopped when the test ends.
+// Start starts a system; it is stopped when the test ends. The services
+// are assembled by the public constructors (server.Open, worker.Open) on one
+// shared infrastructure, as tasker dev assembles them.
 func Start(t testing.TB, opts Options) *System {
 	t.Helper()
 	if opts.Workers == 0 {
@@ -75,45 +76,33 @@ func Start(t testing.TB, opts Options) *System {
 	s := &System{T: t, Ctx: ctx, DB: testdb.New(t)}
 	log := slog.New(slog.DiscardHandler)
 
-	pool := s.DB.Pool(t, opts.PoolSize)
-	connCfg, err := pgx.ParseConfig(s.DB.URLWithSchema())
-	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
-	s.queue, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: s.DB.Schema, Listener: l})
-	require.NoError(t, err)
-	s.Store, err = store.New(store.Config{Pool: pool, Queue: s.queue, ProcessorID: "systest", Schema: s.DB.Schema, Logger: log})
-	require.NoError(t, err)
-
-	shared := config.Default(config.ContextShared)
-	shared.Queues.PollInterval = 200 * time.Millisecond
-	ocfg := *config.Default(config.ContextOrchestration).Orchestration
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = s.DB.URL, s.DB.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = int(opts.PoolSize), 0
+	cfg.Queues.PollInterval = 200 * time.Millisecond
+	ocfg := cfg.Orchestration
+	ocfg.Web.Enabled = false // served over httptest below
 	ocfg.Web.BindAddress = "127.0.0.1:0"
 	ocfg.Leader.RenewInterval = 200 * time.Millisecond
 	if opts.Orchestration != nil {
-		opts.Orchestration(&ocfg)
+		opts.Orchestration(ocfg)
 	}
-	s.Core, err = orchestration.New(orchestration.Options{
-		Store: s.Store, Queue: s.queue, ConnConfig: connCfg, Config: ocfg, Backoff: shared.Backoff,
-		Queues: shared.Queues, Logger: log,
-	})
+	var err error
+	s.infra, err = infra.Connect(ctx, cfg, "systest", log)
 	require.NoError(t, err)
-	s.Web, err = web.New(web.Options{Core: s.Core, Listener: l, Schema: s.DB.Schema, Config: ocfg.Web,
-		Staleness: ocfg.Staleness, Queues: shared.Queues, Logger: log, Heartbeat: time.Second})
-	require.NoError(t, err)
-	require.NoError(t, s.Core.Start(ctx))
-	s.Cores = []*orchestration.Core{s.Core}
-	for i := 1; i < opts.Orchestrators; i++ {
-		c, err := orchestration.New(orchestration.Options{
-			Store: s.Store, Queue: s.queue, ConnConfig: connCfg, Config: ocfg, Backoff: shared.Backoff,
-			Queues: shared.Queues, Logger: log,
-		})
+	t.Cleanup(s.infra.Close)
+	s.Store = s.infra.Store
+
+	var services []*server.Service
+	for i := 0; i < max(opts.Orchestrators, 1); i++ {
+		svc, err := server.Open(ctx, server.OpenOptions{Config: cfg, Infra: s.infra, Logger: log,
+			InstanceID: fmt.Sprintf("systest-orchestrator-%d", i), EventHeartbeat: time.Second})
 		require.NoError(t, err)
-		require.NoError(t, c.Start(ctx))
-		s.Cores = append(s.Cores, c)
+		require.NoError(t, svc.Start(ctx))
+		services = append(services, svc)
+		s.Cores = append(s.Cores, svc.Core())
 	}
+	s.Core, s.Web = s.Cores[0], services[0].API()
 	srv := httptest.NewServer(s.Web.Handler())
 	s.URL = srv.URL
 	t.Cleanup(func() {
@@ -125,8 +114,8 @@ func Start(t testing.TB, opts Options) *System {
 		_ = s.Web.Stop(stopCtx)
 		srv.CloseClientConnections()
 		srv.Close()
-		for _, c := range s.Cores {
-			_ = c.Stop(stopCtx)
+		for _, svc := range services {
+			_ = svc.Stop(stopCtx)
 		}
 	})
 
@@ -143,12 +132,15 @@ func Start(t testing.TB, opts Options) *System {
 // StartWorker starts one more worker core.
 func (s *System) StartWorker(id string, opts Options, tpls []*template.Template) *worker.Core {
 	t := s.T
-	wcfg := *config.Default(config.ContextWorker).Worker
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database = s.infra.Config.Database
+	cfg.Queues = s.infra.Config.Queues
+	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
 	wcfg.Claims.PollInterval = 200 * time.Millisecond
 	if opts.Worker != nil {
-		opts.Worker(&wcfg)
+		opts.Worker(wcfg)
 	}
 	reg := worker.NewRegistry()
 	if opts.Registry != nil {
@@ -156,11 +148,10 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	} else {
 		require.NoError(t, native.Register(reg))
 	}
-	w, err := worker.New(worker.Options{
-		Config: wcfg, Templates: config.Templates{}, ExtraTemplates: tpls, Store: s.Store, Queue: s.queue,
-		Registry: reg, Logger: slog.New(slog.DiscardHandler),
-	})
+	svc, err := worker.Open(s.Ctx, worker.OpenOptions{Config: cfg, Infra: s.infra, Registry: reg, Templates: tpls,
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	w := svc.Core()
 	require.NoError(t, w.Start(s.Ctx))
 	s.Workers = append(s.Workers, w)
 	return w
