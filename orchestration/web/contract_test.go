@@ -18,6 +18,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/client"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
@@ -231,6 +233,76 @@ func TestWireContract(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, files, len(got), "golden files without an exchange: run with -update")
 	}
+	for _, ex := range got {
+		requireClientDecodes(t, ex)
+	}
+}
+
+// clientTypes names the type of package client that decodes each
+// exchange's body (errors decode into the envelope, api.ErrorResponse).
+var clientTypes = map[string]func() any{
+	"create_task": func() any { return new(client.Task) }, "get_task": func() any { return new(client.Task) },
+	"get_task_error": func() any { return new(client.Task) }, "get_task_in_progress": func() any { return new(client.Task) },
+	"cancel_task": func() any { return new(client.Task) }, "list_tasks": func() any { return new(client.TaskList) },
+	"list_tasks_by_status": func() any { return new(client.TaskList) },
+	"list_steps":           func() any { return new([]client.Step) }, "get_step": func() any { return new(client.Step) },
+	"reset_step": func() any { return new(client.Step) }, "resolve_step": func() any { return new(client.Step) },
+	"complete_step": func() any { return new(client.Step) }, "step_audit": func() any { return new([]client.AuditEntry) },
+	"step_audit_failure": func() any { return new([]client.AuditEntry) },
+	"list_templates":     func() any { return new(client.TemplateList) }, "get_template": func() any { return new(client.Template) },
+	"list_dlq": func() any { return new([]client.DLQEntry) }, "list_dlq_resolved": func() any { return new([]client.DLQEntry) },
+	"dlq_for_task": func() any { return new(client.DLQEntry) }, "dlq_stats": func() any { return new([]client.DLQStat) },
+	"dlq_stats_resolved": func() any { return new([]client.DLQStat) }, "update_dlq": func() any { return new(client.DLQUpdateResult) },
+	"staleness": func() any { return new([]client.StaleTask) }, "health": func() any { return new(client.Health) },
+	"health_live": func() any { return new(client.Health) }, "health_ready": func() any { return new(client.Health) },
+	"health_detailed": func() any { return new(client.DetailedHealth) },
+	"error_not_found": func() any { return new(api.ErrorResponse) }, "error_bad_param": func() any { return new(api.ErrorResponse) },
+	"error_bad_body": func() any { return new(api.ErrorResponse) }, "error_conflict": func() any { return new(api.ErrorResponse) },
+	"error_method_not_allowed": func() any { return new(api.ErrorResponse) },
+	"error_no_route":           func() any { return new(api.ErrorResponse) },
+}
+
+// requireClientDecodes decodes an exchange's body strictly (unknown fields
+// are errors) into the client's type for it: the client knows every field
+// the server sends. The events stream's frames decode into api.TaskEvent
+// and api.TaskEndEvent, as client.Follow decodes them.
+func requireClientDecodes(t *testing.T, ex exchange) {
+	t.Helper()
+	strict := func(data []byte, into any) {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(into), "%s: the client's %T does not take %s", ex.name, into, data)
+		require.False(t, dec.More(), ex.name)
+	}
+	switch {
+	case ex.name == "openapi":
+	case ex.name == "task_events":
+		frames := 0
+		for f := range strings.SplitSeq(strings.TrimSpace(string(ex.res.body)), "\n\n") {
+			var event, data string
+			for line := range strings.SplitSeq(f, "\n") {
+				if v, ok := strings.CutPrefix(line, "event: "); ok {
+					event = v
+				}
+				if v, ok := strings.CutPrefix(line, "data: "); ok {
+					data = v
+				}
+			}
+			switch event {
+			case "task", "step":
+				strict([]byte(data), new(api.TaskEvent))
+			case "end":
+				strict([]byte(data), new(api.TaskEndEvent))
+			}
+			frames++
+		}
+		require.Positive(t, frames)
+	default:
+		mk, ok := clientTypes[ex.name]
+		require.True(t, ok, "no client type for exchange %s: add it to clientTypes", ex.name)
+		strict(ex.res.body, mk())
+	}
 }
 
 // startDriver is harness.drive with a stop function.
@@ -392,4 +464,12 @@ func (n *normalizer) value(b *bytes.Buffer, dec *json.Decoder, key, indent strin
 		b.WriteString("null")
 	}
 	return nil
+}
+
+// TestTerminalStatusMatchesStateMachine: the API's list of final task
+// statuses (api.TerminalStatus, which clients use) is the state machine's.
+func TestTerminalStatusMatchesStateMachine(t *testing.T) {
+	for _, s := range state.TaskStates {
+		require.Equal(t, s.Terminal(), api.TerminalStatus(string(s)), s)
+	}
 }

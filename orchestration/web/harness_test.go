@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
@@ -223,7 +224,7 @@ func (h *harness) do(method, path string, body any, headers ...string) response 
 }
 
 // createTask posts a task for tpl and returns its view.
-func (h *harness) createTask(tpl *template.Template, ctxJSON string) web.TaskResponse {
+func (h *harness) createTask(tpl *template.Template, ctxJSON string) api.TaskResponse {
 	h.t.Helper()
 	res := h.do(http.MethodPost, "/v1/tasks", map[string]any{
 		"namespace": tpl.NamespaceName, "name": tpl.Name, "version": tpl.Version,
@@ -231,28 +232,28 @@ func (h *harness) createTask(tpl *template.Template, ctxJSON string) web.TaskRes
 		"reason": "testing", "idempotency_key": uuid.NewString(),
 	})
 	require.Equal(h.t, http.StatusCreated, res.status, "body: %s", res.body)
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	res.json(h.t, &tr)
 	return tr
 }
 
-func (h *harness) getTask(id uuid.UUID) web.TaskResponse {
+func (h *harness) getTask(id uuid.UUID) api.TaskResponse {
 	h.t.Helper()
 	res := h.do(http.MethodGet, "/v1/tasks/"+id.String(), nil)
 	require.Equal(h.t, http.StatusOK, res.status, "body: %s", res.body)
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	res.json(h.t, &tr)
 	return tr
 }
 
 // waitState polls the API until the task is in one of the states.
-func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) web.TaskResponse {
+func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) api.TaskResponse {
 	h.t.Helper()
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	require.Eventually(h.t, func() bool {
 		tr = h.getTask(id)
 		for _, s := range states {
-			if tr.State == s {
+			if tr.Status == string(s) {
 				return true
 			}
 		}
@@ -262,7 +263,7 @@ func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) web.TaskRes
 }
 
 // stepByName finds a step in a task view.
-func stepByName(t *testing.T, tr web.TaskResponse, name string) web.StepResponse {
+func stepByName(t *testing.T, tr api.TaskResponse, name string) api.StepResponse {
 	t.Helper()
 	for _, s := range tr.Steps {
 		if s.Name == name {
@@ -270,7 +271,7 @@ func stepByName(t *testing.T, tr web.TaskResponse, name string) web.StepResponse
 		}
 	}
 	t.Fatalf("task has no step %s", name)
-	return web.StepResponse{}
+	return api.StepResponse{}
 }
 
 // outcome is what the driver's script says a step attempt does.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
@@ -30,20 +31,20 @@ func TestHealth(t *testing.T) {
 	for path, want := range map[string]string{"/health": "healthy", "/health/live": "alive", "/health/ready": "ready"} {
 		res := h.do(http.MethodGet, path, nil)
 		require.Equal(t, http.StatusOK, res.status, path)
-		var hr web.HealthResponse
+		var hr api.HealthResponse
 		res.json(t, &hr)
 		require.Equal(t, want, hr.Status, path)
 		require.Equal(t, "test", hr.Version)
 	}
 	res := h.do(http.MethodGet, "/health/detailed", nil)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var d web.DetailedHealthResponse
+	var d api.DetailedHealthResponse
 	res.json(t, &d)
 	require.Equal(t, "healthy", d.Status)
 	require.Equal(t, "healthy", d.Checks["database"].Status)
 	require.Equal(t, "healthy", d.Checks["queues"].Status)
 	require.Positive(t, d.Pool.MaxConns)
-	queues := map[string]web.QueueHealth{}
+	queues := map[string]api.QueueHealth{}
 	for _, q := range d.Queues {
 		queues[q.Queue] = q
 	}
@@ -90,7 +91,7 @@ func TestHealthWithoutDatabase(t *testing.T) {
 	}
 	res := get("/health/ready")
 	require.Equal(t, http.StatusServiceUnavailable, res.status)
-	var hr web.HealthResponse
+	var hr api.HealthResponse
 	res.json(t, &hr)
 	require.Equal(t, "not_ready", hr.Status)
 	require.Equal(t, "unhealthy", hr.Checks["database"].Status)
@@ -108,7 +109,7 @@ func TestMetrics(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	h.drive(tpl.NamespaceName, succeed)
 	tr := h.createTask(tpl, input)
-	h.waitState(tr.UUID, state.TaskComplete)
+	h.waitState(tr.TaskUUID, state.TaskComplete)
 
 	// The task is visible as complete the moment its transaction commits;
 	// the processor records the metric just after.
@@ -178,7 +179,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			require.Contains(t, doc.Paths[path], m, "%s %s", m, path)
 		}
 	}
-	for _, name := range []string{"APIError", "TaskRequest", "TaskResponse", "StepActionRequest", "DLQUpdateRequest"} {
+	for _, name := range []string{"ErrorResponse", "TaskRequest", "TaskResponse", "StepActionRequest", "DLQUpdateRequest"} {
 		require.Contains(t, doc.Comps.Schemas, name)
 	}
 	require.NotContains(t, doc.Comps.Schemas, "ErrorModel", "every error is documented as the envelope")
