@@ -2,6 +2,10 @@
 // and follow tasks, inspect and fix steps, browse templates and the DLQ, and
 // check health. The `tasker` CLI and `tasker bench` are built on it.
 //
+// Its request and response types are those of package api (Task is
+// api.TaskResponse, Step is api.StepResponse, …): the server answers with
+// the same types, so client and server cannot drift apart.
+//
 //	c := client.New("http://localhost:8080")
 //	task, err := c.CreateTask(ctx, client.TaskRequest{Namespace: "examples_linear", Name: "square_chain",
 //		Context: json.RawMessage(`{"even_number": 6}`)})

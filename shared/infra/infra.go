@@ -5,8 +5,9 @@
 // every program, names processes (ProcessName) and checks that the
 // database was migrated (CheckSchema).
 //
-// The tasker commands, tasker-worker and worker.Open all build themselves
-// through it, so they cannot drift apart.
+// The tasker commands, tasker-worker, worker.Open and server.Open (package
+// orchestration/server) all build themselves through it, so they cannot
+// drift apart.
 package infra
 
 import (
