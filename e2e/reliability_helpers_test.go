@@ -14,6 +14,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/testdb"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
@@ -51,25 +52,38 @@ func countingHandlers(t testing.TB, pool *pgxpool.Pool, workerID string) *worker
 	return reg
 }
 
-// startCountingWorker runs a native Go worker inside the test process on
-// db's schema (assembled by worker.Open, on connections of its own), whose
-// handlers each insert a row into e2e_executions through pool before they
-// run (the tasker-worker binary cannot count its executions). It registers
-// the example templates and is stopped when the test ends.
-func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id string) *worker.Core {
+// countingInfra connects the infrastructure the counting workers of a test
+// share (pool, LISTEN connection, queue, store) on db's schema; its pool of
+// maxConns connections also serves the handlers' inserts.
+func countingInfra(t *testing.T, db testdb.DB, maxConns int) *infra.Infra {
 	t.Helper()
-	reg := countingHandlers(t, pool, id)
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = maxConns, 0
+	in, err := infra.Connect(context.Background(), cfg, "e2e-workers", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(in.Close)
+	return in
+}
+
+// startCountingWorker runs a native Go worker inside the test process on
+// in (assembled by worker.Open), whose handlers each insert a row into
+// e2e_executions before they run (the tasker-worker binary cannot count its
+// executions). It registers the example templates and is stopped when the
+// test ends.
+func startCountingWorker(t *testing.T, in *infra.Infra, id string) *worker.Core {
+	t.Helper()
+	reg := countingHandlers(t, in.Pool, id)
 	examples, err := native.Templates()
 	require.NoError(t, err)
 	cfg := config.Default(config.ContextWorker)
-	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
-	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 12, 0
+	cfg.Database = in.Config.Database
 	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
 	wcfg.Claims.PollInterval = 200 * time.Millisecond
-	w, err := worker.Open(context.Background(), worker.OpenOptions{Config: cfg, Registry: reg, Templates: examples,
-		Logger: slog.New(slog.DiscardHandler)})
+	w, err := worker.Open(context.Background(), worker.OpenOptions{Config: cfg, Infra: in, Registry: reg,
+		Templates: examples, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	require.NoError(t, w.Start(context.Background()))
 	t.Cleanup(func() {
