@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -40,16 +41,25 @@ func countingHandlers(t testing.TB, pool *pgxpool.Pool, workerID string) *worker
 	reg := worker.NewRegistry()
 	for _, c := range inner.Callables() {
 		h, _ := inner.Lookup(c)
-		reg.MustRegister(c, worker.HandlerFunc(func(ctx context.Context, step *worker.StepContext) worker.Result {
-			_, err := pool.Exec(ctx, `INSERT INTO e2e_executions (step_uuid, attempt, worker) VALUES ($1, $2, $3)`,
-				step.StepUUID(), step.Attempt(), workerID)
-			if err != nil {
-				return worker.Failure("counting execution: "+err.Error(), "RetryableError", true)
-			}
-			return h.Handle(ctx, step)
-		}))
+		require.NoError(t, reg.RegisterExecutor(c, countingExecutor{pool: pool, workerID: workerID, next: h}))
 	}
 	return reg
+}
+
+// countingExecutor inserts a row into e2e_executions, then runs next.
+type countingExecutor struct {
+	pool     *pgxpool.Pool
+	workerID string
+	next     worker.Executor
+}
+
+func (x countingExecutor) Execute(ctx context.Context, step *worker.StepContext) worker.Result {
+	_, err := x.pool.Exec(ctx, `INSERT INTO e2e_executions (step_uuid, attempt, worker) VALUES ($1, $2, $3)`,
+		step.StepUUID(), step.Attempt(), x.workerID)
+	if err != nil {
+		return worker.ResultOf(nil, fmt.Errorf("counting execution: %w", err))
+	}
+	return x.next.Execute(ctx, step)
 }
 
 // countingInfra connects the infrastructure the counting workers of a test

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests need are reachable: PostgreSQL (always).
+# Makes sure the services the tests need are reachable: PostgreSQL (always),
+# and the interpreters the binding tests drive (ruby).
 # On a fresh Debian machine it installs and starts them; on a machine where
 # they already run it does nothing. Prints the DATABASE_URL to use when it had
 # to set one up (sourced by scripts/test.sh).
@@ -16,6 +17,22 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
     log "need root to run: $*"; return 1; fi
 }
+
+# bindings/python runs python3 and builds its package offline into a venv
+# with Debian's python3-venv, python3-setuptools and python3-wheel.
+python_ready() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    "$py" -c 'import venv, ensurepip, setuptools, wheel' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if ! python_ready && command -v apt-get >/dev/null 2>&1; then
+  log "installing python3 python3-venv python3-setuptools python3-wheel from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-setuptools python3-wheel >/dev/null ||
+    log "could not install the python3 packages: the bindings/python tests will skip"
+fi
 
 start_postgres() {
   if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
@@ -37,6 +54,18 @@ start_postgres() {
   log "PostgreSQL is not reachable on $PGHOST_ADDR:$PGPORT_NUM and cannot be installed here; set DATABASE_URL"
   exit 1
 }
+
+# The interpreters the binding tests drive, from Debian packages when missing
+# (bindings/ruby needs only ruby: its stdlib has Fiddle and minitest).
+install_if_missing() { # <command> <package>...
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then log "$1 not found and no apt-get: its tests will skip"; return 0; fi
+  shift
+  log "installing $* from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || log "could not install $*"
+}
+install_if_missing ruby ruby
 
 if [ -n "${DATABASE_URL:-}" ]; then
   exit 0

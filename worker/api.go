@@ -17,7 +17,7 @@ import (
 	"github.com/tasker-go/tasker/shared/template"
 )
 
-// Handler is the worker's HTTP API (Start serves it on worker.web when
+// HTTPHandler is the worker's HTTP API (Start serves it on worker.web when
 // enabled):
 //
 //	GET /health            basic status
@@ -33,7 +33,7 @@ import (
 // rule of package httpcheck: 431 when its request line and headers are too
 // large, 400 when a path or query parameter is not valid UTF-8 or holds a
 // NUL character.
-func (c *Core) Handler() http.Handler { return c.api }
+func (c *Core) HTTPHandler() http.Handler { return c.api }
 
 // readyTimeout bounds the database check of /health/ready.
 const readyTimeout = 2 * time.Second

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,12 +43,12 @@ steps:
   - {name: two, dependencies: [one], handler: {callable: api.two}}
 `)
 	reg := NewRegistry()
-	reg.MustRegister("api.one", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
-	reg.MustRegister("api.two", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Failure("no", "PermanentError", false)
-	}))
+	handle(t, reg, "api.one", noop)
+	handle(t, reg, "api.two", func(context.Context, *Step[struct{}]) (any, error) {
+		return nil, Permanent(errors.New("no"))
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
-	srv := httptest.NewServer(c.Handler())
+	srv := httptest.NewServer(c.HTTPHandler())
 	t.Cleanup(srv.Close)
 	h.orchestrate()
 	tk := h.createTask(tpl, `{}`)
@@ -131,7 +132,7 @@ version: "1"
 steps: [{name: one, handler: {callable: ready.one}}]
 `)
 	c := h.buildCore(coreSpec{templates: []*template.Template{tpl}})
-	srv := httptest.NewServer(c.Handler())
+	srv := httptest.NewServer(c.HTTPHandler())
 	t.Cleanup(srv.Close)
 	code, body := get(t, srv, "/health/ready")
 	require.Equal(t, http.StatusServiceUnavailable, code, "not started yet")
@@ -159,7 +160,7 @@ steps: [{name: one, handler: {callable: ready.one}}]
 func TestRESTRejectsBadInput(t *testing.T) {
 	h := newHarness(t)
 	c := h.buildCore(coreSpec{})
-	srv := httptest.NewServer(c.Handler())
+	srv := httptest.NewServer(c.HTTPHandler())
 	t.Cleanup(srv.Close)
 	for path, param := range map[string]string{
 		"/v1/templates/a%00/b/1":      "namespace",

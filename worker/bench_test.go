@@ -27,9 +27,9 @@ steps: [{name: only, handler: {callable: bench.noop}}]
 `)
 	h.register(tpl)
 	reg := NewRegistry()
-	reg.MustRegister("bench.noop", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Success(map[string]bool{"ok": true}, nil)
-	}))
+	handle(b, reg, "bench.noop", func(context.Context, *Step[struct{}]) (map[string]bool, error) {
+		return map[string]bool{"ok": true}, nil
+	})
 	var elapsed time.Duration
 	var steps int
 	b.ResetTimer()

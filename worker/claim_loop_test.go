@@ -89,7 +89,7 @@ steps: [{name: only, handler: {callable: delay.only}}]
 	require.Len(t, msgs, 1)
 	require.NoError(t, h.queue.Nack(h.ctx, q, msgs[0].ID, 300*time.Millisecond))
 	reg := NewRegistry()
-	reg.MustRegister("delay.only", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
+	handle(t, reg, "delay.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Claims.PollInterval = time.Minute
 		w.Claims.HeartbeatInterval = 10 * time.Second
@@ -110,7 +110,7 @@ version: "1"
 steps: [{name: only, handler: {callable: junk.only}}]
 `)
 	reg := NewRegistry()
-	reg.MustRegister("junk.only", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
+	handle(t, reg, "junk.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
 	q := messaging.WorkerQueue("junk_ns")
 	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"step_uuid": "not-a-uuid"}`), 0))

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -32,15 +33,15 @@ steps: [{name: only, handler: {callable: group.only}}]
 		tasks[i] = h.createTask(tpl, fmt.Sprintf(`{"i": %d}`, i))
 	}
 	reg := NewRegistry()
-	reg.MustRegister("group.only", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		return Success(s.RawContext(), nil)
-	}))
+	handle(t, reg, "group.only", func(_ context.Context, s *Step[json.RawMessage]) (json.RawMessage, error) {
+		return s.Input, nil
+	})
 	gate := make(chan struct{})
 	var spy *spyStore
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg,
 		config: func(w *config.Worker) { w.Handlers.MaxConcurrent = 1 },
 		before: func(c *Core) { spy = spyOn(c, gate) }})
-	h.waitFor("the other results to queue behind the first write", func() bool { return c.done.waiting() == n-1 })
+	h.waitFor("the other results to queue behind the first write", func() bool { return c.completer.waiting() == n-1 })
 	close(gate)
 	h.waitFor("all results", func() bool { return c.Stats().Recorded == n })
 	_, completes := spy.calls()
@@ -87,7 +88,7 @@ steps:
 	h.register(tpl)
 	tk := h.createTask(tpl, `{}`)
 	reg := NewRegistry()
-	reg.MustRegister("commit.ok", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
+	handle(t, reg, "commit.ok", noop)
 	poison := tk.steps["poison"]
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, before: func(c *Core) {
 		c.store = &failingStore{stepStore: c.store, fail: func(call int64, rs []store.StepResult) bool {

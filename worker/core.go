@@ -45,17 +45,17 @@ const (
 // bounded pool, keeps their claims alive, and commits their results in
 // batches. Create it with New, run it with Start, end it with Stop.
 type Core struct {
-	opts    Options
-	cfg     config.Worker
-	log     *slog.Logger
-	store   stepStore
-	queue   messaging.Queue
-	exec    Executor
-	slots   *slots
-	flights *flights
-	metrics *metrics
-	done    *completer
-	api     http.Handler
+	opts      Options
+	cfg       config.Worker
+	log       *slog.Logger
+	store     stepStore
+	queue     messaging.Queue
+	exec      Executor
+	slots     *slots
+	flights   *flights
+	metrics   *metrics
+	completer *completer
+	api       http.Handler
 
 	lifecycle sync.Mutex // serialises Start and Stop
 	state     atomic.Int32
@@ -109,7 +109,7 @@ func New(opts Options) (*Core, error) {
 		stopClaims: make(chan struct{}),
 		stopBG:     make(chan struct{}),
 	}
-	c.done = newCompleter(c)
+	c.completer = newCompleter(c)
 	c.metrics.concurrency.Set(float64(limit))
 	c.api = c.newRouter()
 	return c, nil
@@ -158,7 +158,7 @@ func (c *Core) Start(ctx context.Context) error {
 	}
 	c.startedAt = time.Now()
 	c.bg.Add(1)
-	go c.done.run()
+	go c.completer.run()
 	c.bg.Add(1)
 	go c.heartbeatLoop()
 	if c.cfg.Handlers.Adaptive {
@@ -282,7 +282,7 @@ func (c *Core) stop(ctx context.Context) error {
 	if err := c.releaseAll(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.done.flush(ctx); err != nil {
+	if err := c.completer.flush(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	close(c.stopBG)

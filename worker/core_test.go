@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,9 +40,10 @@ func TestLinearChainRunsToCompletion(t *testing.T) {
 	tpl := parseTemplate(t, chainYAML)
 	reg := NewRegistry()
 	var seen sync.Map // step name -> sorted dependency names
-	value := func(s *StepContext, dep string) int {
-		var v struct{ Value int }
-		require.NoError(t, s.DecodeDependency(dep, &v))
+	type value struct{ Value int }
+	dep := func(s *Step[struct{}], name string) int {
+		v, err := Dependency[value](s, name)
+		require.NoError(t, err)
 		return v.Value
 	}
 	record := func(s *StepContext) {
@@ -48,28 +51,26 @@ func TestLinearChainRunsToCompletion(t *testing.T) {
 		sort.Strings(names)
 		seen.Store(s.StepName(), names)
 	}
-	reg.MustRegister("chain.a", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		record(s)
-		var start int
-		require.NoError(t, s.DecodeInput("start", &start))
-		var factor int
-		require.NoError(t, s.DecodeConfig("factor", &factor))
-		return Success(map[string]int{"value": start * factor}, map[string]any{"note": "first"})
-	}))
-	reg.MustRegister("chain.b", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		record(s)
-		return Success(map[string]int{"value": value(s, "a") + 1}, nil)
-	}))
-	reg.MustRegister("chain.c", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		record(s)
-		return Success(map[string]int{"value": value(s, "b") * 10}, nil)
-	}))
-	reg.MustRegister("chain.d", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		record(s)
-		field, ok := s.DependencyField("a", "value")
-		require.True(t, ok)
-		return Success(map[string]int{"value": value(s, "c") + int(field.(float64))}, nil)
-	}))
+	type start struct{ Start int }
+	handle(t, reg, "chain.a", func(_ context.Context, s *Step[start]) (value, error) {
+		record(s.StepContext)
+		cfg, err := Config[struct{ Factor int }](s)
+		require.NoError(t, err)
+		s.SetMetadata("note", "first")
+		return value{s.Input.Start * cfg.Factor}, nil
+	})
+	handle(t, reg, "chain.b", func(_ context.Context, s *Step[struct{}]) (value, error) {
+		record(s.StepContext)
+		return value{dep(s, "a") + 1}, nil
+	})
+	handle(t, reg, "chain.c", func(_ context.Context, s *Step[struct{}]) (value, error) {
+		record(s.StepContext)
+		return value{dep(s, "b") * 10}, nil
+	})
+	handle(t, reg, "chain.d", func(_ context.Context, s *Step[struct{}]) (value, error) {
+		record(s.StepContext)
+		return value{dep(s, "c") + dep(s, "a")}, nil
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
 	h.orchestrate()
 	tk := h.createTask(tpl, `{"start": 3}`)
@@ -84,7 +85,7 @@ func TestLinearChainRunsToCompletion(t *testing.T) {
 	require.Equal(t, state.StepComplete, d.State)
 	res := stepresult.Parse(d.Results)
 	require.True(t, res.Success)
-	require.JSONEq(t, `{"value": 76}`, string(res.Result)) // ((3*2)+1)*10 + 6
+	require.JSONEq(t, `{"Value": 76}`, string(res.Result)) // ((3*2)+1)*10 + 6
 	require.Equal(t, stepresult.StatusCompleted, res.Status)
 	require.Equal(t, c.WorkerID(), res.Metadata.WorkerID)
 	require.Equal(t, "test-host", res.Metadata.WorkerHostname)
@@ -101,7 +102,10 @@ const failuresYAML = `name: failures
 namespace_name: fail_ns
 version: "1.0.0"
 steps:
-  - {name: refuses, handler: {callable: f.refuses}}
+  - {name: declines, handler: {callable: f.declines}}
+  - {name: throttled, handler: {callable: f.throttled}}
+  - {name: errs, handler: {callable: f.errs}}
+  - {name: bad_input, handler: {callable: f.bad_input}}
   - {name: panics, handler: {callable: f.panics}}
   - {name: hangs, handler: {callable: f.hangs}}
   - {name: hangs_1s, timeout_seconds: 1, handler: {callable: f.hangs}}
@@ -117,33 +121,46 @@ func TestFailureMapping(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, failuresYAML)
 	reg := NewRegistry()
-	reg.MustRegister("f.refuses", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Failure("card declined", stepresult.ErrorTypeValidation, false).
-			WithErrorCode("CARD_DECLINED").WithRetryAfter(7 * time.Second).WithMetadata(map[string]any{"gateway": "x"})
-	}))
-	reg.MustRegister("f.panics", HandlerFunc(func(context.Context, *StepContext) Result {
+	handle(t, reg, "f.declines", func(_ context.Context, s *Step[struct{}]) (any, error) {
+		s.SetMetadata("gateway", "x")
+		s.SetMetadata("attempt", s.Attempt())
+		err := fmt.Errorf("charging: %w", errors.New("card declined"))
+		return nil, &Error{Err: err, Type: "PaymentDeclined", Code: "CARD_DECLINED", Permanent: true,
+			Metadata: map[string]any{"gateway": "y"}}
+	})
+	handle(t, reg, "f.throttled", func(context.Context, *Step[struct{}]) (any, error) {
+		return nil, WithErrorCode(RetryAfter(errors.New("slow down"), 7*time.Second), "RATE_LIMITED")
+	})
+	handle(t, reg, "f.errs", func(context.Context, *Step[struct{}]) (any, error) {
+		return map[string]int{"ignored": 1}, errors.New("connection reset")
+	})
+	handle(t, reg, "f.bad_input", func(_ context.Context, s *Step[struct{ N int }]) (any, error) {
+		t.Error("a handler whose input does not decode is not called")
+		return s.Input, nil
+	})
+	handle(t, reg, "f.panics", func(context.Context, *Step[struct{}]) (any, error) {
 		var m map[string]int
 		m["boom"] = 1 // nil map write
-		return Success(nil, nil)
-	}))
-	reg.MustRegister("f.hangs", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+		return nil, nil
+	})
+	handle(t, reg, "f.hangs", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		<-ctx.Done()
-		return Failure(ctx.Err().Error(), "Cancelled", false)
-	}))
-	reg.MustRegister("f.bad_value", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Success(map[string]any{"ch": make(chan int)}, nil)
-	}))
-	reg.MustRegister("f.exits", HandlerFunc(func(context.Context, *StepContext) Result {
+		return nil, Permanent(ctx.Err())
+	})
+	handle(t, reg, "f.bad_value", func(context.Context, *Step[struct{}]) (map[string]any, error) {
+		return map[string]any{"ch": make(chan int)}, nil
+	})
+	handle(t, reg, "f.exits", func(context.Context, *Step[struct{}]) (any, error) {
 		runtime.Goexit()
-		return Success(nil, nil)
-	}))
-	reg.MustRegister("f.nul", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Success(map[string]string{"text": "a\x00b"}, nil)
-	}))
+		return nil, nil
+	})
+	handle(t, reg, "f.nul", func(context.Context, *Step[struct{}]) (map[string]string, error) {
+		return map[string]string{"text": "a\x00b"}, nil
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Handlers.DefaultTimeout = 300 * time.Millisecond
 	}})
-	tk := h.createTask(tpl, `{}`)
+	tk := h.createTask(tpl, `{"N": "seven"}`)
 	h.waitFor("every step to have a result", func() bool { return c.Stats().Recorded == int64(len(tpl.Steps)) })
 
 	type want struct {
@@ -153,7 +170,10 @@ func TestFailureMapping(t *testing.T) {
 		message   string
 	}
 	cases := map[string]want{
-		"refuses":   {stepresult.ErrorTypeValidation, false, stepresult.StatusFailed, "card declined"},
+		"declines":  {"PaymentDeclined", false, stepresult.StatusFailed, "charging: card declined"},
+		"throttled": {stepresult.ErrorTypeRetryable, true, stepresult.StatusFailed, "slow down"},
+		"errs":      {stepresult.ErrorTypeUnexpected, true, stepresult.StatusFailed, "connection reset"},
+		"bad_input": {stepresult.ErrorTypeValidation, false, stepresult.StatusFailed, `the task context: field "N" is a JSON string, want an integer (int)`},
 		"panics":    {stepresult.ErrorTypeHandlerPanic, false, stepresult.StatusError, "handler panicked: assignment to entry in nil map"},
 		"hangs":     {stepresult.ErrorTypeHandlerTimeout, true, stepresult.StatusError, "timeout of 300ms"},
 		"hangs_1s":  {stepresult.ErrorTypeHandlerTimeout, true, stepresult.StatusError, "timeout of 1s"},
@@ -175,12 +195,18 @@ func TestFailureMapping(t *testing.T) {
 		require.Equal(t, 1, res.Metadata.Attempt, name)
 		require.Len(t, h.audit(tk, name), 1, "%s has exactly one result", name)
 	}
-	refused := stepresult.Parse(h.step(tk, "refuses").Results)
-	require.Equal(t, "CARD_DECLINED", refused.Metadata.ErrorCode)
-	require.Equal(t, map[string]any{"gateway": "x"}, refused.Metadata.Custom)
-	d, ok := refused.RetryAfter(time.Now())
+	declined := stepresult.Parse(h.step(tk, "declines").Results)
+	require.Equal(t, "CARD_DECLINED", declined.Metadata.ErrorCode)
+	require.Equal(t, map[string]any{"gateway": "y", "attempt": float64(1)}, declined.Metadata.Custom,
+		"the error's metadata wins over the step's")
+	require.Nil(t, declined.OrchestrationMetadata)
+	throttled := stepresult.Parse(h.step(tk, "throttled").Results)
+	require.Equal(t, "RATE_LIMITED", throttled.Metadata.ErrorCode)
+	d, ok := throttled.RetryAfter(time.Now())
 	require.True(t, ok)
 	require.Equal(t, 7*time.Second, d)
+	require.JSONEq(t, `{}`, string(stepresult.Parse(h.step(tk, "errs").Results).Result),
+		"a failure stores no value, whatever the handler returned beside its error")
 	panicked := stepresult.Parse(h.step(tk, "panics").Results)
 	require.NotEmpty(t, panicked.Error.Backtrace)
 	require.True(t, strings.Contains(strings.Join(panicked.Error.Backtrace, "\n"), "core_test.go"),
@@ -209,17 +235,17 @@ steps: [{name: only, handler: {callable: batch.only}}]
 	var started atomic.Int32
 	allStarted := make(chan struct{})
 	reg := NewRegistry()
-	reg.MustRegister("batch.only", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	handle(t, reg, "batch.only", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		if started.Add(1) == n {
 			close(allStarted)
 		}
 		select {
 		case <-allStarted:
-			return Success(map[string]bool{"ok": true}, nil)
+			return map[string]bool{"ok": true}, nil
 		case <-ctx.Done():
-			return Failure("not all steps ran at once", "Test", false)
+			return nil, Permanent(errors.New("not all steps ran at once"))
 		}
-	}))
+	})
 	var spy *spyStore
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg,
 		config: func(w *config.Worker) { w.Handlers.MaxConcurrent = n; w.Claims.BatchSize = 50 },
@@ -253,22 +279,22 @@ steps:
 	var running sync.WaitGroup
 	running.Add(2)
 	reg := NewRegistry()
-	reg.MustRegister("stop.finishing", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	handle(t, reg, "stop.finishing", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		running.Done()
 		work := time.NewTimer(200 * time.Millisecond)
 		defer work.Stop()
 		select {
 		case <-work.C:
-			return Success(map[string]bool{"finished": true}, nil)
+			return map[string]bool{"finished": true}, nil
 		case <-ctx.Done():
-			return Failure("cancelled", "Test", true)
+			return nil, errors.New("cancelled")
 		}
-	}))
-	reg.MustRegister("stop.stuck", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	})
+	handle(t, reg, "stop.stuck", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		running.Done()
 		<-ctx.Done()
-		return Failure("cancelled", "Test", true)
-	}))
+		return nil, errors.New("cancelled")
+	})
 	const grace = 600 * time.Millisecond
 	c := h.buildCore(coreSpec{templates: []*template.Template{tpl}, registry: reg,
 		config: func(w *config.Worker) { w.ShutdownGrace = grace }})
@@ -297,8 +323,8 @@ steps:
 
 	// A second worker picks the step up as a first attempt.
 	reg2 := NewRegistry()
-	reg2.MustRegister("stop.finishing", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
-	reg2.MustRegister("stop.stuck", HandlerFunc(func(context.Context, *StepContext) Result { return Success(nil, nil) }))
+	handle(t, reg2, "stop.finishing", noop)
+	handle(t, reg2, "stop.stuck", noop)
 	c2 := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg2})
 	h.waitFor("the released step to run elsewhere", func() bool { return c2.Stats().Recorded == 1 })
 	again := h.step(tk, "stuck")
@@ -323,14 +349,14 @@ steps: [{name: only, handler: {callable: adapt.only}}]
 	}
 	release := make(chan struct{})
 	reg := NewRegistry()
-	reg.MustRegister("adapt.only", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	handle(t, reg, "adapt.only", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		select {
 		case <-release:
-			return Success(nil, nil)
+			return nil, nil
 		case <-ctx.Done():
-			return Failure("cancelled", "Test", true)
+			return nil, errors.New("cancelled")
 		}
-	}))
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Handlers.Adaptive = true
 		w.Handlers.MinConcurrent = 1

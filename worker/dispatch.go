@@ -34,7 +34,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	started := time.Now()
 	sr := c.newStepRun(f)
 	rctx := context.WithValue(tctx, runKey{}, sr)
-	sc := NewStepContext(f.step)
+	sc := newStepContext(f.step)
 	var res Result
 	var returned bool
 	for {
@@ -46,7 +46,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		if returned && tctx.Err() == nil {
 			// The handler yielded a checkpoint: run the step again from
 			// it, under the same claim and timeout.
-			sc = NewStepContext(stepWithCheckpoint(f.step, rec))
+			sc = newStepContext(stepWithCheckpoint(f.step, rec))
 			continue
 		}
 		res = yieldedResult()
@@ -80,7 +80,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	if !c.flights.setPhase(f, phaseCompleting) {
 		return // the claim was lost meanwhile
 	}
-	c.done.submit(pending{
+	c.completer.submit(pending{
 		flight:    f,
 		errorType: errorType,
 		result: store.StepResult{

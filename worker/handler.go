@@ -1,205 +1,243 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"reflect"
 	"sync"
-	"time"
 )
 
-// Handler runs the business logic of one kind of step. Register it under the
-// `handler.callable` string of the templates that use it.
+// Handler is a typed step handler: the business logic of one kind of step.
+// In is the type its input is decoded into (from the task context), Out the
+// type of the result it returns, which dependent steps read by this step's
+// name. Register it under the template's handler.callable with Register,
+// or write a plain function and adapt it with Func.
 //
-// A handler returns Success or Failure. It should honour ctx: the worker
-// cancels it when the step's timeout_seconds passes or the worker stops. A
-// panic is caught and reported as a non-retryable failure.
-type Handler interface {
-	Handle(ctx context.Context, step *StepContext) Result
+// Handle returns the step's result, or an error to fail the step. A plain
+// error is retried (see Error); wrap it with Permanent, RetryAfter,
+// WithErrorType, WithErrorCode or WithMetadata to say more. Handle should
+// honour ctx: the worker cancels it when the step's timeout passes, when
+// the worker loses the step's claim and when it stops (context.Cause says
+// which). A panic is recovered and fails the step without a retry.
+type Handler[In, Out any] interface {
+	Handle(ctx context.Context, step *Step[In]) (Out, error)
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, step *StepContext) Result
+type HandlerFunc[In, Out any] func(ctx context.Context, step *Step[In]) (Out, error)
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, step *StepContext) Result { return f(ctx, step) }
-
-// Result is what a handler returns. Build it with Success or Failure.
-type Result struct {
-	success    bool
-	value      any
-	metadata   map[string]any
-	message    string
-	errorType  string
-	errorCode  string
-	retryable  bool
-	retryAfter *time.Duration
-	backtrace  []string
-	// system marks failures the worker made (panic, timeout, missing
-	// handler): stored with status "error" instead of "failed".
-	system bool
+func (f HandlerFunc[In, Out]) Handle(ctx context.Context, step *Step[In]) (Out, error) {
+	return f(ctx, step)
 }
 
-// Success reports that the step did its work. value is stored as the step's
-// result (any JSON-encodable value; dependants read it by step name);
-// metadata is optional handler metadata kept with it.
-func Success(value any, metadata map[string]any) Result {
-	return Result{success: true, value: value, metadata: metadata}
+// Func adapts fn to Handler, inferring In and Out from its signature:
+//
+//	worker.Register(reg, "orders.charge_card", worker.Func(chargeCard))
+func Func[In, Out any](fn func(ctx context.Context, step *Step[In]) (Out, error)) HandlerFunc[In, Out] {
+	return fn
 }
 
-// Failure reports that the step failed. errorType classifies it (for example
-// "ValidationError", "PermanentError", "RetryableError"); retryable says
-// whether running the step again could succeed. Orchestration retries only
-// when the template allows it, retryable is true, and attempts remain.
-func Failure(message, errorType string, retryable bool) Result {
-	return Result{message: message, errorType: errorType, retryable: retryable}
-}
-
-// WithRetryAfter asks orchestration to wait d before the next attempt
-// instead of the template's backoff (capped by configuration).
-func (r Result) WithRetryAfter(d time.Duration) Result {
-	r.retryAfter = &d
-	return r
-}
-
-// WithErrorCode attaches an application error code to a failure.
-func (r Result) WithErrorCode(code string) Result {
-	r.errorCode = code
-	return r
-}
-
-// WithBacktrace attaches a stack trace to a failure (bindings pass the
-// foreign exception's backtrace here).
-func (r Result) WithBacktrace(lines []string) Result {
-	r.backtrace = lines
-	return r
-}
-
-// WithMetadata attaches handler metadata (merged into any already set).
-func (r Result) WithMetadata(md map[string]any) Result {
-	merged := make(map[string]any, len(r.metadata)+len(md))
-	for k, v := range r.metadata {
-		merged[k] = v
-	}
-	for k, v := range md {
-		merged[k] = v
-	}
-	r.metadata = merged
-	return r
-}
-
-// IsSuccess reports whether r is a success.
-func (r Result) IsSuccess() bool { return r.success }
-
-// Value returns the success value.
-func (r Result) Value() any { return r.value }
-
-// Message returns the failure message.
-func (r Result) Message() string { return r.message }
-
-// ErrorType returns the failure's error type.
-func (r Result) ErrorType() string { return r.errorType }
-
-// ErrorCode returns the failure's error code.
-func (r Result) ErrorCode() string { return r.errorCode }
-
-// Retryable reports whether a failure may be retried.
-func (r Result) Retryable() bool { return r.retryable }
-
-// RetryAfter returns the requested retry delay, if any.
-func (r Result) RetryAfter() (time.Duration, bool) {
-	if r.retryAfter == nil {
-		return 0, false
-	}
-	return *r.retryAfter, true
-}
-
-// Metadata returns the handler metadata.
-func (r Result) Metadata() map[string]any { return r.metadata }
-
-// Backtrace returns the failure's stack trace, if any.
-func (r Result) Backtrace() []string { return r.backtrace }
-
-// systemFailure is a failure the worker reports on a handler's behalf.
-func systemFailure(message, errorType string, retryable bool) Result {
-	return Result{message: message, errorType: errorType, retryable: retryable, system: true}
-}
-
-// Registry maps handler.callable strings to handlers. It is safe for
-// concurrent use.
-type Registry struct {
-	mu       sync.RWMutex
-	handlers map[string]Handler
-}
-
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{handlers: map[string]Handler{}} }
-
-// Register adds a handler under callable. Registering the same callable
-// twice is an error: two handlers for one name is always a mistake.
-func (r *Registry) Register(callable string, h Handler) error {
-	if callable == "" {
-		return fmt.Errorf("registering handler: empty callable")
-	}
-	if h == nil {
+// Register adds h to r under callable, the handler.callable string of the
+// templates whose steps it runs. Registering an empty callable, a nil
+// handler or a callable twice is an error.
+func Register[In, Out any](r *Registry, callable string, h Handler[In, Out]) error {
+	if f, isFunc := h.(HandlerFunc[In, Out]); h == nil || isFunc && f == nil {
 		return fmt.Errorf("registering handler %q: nil handler", callable)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.handlers[callable]; dup {
-		return fmt.Errorf("registering handler %q: already registered", callable)
+	return r.RegisterExecutor(callable, typedHandler[In, Out]{h: h})
+}
+
+// Step is what a typed handler receives: its input, decoded from the task
+// context before the handler runs, and the embedded StepContext with the
+// step's identity, attempt, configuration, checkpoint and the results of
+// its ancestors. Config and Dependency decode the configuration and the
+// ancestors' results into types of the handler's choosing.
+type Step[In any] struct {
+	*StepContext
+	// Input is the task context (the task's input) decoded into In. When
+	// the context does not decode, the handler is not called: the step
+	// fails as a permanent ValidationError naming the field. Use
+	// json.RawMessage or map[string]any to read it untyped, and struct{}
+	// to ignore it (nothing is decoded).
+	Input In
+
+	mu       sync.Mutex
+	metadata map[string]any
+}
+
+// NewStep decodes the task context of sc into the input of a typed
+// handler's Step, as the worker does before it calls the handler. The
+// error is the permanent ValidationError the step then fails with. Only
+// executors and tests that call a typed handler themselves need it.
+func NewStep[In any](sc *StepContext) (*Step[In], error) {
+	step := &Step[In]{StepContext: sc}
+	if err := decodeInput(sc.RawContext(), &step.Input); err != nil {
+		return nil, err
 	}
-	r.handlers[callable] = h
+	return step, nil
+}
+
+// Metadata returns a copy of the metadata set with SetMetadata.
+func (s *Step[In]) Metadata() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.metadata)
+}
+
+// SetMetadata records handler metadata stored with the step's result (as
+// metadata.custom), whether the step succeeds or fails; metadata carried
+// by the handler's error wins over it. It is safe for concurrent use.
+func (s *Step[In]) SetMetadata(key string, value any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metadata == nil {
+		s.metadata = map[string]any{}
+	}
+	s.metadata[key] = value
+}
+
+// Config decodes the step's configuration (the template's
+// handler.initialization, after environment overrides) into a T. An empty
+// configuration leaves T's zero value. A configuration that does not decode
+// is a permanent ValidationError naming the field: the handler may return
+// the error as it is.
+func Config[T, In any](step *Step[In]) (T, error) {
+	var v T
+	raw := bytes.TrimSpace(step.RawConfig())
+	if len(raw) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, invalid("the step configuration (handler.initialization)", err)
+	}
+	return v, nil
+}
+
+// Error codes of the errors Dependency returns.
+const (
+	// ErrorCodeMissingDependency: the step has no result from the named
+	// step (it is not an ancestor, or the name is wrong).
+	ErrorCodeMissingDependency = "MISSING_DEPENDENCY"
+	// ErrorCodeInvalidDependency: the ancestor's result does not decode
+	// into the type asked for.
+	ErrorCodeInvalidDependency = "INVALID_DEPENDENCY"
+)
+
+// Dependency decodes the result of the ancestor step name (the value its
+// handler returned) into a T. Every completed ancestor is available, not
+// only the direct parents. A missing result or one that does not decode is
+// a permanent PermanentError (error code ErrorCodeMissingDependency or
+// ErrorCodeInvalidDependency): the workflow is wired wrong, and the
+// handler may return the error as it is.
+func Dependency[T, In any](step *Step[In], name string) (T, error) {
+	var v T
+	raw, ok := step.DependencyResult(name)
+	if !ok {
+		return v, &Error{Err: fmt.Errorf("no result from step %q (is it an ancestor of %q?)", name, step.StepName()),
+			Type: ErrorTypePermanent, Code: ErrorCodeMissingDependency, Permanent: true}
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, &Error{Err: describeJSONError(fmt.Sprintf("the result of step %q", name), err),
+			Type: ErrorTypePermanent, Code: ErrorCodeInvalidDependency, Permanent: true}
+	}
+	return v, nil
+}
+
+// typedHandler runs a Handler: the executor a Registry holds for it.
+type typedHandler[In, Out any] struct {
+	h Handler[In, Out]
+}
+
+// noInput is the type of a handler input that reads nothing.
+var noInput = reflect.TypeFor[struct{}]()
+
+// Execute decodes the input, calls the handler and turns what it returned
+// into a Result.
+func (t typedHandler[In, Out]) Execute(ctx context.Context, sc *StepContext) Result {
+	step, err := NewStep[In](sc)
+	if err != nil {
+		return ResultOf(nil, err)
+	}
+	out, err := t.h.Handle(ctx, step)
+	var r Result
+	if err != nil {
+		r = ResultOf(nil, err)
+	} else {
+		r = ResultOf(out, nil)
+	}
+	if md := step.Metadata(); len(md) > 0 {
+		maps.Copy(md, r.metadata)
+		r.metadata = md
+	}
+	return r
+}
+
+// decodeInput decodes the task context into *in; an empty context (or one
+// for a handler whose input is struct{}) leaves it zero.
+func decodeInput[In any](raw json.RawMessage, in *In) error {
+	if reflect.TypeFor[In]() == noInput {
+		return nil
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, in); err != nil {
+		return invalid("the task context", err)
+	}
 	return nil
 }
 
-// MustRegister is Register that panics on error, for init-time wiring.
-func (r *Registry) MustRegister(callable string, h Handler) {
-	if err := r.Register(callable, h); err != nil {
-		panic(err)
+// invalid is the permanent ValidationError for a document (what) that did
+// not decode.
+func invalid(what string, err error) error {
+	return &Error{Err: describeJSONError(what, err), Type: ErrorTypeValidation, Permanent: true}
+}
+
+// describeJSONError says which field of a JSON document (what) failed to
+// decode and why.
+func describeJSONError(what string, err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Errorf("%s: field %q is a JSON %s, want %s", what, te.Field, te.Value, wantOf(te.Type))
+	case errors.As(err, &te):
+		return fmt.Errorf("%s is a JSON %s, want %s", what, te.Value, wantOf(te.Type))
+	case errors.As(err, &se):
+		return fmt.Errorf("%s is not valid JSON: %v (at byte %d)", what, se, se.Offset)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
 	}
 }
 
-// RegisterFunc registers a function handler.
-func (r *Registry) RegisterFunc(callable string, f func(ctx context.Context, step *StepContext) Result) error {
-	return r.Register(callable, HandlerFunc(f))
-}
-
-// Lookup finds the handler of callable.
-func (r *Registry) Lookup(callable string) (Handler, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	h, ok := r.handlers[callable]
-	return h, ok
-}
-
-// Callables lists the registered callables, sorted.
-func (r *Registry) Callables() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.handlers))
-	for c := range r.handlers {
-		out = append(out, c)
+// wantOf names the JSON a Go type decodes from.
+func wantOf(t reflect.Type) string {
+	if t == nil {
+		return "another type"
 	}
-	sort.Strings(out)
-	return out
-}
-
-// encodeValue turns a success value into JSON.
-func encodeValue(v any) (json.RawMessage, error) {
-	if v == nil {
-		return json.RawMessage(`{}`), nil
+	switch t.Kind() {
+	case reflect.Pointer:
+		return wantOf(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer (" + t.String() + ")"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	default:
+		return t.String()
 	}
-	if raw, ok := v.(json.RawMessage); ok {
-		if !json.Valid(raw) {
-			return nil, fmt.Errorf("result is not valid JSON")
-		}
-		return raw, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encoding result: %w", err)
-	}
-	return b, nil
 }

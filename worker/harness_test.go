@@ -315,3 +315,12 @@ func spyOn(c *Core, gate chan struct{}) *spyStore {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// handle registers fn under callable in reg, failing the test on error.
+func handle[In, Out any](t testing.TB, reg *Registry, callable string, fn func(context.Context, *Step[In]) (Out, error)) {
+	t.Helper()
+	require.NoError(t, Register(reg, callable, Func(fn)))
+}
+
+// noop succeeds with an empty result.
+func noop(context.Context, *Step[struct{}]) (any, error) { return nil, nil }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,17 +26,17 @@ steps: [{name: slow, handler: {callable: hb.slow}}]
 `)
 	var runs atomic.Int32
 	reg := NewRegistry()
-	reg.MustRegister("hb.slow", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	handle(t, reg, "hb.slow", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		runs.Add(1)
 		work := time.NewTimer(2500 * time.Millisecond) // the handler's work: 2.5 visibility timeouts
 		defer work.Stop()
 		select {
 		case <-work.C:
-			return Success(map[string]string{"done": "yes"}, nil)
+			return map[string]string{"done": "yes"}, nil
 		case <-ctx.Done():
-			return Failure("cancelled", "Test", true)
+			return nil, errors.New("cancelled")
 		}
-	}))
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Claims.VisibilityTimeout = time.Second
 		w.Claims.HeartbeatInterval = 200 * time.Millisecond
@@ -64,12 +65,12 @@ steps: [{name: victim, handler: {callable: lost.victim}}]
 	started := make(chan struct{}, 1)
 	causes := make(chan error, 1)
 	reg := NewRegistry()
-	reg.MustRegister("lost.victim", HandlerFunc(func(ctx context.Context, _ *StepContext) Result {
+	handle(t, reg, "lost.victim", func(ctx context.Context, _ *Step[struct{}]) (any, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
-		return Success(map[string]string{"late": "result"}, nil)
-	}))
+		return map[string]string{"late": "result"}, nil
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
 		w.Claims.VisibilityTimeout = 2 * time.Second
 		w.Claims.HeartbeatInterval = 100 * time.Millisecond

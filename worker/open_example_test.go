@@ -25,8 +25,11 @@ import (
 //		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //		defer stop()
 //		reg := worker.NewRegistry()
-//		reg.MustRegister("greetings.hello", hello)
-//		w, err := worker.Open(ctx, worker.OpenOptions{Registry: reg})
+//		err := worker.Register(reg, "greetings.hello", worker.Func(hello))
+//		var w *worker.Service
+//		if err == nil {
+//			w, err = worker.Open(ctx, worker.OpenOptions{Registry: reg})
+//		}
 //		if err == nil {
 //			err = w.Run(ctx)
 //		}
@@ -54,9 +57,13 @@ steps:
 	}
 
 	reg := worker.NewRegistry()
-	reg.MustRegister("greetings.hello", worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
-		return worker.Success(map[string]string{"greeting": "hello " + step.TaskUUID().String()}, nil)
-	}))
+	hello := worker.Func(func(_ context.Context, step *worker.Step[struct{ Name string }]) (map[string]string, error) {
+		return map[string]string{"greeting": "hello " + step.Input.Name}, nil
+	})
+	if err := worker.Register(reg, "greetings.hello", hello); err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx := context.Background()
 	w, err := worker.Open(ctx, worker.OpenOptions{
 		Registry:  reg,

@@ -43,16 +43,16 @@ func TestOpenWithOnlyARegistry(t *testing.T) {
 	t.Setenv(infra.ConfigRootEnv, "")
 
 	reg := NewRegistry()
-	reg.MustRegister("open.first", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Success(map[string]int{"value": 20}, nil)
-	}))
-	reg.MustRegister("open.second", HandlerFunc(func(_ context.Context, s *StepContext) Result {
-		var v struct{ Value int }
-		if err := s.DecodeDependency("first", &v); err != nil {
-			return Failure(err.Error(), "PermanentError", false)
+	handle(t, reg, "open.first", func(context.Context, *Step[struct{}]) (any, error) {
+		return map[string]int{"value": 20}, nil
+	})
+	handle(t, reg, "open.second", func(_ context.Context, s *Step[struct{}]) (any, error) {
+		v, err := Dependency[struct{ Value int }](s, "first")
+		if err != nil {
+			return nil, err
 		}
-		return Success(map[string]int{"value": v.Value + 1}, nil)
-	}))
+		return map[string]int{"value": v.Value + 1}, nil
+	})
 	w, err := Open(h.ctx, OpenOptions{Registry: reg})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(w.Core().WorkerID(), "tasker-worker-"), w.Core().WorkerID())
@@ -206,11 +206,11 @@ steps:
 `)
 	started, release := make(chan struct{}), make(chan struct{})
 	reg := NewRegistry()
-	reg.MustRegister("drain.slow", HandlerFunc(func(context.Context, *StepContext) Result {
+	handle(t, reg, "drain.slow", func(context.Context, *Step[struct{}]) (any, error) {
 		close(started)
 		<-release
-		return Success(map[string]bool{"drained": true}, nil)
-	}))
+		return map[string]bool{"drained": true}, nil
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
 	tk := h.createTask(tpl, `{}`)
 	<-started

@@ -91,7 +91,7 @@ func DecodeResult(data []byte) (Result, error) {
 		if len(rj.Result) > 0 {
 			value = rj.Result
 		}
-		r = Success(value, md.custom)
+		r = success(value, md.custom)
 	} else if r, err = readFailure(&rj, md); err != nil {
 		return Result{}, err
 	}
@@ -100,14 +100,14 @@ func DecodeResult(data []byte) (Result, error) {
 		if *rj.RetryAfterSeconds < 0 {
 			return Result{}, invalidResult("retry_after_seconds must not be negative")
 		}
-		r = r.WithRetryAfter(secondsDuration(*rj.RetryAfterSeconds))
+		r = r.withRetryAfter(secondsDuration(*rj.RetryAfterSeconds))
 	case rj.OrchestrationMetadata != nil:
 		if h := rj.OrchestrationMetadata.BackoffHint; h != nil && h.DelaySeconds < 0 {
 			return Result{}, invalidResult("orchestration_metadata.backoff_hint.delay_seconds must not be negative")
 		}
 		sr := stepresult.Result{OrchestrationMetadata: rj.OrchestrationMetadata}
 		if d, ok := sr.RetryAfter(time.Now()); ok {
-			r = r.WithRetryAfter(d)
+			r = r.withRetryAfter(d)
 		}
 	}
 	return r, nil
@@ -140,9 +140,9 @@ func readFailure(rj *resultJSON, md resultMetadata) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := Failure(message, errorType, retryable).WithErrorCode(firstOf(e.ErrorCode, md.errorCode)).WithBacktrace(backtrace)
+	r := failure(message, errorType, retryable).withErrorCode(firstOf(e.ErrorCode, md.errorCode)).withBacktrace(backtrace)
 	if len(md.custom) > 0 {
-		r = r.WithMetadata(md.custom)
+		r = r.withMetadata(md.custom)
 	}
 	return r, nil
 }

@@ -62,7 +62,7 @@ func invoke(ctx context.Context, exec Executor, sc *StepContext) (res Result, ok
 			done <- systemFailure("handler exited without returning a result (runtime.Goexit)",
 				stepresult.ErrorTypeHandlerPanic, false)
 		}()
-		r := sc.decodeFailure(exec.Execute(ctx, sc))
+		r := exec.Execute(ctx, sc)
 		returned = true
 		done <- r
 	}()
@@ -83,7 +83,7 @@ func invoke(ctx context.Context, exec Executor, sc *StepContext) (res Result, ok
 // the stack below the panic.
 func panicResult(v any, stack []byte) Result {
 	return systemFailure(fmt.Sprintf("handler panicked: %v", v), stepresult.ErrorTypeHandlerPanic, false).
-		WithBacktrace(shortStack(stack))
+		withBacktrace(shortStack(stack))
 }
 
 // shortStack keeps the frames from the panic site down, at most

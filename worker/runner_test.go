@@ -23,7 +23,7 @@ func TestBuildResult(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	info := runInfo{workerID: "w1", hostname: "h1", started: start, finished: start.Add(1500 * time.Millisecond)}
 
-	raw, ok, et := buildResult(cs, Success(map[string]int{"n": 1}, map[string]any{"k": "v"}), info)
+	raw, ok, et := buildResult(cs, success(map[string]int{"n": 1}, map[string]any{"k": "v"}), info)
 	require.True(t, ok)
 	require.Empty(t, et)
 	r := stepresult.Parse(raw)
@@ -35,12 +35,12 @@ func TestBuildResult(t *testing.T) {
 	require.Equal(t, start, *r.Metadata.StartedAt)
 	require.Nil(t, r.OrchestrationMetadata)
 
-	raw, ok, et = buildResult(cs, Success(nil, nil), info)
+	raw, ok, et = buildResult(cs, success(nil, nil), info)
 	require.True(t, ok)
 	require.Empty(t, et)
 	require.JSONEq(t, `{}`, string(stepresult.Parse(raw).Result), "no value stores an empty object")
 
-	raw, ok, et = buildResult(cs, Failure("slow down", "RateLimited", true).WithRetryAfter(1500*time.Millisecond), info)
+	raw, ok, et = buildResult(cs, failure("slow down", "RateLimited", true).withRetryAfter(1500*time.Millisecond), info)
 	require.False(t, ok)
 	require.Equal(t, "RateLimited", et)
 	r = stepresult.Parse(raw)
@@ -48,15 +48,15 @@ func TestBuildResult(t *testing.T) {
 	require.Equal(t, stepresult.StatusFailed, r.Status)
 	require.True(t, r.Retryable())
 
-	raw, ok, et = buildResult(cs, Failure("untyped", "", false), info)
+	raw, ok, et = buildResult(cs, failure("untyped", "", false), info)
 	require.False(t, ok)
 	require.Equal(t, stepresult.ErrorTypeUnexpected, et)
 	require.Equal(t, stepresult.ErrorTypeUnexpected, stepresult.Parse(raw).Error.ErrorType)
 
 	for name, bad := range map[string]Result{
-		"value":    Success(math.NaN(), nil),
-		"raw":      Success(json.RawMessage(`{nope`), nil),
-		"metadata": Success(1, map[string]any{"f": func() {}}),
+		"value":    success(math.NaN(), nil),
+		"raw":      success(json.RawMessage(`{nope`), nil),
+		"metadata": success(1, map[string]any{"f": func() {}}),
 	} {
 		raw, ok, et = buildResult(cs, bad, info)
 		require.False(t, ok, name)
@@ -80,7 +80,7 @@ func TestFormatSeconds(t *testing.T) {
 }
 
 func TestInvokeRecoversAndTimesOut(t *testing.T) {
-	sc := NewStepContext(claimedStep("x"))
+	sc := newStepContext(claimedStep("x"))
 	res, ok := invoke(context.Background(), execFunc(func(context.Context, *StepContext) Result { panic("kaboom") }), sc)
 	require.True(t, ok)
 	require.Equal(t, stepresult.ErrorTypeHandlerPanic, res.ErrorType())
@@ -93,7 +93,7 @@ func TestInvokeRecoversAndTimesOut(t *testing.T) {
 	defer close(release)
 	_, ok = invoke(ctx, execFunc(func(context.Context, *StepContext) Result {
 		<-release // ignores its context
-		return Success(nil, nil)
+		return success(nil, nil)
 	}), sc)
 	require.False(t, ok, "the worker stops waiting for a handler that ignores its context")
 }
@@ -128,8 +128,8 @@ func TestSlots(t *testing.T) {
 }
 
 func TestResultWithMetadataDoesNotAlias(t *testing.T) {
-	base := Success(1, map[string]any{"a": 1})
-	derived := base.WithMetadata(map[string]any{"b": 2})
+	base := success(1, map[string]any{"a": 1})
+	derived := base.withMetadata(map[string]any{"b": 2})
 	require.Equal(t, map[string]any{"a": 1}, base.Metadata())
 	require.Equal(t, map[string]any{"a": 1, "b": 2}, derived.Metadata())
 }

@@ -3,43 +3,89 @@ package worker
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 
-	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
-// StepContext is everything a handler knows about the step it runs: the
-// task's context (its input), the step's configuration (the template's
-// handler.initialization), the results of every completed ancestor step by
-// name, and the attempt.
+// StepContext is the untyped view of the step being run: identity, attempt,
+// the raw task context and step configuration, and the stored results of
+// every completed ancestor. A typed handler reaches it through the
+// *StepContext embedded in its Step; executors receive it directly.
 //
-// Its methods are safe to call from many goroutines at once: a handler may
-// fan out and read inputs everywhere. Input, InputOr and Config decode the
-// task context and the step configuration once, on first use. Both must be
-// JSON objects; when one is not, those lookups find nothing, Err says why,
-// and the worker fails the step permanently with error type
-// ValidationError and that message, whatever the handler returned.
+// Its methods only read and are safe to call from many goroutines at once.
 type StepContext struct {
 	claimed *store.ClaimedStep
-	input   lazyObject // the task context
-	config  lazyObject // the step configuration
 }
 
-// NewStepContext wraps a claimed step (used by executors and tests).
-func NewStepContext(c *store.ClaimedStep) *StepContext { return &StepContext{claimed: c} }
+// StepData describes a step for NewStepContext: what a worker knows about
+// a step it claimed. Zero fields read as empty (an empty Context or Config
+// as {}).
+type StepData struct {
+	TaskUUID      uuid.UUID
+	StepUUID      uuid.UUID
+	CorrelationID uuid.UUID
+	// Namespace, TaskName and TaskVersion identify the task's template.
+	Namespace   string
+	TaskName    string
+	TaskVersion string
+	// StepName is the step's name; TemplateStepName the template step it
+	// was made from (they differ only for steps created at run time).
+	StepName         string
+	TemplateStepName string
+	StepType         string
+	// Callable and Method are the template's handler.callable and
+	// handler.method.
+	Callable string
+	Method   string
+	// Context is the task context (the task's input), Config the step
+	// configuration (handler.initialization).
+	Context json.RawMessage
+	Config  json.RawMessage
+	// Dependencies maps each completed ancestor's name to its stored step
+	// execution result ({"success": true, "result": ..., ...}).
+	Dependencies map[string]json.RawMessage
+	// Attempt is this run's attempt number (1 for the first run);
+	// MaxAttempts and Retryable are the step's retry policy.
+	Attempt     int
+	MaxAttempts int
+	Retryable   bool
+	// TimeoutSeconds is the step's timeout_seconds (0: the worker default).
+	TimeoutSeconds int
+	// Checkpoint is the saved checkpoint record, if any (see
+	// YieldCheckpoint).
+	Checkpoint json.RawMessage
+}
+
+// NewStepContext builds the view of the step d describes. Workers build it
+// from the claimed step; tests and executors outside a worker build it from
+// StepData (package workertest has a builder).
+func NewStepContext(d StepData) *StepContext {
+	return newStepContext(&store.ClaimedStep{
+		Task: store.ClaimedTask{
+			UUID: d.TaskUUID, Namespace: d.Namespace, Name: d.TaskName, Version: d.TaskVersion,
+			Context: d.Context, CorrelationID: d.CorrelationID, Tags: []string{},
+		},
+		Step: store.Step{
+			UUID: d.StepUUID, TaskUUID: d.TaskUUID, Name: d.StepName, TemplateStepName: d.TemplateStepName,
+			StepType: d.StepType, HandlerCallable: d.Callable, HandlerMethod: d.Method,
+			Retry:          store.RetryPolicy{Retryable: d.Retryable, MaxAttempts: d.MaxAttempts},
+			TimeoutSeconds: d.TimeoutSeconds, Attempts: d.Attempt, Inputs: d.Config, Checkpoint: d.Checkpoint,
+		},
+		Dependencies: d.Dependencies,
+	})
+}
+
+// newStepContext wraps a claimed step, as the worker hands it to executors.
+func newStepContext(c *store.ClaimedStep) *StepContext { return &StepContext{claimed: c} }
 
 // TaskUUID is the task's id.
 func (s *StepContext) TaskUUID() uuid.UUID { return s.claimed.Task.UUID }
 
-// StepUUID is the step's id.
+// StepUUID is the step's id. It is the same on every attempt, which makes
+// it a good idempotency key for the services a handler calls.
 func (s *StepContext) StepUUID() uuid.UUID { return s.claimed.Step.UUID }
 
 // StepName is the step's name.
@@ -61,170 +107,53 @@ func (s *StepContext) Callable() string { return s.claimed.Step.HandlerCallable 
 // that serve several methods.
 func (s *StepContext) Method() string { return s.claimed.Step.HandlerMethod }
 
-// Attempt is this execution's attempt number (1 for the first run).
+// Attempt is this run's attempt number: 1 for the first run.
 func (s *StepContext) Attempt() int { return s.claimed.Step.Attempts }
 
-// MaxAttempts is the step's attempt limit.
+// MaxAttempts is the step's retry.max_attempts.
 func (s *StepContext) MaxAttempts() int { return s.claimed.Step.Retry.MaxAttempts }
 
 // IsRetry reports whether an earlier attempt ran.
 func (s *StepContext) IsRetry() bool { return s.claimed.Step.Attempts > 1 }
 
-// IsLastRetry reports whether this is the last attempt allowed.
-func (s *StepContext) IsLastRetry() bool {
+// IsLastAttempt reports whether this is the last attempt the step's retry
+// policy allows: a failure now ends the step, retryable or not.
+func (s *StepContext) IsLastAttempt() bool {
 	return s.claimed.Step.Attempts >= s.claimed.Step.Retry.MaxAttempts
 }
 
-// Checkpoint is the step's saved progress (nil when none).
-func (s *StepContext) Checkpoint() json.RawMessage { return s.claimed.Step.Checkpoint }
+// Checkpoint returns the progress the step saved with YieldCheckpoint
+// (on an earlier run of this attempt, or on an earlier attempt), and
+// whether there is any.
+func (s *StepContext) Checkpoint() (Checkpoint, bool) {
+	raw := s.claimed.Step.Checkpoint
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return Checkpoint{}, false
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return Checkpoint{}, false
+	}
+	if string(cp.AccumulatedResults) == "null" {
+		cp.AccumulatedResults = nil
+	}
+	return cp, true
+}
 
-// RawContext is the task context as JSON.
+// RawCheckpoint is the whole saved checkpoint record as JSON ({"cursor",
+// "items_processed", "accumulated_results", "timestamp", "history"}), nil
+// when there is none.
+func (s *StepContext) RawCheckpoint() json.RawMessage { return s.claimed.Step.Checkpoint }
+
+// RawContext is the task context (the task's input) as JSON.
 func (s *StepContext) RawContext() json.RawMessage { return s.claimed.Task.Context }
 
-// DecodeContext unmarshals the task context into v.
-func (s *StepContext) DecodeContext(v any) error {
-	if err := json.Unmarshal(s.claimed.Task.Context, v); err != nil {
-		return fmt.Errorf("decoding task context: %w", err)
-	}
-	return nil
-}
-
-// Input returns a top-level field of the task context. It finds nothing
-// when the context is not a JSON object; see Err.
-func (s *StepContext) Input(key string) (any, bool) {
-	m, _ := s.input.get(s.claimed.Task.Context, "task context")
-	v, ok := m[key]
-	return v, ok
-}
-
-// InputOr returns a top-level field of the task context, or def.
-func (s *StepContext) InputOr(key string, def any) any {
-	if v, ok := s.Input(key); ok && v != nil {
-		return v
-	}
-	return def
-}
-
-// DecodeInput unmarshals one top-level field of the task context into v.
-func (s *StepContext) DecodeInput(key string, v any) error {
-	return decodeField(s.claimed.Task.Context, key, v, "task context")
-}
-
-// RawConfig is the step configuration (handler.initialization) as JSON.
+// RawConfig is the step configuration (the template's
+// handler.initialization, after environment overrides) as JSON.
 func (s *StepContext) RawConfig() json.RawMessage { return s.claimed.Step.Inputs }
 
-// Config returns one key of the step configuration. It finds nothing when
-// the configuration is not a JSON object; see Err.
-func (s *StepContext) Config(key string) (any, bool) {
-	m, _ := s.config.get(s.claimed.Step.Inputs, "step config")
-	v, ok := m[key]
-	return v, ok
-}
-
-// Err says why Input, InputOr or Config found nothing: the task context or
-// the step configuration they read is not a JSON object. It is nil when
-// they read both fine or were not called. A handler may check it; if it is
-// not nil once the handler returns, the worker fails the step permanently
-// (ValidationError, with this message) whatever the handler returned, since
-// the handler worked without its data.
-func (s *StepContext) Err() error {
-	return errors.Join(s.input.failure(), s.config.failure())
-}
-
-// decodeFailure turns a handler's result into the permanent
-// ValidationError failure described at Err when a lookup could not decode
-// its document.
-func (s *StepContext) decodeFailure(r Result) Result {
-	if err := s.Err(); err != nil {
-		return Failure(oneLineError(err), stepresult.ErrorTypeValidation, false)
-	}
-	return r
-}
-
-// lazyObject is a JSON object decoded once, on first use, by whichever
-// goroutine asks first; the others wait for it. (sync.Once would do, but
-// its closure costs an allocation per step.)
-type lazyObject struct {
-	mu      sync.Mutex
-	decoded atomic.Bool // set after m and err are
-	m       map[string]any
-	err     error
-}
-
-// get decodes raw on the first call and returns the object (empty, never
-// nil, when raw is empty or null) or the reason it is not one.
-func (l *lazyObject) get(raw json.RawMessage, what string) (map[string]any, error) {
-	if !l.decoded.Load() {
-		l.mu.Lock()
-		if !l.decoded.Load() {
-			l.err = decodeObject(raw, what, &l.m)
-			l.decoded.Store(true)
-		}
-		l.mu.Unlock()
-	}
-	return l.m, l.err
-}
-
-// failure is the decoding error of a lookup that happened, else nil.
-func (l *lazyObject) failure() error {
-	if !l.decoded.Load() {
-		return nil
-	}
-	return l.err
-}
-
-// decodeObject decodes a JSON object into *m; empty input and null read as
-// {}. On error *m is the empty object.
-func decodeObject(raw json.RawMessage, what string, m *map[string]any) error {
-	*m = map[string]any{}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil
-	}
-	if trimmed[0] != '{' {
-		if !json.Valid(trimmed) {
-			return fmt.Errorf("%s is not valid JSON", what)
-		}
-		return fmt.Errorf("%s is a JSON %s, not an object", what, jsonKind(trimmed[0]))
-	}
-	if err := json.Unmarshal(trimmed, m); err != nil {
-		*m = map[string]any{}
-		return fmt.Errorf("%s is not valid JSON: %w", what, err)
-	}
-	return nil
-}
-
-// jsonKind names the kind of JSON value that starts with c.
-func jsonKind(c byte) string {
-	switch c {
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	}
-	return "number"
-}
-
-// oneLineError joins a multi-error onto one line.
-func oneLineError(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
-}
-
-// DecodeConfig unmarshals one key of the step configuration into v (the whole
-// configuration when key is empty).
-func (s *StepContext) DecodeConfig(key string, v any) error {
-	if key == "" {
-		if err := json.Unmarshal(s.claimed.Step.Inputs, v); err != nil {
-			return fmt.Errorf("decoding step config: %w", err)
-		}
-		return nil
-	}
-	return decodeField(s.claimed.Step.Inputs, key, v, "step config")
-}
-
-// DependencyNames lists the completed ancestors whose results are available.
+// DependencyNames lists the completed ancestors whose results are available
+// (every ancestor, not only the direct parents).
 func (s *StepContext) DependencyNames() []string {
 	out := make([]string, 0, len(s.claimed.Dependencies))
 	for n := range s.claimed.Dependencies {
@@ -233,8 +162,9 @@ func (s *StepContext) DependencyNames() []string {
 	return out
 }
 
-// DependencyResult returns the value an ancestor step returned (the
-// "result" field of its stored execution result).
+// DependencyResult returns, as JSON, the value an ancestor step's handler
+// returned (the "result" field of its stored execution result), and
+// whether the step has a result from that ancestor. Dependency decodes it.
 func (s *StepContext) DependencyResult(name string) (json.RawMessage, bool) {
 	raw, ok := s.claimed.Dependencies[name]
 	if !ok {
@@ -247,63 +177,6 @@ func (s *StepContext) DependencyResult(name string) (json.RawMessage, bool) {
 		return raw, true
 	}
 	return wrapper.Result, true
-}
-
-// DecodeDependency unmarshals an ancestor's result into v.
-func (s *StepContext) DecodeDependency(name string, v any) error {
-	raw, ok := s.DependencyResult(name)
-	if !ok {
-		return fmt.Errorf("no result from step %q (is it an ancestor of %q?)", name, s.StepName())
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("decoding result of step %q: %w", name, err)
-	}
-	return nil
-}
-
-// DependencyField digs into an ancestor's result: path elements are object
-// keys or array indexes.
-func (s *StepContext) DependencyField(name string, path ...string) (any, bool) {
-	raw, ok := s.DependencyResult(name)
-	if !ok {
-		return nil, false
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, false
-	}
-	for _, p := range path {
-		switch node := v.(type) {
-		case map[string]any:
-			if v, ok = node[p]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(node) {
-				return nil, false
-			}
-			v = node[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-func decodeField(doc json.RawMessage, key string, v any, what string) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return fmt.Errorf("decoding %s: %w", what, err)
-	}
-	raw, ok := m[key]
-	if !ok {
-		return fmt.Errorf("%s has no field %q", what, key)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("decoding %s field %q: %w", what, key, err)
-	}
-	return nil
 }
 
 // stepJSON is the JSON form of a StepContext: what handlers outside Go
@@ -347,7 +220,7 @@ func (s *StepContext) MarshalJSON() ([]byte, error) {
 	if len(cfg) == 0 {
 		cfg = json.RawMessage(`{}`)
 	}
-	return json.Marshal(stepJSON{
+	b, err := json.Marshal(stepJSON{
 		Task: s.claimed.Task,
 		Step: stepJSONStep{
 			UUID: st.UUID, Name: st.Name, TemplateStepName: st.TemplateStepName, StepType: st.StepType,
@@ -358,4 +231,8 @@ func (s *StepContext) MarshalJSON() ([]byte, error) {
 		StepConfig:        cfg,
 		DependencyResults: deps,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding step %s: %w", st.Name, err)
+	}
+	return b, nil
 }

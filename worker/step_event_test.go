@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -60,9 +61,10 @@ func TestStepEventShape(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, eventYAML)
 	reg := NewRegistry()
-	reg.MustRegister("go.first", HandlerFunc(func(context.Context, *StepContext) Result {
-		return Success(map[string]int{"value": 7}, map[string]any{"by": "go"})
-	}))
+	handle(t, reg, "go.first", func(_ context.Context, s *Step[struct{}]) (map[string]int, error) {
+		s.SetMetadata("by", "go")
+		return map[string]int{"value": 7}, nil
+	})
 	x := NewChannelExecutor(ChannelExecutorConfig{})
 	events := make(chan map[string]any, 1)
 	errs := foreign(t, x, 1, func(ev map[string]any) string {
@@ -275,14 +277,18 @@ steps:
 	var mu sync.Mutex
 	var seen []string
 	reg := NewRegistry()
-	reg.MustRegister("go.loop", HandlerFunc(func(ctx context.Context, s *StepContext) Result {
+	handle(t, reg, "go.loop", func(ctx context.Context, s *Step[struct{}]) (any, error) {
 		var cp struct {
 			Cursor int `json:"cursor"`
 		}
-		if s.Checkpoint() != nil {
-			if err := json.Unmarshal(s.Checkpoint(), &cp); err != nil {
-				return Failure(err.Error(), "PermanentError", false)
+		if s.RawCheckpoint() != nil {
+			if err := json.Unmarshal(s.RawCheckpoint(), &cp); err != nil {
+				return nil, Permanent(err)
 			}
+		}
+		if saved, ok := s.Checkpoint(); ok {
+			require.JSONEq(t, fmt.Sprint(cp.Cursor), string(saved.Cursor))
+			require.EqualValues(t, cp.Cursor, saved.ItemsProcessed)
 		}
 		mu.Lock()
 		seen = append(seen, fmt.Sprintf("attempt %d cursor %d", s.Attempt(), cp.Cursor))
@@ -290,22 +296,22 @@ steps:
 		if cp.Cursor < 2 {
 			next := json.RawMessage(fmt.Sprint(cp.Cursor + 1))
 			if err := YieldCheckpoint(ctx, Checkpoint{Cursor: next, ItemsProcessed: int64(cp.Cursor + 1)}); err != nil {
-				return Failure(err.Error(), "RetryableError", true)
+				return nil, err
 			}
-			return Success("discarded", nil)
+			return "discarded", nil
 		}
-		return Success(map[string]int{"done": cp.Cursor}, nil)
-	}))
-	reg.MustRegister("go.stall", HandlerFunc(func(ctx context.Context, s *StepContext) Result {
-		if s.Checkpoint() == nil {
+		return map[string]int{"done": cp.Cursor}, nil
+	})
+	handle(t, reg, "go.stall", func(ctx context.Context, s *Step[struct{}]) (any, error) {
+		if _, ok := s.Checkpoint(); !ok {
 			if err := YieldCheckpoint(ctx, Checkpoint{Cursor: json.RawMessage(`"half"`)}); err != nil {
-				return Failure(err.Error(), "RetryableError", true)
+				return nil, err
 			}
-			return Success(nil, nil)
+			return nil, nil
 		}
 		<-ctx.Done()
-		return Failure("cancelled", "RetryableError", true)
-	}))
+		return nil, errors.New("cancelled")
+	})
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg,
 		config: func(w *config.Worker) { w.Handlers.DefaultTimeout = 5 * time.Second }})
 	h.orchestrate()

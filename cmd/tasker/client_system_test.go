@@ -12,7 +12,7 @@ import (
 
 func TestSystemHealth(t *testing.T) {
 	sys := systest.Start(t, systest.Options{})
-	worker := httptest.NewServer(sys.Workers[0].Handler())
+	worker := httptest.NewServer(sys.Workers[0].HTTPHandler())
 	t.Cleanup(func() {
 		worker.CloseClientConnections()
 		worker.Close()

@@ -1,27 +1,33 @@
 // Package workertest runs step handlers without a database, for unit tests.
 //
-// A handler sees its step through a *worker.StepContext: the task context
-// (the task's input), the step configuration (the template's
-// handler.initialization), the results of completed ancestor steps by name,
-// the attempt number and the handler method. NewStep builds one:
+// NewStep builds the step a handler sees: the task context (the task's
+// input, which a typed handler receives decoded), the step configuration
+// (the template's handler.initialization), the results of completed
+// ancestor steps by name, the attempt number and the handler method:
 //
 //	step := workertest.NewStep("reserve_inventory").
-//		WithContext(map[string]any{"items": items}).
+//		WithContext(order).
 //		WithConfig(map[string]any{"warehouse": "east"}).
 //		WithDependency("validate_order", map[string]any{"total": 59.98}).
-//		WithAttempt(2, 3).
-//		Build()
-//	res := workertest.Run(myHandler, step)
+//		WithAttempt(2, 3)
+//	out, err := workertest.Run(worker.Func(reserveInventory), step)
 //
-// WithDependency takes the value the ancestor's handler passed to
-// worker.Success; the builder wraps it as a stored step execution result, so
-// DependencyResult, DecodeDependency and DependencyField behave exactly as
-// they do on a worker.
+// WithDependency takes the value the ancestor's handler returned; the
+// builder wraps it as a stored step execution result, so worker.Dependency
+// reads it exactly as on a worker.
 //
-// Run calls the handler the way a worker does: a panic becomes a
-// non-retryable failure and a success value that cannot be encoded as JSON
-// becomes an invalid_result failure. Value and DecodeValue give back the
-// success value as the JSON a worker would store.
+// Run calls a typed handler the way a worker does and returns its output
+// and error: the task context is decoded into the handler's input type first
+// (a context that does not decode is the permanent ValidationError the step
+// would fail with, and the handler does not run), a panic becomes a
+// permanent handler_panic error and an output that cannot be encoded as
+// JSON a permanent invalid_result error. worker.Classify tells how the
+// worker records an error (type, code, retryable, Retry-After, metadata).
+//
+// Execute runs a step through any worker.Executor (a worker.Registry, by
+// the step's callable) and returns the worker.Result a worker would record;
+// Value and DecodeValue give back a success's value as the JSON a worker
+// stores.
 //
 // RunTemplate runs a whole parsed template in memory: it checks the task
 // context against the template's input_schema, runs the steps in dependency

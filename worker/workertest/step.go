@@ -3,11 +3,11 @@ package workertest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/shared/stepresult"
-	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/worker"
 )
 
@@ -23,70 +23,63 @@ const (
 // idSpace seeds the deterministic ids of built steps.
 var idSpace = uuid.MustParse("6c1f3c1e-4f0e-4b8a-9d55-7a8e2f0b9c11")
 
-// StepBuilder builds the *worker.StepContext a handler receives. Its
-// methods record the first problem (a value that is not JSON-encodable) and
-// Build reports it. A StepBuilder is not safe for concurrent use.
+// StepBuilder builds the step a handler receives. Its methods record the
+// first problem (a value that is not JSON-encodable) and Build reports it.
+// A StepBuilder is not safe for concurrent use; Build may be called many
+// times, each call building a fresh step from the current settings.
 type StepBuilder struct {
-	claimed store.ClaimedStep
+	data    worker.StepData
 	taskSet bool
 	stepSet bool
 	err     error
 }
 
-// NewStep starts a step named name: attempt 1 of DefaultMaxAttempts, method
-// "call", empty task context and configuration, no dependencies, in task
-// DefaultNamespace/DefaultTaskName/DefaultTaskVersion. The task and step
-// ids are derived from the name, so a test sees the same ids on every run;
-// WithTaskUUID and WithStepUUID override them.
+// NewStep starts a step named name: attempt 1 of DefaultMaxAttempts
+// (retryable), method "call", empty task context and configuration, no
+// dependencies, in task DefaultNamespace/DefaultTaskName/DefaultTaskVersion.
+// The task and step ids are derived from the name, so a test sees the same
+// ids on every run; WithTaskUUID and WithStepUUID override them.
 func NewStep(name string) *StepBuilder {
-	b := &StepBuilder{}
-	b.claimed.Step = store.Step{
-		Name:             name,
+	return &StepBuilder{data: worker.StepData{
+		Namespace:        DefaultNamespace,
+		TaskName:         DefaultTaskName,
+		TaskVersion:      DefaultTaskVersion,
+		StepName:         name,
 		TemplateStepName: name,
 		StepType:         "standard",
-		HandlerMethod:    DefaultMethod,
-		Attempts:         1,
-		Retry: store.RetryPolicy{
-			Retryable:    true,
-			MaxAttempts:  DefaultMaxAttempts,
-			Backoff:      "exponential",
-			BackoffBase:  1000,
-			MaxBackoffMs: 30000,
-		},
-		Inputs: json.RawMessage(`{}`),
-	}
-	b.claimed.Task = store.ClaimedTask{
-		Namespace: DefaultNamespace,
-		Name:      DefaultTaskName,
-		Version:   DefaultTaskVersion,
-		Context:   json.RawMessage(`{}`),
-		Tags:      []string{},
-	}
-	b.claimed.Dependencies = map[string]json.RawMessage{}
-	return b
+		Method:           DefaultMethod,
+		Context:          json.RawMessage(`{}`),
+		Config:           json.RawMessage(`{}`),
+		Dependencies:     map[string]json.RawMessage{},
+		Attempt:          1,
+		MaxAttempts:      DefaultMaxAttempts,
+		Retryable:        true,
+	}}
 }
 
-// WithContext sets the task context (the task's input). v is any
-// JSON-encodable value; json.RawMessage and []byte are taken as JSON text.
+// WithContext sets the task context (the task's input, which a typed
+// handler receives decoded as Step.Input). v is any JSON-encodable value;
+// json.RawMessage and []byte are taken as JSON text.
 func (b *StepBuilder) WithContext(v any) *StepBuilder {
 	if raw, ok := b.encode("task context", v); ok {
-		b.claimed.Task.Context = raw
+		b.data.Context = raw
 	}
 	return b
 }
 
 // WithConfig sets the step configuration (the template's
-// handler.initialization).
+// handler.initialization, which worker.Config decodes).
 func (b *StepBuilder) WithConfig(v any) *StepBuilder {
 	if raw, ok := b.encode("step config", v); ok {
-		b.claimed.Step.Inputs = raw
+		b.data.Config = raw
 	}
 	return b
 }
 
 // WithDependency adds the result of a completed ancestor step: value is
-// what that step's handler passed to worker.Success. It is stored wrapped
-// in a step execution result, as the database holds it.
+// what that step's handler returned. It is stored wrapped in a step
+// execution result, as the database holds it, so worker.Dependency reads it
+// exactly as on a worker.
 func (b *StepBuilder) WithDependency(stepName string, value any) *StepBuilder {
 	raw, ok := b.encode(fmt.Sprintf("result of step %q", stepName), value)
 	if !ok {
@@ -97,116 +90,112 @@ func (b *StepBuilder) WithDependency(stepName string, value any) *StepBuilder {
 		b.fail(fmt.Errorf("wrapping result of step %q: %w", stepName, err))
 		return b
 	}
-	b.claimed.Dependencies[stepName] = stored
+	b.data.Dependencies[stepName] = stored
 	return b
 }
 
 // WithStoredDependency adds an ancestor's result exactly as stored (a step
 // execution result document), for tests of unusual stored shapes.
 func (b *StepBuilder) WithStoredDependency(stepName string, stored json.RawMessage) *StepBuilder {
-	b.claimed.Dependencies[stepName] = stored
+	b.data.Dependencies[stepName] = stored
 	return b
 }
 
 // WithAttempt sets the attempt number (1 for the first run) and the step's
 // attempt limit.
 func (b *StepBuilder) WithAttempt(attempt, maxAttempts int) *StepBuilder {
-	b.claimed.Step.Attempts = attempt
-	b.claimed.Step.Retry.MaxAttempts = maxAttempts
+	b.data.Attempt, b.data.MaxAttempts = attempt, maxAttempts
 	return b
 }
 
 // WithRetryable sets whether the template allows retries of the step.
 func (b *StepBuilder) WithRetryable(retryable bool) *StepBuilder {
-	b.claimed.Step.Retry.Retryable = retryable
+	b.data.Retryable = retryable
 	return b
 }
 
 // WithMethod sets the handler method (the template's handler.method).
 func (b *StepBuilder) WithMethod(method string) *StepBuilder {
-	b.claimed.Step.HandlerMethod = method
+	b.data.Method = method
 	return b
 }
 
 // WithCallable sets the step's handler callable.
 func (b *StepBuilder) WithCallable(callable string) *StepBuilder {
-	b.claimed.Step.HandlerCallable = callable
+	b.data.Callable = callable
 	return b
 }
 
 // WithTimeout sets the step's timeout_seconds.
 func (b *StepBuilder) WithTimeout(seconds int) *StepBuilder {
-	b.claimed.Step.TimeoutSeconds = seconds
+	b.data.TimeoutSeconds = seconds
 	return b
 }
 
-// WithCheckpoint sets the step's saved progress.
+// WithCheckpoint sets the step's saved checkpoint record (what
+// worker.YieldCheckpoint saved: {"cursor", "items_processed",
+// "accumulated_results", ...}).
 func (b *StepBuilder) WithCheckpoint(v any) *StepBuilder {
 	if raw, ok := b.encode("checkpoint", v); ok {
-		b.claimed.Step.Checkpoint = raw
+		b.data.Checkpoint = raw
 	}
 	return b
 }
 
 // WithTask sets the template the task was created from.
 func (b *StepBuilder) WithTask(namespace, name, version string) *StepBuilder {
-	b.claimed.Task.Namespace, b.claimed.Task.Name, b.claimed.Task.Version = namespace, name, version
+	b.data.Namespace, b.data.TaskName, b.data.TaskVersion = namespace, name, version
 	return b
 }
 
 // WithTaskUUID sets the task's id (and so the default step id).
 func (b *StepBuilder) WithTaskUUID(id uuid.UUID) *StepBuilder {
-	b.claimed.Task.UUID = id
+	b.data.TaskUUID = id
 	b.taskSet = true
 	return b
 }
 
 // WithStepUUID sets the step's id.
 func (b *StepBuilder) WithStepUUID(id uuid.UUID) *StepBuilder {
-	b.claimed.Step.UUID = id
+	b.data.StepUUID = id
 	b.stepSet = true
 	return b
 }
 
-// Claimed returns the store.ClaimedStep the builder describes, or the first
+// Data returns the worker.StepData the builder describes, or the first
 // error met while building (a value that is not JSON-encodable).
-func (b *StepBuilder) Claimed() (*store.ClaimedStep, error) {
+func (b *StepBuilder) Data() (worker.StepData, error) {
 	if b.err != nil {
-		return nil, b.err
+		return worker.StepData{}, b.err
 	}
-	c := b.claimed
-	c.Task.UUID = b.taskUUID()
+	d := b.data
+	d.TaskUUID = b.taskUUID()
 	if !b.stepSet {
-		c.Step.UUID = stepUUID(c.Task.UUID, c.Step.Name)
+		d.StepUUID = stepUUID(d.TaskUUID, d.StepName)
 	}
-	c.Step.TaskUUID = c.Task.UUID
-	if c.Task.CorrelationID == uuid.Nil {
-		c.Task.CorrelationID = uuid.NewSHA1(c.Task.UUID, []byte("correlation"))
+	if d.CorrelationID == uuid.Nil {
+		d.CorrelationID = uuid.NewSHA1(d.TaskUUID, []byte("correlation"))
 	}
-	deps := make(map[string]json.RawMessage, len(c.Dependencies))
-	for k, v := range c.Dependencies {
-		deps[k] = v
-	}
-	c.Dependencies = deps
-	return &c, nil
+	d.Dependencies = maps.Clone(d.Dependencies)
+	return d, nil
 }
 
 // Build returns the step context. It panics when a value given to the
 // builder could not be encoded as JSON: that is a bug in the test, and a
-// test helper should fail loudly. Use Claimed to get the error instead.
+// test helper should fail loudly. Use Data to get the error instead.
 func (b *StepBuilder) Build() *worker.StepContext {
-	c, err := b.Claimed()
+	d, err := b.Data()
 	if err != nil {
 		panic("workertest: " + err.Error())
 	}
-	return worker.NewStepContext(c)
+	return worker.NewStepContext(d)
 }
 
 func (b *StepBuilder) taskUUID() uuid.UUID {
 	if b.taskSet {
-		return b.claimed.Task.UUID
+		return b.data.TaskUUID
 	}
-	return uuid.NewSHA1(idSpace, []byte("task/"+b.claimed.Step.Name))
+	return uuid.NewSHA1(idSpace, []byte("task/"+b.data.StepName))
 }
 
 func (b *StepBuilder) encode(what string, v any) (json.RawMessage, bool) {

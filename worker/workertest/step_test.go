@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/worker"
 )
 
 func TestNewStepDefaults(t *testing.T) {
@@ -16,7 +17,7 @@ func TestNewStepDefaults(t *testing.T) {
 	require.Equal(t, 1, step.Attempt())
 	require.Equal(t, DefaultMaxAttempts, step.MaxAttempts())
 	require.False(t, step.IsRetry())
-	require.False(t, step.IsLastRetry())
+	require.False(t, step.IsLastAttempt())
 	require.Equal(t, "call", step.Method())
 	require.Equal(t, DefaultNamespace, step.Namespace())
 	require.Equal(t, DefaultTaskName, step.TaskName())
@@ -48,7 +49,7 @@ func TestBuilderSetsEverything(t *testing.T) {
 		WithDependency("weigh", 12.5).
 		WithAttempt(3, 3).
 		WithMethod("express").
-		WithCheckpoint(map[string]any{"cursor": 10}).
+		WithCheckpoint(map[string]any{"cursor": 10, "items_processed": 10}).
 		Build()
 
 	require.Equal(t, task, step.TaskUUID())
@@ -56,35 +57,41 @@ func TestBuilderSetsEverything(t *testing.T) {
 	require.Equal(t, "shop", step.Namespace())
 	require.Equal(t, "express", step.Method())
 	require.True(t, step.IsRetry())
-	require.True(t, step.IsLastRetry())
-	require.JSONEq(t, `{"cursor":10}`, string(step.Checkpoint()))
-
-	v, ok := step.Input("order_id")
+	require.True(t, step.IsLastAttempt())
+	cp, ok := step.Checkpoint()
 	require.True(t, ok)
-	require.EqualValues(t, 7, v)
-	require.Equal(t, "fallback", step.InputOr("missing", "fallback"))
-	c, ok := step.Config("carrier")
-	require.True(t, ok)
-	require.Equal(t, "UPS", c)
-	var zones []int
-	require.NoError(t, step.DecodeConfig("zones", &zones))
-	require.Equal(t, []int{1, 2}, zones)
+	require.JSONEq(t, `10`, string(cp.Cursor))
+	require.JSONEq(t, `{"order_id": 7, "rush": true}`, string(step.RawContext()))
+	require.JSONEq(t, `{"carrier":"UPS","zones":[1,2]}`, string(step.RawConfig()))
 
-	// Dependencies read back exactly as the handler's Success value.
+	// A typed handler reads them decoded.
+	typed, err := worker.NewStep[struct {
+		OrderID int  `json:"order_id"`
+		Rush    bool `json:"rush"`
+	}](step)
+	require.NoError(t, err)
+	require.Equal(t, 7, typed.Input.OrderID)
+	require.True(t, typed.Input.Rush)
+	cfg, err := worker.Config[struct {
+		Carrier string `json:"carrier"`
+		Zones   []int  `json:"zones"`
+	}](typed)
+	require.NoError(t, err)
+	require.Equal(t, "UPS", cfg.Carrier)
+	require.Equal(t, []int{1, 2}, cfg.Zones)
+
+	// Dependencies read back exactly as the ancestor handler's output.
 	require.ElementsMatch(t, []string{"pack", "weigh"}, step.DependencyNames())
 	raw, ok := step.DependencyResult("pack")
 	require.True(t, ok)
 	require.JSONEq(t, `{"boxes":2,"label":{"id":"L-1"}}`, string(raw))
-	var w float64
-	require.NoError(t, step.DecodeDependency("weigh", &w))
+	w, err := worker.Dependency[float64](typed, "weigh")
+	require.NoError(t, err)
 	require.Equal(t, 12.5, w)
-	id, ok := step.DependencyField("pack", "label", "id")
-	require.True(t, ok)
-	require.Equal(t, "L-1", id)
 }
 
 func TestDependenciesAreStoredExecutionResults(t *testing.T) {
-	c, err := NewStep("b").WithDependency("a", map[string]any{"n": 1}).Claimed()
+	c, err := NewStep("b").WithDependency("a", map[string]any{"n": 1}).Data()
 	require.NoError(t, err)
 	stored := stepresult.Parse(c.Dependencies["a"])
 	require.True(t, stored.Success)
@@ -92,7 +99,7 @@ func TestDependenciesAreStoredExecutionResults(t *testing.T) {
 	require.JSONEq(t, `{"n":1}`, string(stored.Result))
 
 	// A nil value is stored as the empty object, as a worker stores it.
-	c, err = NewStep("b").WithDependency("a", nil).Claimed()
+	c, err = NewStep("b").WithDependency("a", nil).Data()
 	require.NoError(t, err)
 	require.JSONEq(t, `{}`, string(stepresult.Parse(c.Dependencies["a"]).Result))
 
@@ -103,25 +110,25 @@ func TestDependenciesAreStoredExecutionResults(t *testing.T) {
 	require.JSONEq(t, `[1,2]`, string(raw))
 }
 
-func TestClaimedIsACopy(t *testing.T) {
+func TestDataIsACopy(t *testing.T) {
 	b := NewStep("s").WithDependency("a", 1)
-	c1, err := b.Claimed()
+	c1, err := b.Data()
 	require.NoError(t, err)
 	b.WithDependency("z", 2)
 	require.Len(t, c1.Dependencies, 1)
-	c2, err := b.Claimed()
+	c2, err := b.Data()
 	require.NoError(t, err)
 	require.Len(t, c2.Dependencies, 2)
 }
 
 func TestUnencodableValuesAreReported(t *testing.T) {
 	b := NewStep("s").WithContext(map[string]any{"f": func() {}}).WithConfig(make(chan int))
-	_, err := b.Claimed()
+	_, err := b.Data()
 	require.ErrorContains(t, err, "encoding task context")
 	require.PanicsWithValue(t, "workertest: "+err.Error(), func() { b.Build() })
 
-	_, err = NewStep("s").WithConfig(json.RawMessage(`{nope`)).Claimed()
+	_, err = NewStep("s").WithConfig(json.RawMessage(`{nope`)).Data()
 	require.ErrorContains(t, err, "step config")
-	_, err = NewStep("s").WithDependency("a", []byte(`{`)).Claimed()
+	_, err = NewStep("s").WithDependency("a", []byte(`{`)).Data()
 	require.ErrorContains(t, err, `result of step "a"`)
 }

@@ -131,12 +131,12 @@ func RunTemplate(ctx context.Context, t *template.Template, r *worker.Registry, 
 		limit := max(s.Retry.MaxAttempts, 1)
 		for attempt := 1; ; attempt++ {
 			b.WithAttempt(attempt, s.Retry.MaxAttempts)
-			step, err := b.Claimed()
+			data, err := b.Data()
 			if err != nil {
 				return nil, fmt.Errorf("building step %q: %w", name, err)
 			}
 			sr.Attempts = attempt
-			sr.Result = runAttempt(ctx, h, worker.NewStepContext(step), s.TimeoutSeconds)
+			sr.Result = runAttempt(ctx, h, worker.NewStepContext(data), s.TimeoutSeconds)
 			if sr.Result.IsSuccess() || !sr.Result.Retryable() || !s.Retry.Retryable || attempt >= limit {
 				break
 			}
@@ -151,13 +151,13 @@ func RunTemplate(ctx context.Context, t *template.Template, r *worker.Registry, 
 	return run, nil
 }
 
-func runAttempt(ctx context.Context, h worker.Handler, step *worker.StepContext, timeoutSeconds int) worker.Result {
+func runAttempt(ctx context.Context, e worker.Executor, step *worker.StepContext, timeoutSeconds int) worker.Result {
 	if timeoutSeconds > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutSeconds)*time.Second)
 		defer cancel()
 	}
-	return RunContext(ctx, h, step)
+	return execute(ctx, e, step)
 }
 
 func parentsSucceeded(s *template.Step, run *WorkflowRun) bool {

@@ -3,6 +3,7 @@ package workertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -56,43 +57,49 @@ func chainRegistry(t *testing.T, calls map[string]int, mu *sync.Mutex) *worker.R
 		calls[s.StepName()]++
 		mu.Unlock()
 	}
+	type input struct {
+		Start int `json:"start"`
+	}
 	r := worker.NewRegistry()
-	require.NoError(t, r.RegisterFunc("add", func(_ context.Context, s *worker.StepContext) worker.Result {
-		count(s)
-		var add, base int
-		if err := s.DecodeConfig("add", &add); err != nil {
-			return worker.Failure(err.Error(), "ValidationError", false)
+	require.NoError(t, worker.Register(r, "add", worker.Func(func(_ context.Context, s *worker.Step[input]) (int, error) {
+		count(s.StepContext)
+		cfg, err := worker.Config[struct {
+			Add int `json:"add"`
+		}](s)
+		if err != nil {
+			return 0, err
 		}
 		if s.StepName() == "a" {
-			if err := s.DecodeInput("start", &base); err != nil {
-				return worker.Failure(err.Error(), "ValidationError", false)
-			}
-		} else if err := s.DecodeDependency("a", &base); err != nil {
-			return worker.Failure(err.Error(), "PermanentError", false)
+			return s.Input.Start + cfg.Add, nil
 		}
-		return worker.Success(base+add, nil)
-	}))
-	require.NoError(t, r.RegisterFunc("sum_ancestors", func(_ context.Context, s *worker.StepContext) worker.Result {
-		count(s)
+		base, err := worker.Dependency[int](s, "a")
+		return base + cfg.Add, err
+	})))
+	require.NoError(t, worker.Register(r, "sum_ancestors", worker.Func(func(_ context.Context, s *worker.Step[struct{}]) (map[string]int, error) {
+		count(s.StepContext)
 		total := 0
 		for _, n := range s.DependencyNames() {
-			var v int
-			if err := s.DecodeDependency(n, &v); err != nil {
-				return worker.Failure(err.Error(), "PermanentError", false)
+			v, err := worker.Dependency[int](s, n)
+			if err != nil {
+				return nil, err
 			}
 			total += v
 		}
-		return worker.Success(map[string]any{"total": total, "ancestors": len(s.DependencyNames())}, nil)
-	}))
-	require.NoError(t, r.RegisterFunc("flaky", func(_ context.Context, s *worker.StepContext) worker.Result {
-		count(s)
-		var until int
-		_ = s.DecodeConfig("fail_until", &until)
-		if s.Attempt() < until {
-			return worker.Failure(fmt.Sprintf("attempt %d", s.Attempt()), "RetryableError", true)
+		return map[string]int{"total": total, "ancestors": len(s.DependencyNames())}, nil
+	})))
+	require.NoError(t, worker.Register(r, "flaky", worker.Func(func(_ context.Context, s *worker.Step[struct{}]) (int, error) {
+		count(s.StepContext)
+		cfg, err := worker.Config[struct {
+			FailUntil int `json:"fail_until"`
+		}](s)
+		if err != nil {
+			return 0, err
 		}
-		return worker.Success(s.Attempt(), nil)
-	}))
+		if s.Attempt() < cfg.FailUntil {
+			return 0, fmt.Errorf("attempt %d", s.Attempt())
+		}
+		return s.Attempt(), nil
+	})))
 	return r
 }
 
@@ -179,13 +186,13 @@ steps:
 
 func TestRunTemplateBoundsAttemptsByTimeout(t *testing.T) {
 	r := worker.NewRegistry()
-	require.NoError(t, r.RegisterFunc("deadline", func(ctx context.Context, _ *worker.StepContext) worker.Result {
+	require.NoError(t, worker.Register(r, "deadline", worker.Func(func(ctx context.Context, _ *worker.Step[struct{}]) (bool, error) {
 		d, ok := ctx.Deadline()
 		if !ok {
-			return worker.Failure("no deadline", "PermanentError", false)
+			return false, worker.Permanent(errors.New("no deadline"))
 		}
-		return worker.Success(time.Until(d) > 0 && time.Until(d) <= 2*time.Second, nil)
-	}))
+		return time.Until(d) > 0 && time.Until(d) <= 2*time.Second, nil
+	})))
 	tmpl := parse(t, `
 name: timed
 namespace_name: workertest_examples

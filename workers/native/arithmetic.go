@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"math/big"
 
 	"github.com/tasker-go/tasker/worker"
@@ -69,32 +70,32 @@ type convergenceResult struct {
 
 // squareInput squares the task's even_number: the first step of every
 // arithmetic workflow. A missing, non-integer or odd even_number is a
-// non-retryable ValidationError.
-func squareInput(stepNumber int) worker.Handler {
-	return worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
-		n, err := evenNumber(step)
+// permanent ValidationError.
+func squareInput(stepNumber int) worker.HandlerFunc[evenInput, squareResult] {
+	return func(_ context.Context, step *worker.Step[evenInput]) (squareResult, error) {
+		n, err := step.Input.number()
 		if err != nil {
-			return invalid("%s", err)
+			return squareResult{}, invalid("%s", err)
 		}
-		return worker.Success(squareResult{
+		return squareResult{
 			Result: intValue(square(n)), Operation: opSquare, Input: intValue(n),
 			Source: "even_number", StepNumber: configStepNumber(step, stepNumber),
-		}, nil)
-	})
+		}, nil
+	}
 }
 
 // squareOf squares the number produced by the ancestor step from.
-func squareOf(from string, stepNumber int) worker.Handler {
-	return worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
+func squareOf(from string, stepNumber int) worker.HandlerFunc[struct{}, squareResult] {
+	return func(_ context.Context, step *worker.Step[struct{}]) (squareResult, error) {
 		n, err := dependencyInt(step, from)
 		if err != nil {
-			return brokenDependency(err)
+			return squareResult{}, err
 		}
-		return worker.Success(squareResult{
+		return squareResult{
 			Result: intValue(square(n)), Operation: opSquare, Input: intValue(n),
 			Source: from, StepNumber: configStepNumber(step, stepNumber),
-		}, nil)
-	})
+		}, nil
+	}
 }
 
 // convergeOptions shapes a multiply-and-square step's result.
@@ -106,11 +107,11 @@ type convergeOptions struct {
 
 // multiplySquare multiplies the numbers of the ancestor steps from and
 // squares the product.
-func multiplySquare(opts convergeOptions, from ...string) worker.Handler {
-	return worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
+func multiplySquare(opts convergeOptions, from ...string) worker.HandlerFunc[struct{}, convergenceResult] {
+	return func(_ context.Context, step *worker.Step[struct{}]) (convergenceResult, error) {
 		ns, err := dependencyInts(step, from)
 		if err != nil {
-			return brokenDependency(err)
+			return convergenceResult{}, err
 		}
 		inputs := make(map[string]any, len(from))
 		product := big.NewInt(1)
@@ -130,8 +131,8 @@ func multiplySquare(opts convergeOptions, from ...string) worker.Handler {
 		if opts.asString {
 			res.Result = v.String()
 		}
-		return worker.Success(res, nil)
-	})
+		return res, nil
+	}
 }
 
 // saturate caps v at ceiling and reports whether it had to.
@@ -142,59 +143,67 @@ func saturate(v, ceiling *big.Int) (*big.Int, bool) {
 	return v, false
 }
 
-// configStepNumber is the step_number of the step's configuration, or def.
-func configStepNumber(step *worker.StepContext, def int) int {
-	var n int
-	if err := step.DecodeConfig("step_number", &n); err == nil && n > 0 {
-		return n
+// stepNumberConfig is the part of the arithmetic steps' configuration
+// (handler.initialization) they read.
+type stepNumberConfig struct {
+	StepNumber int `json:"step_number"`
+}
+
+// configStepNumber is the positive step_number of the step's
+// configuration, or def (also when the configuration does not have one
+// that reads as an integer: it only labels the result).
+func configStepNumber[In any](step *worker.Step[In], def int) int {
+	if cfg, err := worker.Config[stepNumberConfig](step); err == nil && cfg.StepNumber > 0 {
+		return cfg.StepNumber
 	}
 	return def
 }
 
-// arithmeticHandlers are the linear, diamond, tree and mixed-DAG handlers.
-func arithmeticHandlers() map[string]worker.Handler {
+// registerArithmetic registers the linear, diamond, tree and mixed-DAG
+// handlers.
+func registerArithmetic(r *worker.Registry) error {
 	const (
 		linear  = "tasker_example_rs::step_handlers::linear_workflow::"
 		diamond = "tasker_example_rs::step_handlers::diamond_workflow::"
 		tree    = "tasker_example_rs::step_handlers::tree_workflow::"
 		dag     = "tasker_example_rs::step_handlers::mixed_dag_workflow::"
 	)
-	return map[string]worker.Handler{
-		linear + "LinearStep1Handler": squareInput(1),
-		linear + "LinearStep2Handler": squareOf(stepLinear1, 2),
-		linear + "LinearStep3Handler": squareOf(stepLinear2, 3),
-		linear + "LinearStep4Handler": squareOf(stepLinear3, 4),
+	return errors.Join(
+		worker.Register(r, linear+"LinearStep1Handler", squareInput(1)),
+		worker.Register(r, linear+"LinearStep2Handler", squareOf(stepLinear1, 2)),
+		worker.Register(r, linear+"LinearStep3Handler", squareOf(stepLinear2, 3)),
+		worker.Register(r, linear+"LinearStep4Handler", squareOf(stepLinear3, 4)),
 
-		diamond + "DiamondStartHandler":   squareInput(0),
-		diamond + "DiamondBranchBHandler": squareOf(stepDiamondStart, 0),
-		diamond + "DiamondBranchCHandler": squareOf(stepDiamondStart, 0),
-		diamond + "DiamondEndHandler": multiplySquare(convergeOptions{operation: opMultiplyAndSquare},
-			stepDiamondBranchB, stepDiamondBranchC),
+		worker.Register(r, diamond+"DiamondStartHandler", squareInput(0)),
+		worker.Register(r, diamond+"DiamondBranchBHandler", squareOf(stepDiamondStart, 0)),
+		worker.Register(r, diamond+"DiamondBranchCHandler", squareOf(stepDiamondStart, 0)),
+		worker.Register(r, diamond+"DiamondEndHandler", multiplySquare(convergeOptions{operation: opMultiplyAndSquare},
+			stepDiamondBranchB, stepDiamondBranchC)),
 
-		tree + "TreeRootHandler":        squareInput(0),
-		tree + "TreeBranchLeftHandler":  squareOf(stepTreeRoot, 0),
-		tree + "TreeBranchRightHandler": squareOf(stepTreeRoot, 0),
-		tree + "TreeLeafDHandler":       squareOf(stepTreeBranchLeft, 0),
-		tree + "TreeLeafEHandler":       squareOf(stepTreeBranchLeft, 0),
-		tree + "TreeLeafFHandler":       squareOf(stepTreeBranchRight, 0),
-		tree + "TreeLeafGHandler":       squareOf(stepTreeBranchRight, 0),
+		worker.Register(r, tree+"TreeRootHandler", squareInput(0)),
+		worker.Register(r, tree+"TreeBranchLeftHandler", squareOf(stepTreeRoot, 0)),
+		worker.Register(r, tree+"TreeBranchRightHandler", squareOf(stepTreeRoot, 0)),
+		worker.Register(r, tree+"TreeLeafDHandler", squareOf(stepTreeBranchLeft, 0)),
+		worker.Register(r, tree+"TreeLeafEHandler", squareOf(stepTreeBranchLeft, 0)),
+		worker.Register(r, tree+"TreeLeafFHandler", squareOf(stepTreeBranchRight, 0)),
+		worker.Register(r, tree+"TreeLeafGHandler", squareOf(stepTreeBranchRight, 0)),
 		// The tree's final value (n^64) is always returned as a decimal
 		// string, as tasker-core does.
-		tree + "TreeFinalConvergenceHandler": multiplySquare(convergeOptions{operation: opMultiplyAllAndSquare, asString: true},
-			stepTreeLeafD, stepTreeLeafE, stepTreeLeafF, stepTreeLeafG),
+		worker.Register(r, tree+"TreeFinalConvergenceHandler", multiplySquare(convergeOptions{operation: opMultiplyAllAndSquare, asString: true},
+			stepTreeLeafD, stepTreeLeafE, stepTreeLeafF, stepTreeLeafG)),
 
-		dag + "DagInitHandler":         squareInput(0),
-		dag + "DagProcessLeftHandler":  squareOf(stepDagInit, 0),
-		dag + "DagProcessRightHandler": squareOf(stepDagInit, 0),
-		dag + "DagValidateHandler": multiplySquare(convergeOptions{operation: opMultiplyAndSquare},
-			stepDagProcessLeft, stepDagProcessRight),
-		dag + "DagTransformHandler": squareOf(stepDagProcessLeft, 0),
-		dag + "DagAnalyzeHandler":   squareOf(stepDagProcessRight, 0),
+		worker.Register(r, dag+"DagInitHandler", squareInput(0)),
+		worker.Register(r, dag+"DagProcessLeftHandler", squareOf(stepDagInit, 0)),
+		worker.Register(r, dag+"DagProcessRightHandler", squareOf(stepDagInit, 0)),
+		worker.Register(r, dag+"DagValidateHandler", multiplySquare(convergeOptions{operation: opMultiplyAndSquare},
+			stepDagProcessLeft, stepDagProcessRight)),
+		worker.Register(r, dag+"DagTransformHandler", squareOf(stepDagProcessLeft, 0)),
+		worker.Register(r, dag+"DagAnalyzeHandler", squareOf(stepDagProcessRight, 0)),
 		// tasker-core finalizes the mixed DAG in u128 with saturating
 		// multiplication; we compute exactly with math/big and cap the
 		// product and the square at 2^128-1, setting "saturated". For
 		// even_number 2 the result is exactly 2^64; from 4 on it saturates.
-		dag + "DagFinalizeHandler": multiplySquare(convergeOptions{operation: opMultiplyThreeAndSquare, ceiling: u128Max},
-			stepDagValidate, stepDagTransform, stepDagAnalyze),
-	}
+		worker.Register(r, dag+"DagFinalizeHandler", multiplySquare(convergeOptions{operation: opMultiplyThreeAndSquare, ceiling: u128Max},
+			stepDagValidate, stepDagTransform, stepDagAnalyze)),
+	)
 }

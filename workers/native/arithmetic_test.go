@@ -23,8 +23,8 @@ func pow(base, exp int64) *big.Int {
 func TestLinearStepsSquareInTurn(t *testing.T) {
 	step1 := workertest.NewStep("linear_step_1").
 		WithContext(map[string]any{"even_number": 6}).
-		WithConfig(map[string]any{"operation": "square", "step_number": 1}).Build()
-	v := valueOf(t, workertest.Run(handler(t, linearPrefix+"LinearStep1Handler"), step1))
+		WithConfig(map[string]any{"operation": "square", "step_number": 1})
+	v := valueOf(t, workertest.Execute(handler(t, linearPrefix+"LinearStep1Handler"), step1))
 	require.Equal(t, map[string]any{"result": num("36"), "operation": "square", "input": num("6"),
 		"source": "even_number", "step_number": num("1")}, v)
 
@@ -36,8 +36,8 @@ func TestLinearStepsSquareInTurn(t *testing.T) {
 		parent := "linear_step_" + string(rune('1'+i))
 		step := workertest.NewStep(stepName).
 			WithConfig(map[string]any{"step_number": i + 2}).
-			WithDependency(parent, prev).Build()
-		v := valueOf(t, workertest.Run(handler(t, linearPrefix+name), step))
+			WithDependency(parent, prev)
+		v := valueOf(t, workertest.Execute(handler(t, linearPrefix+name), step))
 		require.Equal(t, num(want[i]), v["result"], stepName)
 		require.Equal(t, num(string(rune('2'+i))), v["step_number"])
 		require.Equal(t, parent, v["source"])
@@ -81,24 +81,24 @@ func TestFirstStepsRejectBadEvenNumber(t *testing.T) {
 		map[string]any{"other": 6},
 	} {
 		for _, c := range firsts {
-			res := workertest.Run(handler(t, c), workertest.NewStep("first").WithContext(ctx).Build())
+			res := workertest.Execute(handler(t, c), workertest.NewStep("first").WithContext(ctx))
 			requireFailure(t, res, "ValidationError", false)
 		}
 	}
 	// Negative even numbers and zero are even.
-	v := valueOf(t, workertest.Run(handler(t, firsts[0]), workertest.NewStep("s").WithContext(map[string]any{"even_number": -4}).Build()))
+	v := valueOf(t, workertest.Execute(handler(t, firsts[0]), workertest.NewStep("s").WithContext(map[string]any{"even_number": -4})))
 	require.Equal(t, num("16"), v["result"])
 }
 
 func TestSquareAcceptsBareAndStringDependencies(t *testing.T) {
 	h := handler(t, linearPrefix+"LinearStep2Handler")
 	for _, dep := range []any{36, "36", map[string]any{"result": "36"}} {
-		v := valueOf(t, workertest.Run(h, workertest.NewStep("linear_step_2").WithDependency("linear_step_1", dep).Build()))
+		v := valueOf(t, workertest.Execute(h, workertest.NewStep("linear_step_2").WithDependency("linear_step_1", dep)))
 		require.Equal(t, num("1296"), v["result"])
 	}
 	// A number past 2^53 survives exactly.
 	large := "123456789012345678901234567890"
-	v := valueOf(t, workertest.Run(h, workertest.NewStep("linear_step_2").WithDependency("linear_step_1", map[string]any{"result": large}).Build()))
+	v := valueOf(t, workertest.Execute(h, workertest.NewStep("linear_step_2").WithDependency("linear_step_1", map[string]any{"result": large})))
 	n, _ := new(big.Int).SetString(large, 10)
 	require.Equal(t, new(big.Int).Mul(n, n).String(), v["result"])
 }
@@ -111,7 +111,7 @@ func TestMissingOrBrokenDependencyIsPermanent(t *testing.T) {
 		workertest.NewStep("linear_step_3").WithDependency("linear_step_2", map[string]any{"result": 2.5}),
 		workertest.NewStep("linear_step_3").WithDependency("linear_step_2", []int{1}),
 	} {
-		res := workertest.Run(h, b.Build())
+		res := workertest.Execute(h, b)
 		requireFailure(t, res, "PermanentError", false)
 		require.Equal(t, codeMissingDependency, res.ErrorCode())
 	}
@@ -120,8 +120,8 @@ func TestMissingOrBrokenDependencyIsPermanent(t *testing.T) {
 func TestDiamondEndsAtNToThe16th(t *testing.T) {
 	end := workertest.NewStep("diamond_end").
 		WithDependency("diamond_branch_b", map[string]any{"result": 1296}).
-		WithDependency("diamond_branch_c", map[string]any{"result": 1296}).Build()
-	v := valueOf(t, workertest.Run(handler(t, diamondPrefix+"DiamondEndHandler"), end))
+		WithDependency("diamond_branch_c", map[string]any{"result": 1296})
+	v := valueOf(t, workertest.Execute(handler(t, diamondPrefix+"DiamondEndHandler"), end))
 	require.Equal(t, num("2821109907456"), v["result"])
 	require.Equal(t, num("1679616"), v["product"])
 	require.Equal(t, "multiply_and_square", v["operation"])
@@ -166,8 +166,8 @@ func TestTreeFinalIsNToThe64thAsString(t *testing.T) {
 		WithDependency("tree_leaf_d", map[string]any{"result": 1}).
 		WithDependency("tree_leaf_e", map[string]any{"result": 2}).
 		WithDependency("tree_leaf_f", map[string]any{"result": 3}).
-		WithDependency("tree_leaf_g", map[string]any{"result": 4}).Build()
-	require.Equal(t, "576", valueOf(t, workertest.Run(handler(t, treePrefix+"TreeFinalConvergenceHandler"), small))["result"])
+		WithDependency("tree_leaf_g", map[string]any{"result": 4})
+	require.Equal(t, "576", valueOf(t, workertest.Execute(handler(t, treePrefix+"TreeFinalConvergenceHandler"), small))["result"])
 
 	run = runWorkflow(t, tmpl, map[string]any{"even_number": 6})
 	require.Equal(t, pow(6, 64).String(), valueOf(t, run.Step("tree_final_convergence").Result)["result"])

@@ -81,11 +81,11 @@ func TestEcommerceFailures(t *testing.T) {
 	} {
 		ctx := sampleCart("tok")
 		ctx["cart_items"] = items
-		requireFailure(t, workertest.Run(h, workertest.NewStep("validate_cart").WithContext(ctx).Build()), "ValidationError", false)
+		requireFailure(t, workertest.Execute(h, workertest.NewStep("validate_cart").WithContext(ctx)), "ValidationError", false)
 	}
 	ctx := sampleCart("tok")
 	ctx["cart_items"] = []map[string]any{{"product_id": 5, "quantity": 1}}
-	requireFailure(t, workertest.Run(h, workertest.NewStep("validate_cart").WithContext(ctx).Build()), "OutOfStock", false)
+	requireFailure(t, workertest.Execute(h, workertest.NewStep("validate_cart").WithContext(ctx)), "OutOfStock", false)
 }
 
 func pipelineWorkflow() []stepDef {
@@ -204,10 +204,10 @@ func TestUserRegistrationPerPlan(t *testing.T) {
 		{"email": "x@example.com"},
 		{"email": "x@example.com", "name": "X", "plan": "platinum"},
 	} {
-		requireFailure(t, workertest.Run(h, workertest.NewStep("create_user_account").
-			WithContext(map[string]any{"user_info": info}).Build()), "ValidationError", false)
+		requireFailure(t, workertest.Execute(h, workertest.NewStep("create_user_account").
+			WithContext(map[string]any{"user_info": info})), "ValidationError", false)
 	}
-	requireFailure(t, workertest.Run(h, workertest.NewStep("create_user_account").Build()), "ValidationError", false)
+	requireFailure(t, workertest.Execute(h, workertest.NewStep("create_user_account")), "ValidationError", false)
 }
 
 func TestPaymentsRefund(t *testing.T) {
@@ -246,7 +246,7 @@ func TestPaymentsRefund(t *testing.T) {
 		{"payment_id": "pay_1", "refund_amount": 100, "refund_reason": "boredom"},
 		{"payment_id": "pay_1", "refund_amount": 2000000},
 	} {
-		requireFailure(t, workertest.Run(h, workertest.NewStep("v").WithContext(ctx).Build()), "ValidationError", false)
+		requireFailure(t, workertest.Execute(h, workertest.NewStep("v").WithContext(ctx)), "ValidationError", false)
 	}
 }
 
@@ -349,20 +349,20 @@ func TestMultiMethodDispatchesOnHandlerMethod(t *testing.T) {
 		{"", "default_call", "100"}, // no method means call
 	} {
 		step := workertest.NewStep("s").WithContext(ctx).WithMethod(tc.method).
-			WithConfig(map[string]any{"step_number": 2}).Build()
-		v := valueOf(t, workertest.Run(h, step))
+			WithConfig(map[string]any{"step_number": 2})
+		v := valueOf(t, workertest.Execute(h, step))
 		require.Equal(t, tc.outcome, v["outcome"], tc.method)
 		require.Equal(t, num(tc.value), v["value"], tc.method)
 		require.Equal(t, num("2"), v["step_number"])
 	}
 	// The template's expected_method guards against mis-dispatch.
-	res := workertest.Run(h, workertest.NewStep("s").WithContext(ctx).WithMethod("refund").
-		WithConfig(map[string]any{"expected_method": "process"}).Build())
+	res := workertest.Execute(h, workertest.NewStep("s").WithContext(ctx).WithMethod("refund").
+		WithConfig(map[string]any{"expected_method": "process"}))
 	requireFailure(t, res, "PermanentError", false)
 	require.Equal(t, "METHOD_MISMATCH", res.ErrorCode())
-	res = workertest.Run(h, workertest.NewStep("s").WithContext(ctx).WithMethod("explode").Build())
+	res = workertest.Execute(h, workertest.NewStep("s").WithContext(ctx).WithMethod("explode"))
 	require.Equal(t, "UNKNOWN_METHOD", res.ErrorCode())
-	requireFailure(t, workertest.Run(h, workertest.NewStep("s").WithMethod("validate").Build()), "ValidationError", false)
+	requireFailure(t, workertest.Execute(h, workertest.NewStep("s").WithMethod("validate")), "ValidationError", false)
 
 	// The fixture's four steps in a row.
 	tmpl := workflow("dispatch",

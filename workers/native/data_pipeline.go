@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 
@@ -82,13 +83,17 @@ type extractResult[T any] struct {
 	PipelineID  string         `json:"pipeline_id,omitempty"`
 }
 
-func extract[T any](source string, records []T) worker.Handler {
-	return worker.HandlerFunc(func(_ context.Context, step *worker.StepContext) worker.Result {
-		out := extractResult[T]{Source: source, Records: records, RecordCount: len(records)}
-		_ = step.DecodeInput("date_range", &out.DateRange)
-		_ = step.DecodeInput("pipeline_id", &out.PipelineID)
-		return worker.Success(out, nil)
-	})
+// pipelineInput is the part of the task context the extracts echo.
+type pipelineInput struct {
+	DateRange  map[string]any `json:"date_range"`
+	PipelineID string         `json:"pipeline_id"`
+}
+
+func extract[T any](source string, records []T) worker.HandlerFunc[pipelineInput, extractResult[T]] {
+	return func(_ context.Context, step *worker.Step[pipelineInput]) (extractResult[T], error) {
+		return extractResult[T]{Source: source, Records: records, RecordCount: len(records),
+			DateRange: step.Input.DateRange, PipelineID: step.Input.PipelineID}, nil
+	}
 }
 
 // salesSummary is the result of transform_sales.
@@ -105,10 +110,10 @@ type salesSummary struct {
 	Customers    int                `json:"unique_customers"`
 }
 
-func transformSales(_ context.Context, step *worker.StepContext) worker.Result {
-	var in extractResult[saleRecord]
-	if err := step.DecodeDependency(stepExtractSales, &in); err != nil {
-		return brokenDependency(err)
+func transformSales(_ context.Context, step *worker.Step[struct{}]) (salesSummary, error) {
+	in, err := worker.Dependency[extractResult[saleRecord]](step, stepExtractSales)
+	if err != nil {
+		return salesSummary{}, err
 	}
 	var s salesSummary
 	var revenue int64
@@ -129,7 +134,7 @@ func transformSales(_ context.Context, step *worker.StepContext) worker.Result {
 	}
 	s.ByRegion, s.TopRegion = centsMap(byRegion)
 	s.ByProduct, s.TopProduct = centsMap(byProduct)
-	return worker.Success(s, nil)
+	return s, nil
 }
 
 // inventorySummary is the result of transform_inventory.
@@ -143,10 +148,10 @@ type inventorySummary struct {
 	RecordsRead      int            `json:"records_processed"`
 }
 
-func transformInventory(_ context.Context, step *worker.StepContext) worker.Result {
-	var in extractResult[inventoryRecord]
-	if err := step.DecodeDependency(stepExtractInventory, &in); err != nil {
-		return brokenDependency(err)
+func transformInventory(_ context.Context, step *worker.Step[struct{}]) (inventorySummary, error) {
+	in, err := worker.Dependency[extractResult[inventoryRecord]](step, stepExtractInventory)
+	if err != nil {
+		return inventorySummary{}, err
 	}
 	s := inventorySummary{UnitsByWarehouse: map[string]int{}, UnitsByProduct: map[string]int{}, ReorderAlerts: []string{},
 		RecordsRead: len(in.Records)}
@@ -160,7 +165,7 @@ func transformInventory(_ context.Context, step *worker.StepContext) worker.Resu
 	}
 	sort.Strings(s.ReorderAlerts)
 	s.Warehouses, s.Products = len(s.UnitsByWarehouse), len(s.UnitsByProduct)
-	return worker.Success(s, nil)
+	return s, nil
 }
 
 // customerSummary is the result of transform_customers.
@@ -173,10 +178,10 @@ type customerSummary struct {
 	RecordsRead          int            `json:"records_processed"`
 }
 
-func transformCustomers(_ context.Context, step *worker.StepContext) worker.Result {
-	var in extractResult[customerRecord]
-	if err := step.DecodeDependency(stepExtractCustomers, &in); err != nil {
-		return brokenDependency(err)
+func transformCustomers(_ context.Context, step *worker.Step[struct{}]) (customerSummary, error) {
+	in, err := worker.Dependency[extractResult[customerRecord]](step, stepExtractCustomers)
+	if err != nil {
+		return customerSummary{}, err
 	}
 	s := customerSummary{ByTier: map[string]int{}, HighValueCustomers: []string{}, RecordsRead: len(in.Records),
 		TotalCustomers: len(in.Records)}
@@ -194,7 +199,7 @@ func transformCustomers(_ context.Context, step *worker.StepContext) worker.Resu
 	if s.TotalCustomers > 0 {
 		s.AverageLifetimeValue = units(roundDiv(total, int64(s.TotalCustomers)))
 	}
-	return worker.Success(s, nil)
+	return s, nil
 }
 
 // metrics is the result of aggregate_metrics.
@@ -213,14 +218,18 @@ type metrics struct {
 	SourcesJoined      int     `json:"sources_joined"`
 }
 
-func aggregateMetrics(_ context.Context, step *worker.StepContext) worker.Result {
-	var sales salesSummary
-	var inv inventorySummary
-	var cust customerSummary
-	for name, v := range map[string]any{stepTransformSales: &sales, stepTransformInvent: &inv, stepTransformCustomer: &cust} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func aggregateMetrics(_ context.Context, step *worker.Step[struct{}]) (metrics, error) {
+	sales, err := worker.Dependency[salesSummary](step, stepTransformSales)
+	if err != nil {
+		return metrics{}, err
+	}
+	inv, err := worker.Dependency[inventorySummary](step, stepTransformInvent)
+	if err != nil {
+		return metrics{}, err
+	}
+	cust, err := worker.Dependency[customerSummary](step, stepTransformCustomer)
+	if err != nil {
+		return metrics{}, err
 	}
 	revenue := cents(sales.TotalRevenue)
 	m := metrics{
@@ -242,7 +251,7 @@ func aggregateMetrics(_ context.Context, step *worker.StepContext) worker.Result
 		// Percent with two decimals, computed in hundredths of a percent.
 		m.SellThroughPercent = units(roundDiv(int64(m.TotalUnitsSold)*10000, int64(d)))
 	}
-	return worker.Success(m, nil)
+	return m, nil
 }
 
 // insight is one finding of generate_insights.
@@ -260,10 +269,10 @@ type insights struct {
 	Metrics     metrics   `json:"metrics"`
 }
 
-func generateInsights(_ context.Context, step *worker.StepContext) worker.Result {
-	var m metrics
-	if err := step.DecodeDependency(stepAggregateMetrics, &m); err != nil {
-		return brokenDependency(err)
+func generateInsights(_ context.Context, step *worker.Step[struct{}]) (insights, error) {
+	m, err := worker.Dependency[metrics](step, stepAggregateMetrics)
+	if err != nil {
+		return insights{}, err
 	}
 	out := insights{Metrics: m, HealthScore: 100}
 	add := func(cat, sev, msg string, penalty int) {
@@ -290,7 +299,7 @@ func generateInsights(_ context.Context, step *worker.StepContext) worker.Result
 	default:
 		out.Rating = "critical"
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // centsMap converts a cents map to currency units and names its largest
@@ -315,15 +324,15 @@ func centsMap(m map[string]int64) (map[string]float64, string) {
 // roundDiv divides non-negative a by positive b, rounding half up.
 func roundDiv(a, b int64) int64 { return (2*a + b) / (2 * b) }
 
-func dataPipelineHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{
-		"data_pipeline_extract_sales":       extract("sales_database", sampleSales),
-		"data_pipeline_extract_inventory":   extract("warehouse_system", sampleInventory),
-		"data_pipeline_extract_customers":   extract("crm", sampleCustomers),
-		"data_pipeline_transform_sales":     worker.HandlerFunc(transformSales),
-		"data_pipeline_transform_inventory": worker.HandlerFunc(transformInventory),
-		"data_pipeline_transform_customers": worker.HandlerFunc(transformCustomers),
-		"data_pipeline_aggregate_metrics":   worker.HandlerFunc(aggregateMetrics),
-		"data_pipeline_generate_insights":   worker.HandlerFunc(generateInsights),
-	}
+func registerDataPipeline(r *worker.Registry) error {
+	return errors.Join(
+		worker.Register(r, "data_pipeline_extract_sales", extract("sales_database", sampleSales)),
+		worker.Register(r, "data_pipeline_extract_inventory", extract("warehouse_system", sampleInventory)),
+		worker.Register(r, "data_pipeline_extract_customers", extract("crm", sampleCustomers)),
+		worker.Register(r, "data_pipeline_transform_sales", worker.Func(transformSales)),
+		worker.Register(r, "data_pipeline_transform_inventory", worker.Func(transformInventory)),
+		worker.Register(r, "data_pipeline_transform_customers", worker.Func(transformCustomers)),
+		worker.Register(r, "data_pipeline_aggregate_metrics", worker.Func(aggregateMetrics)),
+		worker.Register(r, "data_pipeline_generate_insights", worker.Func(generateInsights)),
+	)
 }

@@ -1,7 +1,9 @@
 package native
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tasker-go/tasker/worker"
@@ -38,31 +40,37 @@ type orderValidated struct {
 	ValidationMode      string   `json:"validation_mode"`
 }
 
-func deValidateOrder(_ context.Context, step *worker.StepContext) worker.Result {
-	var in domainOrderContext
-	if err := step.DecodeContext(&in); err != nil {
-		return invalid("%s", err)
-	}
+// domainEventsConfig is the step configuration the domain-event handlers
+// read (each reads its own key).
+type domainEventsConfig struct {
+	ValidationMode   string `json:"validation_mode"`
+	PaymentProvider  string `json:"payment_provider"`
+	InventorySource  string `json:"inventory_source"`
+	NotificationType string `json:"notification_type"`
+}
+
+func deValidateOrder(_ context.Context, step *worker.Step[domainOrderContext]) (orderValidated, error) {
+	in := step.Input
 	switch {
 	case strings.TrimSpace(in.OrderID) == "":
-		return invalid("order_id is required")
+		return orderValidated{}, invalid("order_id is required")
 	case strings.TrimSpace(in.CustomerID) == "":
-		return invalid("customer_id is required")
+		return orderValidated{}, invalid("customer_id is required")
 	case in.Amount != nil && *in.Amount < 0:
-		return invalid("amount must not be negative, got %v", *in.Amount)
+		return orderValidated{}, invalid("amount must not be negative, got %v", *in.Amount)
 	}
-	mode, _ := step.Config("validation_mode")
-	modeName, _ := mode.(string)
-	if modeName == "" {
-		modeName = "standard"
+	cfg, err := worker.Config[domainEventsConfig](step)
+	if err != nil {
+		return orderValidated{}, err
 	}
+	modeName := cmp.Or(cfg.ValidationMode, "standard")
 	out := orderValidated{OrderID: in.OrderID, CustomerID: in.CustomerID, ValidationTimestamp: now(),
 		ValidationChecks: []string{"order_id_present", "customer_id_present", "amount_non_negative"},
 		ValidationMode:   modeName}
 	if in.Amount != nil {
 		out.Amount = units(cents(*in.Amount))
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // paymentProcessed is the result of domain_events_process_payment (event
@@ -79,26 +87,21 @@ type paymentProcessed struct {
 // deProcessPayment charges the validated amount; simulate_failure in the
 // task context makes it fail permanently (error code PAYMENT_DECLINED), to
 // exercise the failure event.
-func deProcessPayment(_ context.Context, step *worker.StepContext) worker.Result {
-	var in domainOrderContext
-	if err := step.DecodeContext(&in); err != nil {
-		return invalid("%s", err)
+func deProcessPayment(_ context.Context, step *worker.Step[domainOrderContext]) (paymentProcessed, error) {
+	v, err := worker.Dependency[orderValidated](step, stepDEValidateOrder)
+	if err != nil {
+		return paymentProcessed{}, err
 	}
-	var v orderValidated
-	if err := step.DecodeDependency(stepDEValidateOrder, &v); err != nil {
-		return brokenDependency(err)
+	if step.Input.SimulateFailure {
+		return paymentProcessed{}, &worker.Error{Err: errors.New("simulated payment failure for order " + v.OrderID),
+			Type: "PaymentError", Code: "PAYMENT_DECLINED", Permanent: true}
 	}
-	if in.SimulateFailure {
-		return worker.Failure("simulated payment failure for order "+v.OrderID, "PaymentError", false).
-			WithErrorCode("PAYMENT_DECLINED")
+	cfg, err := worker.Config[domainEventsConfig](step)
+	if err != nil {
+		return paymentProcessed{}, err
 	}
-	provider, _ := step.Config("payment_provider")
-	name, _ := provider.(string)
-	if name == "" {
-		name = "mock"
-	}
-	return worker.Success(paymentProcessed{TransactionID: derivedID(step, "TXN-", 16), OrderID: v.OrderID,
-		Amount: v.Amount, PaymentMethod: "credit_card", Provider: name, ProcessedAt: now()}, nil)
+	return paymentProcessed{TransactionID: derivedID(step, "TXN-", 16), OrderID: v.OrderID,
+		Amount: v.Amount, PaymentMethod: "credit_card", Provider: cmp.Or(cfg.PaymentProvider, "mock"), ProcessedAt: now()}, nil
 }
 
 // inventoryUpdated is the result of domain_events_update_inventory (event
@@ -115,18 +118,17 @@ type inventoryItem struct {
 	Quantity int    `json:"quantity"`
 }
 
-func deUpdateInventory(_ context.Context, step *worker.StepContext) worker.Result {
-	var p paymentProcessed
-	if err := step.DecodeDependency(stepDEProcessPayment, &p); err != nil {
-		return brokenDependency(err)
+func deUpdateInventory(_ context.Context, step *worker.Step[struct{}]) (inventoryUpdated, error) {
+	p, err := worker.Dependency[paymentProcessed](step, stepDEProcessPayment)
+	if err != nil {
+		return inventoryUpdated{}, err
 	}
-	src, _ := step.Config("inventory_source")
-	name, _ := src.(string)
-	if name == "" {
-		name = "mock"
+	cfg, err := worker.Config[domainEventsConfig](step)
+	if err != nil {
+		return inventoryUpdated{}, err
 	}
-	return worker.Success(inventoryUpdated{OrderID: p.OrderID, Success: true, Source: name,
-		Items: []inventoryItem{{SKU: "SKU-" + derivedDigits(step, "sku", 6), Quantity: 1}}}, nil)
+	return inventoryUpdated{OrderID: p.OrderID, Success: true, Source: cmp.Or(cfg.InventorySource, "mock"),
+		Items: []inventoryItem{{SKU: "SKU-" + derivedDigits(step, "sku", 6), Quantity: 1}}}, nil
 }
 
 // notificationSent is the result of domain_events_send_notification (event
@@ -139,33 +141,30 @@ type notificationSent struct {
 	SentAt         string `json:"sent_at"`
 }
 
-func deSendNotification(_ context.Context, step *worker.StepContext) worker.Result {
-	var inv inventoryUpdated
-	if err := step.DecodeDependency(stepDEUpdateInventory, &inv); err != nil {
-		return brokenDependency(err)
+func deSendNotification(_ context.Context, step *worker.Step[domainOrderContext]) (notificationSent, error) {
+	inv, err := worker.Dependency[inventoryUpdated](step, stepDEUpdateInventory)
+	if err != nil {
+		return notificationSent{}, err
 	}
-	var in domainOrderContext
-	if err := step.DecodeContext(&in); err != nil {
-		return invalid("%s", err)
+	cfg, err := worker.Config[domainEventsConfig](step)
+	if err != nil {
+		return notificationSent{}, err
 	}
-	ch, _ := step.Config("notification_type")
-	channel, _ := ch.(string)
+	channel := cmp.Or(cfg.NotificationType, "email")
 	switch channel {
-	case "":
-		channel = "email"
 	case "email", "sms", "push":
 	default:
-		return invalid("notification_type %q is not one of email, sms, push", channel)
+		return notificationSent{}, invalid("notification_type %q is not one of email, sms, push", channel)
 	}
-	return worker.Success(notificationSent{NotificationID: derivedID(step, "notif_", 16), OrderID: inv.OrderID,
-		Channel: channel, Recipient: in.CustomerID, SentAt: now()}, nil)
+	return notificationSent{NotificationID: derivedID(step, "notif_", 16), OrderID: inv.OrderID,
+		Channel: channel, Recipient: step.Input.CustomerID, SentAt: now()}, nil
 }
 
-func domainEventHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{
-		"domain_events::validate_order::ValidateOrderHandler":       worker.HandlerFunc(deValidateOrder),
-		"domain_events::process_payment::ProcessPaymentHandler":     worker.HandlerFunc(deProcessPayment),
-		"domain_events::update_inventory::UpdateInventoryHandler":   worker.HandlerFunc(deUpdateInventory),
-		"domain_events::send_notification::SendNotificationHandler": worker.HandlerFunc(deSendNotification),
-	}
+func registerDomainEvents(r *worker.Registry) error {
+	return errors.Join(
+		worker.Register(r, "domain_events::validate_order::ValidateOrderHandler", worker.Func(deValidateOrder)),
+		worker.Register(r, "domain_events::process_payment::ProcessPaymentHandler", worker.Func(deProcessPayment)),
+		worker.Register(r, "domain_events::update_inventory::UpdateInventoryHandler", worker.Func(deUpdateInventory)),
+		worker.Register(r, "domain_events::send_notification::SendNotificationHandler", worker.Func(deSendNotification)),
+	)
 }

@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -78,13 +79,10 @@ type validatedCart struct {
 	Total     float64    `json:"total"`
 }
 
-func validateCart(_ context.Context, step *worker.StepContext) worker.Result {
-	var ec ecomContext
-	if err := step.DecodeContext(&ec); err != nil {
-		return invalid("%s", err)
-	}
+func validateCart(_ context.Context, step *worker.Step[ecomContext]) (validatedCart, error) {
+	ec := step.Input
 	if len(ec.CartItems) == 0 {
-		return invalid("cart_items is empty")
+		return validatedCart{}, invalid("cart_items is empty")
 	}
 	out := validatedCart{TaxRate: float64(ecomTaxBasisPoints) / 10000}
 	var subtotal int64
@@ -92,12 +90,11 @@ func validateCart(_ context.Context, step *worker.StepContext) worker.Result {
 		p, ok := ecomCatalogue[it.ProductID]
 		switch {
 		case !ok:
-			return invalid("cart_items[%d]: product %d does not exist", i, it.ProductID)
+			return validatedCart{}, invalid("cart_items[%d]: product %d does not exist", i, it.ProductID)
 		case it.Quantity < 1:
-			return invalid("cart_items[%d]: quantity must be at least 1, got %d", i, it.Quantity)
+			return validatedCart{}, invalid("cart_items[%d]: quantity must be at least 1, got %d", i, it.Quantity)
 		case it.Quantity > p.Stock:
-			return worker.Failure(fmt.Sprintf("cart_items[%d]: only %d of %s in stock, %d requested", i, p.Stock, p.Name, it.Quantity),
-				"OutOfStock", false).WithErrorCode("OUT_OF_STOCK")
+			return validatedCart{}, outOfStock(fmt.Errorf("cart_items[%d]: only %d of %s in stock, %d requested", i, p.Stock, p.Name, it.Quantity))
 		}
 		line := p.PriceCents * int64(it.Quantity)
 		out.Items = append(out.Items, cartLine{ProductID: it.ProductID, Name: p.Name, Quantity: it.Quantity,
@@ -108,7 +105,7 @@ func validateCart(_ context.Context, step *worker.StepContext) worker.Result {
 	tax := percentOf(subtotal, ecomTaxBasisPoints)
 	out.Subtotal, out.Tax, out.Shipping = units(subtotal), units(tax), units(ecomShippingCents)
 	out.Total = units(subtotal + tax + ecomShippingCents)
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // ecomPayment is the result of the e-commerce process_payment.
@@ -125,31 +122,28 @@ type ecomPayment struct {
 // ecomProcessPayment charges the cart total. Tokens "tok_test_declined" and
 // "tok_test_insufficient_funds" are declined (non-retryable);
 // "tok_test_gateway_error" is a retryable outage.
-func ecomProcessPayment(_ context.Context, step *worker.StepContext) worker.Result {
-	var ec ecomContext
-	if err := step.DecodeContext(&ec); err != nil {
-		return invalid("%s", err)
+func ecomProcessPayment(_ context.Context, step *worker.Step[ecomContext]) (ecomPayment, error) {
+	cart, err := worker.Dependency[validatedCart](step, stepValidateCart)
+	if err != nil {
+		return ecomPayment{}, err
 	}
-	var cart validatedCart
-	if err := step.DecodeDependency(stepValidateCart, &cart); err != nil {
-		return brokenDependency(err)
-	}
-	p := ec.PaymentInfo
+	p := step.Input.PaymentInfo
 	switch {
 	case strings.TrimSpace(p.Method) == "":
-		return invalid("payment_info.method is required")
+		return ecomPayment{}, invalid("payment_info.method is required")
 	case strings.TrimSpace(p.Token) == "":
-		return invalid("payment_info.token is required")
+		return ecomPayment{}, invalid("payment_info.token is required")
 	case p.Token == "tok_test_declined":
-		return worker.Failure("card declined", "PaymentDeclined", false).WithErrorCode("CARD_DECLINED")
+		return ecomPayment{}, declined("card declined", "CARD_DECLINED")
 	case p.Token == "tok_test_insufficient_funds":
-		return worker.Failure("insufficient funds", "PaymentDeclined", false).WithErrorCode("INSUFFICIENT_FUNDS")
+		return ecomPayment{}, declined("insufficient funds", "INSUFFICIENT_FUNDS")
 	case p.Token == "tok_test_gateway_error":
-		return worker.Failure("payment gateway unavailable", errorTypeRetryable, true).WithErrorCode("GATEWAY_UNAVAILABLE")
+		return ecomPayment{}, &worker.Error{Err: errors.New("payment gateway unavailable"),
+			Type: worker.ErrorTypeRetryable, Code: "GATEWAY_UNAVAILABLE"}
 	}
 	// The cart total is what is charged; the amount the client sent is
 	// reported beside it, never charged.
-	return worker.Success(ecomPayment{
+	return ecomPayment{
 		PaymentID:       derivedID(step, "pay_", 16),
 		TransactionID:   derivedID(step, "txn_", 16),
 		AmountCharged:   cart.Total,
@@ -157,7 +151,7 @@ func ecomProcessPayment(_ context.Context, step *worker.StepContext) worker.Resu
 		PaymentMethod:   p.Method,
 		Currency:        "USD",
 		Status:          "completed",
-	}, nil)
+	}, nil
 }
 
 // inventoryUpdate is the result of update_inventory.
@@ -175,10 +169,10 @@ type inventoryChange struct {
 	Reserved      int    `json:"quantity_reserved"`
 }
 
-func ecomUpdateInventory(_ context.Context, step *worker.StepContext) worker.Result {
-	var cart validatedCart
-	if err := step.DecodeDependency(stepValidateCart, &cart); err != nil {
-		return brokenDependency(err)
+func ecomUpdateInventory(_ context.Context, step *worker.Step[struct{}]) (inventoryUpdate, error) {
+	cart, err := worker.Dependency[validatedCart](step, stepValidateCart)
+	if err != nil {
+		return inventoryUpdate{}, err
 	}
 	out := inventoryUpdate{InventoryLogID: derivedID(step, "log_", 16)}
 	reserved := map[int64]int{}
@@ -186,15 +180,14 @@ func ecomUpdateInventory(_ context.Context, step *worker.StepContext) worker.Res
 		p := ecomCatalogue[l.ProductID]
 		before := p.Stock - reserved[l.ProductID]
 		if l.Quantity > before {
-			return worker.Failure(fmt.Sprintf("product %d: only %d left, %d requested", l.ProductID, before, l.Quantity),
-				"OutOfStock", false).WithErrorCode("OUT_OF_STOCK")
+			return inventoryUpdate{}, outOfStock(fmt.Errorf("product %d: only %d left, %d requested", l.ProductID, before, l.Quantity))
 		}
 		reserved[l.ProductID] += l.Quantity
 		out.UpdatedProducts = append(out.UpdatedProducts, inventoryChange{ProductID: l.ProductID, Name: l.Name,
 			PreviousStock: before, NewStock: before - l.Quantity, Reserved: l.Quantity})
 		out.TotalItems += l.Quantity
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // ecomOrder is the result of create_order.
@@ -211,23 +204,24 @@ type ecomOrder struct {
 	Status         string     `json:"status"`
 }
 
-func ecomCreateOrder(_ context.Context, step *worker.StepContext) worker.Result {
-	var ec ecomContext
-	if err := step.DecodeContext(&ec); err != nil {
-		return invalid("%s", err)
+func ecomCreateOrder(_ context.Context, step *worker.Step[ecomContext]) (ecomOrder, error) {
+	cart, err := worker.Dependency[validatedCart](step, stepValidateCart)
+	if err != nil {
+		return ecomOrder{}, err
 	}
-	var cart validatedCart
-	var pay ecomPayment
-	var inv inventoryUpdate
-	for name, v := range map[string]any{stepValidateCart: &cart, stepEcomPayment: &pay, stepUpdateInventory: &inv} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+	pay, err := worker.Dependency[ecomPayment](step, stepEcomPayment)
+	if err != nil {
+		return ecomOrder{}, err
 	}
+	inv, err := worker.Dependency[inventoryUpdate](step, stepUpdateInventory)
+	if err != nil {
+		return ecomOrder{}, err
+	}
+	ec := step.Input
 	if !plausibleEmail(ec.CustomerInfo.Email) {
-		return invalid("customer_info.email %q is not an email address", ec.CustomerInfo.Email)
+		return ecomOrder{}, invalid("customer_info.email %q is not an email address", ec.CustomerInfo.Email)
 	}
-	return worker.Success(ecomOrder{
+	return ecomOrder{
 		OrderID:        derivedID(step, "ord_", 16),
 		OrderNumber:    "ORD-" + derivedDigits(step, "order_number", 8),
 		CustomerEmail:  ec.CustomerInfo.Email,
@@ -238,7 +232,7 @@ func ecomCreateOrder(_ context.Context, step *worker.StepContext) worker.Result 
 		TransactionID:  pay.TransactionID,
 		InventoryLogID: inv.InventoryLogID,
 		Status:         "confirmed",
-	}, nil)
+	}, nil
 }
 
 // confirmation is the result of send_confirmation.
@@ -252,12 +246,12 @@ type confirmation struct {
 	SentAt      string  `json:"sent_at"`
 }
 
-func ecomSendConfirmation(_ context.Context, step *worker.StepContext) worker.Result {
-	var order ecomOrder
-	if err := step.DecodeDependency(stepCreateOrder, &order); err != nil {
-		return brokenDependency(err)
+func ecomSendConfirmation(_ context.Context, step *worker.Step[struct{}]) (confirmation, error) {
+	order, err := worker.Dependency[ecomOrder](step, stepCreateOrder)
+	if err != nil {
+		return confirmation{}, err
 	}
-	return worker.Success(confirmation{
+	return confirmation{
 		EmailSent:   true,
 		Recipient:   order.CustomerEmail,
 		Subject:     "Your order " + order.OrderNumber + " is confirmed",
@@ -265,15 +259,25 @@ func ecomSendConfirmation(_ context.Context, step *worker.StepContext) worker.Re
 		OrderNumber: order.OrderNumber,
 		Total:       order.Total,
 		SentAt:      now(),
-	}, nil)
+	}, nil
 }
 
-func ecommerceHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{
-		"ecommerce_validate_cart":     worker.HandlerFunc(validateCart),
-		"ecommerce_process_payment":   worker.HandlerFunc(ecomProcessPayment),
-		"ecommerce_update_inventory":  worker.HandlerFunc(ecomUpdateInventory),
-		"ecommerce_create_order":      worker.HandlerFunc(ecomCreateOrder),
-		"ecommerce_send_confirmation": worker.HandlerFunc(ecomSendConfirmation),
-	}
+// outOfStock is the permanent failure of a cart the stock cannot serve.
+func outOfStock(err error) error {
+	return &worker.Error{Err: err, Type: "OutOfStock", Code: "OUT_OF_STOCK", Permanent: true}
+}
+
+// declined is the permanent failure of a declined payment.
+func declined(message, code string) error {
+	return &worker.Error{Err: errors.New(message), Type: "PaymentDeclined", Code: code, Permanent: true}
+}
+
+func registerEcommerce(r *worker.Registry) error {
+	return errors.Join(
+		worker.Register(r, "ecommerce_validate_cart", worker.Func(validateCart)),
+		worker.Register(r, "ecommerce_process_payment", worker.Func(ecomProcessPayment)),
+		worker.Register(r, "ecommerce_update_inventory", worker.Func(ecomUpdateInventory)),
+		worker.Register(r, "ecommerce_create_order", worker.Func(ecomCreateOrder)),
+		worker.Register(r, "ecommerce_send_confirmation", worker.Func(ecomSendConfirmation)),
+	)
 }

@@ -20,10 +20,10 @@ func registry(t *testing.T) *worker.Registry {
 	return r
 }
 
-// handler returns the native handler of a callable.
-func handler(t *testing.T, callable string) worker.Handler {
+// handler returns the executor of a callable's native handler.
+func handler(t *testing.T, callable string) worker.Executor {
 	t.Helper()
-	h, ok := handlers()[callable]
+	h, ok := registry(t).Lookup(callable)
 	require.True(t, ok, "no handler for %q", callable)
 	return h
 }

@@ -12,7 +12,6 @@ import (
 // checks that it was the one the template asked for (initialization
 // expected_method), so a dispatch bug fails the step instead of passing
 // silently.
-type multiMethod struct{}
 
 // methodResult is what every method returns.
 type methodResult struct {
@@ -23,33 +22,45 @@ type methodResult struct {
 	Value      float64 `json:"value"`
 }
 
-type methodData struct {
-	Amount *float64 `json:"amount"`
-	Reason string   `json:"reason"`
+// methodInput is the task context: {"data": {"amount": 100.0, "reason": "..."}}.
+type methodInput struct {
+	Data *struct {
+		Amount *float64 `json:"amount"`
+		Reason string   `json:"reason"`
+	} `json:"data"`
 }
 
-func (multiMethod) Handle(_ context.Context, step *worker.StepContext) worker.Result {
+// methodConfig is the step configuration.
+type methodConfig struct {
+	ExpectedMethod *string `json:"expected_method"`
+	StepNumber     int     `json:"step_number"`
+}
+
+func multiMethod(_ context.Context, step *worker.Step[methodInput]) (methodResult, error) {
 	method := step.Method()
 	if method == "" {
 		method = "call"
 	}
-	var expected string
-	if err := step.DecodeConfig("expected_method", &expected); err == nil && expected != method {
-		return worker.Failure(fmt.Sprintf("dispatched method %q but the template expects %q", method, expected),
-			errorTypePermanent, false).WithErrorCode("METHOD_MISMATCH")
+	cfg, err := worker.Config[methodConfig](step)
+	if err != nil {
+		return methodResult{}, err
 	}
-	var data methodData
-	if err := step.DecodeInput("data", &data); err != nil {
-		return invalid("%s", err)
+	if cfg.ExpectedMethod != nil && *cfg.ExpectedMethod != method {
+		return methodResult{}, worker.WithErrorCode(worker.Permanent(
+			fmt.Errorf("dispatched method %q but the template expects %q", method, *cfg.ExpectedMethod)), "METHOD_MISMATCH")
 	}
-	out := methodResult{Method: method, StepNumber: configStepNumber(step, 0)}
+	data := step.Input.Data
+	if data == nil {
+		return methodResult{}, invalid("task context must contain data")
+	}
+	out := methodResult{Method: method, StepNumber: max(cfg.StepNumber, 0)}
 	if data.Amount != nil {
 		out.Amount = units(cents(*data.Amount))
 	}
 	switch method {
 	case "validate":
 		if data.Amount != nil && *data.Amount < 0 {
-			return invalid("data.amount must not be negative, got %v", *data.Amount)
+			return methodResult{}, invalid("data.amount must not be negative, got %v", *data.Amount)
 		}
 		out.Outcome, out.Value = "validated", out.Amount
 	case "process":
@@ -64,12 +75,12 @@ func (multiMethod) Handle(_ context.Context, step *worker.StepContext) worker.Re
 	case "call":
 		out.Outcome, out.Value = "default_call", out.Amount
 	default:
-		return worker.Failure(fmt.Sprintf("unknown method %q (have validate, process, refund, call)", method),
-			errorTypePermanent, false).WithErrorCode("UNKNOWN_METHOD")
+		return methodResult{}, worker.WithErrorCode(worker.Permanent(
+			fmt.Errorf("unknown method %q (have validate, process, refund, call)", method)), "UNKNOWN_METHOD")
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
-func methodDispatchHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{callableMultiMethod: multiMethod{}}
+func registerMethodDispatch(r *worker.Registry) error {
+	return worker.Register(r, callableMultiMethod, worker.Func(multiMethod))
 }

@@ -54,28 +54,28 @@ func parseInt(raw json.RawMessage) (*big.Int, error) {
 // dependencyInt reads the number an ancestor step produced: the "result"
 // field of its result object, or the result itself when it is a bare
 // number or decimal string (as other-language handlers may return).
-func dependencyInt(step *worker.StepContext, name string) (*big.Int, error) {
-	raw, ok := step.DependencyResult(name)
-	if !ok {
-		return nil, fmt.Errorf("no result from step %q", name)
+func dependencyInt[In any](step *worker.Step[In], name string) (*big.Int, error) {
+	raw, err := worker.Dependency[json.RawMessage](step, name)
+	if err != nil {
+		return nil, err
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) == nil && obj != nil {
 		field, ok := obj["result"]
 		if !ok {
-			return nil, fmt.Errorf("result of step %q has no \"result\" field", name)
+			return nil, brokenDependency(fmt.Errorf("result of step %q has no \"result\" field", name))
 		}
 		raw = field
 	}
 	n, err := parseInt(raw)
 	if err != nil {
-		return nil, fmt.Errorf("result of step %q: %w", name, err)
+		return nil, brokenDependency(fmt.Errorf("result of step %q: %w", name, err))
 	}
 	return n, nil
 }
 
 // dependencyInts reads the numbers of several ancestors, in order.
-func dependencyInts(step *worker.StepContext, names []string) ([]*big.Int, error) {
+func dependencyInts[In any](step *worker.Step[In], names []string) ([]*big.Int, error) {
 	out := make([]*big.Int, len(names))
 	for i, n := range names {
 		v, err := dependencyInt(step, n)
@@ -87,13 +87,19 @@ func dependencyInts(step *worker.StepContext, names []string) ([]*big.Int, error
 	return out, nil
 }
 
-// evenNumber reads and checks the task context's even_number.
-func evenNumber(step *worker.StepContext) (*big.Int, error) {
-	raw, ok := rawInput(step, "even_number")
-	if !ok {
+// evenInput is the task context of the arithmetic workflows. even_number
+// is kept as JSON so that its checks can say exactly what is wrong.
+type evenInput struct {
+	EvenNumber json.RawMessage `json:"even_number"`
+}
+
+// number reads and checks even_number.
+func (in evenInput) number() (*big.Int, error) {
+	raw := bytes.TrimSpace(in.EvenNumber)
+	if len(raw) == 0 {
 		return nil, fmt.Errorf("task context must contain even_number")
 	}
-	if raw = bytes.TrimSpace(raw); string(raw) == "null" || raw[0] == '"' {
+	if string(raw) == "null" || raw[0] == '"' {
 		return nil, fmt.Errorf("even_number must be an integer, got %s", abbreviate(raw))
 	}
 	n, err := parseInt(raw)
@@ -104,16 +110,6 @@ func evenNumber(step *worker.StepContext) (*big.Int, error) {
 		return nil, fmt.Errorf("even_number must be even, got %s", n)
 	}
 	return n, nil
-}
-
-// rawInput returns a top-level field of the task context as JSON.
-func rawInput(step *worker.StepContext, key string) (json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(step.RawContext(), &m); err != nil {
-		return nil, false
-	}
-	raw, ok := m[key]
-	return raw, ok && len(raw) > 0
 }
 
 func abbreviate(raw []byte) string {

@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -102,29 +103,20 @@ type validatedOrder struct {
 	Status        string      `json:"status"`
 }
 
-func decodeOrder(step *worker.StepContext) (orderContext, error) {
-	var oc orderContext
-	err := step.DecodeContext(&oc)
-	return oc, err
-}
-
 // validateOrder checks the customer and items against the catalogue and
 // computes subtotal, tax and total.
-func validateOrder(_ context.Context, step *worker.StepContext) worker.Result {
-	oc, err := decodeOrder(step)
-	if err != nil {
-		return invalid("%s", err)
-	}
+func validateOrder(_ context.Context, step *worker.Step[orderContext]) (validatedOrder, error) {
+	oc := step.Input
 	c := oc.Customer
 	switch {
 	case c.ID <= 0:
-		return invalid("customer.id must be a positive integer")
+		return validatedOrder{}, invalid("customer.id must be a positive integer")
 	case strings.TrimSpace(c.Name) == "":
-		return invalid("customer.name is required")
+		return validatedOrder{}, invalid("customer.name is required")
 	case !plausibleEmail(c.Email):
-		return invalid("customer.email %q is not an email address", c.Email)
+		return validatedOrder{}, invalid("customer.email %q is not an email address", c.Email)
 	case len(oc.Items) == 0:
-		return invalid("the order has no items")
+		return validatedOrder{}, invalid("the order has no items")
 	}
 	out := validatedOrder{CustomerID: c.ID, CustomerName: c.Name, CustomerEmail: c.Email,
 		TaxRate: float64(orderTaxBasisPoints) / 10000, Status: "validated"}
@@ -133,11 +125,11 @@ func validateOrder(_ context.Context, step *worker.StepContext) worker.Result {
 		p, ok := orderCatalogue[it.SKU]
 		switch {
 		case !ok:
-			return invalid("items[%d]: unknown sku %q", i, it.SKU)
+			return validatedOrder{}, invalid("items[%d]: unknown sku %q", i, it.SKU)
 		case it.Quantity < 1:
-			return invalid("items[%d]: quantity must be at least 1, got %d", i, it.Quantity)
+			return validatedOrder{}, invalid("items[%d]: quantity must be at least 1, got %d", i, it.Quantity)
 		case it.Price != nil && *it.Price <= 0:
-			return invalid("items[%d]: price must be positive, got %v", i, *it.Price)
+			return validatedOrder{}, invalid("items[%d]: price must be positive, got %v", i, *it.Price)
 		}
 		unit := p.PriceCents
 		if it.Price != nil {
@@ -152,11 +144,11 @@ func validateOrder(_ context.Context, step *worker.StepContext) worker.Result {
 	tax := percentOf(subtotal, orderTaxBasisPoints)
 	total := subtotal + tax
 	if total > orderMaxTotalCents {
-		return invalid("order total %.2f exceeds the limit of %.2f", units(total), units(orderMaxTotalCents)).
-			WithErrorCode("ORDER_TOTAL_EXCEEDED")
+		return validatedOrder{}, worker.WithErrorCode(
+			invalid("order total %.2f exceeds the limit of %.2f", units(total), units(orderMaxTotalCents)), "ORDER_TOTAL_EXCEEDED")
 	}
 	out.Subtotal, out.Tax, out.Total = units(subtotal), units(tax), units(total)
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // reservation is the result of reserve_inventory.
@@ -177,10 +169,10 @@ type reservedQuantity struct {
 
 // reserveInventory checks the stock of every validated line and reserves
 // it. Insufficient stock is a non-retryable failure.
-func reserveInventory(_ context.Context, step *worker.StepContext) worker.Result {
-	var order validatedOrder
-	if err := step.DecodeDependency(stepValidateOrder, &order); err != nil {
-		return brokenDependency(err)
+func reserveInventory(_ context.Context, step *worker.Step[struct{}]) (reservation, error) {
+	order, err := worker.Dependency[validatedOrder](step, stepValidateOrder)
+	if err != nil {
+		return reservation{}, err
 	}
 	wanted := map[string]int{}
 	var skus []string
@@ -194,14 +186,14 @@ func reserveInventory(_ context.Context, step *worker.StepContext) worker.Result
 	for _, sku := range skus {
 		stock := orderCatalogue[sku].Stock
 		if wanted[sku] > stock {
-			return worker.Failure(fmt.Sprintf("insufficient stock for %s: %d requested, %d available", sku, wanted[sku], stock),
-				"InsufficientInventory", false).WithErrorCode("INSUFFICIENT_INVENTORY")
+			return reservation{}, &worker.Error{Type: "InsufficientInventory", Code: "INSUFFICIENT_INVENTORY", Permanent: true,
+				Err: fmt.Errorf("insufficient stock for %s: %d requested, %d available", sku, wanted[sku], stock)}
 		}
 		out.Items = append(out.Items, reservedQuantity{SKU: sku, Quantity: wanted[sku], Available: stock,
 			RemainingStock: stock - wanted[sku]})
 		out.TotalReserved += wanted[sku]
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // payment is the result of process_payment.
@@ -220,37 +212,41 @@ type payment struct {
 // processPayment charges the order total through the simulated gateway.
 // Tokens starting "tok_declined" are declined (non-retryable); tokens
 // starting "tok_gateway_error" fail as a retryable gateway outage.
-func processPayment(_ context.Context, step *worker.StepContext) worker.Result {
-	oc, err := decodeOrder(step)
+func processPayment(_ context.Context, step *worker.Step[orderContext]) (payment, error) {
+	order, err := worker.Dependency[validatedOrder](step, stepValidateOrder)
 	if err != nil {
-		return invalid("%s", err)
+		return payment{}, err
 	}
-	var order validatedOrder
-	if err := step.DecodeDependency(stepValidateOrder, &order); err != nil {
-		return brokenDependency(err)
+	res, err := worker.Dependency[reservation](step, stepReserveInventory)
+	if err != nil {
+		return payment{}, err
 	}
-	var res reservation
-	if err := step.DecodeDependency(stepReserveInventory, &res); err != nil {
-		return brokenDependency(err)
+	cfg, err := worker.Config[struct {
+		SupportedMethods []string `json:"supported_methods"`
+	}](step)
+	if err != nil {
+		return payment{}, err
 	}
 	supported := paymentMethods
-	var configured []string
-	if err := step.DecodeConfig("supported_methods", &configured); err == nil && len(configured) > 0 {
-		supported = configured
+	if len(cfg.SupportedMethods) > 0 {
+		supported = cfg.SupportedMethods
 	}
+	oc := step.Input
 	switch p := oc.Payment; {
 	case !slices.Contains(supported, p.Method):
-		return invalid("payment.method %q is not supported (use one of %s)", p.Method, strings.Join(supported, ", "))
+		return payment{}, invalid("payment.method %q is not supported (use one of %s)", p.Method, strings.Join(supported, ", "))
 	case strings.TrimSpace(p.Token) == "":
-		return invalid("payment.token is required")
+		return payment{}, invalid("payment.token is required")
 	case strings.HasPrefix(p.Token, "tok_declined"):
-		return worker.Failure("payment declined by the gateway", "PaymentDeclined", false).WithErrorCode("CARD_DECLINED")
+		return payment{}, &worker.Error{Err: errors.New("payment declined by the gateway"),
+			Type: "PaymentDeclined", Code: "CARD_DECLINED", Permanent: true}
 	case strings.HasPrefix(p.Token, "tok_gateway_error"):
-		return worker.Failure("payment gateway unavailable", errorTypeRetryable, true).WithErrorCode("GATEWAY_UNAVAILABLE")
+		return payment{}, &worker.Error{Err: errors.New("payment gateway unavailable"),
+			Type: worker.ErrorTypeRetryable, Code: "GATEWAY_UNAVAILABLE"}
 	}
 	amount := cents(order.Total)
 	fee := percentOf(amount, paymentFeeBasisPoints)
-	return worker.Success(payment{
+	return payment{
 		TransactionID: derivedID(step, "TXN-", 16),
 		ReservationID: res.ReservationID,
 		PaymentMethod: oc.Payment.Method,
@@ -260,7 +256,7 @@ func processPayment(_ context.Context, step *worker.StepContext) worker.Result {
 		NetAmount:     units(amount - fee),
 		Gateway:       "simulated",
 		Status:        "captured",
-	}, nil)
+	}, nil
 }
 
 // shipment is the result of ship_order.
@@ -280,35 +276,32 @@ type shipment struct {
 
 // shipOrder books the shipment: FedEx for express and overnight, UPS for
 // standard, at a flat cost per method.
-func shipOrder(_ context.Context, step *worker.StepContext) worker.Result {
-	oc, err := decodeOrder(step)
+func shipOrder(_ context.Context, step *worker.Step[orderContext]) (shipment, error) {
+	order, err := worker.Dependency[validatedOrder](step, stepValidateOrder)
 	if err != nil {
-		return invalid("%s", err)
+		return shipment{}, err
 	}
-	var order validatedOrder
-	if err := step.DecodeDependency(stepValidateOrder, &order); err != nil {
-		return brokenDependency(err)
+	res, err := worker.Dependency[reservation](step, stepReserveInventory)
+	if err != nil {
+		return shipment{}, err
 	}
-	var res reservation
-	if err := step.DecodeDependency(stepReserveInventory, &res); err != nil {
-		return brokenDependency(err)
+	pay, err := worker.Dependency[payment](step, stepProcessPayment)
+	if err != nil {
+		return shipment{}, err
 	}
-	var pay payment
-	if err := step.DecodeDependency(stepProcessPayment, &pay); err != nil {
-		return brokenDependency(err)
-	}
+	oc := step.Input
 	rate, ok := shippingRates[oc.Shipping.Method]
 	if !ok {
-		return invalid("shipping.method %q is not one of standard, express, overnight", oc.Shipping.Method)
+		return shipment{}, invalid("shipping.method %q is not one of standard, express, overnight", oc.Shipping.Method)
 	}
 	if len(oc.Shipping.Address) == 0 {
-		return invalid("shipping.address is required")
+		return shipment{}, invalid("shipping.address is required")
 	}
 	tracking := "1Z" + derivedID(step, "", 16)
 	if rate.Carrier == "FedEx" {
 		tracking = derivedDigits(step, "fedex", 12)
 	}
-	return worker.Success(shipment{
+	return shipment{
 		ShipmentID:        derivedID(step, "SHP-", 12),
 		TrackingNumber:    tracking,
 		Carrier:           rate.Carrier,
@@ -320,7 +313,7 @@ func shipOrder(_ context.Context, step *worker.StepContext) worker.Result {
 		ReservationID:     res.ReservationID,
 		OrderTotal:        order.Total,
 		Status:            "shipped",
-	}, nil)
+	}, nil
 }
 
 // plausibleEmail is a light check: something@something.something.
@@ -330,12 +323,12 @@ func plausibleEmail(s string) bool {
 		!strings.HasSuffix(s, ".") && strings.Count(s, "@") == 1
 }
 
-func orderFulfillmentHandlers() map[string]worker.Handler {
+func registerOrderFulfillment(r *worker.Registry) error {
 	const prefix = "tasker_example_rs::step_handlers::order_fulfillment::"
-	return map[string]worker.Handler{
-		prefix + "ValidateOrderHandler":    worker.HandlerFunc(validateOrder),
-		prefix + "ReserveInventoryHandler": worker.HandlerFunc(reserveInventory),
-		prefix + "ProcessPaymentHandler":   worker.HandlerFunc(processPayment),
-		prefix + "ShipOrderHandler":        worker.HandlerFunc(shipOrder),
-	}
+	return errors.Join(
+		worker.Register(r, prefix+"ValidateOrderHandler", worker.Func(validateOrder)),
+		worker.Register(r, prefix+"ReserveInventoryHandler", worker.Func(reserveInventory)),
+		worker.Register(r, prefix+"ProcessPaymentHandler", worker.Func(processPayment)),
+		worker.Register(r, prefix+"ShipOrderHandler", worker.Func(shipOrder)),
+	)
 }

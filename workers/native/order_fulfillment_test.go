@@ -96,8 +96,8 @@ func TestOrderIdentifiersAreDerivedFromTheStep(t *testing.T) {
 	id := uuid.MustParse("0190a6f0-0000-7000-8000-000000000001")
 	build := func(step uuid.UUID, attempt int) string {
 		var r reservation
-		res := workertest.Run(h, workertest.NewStep("reserve_inventory").WithStepUUID(step).
-			WithAttempt(attempt, 3).WithDependency("validate_order", dep).Build())
+		res := workertest.Execute(h, workertest.NewStep("reserve_inventory").WithStepUUID(step).
+			WithAttempt(attempt, 3).WithDependency("validate_order", dep))
 		require.NoError(t, workertest.DecodeValue(res, &r))
 		return r.ReservationID
 	}
@@ -109,7 +109,7 @@ func TestOrderIdentifiersAreDerivedFromTheStep(t *testing.T) {
 func TestValidateOrderRejects(t *testing.T) {
 	h := handler(t, orderPrefix+"ValidateOrderHandler")
 	run := func(ctx map[string]any) (string, bool, string) {
-		res := workertest.Run(h, workertest.NewStep("validate_order").WithContext(ctx).Build())
+		res := workertest.Execute(h, workertest.NewStep("validate_order").WithContext(ctx))
 		require.False(t, res.IsSuccess())
 		return res.ErrorType(), res.Retryable(), res.ErrorCode()
 	}
@@ -142,8 +142,8 @@ func TestValidateOrderRejects(t *testing.T) {
 	require.Equal(t, "ORDER_TOTAL_EXCEEDED", code)
 
 	// Just under the ceiling passes: 46,296.00 + 3,703.68 = 49,999.68.
-	res := workertest.Run(h, workertest.NewStep("validate_order").WithContext(
-		sampleOrder("standard", map[string]any{"sku": "WIDGET-002", "quantity": 1, "price": 46296.00})).Build())
+	res := workertest.Execute(h, workertest.NewStep("validate_order").WithContext(
+		sampleOrder("standard", map[string]any{"sku": "WIDGET-002", "quantity": 1, "price": 46296.00})))
 	require.True(t, res.IsSuccess(), res.Message())
 	require.Equal(t, 49999.68, valueOfFloat(t, res, "total"))
 }
@@ -161,7 +161,7 @@ func TestReserveInventoryRefusesMoreThanStock(t *testing.T) {
 	h := handler(t, orderPrefix+"ReserveInventoryHandler")
 	// Two lines of the same SKU count together: 20 + 10 > 25.
 	dep := map[string]any{"items": []map[string]any{{"sku": "GADGET-002", "quantity": 20}, {"sku": "GADGET-002", "quantity": 10}}}
-	res := workertest.Run(h, workertest.NewStep("reserve_inventory").WithDependency("validate_order", dep).Build())
+	res := workertest.Execute(h, workertest.NewStep("reserve_inventory").WithDependency("validate_order", dep))
 	requireFailure(t, res, "InsufficientInventory", false)
 	require.Equal(t, "INSUFFICIENT_INVENTORY", res.ErrorCode())
 }
@@ -175,16 +175,16 @@ func TestProcessPaymentGatewayOutcomes(t *testing.T) {
 			WithDependency("validate_order", map[string]any{"total": 100.00}).
 			WithDependency("reserve_inventory", map[string]any{"reservation_id": "RES-1"})
 	}
-	requireFailure(t, workertest.Run(h, step("credit_card", "tok_declined_1").Build()), "PaymentDeclined", false)
-	requireFailure(t, workertest.Run(h, step("credit_card", "tok_gateway_error").Build()), "RetryableError", true)
-	requireFailure(t, workertest.Run(h, step("bitcoin", "tok").Build()), "ValidationError", false)
-	requireFailure(t, workertest.Run(h, step("paypal", "").Build()), "ValidationError", false)
+	requireFailure(t, workertest.Execute(h, step("credit_card", "tok_declined_1")), "PaymentDeclined", false)
+	requireFailure(t, workertest.Execute(h, step("credit_card", "tok_gateway_error")), "RetryableError", true)
+	requireFailure(t, workertest.Execute(h, step("bitcoin", "tok")), "ValidationError", false)
+	requireFailure(t, workertest.Execute(h, step("paypal", "")), "ValidationError", false)
 	// The template's supported_methods narrows the methods.
-	requireFailure(t, workertest.Run(h, step("paypal", "tok").WithConfig(map[string]any{"supported_methods": []string{"credit_card"}}).Build()),
+	requireFailure(t, workertest.Execute(h, step("paypal", "tok").WithConfig(map[string]any{"supported_methods": []string{"credit_card"}})),
 		"ValidationError", false)
 
 	var p payment
-	require.NoError(t, workertest.DecodeValue(workertest.Run(h, step("paypal", "tok").Build()), &p))
+	require.NoError(t, workertest.DecodeValue(workertest.Execute(h, step("paypal", "tok")), &p))
 	require.Equal(t, 100.00, p.Amount)
 	require.Equal(t, 2.90, p.Fee)
 	require.Equal(t, 97.10, p.NetAmount)
@@ -192,7 +192,7 @@ func TestProcessPaymentGatewayOutcomes(t *testing.T) {
 	require.Equal(t, "RES-1", p.ReservationID)
 
 	// Missing ancestors are a wiring error.
-	res := workertest.Run(h, workertest.NewStep("process_payment").WithContext(sampleOrder("standard")).Build())
+	res := workertest.Execute(h, workertest.NewStep("process_payment").WithContext(sampleOrder("standard")))
 	requireFailure(t, res, "PermanentError", false)
 }
 
@@ -202,5 +202,5 @@ func TestShipOrderRejectsUnknownMethod(t *testing.T) {
 		WithDependency("validate_order", map[string]any{"total": 1}).
 		WithDependency("reserve_inventory", map[string]any{"reservation_id": "RES-1"}).
 		WithDependency("process_payment", map[string]any{"transaction_id": "TXN-1"})
-	requireFailure(t, workertest.Run(h, b.Build()), "ValidationError", false)
+	requireFailure(t, workertest.Execute(h, b), "ValidationError", false)
 }

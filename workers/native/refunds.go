@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -63,39 +64,36 @@ type eligibility struct {
 	Gateway       string `json:"gateway"`
 }
 
-func validatePaymentEligibility(_ context.Context, step *worker.StepContext) worker.Result {
-	var in paymentRefundContext
-	if err := step.DecodeContext(&in); err != nil {
-		return invalid("%s", err)
-	}
+func validatePaymentEligibility(_ context.Context, step *worker.Step[paymentRefundContext]) (eligibility, error) {
+	in := step.Input
 	if in.RefundReason == "" {
 		in.RefundReason = "customer_request"
 	}
-	amount, res, ok := refundCents(in.RefundAmount)
+	amount, err := refundCents(in.RefundAmount)
 	switch {
-	case !ok:
-		return res
+	case err != nil:
+		return eligibility{}, err
 	case !paymentIDPattern.MatchString(in.PaymentID):
-		return invalid("payment_id %q must look like pay_<id>", in.PaymentID)
+		return eligibility{}, invalid("payment_id %q must look like pay_<id>", in.PaymentID)
 	case !slices.Contains(refundReasons, in.RefundReason):
-		return invalid("refund_reason %q is not one of %s", in.RefundReason, strings.Join(refundReasons, ", "))
+		return eligibility{}, invalid("refund_reason %q is not one of %s", in.RefundReason, strings.Join(refundReasons, ", "))
 	}
-	return worker.Success(eligibility{PaymentID: in.PaymentID, RefundCents: amount, RefundReason: in.RefundReason,
-		PartialRefund: in.PartialRefund, Eligible: true, Gateway: "simulated"}, nil)
+	return eligibility{PaymentID: in.PaymentID, RefundCents: amount, RefundReason: in.RefundReason,
+		PartialRefund: in.PartialRefund, Eligible: true, Gateway: "simulated"}, nil
 }
 
 // refundCents checks a refund amount in cents.
-func refundCents(v *float64) (int64, worker.Result, bool) {
+func refundCents(v *float64) (int64, error) {
 	switch {
 	case v == nil:
-		return 0, invalid("refund_amount is required"), false
+		return 0, invalid("refund_amount is required")
 	case *v <= 0:
-		return 0, invalid("refund_amount must be positive, got %v", *v), false
+		return 0, invalid("refund_amount must be positive, got %v", *v)
 	case *v > maxRefundCents:
-		return 0, invalid("refund_amount %v exceeds the maximum of %d cents", *v, maxRefundCents).
-			WithErrorCode("REFUND_LIMIT_EXCEEDED"), false
+		return 0, worker.WithErrorCode(invalid("refund_amount %v exceeds the maximum of %d cents", *v, maxRefundCents),
+			"REFUND_LIMIT_EXCEEDED")
 	}
-	return int64(*v + 0.5), worker.Result{}, true
+	return int64(*v + 0.5), nil
 }
 
 // gatewayRefund is the result of process_gateway_refund.
@@ -107,13 +105,13 @@ type gatewayRefund struct {
 	Gateway     string `json:"gateway"`
 }
 
-func processGatewayRefund(_ context.Context, step *worker.StepContext) worker.Result {
-	var e eligibility
-	if err := step.DecodeDependency(stepValidateEligibility, &e); err != nil {
-		return brokenDependency(err)
+func processGatewayRefund(_ context.Context, step *worker.Step[struct{}]) (gatewayRefund, error) {
+	e, err := worker.Dependency[eligibility](step, stepValidateEligibility)
+	if err != nil {
+		return gatewayRefund{}, err
 	}
-	return worker.Success(gatewayRefund{RefundID: derivedID(step, "rfnd_", 16), PaymentID: e.PaymentID,
-		RefundCents: e.RefundCents, Status: "processed", Gateway: e.Gateway}, nil)
+	return gatewayRefund{RefundID: derivedID(step, "rfnd_", 16), PaymentID: e.PaymentID,
+		RefundCents: e.RefundCents, Status: "processed", Gateway: e.Gateway}, nil
 }
 
 // paymentRecord is the result of update_payment_records.
@@ -125,20 +123,21 @@ type paymentRecord struct {
 	RefundCents   int64  `json:"refund_amount"`
 }
 
-func updatePaymentRecords(_ context.Context, step *worker.StepContext) worker.Result {
-	var e eligibility
-	var r gatewayRefund
-	for name, v := range map[string]any{stepValidateEligibility: &e, stepGatewayRefund: &r} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func updatePaymentRecords(_ context.Context, step *worker.Step[struct{}]) (paymentRecord, error) {
+	e, err := worker.Dependency[eligibility](step, stepValidateEligibility)
+	if err != nil {
+		return paymentRecord{}, err
+	}
+	r, err := worker.Dependency[gatewayRefund](step, stepGatewayRefund)
+	if err != nil {
+		return paymentRecord{}, err
 	}
 	status := "refunded"
 	if e.PartialRefund {
 		status = "partially_refunded"
 	}
-	return worker.Success(paymentRecord{RecordID: derivedID(step, "rec_", 16), PaymentID: r.PaymentID,
-		RefundID: r.RefundID, PaymentStatus: status, RefundCents: r.RefundCents}, nil)
+	return paymentRecord{RecordID: derivedID(step, "rec_", 16), PaymentID: r.PaymentID,
+		RefundID: r.RefundID, PaymentStatus: status, RefundCents: r.RefundCents}, nil
 }
 
 // customerNotice is the result of notify_customer.
@@ -151,22 +150,22 @@ type customerNotice struct {
 	Reason    string `json:"reason,omitempty"` // why nobody was notified
 }
 
-func notifyRefundCustomer(_ context.Context, step *worker.StepContext) worker.Result {
-	var rec paymentRecord
-	if err := step.DecodeDependency(stepUpdatePaymentRecord, &rec); err != nil {
-		return brokenDependency(err)
+func notifyRefundCustomer(_ context.Context, step *worker.Step[paymentRefundContext]) (customerNotice, error) {
+	rec, err := worker.Dependency[paymentRecord](step, stepUpdatePaymentRecord)
+	if err != nil {
+		return customerNotice{}, err
 	}
-	email, _ := step.InputOr("customer_email", "").(string)
+	email := step.Input.CustomerEmail
 	out := customerNotice{Channel: "email", RefundID: rec.RefundID}
 	switch {
 	case email == "":
 		out.Reason = "no customer_email in the task context"
 	case !plausibleEmail(email):
-		return invalid("customer_email %q is not an email address", email)
+		return customerNotice{}, invalid("customer_email %q is not an email address", email)
 	default:
 		out.Notified, out.Recipient, out.MessageID = true, email, derivedID(step, "msg_", 16)
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 type csRefundContext struct {
@@ -193,29 +192,26 @@ type refundRequest struct {
 	Valid            bool   `json:"valid"`
 }
 
-func validateRefundRequest(_ context.Context, step *worker.StepContext) worker.Result {
-	var in csRefundContext
-	if err := step.DecodeContext(&in); err != nil {
-		return invalid("%s", err)
-	}
-	amount, res, ok := refundCents(in.RefundAmount)
+func validateRefundRequest(_ context.Context, step *worker.Step[csRefundContext]) (refundRequest, error) {
+	in := step.Input
+	amount, err := refundCents(in.RefundAmount)
 	switch {
-	case !ok:
-		return res
+	case err != nil:
+		return refundRequest{}, err
 	case strings.TrimSpace(in.TicketID) == "":
-		return invalid("ticket_id is required")
+		return refundRequest{}, invalid("ticket_id is required")
 	case strings.TrimSpace(in.CustomerID) == "":
-		return invalid("customer_id is required")
+		return refundRequest{}, invalid("customer_id is required")
 	case !plausibleEmail(in.CustomerEmail):
-		return invalid("customer_email %q is not an email address", in.CustomerEmail)
+		return refundRequest{}, invalid("customer_email %q is not an email address", in.CustomerEmail)
 	}
 	requires := in.RequiresApproval == nil || *in.RequiresApproval // default true
 	if in.RefundReason == "" {
 		in.RefundReason = "customer_request"
 	}
-	return worker.Success(refundRequest{TicketID: in.TicketID, CustomerID: in.CustomerID, CustomerEmail: in.CustomerEmail,
+	return refundRequest{TicketID: in.TicketID, CustomerID: in.CustomerID, CustomerEmail: in.CustomerEmail,
 		RefundCents: amount, RefundReason: in.RefundReason, RequiresApproval: requires, PaymentID: in.PaymentID,
-		Valid: true}, nil)
+		Valid: true}, nil
 }
 
 // policyCheck is the result of check_refund_policy.
@@ -227,10 +223,10 @@ type policyCheck struct {
 	RefundCents      int64  `json:"refund_amount"`
 }
 
-func checkRefundPolicy(_ context.Context, step *worker.StepContext) worker.Result {
-	var req refundRequest
-	if err := step.DecodeDependency(stepValidateRefundReq, &req); err != nil {
-		return brokenDependency(err)
+func checkRefundPolicy(_ context.Context, step *worker.Step[struct{}]) (policyCheck, error) {
+	req, err := worker.Dependency[refundRequest](step, stepValidateRefundReq)
+	if err != nil {
+		return policyCheck{}, err
 	}
 	out := policyCheck{Compliant: true, RefundWindowDays: refundWindowDays, RefundCents: req.RefundCents}
 	switch {
@@ -239,7 +235,7 @@ func checkRefundPolicy(_ context.Context, step *worker.StepContext) worker.Resul
 	case req.RequiresApproval:
 		out.RequiresApproval, out.ApprovalReason = true, "requested by the agent"
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // approval is the result of get_manager_approval.
@@ -250,17 +246,17 @@ type approval struct {
 	Required   bool   `json:"approval_required"`
 }
 
-func getManagerApproval(_ context.Context, step *worker.StepContext) worker.Result {
-	var pol policyCheck
-	if err := step.DecodeDependency(stepCheckRefundPolicy, &pol); err != nil {
-		return brokenDependency(err)
+func getManagerApproval(_ context.Context, step *worker.Step[struct{}]) (approval, error) {
+	pol, err := worker.Dependency[policyCheck](step, stepCheckRefundPolicy)
+	if err != nil {
+		return approval{}, err
 	}
 	out := approval{Approved: true, ApprovalID: derivedID(step, "appr_", 12), Required: pol.RequiresApproval,
 		ApprovedBy: autoApproveManagerLabel}
 	if pol.RequiresApproval {
 		out.ApprovedBy = "manager_" + derivedDigits(step, "manager", 4) // the simulated manager always approves
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // delegatedRefund is the result of execute_refund_workflow: the request
@@ -275,24 +271,25 @@ type delegatedRefund struct {
 	Status          string `json:"status"`
 }
 
-func executeRefundWorkflow(_ context.Context, step *worker.StepContext) worker.Result {
-	var req refundRequest
-	var ok approval
-	for name, v := range map[string]any{stepValidateRefundReq: &req, stepManagerApproval: &ok} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func executeRefundWorkflow(_ context.Context, step *worker.Step[struct{}]) (delegatedRefund, error) {
+	req, err := worker.Dependency[refundRequest](step, stepValidateRefundReq)
+	if err != nil {
+		return delegatedRefund{}, err
+	}
+	ok, err := worker.Dependency[approval](step, stepManagerApproval)
+	if err != nil {
+		return delegatedRefund{}, err
 	}
 	if !ok.Approved {
-		return worker.Failure("refund was not approved", errorTypePermanent, false).WithErrorCode("REFUND_NOT_APPROVED")
+		return delegatedRefund{}, worker.WithErrorCode(worker.Permanent(errors.New("refund was not approved")), "REFUND_NOT_APPROVED")
 	}
 	paymentID := req.PaymentID
 	if paymentID == "" {
 		paymentID = "pay_" + strings.ToLower(derivedID(step, "", 12))
 	}
-	return worker.Success(delegatedRefund{DelegatedTaskID: derivedID(step, "task_", 16),
+	return delegatedRefund{DelegatedTaskID: derivedID(step, "task_", 16),
 		TargetNamespace: "payments_rs", TargetWorkflow: "payments_process_refund_rs", PaymentID: paymentID,
-		RefundCents: req.RefundCents, ApprovalID: ok.ApprovalID, Status: "delegated"}, nil)
+		RefundCents: req.RefundCents, ApprovalID: ok.ApprovalID, Status: "delegated"}, nil
 }
 
 // ticketUpdate is the result of update_ticket_status.
@@ -304,28 +301,29 @@ type ticketUpdate struct {
 	CustomerEmail   string `json:"customer_notified"`
 }
 
-func updateTicketStatus(_ context.Context, step *worker.StepContext) worker.Result {
-	var req refundRequest
-	var del delegatedRefund
-	for name, v := range map[string]any{stepValidateRefundReq: &req, stepExecuteRefund: &del} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func updateTicketStatus(_ context.Context, step *worker.Step[struct{}]) (ticketUpdate, error) {
+	req, err := worker.Dependency[refundRequest](step, stepValidateRefundReq)
+	if err != nil {
+		return ticketUpdate{}, err
 	}
-	return worker.Success(ticketUpdate{TicketID: req.TicketID, Status: "resolved", Resolution: "refund_issued",
-		DelegatedTaskID: del.DelegatedTaskID, CustomerEmail: req.CustomerEmail}, nil)
+	del, err := worker.Dependency[delegatedRefund](step, stepExecuteRefund)
+	if err != nil {
+		return ticketUpdate{}, err
+	}
+	return ticketUpdate{TicketID: req.TicketID, Status: "resolved", Resolution: "refund_issued",
+		DelegatedTaskID: del.DelegatedTaskID, CustomerEmail: req.CustomerEmail}, nil
 }
 
-func refundHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{
-		"team_scaling_payments_validate_eligibility":   worker.HandlerFunc(validatePaymentEligibility),
-		"team_scaling_payments_process_gateway_refund": worker.HandlerFunc(processGatewayRefund),
-		"team_scaling_payments_update_records":         worker.HandlerFunc(updatePaymentRecords),
-		"team_scaling_payments_notify_customer":        worker.HandlerFunc(notifyRefundCustomer),
-		"team_scaling_cs_validate_refund_request":      worker.HandlerFunc(validateRefundRequest),
-		"team_scaling_cs_check_refund_policy":          worker.HandlerFunc(checkRefundPolicy),
-		"team_scaling_cs_get_manager_approval":         worker.HandlerFunc(getManagerApproval),
-		"team_scaling_cs_execute_refund_workflow":      worker.HandlerFunc(executeRefundWorkflow),
-		"team_scaling_cs_update_ticket_status":         worker.HandlerFunc(updateTicketStatus),
-	}
+func registerRefunds(r *worker.Registry) error {
+	return errors.Join(
+		worker.Register(r, "team_scaling_payments_validate_eligibility", worker.Func(validatePaymentEligibility)),
+		worker.Register(r, "team_scaling_payments_process_gateway_refund", worker.Func(processGatewayRefund)),
+		worker.Register(r, "team_scaling_payments_update_records", worker.Func(updatePaymentRecords)),
+		worker.Register(r, "team_scaling_payments_notify_customer", worker.Func(notifyRefundCustomer)),
+		worker.Register(r, "team_scaling_cs_validate_refund_request", worker.Func(validateRefundRequest)),
+		worker.Register(r, "team_scaling_cs_check_refund_policy", worker.Func(checkRefundPolicy)),
+		worker.Register(r, "team_scaling_cs_get_manager_approval", worker.Func(getManagerApproval)),
+		worker.Register(r, "team_scaling_cs_execute_refund_workflow", worker.Func(executeRefundWorkflow)),
+		worker.Register(r, "team_scaling_cs_update_ticket_status", worker.Func(updateTicketStatus)),
+	)
 }

@@ -3,48 +3,26 @@ package native
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/tasker-go/tasker/worker"
 )
-
-// handlers returns every handler of the package by callable.
-func handlers() map[string]worker.Handler {
-	all := map[string]worker.Handler{}
-	for _, group := range []map[string]worker.Handler{
-		arithmeticHandlers(),
-		orderFulfillmentHandlers(),
-		ecommerceHandlers(),
-		dataPipelineHandlers(),
-		userRegistrationHandlers(),
-		refundHandlers(),
-		domainEventHandlers(),
-		methodDispatchHandlers(),
-		testHandlers(),
-	} {
-		for c, h := range group {
-			if _, dup := all[c]; dup {
-				panic(fmt.Sprintf("native: callable %q defined twice", c))
-			}
-			all[c] = h
-		}
-	}
-	return all
-}
 
 // Register adds every handler of the package to r under its callable. It
 // registers all it can and reports every callable that r refused (already
 // registered, for instance).
 func Register(r *worker.Registry) error {
-	var errs []error
-	all := handlers()
-	for _, c := range slices.Sorted(maps.Keys(all)) {
-		if err := r.Register(c, all[c]); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	err := errors.Join(
+		registerArithmetic(r),
+		registerOrderFulfillment(r),
+		registerEcommerce(r),
+		registerDataPipeline(r),
+		registerUserRegistration(r),
+		registerRefunds(r),
+		registerDomainEvents(r),
+		registerMethodDispatch(r),
+		registerTestHandlers(r),
+	)
+	if err != nil {
 		return fmt.Errorf("registering native handlers: %w", err)
 	}
 	return nil
@@ -52,5 +30,9 @@ func Register(r *worker.Registry) error {
 
 // Callables lists the callables Register adds, sorted.
 func Callables() []string {
-	return slices.Sorted(maps.Keys(handlers()))
+	r := worker.NewRegistry()
+	if err := Register(r); err != nil {
+		panic(err) // a callable defined twice in this package: a bug caught by its tests
+	}
+	return r.Callables()
 }

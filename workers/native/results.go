@@ -9,51 +9,51 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/google/uuid"
+
 	"github.com/tasker-go/tasker/worker"
 )
 
-// Error types and codes the handlers report, beyond stepresult's standard
-// types.
-const (
-	errorTypeValidation = stepresult.ErrorTypeValidation
-	errorTypePermanent  = stepresult.ErrorTypePermanent
-	errorTypeRetryable  = stepresult.ErrorTypeRetryable
+// codeMissingDependency is the error code of an ancestor result the
+// arithmetic handlers cannot read (worker.Dependency gives the typed
+// handlers theirs).
+const codeMissingDependency = worker.ErrorCodeMissingDependency
 
-	codeMissingDependency = "MISSING_DEPENDENCY"
-)
-
-// invalid is a non-retryable ValidationError: the task's input is wrong
-// and running again cannot help.
-func invalid(format string, args ...any) worker.Result {
-	return worker.Failure(fmt.Sprintf(format, args...), errorTypeValidation, false)
+// invalid is a permanent ValidationError: the task's input is wrong and
+// running again cannot help.
+func invalid(format string, args ...any) error {
+	return &worker.Error{Err: fmt.Errorf(format, args...), Type: worker.ErrorTypeValidation, Permanent: true}
 }
 
-// brokenDependency is a non-retryable failure for an ancestor result that
-// is missing or malformed: the workflow is wired wrong.
-func brokenDependency(err error) worker.Result {
-	return worker.Failure(err.Error(), errorTypePermanent, false).WithErrorCode(codeMissingDependency)
+// brokenDependency is a permanent failure for an ancestor result that is
+// missing or malformed: the workflow is wired wrong.
+func brokenDependency(err error) error {
+	return &worker.Error{Err: err, Type: worker.ErrorTypePermanent, Code: codeMissingDependency, Permanent: true}
 }
 
 // now is the clock of the few timestamps handlers report.
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
+// stepIdentity is what the identifier helpers read: a *worker.Step of any
+// input type, or a *worker.StepContext.
+type stepIdentity interface{ StepUUID() uuid.UUID }
+
 // digest hashes the step's identity with a label; identifiers derived from
 // it are stable across retries of the same step.
-func digest(step *worker.StepContext, label string) [sha256.Size]byte {
+func digest(step stepIdentity, label string) [sha256.Size]byte {
 	id := step.StepUUID()
 	return sha256.Sum256(append(id[:], label...))
 }
 
 // derivedID is prefix followed by n upper-case hex digits derived from the
 // step (n ≤ 64).
-func derivedID(step *worker.StepContext, prefix string, n int) string {
+func derivedID(step stepIdentity, prefix string, n int) string {
 	d := digest(step, prefix)
 	return prefix + strings.ToUpper(hex.EncodeToString(d[:]))[:n]
 }
 
 // derivedDigits is n decimal digits derived from the step (n ≤ 19).
-func derivedDigits(step *worker.StepContext, label string, n int) string {
+func derivedDigits(step stepIdentity, label string, n int) string {
 	d := digest(step, label)
 	v := binary.BigEndian.Uint64(d[:8]) % uint64(math.Pow10(n))
 	return fmt.Sprintf("%0*d", n, v)

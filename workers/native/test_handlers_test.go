@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/worker/workertest"
 )
 
@@ -13,20 +14,20 @@ func TestFailNTimesFailsWhileAttemptIsAtMostFailCount(t *testing.T) {
 	h := handler(t, callableFailNTimes)
 	cfg := map[string]any{"fail_count": 2}
 	for attempt := 1; attempt <= 2; attempt++ {
-		res := workertest.Run(h, workertest.NewStep("flaky").WithConfig(cfg).WithAttempt(attempt, 5).Build())
+		res := workertest.Execute(h, workertest.NewStep("flaky").WithConfig(cfg).WithAttempt(attempt, 5))
 		requireFailure(t, res, "RetryableError", true)
 		require.Equal(t, "INJECTED_FAILURE", res.ErrorCode())
 	}
 	for attempt := 3; attempt <= 5; attempt++ {
-		res := workertest.Run(h, workertest.NewStep("flaky").WithConfig(cfg).WithAttempt(attempt, 5).Build())
+		res := workertest.Execute(h, workertest.NewStep("flaky").WithConfig(cfg).WithAttempt(attempt, 5))
 		v := valueOf(t, res)
 		require.Equal(t, num(string(rune('0'+attempt))), v["attempts_before_success"])
 		require.Equal(t, num("2"), v["fail_count"])
 	}
 	// No fail_count: succeeds at once.
-	require.True(t, workertest.Run(h, workertest.NewStep("s").Build()).IsSuccess())
+	require.True(t, workertest.Execute(h, workertest.NewStep("s")).IsSuccess())
 	// A nonsense fail_count is the template's fault.
-	requireFailure(t, workertest.Run(h, workertest.NewStep("s").WithConfig(map[string]any{"fail_count": "two"}).Build()),
+	requireFailure(t, workertest.Execute(h, workertest.NewStep("s").WithConfig(map[string]any{"fail_count": "two"})),
 		"ValidationError", false)
 }
 
@@ -45,48 +46,51 @@ func TestFailNTimesAcrossRetries(t *testing.T) {
 }
 
 func TestErrorScenarioHandlers(t *testing.T) {
-	res := workertest.Run(handler(t, callableSuccess), workertest.NewStep("success_step").WithConfig(map[string]any{"scenario": "success"}).Build())
+	res := workertest.Execute(handler(t, callableSuccess), workertest.NewStep("success_step").WithConfig(map[string]any{"scenario": "success"}))
 	v := valueOf(t, res)
 	require.Equal(t, "success", v["status"])
 	require.Equal(t, "success", v["scenario"])
 
-	res = workertest.Run(handler(t, callablePermanentError), workertest.NewStep("permanent_error_step").Build())
+	res = workertest.Execute(handler(t, callablePermanentError), workertest.NewStep("permanent_error_step"))
 	requireFailure(t, res, "PermanentError", false)
 	require.Equal(t, "PERMANENT_ERROR", res.ErrorCode())
 
-	res = workertest.Run(handler(t, callableRetryableError), workertest.NewStep("retryable_error_step").WithAttempt(2, 3).Build())
+	res = workertest.Execute(handler(t, callableRetryableError), workertest.NewStep("retryable_error_step").WithAttempt(2, 3))
 	requireFailure(t, res, "RetryableError", true)
 	require.Contains(t, res.Message(), "attempt 2 of 3")
 }
 
 func TestNoOpAndEcho(t *testing.T) {
-	v := valueOf(t, workertest.Run(handler(t, callableNoOp), workertest.NewStep("boundary_test_step").Build()))
+	v := valueOf(t, workertest.Execute(handler(t, callableNoOp), workertest.NewStep("boundary_test_step")))
 	require.Equal(t, true, v["noop"])
 
 	echoStep := workertest.NewStep("dlq_step_1").WithConfig(map[string]any{"operation": "return_input"}).
 		WithContext(map[string]any{"test_input": 41})
-	v = valueOf(t, workertest.Run(handler(t, callableEcho), echoStep.Build()))
+	v = valueOf(t, workertest.Execute(handler(t, callableEcho), echoStep))
 	require.Equal(t, num("41"), v["result"])
-	requireFailure(t, workertest.Run(handler(t, callableEcho), workertest.NewStep("s").Build()), "ValidationError", false)
-	requireFailure(t, workertest.Run(handler(t, callableEcho), workertest.NewStep("s").
-		WithConfig(map[string]any{"operation": "shout"}).WithContext(map[string]any{"test_input": 1}).Build()), "ValidationError", false)
+	requireFailure(t, workertest.Execute(handler(t, callableEcho), workertest.NewStep("s")), "ValidationError", false)
+	requireFailure(t, workertest.Execute(handler(t, callableEcho), workertest.NewStep("s").
+		WithConfig(map[string]any{"operation": "shout"}).WithContext(map[string]any{"test_input": 1})), "ValidationError", false)
 }
 
 func TestSleepHandler(t *testing.T) {
-	h := handlers()[callableSleep]
-	r := workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 5}).Build())
-	require.True(t, r.IsSuccess())
-	v, err := workertest.Value(r)
+	h := worker.Func(sleepStep)
+	out, err := workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 5}))
 	require.NoError(t, err)
-	require.JSONEq(t, `{"slept_ms":5}`, string(v))
-	r = workertest.Run(h, workertest.NewStep("nap").WithConfig(map[string]any{"sleep_ms": 1}).Build())
-	require.True(t, r.IsSuccess())
+	require.Equal(t, map[string]any{"slept_ms": 5}, out)
+	out, err = workertest.Run(h, workertest.NewStep("nap").WithConfig(map[string]any{"sleep_ms": 1}))
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"slept_ms": 1}, out)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r = workertest.RunContext(ctx, h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 60000}).Build())
-	require.False(t, r.IsSuccess())
-	require.True(t, r.Retryable(), "an interrupted sleep is retried")
-	r = workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": "long"}).Build())
-	require.False(t, r.IsSuccess())
-	require.False(t, r.Retryable())
+	_, err = workertest.RunContext(ctx, h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": 60000}))
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, worker.Classify(err).Permanent, "an interrupted sleep is retried")
+
+	_, err = workertest.Run(h, workertest.NewStep("nap").WithContext(map[string]any{"sleep_ms": "long"}))
+	c := worker.Classify(err)
+	require.True(t, c.Permanent)
+	require.Equal(t, worker.ErrorTypeValidation, c.Type)
+	require.EqualError(t, err, `the task context: field "sleep_ms" is a JSON string, want an integer (int)`)
 }

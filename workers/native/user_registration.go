@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tasker-go/tasker/worker"
@@ -69,11 +70,16 @@ type userAccount struct {
 	Status string `json:"status"`
 }
 
-func createUserAccount(_ context.Context, step *worker.StepContext) worker.Result {
-	var u userInfo
-	if err := step.DecodeInput("user_info", &u); err != nil {
-		return invalid("%s", err)
+// registrationInput is the task context of a registration.
+type registrationInput struct {
+	UserInfo *userInfo `json:"user_info"`
+}
+
+func createUserAccount(_ context.Context, step *worker.Step[registrationInput]) (userAccount, error) {
+	if step.Input.UserInfo == nil {
+		return userAccount{}, invalid("task context has no field %q", "user_info")
 	}
+	u := *step.Input.UserInfo
 	if u.Plan == "" {
 		u.Plan = "free"
 	}
@@ -82,20 +88,20 @@ func createUserAccount(_ context.Context, step *worker.StepContext) worker.Resul
 	}
 	switch _, known := plans[u.Plan]; {
 	case !plausibleEmail(u.Email):
-		return invalid("user_info.email %q is not an email address", u.Email)
+		return userAccount{}, invalid("user_info.email %q is not an email address", u.Email)
 	case strings.TrimSpace(u.Name) == "":
-		return invalid("user_info.name is required")
+		return userAccount{}, invalid("user_info.name is required")
 	case !known:
-		return invalid("user_info.plan %q is not one of free, pro, enterprise", u.Plan)
+		return userAccount{}, invalid("user_info.plan %q is not one of free, pro, enterprise", u.Plan)
 	}
 	// The id is derived from the task, so a retried or repeated call for
 	// the same registration is idempotent.
 	id := step.TaskUUID()
-	return worker.Success(userAccount{
+	return userAccount{
 		UserID: "usr_" + strings.ReplaceAll(id.String(), "-", "")[:16],
 		Email:  strings.ToLower(u.Email), Name: u.Name, Plan: u.Plan, Source: u.Source,
 		Status: "pending_activation",
-	}, nil)
+	}, nil
 }
 
 // billingProfile is the result of setup_billing_profile.
@@ -110,10 +116,10 @@ type billingProfile struct {
 	Status         string  `json:"status"`
 }
 
-func setupBillingProfile(_ context.Context, step *worker.StepContext) worker.Result {
-	var acct userAccount
-	if err := step.DecodeDependency(stepCreateUserAccount, &acct); err != nil {
-		return brokenDependency(err)
+func setupBillingProfile(_ context.Context, step *worker.Step[struct{}]) (billingProfile, error) {
+	acct, err := worker.Dependency[userAccount](step, stepCreateUserAccount)
+	if err != nil {
+		return billingProfile{}, err
 	}
 	p := plans[acct.Plan]
 	out := billingProfile{UserID: acct.UserID, Plan: acct.Plan, MonthlyPrice: units(p.PriceCents), TrialDays: p.TrialDays,
@@ -126,7 +132,7 @@ func setupBillingProfile(_ context.Context, step *worker.StepContext) worker.Res
 			out.Status = "trialing"
 		}
 	}
-	return worker.Success(out, nil)
+	return out, nil
 }
 
 // preferences is the result of initialize_preferences.
@@ -140,17 +146,17 @@ type preferences struct {
 	Language      string          `json:"language"`
 }
 
-func initializePreferences(_ context.Context, step *worker.StepContext) worker.Result {
-	var acct userAccount
-	if err := step.DecodeDependency(stepCreateUserAccount, &acct); err != nil {
-		return brokenDependency(err)
+func initializePreferences(_ context.Context, step *worker.Step[struct{}]) (preferences, error) {
+	acct, err := worker.Dependency[userAccount](step, stepCreateUserAccount)
+	if err != nil {
+		return preferences{}, err
 	}
 	p := plans[acct.Plan]
-	return worker.Success(preferences{
+	return preferences{
 		UserID: acct.UserID, Plan: acct.Plan,
 		Notifications: map[string]bool{"email": true, "product_updates": acct.Plan != "free", "weekly_digest": true},
 		Features:      p.Features, APIRateTier: p.APIRateTier, Theme: "system", Language: "en",
-	}, nil)
+	}, nil
 }
 
 // welcomeSequence is the result of send_welcome_sequence.
@@ -163,21 +169,24 @@ type welcomeSequence struct {
 	CampaignID   string   `json:"campaign_id"`
 }
 
-func sendWelcomeSequence(_ context.Context, step *worker.StepContext) worker.Result {
-	var acct userAccount
-	var bill billingProfile
-	var prefs preferences
-	for name, v := range map[string]any{stepCreateUserAccount: &acct, stepSetupBilling: &bill, stepInitPreferences: &prefs} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func sendWelcomeSequence(_ context.Context, step *worker.Step[struct{}]) (welcomeSequence, error) {
+	acct, err := worker.Dependency[userAccount](step, stepCreateUserAccount)
+	if err != nil {
+		return welcomeSequence{}, err
+	}
+	bill, err := worker.Dependency[billingProfile](step, stepSetupBilling)
+	if err != nil {
+		return welcomeSequence{}, err
+	}
+	if _, err := worker.Dependency[preferences](step, stepInitPreferences); err != nil {
+		return welcomeSequence{}, err
 	}
 	msgs := plans[acct.Plan].Welcome
 	if bill.TrialDays > 0 {
 		msgs = append(append([]string(nil), msgs...), "trial_started")
 	}
-	return worker.Success(welcomeSequence{UserID: acct.UserID, Recipient: acct.Email, Messages: msgs,
-		MessageCount: len(msgs), Channel: "email", CampaignID: derivedID(step, "cmp_", 12)}, nil)
+	return welcomeSequence{UserID: acct.UserID, Recipient: acct.Email, Messages: msgs,
+		MessageCount: len(msgs), Channel: "email", CampaignID: derivedID(step, "cmp_", 12)}, nil
 }
 
 // registrationSummary is the result of update_user_status.
@@ -192,28 +201,34 @@ type registrationSummary struct {
 	RegistrationDone bool   `json:"registration_complete"`
 }
 
-func updateUserStatus(_ context.Context, step *worker.StepContext) worker.Result {
-	var acct userAccount
-	var bill billingProfile
-	var prefs preferences
-	var welcome welcomeSequence
-	for name, v := range map[string]any{stepCreateUserAccount: &acct, stepSetupBilling: &bill,
-		stepInitPreferences: &prefs, stepWelcomeSequence: &welcome} {
-		if err := step.DecodeDependency(name, v); err != nil {
-			return brokenDependency(err)
-		}
+func updateUserStatus(_ context.Context, step *worker.Step[struct{}]) (registrationSummary, error) {
+	acct, err := worker.Dependency[userAccount](step, stepCreateUserAccount)
+	if err != nil {
+		return registrationSummary{}, err
 	}
-	return worker.Success(registrationSummary{UserID: acct.UserID, Email: acct.Email, Plan: acct.Plan, Status: "active",
+	bill, err := worker.Dependency[billingProfile](step, stepSetupBilling)
+	if err != nil {
+		return registrationSummary{}, err
+	}
+	prefs, err := worker.Dependency[preferences](step, stepInitPreferences)
+	if err != nil {
+		return registrationSummary{}, err
+	}
+	welcome, err := worker.Dependency[welcomeSequence](step, stepWelcomeSequence)
+	if err != nil {
+		return registrationSummary{}, err
+	}
+	return registrationSummary{UserID: acct.UserID, Email: acct.Email, Plan: acct.Plan, Status: "active",
 		BillingID: bill.BillingID, FeatureCount: len(prefs.Features), WelcomeMessages: welcome.MessageCount,
-		RegistrationDone: true}, nil)
+		RegistrationDone: true}, nil
 }
 
-func userRegistrationHandlers() map[string]worker.Handler {
-	return map[string]worker.Handler{
-		"microservices_create_user_account":    worker.HandlerFunc(createUserAccount),
-		"microservices_setup_billing_profile":  worker.HandlerFunc(setupBillingProfile),
-		"microservices_initialize_preferences": worker.HandlerFunc(initializePreferences),
-		"microservices_send_welcome_sequence":  worker.HandlerFunc(sendWelcomeSequence),
-		"microservices_update_user_status":     worker.HandlerFunc(updateUserStatus),
-	}
+func registerUserRegistration(r *worker.Registry) error {
+	return errors.Join(
+		worker.Register(r, "microservices_create_user_account", worker.Func(createUserAccount)),
+		worker.Register(r, "microservices_setup_billing_profile", worker.Func(setupBillingProfile)),
+		worker.Register(r, "microservices_initialize_preferences", worker.Func(initializePreferences)),
+		worker.Register(r, "microservices_send_welcome_sequence", worker.Func(sendWelcomeSequence)),
+		worker.Register(r, "microservices_update_user_status", worker.Func(updateUserStatus)),
+	)
 }

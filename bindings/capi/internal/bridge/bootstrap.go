@@ -194,9 +194,9 @@ type hostExecutor struct {
 
 func (h *hostExecutor) Execute(ctx context.Context, step *worker.StepContext) worker.Result {
 	if !h.callables[step.Callable()] {
-		return worker.Failure(fmt.Sprintf("no handler is registered for callable %q in this %s worker "+
+		return worker.ResultOf(nil, &worker.Error{Err: fmt.Errorf("no handler is registered for callable %q in this %s worker "+
 			"(its bootstrap callables do not name it)", step.Callable(), h.language),
-			stepresult.ErrorTypeHandlerNotFound, false)
+			Type: stepresult.ErrorTypeHandlerNotFound, Permanent: true})
 	}
 	return h.exec.Execute(ctx, step)
 }

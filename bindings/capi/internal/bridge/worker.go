@@ -219,7 +219,7 @@ func (l *Library) Metrics(handle uint64) []byte {
 func serve(w *hostWorker, path string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
-	w.svc.Core().Handler().ServeHTTP(rec, req)
+	w.svc.Core().HTTPHandler().ServeHTTP(rec, req)
 	return rec
 }
 

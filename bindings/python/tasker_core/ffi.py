@@ -1,0 +1,161 @@
+"""ctypes binding to the worker library (``libtasker_worker.so``, C ABI v1).
+
+Every library function returns a JSON object it allocated; :class:`Library`
+decodes it, frees it, and raises :class:`~tasker_core.errors.FFIError` (with
+the library's error ``code``) when ``ok`` is false. ctypes releases the GIL
+during each call, so a poll that waits does not stop other Python threads.
+
+The library starts Go runtime threads as soon as it is loaded, and those do
+not survive ``fork()``: load it (start the worker) in the process that will
+use it, after any fork.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from tasker_core.errors import FFIError
+
+ABI_VERSION = 1
+
+_FUNCTIONS: dict[str, tuple[Any, ...]] = {
+    "tasker_worker_bootstrap": (ctypes.c_char_p,),
+    "tasker_poll_step_events": (ctypes.c_uint64, ctypes.c_int32, ctypes.c_int32),
+    "tasker_complete_step_event": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p),
+    "tasker_checkpoint_yield_step_event": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p),
+    "tasker_worker_status": (ctypes.c_uint64,),
+    "tasker_health": (ctypes.c_uint64,),
+    "tasker_metrics": (ctypes.c_uint64,),
+    "tasker_log": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p),
+    "tasker_begin_shutdown": (ctypes.c_uint64,),
+    "tasker_stop": (ctypes.c_uint64, ctypes.c_int32),
+}
+
+
+def library_path(explicit: str | None = None) -> str:
+    """Where the library is: ``explicit``, else ``$TASKER_WORKER_LIB``, else
+    ``build/libtasker_worker.so`` of the source tree this package sits in,
+    else the loader's search path."""
+    if explicit:
+        return explicit
+    env = os.environ.get("TASKER_WORKER_LIB")
+    if env:
+        return env
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "build" / "libtasker_worker.so"
+        if candidate.exists():
+            return str(candidate)
+    return "libtasker_worker.so"
+
+
+def _text(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("utf-8")
+
+
+class Library:
+    """The loaded library; one per process is enough (it serves several workers)."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = library_path(path)
+        try:
+            self._lib = ctypes.CDLL(self.path)
+        except OSError as exc:
+            raise FFIError(f"cannot load the worker library {self.path!r}: {exc}; build it with "
+                           "scripts/build-capi.sh or set TASKER_WORKER_LIB", code="not_loaded") from exc
+        self._pid = os.getpid()
+        self._lib.tasker_abi_version.restype = ctypes.c_int32
+        self._lib.tasker_abi_version.argtypes = ()
+        self._lib.tasker_free.restype = None
+        self._lib.tasker_free.argtypes = (ctypes.c_void_p,)
+        for name, argtypes in _FUNCTIONS.items():
+            fn = getattr(self._lib, name)
+            fn.restype, fn.argtypes = ctypes.c_void_p, argtypes
+        version = self._lib.tasker_abi_version()
+        if version != ABI_VERSION:
+            raise FFIError(f"{self.path}: C ABI version {version}, this package speaks {ABI_VERSION}", code="abi_mismatch")
+
+    def _call(self, name: str, *args: Any) -> dict[str, Any]:
+        if os.getpid() != self._pid:
+            raise FFIError(f"the worker library was loaded in process {self._pid} and this is {os.getpid()} (a fork): "
+                           "start the worker in the child process instead", code="forked")
+        ptr = getattr(self._lib, name)(*args)
+        if not ptr:
+            raise FFIError(f"{name} returned NULL", code="internal")
+        try:
+            raw = ctypes.string_at(ptr)
+        finally:
+            self._lib.tasker_free(ptr)
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise FFIError(f"{name} returned invalid JSON: {raw[:200]!r}", code="internal") from exc
+        if not data.get("ok"):
+            err = data.get("error") or {}
+            raise FFIError(f"{name}: {err.get('message', 'failed')}", code=err.get("code", "internal"))
+        return data
+
+    def bootstrap(self, config: dict[str, Any]) -> dict[str, Any]:
+        return self._call("tasker_worker_bootstrap", _text(json.dumps(config)))
+
+    def poll(self, handle: int, max_events: int, wait_ms: int) -> dict[str, Any]:
+        return self._call("tasker_poll_step_events", handle, max_events, wait_ms)
+
+    def complete(self, handle: int, event_id: str, result_json: str) -> dict[str, Any]:
+        return self._call("tasker_complete_step_event", handle, _text(event_id), _text(result_json))
+
+    def checkpoint_yield(self, handle: int, event_id: str, checkpoint_json: str) -> dict[str, Any]:
+        return self._call("tasker_checkpoint_yield_step_event", handle, _text(event_id), _text(checkpoint_json))
+
+    def status(self, handle: int) -> dict[str, Any]:
+        return self._call("tasker_worker_status", handle)
+
+    def health(self, handle: int) -> dict[str, Any]:
+        return self._call("tasker_health", handle)
+
+    def metrics(self, handle: int) -> dict[str, Any]:
+        return self._call("tasker_metrics", handle)
+
+    def log(self, handle: int, level: str, message: str, fields: dict[str, Any] | None = None) -> None:
+        self._call("tasker_log", handle, _text(level), _text(message),
+                   _text(json.dumps(fields, default=str)) if fields else None)
+
+    def begin_shutdown(self, handle: int) -> dict[str, Any]:
+        return self._call("tasker_begin_shutdown", handle)
+
+    def stop(self, handle: int, timeout_ms: int) -> dict[str, Any]:
+        return self._call("tasker_stop", handle, timeout_ms)
+
+
+_LEVELS = ((logging.ERROR, "error"), (logging.WARNING, "warn"), (logging.INFO, "info"), (logging.DEBUG, "debug"))
+
+
+class TaskerLogHandler(logging.Handler):
+    """A logging handler writing records into the worker's structured log
+    (``tasker_log``), tagged with the worker id and ``source: python``."""
+
+    def __init__(self, library: Library, worker_handle: int = 0, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.library, self.worker_handle = library, worker_handle
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = next((name for floor, name in _LEVELS if record.levelno >= floor), "trace")
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                fields["exception"] = self.formatter.formatException(record.exc_info) if self.formatter else \
+                    logging.Formatter().formatException(record.exc_info)
+            fields.update(getattr(record, "fields", None) or {})
+            try:
+                self.library.log(self.worker_handle, level, record.getMessage(), fields)
+            except FFIError as exc:
+                if exc.code != "unknown_handle":
+                    raise
+                self.worker_handle = 0  # the worker stopped: the process logger still works
+                self.library.log(0, level, record.getMessage(), fields)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)

@@ -1,0 +1,451 @@
+"""The values handlers work with: the step context they receive, the result
+they return, and the decision and batch records that ride inside results.
+
+Everything here is plain Python (dataclasses and small classes); nothing
+validates beyond what the worker needs to send a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+
+def _uuid(value: Any) -> Any:
+    """A UUID when the text is one, else the value itself."""
+    try:
+        return UUID(str(value))
+    except (TypeError, ValueError):
+        return value
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class _Model:
+    """model_dump() for the dataclasses below (their enums are str enums, so JSON-ready)."""
+
+    def model_dump(self, **_: Any) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+class ErrorType(str, Enum):
+    """Error types shared by every language's workers."""
+
+    PERMANENT_ERROR = "permanent_error"
+    RETRYABLE_ERROR = "retryable_error"
+    VALIDATION_ERROR = "validation_error"
+    TIMEOUT = "timeout"
+    HANDLER_ERROR = "handler_error"
+
+    @classmethod
+    def is_standard(cls, error_type: str) -> bool:
+        return error_type in {e.value for e in cls}
+
+    @classmethod
+    def is_typically_retryable(cls, error_type: str) -> bool:
+        return error_type in (cls.RETRYABLE_ERROR.value, cls.TIMEOUT.value)
+
+
+class StepHandlerResult:
+    """What a handler returns: ``success(result)`` or ``failure(message, ...)``.
+
+    ``result`` is normally a dict (tasker-core required one); any JSON value
+    is accepted and stored as the step's result.
+    """
+
+    __slots__ = ("is_success", "result", "error_message", "error_type", "error_code", "retryable", "metadata")
+
+    def __init__(
+        self,
+        is_success: bool | None = None,
+        result: Any = None,
+        error_message: str | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        retryable: bool = True,
+        metadata: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        self.is_success = bool(kw.pop("success", False) if is_success is None else is_success)
+        if kw:
+            raise TypeError(f"unexpected StepHandlerResult fields: {', '.join(sorted(kw))}")
+        self.result = result
+        self.error_message = error_message
+        self.error_type = error_type.value if isinstance(error_type, Enum) else error_type
+        self.error_code = error_code
+        self.retryable = retryable
+        self.metadata = metadata if metadata is not None else {}
+
+    @classmethod
+    def success(cls, result: Any = None, metadata: dict[str, Any] | None = None) -> StepHandlerResult:
+        return cls(is_success=True, result=result, metadata=metadata or {})
+
+    @classmethod
+    def failure(
+        cls,
+        message: str,
+        error_type: str | ErrorType = ErrorType.HANDLER_ERROR,
+        retryable: bool = True,
+        metadata: dict[str, Any] | None = None,
+        error_code: str | None = None,
+    ) -> StepHandlerResult:
+        return cls(
+            is_success=False,
+            error_message=message,
+            error_type=error_type,  # type: ignore[arg-type]
+            error_code=error_code,
+            retryable=retryable,
+            metadata=metadata or {},
+        )
+
+    def is_success_result(self) -> bool:
+        return self.is_success
+
+    def is_failure_result(self) -> bool:
+        return not self.is_success
+
+    def model_dump(self, **_: Any) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__slots__}
+        out["success"] = out.pop("is_success")
+        return out
+
+    def __repr__(self) -> str:
+        if self.is_success:
+            return f"StepHandlerResult.success({self.result!r})"
+        return f"StepHandlerResult.failure({self.error_message!r}, error_type={self.error_type!r}, retryable={self.retryable})"
+
+
+class FfiStepEvent:
+    """A step event as the worker library hands it over (attribute access)."""
+
+    def __init__(self, event_id: str = "", task_uuid: str = "", step_uuid: str = "", correlation_id: str = "",
+                 task_sequence_step: dict[str, Any] | None = None, **extra: Any) -> None:
+        self.event_id = event_id
+        self.task_uuid = task_uuid
+        self.step_uuid = step_uuid
+        self.correlation_id = correlation_id
+        self.task_sequence_step = task_sequence_step or {}
+        self.task_correlation_id = extra.get("task_correlation_id")
+        self.parent_correlation_id = extra.get("parent_correlation_id")
+        self.trace_id = extra.get("trace_id")
+        self.span_id = extra.get("span_id")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FfiStepEvent:
+        return cls(**data)
+
+
+class _View:
+    """Attribute access over nested dicts (the Ruby-style wrapper)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data if data is not None else {}
+
+    def __getattr__(self, name: str) -> Any:
+        data = self.__dict__["_data"]
+        if isinstance(data, dict) and name in data:
+            v = data[name]
+            return _View(v) if isinstance(v, dict) else v
+        return getattr(data, name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def to_dict(self) -> Any:
+        return self._data
+
+
+class TaskSequenceStepWrapper(_View):
+    """``context.task_sequence_step``: task, workflow_step, step_definition, dependency_results."""
+
+    def get_task_field(self, name: str) -> Any:
+        return _dict(_dict(_dict(self._data.get("task")).get("task")).get("context")).get(name)
+
+    def get_dependency_result(self, step_name: str) -> Any:
+        dep = _dict(self._data.get("dependency_results")).get(step_name)
+        return dep.get("result") if isinstance(dep, dict) and "result" in dep else dep
+
+    get_results = get_dependency_result
+
+
+class StepContext:
+    """Everything a handler gets about its step.
+
+    ``input_data`` is the task's context, ``step_inputs`` the step's own
+    inputs (for batch workers, the cursor), ``step_config`` the template's
+    ``handler.initialization``, ``dependency_results`` each ancestor's full
+    result record (``get_dependency_result`` unwraps its ``result``),
+    ``retry_count`` the attempts before this one.
+    """
+
+    def __init__(
+        self,
+        event: FfiStepEvent | None = None,
+        task_uuid: Any = None,
+        step_uuid: Any = None,
+        correlation_id: Any = None,
+        handler_name: str = "",
+        input_data: dict[str, Any] | None = None,
+        dependency_results: dict[str, Any] | None = None,
+        step_config: dict[str, Any] | None = None,
+        step_inputs: dict[str, Any] | None = None,
+        retry_count: int = 0,
+        max_retries: int = 3,
+    ) -> None:
+        self.event = event or FfiStepEvent()
+        self.task_uuid = task_uuid
+        self.step_uuid = step_uuid
+        self.correlation_id = correlation_id
+        self.handler_name = handler_name
+        self.input_data = input_data if input_data is not None else {}
+        self.dependency_results = dependency_results if dependency_results is not None else {}
+        self.step_config = step_config if step_config is not None else {}
+        self.step_inputs = step_inputs if step_inputs is not None else {}
+        self.retry_count = retry_count
+        self.max_retries = max_retries
+
+    @classmethod
+    def from_ffi_event(cls, event: FfiStepEvent | dict[str, Any], handler_name: str = "") -> StepContext:
+        if isinstance(event, dict):
+            event = FfiStepEvent.from_dict(event)
+        tss = event.task_sequence_step
+        task = _dict(tss.get("task"))
+        step = _dict(tss.get("workflow_step"))
+        return cls(
+            event=event,
+            task_uuid=_uuid(event.task_uuid),
+            step_uuid=_uuid(event.step_uuid),
+            correlation_id=_uuid(event.correlation_id),
+            handler_name=handler_name,
+            input_data=_dict(_dict(task.get("task", task)).get("context")),
+            dependency_results=_dict(tss.get("dependency_results")),
+            step_config=_dict(_dict(_dict(tss.get("step_definition")).get("handler")).get("initialization")),
+            step_inputs=_dict(step.get("inputs")),
+            retry_count=step.get("attempts") or 0,
+            max_retries=step.get("max_attempts") or 3,
+        )
+
+    # --- where the step sits ---
+    @property
+    def step_name(self) -> str | None:
+        return _dict(self.event.task_sequence_step.get("workflow_step")).get("name")
+
+    @property
+    def namespace_name(self) -> str | None:
+        return _dict(self.event.task_sequence_step.get("task")).get("namespace_name")
+
+    @property
+    def task_name(self) -> str | None:
+        return _dict(self.event.task_sequence_step.get("task")).get("task_name")
+
+    @property
+    def task_sequence_step(self) -> TaskSequenceStepWrapper:
+        return TaskSequenceStepWrapper(self.event.task_sequence_step)
+
+    # --- inputs and configuration ---
+    def get_input(self, key: str) -> Any:
+        return self.input_data.get(key)
+
+    def get_input_or(self, key: str, default: Any = None) -> Any:
+        value = self.input_data.get(key)
+        return default if value is None else value
+
+    def get_config(self, key: str) -> Any:
+        return self.step_config.get(key)
+
+    # --- dependency results ---
+    def get_dependency_result(self, step_name: str) -> Any:
+        dep = self.dependency_results.get(step_name)
+        if isinstance(dep, dict) and "result" in dep:
+            return dep["result"]
+        return dep
+
+    def get_dependency_field(self, step_name: str, *path: str) -> Any:
+        value = self.get_dependency_result(step_name)
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    def get_dependency_result_keys(self) -> list[str]:
+        return list(self.dependency_results)
+
+    def get_all_dependency_results(self, prefix: str) -> list[Any]:
+        found = (self.get_dependency_result(k) for k in self.dependency_results if k.startswith(prefix))
+        return [r for r in found if r is not None]
+
+    # --- retries ---
+    def is_retry(self) -> bool:
+        return self.retry_count > 0
+
+    def is_last_retry(self) -> bool:
+        return self.retry_count >= self.max_retries - 1
+
+    # --- checkpoints (batch workers that yielded) ---
+    @property
+    def checkpoint(self) -> dict[str, Any] | None:
+        cp = _dict(self.event.task_sequence_step.get("workflow_step")).get("checkpoint")
+        return cp if isinstance(cp, dict) else None
+
+    @property
+    def checkpoint_cursor(self) -> Any:
+        return (self.checkpoint or {}).get("cursor")
+
+    @property
+    def checkpoint_items_processed(self) -> int:
+        return (self.checkpoint or {}).get("items_processed", 0)
+
+    @property
+    def accumulated_results(self) -> Any:
+        return (self.checkpoint or {}).get("accumulated_results")
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_cursor is not None
+
+
+# --- decision points -------------------------------------------------------
+
+
+class DecisionType(str, Enum):
+    CREATE_STEPS = "create_steps"
+    NO_BRANCHES = "no_branches"
+
+
+@dataclass
+class DecisionPointOutcome(_Model):
+    decision_type: DecisionType
+    next_step_names: list[str] = field(default_factory=list)
+    dynamic_steps: list[dict[str, Any]] | None = None
+    reason: str | None = None
+    routing_context: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create_steps(cls, step_names: list[str], dynamic_steps: list[dict[str, Any]] | None = None,
+                     routing_context: dict[str, Any] | None = None) -> DecisionPointOutcome:
+        return cls(DecisionType.CREATE_STEPS, list(step_names), dynamic_steps, None, routing_context or {})
+
+    @classmethod
+    def no_branches(cls, reason: str, routing_context: dict[str, Any] | None = None) -> DecisionPointOutcome:
+        return cls(DecisionType.NO_BRANCHES, reason=reason, routing_context=routing_context or {})
+
+
+# --- batches ---------------------------------------------------------------
+
+
+@dataclass
+class CursorConfig(_Model):
+    start_cursor: int
+    end_cursor: int
+    step_size: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RustCursorConfig(_Model):
+    """One batch worker's range as orchestration stores it (0-based, end-exclusive)."""
+
+    batch_id: str
+    start_cursor: Any
+    end_cursor: Any
+    batch_size: int = 0
+
+
+@dataclass
+class BatchMetadata(_Model):
+    cursor_field: str = "id"
+    failure_strategy: str = "continue_on_failure"
+
+
+@dataclass
+class RustBatchWorkerInputs(_Model):
+    """A batch worker step's inputs: ``{cursor, batch_metadata, is_no_op}``."""
+
+    cursor: RustCursorConfig
+    batch_metadata: BatchMetadata = field(default_factory=BatchMetadata)
+    is_no_op: bool = False
+
+    @classmethod
+    def model_validate(cls, data: dict[str, Any]) -> RustBatchWorkerInputs:
+        cursor = data["cursor"]
+        if not isinstance(cursor, dict):
+            raise ValueError("batch worker inputs: cursor must be an object")
+        meta = _dict(data.get("batch_metadata"))
+        return cls(
+            cursor=RustCursorConfig(str(cursor.get("batch_id", "")), cursor.get("start_cursor", 0),
+                                    cursor.get("end_cursor", 0), cursor.get("batch_size", 0)),
+            batch_metadata=BatchMetadata(meta.get("cursor_field", "id"), meta.get("failure_strategy", "continue_on_failure")),
+            is_no_op=bool(data.get("is_no_op", False)),
+        )
+
+
+@dataclass
+class BatchAnalyzerOutcome(_Model):
+    cursor_configs: list[CursorConfig] = field(default_factory=list)
+    total_items: int | None = None
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_ranges(cls, ranges: list[tuple[int, int]], step_size: int = 1, total_items: int | None = None,
+                    batch_metadata: dict[str, Any] | None = None) -> BatchAnalyzerOutcome:
+        configs = [CursorConfig(s, e, step_size) for s, e in ranges]
+        total = total_items if total_items is not None else sum(e - s for s, e in ranges)
+        return cls(configs, total, batch_metadata or {})
+
+
+@dataclass
+class BatchWorkerOutcome(_Model):
+    items_processed: int = 0
+    items_succeeded: int = 0
+    items_failed: int = 0
+    items_skipped: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    last_cursor: int | None = None
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchWorkerContext(_Model):
+    """A batch worker's range and checkpoint, read from its step."""
+
+    batch_id: str
+    cursor_config: CursorConfig
+    batch_index: int = 0
+    total_batches: int = 1
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    is_no_op: bool = False
+
+    start_cursor = property(lambda self: self.cursor_config.start_cursor)
+    end_cursor = property(lambda self: self.cursor_config.end_cursor)
+    step_size = property(lambda self: self.cursor_config.step_size)
+    checkpoint_cursor = property(lambda self: self.checkpoint.get("cursor"))
+    accumulated_results = property(lambda self: self.checkpoint.get("accumulated_results"))
+    checkpoint_items_processed = property(lambda self: int(self.checkpoint.get("items_processed", 0)))
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint.get("cursor") is not None
+
+    @classmethod
+    def from_step_context(cls, context: StepContext) -> BatchWorkerContext | None:
+        checkpoint = context.checkpoint or {}
+        inputs = context.step_inputs
+        if inputs and isinstance(inputs.get("cursor"), dict):
+            c = inputs["cursor"]
+            cfg = CursorConfig(c.get("start_cursor", 0), c.get("end_cursor", 0),
+                               c.get("step_size", c.get("batch_size", 1)), _dict(c.get("metadata")))
+            return cls(str(c.get("batch_id", "")), cfg, 0, 1, _dict(inputs.get("batch_metadata")), checkpoint,
+                       bool(inputs.get("is_no_op", False)))
+        data = context.step_config.get("batch_context") or context.input_data.get("batch_context")
+        if not isinstance(data, dict):
+            return None
+        c = _dict(data.get("cursor_config"))
+        cfg = CursorConfig(c.get("start_cursor", 0), c.get("end_cursor", 0), c.get("step_size", 1), _dict(c.get("metadata")))
+        return cls(str(data.get("batch_id", "")), cfg, data.get("batch_index", 0), data.get("total_batches", 1),
+                   _dict(data.get("batch_metadata")), checkpoint)

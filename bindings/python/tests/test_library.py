@@ -1,0 +1,51 @@
+"""The ctypes binding against the real worker library (set TASKER_WORKER_LIB;
+the Go test TestLibraryBinding does). Only calls that need no database."""
+
+import os
+import unittest
+
+from tasker_core.errors import FFIError
+from tasker_core.ffi import ABI_VERSION, Library
+
+LIB = os.environ.get("TASKER_WORKER_LIB")
+
+
+@unittest.skipUnless(LIB, "TASKER_WORKER_LIB is not set")
+class LibraryTest(unittest.TestCase):
+    lib = Library(LIB) if LIB else None
+
+    def code(self, fn, *args):
+        with self.assertRaises(FFIError) as caught:
+            fn(*args)
+        return caught.exception.code
+
+    def test_abi_version_and_process_logger(self):
+        self.assertEqual(self.lib._lib.tasker_abi_version(), ABI_VERSION)
+        self.lib.log(0, "info", "python binding test", {"k": "v"})
+        self.lib.log(0, "debug", "no fields")
+        self.assertEqual(self.code(self.lib.log, 0, "loud", "x"), "invalid_argument")
+
+    def test_errors_are_codes(self):
+        self.assertEqual(self.code(self.lib.poll, 999999, 1, 0), "unknown_handle")
+        self.assertEqual(self.code(self.lib.complete, 999999, "e", "{}"), "unknown_handle")
+        self.assertEqual(self.code(self.lib.status, 999999), "unknown_handle")
+        self.assertEqual(self.code(self.lib.stop, 999999, 10), "unknown_handle")
+        self.assertEqual(self.code(self.lib.bootstrap, {"language": "python"}), "invalid_config")
+        self.assertEqual(self.code(self.lib._call, "tasker_worker_bootstrap", b"{not json"), "invalid_json")
+
+    def test_bootstrap_without_a_database_fails_cleanly(self):
+        config = {"callables": ["x.y"], "language": "python",
+                  "database_url": "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}
+        self.assertEqual(self.code(self.lib.bootstrap, config), "bootstrap_failed")
+
+    def test_a_forked_child_is_refused(self):
+        child = Library(LIB)
+        child._pid = -1  # as if this process were a fork of the one that loaded it
+        self.assertEqual(self.code(child.status, 1), "forked")
+
+    def test_free_accepts_null(self):
+        self.lib._lib.tasker_free(None)
+
+
+if __name__ == "__main__":
+    unittest.main()

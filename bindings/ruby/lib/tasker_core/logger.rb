@@ -1,0 +1,71 @@
+# frozen_string_literal: true
+
+require 'singleton'
+
+module TaskerCore
+  # Structured logging into the worker's log. While a worker library is
+  # loaded every line goes through tasker_log (one JSON line in the worker's
+  # log, tagged with the worker id and "source":"ruby"); before that, lines
+  # at or above TASKER_LOG_LEVEL (default info) go to $stderr.
+  module Tracing
+    LEVELS = %w[trace debug info warn error].freeze
+
+    class << self
+      # Replaces where lines go (tests); a callable (level, message, fields).
+      attr_writer :sink
+
+      LEVELS.each do |level|
+        define_method(level) { |message, fields = {}| emit(level, message, fields) }
+      end
+
+      def emit(level, message, fields)
+        fields = normalize(fields)
+        return @sink.call(level, message.to_s, fields) if @sink
+        return TaskerCore::FFI.log(level, message.to_s, fields) if defined?(TaskerCore::FFI) && TaskerCore::FFI.loaded?
+
+        threshold = LEVELS.index(ENV.fetch('TASKER_LOG_LEVEL', 'info')) || 2
+        $stderr.puts("[#{level}] #{message}#{" #{JSON.generate(fields)}" unless fields.empty?}") if LEVELS.index(level) >= threshold
+      rescue StandardError => e
+        $stderr.puts("tasker logging failed (#{e.class}: #{e.message}): #{message}")
+      end
+
+      private
+
+      def normalize(fields)
+        (fields || {}).to_h.each_with_object({}) do |(k, v), out|
+          out[k.to_s] = case v
+                        when nil, true, false, Numeric, String then v
+                        when Exception then "#{v.class}: #{v.message}"
+                        else v.respond_to?(:to_hash) || v.is_a?(Array) ? v : v.to_s
+                        end
+        end
+      end
+    end
+  end
+
+  # tasker-core's logger facade (TaskerCore::Logger.instance and a handler's
+  # `logger`); the step being run is added to every line.
+  class Logger
+    include Singleton
+
+    %w[debug info warn error].each do |level|
+      define_method(level) { |message = nil, &blk| Tracing.emit(level, message || blk&.call, step_fields) }
+    end
+
+    def fatal(message = nil) = Tracing.emit('error', message || (yield if block_given?), step_fields.merge(severity: 'fatal'))
+
+    %w[task queue_worker orchestrator step database ffi config registry].each do |component|
+      define_method("log_#{component}") do |level, operation, **data|
+        level = level.to_s == 'fatal' ? 'error' : level.to_s
+        Tracing.emit(level, operation, step_fields.merge(operation: operation, component: component).merge(data))
+      end
+    end
+
+    private
+
+    def step_fields
+      t = Thread.current
+      { correlation_id: t[:correlation_id], task_uuid: t[:task_uuid], step_uuid: t[:step_uuid] }.compact
+    end
+  end
+end

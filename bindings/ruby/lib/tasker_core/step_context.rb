@@ -1,0 +1,67 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  module Types
+    # What a handler's call(context) receives, with tasker-core's accessors.
+    # input_data / step_inputs are the step's inputs (workflow_step.inputs),
+    # get_input reads the task context, step_config is the template's
+    # handler.initialization.
+    class StepContext
+      attr_reader :task, :workflow_step, :dependency_results, :step_definition, :handler_name, :event
+
+      # step_data: a task_sequence_step (Hash) or a Models::TaskSequenceStepWrapper.
+      def initialize(step_data, handler_name: nil, event: nil)
+        wrapper = step_data.is_a?(Models::TaskSequenceStepWrapper) ? step_data : Models::TaskSequenceStepWrapper.new(step_data)
+        @task = wrapper.task
+        @workflow_step = wrapper.workflow_step
+        @dependency_results = wrapper.dependency_results
+        @step_definition = wrapper.step_definition
+        @handler_name = handler_name || @step_definition.handler.callable
+        @event = event
+      end
+
+      def task_uuid = @task.task_uuid
+      def step_uuid = @workflow_step.workflow_step_uuid
+      def step_name = @workflow_step.name
+      def namespace_name = @task.namespace_name
+      def context = @task.context
+      def correlation_id = @event&.dig('correlation_id') || @task.correlation_id
+      def input_data = @workflow_step.inputs
+      alias step_inputs input_data
+      def step_config = @step_definition.handler.initialization
+      def retry_count = @workflow_step.attempts || 0
+      def max_retries = @workflow_step.max_attempts || 3
+      def retryable? = @workflow_step.retryable
+
+      def get_task_field(name) = context[name.to_s]
+      alias get_input get_task_field
+
+      def get_input_or(name, default = nil)
+        value = get_task_field(name)
+        value.nil? ? default : value
+      end
+
+      def get_config(key) = step_config[key.to_s]
+      def get_dependency_result(step_name) = @dependency_results.get_results(step_name)
+
+      def get_dependency_field(step_name, *path)
+        result = get_dependency_result(step_name)
+        result&.dig(*path.map { |p| p.is_a?(Symbol) ? p.to_s : p })
+      end
+
+      # rubocop:disable Naming/PredicateName
+      def is_retry? = retry_count.positive?
+      def is_last_retry? = retry_count >= max_retries - 1
+      def has_checkpoint? = !checkpoint_cursor.nil?
+      # rubocop:enable Naming/PredicateName
+
+      def checkpoint = @workflow_step.checkpoint
+      def checkpoint_cursor = checkpoint&.dig('cursor')
+      def checkpoint_items_processed = checkpoint&.dig('items_processed') || 0
+      def accumulated_results = checkpoint&.dig('accumulated_results')
+
+      def to_s = "#<StepContext task_uuid=#{task_uuid} step_uuid=#{step_uuid} step_name=#{step_name}>"
+      alias inspect to_s
+    end
+  end
+end

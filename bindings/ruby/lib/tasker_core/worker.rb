@@ -1,0 +1,319 @@
+# frozen_string_literal: true
+
+module TaskerCore
+  # Runs Ruby handlers for the Go worker living in this process (loaded
+  # from libtasker_worker through the C ABI). The Go side claims steps,
+  # times them out, retries, recovers claims and commits results; this side
+  # only polls step events, runs handlers on a bounded pool of threads and
+  # hands back results.
+  module Worker
+    # One worker: load handlers, bootstrap with the callables it can run,
+    # poll and run, stop. Used by bin/tasker-worker-ruby; embed it (after a
+    # forking server forks) with Runner.new(...).start and #stop.
+    class Runner
+      attr_reader :handle, :worker_id, :callables, :unresolved, :concurrency
+
+      # handler_dirs: every .rb under them is required (sorted). template_dirs:
+      # the templates whose callables this worker resolves and serves.
+      # concurrency: handler threads (also the Go side's max in-flight steps).
+      # environment, namespaces, worker_id, database_url, config_root,
+      # overrides: the bootstrap configuration of the C ABI. hung_grace:
+      # seconds past a step's timeout after which a still-running handler's
+      # thread is replaced.
+      def initialize(handler_dirs: [], template_dirs: [], concurrency: 8, environment: nil, namespaces: nil, worker_id: nil,
+                     database_url: nil, config_root: nil, overrides: {}, shutdown_timeout: 4.0, poll_wait_ms: 500, hung_grace: 30,
+                     registry: Registry::HandlerRegistry.instance, ffi: TaskerCore::FFI, logger: TaskerCore::Logger.instance)
+        raise ArgumentError, "concurrency must be 1..1000, got #{concurrency.inspect}" unless concurrency.is_a?(Integer) && concurrency.between?(1, 1000)
+
+        @handler_dirs = Array(handler_dirs)
+        @template_dirs = Array(template_dirs)
+        @concurrency = concurrency
+        @config = { 'language' => 'ruby', 'environment' => environment, 'namespaces' => namespaces, 'worker_id' => worker_id,
+                    'database_url' => database_url, 'config_root' => config_root }.compact
+        @overrides = overrides || {}
+        @shutdown_timeout = shutdown_timeout
+        @poll_wait_ms = poll_wait_ms
+        @hung_grace = hung_grace
+        @registry = registry
+        @ffi = ffi
+        @logger = logger
+        @jobs = Thread::Queue.new
+        @lock = Mutex.new
+        @slot_freed = ConditionVariable.new
+        @running = {} # handler thread => time after which its step is given up
+        @threads = []
+      end
+
+      # Requires the handler files and works out which template callables
+      # resolve. Returns the callables.
+      def load_handlers
+        @handler_dirs.each do |dir|
+          raise Errors::ConfigurationError, "handler directory #{dir} does not exist" unless File.directory?(dir)
+
+          Dir.glob(File.join(File.expand_path(dir), '**', '*.rb')).sort.each { |file| require file }
+        end
+        @registry.register_named_handlers
+        resolve_template_callables
+      end
+
+      # Loads handlers, bootstraps the Go worker and starts polling.
+      def start(&on_exit)
+        load_handlers if @callables.nil?
+        if @callables.empty?
+          raise Errors::ConfigurationError, "no template callable resolves to a loaded handler (templates: #{@template_dirs.join(', ')}; " \
+                                            "handlers: #{@handler_dirs.join(', ')}; unresolved: #{@unresolved.first(10).join(', ')})"
+        end
+        @ffi.load!
+        reply = @ffi.bootstrap(@config.merge('callables' => @callables, 'template_paths' => @template_dirs.map { |d| File.expand_path(d) },
+                                             'overrides' => deep_merge(capacity_overrides, @overrides)))
+        @handle = reply.fetch('handle')
+        @worker_id = reply['worker_id']
+        @ffi.log_handle = @handle
+        @on_exit = on_exit
+        @lock.synchronize do
+          @free = @concurrency
+          @threads = Array.new(@concurrency) { Thread.new { handler_loop } }
+        end
+        @poller = Thread.new { poll_loop }
+        @logger.info("ruby worker #{@worker_id} serving #{@callables.size} callables with #{@concurrency} threads")
+        self
+      end
+
+      # start, then wait for SIGTERM or SIGINT and stop. Returns the exit
+      # status: 0 after a signal, 1 if the worker stopped by itself.
+      def run
+        reader, writer = IO.pipe
+        %w[TERM INT].each { |sig| Signal.trap(sig) { writer.write_nonblock(sig[0]) rescue nil } } # rubocop:disable Style/RescueModifier
+        start { writer.write_nonblock('x') rescue nil } # rubocop:disable Style/RescueModifier
+        yield self if block_given?
+        IO.select([reader])
+        return 1 if reader.read_nonblock(1) == 'x'
+
+        @logger.info('signal received: stopping (running handlers get the shutdown budget)')
+        stop
+        0
+      end
+
+      # Stops claiming, gives running handlers up to timeout seconds, lets
+      # the Go side release what did not finish, and returns.
+      def stop(timeout = @shutdown_timeout)
+        handle = @lock.synchronize { @stopping ? nil : (@stopping = true) && @handle }
+        return unless handle
+
+        begin
+          @ffi.stop(handle, (timeout * 1000).to_i)
+        rescue FFI::CallError => e
+          @logger.warn("stopping the worker: #{e.message}") unless e.code == 'unknown_handle'
+        end
+        @ffi.log_handle = 0 # the process log: the handle is gone
+        @poller&.join(1)
+      end
+
+      # Blocks until the poll loop ends (after stop, or when the library
+      # reports the worker stopped).
+      def wait = @poller&.join
+
+      def status = @ffi.status(@handle)
+
+      private
+
+      def capacity_overrides
+        { 'worker' => { 'handlers' => { 'max_concurrent' => @concurrency, 'min_concurrent' => @concurrency } } }
+      end
+
+      def deep_merge(a, b) = a.merge(b) { |_k, x, y| x.is_a?(Hash) && y.is_a?(Hash) ? deep_merge(x, y) : y }
+
+      def resolve_template_callables
+        entries = TemplateDiscovery.handler_entries(@template_dirs, on_error: lambda { |file, e|
+          @logger.warn("cannot read template #{file}: #{e.class}: #{e.message}")
+        })
+        ok, bad = entries.partition do |entry|
+          @registry.resolve_handler(entry.definition)
+        rescue StandardError, ScriptError => e
+          @logger.warn("#{entry.file} step #{entry.step}: #{entry.definition.callable}: #{e.class}: #{e.message}")
+          false
+        end
+        @callables = ok.map { |e| e.definition.callable }.uniq.sort
+        @unresolved = (bad.map { |e| e.definition.callable }.uniq - @callables).sort
+        @unresolved.each { |c| @logger.info("no Ruby handler for #{c}") }
+        choose_namespaces(entries, bad) unless @callables.empty?
+        @callables
+      end
+
+      # The worker library fails a claimed step whose callable the host did
+      # not declare, rather than leaving it to another worker, so unless told
+      # otherwise a Ruby worker serves only the namespaces in which it can
+      # run every step.
+      def choose_namespaces(entries, unresolved)
+        return if @config.key?('namespaces')
+
+        partial = unresolved.map(&:namespace).uniq
+        partial.each do |ns|
+          @logger.warn("namespace #{ns} not served: no Ruby handler for " \
+                       "#{unresolved.select { |e| e.namespace == ns }.map { |e| e.definition.callable }.uniq.join(', ')}")
+        end
+        full = (entries.map(&:namespace).uniq - partial).sort
+        raise Errors::ConfigurationError, "no namespace has a Ruby handler for every step (#{partial.join(', ')})" if full.empty?
+
+        @config['namespaces'] = full
+      end
+
+      def poll_loop
+        loop do
+          free = wait_for_free_slot
+          reply = @ffi.poll(@handle, free, @poll_wait_ms)
+          events = reply['events'] || []
+          @lock.synchronize { @free -= events.size }
+          events.each { |event| @jobs << event }
+          break if reply['state'] == 'stopped' && events.empty?
+        rescue FFI::CallError => e
+          break if %w[unknown_handle not_running].include?(e.code)
+
+          @logger.error("polling step events: #{e.message}")
+          sleep 0.1
+        end
+      ensure
+        @lock.synchronize { @threads.size.times { @jobs << :stop } }
+        @on_exit&.call
+      end
+
+      # Waits for a free handler thread (recovering the slots of handlers
+      # that outlived their step) and returns how many are free.
+      def wait_for_free_slot
+        @lock.synchronize do
+          loop do
+            replace_hung_handlers
+            return @free if @free.positive?
+
+            @slot_freed.wait(@lock, 1)
+          end
+        end
+      end
+
+      # A handler still running long after its step's timeout keeps its
+      # thread, but the pool gets a new thread in its place so the worker
+      # keeps its capacity (the Go side has already timed the step out).
+      def replace_hung_handlers
+        now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        @running.select { |_, deadline| deadline < now }.each_key do |thread|
+          @running.delete(thread)
+          @logger.warn("a handler outlived its step's timeout; its thread is left behind and replaced")
+          @free += 1
+          @threads << Thread.new { handler_loop }
+        end
+      end
+
+      def handler_loop
+        while (event = @jobs.pop) != :stop
+          timeout = event.dig('task_sequence_step', 'step_definition', 'timeout_seconds') || 30
+          @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + @hung_grace }
+          begin
+            execute(event)
+          rescue StandardError => e
+            @logger.error("running step #{event['step_uuid']}: #{e.class}: #{e.message}")
+          ensure
+            abandoned = @lock.synchronize do
+              gone = !@running.delete(Thread.current)
+              @free += 1 unless gone
+              @slot_freed.signal
+              gone
+            end
+          end
+          break if abandoned
+        end
+      end
+
+      def execute(event)
+        t = Thread.current
+        t[:task_uuid], t[:step_uuid], t[:correlation_id] = event.values_at('task_uuid', 'step_uuid', 'correlation_id')
+        started_at = Time.now.utc
+        clock = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        outcome = run_handler(event)
+        elapsed_ms = ((Process.clock_gettime(Process::CLOCK_MONOTONIC) - clock) * 1000).round
+        if outcome.checkpoint?
+          yield_checkpoint(event, outcome, started_at, elapsed_ms)
+        else
+          complete(event, StepResult.payload(outcome, event['step_uuid'], @worker_id, started_at, elapsed_ms))
+        end
+      ensure
+        t[:task_uuid] = t[:step_uuid] = t[:correlation_id] = nil
+      end
+
+      public
+
+      # Runs the handler of one step event; returns its StepHandlerCallResult
+      # (a raised exception becomes a failure).
+      def run_handler(event)
+        step = Models::TaskSequenceStepWrapper.new(HashWithIndifferentAccess.new(event['task_sequence_step'] || {}))
+        handler = @registry.resolve_handler(step.step_definition.handler)
+        raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
+
+        Types::StepHandlerCallResult.from_handler_output(handler.call(Types::StepContext.new(step, event: event)))
+      rescue StandardError, ScriptError, SystemStackError => e
+        Types::StepHandlerCallResult.from_exception(e)
+      end
+
+      private
+
+      def complete(event, payload)
+        json = begin
+          JSON.generate(payload)
+        rescue JSON::GeneratorError, EncodingError => e
+          JSON.generate(StepResult.payload(Types::StepHandlerCallResult.error(
+                                             message: "the handler's result cannot be sent as JSON: #{e.message}",
+                                             error_type: 'invalid_result', retryable: false
+                                           ), event['step_uuid'], @worker_id, Time.now.utc, 0))
+        end
+        @ffi.complete(@handle, event['event_id'], json)
+      rescue FFI::CallError => e
+        report_call_error(event, e)
+      end
+
+      def yield_checkpoint(event, outcome, started_at, elapsed_ms)
+        data = { cursor: outcome.cursor, items_processed: outcome.items_processed, accumulated_results: outcome.accumulated_results }
+        @ffi.checkpoint_yield(@handle, event['event_id'], JSON.generate(data))
+      rescue FFI::CallError, JSON::GeneratorError, EncodingError => e
+        return report_call_error(event, e) if e.is_a?(FFI::CallError) && e.code == 'unknown_event'
+
+        failed = Types::StepHandlerCallResult.error(message: "checkpoint yield failed: #{e.message}", error_type: 'checkpoint_error',
+                                                    retryable: true)
+        complete(event, StepResult.payload(failed, event['step_uuid'], @worker_id, started_at, elapsed_ms))
+      end
+
+      def report_call_error(event, error)
+        if error.code == 'unknown_event'
+          @logger.warn("result for step #{event['step_uuid']} not taken: the step timed out or the worker is stopping")
+        else
+          @logger.error("reporting step #{event['step_uuid']}: #{error.message}")
+        end
+      end
+    end
+
+    # The StepExecutionResult JSON the worker library reads.
+    module StepResult
+      MAX_BACKTRACE = 50
+
+      def self.payload(outcome, step_uuid, worker_id, started_at, elapsed_ms)
+        meta = { execution_time_ms: elapsed_ms, worker_id: worker_id, started_at: started_at.iso8601(6),
+                 completed_at: Time.now.utc.iso8601(6) }
+        if outcome.success?
+          return { step_uuid: step_uuid, success: true, status: 'completed', result: outcome.result,
+                   metadata: meta.merge(retryable: false, custom: outcome.metadata || {}) }
+        end
+
+        custom = outcome.metadata || {}
+        context = custom[:context] || custom['context']
+        retry_after = outcome.retry_after || custom[:retry_after] || custom['retry_after']
+        error = { message: outcome.message, error_type: outcome.error_type, retryable: outcome.retryable,
+                  backtrace: outcome.backtrace&.first(MAX_BACKTRACE), context: context.is_a?(Hash) ? context : {} }
+        payload = { step_uuid: step_uuid, success: false, status: 'error', result: nil, error: error,
+                    metadata: meta.merge(retryable: outcome.retryable, error_type: outcome.error_type, error_code: outcome.error_code,
+                                         custom: custom) }
+        if retry_after.is_a?(Numeric) && retry_after >= 0
+          payload[:orchestration_metadata] = { backoff_hint: { backoff_type: 'ServerRequested', delay_seconds: retry_after.ceil } }
+        end
+        payload
+      end
+    end
+  end
+end

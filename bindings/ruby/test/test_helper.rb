@@ -1,0 +1,142 @@
+# frozen_string_literal: true
+
+require 'minitest/autorun'
+require 'securerandom'
+require 'timeout'
+require 'tasker_core'
+
+# Log lines go to TestLog instead of $stderr.
+module TestLog
+  def self.lines = (@lines ||= Queue.new)
+  def self.drain = Array.new(lines.size) { lines.pop }
+end
+TaskerCore::Tracing.sink = ->(level, message, fields) { TestLog.lines << [level, message, fields] }
+
+module TestPaths
+  REPO = File.expand_path('../../..', __dir__)
+  SHARED = ENV['TASKER_SHARED_DIR'] || File.expand_path('../shared', REPO)
+  REFERENCE_RUBY = File.join(SHARED, 'reference', 'tasker-core-bindings', 'ruby')
+  FIXTURES = ENV['TASKER_FIXTURES_DIR'] || File.join(SHARED, 'fixtures', 'tasker-core')
+  RUBY_TEMPLATES = File.join(FIXTURES, 'task_templates', 'ruby')
+  EXAMPLES = File.expand_path('../examples', __dir__)
+
+  # Skips the test when tasker-core's files (kept outside the repository)
+  # are not there.
+  def require_shared!(path)
+    skip "tasker-core reference files not found at #{path} (they live outside the repository, in ../shared)" unless File.exist?(path)
+  end
+end
+
+# Builds step events in tasker-core's shape (as the worker library sends
+# them) and runs them through the worker's own handler path.
+module EventFactory
+  def dependency(result, success: true)
+    { 'step_uuid' => SecureRandom.uuid, 'success' => success, 'result' => result,
+      'status' => success ? 'completed' : 'error', 'metadata' => { 'execution_time_ms' => 1, 'custom' => {} } }
+  end
+
+  def build_event(callable:, task_context: {}, step_name: 'a_step', inputs: nil, initialization: {}, method: nil, resolver: nil,
+                  dependency_results: {}, attempts: 0, max_attempts: 3, checkpoint: nil, namespace: 'test_ns', timeout_seconds: 30)
+    task_uuid = SecureRandom.uuid
+    step_uuid = SecureRandom.uuid
+    now = Time.now.utc.iso8601
+    {
+      'event_id' => SecureRandom.uuid, 'task_uuid' => task_uuid, 'step_uuid' => step_uuid, 'correlation_id' => SecureRandom.uuid,
+      'task_correlation_id' => SecureRandom.uuid,
+      'task_sequence_step' => {
+        'task' => { 'task' => { 'task_uuid' => task_uuid, 'named_task_uuid' => nil, 'complete' => false, 'requested_at' => now,
+                                'initiator' => 'test', 'source_system' => 'test', 'reason' => 'test', 'tags' => [],
+                                'context' => task_context, 'identity_hash' => nil, 'priority' => 0, 'created_at' => now,
+                                'updated_at' => now, 'correlation_id' => SecureRandom.uuid, 'parent_correlation_id' => nil },
+                    'task_name' => 'a_task', 'task_version' => '1.0.0', 'namespace_name' => namespace },
+        'workflow_step' => { 'workflow_step_uuid' => step_uuid, 'task_uuid' => task_uuid, 'named_step_uuid' => nil, 'name' => step_name,
+                             'template_step_name' => step_name, 'retryable' => true, 'max_attempts' => max_attempts, 'in_process' => true,
+                             'processed' => false, 'processed_at' => nil, 'attempts' => attempts, 'last_attempted_at' => nil,
+                             'backoff_request_seconds' => nil, 'inputs' => inputs || initialization, 'results' => nil,
+                             'checkpoint' => checkpoint, 'created_at' => now, 'updated_at' => now },
+        'dependency_results' => dependency_results,
+        'step_definition' => { 'name' => step_name, 'description' => '', 'handler' => { 'callable' => callable, 'method' => method,
+                                                                                      'resolver' => resolver, 'initialization' => initialization },
+                               'type' => 'standard', 'dependencies' => dependency_results.keys,
+                               'retry' => { 'retryable' => true, 'max_attempts' => max_attempts, 'backoff' => 'exponential',
+                                            'backoff_base_ms' => 1000, 'max_backoff_ms' => 30_000 },
+                               'timeout_seconds' => timeout_seconds, 'publishes_events' => [], 'batch_config' => nil }
+      }
+    }
+  end
+
+  # Runs an event exactly as the worker does (JSON round trip included) and
+  # returns the StepHandlerCallResult.
+  def run_event(event)
+    TaskerCore::Worker::Runner.new.run_handler(JSON.parse(JSON.generate(event)))
+  end
+
+  # Runs and asserts success; returns the result as the next step sees it.
+  def run_ok(event)
+    outcome = run_event(event)
+    assert outcome.success?, -> { "expected success, got #{outcome.to_h.except(:backtrace)} #{outcome.backtrace&.first(3)}" }
+    JSON.parse(JSON.generate(outcome.result))
+  end
+end
+
+# Pops a queue, failing the test after `seconds` instead of hanging.
+def pop_within(queue, seconds = 10)
+  Timeout.timeout(seconds) { queue.pop }
+rescue Timeout::Error
+  raise Minitest::Assertion, "nothing arrived within #{seconds}s"
+end
+
+# A stand-in for the worker library (same methods as TaskerCore::FFI): it
+# hands out the events it is given and records what comes back.
+class FakeLibrary
+  attr_reader :completions, :checkpoints, :bootstrap_config, :stops
+
+  def initialize(events = [])
+    @events = Queue.new
+    events.each { |e| @events << e }
+    @completions = Queue.new
+    @checkpoints = Queue.new
+    @stops = []
+    @state = 'running'
+    @lock = Mutex.new
+  end
+
+  def push(event) = @events << event
+  def load! = self
+  def log_handle=(_handle); end
+
+  def bootstrap(config)
+    @bootstrap_config = JSON.parse(JSON.generate(config))
+    { 'ok' => true, 'handle' => 7, 'worker_id' => 'ruby-worker-test', 'callables' => config['callables'] }
+  end
+
+  def poll(handle, max_events, wait_ms)
+    raise TaskerCore::FFI::CallError.new('unknown_handle', 'stopped', :tasker_poll_step_events) if @lock.synchronize { @state } == 'gone'
+    raise ArgumentError, "bad handle #{handle}" unless handle == 7
+    raise ArgumentError, "max_events #{max_events}" unless max_events.between?(1, 1000)
+
+    deadline = Time.now + (wait_ms / 1000.0)
+    sleep 0.002 while @events.empty? && Time.now < deadline
+    events = []
+    events << @events.pop while events.size < max_events && !@events.empty?
+    { 'ok' => true, 'events' => JSON.parse(JSON.generate(events)), 'state' => @lock.synchronize { @state } }
+  end
+
+  def complete(_handle, event_id, json)
+    @completions << [event_id, JSON.parse(json)]
+    { 'ok' => true }
+  end
+
+  def checkpoint_yield(_handle, event_id, json)
+    @checkpoints << [event_id, JSON.parse(json)]
+    { 'ok' => true }
+  end
+
+  def stop(handle, timeout_ms)
+    @stops << [handle, timeout_ms]
+    @lock.synchronize { @state = 'gone' }
+    { 'ok' => true }
+  end
+
+  def status(_handle) = { 'ok' => true, 'state' => @state }
+end
