@@ -10,16 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/api"
-	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/store"
 )
 
 func TestHealth(t *testing.T) {
@@ -60,26 +57,20 @@ func TestHealth(t *testing.T) {
 	require.True(t, d.Leader)
 }
 
-// TestHealthWithoutDatabase serves a Core whose pool is closed.
+// TestHealthWithoutDatabase serves a service (not started) whose pool is
+// closed.
 func TestHealthWithoutDatabase(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	pool := h.db.Pool(t, 2)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: h.db.Schema})
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = h.db.URL, h.db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 2, 0
+	svc, err := server.Open(h.ctx, server.OpenOptions{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
-	require.NoError(t, err)
-	core, err := orchestration.New(orchestration.Options{Store: st, Queue: q, ConnConfig: connCfg,
-		Config: *config.Default(config.ContextOrchestration).Orchestration, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	srv, err := web.New(web.Options{Core: core, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(svc.Handler())
 	defer ts.Close()
-	defer func() { require.NoError(t, srv.Stop(h.ctx)) }()
-	pool.Close()
+	defer func() { require.NoError(t, svc.Stop(h.ctx)) }()
+	svc.Infra().Pool.Close()
 
 	get := func(path string) response {
 		res, err := ts.Client().Get(ts.URL + path)
