@@ -2,6 +2,10 @@
 // and follow tasks, inspect and fix steps, browse templates and the DLQ, and
 // check health. The `tasker` CLI and `tasker bench` are built on it.
 //
+// Its request and response types are those of package api (Task is
+// api.TaskResponse, Step is api.StepResponse, …): the server answers with
+// the same types, so client and server cannot drift apart.
+//
 //	c := client.New("http://localhost:8080")
 //	task, err := c.CreateTask(ctx, client.TaskRequest{Namespace: "examples_linear", Name: "square_chain",
 //		Context: json.RawMessage(`{"even_number": 6}`)})
@@ -22,14 +26,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 // Client talks to one orchestration server.
 type Client struct {
-	base  *url.URL
-	http  *http.Client
-	token string
-	hook  func(method, path string, status int, body []byte)
+	base   *url.URL
+	http   *http.Client
+	token  string
+	hook   func(method, path string, status int, body []byte)
+	strict bool
 }
 
 // Option configures a Client.
@@ -50,6 +57,12 @@ func WithToken(token string) Option { return func(c *Client) { c.token = token }
 func WithResponseHook(fn func(method, path string, status int, body []byte)) Option {
 	return func(c *Client) { c.hook = fn }
 }
+
+// WithStrictDecoding makes a response that carries a field the client's
+// types do not know an error (json.Decoder.DisallowUnknownFields), instead
+// of ignoring the field. Tests use it to hold client and server to one
+// contract; a program may use it to notice a server newer than itself.
+func WithStrictDecoding() Option { return func(c *Client) { c.strict = true } }
 
 // New returns a client for the server at baseURL (for example
 // http://localhost:8080).
@@ -75,15 +88,6 @@ type Error struct {
 	Message    string
 	Details    []FieldError
 	RetryAfter time.Duration
-}
-
-// FieldError locates one problem of a request by JSON pointer.
-type FieldError struct {
-	// Pointer locates a problem in the body (a JSON pointer); Parameter
-	// names a bad path or query parameter.
-	Pointer   string `json:"pointer,omitempty"`
-	Parameter string `json:"parameter,omitempty"`
-	Message   string `json:"message"`
 }
 
 func (e *Error) Error() string {
@@ -176,7 +180,7 @@ func (c *Client) doAccepting(ctx context.Context, method, path string, q url.Val
 		c.hook(method, path, resp.StatusCode, data)
 	}
 	if resp.StatusCode >= 400 && (accept == nil || !accept(resp.StatusCode, data)) {
-		return decodeError(resp, data)
+		return c.decodeError(resp, data)
 	}
 	if out == nil {
 		return nil
@@ -185,23 +189,33 @@ func (c *Client) doAccepting(ctx context.Context, method, path string, q url.Val
 		*raw = append((*raw)[:0], data...)
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := c.decode(data, out); err != nil {
 		return fmt.Errorf("decoding %s %s response: %w", method, path, err)
 	}
 	return nil
 }
 
-func decodeError(resp *http.Response, data []byte) error {
-	var env struct {
-		Error struct {
-			Code              string       `json:"code"`
-			Message           string       `json:"message"`
-			Details           []FieldError `json:"details"`
-			RetryAfterSeconds int          `json:"retry_after_seconds"`
-		} `json:"error"`
+// decode reads one JSON document into out, refusing unknown fields in
+// strict mode.
+func (c *Client) decode(data []byte, out any) error {
+	if !c.strict {
+		return json.Unmarshal(data, out)
 	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON document")
+	}
+	return nil
+}
+
+func (c *Client) decodeError(resp *http.Response, data []byte) error {
+	var env api.ErrorResponse
 	e := &Error{Status: resp.StatusCode}
-	if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+	if c.decode(data, &env) == nil && env.Error.Code != "" {
 		e.Code, e.Message, e.Details = env.Error.Code, env.Error.Message, env.Error.Details
 		e.RetryAfter = time.Duration(env.Error.RetryAfterSeconds) * time.Second
 	} else {

@@ -3,13 +3,14 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 // Follow streams a task's events (GET /v1/tasks/{uuid}/events): its history so
@@ -34,7 +35,7 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 	if resp.StatusCode >= 400 {
 		data := make([]byte, 64<<10)
 		n, _ := resp.Body.Read(data)
-		return "", decodeError(resp, data[:n])
+		return "", c.decodeError(resp, data[:n])
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 8<<20)
@@ -46,15 +47,15 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 			if event == "" && data == "" {
 				continue
 			}
-			var e Event
-			if err := json.Unmarshal([]byte(data), &e); err != nil {
-				return "", fmt.Errorf("decoding %s event: %w", event, err)
-			}
-			if e.Kind == "" {
-				e.Kind = event
+			if event == "error" {
+				return "", fmt.Errorf("event stream error: %s", data)
 			}
 			if event == "end" {
-				e.Kind = "end"
+				var end api.TaskEndEvent
+				if err := c.decode([]byte(data), &end); err != nil {
+					return "", fmt.Errorf("decoding end event: %w", err)
+				}
+				e := Event{TaskEvent: api.TaskEvent{Kind: "end", TaskUUID: end.TaskUUID}, Status: end.Status}
 				if fn != nil {
 					if err := fn(e); err != nil {
 						return e.Status, err
@@ -62,8 +63,12 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 				}
 				return e.Status, nil
 			}
-			if event == "error" {
-				return "", fmt.Errorf("event stream error: %s", data)
+			var e Event
+			if err := c.decode([]byte(data), &e.TaskEvent); err != nil {
+				return "", fmt.Errorf("decoding %s event: %w", event, err)
+			}
+			if e.Kind == "" {
+				e.Kind = event
 			}
 			if fn != nil {
 				if err := fn(e); err != nil {

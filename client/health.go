@@ -7,57 +7,34 @@ import (
 	"time"
 )
 
-// DetailedHealth is the orchestration server's /health/detailed document.
-type DetailedHealth struct {
-	// Status is healthy, degraded (a queue is critical, overflowing or
-	// stuck), unhealthy (the database does not answer) or shutting_down.
-	Status        string                 `json:"status"`
-	Timestamp     time.Time              `json:"timestamp"`
-	Version       string                 `json:"version"`
-	UptimeSeconds float64                `json:"uptime_seconds"`
-	Leader        bool                   `json:"leader"`
-	Checks        map[string]HealthCheck `json:"checks"`
-	Pool          PoolStats              `json:"pool"`
-	Queues        []QueueHealth          `json:"queues"`
-}
-
-// HealthCheck is one dependency's state.
-type HealthCheck struct {
-	Status     string  `json:"status"`
-	Message    string  `json:"message,omitempty"`
-	DurationMs float64 `json:"duration_ms"`
-}
-
-// PoolStats describes the server's database pool.
-type PoolStats struct {
-	TotalConns           int32   `json:"total_connections"`
-	AcquiredConns        int32   `json:"acquired_connections"`
-	IdleConns            int32   `json:"idle_connections"`
-	ConstructingConns    int32   `json:"constructing_connections"`
-	MaxConns             int32   `json:"max_connections"`
-	Utilization          float64 `json:"utilization"`
-	AcquireCount         int64   `json:"acquire_count"`
-	EmptyAcquireCount    int64   `json:"empty_acquire_count"`
-	CanceledAcquireCount int64   `json:"canceled_acquire_count"`
-	AcquireWaitMs        float64 `json:"acquire_wait_ms_total"`
-}
-
-// QueueHealth is one queue's backlog as the orchestration server sees it.
-type QueueHealth struct {
-	Queue                   string  `json:"queue"`
-	Depth                   int64   `json:"depth"`
-	Visible                 int64   `json:"visible"`
-	OldestMessageAgeSeconds float64 `json:"oldest_message_age_seconds"`
-	// Status is ok, warning, critical, overflow or stuck.
-	Status string `json:"status"`
-}
-
 // DetailedHealth returns the server's /health/detailed document. A 503
 // that carries the document (the database is unreachable, or the server is
 // shutting down) is returned as the document with a nil error: read Status.
 func (c *Client) DetailedHealth(ctx context.Context) (*DetailedHealth, error) {
 	var h DetailedHealth
 	return &h, c.doAccepting(ctx, http.MethodGet, "/health/detailed", nil, nil, &h, acceptHealthDocument)
+}
+
+// BasicHealth returns the server's /health document: status healthy while
+// it serves, shutting_down (a 503, returned as the document with a nil
+// error) while it stops.
+func (c *Client) BasicHealth(ctx context.Context) (*Health, error) {
+	var h Health
+	return &h, c.doAccepting(ctx, http.MethodGet, "/health", nil, nil, &h, acceptHealthDocument)
+}
+
+// Liveness returns the server's /health/live document (status alive).
+func (c *Client) Liveness(ctx context.Context) (*Health, error) {
+	var h Health
+	return &h, c.doAccepting(ctx, http.MethodGet, "/health/live", nil, nil, &h, acceptHealthDocument)
+}
+
+// Readiness returns the server's /health/ready document: status ready when
+// the database answers, else not_ready or shutting_down (a 503, returned as
+// the document with a nil error).
+func (c *Client) Readiness(ctx context.Context) (*Health, error) {
+	var h Health
+	return &h, c.doAccepting(ctx, http.MethodGet, "/health/ready", nil, nil, &h, acceptHealthDocument)
 }
 
 // WorkerHealth is a worker's /health/detailed document (the worker API,

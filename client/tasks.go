@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 // CreateTask creates a task.
@@ -86,28 +88,24 @@ func (c *Client) Step(ctx context.Context, task, step uuid.UUID) (*Step, error) 
 	return &s, c.do(ctx, http.MethodGet, "/v1/tasks/"+task.String()+"/workflow_steps/"+step.String(), nil, nil, &s)
 }
 
-// StepAction is an operator fix: build it with ResetForRetry, ResolveManually
-// or CompleteManually.
-type StepAction map[string]any
-
 // ResetForRetry puts a failed step back to pending with its attempts reset.
 func ResetForRetry(reason, by string) StepAction {
-	return StepAction{"action_type": "reset_for_retry", "reason": reason, "reset_by": by}
+	return StepAction{ActionType: api.ActionResetForRetry, Reason: reason, ResetBy: by}
 }
 
 // ResolveManually marks a step resolved without a result; its dependants run.
 func ResolveManually(reason, by string) StepAction {
-	return StepAction{"action_type": "resolve_manually", "reason": reason, "resolved_by": by}
+	return StepAction{ActionType: api.ActionResolveManually, Reason: reason, ResolvedBy: by}
 }
 
 // CompleteManually completes a step with the given result (and optional
 // metadata); its dependants see that result.
 func CompleteManually(result, metadata json.RawMessage, reason, by string) StepAction {
-	data := map[string]any{"result": result}
+	data := &api.CompletionData{Result: result}
 	if len(metadata) > 0 {
-		data["metadata"] = metadata
+		data.Metadata = metadata
 	}
-	return StepAction{"action_type": "complete_manually", "completion_data": data, "reason": reason, "completed_by": by}
+	return StepAction{ActionType: api.ActionCompleteManually, CompletionData: data, Reason: reason, CompletedBy: by}
 }
 
 // UpdateStep applies an operator fix; the task is re-driven at once.
@@ -174,10 +172,22 @@ func (c *Client) UpdateDLQEntry(ctx context.Context, entry uuid.UUID, u DLQUpdat
 	return &r, c.do(ctx, http.MethodPatch, "/v1/dlq/entry/"+entry.String(), nil, u, &r)
 }
 
-// DLQStats returns per-reason DLQ statistics as the server sends them.
-func (c *Client) DLQStats(ctx context.Context) (json.RawMessage, error) {
-	var raw json.RawMessage
-	return raw, c.do(ctx, http.MethodGet, "/v1/dlq/stats", nil, nil, &raw)
+// DLQStats returns the DLQ statistics, one element per reason.
+func (c *Client) DLQStats(ctx context.Context) ([]DLQStat, error) {
+	var out []DLQStat
+	return out, c.do(ctx, http.MethodGet, "/v1/dlq/stats", nil, nil, &out)
+}
+
+// Staleness lists waiting tasks measured against their staleness
+// thresholds, most at risk first (at most limit; 0 means the server's
+// default of 100).
+func (c *Client) Staleness(ctx context.Context, limit int) ([]StaleTask, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []StaleTask
+	return out, c.do(ctx, http.MethodGet, "/v1/dlq/staleness", q, nil, &out)
 }
 
 // Health returns the server's /health/detailed document.

@@ -157,13 +157,14 @@ func TestOrchestratorKilledMidBatch(t *testing.T) {
 		// backend) would reappear after 2 s.
 		"TASKER__ORCHESTRATION__RESULTS__CLAIM_VISIBILITY=2s", "TASKER__ORCHESTRATION__RESULTS__BATCH_SIZE=20",
 		"TASKER__QUEUES__POLL_INTERVAL=100ms", "TASKER__ORCHESTRATION__LEADER__RENEW_INTERVAL=500ms")
-	pool := db.Pool(t, 12)
+	workerInfra := countingInfra(t, db, 12)
+	pool := workerInfra.Pool
 	_, err := pool.Exec(ctx, executionsTable)
 	require.NoError(t, err)
 	// The workers register the templates the servers instantiate.
 	workers := []string{"kill-worker-a", "kill-worker-b"}
 	for _, id := range workers {
-		startCountingWorker(t, db, pool, id)
+		startCountingWorker(t, workerInfra, id)
 	}
 
 	// The survivor starts first and becomes the leader, so the victim runs

@@ -10,15 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
-	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/testdb"
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/workers/native"
@@ -65,31 +62,38 @@ func (x countingExecutor) Execute(ctx context.Context, step *worker.StepContext)
 	return x.next.Execute(ctx, step)
 }
 
-// startCountingWorker runs a native Go worker inside the test process on
-// db's schema, whose handlers each insert a row into e2e_executions before
-// they run (the tasker-worker binary cannot count its executions). It
-// registers the example templates and is stopped when the test ends.
-func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id string) *worker.Core {
+// countingInfra connects the infrastructure the counting workers of a test
+// share (pool, LISTEN connection, queue, store) on db's schema; its pool of
+// maxConns connections also serves the handlers' inserts.
+func countingInfra(t *testing.T, db testdb.DB, maxConns int) *infra.Infra {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	connCfg, err := pgx.ParseConfig(db.URLWithSchema())
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = maxConns, 0
+	cfg.Queues.PollInterval = 200 * time.Millisecond
+	in, err := infra.Connect(context.Background(), cfg, "e2e-workers", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(context.Background()))
-	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: 200 * time.Millisecond})
-	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: id, Schema: db.Schema, Logger: log})
-	require.NoError(t, err)
+	t.Cleanup(in.Close)
+	return in
+}
 
-	reg := countingHandlers(t, pool, id)
+// startCountingWorker runs a native Go worker inside the test process on
+// in (assembled by worker.Open), whose handlers each insert a row into
+// e2e_executions before they run (the tasker-worker binary cannot count its
+// executions). It registers the example templates and is stopped when the
+// test ends.
+func startCountingWorker(t *testing.T, in *infra.Infra, id string) *worker.Core {
+	t.Helper()
+	reg := countingHandlers(t, in.Pool, id)
 	examples, err := native.Templates()
 	require.NoError(t, err)
-	wcfg := *config.Default(config.ContextWorker).Worker
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database = in.Config.Database
+	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
-	w, err := worker.New(worker.Options{Config: wcfg, ExtraTemplates: examples, Store: st, Queue: q, Registry: reg, Logger: log})
+	w, err := worker.Open(context.Background(), worker.OpenOptions{Config: cfg, Infra: in, Registry: reg,
+		Templates: examples, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	require.NoError(t, w.Start(context.Background()))
 	t.Cleanup(func() {
@@ -97,7 +101,7 @@ func startCountingWorker(t *testing.T, db testdb.DB, pool *pgxpool.Pool, id stri
 		defer cancel()
 		_ = w.Stop(ctx)
 	})
-	return w
+	return w.Core()
 }
 
 // dumpSchema logs where tasks and steps stand and what the queues hold, to

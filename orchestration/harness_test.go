@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
@@ -31,13 +31,15 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // harness is one test's database plus orchestrators and an in-test step
-// driver standing in for workers.
+// driver standing in for workers. The orchestrators are assembled by
+// server.Open on one shared infrastructure, as tasker server assembles one.
 type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	db    testdb.DB
+	infra *infra.Infra
 	pool  *pgxpool.Pool
-	queue *pgqueue.Queue
+	queue messaging.Queue
 	store *store.Store
 	core  *orchestration.Core
 	cfg   config.Orchestration
@@ -53,6 +55,7 @@ func testConfig() config.Orchestration {
 	o.Reconciler.Interval = time.Hour
 	o.Staleness.Interval = time.Hour
 	o.Leader.RenewInterval = 100 * time.Millisecond
+	o.Web.Enabled = false // the REST API is tested in orchestration/web
 	return o
 }
 
@@ -64,41 +67,38 @@ func newHarness(t *testing.T, mutate ...func(*config.Orchestration)) *harness {
 	for _, m := range mutate {
 		m(&h.cfg)
 	}
-	h.pool = h.db.Pool(t, 16)
-	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
+	var err error
+	h.infra, err = infra.Connect(ctx, h.config(), "orch-test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
-	h.queue, err = pgqueue.New(pgqueue.Config{Pool: h.pool, Schema: h.db.Schema, Listener: l,
-		PollInterval: 200 * time.Millisecond})
-	require.NoError(t, err)
-	h.store, err = store.New(store.Config{Pool: h.pool, Queue: h.queue, ProcessorID: "orch-test"})
-	require.NoError(t, err)
+	t.Cleanup(h.infra.Close)
+	h.pool, h.queue, h.store = h.infra.Pool, h.infra.Queue, h.infra.Store
 	h.core = h.startCore()
 	return h
 }
 
+// config is the whole configuration of the test's orchestrators.
+func (h *harness) config() *config.Config {
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = h.db.URL, h.db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 16, 0
+	cfg.Queues.PollInterval = 200 * time.Millisecond
+	o := h.cfg
+	cfg.Orchestration = &o
+	return cfg
+}
+
 // startCore starts another orchestrator on the same database.
 func (h *harness) startCore() *orchestration.Core {
-	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
+	svc, err := server.Open(h.ctx, server.OpenOptions{Config: h.config(), Infra: h.infra,
+		Metrics: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(h.t, err)
-	queues := config.Default(config.ContextShared).Queues
-	queues.PollInterval = 200 * time.Millisecond
-	c, err := orchestration.New(orchestration.Options{
-		Store: h.store, Queue: h.queue, ConnConfig: connCfg, Config: h.cfg,
-		Backoff: config.Default(config.ContextShared).Backoff, Queues: queues, TemplateCacheTTL: time.Minute,
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(h.t, err)
-	require.NoError(h.t, c.Start(h.ctx))
+	require.NoError(h.t, svc.Start(h.ctx))
 	h.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		require.NoError(h.t, c.Stop(ctx))
+		require.NoError(h.t, svc.Stop(ctx))
 	})
-	return c
+	return svc.Core()
 }
 
 // fixture parses one tasker-core fixture; fast shrinks its retry backoff so

@@ -18,8 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
@@ -31,14 +31,16 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // harness is one test's database (a private schema), with the process-wide
-// pieces a worker binary would build: pool, LISTEN connection, queue, store.
+// pieces a worker binary builds (pool, LISTEN connection, queue, store),
+// assembled by infra.Connect as Open assembles them.
 type harness struct {
 	t        testing.TB
 	ctx      context.Context
 	db       testdb.DB
+	infra    *infra.Infra
 	pool     *pgxpool.Pool
 	listener *pgnotify.Listener
-	queue    *pgqueue.Queue
+	queue    messaging.Queue
 	store    *store.Store
 }
 
@@ -52,20 +54,16 @@ func newHarness(t testing.TB) *harness {
 func newHarnessPolling(t testing.TB, interval time.Duration) *harness {
 	t.Helper()
 	db := testdb.New(t)
-	pool := db.Pool(t, 16)
-	cc, err := store.ParseConnConfig(store.PoolConfig{URL: db.URL, Schema: db.Schema})
-	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: cc, Logger: testLogger()})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l, PollInterval: interval})
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 16, 0
+	cfg.Queues.PollInterval = interval
+	in, err := infra.Connect(ctx, cfg, "test-orchestrator", testLogger())
 	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test-orchestrator", Logger: testLogger()})
-	require.NoError(t, err)
-	return &harness{t: t, ctx: ctx, db: db, pool: pool, listener: l, queue: q, store: st}
+	t.Cleanup(in.Close)
+	return &harness{t: t, ctx: ctx, db: db, infra: in, pool: in.Pool, listener: in.Listener, queue: in.Queue, store: in.Store}
 }
 
 // testLogger discards logs unless TASKER_TEST_LOG is set.
@@ -128,19 +126,19 @@ func (h *harness) newCore(spec coreSpec) *Core {
 
 func (h *harness) buildCore(spec coreSpec) *Core {
 	h.t.Helper()
-	cfg := testConfig()
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database = h.infra.Config.Database
+	w := testConfig()
 	if spec.config != nil {
-		spec.config(&cfg)
+		spec.config(&w)
 	}
-	reg := spec.registry
-	if reg == nil {
-		reg = NewRegistry()
-	}
-	c, err := New(Options{
-		Config: cfg, Templates: config.Templates{}, ExtraTemplates: spec.templates,
-		Store: h.store, Registry: reg, Fallback: spec.fallback, Logger: testLogger(), Hostname: "test-host",
+	cfg.Worker = &w
+	svc, err := Open(h.ctx, OpenOptions{
+		Config: cfg, Infra: h.infra, Templates: spec.templates, Registry: spec.registry, Fallback: spec.fallback,
+		Logger: testLogger(), Hostname: "test-host",
 	})
 	require.NoError(h.t, err)
+	c := svc.Core()
 	if spec.before != nil {
 		spec.before(c)
 	}

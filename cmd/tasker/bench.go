@@ -20,7 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/client"
-	"github.com/tasker-go/tasker/cmd/internal/app"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
@@ -332,7 +332,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	ocfg.Orchestration.Web.BindAddress = "127.0.0.1:0"
 	ocfg.Orchestration.Web.Backpressure.Enabled = false
-	core, srv, err := app.Orchestration(in, ocfg, infra.NewMetricsRegistry(), buildVersion(), log)
+	orch, err := server.Open(bg, server.OpenOptions{Config: ocfg, Infra: in, Version: buildVersion(), Logger: log})
 	if err != nil {
 		in.Close()
 		dropSchema()
@@ -356,17 +356,17 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 		return nil, err
 	}
 	wk := svc.Core()
-	for _, s := range []interface{ Start(context.Context) error }{core, wk, srv} {
+	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), wk, orch.API()} {
 		if err := s.Start(bg); err != nil {
 			return nil, err
 		}
 	}
-	sys := &benchSystem{apiURL: displayURL(srv.Addr()), dbURL: url, schema: schema,
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
 		workerCfg: *wcfg.Worker, resultsCfg: ocfg.Orchestration.Results}
 	var servicesOnce, dbOnce sync.Once
 	sys.stopServices = func(out io.Writer) {
 		servicesOnce.Do(func() {
-			stopDev(out, 10*time.Second, srv, wk, core)
+			stopDev(out, 10*time.Second, orch, wk)
 			in.Close()
 		})
 	}

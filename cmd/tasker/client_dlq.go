@@ -223,16 +223,12 @@ func newDLQStatsCmd(f *apiFlags) *cobra.Command {
 		Example: "  tasker dlq stats",
 		Args:    argNames(),
 		RunE: runAPI(f, func(s *apiSession, _ []string) error {
-			raw, err := s.c.DLQStats(s.ctx)
+			stats, err := s.c.DLQStats(s.ctx)
 			if err != nil {
 				return err
 			}
 			if s.json {
 				return s.printJSON()
-			}
-			var stats []client.DLQStat
-			if err := json.Unmarshal(raw, &stats); err != nil {
-				return fmt.Errorf("reading DLQ statistics: %w", err)
 			}
 			if len(stats) == 0 {
 				fmt.Fprintln(s.out, "the DLQ is empty")

@@ -182,16 +182,16 @@ handler had returned it.`,
 		"was completed by hand",
 		func(cmd *cobra.Command, af *stepActionFlags) (client.StepAction, error) {
 			if err := requiredFlag(cmd, "result", af.result, "the step's result, as JSON"); err != nil {
-				return nil, err
+				return client.StepAction{}, err
 			}
 			result, err := jsonFlag(cmd, "result", af.result, false)
 			if err != nil {
-				return nil, err
+				return client.StepAction{}, err
 			}
 			var meta json.RawMessage
 			if af.metadata != "" {
 				if meta, err = jsonFlag(cmd, "metadata", af.metadata, true); err != nil {
-					return nil, err
+					return client.StepAction{}, err
 				}
 			}
 			return client.CompleteManually(result, meta, af.reason, af.by), nil

@@ -15,10 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/cmd/internal/app"
 	"github.com/tasker-go/tasker/internal/devpg"
-	"github.com/tasker-go/tasker/orchestration"
-	"github.com/tasker-go/tasker/orchestration/web"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
@@ -131,7 +129,8 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	defer in.Close()
 
 	registry := infra.NewMetricsRegistry()
-	core, srv, err := app.Orchestration(in, ocfg, registry, buildVersion(), log)
+	orch, err := server.Open(bg, server.OpenOptions{Config: ocfg, Infra: in, Metrics: registry,
+		Version: buildVersion(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -153,19 +152,19 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 		return err
 	}
 	wk := svc.Core()
-	if err := core.Start(bg); err != nil {
+	if err := orch.Core().Start(bg); err != nil {
 		return err
 	}
 	if err := wk.Start(bg); err != nil {
-		_ = core.Stop(bg)
+		_ = orch.Stop(bg)
 		return err
 	}
-	if err := srv.Start(bg); err != nil {
+	if err := orch.API().Start(bg); err != nil {
 		_ = wk.Stop(bg)
-		_ = core.Stop(bg)
+		_ = orch.Stop(bg)
 		return bindError(err)
 	}
-	apiURL := displayURL(srv.Addr())
+	apiURL := displayURL(orch.Addr())
 	fmt.Fprintf(out, "Tasker is running: REST API %s (schema %s, %d example templates, worker %s)\n",
 		apiURL, ocfg.Database.Schema, len(examples), wk.WorkerID())
 
@@ -177,18 +176,18 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 		fmt.Fprintln(out, "Press Ctrl-C to stop.")
 		<-ctx.Done()
 	}
-	stopDev(out, ocfg.Orchestration.ShutdownTimeout+wcfg.Worker.ShutdownGrace, srv, wk, core)
+	stopDev(out, ocfg.Orchestration.ShutdownTimeout+wcfg.Worker.ShutdownGrace, orch, wk)
 	return runErr
 }
 
 // stopDev stops the services in order: no new requests, no new claims, then
-// orchestration drains.
-func stopDev(out io.Writer, budget time.Duration, srv *web.Server, wk *worker.Core, core *orchestration.Core) {
+// orchestration drains (orch.Stop stops its API again, which is a no-op).
+func stopDev(out io.Writer, budget time.Duration, orch *server.Service, wk *worker.Core) {
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	_ = srv.Stop(ctx)
+	_ = orch.API().Stop(ctx)
 	_ = wk.Stop(ctx)
-	_ = core.Stop(ctx)
+	_ = orch.Stop(ctx)
 	fmt.Fprintln(out, "Tasker stopped")
 }
 

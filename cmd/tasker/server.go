@@ -9,12 +9,9 @@ import (
 	"net"
 	"runtime/debug"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/orchestration"
-	"github.com/tasker-go/tasker/orchestration/web"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
@@ -91,53 +88,20 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 		}
 	}
 
-	name := infra.ProcessName("orchestration", cfg.Orchestration.InstanceID)
-	// The infrastructure outlives the signal: it is closed after the
-	// graceful stop below, not when ctx is cancelled.
-	in, err := infra.Connect(context.WithoutCancel(ctx), cfg, name, log)
+	svc, err := server.Open(ctx, server.OpenOptions{Config: cfg, Version: buildVersion(), Logger: log})
+	if errors.Is(err, infra.ErrNoSchema) {
+		return fmt.Errorf("%w (or start the server with --migrate)", err)
+	}
 	if err != nil {
-		return err
+		return reportProblems(cmd.ErrOrStderr(), err)
 	}
-	defer in.Close()
-	if err := in.CheckSchema(ctx); err != nil {
-		if errors.Is(err, infra.ErrNoSchema) {
-			return fmt.Errorf("%w (or start the server with --migrate)", err)
-		}
-		return err
-	}
-
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	core, err := orchestration.New(orchestration.Options{
-		Store: in.Store, Queue: in.Queue, ConnConfig: in.ConnConfig, Config: *cfg.Orchestration,
-		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: registry, Listener: in.Listener,
-	})
-	if err != nil {
-		return err
-	}
-	srv, err := web.New(web.Options{
-		Core: core, Listener: in.Listener, Schema: cfg.Database.Schema, Config: cfg.Orchestration.Web,
-		Staleness: cfg.Orchestration.Staleness, Queues: cfg.Queues, Registry: registry, Logger: log,
-		Version: buildVersion(),
-	})
-	if err != nil {
-		return err
-	}
-
-	stopCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), cfg.Orchestration.ShutdownTimeout)
-	}
-	if err := core.Start(ctx); err != nil {
-		return fmt.Errorf("starting orchestration: %w", err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		sctx, cancel := stopCtx()
-		defer cancel()
-		_ = core.Stop(sctx)
+	if err := svc.Start(ctx); err != nil {
+		_ = svc.Stop(context.WithoutCancel(ctx))
 		return bindError(err)
 	}
 	out := cmd.OutOrStdout()
-	if addr := srv.Addr(); addr != "" {
+	name := svc.InstanceID()
+	if addr := svc.Addr(); addr != "" {
 		fmt.Fprintf(out, "tasker server %s: REST API on %s (schema %s)\n", name, displayURL(addr), cfg.Database.Schema)
 	} else {
 		fmt.Fprintf(out, "tasker server %s: running without the REST API (orchestration.web.enabled = false)\n", name)
@@ -145,14 +109,11 @@ func runServer(cmd *cobra.Command, f serverFlags) error {
 
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", cfg.Orchestration.ShutdownTimeout)
-	sctx, cancel := stopCtx()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Orchestration.ShutdownTimeout)
 	defer cancel()
 	// The API first, so no new task arrives while the core drains.
-	if err := srv.Stop(sctx); err != nil {
-		log.Warn("REST API did not drain in time", "err", err)
-	}
-	if err := core.Stop(sctx); err != nil {
-		log.Warn("orchestration did not stop cleanly; unfinished work is redone by another instance", "err", err)
+	if err := svc.Stop(sctx); err != nil {
+		log.Warn("graceful stop incomplete", "err", err)
 	}
 	fmt.Fprintln(out, "tasker server stopped")
 	return nil

@@ -1,6 +1,8 @@
 // Package archtest checks the module's dependency flow (DESIGN.md §2):
 // shared imports neither orchestration nor worker; orchestration and worker
-// never import each other; handler packages and bindings sit on worker.
+// never import each other; handler packages and bindings sit on worker; the
+// REST API's types (api) import nothing of the module, and the Go client
+// nothing but them.
 package archtest
 
 import (
@@ -28,6 +30,10 @@ var forbidden = map[string][]string{
 	"bindings/":     {"orchestration", "cmd/"},
 	"config":        {"shared/", "orchestration", "worker", "cmd/"},
 	"internal/":     {"cmd/"},
+	// The REST API's types are a leaf any program can import; the Go
+	// client speaks them and nothing of the server.
+	"api":    {"shared/", "orchestration", "worker", "workers/", "bindings/", "cmd/", "client", "internal/", "config"},
+	"client": {"shared/", "orchestration", "worker", "workers/", "bindings/", "cmd/", "internal/", "config"},
 }
 
 func matches(rel, prefix string) bool {

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
@@ -48,7 +47,7 @@ type Options struct {
 	// PollInterval is the queues' fallback poll (default 200ms).
 	PollInterval time.Duration
 	// Tracer, when set, sees every statement of the system's connections
-	// (pool, LISTEN and leader-election connections).
+	// (pool, LISTEN, leader-election and liveness connections).
 	Tracer pgx.QueryTracer
 }
 
@@ -64,10 +63,12 @@ type System struct {
 	Cores   []*orchestration.Core
 	Web     *web.Server
 	Workers []*worker.Core
-	queue   *pgqueue.Queue
+	infra   *infra.Infra
 }
 
-// Start starts a system; it is stopped when the test ends.
+// Start starts a system; it is stopped when the test ends. The services
+// are assembled by the public constructors (server.Open, worker.Open) on one
+// shared infrastructure, as tasker dev assembles them.
 func Start(t testing.TB, opts Options) *System {
 	t.Helper()
 	if opts.Workers == 0 {
@@ -84,51 +85,33 @@ func Start(t testing.TB, opts Options) *System {
 	s := &System{T: t, Ctx: ctx, DB: testdb.New(t)}
 	log := slog.New(slog.DiscardHandler)
 
-	connCfg, err := pgx.ParseConfig(s.DB.URLWithSchema())
-	require.NoError(t, err)
-	var pool *pgxpool.Pool
-	if opts.Tracer != nil {
-		pool = tracedPool(t, s.DB, opts.PoolSize, opts.Tracer)
-		connCfg.Tracer = opts.Tracer
-	} else {
-		pool = s.DB.Pool(t, opts.PoolSize)
-	}
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: log})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
-	s.queue, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: s.DB.Schema, Listener: l, PollInterval: opts.PollInterval})
-	require.NoError(t, err)
-	s.Store, err = store.New(store.Config{Pool: pool, Queue: s.queue, ProcessorID: "systest", Schema: s.DB.Schema, Logger: log})
-	require.NoError(t, err)
-
-	shared := config.Default(config.ContextShared)
-	shared.Queues.PollInterval = opts.PollInterval
-	ocfg := *config.Default(config.ContextOrchestration).Orchestration
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = s.DB.URL, s.DB.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = int(opts.PoolSize), 0
+	cfg.Queues.PollInterval = opts.PollInterval
+	ocfg := cfg.Orchestration
+	ocfg.Web.Enabled = false // served over httptest below
 	ocfg.Web.BindAddress = "127.0.0.1:0"
 	ocfg.Leader.RenewInterval = 200 * time.Millisecond
 	if opts.Orchestration != nil {
-		opts.Orchestration(&ocfg)
+		opts.Orchestration(ocfg)
 	}
-	s.Core, err = orchestration.New(orchestration.Options{
-		Store: s.Store, Queue: s.queue, ConnConfig: connCfg, Config: ocfg, Backoff: shared.Backoff,
-		Queues: shared.Queues, Logger: log,
-	})
+	var err error
+	s.infra, err = infra.ConnectWith(ctx, cfg, infra.ConnectOptions{Name: "systest", Logger: log, Tracer: opts.Tracer})
 	require.NoError(t, err)
-	s.Web, err = web.New(web.Options{Core: s.Core, Listener: l, Schema: s.DB.Schema, Config: ocfg.Web,
-		Staleness: ocfg.Staleness, Queues: shared.Queues, Logger: log, Heartbeat: time.Second})
-	require.NoError(t, err)
-	require.NoError(t, s.Core.Start(ctx))
-	s.Cores = []*orchestration.Core{s.Core}
-	for i := 1; i < opts.Orchestrators; i++ {
-		c, err := orchestration.New(orchestration.Options{
-			Store: s.Store, Queue: s.queue, ConnConfig: connCfg, Config: ocfg, Backoff: shared.Backoff,
-			Queues: shared.Queues, Logger: log,
-		})
+	t.Cleanup(s.infra.Close)
+	s.Store = s.infra.Store
+
+	var services []*server.Service
+	for i := 0; i < max(opts.Orchestrators, 1); i++ {
+		svc, err := server.Open(ctx, server.OpenOptions{Config: cfg, Infra: s.infra, Logger: log,
+			InstanceID: fmt.Sprintf("systest-orchestrator-%d", i), EventHeartbeat: time.Second})
 		require.NoError(t, err)
-		require.NoError(t, c.Start(ctx))
-		s.Cores = append(s.Cores, c)
+		require.NoError(t, svc.Start(ctx))
+		services = append(services, svc)
+		s.Cores = append(s.Cores, svc.Core())
 	}
+	s.Core, s.Web = s.Cores[0], services[0].API()
 	srv := httptest.NewServer(s.Web.Handler())
 	s.URL = srv.URL
 	t.Cleanup(func() {
@@ -140,8 +123,8 @@ func Start(t testing.TB, opts Options) *System {
 		_ = s.Web.Stop(stopCtx)
 		srv.CloseClientConnections()
 		srv.Close()
-		for _, c := range s.Cores {
-			_ = c.Stop(stopCtx)
+		for _, svc := range services {
+			_ = svc.Stop(stopCtx)
 		}
 	})
 
@@ -158,11 +141,14 @@ func Start(t testing.TB, opts Options) *System {
 // StartWorker starts one more worker core.
 func (s *System) StartWorker(id string, opts Options, tpls []*template.Template) *worker.Core {
 	t := s.T
-	wcfg := *config.Default(config.ContextWorker).Worker
+	cfg := config.Default(config.ContextWorker)
+	cfg.Database = s.infra.Config.Database
+	cfg.Queues = s.infra.Config.Queues
+	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false
 	if opts.Worker != nil {
-		opts.Worker(&wcfg)
+		opts.Worker(wcfg)
 	}
 	reg := worker.NewRegistry()
 	if opts.Registry != nil {
@@ -170,26 +156,11 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	} else {
 		require.NoError(t, native.Register(reg))
 	}
-	w, err := worker.New(worker.Options{
-		Config: wcfg, Templates: config.Templates{}, ExtraTemplates: tpls, Store: s.Store, Queue: s.queue,
-		Registry: reg, Logger: slog.New(slog.DiscardHandler),
-	})
+	svc, err := worker.Open(s.Ctx, worker.OpenOptions{Config: cfg, Infra: s.infra, Registry: reg, Templates: tpls,
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	w := svc.Core()
 	require.NoError(t, w.Start(s.Ctx))
 	s.Workers = append(s.Workers, w)
 	return w
-}
-
-// tracedPool is testdb's pool with a tracer on every connection.
-func tracedPool(t testing.TB, db testdb.DB, maxConns int32, tr pgx.QueryTracer) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	require.NoError(t, err)
-	cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
-	cfg.ConnConfig.Tracer = tr
-	cfg.MaxConns = maxConns
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 var (
@@ -25,30 +27,30 @@ var (
 // body that is not an object, unknown fields, and values of the wrong type.
 // Nested structs are decoded the same way; json.RawMessage fields take any
 // value. Fields are matched by their exact JSON name.
-func decodeObject(body []byte, dst any) []APIErrorDetail {
+func decodeObject(body []byte, dst any) []api.FieldError {
 	return decodeAt("", body, reflect.ValueOf(dst).Elem())
 }
 
 // rawObject splits a JSON object into its members, or says why it cannot.
-func rawObject(ptr string, body []byte) (map[string]json.RawMessage, []APIErrorDetail) {
+func rawObject(ptr string, body []byte) (map[string]json.RawMessage, []api.FieldError) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil, []APIErrorDetail{{Pointer: ptr, Message: "a JSON object is required"}}
+		return nil, []api.FieldError{{Pointer: ptr, Message: "a JSON object is required"}}
 	}
 	if !json.Valid(trimmed) {
-		return nil, []APIErrorDetail{{Pointer: ptr, Message: "malformed JSON: " + syntaxMessage(trimmed)}}
+		return nil, []api.FieldError{{Pointer: ptr, Message: "malformed JSON: " + syntaxMessage(trimmed)}}
 	}
 	if trimmed[0] != '{' {
-		return nil, []APIErrorDetail{{Pointer: ptr, Message: "must be a JSON object, not " + jsonKind(trimmed)}}
+		return nil, []api.FieldError{{Pointer: ptr, Message: "must be a JSON object, not " + jsonKind(trimmed)}}
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return nil, []APIErrorDetail{{Pointer: ptr, Message: "malformed JSON: " + err.Error()}}
+		return nil, []api.FieldError{{Pointer: ptr, Message: "malformed JSON: " + err.Error()}}
 	}
 	return fields, nil
 }
 
-func decodeAt(ptr string, body []byte, dst reflect.Value) []APIErrorDetail {
+func decodeAt(ptr string, body []byte, dst reflect.Value) []api.FieldError {
 	fields, problems := rawObject(ptr, body)
 	if problems != nil {
 		return problems
@@ -59,12 +61,12 @@ func decodeAt(ptr string, body []byte, dst reflect.Value) []APIErrorDetail {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var out []APIErrorDetail
+	var out []api.FieldError
 	for _, k := range keys {
 		fp := ptr + "/" + escapeToken(k)
 		idx, ok := byName[k]
 		if !ok {
-			out = append(out, APIErrorDetail{Pointer: fp, Message: "unknown field"})
+			out = append(out, api.FieldError{Pointer: fp, Message: "unknown field"})
 			continue
 		}
 		out = append(out, decodeField(fp, fields[k], dst.FieldByIndex(idx))...)
@@ -72,7 +74,7 @@ func decodeAt(ptr string, body []byte, dst reflect.Value) []APIErrorDetail {
 	return out
 }
 
-func decodeField(ptr string, raw json.RawMessage, f reflect.Value) []APIErrorDetail {
+func decodeField(ptr string, raw json.RawMessage, f reflect.Value) []api.FieldError {
 	t := f.Type()
 	base := t
 	for base.Kind() == reflect.Pointer {
@@ -101,10 +103,10 @@ func decodeField(ptr string, raw json.RawMessage, f reflect.Value) []APIErrorDet
 		}
 		var items []json.RawMessage
 		if len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &items) != nil {
-			return []APIErrorDetail{{Pointer: ptr, Message: "must be an array, not " + jsonKind(trimmed)}}
+			return []api.FieldError{{Pointer: ptr, Message: "must be an array, not " + jsonKind(trimmed)}}
 		}
 		out := reflect.MakeSlice(t, len(items), len(items))
-		var problems []APIErrorDetail
+		var problems []api.FieldError
 		for i, item := range items {
 			problems = append(problems, decodeField(fmt.Sprintf("%s/%d", ptr, i), item, out.Index(i))...)
 		}
@@ -120,15 +122,15 @@ func decodeField(ptr string, raw json.RawMessage, f reflect.Value) []APIErrorDet
 			if te.Field != "" {
 				p += "/" + strings.ReplaceAll(te.Field, ".", "/")
 			}
-			return []APIErrorDetail{{Pointer: p, Message: fmt.Sprintf("must be %s, not %s", kindName(te.Type), te.Value)}}
+			return []api.FieldError{{Pointer: p, Message: fmt.Sprintf("must be %s, not %s", kindName(te.Type), te.Value)}}
 		}
 		switch base {
 		case uuidType:
-			return []APIErrorDetail{{Pointer: ptr, Message: "must be a UUID string"}}
+			return []api.FieldError{{Pointer: ptr, Message: "must be a UUID string"}}
 		case timeType:
-			return []APIErrorDetail{{Pointer: ptr, Message: "must be an RFC 3339 date-time string"}}
+			return []api.FieldError{{Pointer: ptr, Message: "must be an RFC 3339 date-time string"}}
 		}
-		return []APIErrorDetail{{Pointer: ptr, Message: err.Error()}}
+		return []api.FieldError{{Pointer: ptr, Message: err.Error()}}
 	}
 	return nil
 }

@@ -3,19 +3,19 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
 // DLQ resolution statuses.
-var resolutionStatuses = []string{"pending", "manually_resolved", "permanently_failed", "cancelled"}
+var resolutionStatuses = []string{api.ResolutionPending, api.ResolutionManuallyResolved,
+	api.ResolutionPermanentlyFailed, api.ResolutionCancelled}
 
 type listDLQInput struct {
 	ResolutionStatus string `query:"resolution_status" enum:"pending,manually_resolved,permanently_failed,cancelled" doc:"Only entries with this status"`
@@ -24,7 +24,7 @@ type listDLQInput struct {
 }
 
 type dlqListOutput struct {
-	Body []store.DLQEntry
+	Body []api.DLQEntry
 }
 
 type dlqTaskInput struct {
@@ -32,7 +32,7 @@ type dlqTaskInput struct {
 }
 
 type dlqEntryOutput struct {
-	Body store.DLQEntry
+	Body api.DLQEntry
 }
 
 type dlqUpdateInput struct {
@@ -40,27 +40,12 @@ type dlqUpdateInput struct {
 	RawBody   []byte `contentType:"application/json"`
 }
 
-// DLQUpdateRequest changes an investigation; absent fields stay as they are.
-type DLQUpdateRequest struct {
-	ResolutionStatus *string         `json:"resolution_status,omitempty" enum:"pending,manually_resolved,permanently_failed,cancelled"`
-	ResolutionNotes  *string         `json:"resolution_notes,omitempty"`
-	ResolvedBy       *string         `json:"resolved_by,omitempty"`
-	Metadata         json.RawMessage `json:"metadata,omitempty" doc:"An object merged into the entry's metadata"`
-}
-
-// DLQUpdateResponse confirms an update.
-type DLQUpdateResponse struct {
-	Success      bool      `json:"success"`
-	Message      string    `json:"message"`
-	DLQEntryUUID uuid.UUID `json:"dlq_entry_uuid"`
-}
-
 type dlqUpdateOutput struct {
-	Body DLQUpdateResponse
+	Body api.DLQUpdateResponse
 }
 
 type dlqStatsOutput struct {
-	Body []store.DLQStat
+	Body []api.DLQStat
 }
 
 type stalenessInput struct {
@@ -68,7 +53,7 @@ type stalenessInput struct {
 }
 
 type stalenessOutput struct {
-	Body []store.StaleTask
+	Body []api.StaleTask
 }
 
 func (s *Server) dlqRoutes() {
@@ -86,7 +71,7 @@ func (s *Server) dlqRoutes() {
 		Summary:     "Update an investigation",
 		Description: "Moving an entry out of pending stamps its resolution time. Fix the task's steps through the step API first.",
 	}), []int{400, 404, 408, 409, 413}, s.updateDLQ)
-	documentBody[DLQUpdateRequest](s, http.MethodPatch, "/v1/dlq/entry/{dlq_entry_uuid}", "DLQUpdateRequest")
+	documentBody[api.DLQUpdateRequest](s, http.MethodPatch, "/v1/dlq/entry/{dlq_entry_uuid}", "DLQUpdateRequest")
 	register(s, huma.Operation{
 		OperationID: "getDLQStats", Method: http.MethodGet, Path: "/v1/dlq/stats", Tags: tags,
 		Summary: "DLQ entries per reason and resolution status",
@@ -102,10 +87,7 @@ func (s *Server) listDLQ(ctx context.Context, in *listDLQInput) (*dlqListOutput,
 	if err != nil {
 		return nil, err
 	}
-	if rows == nil {
-		rows = []store.DLQEntry{}
-	}
-	return &dlqListOutput{Body: rows}, nil
+	return &dlqListOutput{Body: dlqViews(rows)}, nil
 }
 
 func (s *Server) dlqForTask(ctx context.Context, in *dlqTaskInput) (*dlqEntryOutput, error) {
@@ -117,7 +99,7 @@ func (s *Server) dlqForTask(ctx context.Context, in *dlqTaskInput) (*dlqEntryOut
 	if err != nil {
 		return nil, err
 	}
-	return &dlqEntryOutput{Body: e}, nil
+	return &dlqEntryOutput{Body: dlqView(e)}, nil
 }
 
 func (s *Server) updateDLQ(ctx context.Context, in *dlqUpdateInput) (*dlqUpdateOutput, error) {
@@ -125,30 +107,30 @@ func (s *Server) updateDLQ(ctx context.Context, in *dlqUpdateInput) (*dlqUpdateO
 	if err != nil {
 		return nil, err
 	}
-	var req DLQUpdateRequest
+	var req api.DLQUpdateRequest
 	if problems := decodeObject(in.RawBody, &req); len(problems) > 0 {
 		return nil, invalidBody(problems)
 	}
-	var problems []APIErrorDetail
+	var problems []api.FieldError
 	if req.ResolutionStatus != nil && !slices.Contains(resolutionStatuses, *req.ResolutionStatus) {
-		problems = append(problems, APIErrorDetail{Pointer: "/resolution_status",
+		problems = append(problems, api.FieldError{Pointer: "/resolution_status",
 			Message: "must be pending, manually_resolved, permanently_failed or cancelled, not " + quote(*req.ResolutionStatus)})
 	}
 	if req.ResolutionNotes != nil && utf8.RuneCountInString(*req.ResolutionNotes) > 10000 {
-		problems = append(problems, APIErrorDetail{Pointer: "/resolution_notes", Message: "is too long (at most 10000 characters)"})
+		problems = append(problems, api.FieldError{Pointer: "/resolution_notes", Message: "is too long (at most 10000 characters)"})
 	}
 	if req.ResolvedBy != nil && utf8.RuneCountInString(*req.ResolvedBy) > maxActorLength {
-		problems = append(problems, APIErrorDetail{Pointer: "/resolved_by", Message: "is too long"})
+		problems = append(problems, api.FieldError{Pointer: "/resolved_by", Message: "is too long"})
 	}
 	meta := bytes.TrimSpace(req.Metadata)
 	if string(meta) == "null" {
 		meta = nil
 	}
 	if len(meta) > 0 && meta[0] != '{' {
-		problems = append(problems, APIErrorDetail{Pointer: "/metadata", Message: "must be an object, not " + jsonKind(meta)})
+		problems = append(problems, api.FieldError{Pointer: "/metadata", Message: "must be an object, not " + jsonKind(meta)})
 	}
 	if req.ResolutionStatus == nil && req.ResolutionNotes == nil && req.ResolvedBy == nil && meta == nil {
-		problems = append(problems, APIErrorDetail{Pointer: "", Message: "nothing to update: give resolution_status, resolution_notes, resolved_by or metadata"})
+		problems = append(problems, api.FieldError{Pointer: "", Message: "nothing to update: give resolution_status, resolution_notes, resolved_by or metadata"})
 	}
 	if len(problems) > 0 {
 		return nil, invalidBody(problems)
@@ -159,7 +141,7 @@ func (s *Server) updateDLQ(ctx context.Context, in *dlqUpdateInput) (*dlqUpdateO
 	if err != nil {
 		return nil, err
 	}
-	return &dlqUpdateOutput{Body: DLQUpdateResponse{Success: true, Message: "investigation updated (status " + e.ResolutionStatus + ")", DLQEntryUUID: e.UUID}}, nil
+	return &dlqUpdateOutput{Body: api.DLQUpdateResponse{Success: true, Message: "investigation updated (status " + e.ResolutionStatus + ")", DLQEntryUUID: e.UUID}}, nil
 }
 
 func (s *Server) dlqStats(ctx context.Context, _ *struct{}) (*dlqStatsOutput, error) {
@@ -167,10 +149,7 @@ func (s *Server) dlqStats(ctx context.Context, _ *struct{}) (*dlqStatsOutput, er
 	if err != nil {
 		return nil, err
 	}
-	if stats == nil {
-		stats = []store.DLQStat{}
-	}
-	return &dlqStatsOutput{Body: stats}, nil
+	return &dlqStatsOutput{Body: dlqStatViews(stats)}, nil
 }
 
 func (s *Server) staleness(ctx context.Context, in *stalenessInput) (*stalenessOutput, error) {
@@ -178,8 +157,5 @@ func (s *Server) staleness(ctx context.Context, in *stalenessInput) (*stalenessO
 	if err != nil {
 		return nil, err
 	}
-	if rows == nil {
-		rows = []store.StaleTask{}
-	}
-	return &stalenessOutput{Body: rows}, nil
+	return &stalenessOutput{Body: staleTaskViews(rows)}, nil
 }

@@ -3,11 +3,13 @@
 // templates, the dead letter queue, health checks and Prometheus metrics.
 //
 // Paths, field names and error codes follow tasker-core's orchestration API,
-// so existing clients keep working. Routes are registered with huma on a chi
-// router, which generates the OpenAPI document (/api-docs/openapi.json) from
-// the handlers themselves.
+// so existing clients keep working. Every request and response body is a
+// type of package api, which the Go client shares; handlers convert what
+// the store returns into those types (views.go). Routes are registered with
+// huma on a chi router, which generates the OpenAPI document
+// (/api-docs/openapi.json) from the handlers and those types.
 //
-// Every error leaves the server in one envelope,
+// Every error leaves the server in one envelope (api.ErrorResponse),
 //
 //	{"error": {"code": "NOT_FOUND", "message": "…"}}
 //

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/shared/httpcheck"
 )
 
@@ -88,16 +89,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *APIE
 }
 
 // detailsOf converts edge problems to error details.
-func detailsOf(problems []httpcheck.Problem) []APIErrorDetail {
-	out := make([]APIErrorDetail, len(problems))
+func detailsOf(problems []httpcheck.Problem) []api.FieldError {
+	out := make([]api.FieldError, len(problems))
 	for i, p := range problems {
-		out[i] = APIErrorDetail{Pointer: p.Pointer, Parameter: p.Parameter, Message: p.Message}
+		out[i] = api.FieldError{Pointer: p.Pointer, Parameter: p.Parameter, Message: p.Message}
 	}
 	return out
 }
 
 // invalidRequest reports problems with path or query parameters.
-func invalidRequest(details []APIErrorDetail) *APIError {
+func invalidRequest(details []api.FieldError) *APIError {
 	if len(details) == 1 {
 		e := badRequest("invalid parameter %s: %s", details[0].Parameter, details[0].Message)
 		e.Body.Details = details

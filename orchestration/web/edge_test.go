@@ -59,13 +59,13 @@ func TestBadTextNeverReachesTheDatabase(t *testing.T) {
 	step := task.Steps[0].StepUUID
 	stale := h.createTask(tpl, `{"even_number": 8}`)
 	done, err := h.store.HandleStaleTask(h.ctx, store.StaleTask{
-		TaskUUID: stale.UUID, Namespace: stale.Namespace, TaskName: stale.Name, State: state.TaskStepsInProcess,
+		TaskUUID: stale.TaskUUID, Namespace: stale.Namespace, TaskName: stale.Name, State: state.TaskStepsInProcess,
 		MinutesInState: 45, ThresholdMinutes: 30, CorrelationID: stale.CorrelationID, RequestedAt: stale.RequestedAt,
 		CreatedAt: stale.CreatedAt,
 	}, store.StaleAction{DLQ: true, Fail: true})
 	require.NoError(t, err)
 	require.True(t, done)
-	entry, err := h.store.DLQForTask(h.ctx, stale.UUID)
+	entry, err := h.store.DLQForTask(h.ctx, stale.TaskUUID)
 	require.NoError(t, err)
 	before := h.snapshot()
 
@@ -110,13 +110,13 @@ func TestBadTextNeverReachesTheDatabase(t *testing.T) {
 			call{"POST", "/v1/tasks", createBody("tags", `["ok", `+bt.json+`]`), "/tags/1"},
 			call{"POST", "/v1/tasks", createBody("context", `{"even_number": 6, "deep": [{"x": `+bt.json+`}]}`), "/context/deep/0/x"},
 			call{"POST", "/v1/tasks", createBody("context", `{"even_number": 6, `+bt.json+`: 1}`), ""}, // key: pointer checked below
-			call{"PATCH", stepPath(task.UUID, step), stepBody("resolve_manually", "reason", bt.json), "/reason"},
-			call{"PATCH", stepPath(task.UUID, step), stepBody("resolve_manually", "resolved_by", bt.json), "/resolved_by"},
-			call{"PATCH", stepPath(task.UUID, step), stepBody("reset_for_retry", "reset_by", bt.json), "/reset_by"},
-			call{"PATCH", stepPath(task.UUID, step), stepBody("complete_manually", "completed_by", bt.json), "/completed_by"},
-			call{"PATCH", stepPath(task.UUID, step), stepBody("complete_manually", "completion_data",
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("resolve_manually", "reason", bt.json), "/reason"},
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("resolve_manually", "resolved_by", bt.json), "/resolved_by"},
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("reset_for_retry", "reset_by", bt.json), "/reset_by"},
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("complete_manually", "completed_by", bt.json), "/completed_by"},
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("complete_manually", "completion_data",
 				`{"result": {"v": [`+bt.json+`]}}`), "/completion_data/result/v/0"},
-			call{"PATCH", stepPath(task.UUID, step), stepBody("complete_manually", "completion_data",
+			call{"PATCH", stepPath(task.TaskUUID, step), stepBody("complete_manually", "completion_data",
 				`{"result": 1, "metadata": {"note": `+bt.json+`}}`), "/completion_data/metadata/note"},
 			call{"PATCH", "/v1/dlq/entry/" + entry.UUID.String(), `{"resolution_notes": ` + bt.json + `}`, "/resolution_notes"},
 			call{"PATCH", "/v1/dlq/entry/" + entry.UUID.String(), `{"resolved_by": ` + bt.json + `}`, "/resolved_by"},
@@ -132,12 +132,12 @@ func TestBadTextNeverReachesTheDatabase(t *testing.T) {
 			call{"GET", "/v1/tasks?source_system=" + bad, "", "param:source_system"},
 			call{"GET", "/v1/tasks?status=" + bad, "", "param:status"},
 			call{"GET", "/v1/tasks/" + bad, "", "param:uuid"},
-			call{"DELETE", "/v1/tasks/" + task.UUID.String() + "?reason=" + bad, "", "param:reason"},
+			call{"DELETE", "/v1/tasks/" + task.TaskUUID.String() + "?reason=" + bad, "", "param:reason"},
 			call{"DELETE", "/v1/tasks/" + bad, "", "param:uuid"},
 			call{"GET", "/v1/tasks/" + bad + "/workflow_steps", "", "param:uuid"},
-			call{"GET", "/v1/tasks/" + task.UUID.String() + "/workflow_steps/" + bad, "", "param:step_uuid"},
-			call{"GET", "/v1/tasks/" + task.UUID.String() + "/workflow_steps/" + bad + "/audit", "", "param:step_uuid"},
-			call{"PATCH", "/v1/tasks/" + task.UUID.String() + "/workflow_steps/" + bad, `{}`, "param:step_uuid"},
+			call{"GET", "/v1/tasks/" + task.TaskUUID.String() + "/workflow_steps/" + bad, "", "param:step_uuid"},
+			call{"GET", "/v1/tasks/" + task.TaskUUID.String() + "/workflow_steps/" + bad + "/audit", "", "param:step_uuid"},
+			call{"PATCH", "/v1/tasks/" + task.TaskUUID.String() + "/workflow_steps/" + bad, `{}`, "param:step_uuid"},
 			call{"GET", "/v1/tasks/" + bad + "/events", "", "param:uuid"},
 			call{"GET", "/v1/templates?namespace=" + bad, "", "param:namespace"},
 			call{"GET", "/v1/templates/" + bad + "/b/1.0.0", "", "param:namespace"},
@@ -169,7 +169,7 @@ func TestBadTextNeverReachesTheDatabase(t *testing.T) {
 		require.Equal(t, c.want, got[0], "%s %s %s", c.method, c.path, c.body)
 	}
 	require.Equal(t, before, h.snapshot(), "a refused request wrote something")
-	require.Equal(t, state.TaskStepsInProcess, h.getTask(task.UUID).State)
+	require.Equal(t, string(state.TaskStepsInProcess), h.getTask(task.TaskUUID).Status)
 }
 
 // logRecorder keeps every record an API server logs.

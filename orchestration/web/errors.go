@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,74 +12,34 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
-// Error codes, tasker-core's vocabulary plus a few for statuses it never
-// sends.
+// Error codes: the api package's, named here for the mapping below.
 const (
-	CodeBadRequest           = "BAD_REQUEST"
-	CodeNotFound             = "NOT_FOUND"
-	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
-	CodeNotAcceptable        = "NOT_ACCEPTABLE"
-	CodeTimeout              = "TIMEOUT"
-	CodeConflict             = "CONFLICT"
-	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
-	CodeHeadersTooLarge      = "HEADERS_TOO_LARGE"
-	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	CodeInternalError        = "INTERNAL_ERROR"
-	CodeDatabaseError        = "DATABASE_ERROR"
-	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
-	CodeBackpressure         = "BACKPRESSURE"
-	CodeUnsupported          = "UNSUPPORTED"
+	CodeBadRequest           = api.CodeBadRequest
+	CodeNotFound             = api.CodeNotFound
+	CodeMethodNotAllowed     = api.CodeMethodNotAllowed
+	CodeNotAcceptable        = api.CodeNotAcceptable
+	CodeTimeout              = api.CodeTimeout
+	CodeConflict             = api.CodeConflict
+	CodePayloadTooLarge      = api.CodePayloadTooLarge
+	CodeHeadersTooLarge      = api.CodeHeadersTooLarge
+	CodeUnsupportedMediaType = api.CodeUnsupportedMediaType
+	CodeInternalError        = api.CodeInternalError
+	CodeDatabaseError        = api.CodeDatabaseError
+	CodeServiceUnavailable   = api.CodeServiceUnavailable
+	CodeBackpressure         = api.CodeBackpressure
+	CodeUnsupported          = api.CodeUnsupported
 )
 
-// APIErrorDetail is one problem with a request. Pointer is a JSON pointer into
-// the request body ("" is the whole body); Parameter names a path or query
-// parameter instead, and then Pointer is left out.
-type APIErrorDetail struct {
-	Pointer   string `json:"pointer,omitempty"`
-	Parameter string `json:"parameter,omitempty"`
-	Message   string `json:"message"`
-}
-
-// MarshalJSON always writes pointer for body problems, even when it is ""
-// (the whole body).
-func (d APIErrorDetail) MarshalJSON() ([]byte, error) {
-	var v any = struct {
-		Pointer string `json:"pointer"`
-		Message string `json:"message"`
-	}{d.Pointer, d.Message}
-	if d.Parameter != "" {
-		v = struct {
-			Parameter string `json:"parameter"`
-			Message   string `json:"message"`
-		}{d.Parameter, d.Message}
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSpace(b.Bytes()), nil
-}
-
-// ErrorBody is the content of the error envelope.
-type ErrorBody struct {
-	Code    string           `json:"code" doc:"Machine-readable error code, e.g. NOT_FOUND or BAD_REQUEST"`
-	Message string           `json:"message" doc:"What went wrong, for people"`
-	Details []APIErrorDetail `json:"details,omitempty" doc:"Each problem with the request (BAD_REQUEST only)"`
-	// RetryAfterSeconds accompanies every 503 (and the Retry-After header).
-	RetryAfterSeconds int `json:"retry_after_seconds,omitempty" doc:"When to try again (503 only)"`
-}
-
-// APIError is every error response: {"error": {"code", "message", …}} with
-// an HTTP status. It satisfies huma's StatusError and HeadersError.
+// APIError is every error response, an api.ErrorResponse, with an HTTP
+// status. It satisfies huma's StatusError and HeadersError.
 type APIError struct {
-	Status int       `json:"-"`
-	Body   ErrorBody `json:"error"`
+	Status int           `json:"-"`
+	Body   api.ErrorBody `json:"error"`
 }
 
 func (e *APIError) Error() string { return e.Body.Code + ": " + e.Body.Message }
@@ -101,7 +60,7 @@ func (e *APIError) GetHeaders() http.Header {
 }
 
 func newError(status int, code, format string, args ...any) *APIError {
-	return &APIError{Status: status, Body: ErrorBody{Code: code, Message: fmt.Sprintf(format, args...)}}
+	return &APIError{Status: status, Body: api.ErrorBody{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
 func badRequest(format string, args ...any) *APIError {
@@ -109,7 +68,7 @@ func badRequest(format string, args ...any) *APIError {
 }
 
 // invalidBody reports problems with a request body, one detail each.
-func invalidBody(details []APIErrorDetail) *APIError {
+func invalidBody(details []api.FieldError) *APIError {
 	e := badRequest("invalid request body: %s", summarize(details))
 	e.Body.Details = details
 	return e
@@ -119,11 +78,11 @@ func invalidBody(details []APIErrorDetail) *APIError {
 func invalidParam(name, format string, args ...any) *APIError {
 	msg := fmt.Sprintf(format, args...)
 	e := badRequest("invalid parameter %s: %s", name, msg)
-	e.Body.Details = []APIErrorDetail{{Parameter: name, Message: msg}}
+	e.Body.Details = []api.FieldError{{Parameter: name, Message: msg}}
 	return e
 }
 
-func summarize(details []APIErrorDetail) string {
+func summarize(details []api.FieldError) string {
 	parts := make([]string, 0, min(len(details), 5))
 	for i, d := range details {
 		if i == 5 {
@@ -179,9 +138,9 @@ func (s *Server) errorFor(ctx context.Context, err error) *APIError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &ve):
-		details := make([]APIErrorDetail, len(ve.Errors))
+		details := make([]api.FieldError, len(ve.Errors))
 		for i, fe := range ve.Errors {
-			details[i] = APIErrorDetail{Pointer: fe.Pointer, Message: fe.Message}
+			details[i] = api.FieldError{Pointer: fe.Pointer, Message: fe.Message}
 		}
 		return invalidBody(details)
 	case errors.Is(err, orchestration.ErrTemplateNotFound), errors.Is(err, store.ErrNotFound):
@@ -240,7 +199,7 @@ func init() {
 
 // fromHuma converts an error huma raised while reading a request.
 func fromHuma(status int, msg string, errs []error) *APIError {
-	var details []APIErrorDetail
+	var details []api.FieldError
 	for _, err := range errs {
 		if err == nil {
 			continue
@@ -256,7 +215,7 @@ func fromHuma(status int, msg string, errs []error) *APIError {
 			details = append(details, detailFromLocation(d.ErrorDetail()))
 			continue
 		}
-		details = append(details, APIErrorDetail{Message: err.Error()})
+		details = append(details, api.FieldError{Message: err.Error()})
 	}
 	switch status {
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
@@ -288,11 +247,11 @@ func fromHuma(status int, msg string, errs []error) *APIError {
 
 // detailFromLocation turns huma's "query.page" / "body.tags[0]" locations
 // into parameters and JSON pointers.
-func detailFromLocation(d *huma.ErrorDetail) APIErrorDetail {
+func detailFromLocation(d *huma.ErrorDetail) api.FieldError {
 	loc := d.Location
 	for _, p := range []string{"query.", "path.", "header."} {
 		if rest, ok := strings.CutPrefix(loc, p); ok {
-			return APIErrorDetail{Parameter: rest, Message: d.Message}
+			return api.FieldError{Parameter: rest, Message: d.Message}
 		}
 	}
 	rest, _ := strings.CutPrefix(loc, "body")
@@ -300,7 +259,7 @@ func detailFromLocation(d *huma.ErrorDetail) APIErrorDetail {
 	for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '.' || r == '[' || r == ']' }) {
 		b.WriteString("/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(seg))
 	}
-	return APIErrorDetail{Pointer: b.String(), Message: d.Message}
+	return api.FieldError{Pointer: b.String(), Message: d.Message}
 }
 
 // writeError writes an envelope outside huma (router fallbacks, panics,

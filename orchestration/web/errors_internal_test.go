@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/puddle/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/store"
@@ -58,7 +59,7 @@ func TestErrorMapping(t *testing.T) {
 		require.Equal(t, c.code, e.Body.Code, "%v", c.err)
 	}
 	ve := s.errorFor(context.Background(), cases[0].err)
-	require.Equal(t, []APIErrorDetail{{Pointer: "/name", Message: "is required"}}, ve.Body.Details)
+	require.Equal(t, []api.FieldError{{Pointer: "/name", Message: "is required"}}, ve.Body.Details)
 	bp := s.errorFor(context.Background(), cases[6].err)
 	require.Equal(t, 2, bp.Body.RetryAfterSeconds, "rounded up")
 	require.Equal(t, "2", bp.GetHeaders().Get("Retry-After"))
@@ -96,7 +97,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestDetailFromLocation(t *testing.T) {
-	for loc, want := range map[string]APIErrorDetail{
+	for loc, want := range map[string]api.FieldError{
 		"query.per_page":       {Parameter: "per_page", Message: "m"},
 		"path.uuid":            {Parameter: "uuid", Message: "m"},
 		"body":                 {Pointer: "", Message: "m"},

@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
@@ -132,12 +133,6 @@ type eventsInput struct {
 	LastEventID string `header:"Last-Event-ID" doc:"Resume after this event id (sent by EventSource on reconnect)"`
 }
 
-// TaskEndEvent is the data of the final "end" event.
-type TaskEndEvent struct {
-	TaskUUID uuid.UUID       `json:"task_uuid"`
-	Status   state.TaskState `json:"status"`
-}
-
 func (s *Server) eventRoutes() {
 	register(s, huma.Operation{
 		OperationID: "streamTaskEvents", Method: http.MethodGet, Path: "/v1/tasks/{uuid}/events", Tags: []string{"tasks"},
@@ -234,12 +229,12 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 			} else {
 				last.StepID = max(last.StepID, e.ID)
 			}
-			if err := writeSSE(w, e.Kind, formatCursor(last), e); err != nil {
+			if err := writeSSE(w, e.Kind, formatCursor(last), eventView(e)); err != nil {
 				return
 			}
 		}
 		if current.Terminal() {
-			_ = writeSSE(w, "end", formatCursor(last), TaskEndEvent{TaskUUID: task, Status: current})
+			_ = writeSSE(w, "end", formatCursor(last), api.TaskEndEvent{TaskUUID: task, Status: string(current)})
 			_ = rc.Flush()
 			return
 		}

@@ -13,9 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/store"
 )
 
 // sseEvent is one parsed Server-Sent Event (comment lines are counted
@@ -101,7 +101,7 @@ func TestTaskEventsStream(t *testing.T) {
 	h := newHarness(t)
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	tr := h.createTask(tpl, input)
-	stream := h.openEvents(tr.UUID)
+	stream := h.openEvents(tr.TaskUUID)
 	// History so far is replayed; then the driver runs the task live.
 	h.drive(tpl.NamespaceName, succeed)
 	events := stream.untilEnd()
@@ -111,10 +111,10 @@ func TestTaskEventsStream(t *testing.T) {
 	var order []string // "step:state" in arrival order
 	seen := map[string]bool{}
 	for _, ev := range events[:len(events)-1] {
-		var te store.TaskEvent
+		var te api.TaskEvent
 		require.NoError(t, json.Unmarshal([]byte(ev.data), &te), ev.data)
 		require.Equal(t, ev.event, te.Kind)
-		require.Equal(t, tr.UUID, te.TaskUUID)
+		require.Equal(t, tr.TaskUUID, te.TaskUUID)
 		key := te.Kind + string(rune(te.ID))
 		require.False(t, seen[key], "event %s %d sent twice", te.Kind, te.ID)
 		seen[key] = true
@@ -144,22 +144,22 @@ func TestTaskEventsStream(t *testing.T) {
 		prev, cur := "linear_step_"+string(rune('0'+i)), "linear_step_"+string(rune('0'+i+1))
 		require.Less(t, idx(prev+":complete"), idx(cur+":enqueued"), "%s completes before %s is enqueued", prev, cur)
 	}
-	var end web.TaskEndEvent
+	var end api.TaskEndEvent
 	require.NoError(t, json.Unmarshal([]byte(events[len(events)-1].data), &end))
-	require.Equal(t, web.TaskEndEvent{TaskUUID: tr.UUID, Status: state.TaskComplete}, end)
+	require.Equal(t, api.TaskEndEvent{TaskUUID: tr.TaskUUID, Status: string(state.TaskComplete)}, end)
 
 	// Everything committed was sent, exactly once.
-	tts, err := h.store.TaskTransitions(h.ctx, tr.UUID)
+	tts, err := h.store.TaskTransitions(h.ctx, tr.TaskUUID)
 	require.NoError(t, err)
-	sts, err := h.store.StepTransitions(h.ctx, tr.UUID, uuid.Nil)
+	sts, err := h.store.StepTransitions(h.ctx, tr.TaskUUID, uuid.Nil)
 	require.NoError(t, err)
 	require.Len(t, taskStates, len(tts))
 	require.Len(t, order, len(sts))
 
 	// Resuming after the end gets the end at once; from the start, all again.
-	again := h.openEvents(tr.UUID, "Last-Event-ID", events[len(events)-1].id).untilEnd()
+	again := h.openEvents(tr.TaskUUID, "Last-Event-ID", events[len(events)-1].id).untilEnd()
 	require.Len(t, again, 1)
-	require.Len(t, h.openEvents(tr.UUID).untilEnd(), len(events))
+	require.Len(t, h.openEvents(tr.TaskUUID).untilEnd(), len(events))
 }
 
 func TestTaskEventsErrors(t *testing.T) {
@@ -170,7 +170,7 @@ func TestTaskEventsErrors(t *testing.T) {
 	h.do(http.MethodGet, "/v1/tasks/"+uuid.NewString()+"/events", nil, "Accept", "text/event-stream").
 		requireError(t, http.StatusNotFound, web.CodeNotFound)
 	h.do(http.MethodGet, "/v1/tasks/nope/events", nil).requireError(t, http.StatusBadRequest, web.CodeBadRequest)
-	h.do(http.MethodGet, "/v1/tasks/"+tr.UUID.String()+"/events", nil, "Last-Event-ID", "banana").
+	h.do(http.MethodGet, "/v1/tasks/"+tr.TaskUUID.String()+"/events", nil, "Last-Event-ID", "banana").
 		requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 }
 
@@ -179,7 +179,7 @@ func TestTaskEventsHeartbeatAndShutdown(t *testing.T) {
 	h := newHarness(t, harnessOptions{heartbeat: 20 * time.Millisecond})
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	tr := h.createTask(tpl, input) // no workers: the task waits in steps_in_process
-	stream := h.openEvents(tr.UUID)
+	stream := h.openEvents(tr.TaskUUID)
 	for stream.comments < 2 {
 		require.True(t, stream.sc.Scan(), "the stream stays open")
 		if strings.HasPrefix(stream.sc.Text(), ":") {
@@ -187,7 +187,7 @@ func TestTaskEventsHeartbeatAndShutdown(t *testing.T) {
 		}
 	}
 	// A client that goes away ends its stream on the server.
-	gone := h.openEvents(tr.UUID)
+	gone := h.openEvents(tr.TaskUUID)
 	gone.close()
 
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)

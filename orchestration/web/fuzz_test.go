@@ -24,7 +24,7 @@ func FuzzRequest(f *testing.F) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	task := h.createTask(tpl, input)
 	step := task.Steps[0].StepUUID.String()
-	id := task.UUID.String()
+	id := task.TaskUUID.String()
 	create := func(fields string) []byte {
 		return []byte(`{"namespace": "` + tpl.NamespaceName + `", "name": "` + tpl.Name + `", "version": "` + tpl.Version + `"` + fields + `}`)
 	}

@@ -14,17 +14,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
-	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
@@ -34,20 +33,21 @@ import (
 
 const input = `{"even_number": 6}`
 
-// harness is one test's database, orchestrator, API server (over
-// httptest) and an in-test step driver standing in for workers.
+// harness is one test's database and orchestration service (core and API
+// server, assembled by server.Open as tasker server assembles them, with
+// the API served over httptest) and an in-test step driver standing in for
+// workers.
 type harness struct {
 	t        testing.TB
 	ctx      context.Context
 	db       testdb.DB
 	pool     *pgxpool.Pool
-	queue    *pgqueue.Queue
+	queue    messaging.Queue
 	store    *store.Store
 	core     *orchestration.Core
 	registry *prometheus.Registry
 	server   *web.Server
 	http     *httptest.Server
-	listener *pgnotify.Listener
 	webOpts  web.Options
 }
 
@@ -56,7 +56,7 @@ type harness struct {
 func (h *harness) startListening() *web.Server {
 	h.t.Helper()
 	opts := h.webOpts
-	opts.Config.BindAddress = "127.0.0.1:0"
+	opts.Config.Enabled, opts.Config.BindAddress = true, "127.0.0.1:0"
 	opts.Registry = nil
 	srv, err := web.New(opts)
 	require.NoError(h.t, err)
@@ -73,7 +73,7 @@ type harnessOptions struct {
 	orch      func(*config.Orchestration)
 	web       func(*config.OrchestrationWeb)
 	heartbeat time.Duration
-	logger    *slog.Logger // the API server's logger (default: discard)
+	logger    *slog.Logger // the service's logger (default: discard)
 }
 
 func newHarness(t testing.TB, opts ...harnessOptions) *harness {
@@ -81,71 +81,48 @@ func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, db: testdb.New(t), registry: prometheus.NewRegistry()}
-	ocfg := *config.Default(config.ContextOrchestration).Orchestration
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = h.db.URL, h.db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 16, 0
+	cfg.Queues.PollInterval = 200 * time.Millisecond
+	ocfg := cfg.Orchestration
 	ocfg.Results.BatchSize = 50
 	ocfg.Results.Concurrency = 2
 	ocfg.ReadinessPoller.Interval = time.Hour
 	ocfg.Reconciler.Interval = time.Hour
 	ocfg.Staleness.Interval = time.Hour
 	ocfg.Leader.RenewInterval = 100 * time.Millisecond
-	for _, o := range opts {
-		if o.orch != nil {
-			o.orch(&ocfg)
-		}
-	}
-	h.pool = h.db.Pool(t, 16)
-	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
-	require.NoError(t, err)
-	l, err := pgnotify.New(pgnotify.Config{ConnConfig: connCfg, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
-	h.queue, err = pgqueue.New(pgqueue.Config{Pool: h.pool, Schema: h.db.Schema, Listener: l,
-		PollInterval: 200 * time.Millisecond})
-	require.NoError(t, err)
-	h.store, err = store.New(store.Config{Pool: h.pool, Queue: h.queue, ProcessorID: "web-test", Schema: h.db.Schema,
-		Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	queues := config.Default(config.ContextShared).Queues
-	queues.PollInterval = 200 * time.Millisecond
-	h.core, err = orchestration.New(orchestration.Options{
-		Store: h.store, Queue: h.queue, ConnConfig: connCfg, Config: ocfg,
-		Backoff: config.Default(config.ContextShared).Backoff, Queues: queues, TemplateCacheTTL: time.Minute,
-		Logger: slog.New(slog.DiscardHandler), Registerer: h.registry,
-	})
-	require.NoError(t, err)
-	require.NoError(t, h.core.Start(ctx))
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		require.NoError(t, h.core.Stop(sctx))
-	})
-	wcfg := ocfg.Web
+	ocfg.Web.Enabled = false // served over httptest
 	var heartbeat time.Duration
 	logger := slog.New(slog.DiscardHandler)
 	for _, o := range opts {
+		if o.orch != nil {
+			o.orch(ocfg)
+		}
 		if o.web != nil {
-			o.web(&wcfg)
+			o.web(&ocfg.Web)
 		}
 		heartbeat = max(heartbeat, o.heartbeat)
 		if o.logger != nil {
 			logger = o.logger
 		}
 	}
-	h.webOpts = web.Options{
-		Core: h.core, Listener: l, Schema: h.db.Schema, Config: wcfg, Staleness: ocfg.Staleness,
-		Queues: queues, Registry: h.registry, Logger: logger, Version: "test",
-		Heartbeat: heartbeat,
-	}
-	h.server, err = web.New(h.webOpts)
+	svc, err := server.Open(ctx, server.OpenOptions{Config: cfg, InstanceID: "web-test", Version: "test",
+		Metrics: h.registry, Logger: logger, EventHeartbeat: heartbeat})
 	require.NoError(t, err)
-	h.listener = l
+	h.pool, h.queue, h.store, h.core, h.server = svc.Infra().Pool, svc.Infra().Queue, svc.Infra().Store, svc.Core(), svc.API()
+	require.NoError(t, svc.Start(ctx))
+	h.webOpts = web.Options{
+		Core: h.core, Listener: svc.Infra().Listener, Schema: h.db.Schema, Config: ocfg.Web, Staleness: ocfg.Staleness,
+		Queues: cfg.Queues, Registry: h.registry, Logger: logger, Version: "test", Heartbeat: heartbeat,
+	}
 	h.http = httptest.NewServer(h.server.Handler())
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		require.NoError(t, h.server.Stop(sctx))
 		h.http.Close()
+		require.NoError(t, svc.Stop(sctx))
 	})
 	return h
 }
@@ -247,7 +224,7 @@ func (h *harness) do(method, path string, body any, headers ...string) response 
 }
 
 // createTask posts a task for tpl and returns its view.
-func (h *harness) createTask(tpl *template.Template, ctxJSON string) web.TaskResponse {
+func (h *harness) createTask(tpl *template.Template, ctxJSON string) api.TaskResponse {
 	h.t.Helper()
 	res := h.do(http.MethodPost, "/v1/tasks", map[string]any{
 		"namespace": tpl.NamespaceName, "name": tpl.Name, "version": tpl.Version,
@@ -255,28 +232,28 @@ func (h *harness) createTask(tpl *template.Template, ctxJSON string) web.TaskRes
 		"reason": "testing", "idempotency_key": uuid.NewString(),
 	})
 	require.Equal(h.t, http.StatusCreated, res.status, "body: %s", res.body)
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	res.json(h.t, &tr)
 	return tr
 }
 
-func (h *harness) getTask(id uuid.UUID) web.TaskResponse {
+func (h *harness) getTask(id uuid.UUID) api.TaskResponse {
 	h.t.Helper()
 	res := h.do(http.MethodGet, "/v1/tasks/"+id.String(), nil)
 	require.Equal(h.t, http.StatusOK, res.status, "body: %s", res.body)
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	res.json(h.t, &tr)
 	return tr
 }
 
 // waitState polls the API until the task is in one of the states.
-func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) web.TaskResponse {
+func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) api.TaskResponse {
 	h.t.Helper()
-	var tr web.TaskResponse
+	var tr api.TaskResponse
 	require.Eventually(h.t, func() bool {
 		tr = h.getTask(id)
 		for _, s := range states {
-			if tr.State == s {
+			if tr.Status == string(s) {
 				return true
 			}
 		}
@@ -286,7 +263,7 @@ func (h *harness) waitState(id uuid.UUID, states ...state.TaskState) web.TaskRes
 }
 
 // stepByName finds a step in a task view.
-func stepByName(t *testing.T, tr web.TaskResponse, name string) web.StepResponse {
+func stepByName(t *testing.T, tr api.TaskResponse, name string) api.StepResponse {
 	t.Helper()
 	for _, s := range tr.Steps {
 		if s.Name == name {
@@ -294,7 +271,7 @@ func stepByName(t *testing.T, tr web.TaskResponse, name string) web.StepResponse
 		}
 	}
 	t.Fatalf("task has no step %s", name)
-	return web.StepResponse{}
+	return api.StepResponse{}
 }
 
 // outcome is what the driver's script says a step attempt does.

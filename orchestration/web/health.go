@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 // How long a readiness check waits for the database.
@@ -19,64 +21,14 @@ const (
 	statusShuttingDown = "shutting_down"
 )
 
-// HealthResponse is the answer of /health, /health/live and /health/ready.
-type HealthResponse struct {
-	Status    string                 `json:"status" doc:"healthy, alive, ready, not_ready, unhealthy or shutting_down"`
-	Timestamp time.Time              `json:"timestamp"`
-	Version   string                 `json:"version"`
-	Checks    map[string]HealthCheck `json:"checks,omitempty"`
-}
-
-// HealthCheck is one dependency's state.
-type HealthCheck struct {
-	Status     string  `json:"status" doc:"healthy or unhealthy"`
-	Message    string  `json:"message,omitempty"`
-	DurationMs float64 `json:"duration_ms"`
-}
-
-// PoolStats describes the database pool.
-type PoolStats struct {
-	TotalConns           int32   `json:"total_connections"`
-	AcquiredConns        int32   `json:"acquired_connections"`
-	IdleConns            int32   `json:"idle_connections"`
-	ConstructingConns    int32   `json:"constructing_connections"`
-	MaxConns             int32   `json:"max_connections"`
-	Utilization          float64 `json:"utilization" doc:"acquired / max"`
-	AcquireCount         int64   `json:"acquire_count"`
-	EmptyAcquireCount    int64   `json:"empty_acquire_count" doc:"acquires that had to wait"`
-	CanceledAcquireCount int64   `json:"canceled_acquire_count"`
-	AcquireWaitMs        float64 `json:"acquire_wait_ms_total"`
-}
-
-// QueueHealth is one queue's backlog.
-type QueueHealth struct {
-	Queue                   string  `json:"queue"`
-	Depth                   int64   `json:"depth"`
-	Visible                 int64   `json:"visible"`
-	OldestMessageAgeSeconds float64 `json:"oldest_message_age_seconds"`
-	Status                  string  `json:"status" doc:"ok, warning, critical, overflow or stuck (oldest message older than queues.max_message_age)"`
-}
-
-// DetailedHealthResponse is the answer of /health/detailed.
-type DetailedHealthResponse struct {
-	Status        string                 `json:"status" doc:"healthy, degraded (a queue is critical, overflowing or stuck), unhealthy or shutting_down"`
-	Timestamp     time.Time              `json:"timestamp"`
-	Version       string                 `json:"version"`
-	UptimeSeconds float64                `json:"uptime_seconds"`
-	Leader        bool                   `json:"leader" doc:"Whether this instance runs the cluster-wide loops"`
-	Checks        map[string]HealthCheck `json:"checks"`
-	Pool          PoolStats              `json:"pool"`
-	Queues        []QueueHealth          `json:"queues"`
-}
-
 type healthOutput struct {
 	Status int
-	Body   HealthResponse
+	Body   api.HealthResponse
 }
 
 type detailedHealthOutput struct {
 	Status int
-	Body   DetailedHealthResponse
+	Body   api.DetailedHealthResponse
 }
 
 func (s *Server) healthRoutes() {
@@ -99,8 +51,8 @@ func (s *Server) healthRoutes() {
 	}, []int{503}, s.detailedHealth)
 }
 
-func (s *Server) healthBody(status string) HealthResponse {
-	return HealthResponse{Status: status, Timestamp: time.Now().UTC(), Version: s.version}
+func (s *Server) healthBody(status string) api.HealthResponse {
+	return api.HealthResponse{Status: status, Timestamp: time.Now().UTC(), Version: s.version}
 }
 
 func (s *Server) health(context.Context, *struct{}) (*healthOutput, error) {
@@ -117,7 +69,7 @@ func (s *Server) liveness(context.Context, *struct{}) (*healthOutput, error) {
 func (s *Server) readiness(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 	db := s.pingDatabase(ctx)
 	body := s.healthBody("ready")
-	body.Checks = map[string]HealthCheck{"database": db}
+	body.Checks = map[string]api.HealthCheck{"database": db}
 	switch {
 	case s.isStopping():
 		body.Status = statusShuttingDown
@@ -129,12 +81,12 @@ func (s *Server) readiness(ctx context.Context, _ *struct{}) (*healthOutput, err
 	return &healthOutput{Status: http.StatusOK, Body: body}, nil
 }
 
-func (s *Server) pingDatabase(ctx context.Context) HealthCheck {
+func (s *Server) pingDatabase(ctx context.Context) api.HealthCheck {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	start := time.Now()
 	err := s.store.Ping(ctx)
-	c := HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	c := api.HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
 	if err != nil {
 		c.Status, c.Message = statusUnhealthy, "the database does not answer"
 		s.log.Warn("health: database ping failed", "err", err)
@@ -146,13 +98,13 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHealthOutput, error) {
 	db := s.pingDatabase(ctx)
-	out := DetailedHealthResponse{
+	out := api.DetailedHealthResponse{
 		Status: statusHealthy, Timestamp: time.Now().UTC(), Version: s.version,
 		UptimeSeconds: time.Since(s.startedAt).Seconds(), Leader: s.core.IsLeader(),
-		Checks: map[string]HealthCheck{"database": db}, Queues: []QueueHealth{},
+		Checks: map[string]api.HealthCheck{"database": db}, Queues: []api.QueueHealth{},
 	}
 	ps := s.store.Pool().Stat()
-	out.Pool = PoolStats{
+	out.Pool = api.PoolStats{
 		TotalConns: ps.TotalConns(), AcquiredConns: ps.AcquiredConns(), IdleConns: ps.IdleConns(),
 		ConstructingConns: ps.ConstructingConns(), MaxConns: ps.MaxConns(), AcquireCount: ps.AcquireCount(),
 		EmptyAcquireCount: ps.EmptyAcquireCount(), CanceledAcquireCount: ps.CanceledAcquireCount(),
@@ -167,7 +119,7 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 	}
 	start := time.Now()
 	stats, err := s.queueStats(ctx)
-	qc := HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	qc := api.HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
 	if err != nil {
 		s.log.Warn("health: reading queue statistics", "err", err)
 		qc.Status, qc.Message = statusUnhealthy, "queue statistics could not be read"
@@ -175,7 +127,7 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 	}
 	out.Checks["queues"] = qc
 	for _, st := range stats {
-		qh := QueueHealth{Queue: st.Queue, Depth: st.Depth, Visible: st.Visible,
+		qh := api.QueueHealth{Queue: st.Queue, Depth: st.Depth, Visible: st.Visible,
 			OldestMessageAgeSeconds: st.OldestAge.Seconds(), Status: s.queueLevel(st.Depth, st.OldestAge)}
 		if qh.Status != "ok" && qh.Status != "warning" {
 			out.Status = statusDegraded

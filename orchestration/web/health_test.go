@@ -10,15 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/store"
 )
 
 func TestHealth(t *testing.T) {
@@ -30,20 +28,20 @@ func TestHealth(t *testing.T) {
 	for path, want := range map[string]string{"/health": "healthy", "/health/live": "alive", "/health/ready": "ready"} {
 		res := h.do(http.MethodGet, path, nil)
 		require.Equal(t, http.StatusOK, res.status, path)
-		var hr web.HealthResponse
+		var hr api.HealthResponse
 		res.json(t, &hr)
 		require.Equal(t, want, hr.Status, path)
 		require.Equal(t, "test", hr.Version)
 	}
 	res := h.do(http.MethodGet, "/health/detailed", nil)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var d web.DetailedHealthResponse
+	var d api.DetailedHealthResponse
 	res.json(t, &d)
 	require.Equal(t, "healthy", d.Status)
 	require.Equal(t, "healthy", d.Checks["database"].Status)
 	require.Equal(t, "healthy", d.Checks["queues"].Status)
 	require.Positive(t, d.Pool.MaxConns)
-	queues := map[string]web.QueueHealth{}
+	queues := map[string]api.QueueHealth{}
 	for _, q := range d.Queues {
 		queues[q.Queue] = q
 	}
@@ -59,26 +57,20 @@ func TestHealth(t *testing.T) {
 	require.True(t, d.Leader)
 }
 
-// TestHealthWithoutDatabase serves a Core whose pool is closed.
+// TestHealthWithoutDatabase serves a service (not started) whose pool is
+// closed.
 func TestHealthWithoutDatabase(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	pool := h.db.Pool(t, 2)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: h.db.Schema})
+	cfg := config.Default(config.ContextOrchestration)
+	cfg.Database.URL, cfg.Database.Schema = h.db.URL, h.db.Schema
+	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 2, 0
+	svc, err := server.Open(h.ctx, server.OpenOptions{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	connCfg, err := pgx.ParseConfig(h.db.URLWithSchema())
-	require.NoError(t, err)
-	core, err := orchestration.New(orchestration.Options{Store: st, Queue: q, ConnConfig: connCfg,
-		Config: *config.Default(config.ContextOrchestration).Orchestration, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	srv, err := web.New(web.Options{Core: core, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(svc.Handler())
 	defer ts.Close()
-	defer func() { require.NoError(t, srv.Stop(h.ctx)) }()
-	pool.Close()
+	defer func() { require.NoError(t, svc.Stop(h.ctx)) }()
+	svc.Infra().Pool.Close()
 
 	get := func(path string) response {
 		res, err := ts.Client().Get(ts.URL + path)
@@ -90,7 +82,7 @@ func TestHealthWithoutDatabase(t *testing.T) {
 	}
 	res := get("/health/ready")
 	require.Equal(t, http.StatusServiceUnavailable, res.status)
-	var hr web.HealthResponse
+	var hr api.HealthResponse
 	res.json(t, &hr)
 	require.Equal(t, "not_ready", hr.Status)
 	require.Equal(t, "unhealthy", hr.Checks["database"].Status)
@@ -108,7 +100,7 @@ func TestMetrics(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	h.drive(tpl.NamespaceName, succeed)
 	tr := h.createTask(tpl, input)
-	h.waitState(tr.UUID, state.TaskComplete)
+	h.waitState(tr.TaskUUID, state.TaskComplete)
 
 	// The task is visible as complete the moment its transaction commits;
 	// the processor records the metric just after.
@@ -178,7 +170,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			require.Contains(t, doc.Paths[path], m, "%s %s", m, path)
 		}
 	}
-	for _, name := range []string{"APIError", "TaskRequest", "TaskResponse", "StepActionRequest", "DLQUpdateRequest"} {
+	for _, name := range []string{"ErrorResponse", "TaskRequest", "TaskResponse", "StepActionRequest", "DLQUpdateRequest"} {
 		require.Contains(t, doc.Comps.Schemas, name)
 	}
 	require.NotContains(t, doc.Comps.Schemas, "ErrorModel", "every error is documented as the envelope")

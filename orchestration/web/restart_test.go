@@ -67,7 +67,7 @@ func TestPostgresRestartNeverAnswers500(t *testing.T) {
 	)
 	requests := []func() (*http.Request, error){
 		func() (*http.Request, error) {
-			return http.NewRequestWithContext(ctx, http.MethodGet, h.http.URL+"/v1/tasks/"+first.UUID.String(), nil)
+			return http.NewRequestWithContext(ctx, http.MethodGet, h.http.URL+"/v1/tasks/"+first.TaskUUID.String(), nil)
 		},
 		func() (*http.Request, error) {
 			return http.NewRequestWithContext(ctx, http.MethodGet, h.http.URL+"/v1/tasks?per_page=5", nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/httpcheck"
@@ -273,7 +274,7 @@ const streamMeta = "tasker-stream"
 // the request timeout (except to streams), and passes every handler error
 // through errorFor.
 func register[I, O any](s *Server, op huma.Operation, errs []int, h func(context.Context, *I) (*O, error)) {
-	errSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[APIError](), true, "Error")
+	errSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[api.ErrorResponse](), true, "ErrorResponse")
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}

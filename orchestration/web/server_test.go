@@ -50,7 +50,7 @@ func TestServerStopEndsStreams(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	tr := h.createTask(tpl, input) // no workers: its stream stays open
 	srv := h.startListening()
-	req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, "http://"+srv.Addr()+"/v1/tasks/"+tr.UUID.String()+"/events", nil)
+	req, err := http.NewRequestWithContext(h.ctx, http.MethodGet, "http://"+srv.Addr()+"/v1/tasks/"+tr.TaskUUID.String()+"/events", nil)
 	require.NoError(t, err)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
 )
@@ -27,34 +28,19 @@ type stepActionInput struct {
 }
 
 type stepOutput struct {
-	Body StepResponse
+	Body api.StepResponse
 }
 
 type stepsOutput struct {
-	Body []StepResponse
+	Body []api.StepResponse
 }
 
 type auditOutput struct {
-	Body []store.AuditEntry
+	Body []api.AuditEntry
 }
 
-// StepActionRequest documents the PATCH body: action_type selects the
-// action and which of the other fields apply.
-type StepActionRequest struct {
-	ActionType     string          `json:"action_type" enum:"reset_for_retry,resolve_manually,complete_manually"`
-	Reason         string          `json:"reason" doc:"Why the operator acts (all actions)"`
-	ResetBy        string          `json:"reset_by,omitempty" doc:"Who resets the step (reset_for_retry)"`
-	ResolvedBy     string          `json:"resolved_by,omitempty" doc:"Who resolves the step (resolve_manually)"`
-	CompletedBy    string          `json:"completed_by,omitempty" doc:"Who completes the step (complete_manually)"`
-	CompletionData *CompletionData `json:"completion_data,omitempty" doc:"The step's result (complete_manually)"`
-}
-
-// CompletionData is the result an operator supplies for complete_manually.
-type CompletionData struct {
-	Result   json.RawMessage `json:"result" doc:"The step's result value, as a handler would return it"`
-	Metadata json.RawMessage `json:"metadata,omitempty" doc:"An object, stored as the result's custom metadata"`
-}
-
+// The bodies of the three step actions (api.StepActionRequest), each
+// decoded strictly so that a field of another action is refused.
 type resetForRetryRequest struct {
 	ActionType string `json:"action_type"`
 	Reason     string `json:"reason"`
@@ -68,10 +54,10 @@ type resolveManuallyRequest struct {
 }
 
 type completeManuallyRequest struct {
-	ActionType     string          `json:"action_type"`
-	Reason         string          `json:"reason"`
-	CompletedBy    string          `json:"completed_by"`
-	CompletionData *CompletionData `json:"completion_data"`
+	ActionType     string              `json:"action_type"`
+	Reason         string              `json:"reason"`
+	CompletedBy    string              `json:"completed_by"`
+	CompletionData *api.CompletionData `json:"completion_data"`
 }
 
 func (s *Server) stepRoutes() {
@@ -92,7 +78,7 @@ func (s *Server) stepRoutes() {
 			"(the step counts as done without a result) or complete_manually (the step completes with the given " +
 			"result). The task is re-evaluated at once, even out of blocked_by_failures or error.",
 	}), []int{400, 404, 408, 413}, s.resolveStep)
-	documentBody[StepActionRequest](s, http.MethodPatch, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}", "StepActionRequest")
+	documentBody[api.StepActionRequest](s, http.MethodPatch, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}", "StepActionRequest")
 
 	register(s, huma.Operation{
 		OperationID: "getStepAudit", Method: http.MethodGet, Path: "/v1/tasks/{uuid}/workflow_steps/{step_uuid}/audit",
@@ -150,10 +136,7 @@ func (s *Server) stepAudit(ctx context.Context, in *stepIDInput) (*auditOutput, 
 	if err != nil {
 		return nil, err
 	}
-	if rows == nil {
-		rows = []store.AuditEntry{}
-	}
-	return &auditOutput{Body: rows}, nil
+	return &auditOutput{Body: auditViews(rows)}, nil
 }
 
 func (s *Server) resolveStep(ctx context.Context, in *stepActionInput) (*stepOutput, error) {
@@ -186,20 +169,20 @@ func parseStepAction(step uuid.UUID, body []byte) (store.StepAction, error) {
 	kinds := "reset_for_retry, resolve_manually or complete_manually"
 	rawKind, ok := fields["action_type"]
 	if !ok {
-		return store.StepAction{}, invalidBody([]APIErrorDetail{{Pointer: "/action_type", Message: "is required: " + kinds}})
+		return store.StepAction{}, invalidBody([]api.FieldError{{Pointer: "/action_type", Message: "is required: " + kinds}})
 	}
 	var kind string
 	if json.Unmarshal(rawKind, &kind) != nil {
-		return store.StepAction{}, invalidBody([]APIErrorDetail{{Pointer: "/action_type", Message: "must be a string: " + kinds}})
+		return store.StepAction{}, invalidBody([]api.FieldError{{Pointer: "/action_type", Message: "must be a string: " + kinds}})
 	}
 	var a store.StepAction
-	var problemsOut []APIErrorDetail
+	var problemsOut []api.FieldError
 	required := func(ptr, v string, limit int) {
 		switch {
 		case strings.TrimSpace(v) == "":
-			problemsOut = append(problemsOut, APIErrorDetail{Pointer: ptr, Message: "is required"})
+			problemsOut = append(problemsOut, api.FieldError{Pointer: ptr, Message: "is required"})
 		case utf8.RuneCountInString(v) > limit:
-			problemsOut = append(problemsOut, APIErrorDetail{Pointer: ptr, Message: "is too long"})
+			problemsOut = append(problemsOut, api.FieldError{Pointer: ptr, Message: "is too long"})
 		}
 	}
 	switch kind {
@@ -228,13 +211,13 @@ func parseStepAction(step uuid.UUID, body []byte) (store.StepAction, error) {
 		required("/completed_by", r.CompletedBy, maxActorLength)
 		switch {
 		case r.CompletionData == nil:
-			problemsOut = append(problemsOut, APIErrorDetail{Pointer: "/completion_data", Message: "is required"})
+			problemsOut = append(problemsOut, api.FieldError{Pointer: "/completion_data", Message: "is required"})
 		case len(r.CompletionData.Result) == 0:
-			problemsOut = append(problemsOut, APIErrorDetail{Pointer: "/completion_data/result", Message: "is required"})
+			problemsOut = append(problemsOut, api.FieldError{Pointer: "/completion_data/result", Message: "is required"})
 		default:
 			custom, problem := metadataObject(r.CompletionData.Metadata)
 			if problem != "" {
-				problemsOut = append(problemsOut, APIErrorDetail{Pointer: "/completion_data/metadata", Message: problem})
+				problemsOut = append(problemsOut, api.FieldError{Pointer: "/completion_data/metadata", Message: problem})
 				break
 			}
 			res := stepresult.Success(step, r.CompletionData.Result, custom)
@@ -245,7 +228,7 @@ func parseStepAction(step uuid.UUID, body []byte) (store.StepAction, error) {
 			a = store.StepAction{Kind: kind, Reason: r.Reason, By: r.CompletedBy, Result: stored}
 		}
 	default:
-		return a, invalidBody([]APIErrorDetail{{Pointer: "/action_type", Message: "must be " + kinds + ", not " + quote(kind)}})
+		return a, invalidBody([]api.FieldError{{Pointer: "/action_type", Message: "must be " + kinds + ", not " + quote(kind)}})
 	}
 	if len(problemsOut) > 0 {
 		return store.StepAction{}, invalidBody(problemsOut)

@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/store"
 )
 
 func stepPath(task, step uuid.UUID) string {
@@ -29,41 +29,41 @@ func TestStepsListAndGet(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	h.drive(tpl.NamespaceName, succeed)
 	tr := h.createTask(tpl, input)
-	h.waitState(tr.UUID, state.TaskComplete)
+	h.waitState(tr.TaskUUID, state.TaskComplete)
 
-	res := h.do(http.MethodGet, "/v1/tasks/"+tr.UUID.String()+"/workflow_steps", nil)
+	res := h.do(http.MethodGet, "/v1/tasks/"+tr.TaskUUID.String()+"/workflow_steps", nil)
 	require.Equal(t, http.StatusOK, res.status)
-	var steps []web.StepResponse
+	var steps []api.StepResponse
 	res.json(t, &steps)
 	require.Len(t, steps, 4)
 	for _, s := range steps {
-		require.Equal(t, state.StepComplete, s.CurrentState, s.Name)
+		require.Equal(t, string(state.StepComplete), s.CurrentState, s.Name)
 		require.Equal(t, 1, s.Attempts)
 		require.NotNil(t, s.CompletedAt)
 		require.JSONEq(t, `{"step":"`+s.Name+`"}`, string(mustResult(t, s.Results)))
 	}
 
-	res = h.do(http.MethodGet, stepPath(tr.UUID, steps[1].StepUUID), nil)
+	res = h.do(http.MethodGet, stepPath(tr.TaskUUID, steps[1].StepUUID), nil)
 	require.Equal(t, http.StatusOK, res.status)
-	var one web.StepResponse
+	var one api.StepResponse
 	res.json(t, &one)
 	require.Equal(t, steps[1].Name, one.Name)
 	require.Equal(t, []string{steps[0].Name}, one.Dependencies)
 	require.True(t, one.DependenciesSatisfied)
 
-	res = h.do(http.MethodGet, stepPath(tr.UUID, steps[1].StepUUID)+"/audit", nil)
+	res = h.do(http.MethodGet, stepPath(tr.TaskUUID, steps[1].StepUUID)+"/audit", nil)
 	require.Equal(t, http.StatusOK, res.status)
-	var audit []store.AuditEntry
+	var audit []api.AuditEntry
 	res.json(t, &audit)
 	require.Len(t, audit, 1)
 	require.True(t, audit[0].Success)
 	require.Equal(t, "driver", audit[0].WorkerID)
 
 	h.do(http.MethodGet, "/v1/tasks/"+uuid.NewString()+"/workflow_steps", nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
-	h.do(http.MethodGet, stepPath(tr.UUID, uuid.New()), nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
+	h.do(http.MethodGet, stepPath(tr.TaskUUID, uuid.New()), nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
 	h.do(http.MethodGet, stepPath(uuid.New(), steps[0].StepUUID), nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
-	h.do(http.MethodGet, stepPath(tr.UUID, uuid.New())+"/audit", nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
-	e := h.do(http.MethodGet, "/v1/tasks/"+tr.UUID.String()+"/workflow_steps/xyz", nil).requireError(t, http.StatusBadRequest, web.CodeBadRequest)
+	h.do(http.MethodGet, stepPath(tr.TaskUUID, uuid.New())+"/audit", nil).requireError(t, http.StatusNotFound, web.CodeNotFound)
+	e := h.do(http.MethodGet, "/v1/tasks/"+tr.TaskUUID.String()+"/workflow_steps/xyz", nil).requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 	require.Equal(t, []string{"param:step_uuid"}, e.pointers(t))
 }
 
@@ -83,18 +83,18 @@ func TestResolveManuallyRedrivesTask(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	h.drive(tpl.NamespaceName, failAt("linear_step_2"))
 	tr := h.createTask(tpl, input)
-	failed := h.waitState(tr.UUID, state.TaskError)
+	failed := h.waitState(tr.TaskUUID, state.TaskError)
 	step := stepByName(t, failed, "linear_step_2")
-	require.Equal(t, state.StepError, step.CurrentState)
+	require.Equal(t, string(state.StepError), step.CurrentState)
 
-	res := h.patchStep(tr.UUID, step.StepUUID, map[string]any{
+	res := h.patchStep(tr.TaskUUID, step.StepUUID, map[string]any{
 		"action_type": "resolve_manually", "reason": "handled out of band", "resolved_by": "ops"})
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var sr web.StepResponse
+	var sr api.StepResponse
 	res.json(t, &sr)
-	require.Equal(t, state.StepResolvedManually, sr.CurrentState)
-	done := h.waitState(tr.UUID, state.TaskComplete)
-	require.Equal(t, state.StepComplete, stepByName(t, done, "linear_step_4").CurrentState)
+	require.Equal(t, string(state.StepResolvedManually), sr.CurrentState)
+	done := h.waitState(tr.TaskUUID, state.TaskComplete)
+	require.Equal(t, string(state.StepComplete), stepByName(t, done, "linear_step_4").CurrentState)
 }
 
 func TestResetForRetryRedrivesTask(t *testing.T) {
@@ -103,21 +103,21 @@ func TestResetForRetryRedrivesTask(t *testing.T) {
 	tpl := h.fixture("rust/diamond_pattern.yaml")
 	h.drive(tpl.NamespaceName, failAt("diamond_branch_c"))
 	tr := h.createTask(tpl, input)
-	failed := h.waitState(tr.UUID, state.TaskError)
+	failed := h.waitState(tr.TaskUUID, state.TaskError)
 	c := stepByName(t, failed, "diamond_branch_c")
 
 	// Only a step in error can be reset.
 	start := stepByName(t, failed, "diamond_start")
-	h.patchStep(tr.UUID, start.StepUUID, map[string]any{"action_type": "reset_for_retry", "reason": "x", "reset_by": "ops"}).
+	h.patchStep(tr.TaskUUID, start.StepUUID, map[string]any{"action_type": "reset_for_retry", "reason": "x", "reset_by": "ops"}).
 		requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 
-	res := h.patchStep(tr.UUID, c.StepUUID, map[string]any{"action_type": "reset_for_retry", "reason": "flaky", "reset_by": "ops"})
+	res := h.patchStep(tr.TaskUUID, c.StepUUID, map[string]any{"action_type": "reset_for_retry", "reason": "flaky", "reset_by": "ops"})
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	done := h.waitState(tr.UUID, state.TaskComplete)
+	done := h.waitState(tr.TaskUUID, state.TaskComplete)
 	require.Equal(t, 1, stepByName(t, done, "diamond_branch_c").Attempts, "reset clears attempts")
 
 	// The task is finished now: no more fixes.
-	h.patchStep(tr.UUID, c.StepUUID, map[string]any{"action_type": "resolve_manually", "reason": "x", "resolved_by": "ops"}).
+	h.patchStep(tr.TaskUUID, c.StepUUID, map[string]any{"action_type": "resolve_manually", "reason": "x", "resolved_by": "ops"}).
 		requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 }
 
@@ -127,17 +127,17 @@ func TestCompleteManuallyRedrivesTask(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 	h.drive(tpl.NamespaceName, failAt("linear_step_2"))
 	tr := h.createTask(tpl, input)
-	failed := h.waitState(tr.UUID, state.TaskError)
+	failed := h.waitState(tr.TaskUUID, state.TaskError)
 	step := stepByName(t, failed, "linear_step_2")
 
-	res := h.patchStep(tr.UUID, step.StepUUID, map[string]any{
+	res := h.patchStep(tr.TaskUUID, step.StepUUID, map[string]any{
 		"action_type": "complete_manually", "reason": "computed by hand", "completed_by": "ops",
 		"completion_data": map[string]any{"result": map[string]any{"result": 1296}, "metadata": map[string]any{"ticket": "OPS-7", "n": 9007199254740993}},
 	})
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var sr web.StepResponse
+	var sr api.StepResponse
 	res.json(t, &sr)
-	require.Equal(t, state.StepComplete, sr.CurrentState)
+	require.Equal(t, string(state.StepComplete), sr.CurrentState)
 	var stored struct {
 		StepUUID uuid.UUID       `json:"step_uuid"`
 		Success  bool            `json:"success"`
@@ -154,7 +154,7 @@ func TestCompleteManuallyRedrivesTask(t *testing.T) {
 	require.JSONEq(t, `{"result":1296}`, string(stored.Result))
 	require.Equal(t, "OPS-7", stored.Metadata.Custom["ticket"])
 	require.Contains(t, string(sr.Results), `9007199254740993`, "numbers are kept exact")
-	h.waitState(tr.UUID, state.TaskComplete)
+	h.waitState(tr.TaskUUID, state.TaskComplete)
 }
 
 func TestStepActionValidation(t *testing.T) {
@@ -182,14 +182,14 @@ func TestStepActionValidation(t *testing.T) {
 		{"malformed", `{"action_type":`, []string{""}},
 	}
 	for _, c := range cases {
-		res := h.patchStep(tr.UUID, step, c.body)
+		res := h.patchStep(tr.TaskUUID, step, c.body)
 		e := res.requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 		require.Equal(t, c.pointers, e.pointers(t), "%s: %s", c.name, res.body)
 	}
-	h.patchStep(tr.UUID, uuid.New(), map[string]any{"action_type": "resolve_manually", "reason": "x", "resolved_by": "a"}).
+	h.patchStep(tr.TaskUUID, uuid.New(), map[string]any{"action_type": "resolve_manually", "reason": "x", "resolved_by": "a"}).
 		requireError(t, http.StatusNotFound, web.CodeNotFound)
 	h.patchStep(uuid.New(), step, map[string]any{"action_type": "resolve_manually", "reason": "x", "resolved_by": "a"}).
 		requireError(t, http.StatusNotFound, web.CodeNotFound)
 	// Nothing changed.
-	require.Eventually(t, func() bool { return h.getTask(tr.UUID).State == state.TaskStepsInProcess }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return h.getTask(tr.TaskUUID).Status == string(state.TaskStepsInProcess) }, 5*time.Second, 10*time.Millisecond)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
@@ -18,7 +19,7 @@ type rawBodyInput struct {
 }
 
 type taskOutput struct {
-	Body TaskResponse
+	Body api.TaskResponse
 }
 
 type taskIDInput struct {
@@ -40,24 +41,8 @@ type listTasksInput struct {
 	SourceSystem string   `query:"source_system"`
 }
 
-// Pagination describes one page of a list.
-type Pagination struct {
-	Page        int  `json:"page"`
-	PerPage     int  `json:"per_page"`
-	TotalCount  int  `json:"total_count"`
-	TotalPages  int  `json:"total_pages"`
-	HasNext     bool `json:"has_next"`
-	HasPrevious bool `json:"has_previous"`
-}
-
-// TaskListResponse is a page of tasks.
-type TaskListResponse struct {
-	Tasks      []TaskResponse `json:"tasks"`
-	Pagination Pagination     `json:"pagination"`
-}
-
 type taskListOutput struct {
-	Body TaskListResponse
+	Body api.TaskListResponse
 }
 
 func (s *Server) taskRoutes() {
@@ -67,7 +52,7 @@ func (s *Server) taskRoutes() {
 		Description:   "Instantiates a registered template with the given context. The context is validated against the template's input_schema.",
 		DefaultStatus: http.StatusCreated,
 	}), []int{400, 404, 408, 409, 413, 503}, s.createTask)
-	documentBody[orchestration.TaskRequest](s, http.MethodPost, "/v1/tasks", "TaskRequest")
+	documentBody[api.TaskRequest](s, http.MethodPost, "/v1/tasks", "TaskRequest")
 
 	register(s, huma.Operation{
 		OperationID: "listTasks", Method: http.MethodGet, Path: "/v1/tasks", Tags: []string{"tasks"},
@@ -87,11 +72,11 @@ func (s *Server) taskRoutes() {
 }
 
 func (s *Server) createTask(ctx context.Context, in *rawBodyInput) (*taskOutput, error) {
-	var req orchestration.TaskRequest
+	var req api.TaskRequest
 	if problems := decodeObject(in.RawBody, &req); len(problems) > 0 {
 		return nil, invalidBody(problems)
 	}
-	created, err := s.core.Create(ctx, req)
+	created, err := s.core.Create(ctx, taskRequest(req))
 	if err != nil {
 		return nil, err
 	}
@@ -135,12 +120,12 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOu
 		}
 	}
 	ecs := store.ExecutionContextsOf(states, steps)
-	out := TaskListResponse{Tasks: make([]TaskResponse, len(page.Tasks))}
+	out := api.TaskListResponse{Tasks: make([]api.TaskResponse, len(page.Tasks))}
 	for i, t := range page.Tasks {
 		out.Tasks[i] = taskView(t, ecs[t.UUID], nil)
 	}
 	pages := (page.TotalCount + in.PerPage - 1) / in.PerPage
-	out.Pagination = Pagination{
+	out.Pagination = api.Pagination{
 		Page: in.Page, PerPage: in.PerPage, TotalCount: page.TotalCount, TotalPages: pages,
 		HasNext: in.Page < pages, HasPrevious: in.Page > 1,
 	}
@@ -185,13 +170,23 @@ func (s *Server) cancelTask(ctx context.Context, in *cancelTaskInput) (*taskOutp
 
 // taskDetail loads a task's steps and derives its execution context from
 // them (one query).
-func (s *Server) taskDetail(ctx context.Context, task store.Task) (TaskResponse, error) {
+func (s *Server) taskDetail(ctx context.Context, task store.Task) (api.TaskResponse, error) {
 	steps, err := s.store.StepReadiness(ctx, []uuid.UUID{task.UUID}, nil)
 	if err != nil {
-		return TaskResponse{}, err
+		return api.TaskResponse{}, err
 	}
 	ec := store.ExecutionContextsOf(map[uuid.UUID]state.TaskState{task.UUID: task.State}, steps)[task.UUID]
 	return taskView(task, ec, stepViews(steps)), nil
+}
+
+// taskRequest is the orchestration core's view of a creation request.
+func taskRequest(r api.TaskRequest) orchestration.TaskRequest {
+	return orchestration.TaskRequest{
+		Name: r.Name, Namespace: r.Namespace, Version: r.Version, Context: r.Context, Initiator: r.Initiator,
+		SourceSystem: r.SourceSystem, Reason: r.Reason, Tags: r.Tags, RequestedAt: r.RequestedAt, Options: r.Options,
+		Priority: r.Priority, CorrelationID: r.CorrelationID, ParentCorrelationID: r.ParentCorrelationID,
+		IdentityKey: r.IdempotencyKey,
+	}
 }
 
 // parseID reads a UUID path parameter.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/state"
@@ -23,17 +24,17 @@ func TestCreateTask(t *testing.T) {
 	tpl := h.fixture("rust/mathematical_sequence.yaml")
 
 	tr := h.createTask(tpl, input)
-	require.NotEqual(t, uuid.Nil, tr.UUID)
+	require.NotEqual(t, uuid.Nil, tr.TaskUUID)
 	require.Equal(t, tpl.NamespaceName, tr.Namespace)
 	require.Equal(t, tpl.Name, tr.Name)
 	require.Equal(t, tpl.Version, tr.Version)
 	require.Equal(t, "tests", tr.Initiator)
 	require.JSONEq(t, input, string(tr.Context))
-	require.Equal(t, 4, tr.Total)
+	require.Equal(t, 4, tr.TotalSteps)
 	require.Len(t, tr.Steps, 4)
 	require.NotEmpty(t, tr.ExecutionStatus)
 	require.NotEmpty(t, tr.HealthStatus)
-	require.Equal(t, state.TaskStepsInProcess, tr.State, "the first step went out in the creating transaction")
+	require.Equal(t, string(state.TaskStepsInProcess), tr.Status, "the first step went out in the creating transaction")
 
 	base := func() map[string]any {
 		return map[string]any{"namespace": tpl.NamespaceName, "name": tpl.Name, "version": tpl.Version,
@@ -75,7 +76,7 @@ func TestCreateTask(t *testing.T) {
 	require.Equal(t, http.StatusCreated, h.do(http.MethodPost, "/v1/tasks", dup).status)
 	res = h.do(http.MethodPost, "/v1/tasks", dup)
 	e := res.requireError(t, http.StatusConflict, web.CodeConflict)
-	require.NotContains(t, e.Error.Message, tr.UUID.String()[:8], "the existing task is not revealed")
+	require.NotContains(t, e.Error.Message, tr.TaskUUID.String()[:8], "the existing task is not revealed")
 
 	big := with("context", map[string]any{"even_number": 6, "pad": strings.Repeat("x", 5000)})
 	res = h.do(http.MethodPost, "/v1/tasks", big)
@@ -115,42 +116,42 @@ func TestListTasks(t *testing.T) {
 	dia := h.fixture("rust/diamond_pattern.yaml")
 	var seqIDs []uuid.UUID
 	for range 3 {
-		seqIDs = append(seqIDs, h.createTask(seq, input).UUID)
+		seqIDs = append(seqIDs, h.createTask(seq, input).TaskUUID)
 	}
 	for range 2 {
 		h.createTask(dia, input)
 	}
 	require.Equal(t, http.StatusOK, h.do(http.MethodDelete, "/v1/tasks/"+seqIDs[0].String(), nil).status)
 
-	list := func(query string) web.TaskListResponse {
+	list := func(query string) api.TaskListResponse {
 		t.Helper()
 		res := h.do(http.MethodGet, "/v1/tasks"+query, nil)
 		require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-		var out web.TaskListResponse
+		var out api.TaskListResponse
 		res.json(t, &out)
 		return out
 	}
 	all := list("")
 	require.Len(t, all.Tasks, 5)
-	require.Equal(t, web.Pagination{Page: 1, PerPage: 25, TotalCount: 5, TotalPages: 1}, all.Pagination)
+	require.Equal(t, api.Pagination{Page: 1, PerPage: 25, TotalCount: 5, TotalPages: 1}, all.Pagination)
 	for _, tr := range all.Tasks {
-		require.Positive(t, tr.Total, "list items carry their execution context")
+		require.Positive(t, tr.TotalSteps, "list items carry their execution context")
 		require.Empty(t, tr.Steps)
 	}
 
 	p1 := list("?per_page=2")
 	require.Len(t, p1.Tasks, 2)
-	require.Equal(t, web.Pagination{Page: 1, PerPage: 2, TotalCount: 5, TotalPages: 3, HasNext: true}, p1.Pagination)
+	require.Equal(t, api.Pagination{Page: 1, PerPage: 2, TotalCount: 5, TotalPages: 3, HasNext: true}, p1.Pagination)
 	p3 := list("?per_page=2&page=3")
 	require.Len(t, p3.Tasks, 1)
-	require.Equal(t, web.Pagination{Page: 3, PerPage: 2, TotalCount: 5, TotalPages: 3, HasPrevious: true}, p3.Pagination)
+	require.Equal(t, api.Pagination{Page: 3, PerPage: 2, TotalCount: 5, TotalPages: 3, HasPrevious: true}, p3.Pagination)
 	require.Empty(t, list("?per_page=2&page=9").Tasks)
 
 	require.Equal(t, 3, list("?namespace="+seq.NamespaceName).Pagination.TotalCount)
 	require.Equal(t, 2, list("?name="+dia.Name).Pagination.TotalCount)
 	cancelled := list("?status=cancelled")
 	require.Len(t, cancelled.Tasks, 1)
-	require.Equal(t, seqIDs[0], cancelled.Tasks[0].UUID)
+	require.Equal(t, seqIDs[0], cancelled.Tasks[0].TaskUUID)
 	require.Equal(t, 5, list("?status=cancelled,steps_in_process").Pagination.TotalCount)
 	require.Equal(t, 5, list("?status=cancelled&status=steps_in_process").Pagination.TotalCount)
 	require.Equal(t, 5, list("?initiator=tests&source_system=web_test").Pagination.TotalCount)
@@ -172,11 +173,11 @@ func TestGetAndCancelTask(t *testing.T) {
 	tpl := h.fixture("rust/diamond_pattern.yaml")
 	tr := h.createTask(tpl, input)
 
-	got := h.getTask(tr.UUID)
-	require.Equal(t, tr.UUID, got.UUID)
+	got := h.getTask(tr.TaskUUID)
+	require.Equal(t, tr.TaskUUID, got.TaskUUID)
 	require.Len(t, got.Steps, 4)
 	start := stepByName(t, got, "diamond_start")
-	require.Equal(t, state.StepEnqueued, start.CurrentState)
+	require.Equal(t, string(state.StepEnqueued), start.CurrentState)
 	require.Empty(t, start.Dependencies)
 	end := stepByName(t, got, "diamond_end")
 	require.Equal(t, 2, end.TotalParents)
@@ -190,15 +191,15 @@ func TestGetAndCancelTask(t *testing.T) {
 	e := res.requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 	require.Equal(t, []string{"param:uuid"}, e.pointers(t))
 
-	res = h.do(http.MethodDelete, "/v1/tasks/"+tr.UUID.String()+"?reason=changed+my+mind", nil)
+	res = h.do(http.MethodDelete, "/v1/tasks/"+tr.TaskUUID.String()+"?reason=changed+my+mind", nil)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var cancelled web.TaskResponse
+	var cancelled api.TaskResponse
 	res.json(t, &cancelled)
-	require.Equal(t, state.TaskCancelled, cancelled.State)
+	require.Equal(t, string(state.TaskCancelled), cancelled.Status)
 	for _, s := range cancelled.Steps {
-		require.Equal(t, state.StepCancelled, s.CurrentState, s.Name)
+		require.Equal(t, string(state.StepCancelled), s.CurrentState, s.Name)
 	}
-	res = h.do(http.MethodDelete, "/v1/tasks/"+tr.UUID.String(), nil)
+	res = h.do(http.MethodDelete, "/v1/tasks/"+tr.TaskUUID.String(), nil)
 	res.requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 	res = h.do(http.MethodDelete, "/v1/tasks/"+uuid.NewString(), nil)
 	res.requireError(t, http.StatusNotFound, web.CodeNotFound)

@@ -6,37 +6,16 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 type listTemplatesInput struct {
 	Namespace string `query:"namespace" doc:"Only templates of this namespace"`
 }
 
-// NamespaceSummary is a namespace with its template count.
-type NamespaceSummary struct {
-	Name          string `json:"name"`
-	Description   string `json:"description"`
-	TemplateCount int    `json:"template_count"`
-}
-
-// TemplateSummary is one registered template.
-type TemplateSummary struct {
-	Name        string `json:"name"`
-	Namespace   string `json:"namespace"`
-	Version     string `json:"version"`
-	Description string `json:"description"`
-	StepCount   int    `json:"step_count"`
-}
-
-// TemplateListResponse lists namespaces and templates.
-type TemplateListResponse struct {
-	Namespaces []NamespaceSummary `json:"namespaces"`
-	Templates  []TemplateSummary  `json:"templates"`
-	TotalCount int                `json:"total_count"`
-}
-
 type templateListOutput struct {
-	Body TemplateListResponse
+	Body api.TemplateListResponse
 }
 
 type templateInput struct {
@@ -45,19 +24,8 @@ type templateInput struct {
 	Version   string `path:"version" doc:"Template version"`
 }
 
-// TemplateResponse is one template: its stored configuration (the whole
-// template as JSON) and its step definitions.
-type TemplateResponse struct {
-	Name          string          `json:"name"`
-	Namespace     string          `json:"namespace"`
-	Version       string          `json:"version"`
-	Description   string          `json:"description"`
-	Configuration json.RawMessage `json:"configuration"`
-	Steps         json.RawMessage `json:"steps" doc:"The template's step definitions"`
-}
-
 type templateOutput struct {
-	Body TemplateResponse
+	Body api.TemplateResponse
 }
 
 func (s *Server) templateRoutes() {
@@ -80,15 +48,15 @@ func (s *Server) listTemplates(ctx context.Context, in *listTemplatesInput) (*te
 	if err != nil {
 		return nil, err
 	}
-	out := TemplateListResponse{Namespaces: []NamespaceSummary{}, Templates: make([]TemplateSummary, len(tpls))}
+	out := api.TemplateListResponse{Namespaces: []api.NamespaceSummary{}, Templates: make([]api.TemplateSummary, len(tpls))}
 	for _, ns := range nss {
 		if in.Namespace != "" && ns.Name != in.Namespace {
 			continue
 		}
-		out.Namespaces = append(out.Namespaces, NamespaceSummary{Name: ns.Name, Description: ns.Description, TemplateCount: ns.TemplateCount})
+		out.Namespaces = append(out.Namespaces, api.NamespaceSummary{Name: ns.Name, Description: ns.Description, TemplateCount: ns.TemplateCount})
 	}
 	for i, t := range tpls {
-		out.Templates[i] = TemplateSummary{Name: t.Name, Namespace: t.Namespace, Version: t.Version,
+		out.Templates[i] = api.TemplateSummary{Name: t.Name, Namespace: t.Namespace, Version: t.Version,
 			Description: t.Description, StepCount: t.StepCount}
 	}
 	out.TotalCount = len(out.Templates)
@@ -107,7 +75,7 @@ func (s *Server) getTemplate(ctx context.Context, in *templateInput) (*templateO
 	if len(parts.Steps) == 0 || string(parts.Steps) == "null" {
 		parts.Steps = json.RawMessage(`[]`)
 	}
-	return &templateOutput{Body: TemplateResponse{
+	return &templateOutput{Body: api.TemplateResponse{
 		Name: nt.Name, Namespace: nt.Namespace, Version: nt.Version, Description: nt.Description,
 		Configuration: nt.Configuration, Steps: parts.Steps,
 	}}, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration/web"
 )
 
@@ -18,10 +19,10 @@ func TestTemplates(t *testing.T) {
 
 	res := h.do(http.MethodGet, "/v1/templates", nil)
 	require.Equal(t, http.StatusOK, res.status)
-	var all web.TemplateListResponse
+	var all api.TemplateListResponse
 	res.json(t, &all)
 	require.Equal(t, 2, all.TotalCount)
-	require.Contains(t, all.Templates, web.TemplateSummary{Name: seq.Name, Namespace: seq.NamespaceName,
+	require.Contains(t, all.Templates, api.TemplateSummary{Name: seq.Name, Namespace: seq.NamespaceName,
 		Version: seq.Version, Description: seq.Description, StepCount: 4})
 	names := map[string]int{}
 	for _, ns := range all.Namespaces {
@@ -31,7 +32,7 @@ func TestTemplates(t *testing.T) {
 	require.Equal(t, 1, names[dia.NamespaceName])
 
 	res = h.do(http.MethodGet, "/v1/templates?namespace="+dia.NamespaceName, nil)
-	var one web.TemplateListResponse
+	var one api.TemplateListResponse
 	res.json(t, &one)
 	require.Equal(t, 1, one.TotalCount)
 	require.Equal(t, dia.Name, one.Templates[0].Name)
@@ -39,7 +40,7 @@ func TestTemplates(t *testing.T) {
 
 	res = h.do(http.MethodGet, "/v1/templates/"+seq.NamespaceName+"/"+seq.Name+"/"+seq.Version, nil)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	var detail web.TemplateResponse
+	var detail api.TemplateResponse
 	res.json(t, &detail)
 	require.Equal(t, seq.Name, detail.Name)
 	require.Equal(t, seq.Version, detail.Version)

@@ -115,14 +115,14 @@ func TestTerminatedSessionAnswers503(t *testing.T) {
 	locker, err := h.db.Pool(t, 1).Begin(h.ctx)
 	require.NoError(t, err)
 	defer func() { _ = locker.Rollback(context.Background()) }()
-	_, err = locker.Exec(h.ctx, `SELECT 1 FROM tasks WHERE task_uuid = $1 FOR UPDATE`, task.UUID)
+	_, err = locker.Exec(h.ctx, `SELECT 1 FROM tasks WHERE task_uuid = $1 FOR UPDATE`, task.TaskUUID)
 	require.NoError(t, err)
 	var lockerPID int
 	require.NoError(t, locker.QueryRow(h.ctx, `SELECT pg_backend_pid()`).Scan(&lockerPID))
 
 	answer := make(chan response, 1)
 	go func() {
-		req, err := http.NewRequestWithContext(h.ctx, http.MethodDelete, h.http.URL+"/v1/tasks/"+task.UUID.String(), nil)
+		req, err := http.NewRequestWithContext(h.ctx, http.MethodDelete, h.http.URL+"/v1/tasks/"+task.TaskUUID.String(), nil)
 		if err != nil {
 			answer <- response{}
 			return

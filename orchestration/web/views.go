@@ -1,62 +1,21 @@
 package web
 
 import (
-	"encoding/json"
-	"time"
-
-	"github.com/google/uuid"
-
-	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
-// TaskResponse is a task as the API shows it: the task row, its execution
-// context flattened in (step counts, execution_status, recommended_action,
-// completion_percentage, health_status), and its steps' readiness (empty in
-// list responses).
-type TaskResponse struct {
-	store.Task
-	store.StepCounts
-	ExecutionStatus      string         `json:"execution_status" doc:"blocked_by_failures, has_ready_steps, processing, all_complete or waiting_for_dependencies"`
-	RecommendedAction    string         `json:"recommended_action" doc:"handle_failures, execute_ready_steps, wait_for_completion, finalize_task or wait_for_dependencies"`
-	CompletionPercentage float64        `json:"completion_percentage"`
-	HealthStatus         string         `json:"health_status" doc:"healthy, recovering or blocked"`
-	Steps                []StepResponse `json:"steps"`
-}
+// The functions below convert what the store returns into the API's types
+// (package api): the only place where a database row becomes a response
+// body. Lists are never null on the wire.
 
-// StepResponse is a step with its readiness facts (tasker-core's
-// StepResponse, plus the names of the steps it depends on).
-type StepResponse struct {
-	StepUUID              uuid.UUID       `json:"step_uuid"`
-	TaskUUID              uuid.UUID       `json:"task_uuid"`
-	Name                  string          `json:"name"`
-	StepType              string          `json:"step_type"`
-	CurrentState          state.StepState `json:"current_state"`
-	DependenciesSatisfied bool            `json:"dependencies_satisfied"`
-	RetryEligible         bool            `json:"retry_eligible"`
-	ReadyForExecution     bool            `json:"ready_for_execution"`
-	TotalParents          int             `json:"total_parents"`
-	CompletedParents      int             `json:"completed_parents"`
-	Dependencies          []string        `json:"dependencies" doc:"Names of the steps this step depends on"`
-	Attempts              int             `json:"attempts"`
-	MaxAttempts           int             `json:"max_attempts"`
-	Retryable             bool            `json:"retryable"`
-	LastFailureAt         *time.Time      `json:"last_failure_at"`
-	NextRetryAt           *time.Time      `json:"next_retry_at"`
-	LastAttemptedAt       *time.Time      `json:"last_attempted_at"`
-	CreatedAt             time.Time       `json:"created_at"`
-	UpdatedAt             time.Time       `json:"updated_at"`
-	CompletedAt           *time.Time      `json:"completed_at"`
-	Results               json.RawMessage `json:"results" doc:"The stored step execution result (null until the step reports)"`
-}
-
-func stepView(r store.StepReadiness) StepResponse {
+func stepView(r store.StepReadiness) api.StepResponse {
 	deps := r.Parents
 	if deps == nil {
 		deps = []string{}
 	}
-	return StepResponse{
-		StepUUID: r.UUID, TaskUUID: r.TaskUUID, Name: r.Name, StepType: r.StepType, CurrentState: r.State,
+	return api.StepResponse{
+		StepUUID: r.UUID, TaskUUID: r.TaskUUID, Name: r.Name, StepType: r.StepType, CurrentState: string(r.State),
 		DependenciesSatisfied: r.DependenciesSatisfied, RetryEligible: r.RetryEligible,
 		ReadyForExecution: r.ReadyForExecution, TotalParents: r.TotalParents, CompletedParents: r.CompletedParents,
 		Dependencies: deps, Attempts: r.Attempts, MaxAttempts: r.Retry.MaxAttempts, Retryable: r.Retry.Retryable,
@@ -65,8 +24,8 @@ func stepView(r store.StepReadiness) StepResponse {
 	}
 }
 
-func stepViews(rs []store.StepReadiness) []StepResponse {
-	out := make([]StepResponse, len(rs))
+func stepViews(rs []store.StepReadiness) []api.StepResponse {
+	out := make([]api.StepResponse, len(rs))
 	for i, r := range rs {
 		out[i] = stepView(r)
 	}
@@ -74,16 +33,91 @@ func stepViews(rs []store.StepReadiness) []StepResponse {
 }
 
 // taskView combines a task, its execution context and (optionally) steps.
-func taskView(t store.Task, ec store.ExecutionContext, steps []StepResponse) TaskResponse {
-	if t.Tags == nil {
-		t.Tags = []string{}
+func taskView(t store.Task, ec store.ExecutionContext, steps []api.StepResponse) api.TaskResponse {
+	tags := t.Tags
+	if tags == nil {
+		tags = []string{}
 	}
 	if steps == nil {
-		steps = []StepResponse{}
+		steps = []api.StepResponse{}
 	}
-	return TaskResponse{
-		Task: t, StepCounts: ec.StepCounts, ExecutionStatus: string(ec.ExecutionStatus),
-		RecommendedAction: ec.RecommendedAction, CompletionPercentage: ec.CompletionPercentage,
-		HealthStatus: ec.HealthStatus, Steps: steps,
+	c := ec.StepCounts
+	return api.TaskResponse{
+		TaskUUID: t.UUID, NamedTaskUUID: t.NamedTaskUUID, Namespace: t.Namespace, Name: t.Name, Version: t.Version,
+		Status: string(t.State), Complete: t.Complete, RequestedAt: t.RequestedAt, CompletedAt: t.CompletedAt,
+		Initiator: t.Initiator, SourceSystem: t.SourceSystem, Reason: t.Reason, Tags: tags, Context: t.Context,
+		Priority: t.Priority, CorrelationID: t.CorrelationID, ParentCorrelationID: t.ParentCorrelationID,
+		StateChangedAt: t.StateChangedAt, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+
+		TotalSteps: c.Total, PendingSteps: c.Pending, EnqueuedSteps: c.Enqueued, InProgressSteps: c.InProgress,
+		EnqueuedForOrchestrationSteps:        c.EnqueuedForOrchestration,
+		EnqueuedAsErrorForOrchestrationSteps: c.EnqueuedAsErrorForOrchestration,
+		WaitingForRetrySteps:                 c.WaitingForRetry, CompletedSteps: c.Completed, FailedSteps: c.Failed,
+		CancelledSteps: c.Cancelled, ReadySteps: c.Ready,
+
+		ExecutionStatus: string(ec.ExecutionStatus), RecommendedAction: ec.RecommendedAction,
+		CompletionPercentage: ec.CompletionPercentage, HealthStatus: ec.HealthStatus, Steps: steps,
+	}
+}
+
+func auditViews(rows []store.AuditEntry) []api.AuditEntry {
+	out := make([]api.AuditEntry, len(rows))
+	for i, a := range rows {
+		out[i] = api.AuditEntry{
+			AuditUUID: a.UUID, StepUUID: a.StepUUID, TaskUUID: a.TaskUUID, StepName: a.StepName, Attempt: a.Attempt,
+			WorkerID: a.WorkerID, CorrelationID: a.CorrelationID, Success: a.Success, ExecutionTimeMs: a.ExecutionTimeMs,
+			FromState: a.FromState, ToState: a.ToState, Result: a.Result, RecordedAt: a.RecordedAt,
+		}
+	}
+	return out
+}
+
+func dlqView(e store.DLQEntry) api.DLQEntry {
+	return api.DLQEntry{
+		DLQEntryUUID: e.UUID, TaskUUID: e.TaskUUID, OriginalState: e.OriginalState, DLQReason: e.Reason,
+		DLQTimestamp: e.DLQTimestamp, ResolutionStatus: e.ResolutionStatus, ResolutionTimestamp: e.ResolutionTimestamp,
+		ResolutionNotes: e.ResolutionNotes, ResolvedBy: e.ResolvedBy, TaskSnapshot: e.TaskSnapshot,
+		Metadata: e.Metadata, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
+}
+
+func dlqViews(rows []store.DLQEntry) []api.DLQEntry {
+	out := make([]api.DLQEntry, len(rows))
+	for i, e := range rows {
+		out[i] = dlqView(e)
+	}
+	return out
+}
+
+func dlqStatViews(rows []store.DLQStat) []api.DLQStat {
+	out := make([]api.DLQStat, len(rows))
+	for i, s := range rows {
+		out[i] = api.DLQStat{
+			Reason: s.Reason, Total: s.Total, Pending: s.Pending, ManuallyResolved: s.ManuallyResolved,
+			PermanentFailures: s.PermanentlyFailed, Cancelled: s.Cancelled, Oldest: s.Oldest, Newest: s.Newest,
+			AvgResolutionMinutes: s.AverageResolutionMinutes,
+		}
+	}
+	return out
+}
+
+func staleTaskViews(rows []store.StaleTask) []api.StaleTask {
+	out := make([]api.StaleTask, len(rows))
+	for i, t := range rows {
+		out[i] = api.StaleTask{
+			TaskUUID: t.TaskUUID, Namespace: t.Namespace, TaskName: t.TaskName, CurrentState: string(t.State),
+			StateChangedAt: t.StateChangedAt, TimeInStateMinutes: t.MinutesInState, ThresholdMinutes: t.ThresholdMinutes,
+			TaskAgeMinutes: t.TaskAgeMinutes, CorrelationID: t.CorrelationID, Priority: t.Priority,
+			RequestedAt: t.RequestedAt, CreatedAt: t.CreatedAt, HealthStatus: t.HealthStatus,
+			StalenessAction: t.StalenessAction, AutoDLQOnTimeout: t.AutoDLQ, AutoFailOnTimeout: t.AutoFail,
+		}
+	}
+	return out
+}
+
+func eventView(e store.TaskEvent) api.TaskEvent {
+	return api.TaskEvent{
+		ID: e.ID, Kind: e.Kind, TaskUUID: e.TaskUUID, StepUUID: e.StepUUID, StepName: e.StepName,
+		FromState: e.FromState, ToState: e.ToState, Event: e.Event, At: e.At,
 	}
 }

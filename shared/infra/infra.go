@@ -5,8 +5,9 @@
 // every program, names processes (ProcessName) and checks that the
 // database was migrated (CheckSchema).
 //
-// The tasker commands, tasker-worker and worker.Open all build themselves
-// through it, so they cannot drift apart.
+// The tasker commands, tasker-worker, worker.Open and server.Open (package
+// orchestration/server) all build themselves through it, so they cannot
+// drift apart.
 package infra
 
 import (
@@ -46,6 +47,23 @@ type Infra struct {
 // processor id; log defaults to slog.Default(). Nothing is left open when
 // it fails.
 func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Logger) (*Infra, error) {
+	return ConnectWith(ctx, cfg, ConnectOptions{Name: name, Logger: log})
+}
+
+// ConnectOptions are what ConnectWith takes besides the configuration.
+type ConnectOptions struct {
+	// Name is the process's application_name and processor id.
+	Name string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Tracer, when set, sees every statement of every connection the
+	// process opens (pool, LISTEN, leader and liveness locks).
+	Tracer pgx.QueryTracer
+}
+
+// ConnectWith is Connect with every option.
+func ConnectWith(ctx context.Context, cfg *config.Config, opts ConnectOptions) (*Infra, error) {
+	log, name := opts.Logger, opts.Name
 	if log == nil {
 		log = slog.Default()
 	}
@@ -53,7 +71,7 @@ func Connect(ctx context.Context, cfg *config.Config, name string, log *slog.Log
 	pc := store.PoolConfig{
 		URL: db.URL, Schema: db.Schema, MaxConns: int32(db.Pool.MaxConnections), MinConns: int32(db.Pool.MinConnections),
 		MaxConnIdleTime: db.Pool.IdleTimeout, MaxConnLifetime: db.Pool.MaxLifetime, StatementTimeout: db.StatementTimeout,
-		ApplicationName: name,
+		ApplicationName: name, Tracer: opts.Tracer,
 	}
 	connCfg, err := store.ParseConnConfig(pc)
 	if err != nil {

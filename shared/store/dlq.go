@@ -23,26 +23,26 @@ type StalenessThresholds struct {
 
 // StaleTask is a task the staleness detector flagged.
 type StaleTask struct {
-	TaskUUID         uuid.UUID       `json:"task_uuid"`
-	Namespace        string          `json:"namespace"`
-	TaskName         string          `json:"task_name"`
-	State            state.TaskState `json:"current_state"`
-	StateChangedAt   time.Time       `json:"state_changed_at"`
-	MinutesInState   float64         `json:"time_in_state_minutes"`
-	ThresholdMinutes float64         `json:"threshold_minutes"`
-	TaskAgeMinutes   float64         `json:"task_age_minutes"`
-	CorrelationID    uuid.UUID       `json:"correlation_id"`
-	Priority         int             `json:"priority"`
-	RequestedAt      time.Time       `json:"requested_at"`
-	CreatedAt        time.Time       `json:"created_at"`
+	TaskUUID         uuid.UUID
+	Namespace        string
+	TaskName         string
+	State            state.TaskState
+	StateChangedAt   time.Time
+	MinutesInState   float64
+	ThresholdMinutes float64
+	TaskAgeMinutes   float64
+	CorrelationID    uuid.UUID
+	Priority         int
+	RequestedAt      time.Time
+	CreatedAt        time.Time
 	// HealthStatus is stale at or over the threshold, warning at 80 %.
-	HealthStatus string `json:"health_status"`
+	HealthStatus string
 	// StalenessAction, AutoDLQ and AutoFail are the template's lifecycle
 	// staleness_action, auto_dlq_on_timeout and auto_fail_on_timeout
 	// (empty or nil when the template does not set them).
-	StalenessAction string `json:"staleness_action,omitempty"`
-	AutoDLQ         *bool  `json:"auto_dlq_on_timeout,omitempty"`
-	AutoFail        *bool  `json:"auto_fail_on_timeout,omitempty"`
+	StalenessAction string
+	AutoDLQ         *bool
+	AutoFail        *bool
 }
 
 // lifecycleBool reads a boolean lifecycle field of a template (NULL when it
@@ -332,15 +332,15 @@ func (s *Store) UpdateDLQ(ctx context.Context, id uuid.UUID, u DLQUpdate) (DLQEn
 
 // DLQStat summarises entries of one reason.
 type DLQStat struct {
-	Reason                   string     `json:"dlq_reason"`
-	Total                    int        `json:"total_entries"`
-	Pending                  int        `json:"pending"`
-	ManuallyResolved         int        `json:"manually_resolved"`
-	PermanentlyFailed        int        `json:"permanent_failures"`
-	Cancelled                int        `json:"cancelled"`
-	Oldest                   *time.Time `json:"oldest_entry"`
-	Newest                   *time.Time `json:"newest_entry"`
-	AverageResolutionMinutes *float64   `json:"avg_resolution_time_minutes"`
+	Reason                   string
+	Total                    int
+	Pending                  int
+	ManuallyResolved         int
+	PermanentlyFailed        int
+	Cancelled                int
+	Oldest                   *time.Time
+	Newest                   *time.Time
+	AverageResolutionMinutes *float64
 }
 
 // DLQStats summarises the DLQ per reason.
@@ -370,8 +370,8 @@ func (s *Store) DLQStats(ctx context.Context) ([]DLQStat, error) {
 
 // StateCounts counts tasks and steps by state (for metrics and health).
 type StateCounts struct {
-	Tasks map[state.TaskState]int64 `json:"tasks"`
-	Steps map[state.StepState]int64 `json:"steps"`
+	Tasks map[state.TaskState]int64
+	Steps map[state.StepState]int64
 }
 
 // CountStates counts every task and step by state.

@@ -51,15 +51,15 @@ func (s *Store) notifyTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) err
 type TaskEvent struct {
 	// ID orders events of one kind; pass the last seen ids to
 	// TaskEventsAfter.
-	ID        int64      `json:"id"`
-	Kind      string     `json:"kind"` // "task" or "step"
-	TaskUUID  uuid.UUID  `json:"task_uuid"`
-	StepUUID  *uuid.UUID `json:"step_uuid,omitempty"`
-	StepName  string     `json:"step_name,omitempty"`
-	FromState *string    `json:"from_state"`
-	ToState   string     `json:"to_state"`
-	Event     string     `json:"event"`
-	At        time.Time  `json:"at"`
+	ID        int64
+	Kind      string // "task" or "step"
+	TaskUUID  uuid.UUID
+	StepUUID  *uuid.UUID
+	StepName  string
+	FromState *string
+	ToState   string
+	Event     string
+	At        time.Time
 }
 
 // EventCursor is how far a reader of task events got.

@@ -22,18 +22,18 @@ const (
 
 // StepCounts are a task's steps counted by state.
 type StepCounts struct {
-	Total                           int `json:"total_steps"`
-	Pending                         int `json:"pending_steps"`
-	Enqueued                        int `json:"enqueued_steps"`
-	InProgress                      int `json:"in_progress_steps"`
-	EnqueuedForOrchestration        int `json:"enqueued_for_orchestration_steps"`
-	EnqueuedAsErrorForOrchestration int `json:"enqueued_as_error_for_orchestration_steps"`
-	WaitingForRetry                 int `json:"waiting_for_retry_steps"`
-	Completed                       int `json:"completed_steps"`
-	Failed                          int `json:"failed_steps"`
-	Cancelled                       int `json:"cancelled_steps"`
+	Total                           int
+	Pending                         int
+	Enqueued                        int
+	InProgress                      int
+	EnqueuedForOrchestration        int
+	EnqueuedAsErrorForOrchestration int
+	WaitingForRetry                 int
+	Completed                       int
+	Failed                          int
+	Cancelled                       int
 	// Ready counts steps that can be enqueued now.
-	Ready int `json:"ready_steps"`
+	Ready int
 }
 
 // Processing counts steps out with workers or waiting for orchestration.
@@ -89,13 +89,13 @@ func (c StepCounts) Classify() ExecutionStatus {
 
 // ExecutionContext is a task's aggregated progress.
 type ExecutionContext struct {
-	TaskUUID uuid.UUID       `json:"task_uuid"`
-	Status   state.TaskState `json:"status"`
+	TaskUUID uuid.UUID
+	Status   state.TaskState
 	StepCounts
-	ExecutionStatus      ExecutionStatus `json:"execution_status"`
-	RecommendedAction    string          `json:"recommended_action"`
-	CompletionPercentage float64         `json:"completion_percentage"`
-	HealthStatus         string          `json:"health_status"`
+	ExecutionStatus      ExecutionStatus
+	RecommendedAction    string
+	CompletionPercentage float64
+	HealthStatus         string
 }
 
 // NewExecutionContext derives the context of counts.

@@ -125,6 +125,9 @@ type PoolConfig struct {
 	StatementTimeout  time.Duration
 	ApplicationName   string
 	HealthCheckPeriod time.Duration
+	// Tracer, when set, sees every statement of every connection made from
+	// this config (pool, LISTEN and lock connections alike).
+	Tracer pgx.QueryTracer
 }
 
 // ParseConnConfig returns the pgx connection config of a pool config (also
@@ -152,6 +155,7 @@ func ParseConnConfig(pc PoolConfig) (*pgx.ConnConfig, error) {
 	if pc.StatementTimeout > 0 {
 		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(pc.StatementTimeout.Milliseconds())
 	}
+	cfg.Tracer = pc.Tracer
 	return cfg, nil
 }
 

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DLQ resolution statuses (DLQEntry.ResolutionStatus).
+const (
+	ResolutionPending           = "pending"
+	ResolutionManuallyResolved  = "manually_resolved"
+	ResolutionPermanentlyFailed = "permanently_failed"
+	ResolutionCancelled         = "cancelled"
+)
+
+// DLQEntry is an investigation record for a task that got stuck (GET
+// /v1/dlq, GET /v1/dlq/task/{task_uuid}).
+type DLQEntry struct {
+	DLQEntryUUID        uuid.UUID       `json:"dlq_entry_uuid"`
+	TaskUUID            uuid.UUID       `json:"task_uuid"`
+	OriginalState       string          `json:"original_state"`
+	DLQReason           string          `json:"dlq_reason"`
+	DLQTimestamp        time.Time       `json:"dlq_timestamp"`
+	ResolutionStatus    string          `json:"resolution_status"`
+	ResolutionTimestamp *time.Time      `json:"resolution_timestamp"`
+	ResolutionNotes     *string         `json:"resolution_notes"`
+	ResolvedBy          *string         `json:"resolved_by"`
+	TaskSnapshot        json.RawMessage `json:"task_snapshot"`
+	Metadata            json.RawMessage `json:"metadata"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+// DLQStat summarises the DLQ entries of one reason (one element of GET
+// /v1/dlq/stats).
+type DLQStat struct {
+	Reason            string     `json:"dlq_reason"`
+	Total             int        `json:"total_entries"`
+	Pending           int        `json:"pending"`
+	ManuallyResolved  int        `json:"manually_resolved"`
+	PermanentFailures int        `json:"permanent_failures"`
+	Cancelled         int        `json:"cancelled"`
+	Oldest            *time.Time `json:"oldest_entry"`
+	Newest            *time.Time `json:"newest_entry"`
+	// AvgResolutionMinutes is null while no entry of the reason is
+	// resolved.
+	AvgResolutionMinutes *float64 `json:"avg_resolution_time_minutes"`
+}
+
+// DLQUpdateRequest changes an investigation (PATCH
+// /v1/dlq/entry/{dlq_entry_uuid}); absent fields stay as they are.
+type DLQUpdateRequest struct {
+	ResolutionStatus *string         `json:"resolution_status,omitempty" enum:"pending,manually_resolved,permanently_failed,cancelled"`
+	ResolutionNotes  *string         `json:"resolution_notes,omitempty"`
+	ResolvedBy       *string         `json:"resolved_by,omitempty"`
+	Metadata         json.RawMessage `json:"metadata,omitempty" doc:"An object merged into the entry's metadata"`
+}
+
+// DLQUpdateResponse confirms an update.
+type DLQUpdateResponse struct {
+	Success      bool      `json:"success"`
+	Message      string    `json:"message"`
+	DLQEntryUUID uuid.UUID `json:"dlq_entry_uuid"`
+}
+
+// StaleTask is a waiting task measured against its staleness threshold
+// (one element of GET /v1/dlq/staleness).
+type StaleTask struct {
+	TaskUUID           uuid.UUID `json:"task_uuid"`
+	Namespace          string    `json:"namespace"`
+	TaskName           string    `json:"task_name"`
+	CurrentState       string    `json:"current_state"`
+	StateChangedAt     time.Time `json:"state_changed_at"`
+	TimeInStateMinutes float64   `json:"time_in_state_minutes"`
+	ThresholdMinutes   float64   `json:"threshold_minutes"`
+	TaskAgeMinutes     float64   `json:"task_age_minutes"`
+	CorrelationID      uuid.UUID `json:"correlation_id"`
+	Priority           int       `json:"priority"`
+	RequestedAt        time.Time `json:"requested_at"`
+	CreatedAt          time.Time `json:"created_at"`
+	// HealthStatus is stale at or over the threshold, warning at 80 %,
+	// else healthy.
+	HealthStatus string `json:"health_status"`
+	// StalenessAction, AutoDLQOnTimeout and AutoFailOnTimeout are the
+	// template's lifecycle settings, absent when the template does not set
+	// them.
+	StalenessAction   string `json:"staleness_action,omitempty"`
+	AutoDLQOnTimeout  *bool  `json:"auto_dlq_on_timeout,omitempty"`
+	AutoFailOnTimeout *bool  `json:"auto_fail_on_timeout,omitempty"`
+}
