@@ -382,6 +382,6 @@ func leaderKey(base int64, cc *pgx.ConnConfig) int64 {
 		return base
 	}
 	h := fnv.New64a()
-	h.Write([]byte(schema))
+	_, _ = h.Write([]byte(schema)) // a hash.Hash never fails to write
 	return base ^ int64(h.Sum64()>>1)
 }

@@ -3,7 +3,6 @@ package orchestration_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -329,11 +328,4 @@ func stepNames(tpl *template.Template) []string {
 		out = append(out, s.Name)
 	}
 	return out
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprint(err))
-	}
-	return v
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Identity strategies (DESIGN §4).
+// Identity strategies (docs/templates.md, identity strategies).
 const (
 	IdentityStrict         = "strict"
 	IdentityCallerProvided = "caller_provided"

@@ -37,7 +37,7 @@ type TaskRequestMessage struct {
 	Metadata    json.RawMessage `json:"metadata,omitempty"`
 }
 
-// Context limits (reference §1.10).
+// Context limits (tasker-core's own, so its clients meet the same limits).
 const (
 	MaxContextBytes  = 1 << 20
 	MaxContextDepth  = 10

@@ -11,9 +11,9 @@ import (
 
 // shape is one workflow fixture with an early, a middle and a late step.
 type shape struct {
-	name, fixture          string
-	early, middle, late    string
-	sibling, siblingOfLate string // a step running in parallel with middle (mixed-failure test)
+	name, fixture       string
+	early, middle, late string
+	sibling             string // a step running in parallel with middle (mixed-failure test)
 }
 
 var shapes = []shape{

@@ -16,6 +16,7 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on:"; echo "$unformatted"; exit 1
 fi
+scripts/lint.sh
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
 echo "== bench/ (River baseline module)"

@@ -156,10 +156,3 @@ func namespaceOf(queue string) string {
 	}
 	return queue
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

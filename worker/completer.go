@@ -98,8 +98,9 @@ func (p *completer) flush(ctx context.Context) error {
 	}
 }
 
-// run is the completer loop (one writer: on this 2-core machine PostgreSQL
-// is CPU-bound under load, and a second writer only made batches smaller).
+// run is the completer loop. One writer: under load PostgreSQL is the
+// bottleneck, and a second writer only made the batches smaller (measured
+// on two cores; see docs/benchmarks.md).
 func (p *completer) run() {
 	defer p.c.bg.Done()
 	defer close(p.finished)

@@ -97,9 +97,9 @@
 //   - At start it registers the task templates found on the search paths
 //     (plus any given directly) and ensures the queues of its namespaces.
 //   - A claim loop per namespace (claim_loop.go) claims steps in batches
-//     sized by the free handler slots: one queue claim with a visibility
-//     timeout, then one store.ClaimSteps round trip that moves the steps to
-//     in_progress and hydrates them. It is woken by NOTIFY, the queue's
+//     sized by the free handler slots: one store.ClaimNext transaction
+//     claims the queue messages (with a visibility timeout), moves their
+//     steps to in_progress and hydrates them. It is woken by NOTIFY, the queue's
 //     fallback poll (one statement for every queue of the process), and
 //     the moment the next delayed message becomes visible; an idle claim
 //     loop sends no queries.

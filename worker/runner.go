@@ -121,7 +121,7 @@ type runInfo struct {
 }
 
 // buildResult turns a handler Result into the stored step execution result
-// (reference §6.3). It never fails: a success value or metadata that does
+// (docs/handlers.md). It never fails: a success value or metadata that does
 // not encode becomes a non-retryable invalid_result failure. errorType is
 // the stored failure's error type ("" on success).
 func buildResult(cs *store.ClaimedStep, r Result, info runInfo) (raw json.RawMessage, success bool, errorType string) {

@@ -250,7 +250,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
+		if err := os.WriteFile(f.jsonOut, b, 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", f.jsonOut, err)
 		}
 		fmt.Fprintf(out, "\nwrote %s\n", f.jsonOut)
@@ -397,8 +397,8 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }

@@ -320,7 +320,7 @@ func runRiverBaseline(ctx context.Context, stderr io.Writer, dbURL string, quick
 	if err != nil {
 		return nil, err
 	}
-	tmp.Close()
+	_ = tmp.Close()
 	defer os.Remove(tmp.Name())
 	args := []string{"run", "./cmd/river-baseline", "--database-url", dbURL, "--schema", "river_bench_" + randomSuffix(), "--json", tmp.Name()}
 	if quick {

@@ -6,7 +6,8 @@ import (
 	"text/tabwriter"
 )
 
-// targetCheck is one DESIGN.md §8 target against what a run measured.
+// targetCheck is one of the design targets (docs/benchmarks.md) against what
+// a run measured.
 type targetCheck struct {
 	Measure  string  `json:"measure"`
 	Target   string  `json:"target"`
@@ -67,7 +68,7 @@ func printTargets(out io.Writer, checks []targetCheck) {
 	if len(checks) == 0 {
 		return
 	}
-	fmt.Fprintln(out, "\nagainst the design targets (DESIGN.md §8)")
+	fmt.Fprintln(out, "\nagainst the design targets (docs/benchmarks.md)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, c := range checks {
 		fmt.Fprintf(tw, "  %s\t%s\t%.2f %s\t%s\n", c.Measure, c.Target, c.Measured, c.Unit, c.Verdict)

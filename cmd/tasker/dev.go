@@ -214,7 +214,7 @@ func devDatabase(ctx context.Context, out io.Writer, configured string, f devFla
 		}
 	}
 	dir := filepath.Join(f.dir, "postgres")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", nil, err
 	}
 	c, err := devpg.New(dir)

@@ -44,7 +44,6 @@ func (l *lockedBuffer) String() string {
 
 // runningServer is `tasker server` running in-process.
 type runningServer struct {
-	url    string
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the command returned; err is then set
 	err    error

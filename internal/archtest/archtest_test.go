@@ -1,4 +1,4 @@
-// Package archtest checks the module's dependency flow (DESIGN.md §2):
+// Package archtest checks the module's dependency flow (docs/architecture.md, package map):
 // shared imports neither orchestration nor worker; orchestration and worker
 // never import each other; handler packages and bindings sit on worker; the
 // REST API's types (api) import nothing of the module, and the Go client
@@ -71,7 +71,7 @@ func TestDependencyFlow(t *testing.T) {
 				d := strings.TrimPrefix(dep, module)
 				for _, ban := range bans {
 					// "worker" must not match "workers/...": matches handles it.
-					require.False(t, matches(d, ban), "%s must not depend on %s (DESIGN.md §2)", pkg, d)
+					require.False(t, matches(d, ban), "%s must not depend on %s (docs/architecture.md, package map)", pkg, d)
 				}
 			}
 		}

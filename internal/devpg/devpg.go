@@ -86,8 +86,14 @@ func unprivileged() (*syscall.Credential, error) {
 		if err != nil {
 			continue
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
+		uid, err := strconv.ParseUint(u.Uid, 10, 32)
+		if err != nil {
+			continue
+		}
+		gid, err := strconv.ParseUint(u.Gid, 10, 32)
+		if err != nil {
+			continue
+		}
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("running as root, and no unprivileged user (postgres or nobody) exists to run PostgreSQL as")
@@ -107,7 +113,7 @@ func (c *Cluster) URL() string {
 func (c *Cluster) Exists() bool { return fileExists(filepath.Join(c.dataDir(), "PG_VERSION")) }
 
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, name), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, name), args...) //nolint:gosec // PostgreSQL's own binaries, arguments built here
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
 	cmd.Dir = c.Dir
 	if c.cred != nil {
@@ -160,7 +166,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		_ = run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "stop"))
 	}
 	if c.Port == 0 {
-		port, err := freePort()
+		port, err := freePort(ctx)
 		if err != nil {
 			return err
 		}
@@ -175,9 +181,10 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.started = true
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		d := net.Dialer{Timeout: time.Second}
+		conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -194,8 +201,9 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "30", "stop"))
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}

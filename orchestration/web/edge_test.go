@@ -232,7 +232,7 @@ func TestUnreadableBodies(t *testing.T) {
 		"chunk longer than sent": "POST /v1/tasks HTTP/1.1\r\n" + head + "Transfer-Encoding: chunked\r\n\r\nff\r\n{\"name\": \"x\"}",
 		"chunk without CRLF":     "PATCH /v1/dlq/entry/" + uuid.NewString() + " HTTP/1.1\r\n" + head + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n",
 	} {
-		res := readError(t, rawExchange(t, addr, req))
+		res := readError(t, rawExchange(t, addr, req)) //nolint:bodyclose // readError reads and closes the body
 		e := res.requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 		require.Contains(t, e.Error.Message, "the request body could not be read", name)
 	}

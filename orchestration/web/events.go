@@ -211,7 +211,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 		if err != nil {
 			if ctx.Err() == nil && !s.isStopping() {
 				s.log.Warn("reading task events", "task", task, "err", err)
-				writeSSE(w, "error", "", map[string]string{"message": "reading events failed; reconnect to resume"})
+				_ = writeSSE(w, "error", "", map[string]string{"message": "reading events failed; reconnect to resume"})
 				_ = rc.Flush()
 			}
 			return

@@ -43,7 +43,7 @@ func (h *harness) openEvents(task uuid.UUID, headers ...string) *sseStream {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := h.http.Client().Do(req)
+	res, err := h.http.Client().Do(req) //nolint:bodyclose // the sseStream closes it
 	require.NoError(h.t, err)
 	require.Equal(h.t, http.StatusOK, res.StatusCode)
 	require.Equal(h.t, "text/event-stream", res.Header.Get("Content-Type"))

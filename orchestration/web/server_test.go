@@ -39,7 +39,7 @@ func TestServerStartStop(t *testing.T) {
 	defer cancel()
 	require.NoError(t, srv.Stop(ctx))
 	require.NoError(t, srv.Stop(ctx), "Stop is idempotent")
-	_, err = http.Get(base + "/health")
+	_, err = http.Get(base + "/health") //nolint:bodyclose // no response: the request must fail
 	require.Error(t, err, "no longer listening")
 	require.Error(t, srv.Start(h.ctx), "a stopped server does not restart")
 }

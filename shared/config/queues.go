@@ -81,7 +81,8 @@ func defaultQueues() Queues {
 		VisibilityTimeout: 30 * time.Second,
 		PollInterval:      10 * time.Second,
 		MaxMessageAge:     24 * time.Hour,
-		RabbitMQ: RabbitMQ{
+		// RabbitMQ's well-known local default, overridden in production.
+		RabbitMQ: RabbitMQ{ //nolint:gosec // not a secret: the broker's documented guest account
 			URL:      "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}",
 			Prefetch: 100,
 		},

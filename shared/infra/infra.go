@@ -68,6 +68,7 @@ func ConnectWith(ctx context.Context, cfg *config.Config, opts ConnectOptions) (
 		log = slog.Default()
 	}
 	db := cfg.Database
+	//nolint:gosec // configuration validation bounds both sizes to 0..10000
 	pc := store.PoolConfig{
 		URL: db.URL, Schema: db.Schema, MaxConns: int32(db.Pool.MaxConnections), MinConns: int32(db.Pool.MinConnections),
 		MaxConnIdleTime: db.Pool.IdleTimeout, MaxConnLifetime: db.Pool.MaxLifetime, StatementTimeout: db.StatementTimeout,

@@ -55,7 +55,6 @@ type Listener struct {
 	subs      map[string]map[*Subscription]struct{} // by channel
 	listening map[string]bool                       // channels LISTENed on the live conn
 	wake      chan struct{}                         // new channel to LISTEN
-	connected bool
 	readyCh   chan struct{}
 
 	cancel context.CancelFunc
@@ -169,7 +168,7 @@ func (l *Listener) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	l.cancel = cancel
 	l.done = make(chan struct{})
-	go l.run(ctx)
+	go l.run(ctx) //nolint:gosec // run derives from ctx; only connection closes use a fresh context
 	return nil
 }
 

@@ -26,7 +26,7 @@ var allStepEvents = []StepEvent{
 	StepEventResolveManually, StepEventCompleteManually, StepEventStalenessTimeout,
 }
 
-// expectedTask is written out by hand from reference §2.2 (plus our documented
+// expectedTask is written out by hand from tasker-core's task state machine (plus our documented
 // additions) so that a change to the machine must change this table too.
 var expectedTask = map[string]TaskState{
 	"pending/start":                               TaskInitializing,

@@ -14,7 +14,7 @@ const (
 	StepInProgress                      StepState = "in_progress"
 	StepEnqueuedForOrchestration        StepState = "enqueued_for_orchestration"
 	StepEnqueuedAsErrorForOrchestration StepState = "enqueued_as_error_for_orchestration"
-	StepWaitingForRetry                 StepState = "waiting_for_retry"
+	StepWaitingForRetry                 StepState = "waiting_for_retry" //nolint:gosec // a state name, not a credential
 	StepComplete                        StepState = "complete"
 	StepError                           StepState = "error"
 	StepCancelled                       StepState = "cancelled"
@@ -77,7 +77,7 @@ type StepTransition struct {
 	To    StepState
 }
 
-// stepTransitions is tasker-core's step guard table (reference §2.5). The
+// stepTransitions is tasker-core's step guard table. The
 // legacy direct moves (pending→in_progress, in_progress→complete/error) are
 // left out: nothing here drives them. wait_for_retry from in_progress is kept:
 // it records a claim that expired because its worker died. staleness_timeout

@@ -98,7 +98,7 @@ type TaskTransition struct {
 }
 
 // taskTransitions is the task machine. It is tasker-core's guard table
-// (reference §2.2) without the legacy shortcuts no code path uses, plus the
+// without the legacy shortcuts no code path uses, plus the
 // moves tasker-core declared but never drove and we do:
 //   - evaluating_results --retry_scheduled--> waiting_for_retry: a step is in
 //     retry backoff and nothing else is in flight;

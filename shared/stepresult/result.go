@@ -1,6 +1,6 @@
 // Package stepresult defines the step execution result: the JSON a worker
 // stores in workflow_steps.results and orchestration reads to decide what
-// happens next (reference §6.3). Handlers in every language produce it.
+// happens next (docs/handlers.md). Handlers in every language produce it.
 package stepresult
 
 import (

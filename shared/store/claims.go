@@ -136,7 +136,7 @@ func (s *Store) claimSteps(ctx context.Context, c Claimer, reqs []ClaimRequest) 
 	msgTasks := make([]uuid.UUID, len(reqs))
 	for i, r := range reqs {
 		stepIDs[i], msgIDs[i], deadlines[i] = r.StepUUID, r.MessageID, r.Deadline
-		reads[i], msgTasks[i] = int32(r.ReadCount), r.TaskUUID
+		reads[i], msgTasks[i] = int32(r.ReadCount), r.TaskUUID //nolint:gosec // read_ct is an int4 column: the value came from it
 	}
 	p, err := s.pipe(ctx)
 	if err != nil {

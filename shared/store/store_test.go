@@ -113,25 +113,6 @@ func (e *env) claimAll(w string) store.ClaimOutcome {
 	return out
 }
 
-// claimAllSteps is claimAll through the queue's Claim and ClaimSteps.
-func (e *env) claimAllSteps(w string) store.ClaimOutcome {
-	q := messaging.WorkerQueue(e.nt.Namespace)
-	msgs, err := e.queue.Claim(e.ctx, q, 100, 30*time.Second)
-	require.NoError(e.t, err)
-	var reqs []store.ClaimRequest
-	for _, m := range msgs {
-		var sm messaging.StepMessage
-		require.NoError(e.t, json.Unmarshal(m.Payload, &sm))
-		reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
-	}
-	out, err := e.store.ClaimSteps(e.ctx, w, reqs)
-	require.NoError(e.t, err)
-	if len(out.Drop) > 0 {
-		require.NoError(e.t, e.queue.Ack(e.ctx, q, out.Drop...))
-	}
-	return out
-}
-
 func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) store.CompleteOutcome {
 	var res stepresult.Result
 	if success {

@@ -1,6 +1,6 @@
 // Package template parses, validates and renders task templates: the YAML
 // files that name a DAG of steps, each with a handler, in tasker-core's
-// format (reference §3).
+// format (docs/templates.md).
 //
 // Parse, ParseFile and LoadPaths decode YAML (or JSON, which is YAML) into
 // [Template] values. Decoding is strict: a key the format does not know is an

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fixturesDir is tasker-core's template fixtures, read in place (DESIGN §1).
+// fixturesDir is tasker-core's template fixtures, read in place (they live outside the repository).
 const fixturesDir = "../../../shared/fixtures/tasker-core/task_templates"
 
 // fixture returns the path of one fixture, skipping the test when the

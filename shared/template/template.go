@@ -180,7 +180,7 @@ func (a StalenessAction) Valid() bool {
 	return a == "" || a == StalenessDLQ || a == StalenessError || a == StalenessNone
 }
 
-// IdentityStrategy says how task requests are deduplicated (DESIGN §4).
+// IdentityStrategy says how task requests are deduplicated (docs/templates.md).
 type IdentityStrategy string
 
 // Identity strategies. The empty strategy means IdentityStrict.

@@ -12,7 +12,7 @@ import (
 )
 
 // fixturesDir is where tasker-core's task templates live beside the
-// repository (DESIGN.md: tests read them, never copy them).
+// repository (tests read them in place; they are not copied into the repository).
 var fixturesDir = filepath.Join("..", "..", "..", "shared", "fixtures", "tasker-core", "task_templates")
 
 // coveredFixtures are the fixture files whose workflows this package

@@ -259,7 +259,7 @@ func (q *Queue) QueueAck(ctx context.Context, b *pgx.Batch, queue string, receip
 	ids := make([]int64, len(receipts))
 	reads := make([]int32, len(receipts))
 	for i, r := range receipts {
-		ids[i], reads[i] = r.ID, int32(r.ReadCount)
+		ids[i], reads[i] = r.ID, int32(r.ReadCount) //nolint:gosec // read_ct is an int4 column: the value came from it
 	}
 	b.Queue(s.delReceipts, ids, reads)
 	return nil

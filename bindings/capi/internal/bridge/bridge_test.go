@@ -180,9 +180,9 @@ func (e *env) wait(id uuid.UUID) *client.Task {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.sys.Ctx, 30*time.Second)
 	defer cancel()
-	task, err := e.client.Wait(ctx, id, nil)
+	_, err := e.client.Wait(ctx, id, nil)
 	require.NoError(e.t, err)
-	task, err = e.client.GetTask(ctx, id)
+	task, err := e.client.GetTask(ctx, id)
 	require.NoError(e.t, err)
 	return task
 }

@@ -217,8 +217,12 @@ func (l *Library) Metrics(handle uint64) []byte {
 
 // serve answers one GET of the worker's HTTP API in process.
 func serve(w *hostWorker, path string) *httptest.ResponseRecorder {
+	// The health report may ping the database: bound it as the HTTP API's
+	// own requests are bounded.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 	w.svc.Core().HTTPHandler().ServeHTTP(rec, req)
 	return rec
 }
