@@ -117,7 +117,8 @@ func killMidBatch(t *testing.T, ctx context.Context, pool *pgxpool.Pool, p *proc
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
 			err = pool.QueryRow(ctx, `SELECT pid, left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_activity
-				WHERE application_name = $1 AND xact_start IS NOT NULL AND wait_event_type = 'Lock'`, app).Scan(&pid, &query)
+				WHERE application_name = $1 AND xact_start IS NOT NULL AND wait_event_type = 'Lock'
+					AND wait_event <> 'advisory'`, app).Scan(&pid, &query)
 			if err == nil {
 				break
 			}

@@ -46,6 +46,12 @@ func newLeader(connCfg *pgx.ConnConfig, key int64, interval time.Duration, log *
 	cfg.RuntimeParams["tcp_keepalives_idle"] = "30"
 	cfg.RuntimeParams["tcp_keepalives_interval"] = "10"
 	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
+	// A backend waiting for a lock does not read from its client, so a
+	// standby that dies while it waits would otherwise stay queued for the
+	// lock (and be granted it) until its socket is next written to: with
+	// this the server checks every second that the client is still there.
+	// (PostgreSQL 14 and newer.)
+	cfg.RuntimeParams["client_connection_check_interval"] = "1000"
 	// Stop cancels the lock wait on the server too (a closed socket alone
 	// would leave the backend queued for the lock).
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
