@@ -76,7 +76,7 @@ func newDLQListCmd(f *apiFlags) *cobra.Command {
 			for i := range entries {
 				e := &entries[i]
 				tableRow(tw, e.DLQEntryUUID.String(), e.TaskUUID.String(), e.DLQReason, e.OriginalState,
-					e.ResolutionStatus, ago(e.DLQTimestamp), orDash(derefString(e.ResolvedBy)))
+					e.ResolutionStatus, ago(e.DLQTimestamp.Time), orDash(derefString(e.ResolvedBy)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -144,9 +144,9 @@ func printDLQEntry(w io.Writer, e *client.DLQEntry) error {
 		stuck += fmt.Sprintf(" for %s (threshold %s)", durationOfMinutes(*snap.MinutesInState), durationOfMinutes(*snap.ThresholdMinutes))
 	}
 	detailLine(tw, "Stuck in", stuck)
-	detailLine(tw, "Entered DLQ", whenAt(e.DLQTimestamp))
+	detailLine(tw, "Entered DLQ", whenAt(e.DLQTimestamp.Time))
 	detailLine(tw, "Status", e.ResolutionStatus)
-	detailLine(tw, "Resolved", whenAtPtr(e.ResolutionTimestamp))
+	detailLine(tw, "Resolved", whenAtPtr(e.ResolutionTimestamp.TimePtr()))
 	detailLine(tw, "Resolved by", derefString(e.ResolvedBy))
 	detailLine(tw, "Notes", derefString(e.ResolutionNotes))
 	detailLine(tw, "Metadata", jsonOneLine(e.Metadata, 300))
@@ -243,10 +243,10 @@ func newDLQStatsCmd(f *apiFlags) *cobra.Command {
 				}
 				oldest, newest := "-", "-"
 				if st.Oldest != nil {
-					oldest = ago(*st.Oldest)
+					oldest = ago(st.Oldest.Time)
 				}
 				if st.Newest != nil {
-					newest = ago(*st.Newest)
+					newest = ago(st.Newest.Time)
 				}
 				tableRow(tw, st.Reason, fmt.Sprint(st.Total), fmt.Sprint(st.Pending), fmt.Sprint(st.ManuallyResolved),
 					fmt.Sprint(st.PermanentFailures), fmt.Sprint(st.Cancelled), oldest, newest, avg)

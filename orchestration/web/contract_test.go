@@ -358,13 +358,16 @@ func goldenOf(t *testing.T, ex exchange) []byte {
 var (
 	uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	timeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
+	// naiveTimeRE is a timestamp without a time zone (api.NaiveTime),
+	// recorded as "<naive-time>" so that the golden files keep the format.
+	naiveTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$`)
 )
 
 // volatileNumbers are the keys whose numeric values depend on timing or
 // on the machine: they are recorded as "<number>".
 var volatileNumbers = map[string]bool{
 	"id": true, "duration_ms": true, "uptime_seconds": true, "oldest_message_age_seconds": true,
-	"time_in_state_minutes": true, "task_age_minutes": true, "execution_time_ms": true,
+	"time_in_state_minutes": true, "time_in_state_seconds": true, "task_age_minutes": true, "execution_time_ms": true,
 	"avg_resolution_time_minutes": true, "total_connections": true, "acquired_connections": true,
 	"idle_connections": true, "constructing_connections": true, "utilization": true, "acquire_count": true,
 	"empty_acquire_count": true, "canceled_acquire_count": true, "acquire_wait_ms_total": true,
@@ -436,6 +439,8 @@ func (n *normalizer) value(b *bytes.Buffer, dec *json.Decoder, key, indent strin
 		s := v
 		if timeRE.MatchString(s) {
 			s = "<time>"
+		} else if naiveTimeRE.MatchString(s) {
+			s = "<naive-time>"
 		} else {
 			s = uuidRE.ReplaceAllStringFunc(s, func(u string) string {
 				id, ok := n.uuids[u]
