@@ -2,18 +2,64 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 )
 
-// DLQ resolution statuses (DLQEntry.ResolutionStatus).
+// DLQ resolution statuses (DLQEntry.ResolutionStatus), spelt as
+// tasker-core's clients decode them (its enum variant names). Requests
+// accept these and the snake_case forms (pending, manually_resolved, …).
 const (
-	ResolutionPending           = "pending"
-	ResolutionManuallyResolved  = "manually_resolved"
-	ResolutionPermanentlyFailed = "permanently_failed"
-	ResolutionCancelled         = "cancelled"
+	ResolutionPending           = "Pending"
+	ResolutionManuallyResolved  = "ManuallyResolved"
+	ResolutionPermanentlyFailed = "PermanentlyFailed"
+	ResolutionCancelled         = "Cancelled"
 )
+
+// DLQ reasons (DLQEntry.DLQReason), spelt likewise.
+const (
+	ReasonStalenessTimeout        = "StalenessTimeout"
+	ReasonMaxRetriesExceeded      = "MaxRetriesExceeded"
+	ReasonDependencyCycleDetected = "DependencyCycleDetected"
+	ReasonWorkerUnavailable       = "WorkerUnavailable"
+	ReasonManualDLQ               = "ManualDlq"
+)
+
+// DLQWireValue spells a snake_case DLQ reason or resolution status as the
+// wire does ("staleness_timeout" → "StalenessTimeout").
+func DLQWireValue(snake string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(snake, "_") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+// DLQSnakeValue reads a DLQ reason or resolution status in either
+// spelling and returns its snake_case form ("ManuallyResolved" and
+// "manually_resolved" → "manually_resolved").
+func DLQSnakeValue(v string) string {
+	if strings.ContainsRune(v, '_') || strings.ToLower(v) == v {
+		return v
+	}
+	var b strings.Builder
+	for i, r := range v {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // DLQEntry is an investigation record for a task that got stuck (GET
 // /v1/dlq, GET /v1/dlq/task/{task_uuid}). Its timestamps are NaiveTime, as
@@ -53,7 +99,7 @@ type DLQStat struct {
 // DLQUpdateRequest changes an investigation (PATCH
 // /v1/dlq/entry/{dlq_entry_uuid}); absent fields stay as they are.
 type DLQUpdateRequest struct {
-	ResolutionStatus *string         `json:"resolution_status,omitempty" enum:"pending,manually_resolved,permanently_failed,cancelled"`
+	ResolutionStatus *string         `json:"resolution_status,omitempty" enum:"pending,manually_resolved,permanently_failed,cancelled,Pending,ManuallyResolved,PermanentlyFailed,Cancelled"`
 	ResolutionNotes  *string         `json:"resolution_notes,omitempty"`
 	ResolvedBy       *string         `json:"resolved_by,omitempty"`
 	Metadata         json.RawMessage `json:"metadata,omitempty" doc:"An object merged into the entry's metadata"`

@@ -42,7 +42,7 @@ func TestDLQ(t *testing.T) {
 	require.Len(t, entries, 1)
 	entry := entries[0]
 	require.Equal(t, stuck.TaskUUID, entry.TaskUUID)
-	require.Equal(t, "staleness_timeout", entry.DLQReason)
+	require.Equal(t, api.ReasonStalenessTimeout, entry.DLQReason)
 	require.Equal(t, "pending", entry.ResolutionStatus)
 	require.Equal(t, "steps_in_process", entry.OriginalState)
 	require.Len(t, list("?resolution_status=pending"), 1)

@@ -255,6 +255,9 @@ func (s *Server) routes() http.Handler {
 	s.templateRoutes()
 	s.dlqRoutes()
 	s.healthRoutes()
+	s.summaryRoutes()
+	s.analyticsRoutes()
+	s.configRoutes()
 	// huma registers its own error model while documenting operations;
 	// every operation here documents APIError instead.
 	schemas := s.api.OpenAPI().Components.Schemas.Map()

@@ -75,10 +75,10 @@ func auditViews(rows []store.AuditEntry) []api.AuditEntry {
 
 func dlqView(e store.DLQEntry) api.DLQEntry {
 	return api.DLQEntry{
-		DLQEntryUUID: e.UUID, TaskUUID: e.TaskUUID, OriginalState: e.OriginalState, DLQReason: e.Reason,
-		DLQTimestamp: api.Naive(e.DLQTimestamp), ResolutionStatus: e.ResolutionStatus,
+		DLQEntryUUID: e.UUID, TaskUUID: e.TaskUUID, OriginalState: e.OriginalState, DLQReason: api.DLQWireValue(e.Reason),
+		DLQTimestamp: api.Naive(e.DLQTimestamp), ResolutionStatus: api.DLQWireValue(e.ResolutionStatus),
 		ResolutionTimestamp: api.NaivePtr(e.ResolutionTimestamp),
-		ResolutionNotes: e.ResolutionNotes, ResolvedBy: e.ResolvedBy, TaskSnapshot: e.TaskSnapshot,
+		ResolutionNotes:     e.ResolutionNotes, ResolvedBy: e.ResolvedBy, TaskSnapshot: e.TaskSnapshot,
 		Metadata: e.Metadata, CreatedAt: api.Naive(e.CreatedAt), UpdatedAt: api.Naive(e.UpdatedAt),
 	}
 }
@@ -95,7 +95,7 @@ func dlqStatViews(rows []store.DLQStat) []api.DLQStat {
 	out := make([]api.DLQStat, len(rows))
 	for i, s := range rows {
 		out[i] = api.DLQStat{
-			Reason: s.Reason, Total: s.Total, Pending: s.Pending, ManuallyResolved: s.ManuallyResolved,
+			Reason: api.DLQWireValue(s.Reason), Total: s.Total, Pending: s.Pending, ManuallyResolved: s.ManuallyResolved,
 			PermanentFailures: s.PermanentlyFailed, Cancelled: s.Cancelled, Oldest: api.NaivePtr(s.Oldest), Newest: api.NaivePtr(s.Newest),
 			AvgResolutionMinutes: s.AverageResolutionMinutes,
 		}
