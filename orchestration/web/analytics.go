@@ -176,8 +176,8 @@ func recommendations(b api.BottleneckAnalysis) []string {
 	}
 	if len(b.SlowSteps) > 0 {
 		x := b.SlowSteps[0]
-		out = append(out, fmt.Sprintf("the slowest step is %s of %s/%s (%.3f s on average over %d executions)",
-			x.StepName, x.NamespaceName, x.TaskName, x.AverageDurationSeconds, x.ExecutionCount))
+		out = append(out, fmt.Sprintf("the slowest step is %s of %s/%s (see slow_steps for its figures)",
+			x.StepName, x.NamespaceName, x.TaskName))
 	}
 	for _, x := range b.SlowTasks {
 		if x.ErrorRate >= 0.1 {

@@ -145,7 +145,7 @@ func (s *Server) updateDLQ(ctx context.Context, in *dlqUpdateInput) (*dlqUpdateO
 	if err != nil {
 		return nil, err
 	}
-	return &dlqUpdateOutput{Body: api.DLQUpdateResponse{Success: true, Message: "investigation updated (status " + api.DLQWireValue(e.ResolutionStatus) + ")", DLQEntryUUID: e.UUID}}, nil
+	return &dlqUpdateOutput{Body: api.DLQUpdateResponse{Success: true, Message: "investigation updated (status " + e.ResolutionStatus + ")", DLQEntryUUID: e.UUID}}, nil
 }
 
 func (s *Server) dlqStats(ctx context.Context, _ *struct{}) (*dlqStatsOutput, error) {

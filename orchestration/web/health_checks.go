@@ -40,7 +40,10 @@ func (s *Server) namedChecks(checks map[string]api.HealthCheck, db api.HealthChe
 	case pool.Utilization >= poolDegradedAt:
 		pc.Status = statusDegraded
 	}
-	pc.Message = fmt.Sprintf("%d of %d connections in use (%.0f%%)", pool.AcquiredConns, pool.MaxConns, pool.Utilization*100)
+	pc.Message = fmt.Sprintf("below %.0f%% of the pool's %d connections in use (see pool)", poolDegradedAt*100, pool.MaxConns)
+	if pc.Status != statusHealthy {
+		pc.Message = fmt.Sprintf("at least %.0f%% of the pool's %d connections in use (see pool)", poolDegradedAt*100, pool.MaxConns)
+	}
 	checks[api.CheckPoolUtilization] = pc
 	checks[api.CheckChannelSaturation] = api.HealthCheck{Status: statusHealthy,
 		Message: "no in-process channels: work is handed over through the database and the queues"}
