@@ -54,14 +54,13 @@ type WorkerSystemInfo struct {
 	SupportedNamespaces    []string `json:"supported_namespaces"`
 }
 
-// WorkerReadinessResponse is the answer of the worker's /health/ready (503
-// while not running or while the database does not answer).
+// WorkerReadinessResponse is the answer of the worker's /health/ready
+// (while not running or while the database does not answer: 503 with the
+// error envelope, api.ErrorResponse).
 type WorkerReadinessResponse struct {
 	WorkerHealthResponse
 	Checks     WorkerReadinessChecks `json:"checks"`
 	SystemInfo WorkerSystemInfo      `json:"system_info"`
-	// Message says why the worker is not ready.
-	Message string `json:"message,omitempty"`
 }
 
 // WorkerDetailedHealthResponse is the answer of the worker's
@@ -126,6 +125,8 @@ type WorkerQueueStats struct {
 	Depth            int64   `json:"depth"`
 	Visible          int64   `json:"visible"`
 	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	// OldestAge is the same age in nanoseconds.
+	OldestAge int64 `json:"oldest_age"`
 }
 
 // WorkerTemplateListResponse lists the templates a worker registered (the
