@@ -16,7 +16,7 @@ import (
 
 // analyticsMaxTasks caps the tasks one analytics answer reads (the newest
 // of the window); answers over a larger window say truncated.
-const analyticsMaxTasks = 50000
+const analyticsMaxTasks = 10000
 
 type performanceInput struct {
 	Hours int `query:"hours" default:"24" minimum:"1" maximum:"720" doc:"Hours to look back (at most 720, 30 days)"`
