@@ -159,10 +159,7 @@ func (c *Core) handleConfig(w http.ResponseWriter, _ *http.Request) {
 	if env == "" {
 		env = "unknown"
 	}
-	queues := []string{}
-	for _, q := range append(queuesOf(c.Namespaces()), messaging.StepResultsQueue) {
-		queues = append(queues, q)
-	}
+	queues := append(queuesOf(c.Namespaces()), messaging.StepResultsQueue)
 	backend := string(red.Queues.Backend)
 	if backend == "" {
 		backend = "unknown"

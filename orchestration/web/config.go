@@ -36,8 +36,8 @@ func (s *Server) getConfig(ctx context.Context, _ *struct{}) (*configOutput, err
 	out := api.ConfigResponse{
 		Metadata: api.ConfigMetadata{Timestamp: time.Now().UTC(), Environment: s.environment(), Version: s.version},
 		Auth:     api.NoAuth(), CircuitBreakers: api.SafeCircuitBreaker{},
-		DatabasePools: api.SafeDatabasePools{WebAPIPoolSize: uint32(max(red.Database.Pool.MaxConnections, 0)),
-			WebAPIMaxConnections: uint32(max(red.Database.Pool.MaxConnections, 0))},
+		DatabasePools: api.SafeDatabasePools{WebAPIPoolSize: poolSize(red.Database.Pool.MaxConnections),
+			WebAPIMaxConnections: poolSize(red.Database.Pool.MaxConnections)},
 		DeploymentMode: "Hybrid",
 		Messaging:      api.SafeMessagingConfig{Backend: string(red.Queues.Backend), Queues: []string{}},
 		Config:         raw,
@@ -51,4 +51,10 @@ func (s *Server) getConfig(ctx context.Context, _ *struct{}) (*configOutput, err
 		out.Messaging.Queues = append(out.Messaging.Queues, messaging.WorkerQueue(ns.Name))
 	}
 	return &configOutput{Body: out}, nil
+}
+
+// poolSize is a configured connection count as tasker-core's u32 (the
+// configuration validates it to 1-10000).
+func poolSize(n int) uint32 {
+	return uint32(min(max(n, 0), 10000)) //nolint:gosec // clamped to 0-10000 just above
 }

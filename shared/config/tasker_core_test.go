@@ -11,7 +11,7 @@ import (
 // orchestration-test.toml has them).
 const coreFile = `
 [common.database]
-url = "${DATABASE_URL:-postgresql://tasker:tasker@localhost:5432/tasker}"
+url = "${DATABASE_URL:-postgresql://localhost:5432/tasker}"
 [common.database.pool]
 max_connections = 30
 acquire_timeout_seconds = 30

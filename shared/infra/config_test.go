@@ -24,7 +24,7 @@ max_connections = 42
 bind_address = "0.0.0.0:9999"
 `), 0o600))
 	cfg, err := LoadConfig(ConfigOptions{Context: config.ContextOrchestration,
-		Environ: []string{ConfigPathEnv + "=" + path, MessagingBackendEnv + "=pgmq"},
+		Environ:   []string{ConfigPathEnv + "=" + path, MessagingBackendEnv + "=pgmq"},
 		Overrides: map[string]any{"orchestration": map[string]any{"web": map[string]any{"bind_address": ":7000"}}}})
 	require.NoError(t, err)
 	require.Equal(t, 42, cfg.Database.Pool.MaxConnections)
