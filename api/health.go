@@ -11,11 +11,45 @@ type HealthResponse struct {
 	Checks    map[string]HealthCheck `json:"checks,omitempty"`
 }
 
-// HealthCheck is one dependency's state.
+// HealthCheck is one dependency's state (tasker-core's HealthCheck).
 type HealthCheck struct {
-	Status     string  `json:"status" doc:"healthy or unhealthy"`
-	Message    string  `json:"message,omitempty"`
-	DurationMs float64 `json:"duration_ms"`
+	Status     string `json:"status" doc:"healthy, degraded or unhealthy"`
+	Message    string `json:"message,omitempty"`
+	DurationMs int64  `json:"duration_ms" doc:"How long the check took, in whole milliseconds (rounded up)"`
+}
+
+// DurationMs is d in whole milliseconds, rounded up: a check that ran at
+// all never reports 0.
+func DurationMs(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// The checks every /health/detailed answer names (tasker-core's
+// DetailedHealthChecks); "database" and "queues" are this server's own.
+const (
+	CheckWebDatabase           = "web_database"
+	CheckOrchestrationDatabase = "orchestration_database"
+	CheckCircuitBreaker        = "circuit_breaker"
+	CheckOrchestrationSystem   = "orchestration_system"
+	CheckCommandProcessor      = "command_processor"
+	CheckPoolUtilization       = "pool_utilization"
+	CheckQueueDepth            = "queue_depth"
+	CheckChannelSaturation     = "channel_saturation"
+)
+
+// HealthInfo describes the serving process (tasker-core's HealthInfo).
+type HealthInfo struct {
+	Version          string `json:"version"`
+	Environment      string `json:"environment"`
+	OperationalState string `json:"operational_state" doc:"normal or shutting_down"`
+	// Both pool sizes are the one database pool's maximum: the API and
+	// orchestration share it.
+	WebDatabasePoolSize           uint32 `json:"web_database_pool_size"`
+	OrchestrationDatabasePoolSize uint32 `json:"orchestration_database_pool_size"`
+	CircuitBreakerState           string `json:"circuit_breaker_state" doc:"Always closed: there is no circuit breaker; an unavailable database answers 503 at once"`
 }
 
 // DetailedHealthResponse is the answer of /health/detailed (with status 503
@@ -26,9 +60,10 @@ type DetailedHealthResponse struct {
 	Version       string                 `json:"version"`
 	UptimeSeconds float64                `json:"uptime_seconds"`
 	Leader        bool                   `json:"leader" doc:"Whether this instance runs the cluster-wide loops"`
-	Checks        map[string]HealthCheck `json:"checks"`
+	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database and queues"`
 	Pool          PoolStats              `json:"pool"`
 	Queues        []QueueHealth          `json:"queues"`
+	Info          HealthInfo             `json:"info"`
 }
 
 // PoolStats describes the server's database pool.

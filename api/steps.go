@@ -36,8 +36,11 @@ type CompletionData struct {
 // AuditEntry is one result a worker reported for a step (GET
 // /v1/tasks/{uuid}/workflow_steps/{step_uuid}/audit).
 type AuditEntry struct {
-	AuditUUID       uuid.UUID       `json:"audit_uuid"`
-	StepUUID        uuid.UUID       `json:"workflow_step_uuid"`
+	AuditUUID uuid.UUID `json:"audit_uuid"`
+	StepUUID  uuid.UUID `json:"workflow_step_uuid"`
+	// TransitionUUID is the step transition the result caused (its move
+	// out of in_progress).
+	TransitionUUID  uuid.UUID       `json:"transition_uuid"`
 	TaskUUID        uuid.UUID       `json:"task_uuid"`
 	StepName        string          `json:"step_name"`
 	Attempt         int             `json:"attempt"`

@@ -89,10 +89,15 @@ func TerminalStatus(status string) bool {
 	return false
 }
 
-// StepResponse is a step with its readiness facts (tasker-core's
-// StepResponse, plus the names of the steps it depends on).
+// StepResponse is a step with its readiness facts: the union of
+// tasker-core's StepResponse (GET /v1/tasks/{uuid}/workflow_steps) and of
+// its StepReadinessStatus (the items of TaskResponse.Steps), plus the names
+// of the steps it depends on. The retry timestamps are NaiveTime because
+// tasker-core's readiness rows carry them without a time zone.
 type StepResponse struct {
 	StepUUID              uuid.UUID       `json:"step_uuid"`
+	WorkflowStepUUID      uuid.UUID       `json:"workflow_step_uuid" doc:"Same as step_uuid (tasker-core's readiness field name)"`
+	NamedStepUUID         uuid.UUID       `json:"named_step_uuid"`
 	TaskUUID              uuid.UUID       `json:"task_uuid"`
 	Name                  string          `json:"name"`
 	StepType              string          `json:"step_type"`
@@ -106,9 +111,10 @@ type StepResponse struct {
 	Attempts              int             `json:"attempts"`
 	MaxAttempts           int             `json:"max_attempts"`
 	Retryable             bool            `json:"retryable"`
-	LastFailureAt         *time.Time      `json:"last_failure_at"`
-	NextRetryAt           *time.Time      `json:"next_retry_at"`
-	LastAttemptedAt       *time.Time      `json:"last_attempted_at"`
+	BackoffRequestSeconds *int            `json:"backoff_request_seconds" doc:"Retry delay the handler asked for, if any"`
+	LastFailureAt         *NaiveTime      `json:"last_failure_at"`
+	NextRetryAt           *NaiveTime      `json:"next_retry_at"`
+	LastAttemptedAt       *NaiveTime      `json:"last_attempted_at"`
 	CreatedAt             time.Time       `json:"created_at"`
 	UpdatedAt             time.Time       `json:"updated_at"`
 	CompletedAt           *time.Time      `json:"completed_at"`

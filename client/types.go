@@ -59,6 +59,16 @@ type (
 	// the body (a JSON pointer), Parameter names a bad path or query
 	// parameter.
 	FieldError = api.FieldError
+	// TaskSummary is a task in one answer (TaskSummary).
+	TaskSummary = api.TaskSummaryResponse
+	// InvestigationEntry is a pending DLQ entry ranked for investigation.
+	InvestigationEntry = api.InvestigationQueueEntry
+	// PerformanceMetrics are the system's figures over recent hours.
+	PerformanceMetrics = api.PerformanceMetrics
+	// BottleneckAnalysis names the slowest steps and templates.
+	BottleneckAnalysis = api.BottleneckAnalysis
+	// Config is the server's configuration, secrets redacted.
+	Config = api.ConfigResponse
 )
 
 // TerminalStatus reports whether a task status is final.

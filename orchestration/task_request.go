@@ -3,11 +3,14 @@ package orchestration
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/api"
 )
 
 // TaskRequest asks for a task: which template, and its context. Field names
@@ -77,12 +80,17 @@ func (r *TaskRequest) validate() error {
 	if len(r.IdentityKey) > 255 {
 		ve.add("/idempotency_key", "is too long")
 	}
+	if isNull(r.Options) {
+		r.Options = nil // tasker-core's clients always send "options": null
+	}
 	if len(r.Options) > 0 && !isObject(r.Options) {
 		ve.add("/options", "must be an object")
 	}
 	ve.Errors = append(ve.Errors, checkContext(r.Context)...)
 	return ve.err()
 }
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 func isObject(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -164,4 +172,32 @@ func escapePointer(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// UnmarshalJSON reads a request as tasker-core's clients send it through
+// the task request queue too: requested_at may lack a time zone (it is then
+// UTC).
+func (r *TaskRequest) UnmarshalJSON(b []byte) error {
+	type plain TaskRequest
+	aux := struct {
+		*plain
+		RequestedAt json.RawMessage `json:"requested_at,omitempty"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	r.RequestedAt = nil
+	if len(aux.RequestedAt) == 0 || isNull(aux.RequestedAt) {
+		return nil
+	}
+	var text string
+	if err := json.Unmarshal(aux.RequestedAt, &text); err != nil {
+		return errors.New("requested_at: must be a date-time string")
+	}
+	t, err := api.ParseLenientTime(text)
+	if err != nil {
+		return fmt.Errorf("requested_at: %w", err)
+	}
+	r.RequestedAt = &t
+	return nil
 }

@@ -1,9 +1,7 @@
 package worker
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,21 +10,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tasker-go/tasker/shared/httpcheck"
-	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/store"
-	"github.com/tasker-go/tasker/shared/template"
 )
 
 // HTTPHandler is the worker's HTTP API (Start serves it on worker.web when
 // enabled):
 //
-//	GET /health            basic status
-//	GET /health/live       the process answers
-//	GET /health/ready      running and the database answers (else 503)
-//	GET /health/detailed   namespaces, in-flight steps, concurrency, pool, queue depths
-//	GET /metrics           Prometheus metrics
-//	GET /v1/templates      the templates this worker registered
-//	GET /v1/templates/{namespace}/{name}/{version}
+//	GET  /health            basic status
+//	GET  /health/live       the process answers
+//	GET  /health/ready      running and the database answers (else 503)
+//	GET  /health/detailed   checks, namespaces, in-flight steps, concurrency, pool, queue depths
+//	GET  /metrics           Prometheus metrics
+//	GET  /metrics/worker    the same metrics as JSON
+//	GET  /metrics/events    domain event statistics
+//	GET  /config            the configuration, secrets redacted
+//	GET  /v1/templates      the templates this worker registered
+//	GET  /v1/templates/{namespace}/{name}/{version}
+//	POST /v1/templates/{namespace}/{name}/{version}/validate
+//
+// The bodies are the types of package api (WorkerHealthResponse and the
+// others), a superset of tasker-core's worker API.
 //
 // Errors are {"error": {"code": "...", "message": "..."}}, with "details"
 // naming each bad parameter on a 400. Every request first passes the edge
@@ -52,8 +54,12 @@ func (c *Core) newRouter() http.Handler {
 	r.Get("/health/ready", c.handleReady)
 	r.Get("/health/detailed", c.handleDetailed)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.opts.Gatherer, promhttp.HandlerOpts{}))
+	r.Get("/metrics/worker", c.handleWorkerMetrics)
+	r.Get("/metrics/events", c.handleEventStats)
+	r.Get("/config", c.handleConfig)
 	r.Get("/v1/templates", c.handleTemplates)
 	r.Get("/v1/templates/{namespace}/{name}/{version}", c.handleTemplate)
+	r.Post("/v1/templates/{namespace}/{name}/{version}/validate", c.handleValidateTemplate)
 	return r
 }
 
@@ -68,173 +74,6 @@ func (c *Core) stateName() string {
 	default:
 		return "stopped"
 	}
-}
-
-type healthBody struct {
-	Status    string    `json:"status"`
-	WorkerID  string    `json:"worker_id"`
-	State     string    `json:"state"`
-	Timestamp time.Time `json:"timestamp"`
-}
-
-func (c *Core) health(status string) healthBody {
-	return healthBody{Status: status, WorkerID: c.cfg.WorkerID, State: c.stateName(), Timestamp: time.Now().UTC()}
-}
-
-func (c *Core) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	status := "healthy"
-	if c.state.Load() != stateRunning {
-		status = c.stateName()
-	}
-	writeJSON(w, http.StatusOK, c.health(status))
-}
-
-func (c *Core) handleLive(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, c.health("alive"))
-}
-
-func (c *Core) handleReady(w http.ResponseWriter, r *http.Request) {
-	if c.state.Load() != stateRunning {
-		writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "worker is "+c.stateName())
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	if err := c.store.Ping(ctx); err != nil {
-		msg := "the database check failed: "
-		if errors.Is(store.Classify(err), store.ErrUnavailable) {
-			msg = "the database is unavailable: "
-		}
-		writeError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", msg+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, c.health("ready"))
-}
-
-type detailedBody struct {
-	healthBody
-	Hostname      string            `json:"hostname"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
-	Namespaces    []string          `json:"namespaces"`
-	Stats         Stats             `json:"stats"`
-	Concurrency   concurrencyBody   `json:"concurrency"`
-	Database      databaseBody      `json:"database"`
-	Queues        []messaging.Stats `json:"queues"`
-}
-
-type concurrencyBody struct {
-	Limit    int  `json:"limit"`
-	InUse    int  `json:"in_use"`
-	Min      int  `json:"min"`
-	Max      int  `json:"max"`
-	Adaptive bool `json:"adaptive"`
-}
-
-type databaseBody struct {
-	Status string    `json:"status"`
-	Error  string    `json:"error,omitempty"`
-	Pool   *poolBody `json:"pool,omitempty"`
-}
-
-type poolBody struct {
-	MaxConns      int32 `json:"max_conns"`
-	TotalConns    int32 `json:"total_conns"`
-	IdleConns     int32 `json:"idle_conns"`
-	AcquiredConns int32 `json:"acquired_conns"`
-	AcquireCount  int64 `json:"acquire_count"`
-}
-
-func (c *Core) handleDetailed(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	st := c.Stats()
-	body := detailedBody{
-		healthBody: c.health("healthy"),
-		Hostname:   c.opts.Hostname,
-		Namespaces: c.Namespaces(),
-		Stats:      st,
-		Concurrency: concurrencyBody{Limit: st.ConcurrencyLimit, InUse: st.ConcurrencyInUse,
-			Min: c.cfg.Handlers.MinConcurrent, Max: c.cfg.Handlers.MaxConcurrent, Adaptive: c.cfg.Handlers.Adaptive},
-		Database: databaseBody{Status: "ok"},
-		Queues:   []messaging.Stats{},
-	}
-	if c.state.Load() == stateRunning {
-		body.UptimeSeconds = time.Since(c.startedAt).Seconds()
-	} else {
-		body.Status = c.stateName()
-	}
-	if p := c.opts.Store.Pool(); p != nil {
-		ps := p.Stat()
-		body.Database.Pool = &poolBody{MaxConns: ps.MaxConns(), TotalConns: ps.TotalConns(), IdleConns: ps.IdleConns(),
-			AcquiredConns: ps.AcquiredConns(), AcquireCount: ps.AcquireCount()}
-	}
-	if err := c.store.Ping(ctx); err != nil {
-		body.Status, body.Database.Status, body.Database.Error = "degraded", "unavailable", err.Error()
-	} else {
-		for _, q := range queuesOf(body.Namespaces) {
-			qs, err := c.queue.Stats(ctx, q)
-			if err != nil {
-				continue
-			}
-			body.Queues = append(body.Queues, qs)
-		}
-	}
-	writeJSON(w, http.StatusOK, body)
-}
-
-type templateSummary struct {
-	Namespace   string   `json:"namespace"`
-	Name        string   `json:"name"`
-	Version     string   `json:"version"`
-	Description string   `json:"description,omitempty"`
-	StepCount   int      `json:"step_count"`
-	Steps       []string `json:"steps"`
-	Handlers    []string `json:"handlers"`
-}
-
-type templatesBody struct {
-	Templates  []templateSummary `json:"templates"`
-	Namespaces []string          `json:"namespaces"`
-	TotalCount int               `json:"total_count"`
-}
-
-func (c *Core) handleTemplates(w http.ResponseWriter, r *http.Request) {
-	ns := r.URL.Query().Get("namespace")
-	tpls := c.registered().templates
-	body := templatesBody{Templates: []templateSummary{}, Namespaces: namespacesOf(nil, tpls)}
-	if body.Namespaces == nil {
-		body.Namespaces = []string{}
-	}
-	for _, t := range tpls {
-		if ns != "" && t.NamespaceName != ns {
-			continue
-		}
-		s := templateSummary{Namespace: t.NamespaceName, Name: t.Name, Version: t.Version,
-			Description: t.Description, StepCount: len(t.Steps), Steps: []string{}, Handlers: []string{}}
-		for _, st := range t.Steps {
-			s.Steps = append(s.Steps, st.Name)
-			s.Handlers = append(s.Handlers, st.Handler.Callable)
-		}
-		body.Templates = append(body.Templates, s)
-	}
-	body.TotalCount = len(body.Templates)
-	writeJSON(w, http.StatusOK, body)
-}
-
-func (c *Core) handleTemplate(w http.ResponseWriter, r *http.Request) {
-	key := chi.URLParam(r, "namespace") + "/" + chi.URLParam(r, "name") + "/" + chi.URLParam(r, "version")
-	var found *template.Template
-	for _, t := range c.registered().templates {
-		if t.Key() == key {
-			found = t
-			break
-		}
-	}
-	if found == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "template "+key+" is not registered by this worker")
-		return
-	}
-	writeJSON(w, http.StatusOK, found)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

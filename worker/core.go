@@ -129,6 +129,7 @@ type registered struct {
 	namespaces []string
 	templates  []*template.Template
 	byKey      map[string]*template.Template // by Template.Key
+	at         time.Time                     // when Start registered them
 }
 
 func (c *Core) registered() registered {
@@ -226,7 +227,7 @@ func (c *Core) setUp(ctx context.Context) error {
 	for _, t := range tpls {
 		byKey[t.Key()] = t
 	}
-	c.reg.Store(&registered{namespaces: namespaces, templates: tpls, byKey: byKey})
+	c.reg.Store(&registered{namespaces: namespaces, templates: tpls, byKey: byKey, at: time.Now().UTC()})
 	if c.cfg.Web.Enabled {
 		ln, err := listen.TCP(ctx, c.cfg.Web.BindAddress, "worker.web.bind_address")
 		if err != nil {

@@ -148,7 +148,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 	s.core, err = New(Options{
 		Config: *cfg.Worker, Templates: cfg.Templates, Environment: cfg.Env, ExtraTemplates: opts.Templates,
 		Store: s.infra.Store, Queue: s.infra.Queue, Registry: reg, Fallback: opts.Fallback,
-		Logger: log, Registerer: s.metrics, Gatherer: s.metrics, Hostname: opts.Hostname,
+		Logger: log, Registerer: s.metrics, Gatherer: s.metrics, Hostname: opts.Hostname, Settings: cfg,
 	})
 	if err != nil {
 		s.closeInfra()

@@ -59,6 +59,13 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Hostname is reported in step results; default os.Hostname().
 	Hostname string
+	// Settings is the whole effective configuration, shown (secrets
+	// redacted) by the HTTP API's GET /config; without it that endpoint
+	// shows the [worker] and [templates] sections. Optional.
+	Settings *config.Config
+	// Version is reported by the health and config endpoints; default
+	// "dev".
+	Version string
 }
 
 // withDefaults validates o and fills in the defaults.

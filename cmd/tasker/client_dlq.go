@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/client"
 )
 
@@ -75,8 +76,8 @@ func newDLQListCmd(f *apiFlags) *cobra.Command {
 			tableRow(tw, "ENTRY UUID", "TASK UUID", "REASON", "STUCK IN", "STATUS", "SINCE", "RESOLVED BY")
 			for i := range entries {
 				e := &entries[i]
-				tableRow(tw, e.DLQEntryUUID.String(), e.TaskUUID.String(), e.DLQReason, e.OriginalState,
-					e.ResolutionStatus, ago(e.DLQTimestamp), orDash(derefString(e.ResolvedBy)))
+				tableRow(tw, e.DLQEntryUUID.String(), e.TaskUUID.String(), api.DLQSnakeValue(e.DLQReason), e.OriginalState,
+					api.DLQSnakeValue(e.ResolutionStatus), ago(e.DLQTimestamp.Time), orDash(derefString(e.ResolvedBy)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -138,15 +139,15 @@ func printDLQEntry(w io.Writer, e *client.DLQEntry) error {
 	if snap.Namespace != "" {
 		detailLine(tw, "Template", snap.Namespace+"/"+snap.TaskName)
 	}
-	detailLine(tw, "Reason", e.DLQReason)
+	detailLine(tw, "Reason", api.DLQSnakeValue(e.DLQReason))
 	stuck := e.OriginalState
 	if snap.MinutesInState != nil && snap.ThresholdMinutes != nil {
 		stuck += fmt.Sprintf(" for %s (threshold %s)", durationOfMinutes(*snap.MinutesInState), durationOfMinutes(*snap.ThresholdMinutes))
 	}
 	detailLine(tw, "Stuck in", stuck)
-	detailLine(tw, "Entered DLQ", whenAt(e.DLQTimestamp))
-	detailLine(tw, "Status", e.ResolutionStatus)
-	detailLine(tw, "Resolved", whenAtPtr(e.ResolutionTimestamp))
+	detailLine(tw, "Entered DLQ", whenAt(e.DLQTimestamp.Time))
+	detailLine(tw, "Status", api.DLQSnakeValue(e.ResolutionStatus))
+	detailLine(tw, "Resolved", whenAtPtr(e.ResolutionTimestamp.TimePtr()))
 	detailLine(tw, "Resolved by", derefString(e.ResolvedBy))
 	detailLine(tw, "Notes", derefString(e.ResolutionNotes))
 	detailLine(tw, "Metadata", jsonOneLine(e.Metadata, 300))
@@ -243,12 +244,12 @@ func newDLQStatsCmd(f *apiFlags) *cobra.Command {
 				}
 				oldest, newest := "-", "-"
 				if st.Oldest != nil {
-					oldest = ago(*st.Oldest)
+					oldest = ago(st.Oldest.Time)
 				}
 				if st.Newest != nil {
-					newest = ago(*st.Newest)
+					newest = ago(st.Newest.Time)
 				}
-				tableRow(tw, st.Reason, fmt.Sprint(st.Total), fmt.Sprint(st.Pending), fmt.Sprint(st.ManuallyResolved),
+				tableRow(tw, api.DLQSnakeValue(st.Reason), fmt.Sprint(st.Total), fmt.Sprint(st.Pending), fmt.Sprint(st.ManuallyResolved),
 					fmt.Sprint(st.PermanentFailures), fmt.Sprint(st.Cancelled), oldest, newest, avg)
 			}
 			return tw.Flush()

@@ -208,7 +208,7 @@ func stepNote(s *client.Step) string {
 	case s.CurrentState == "error" && msg != "":
 		return msg
 	case s.CurrentState == "waiting_for_retry" && s.NextRetryAt != nil:
-		note := "retry " + ago(*s.NextRetryAt)
+		note := "retry " + ago(s.NextRetryAt.Time)
 		if msg != "" {
 			note += ": " + msg
 		}
@@ -241,9 +241,9 @@ func printStep(w io.Writer, s *client.Step) error {
 	detailLine(tw, "Depends on", deps)
 	detailLine(tw, "Ready", fmt.Sprint(s.ReadyForExecution))
 	detailLine(tw, "Created", whenAt(s.CreatedAt))
-	detailLine(tw, "Last attempt", whenAtPtr(s.LastAttemptedAt))
-	detailLine(tw, "Last failure", whenAtPtr(s.LastFailureAt))
-	detailLine(tw, "Next retry", whenAtPtr(s.NextRetryAt))
+	detailLine(tw, "Last attempt", whenAtPtr(s.LastAttemptedAt.TimePtr()))
+	detailLine(tw, "Last failure", whenAtPtr(s.LastFailureAt.TimePtr()))
+	detailLine(tw, "Next retry", whenAtPtr(s.NextRetryAt.TimePtr()))
 	detailLine(tw, "Completed", whenAtPtr(s.CompletedAt))
 	if msg := s.FailureMessage(); msg != "" {
 		label := "Error"

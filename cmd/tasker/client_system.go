@@ -192,7 +192,7 @@ func printOrchestrationHealth(w io.Writer, url string, h *client.DetailedHealth)
 	detailLine(tw, "Status", status+")")
 	for _, name := range []string{"database", "queues"} {
 		if c, ok := h.Checks[name]; ok {
-			v := fmt.Sprintf("%s (%.1fms)", c.Status, c.DurationMs)
+			v := fmt.Sprintf("%s (%dms)", c.Status, c.DurationMs)
 			if c.Message != "" {
 				v += ": " + c.Message
 			}

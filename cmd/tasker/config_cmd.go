@@ -28,9 +28,11 @@ func newConfigCmd() *cobra.Command {
 defaults, then shared/base.toml and shared/environments/<env>.toml, then the
 context's base.toml and environments/<env>.toml, then ${VAR} substitution,
 TASKER_TEMPLATE_PATH and TASKER__SECTION__KEY=value overrides from the
-environment. See docs/configuration.md.`,
+environment. A tasker-core configuration file named by TASKER_CONFIG_PATH is
+translated and layered on top (see docs/migrating.md). See
+docs/configuration.md.`,
 	}
-	cmd.AddCommand(newConfigShowCmd(), newConfigValidateCmd())
+	cmd.AddCommand(newConfigShowCmd(), newConfigValidateCmd(), newConfigGenerateCmd(), newConfigExplainCmd())
 	return cmd
 }
 

@@ -147,3 +147,27 @@ func writeConfigTree(t *testing.T, body string) string {
 	}
 	return root
 }
+
+// TestConfigGenerateAndExplain: generate writes one merged file, from a
+// tasker-core file when asked (listing what it ignores); explain answers
+// for our keys and tasker-core's.
+func TestConfigGenerateAndExplain(t *testing.T) {
+	core := filepath.Join(t.TempDir(), "core.toml")
+	require.NoError(t, os.WriteFile(core, []byte("[common.database.pool]\nmax_connections = 33\n[common.cache]\nenabled = true\n"), 0o600))
+	var stdout, stderr bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"config", "generate", "--context", "worker", "--from-tasker-core", core})
+	require.NoError(t, cmd.Execute())
+	require.Contains(t, stdout.String(), "max_connections = 33")
+	require.Contains(t, stderr.String(), "ignored common.cache.enabled")
+
+	stdout.Reset()
+	cmd = newRootCmd()
+	cmd.SetOut(&stdout)
+	cmd.SetArgs([]string{"config", "explain", "common.database.pool.max_connections"})
+	require.NoError(t, cmd.Execute())
+	require.Contains(t, stdout.String(), "It maps to database.pool.max_connections here.")
+	require.Contains(t, stdout.String(), "type:       an integer")
+}

@@ -152,7 +152,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 	s.api, err = web.New(web.Options{
 		Core: s.core, Listener: s.infra.Listener, Schema: cfg.Database.Schema, Config: cfg.Orchestration.Web,
 		Staleness: cfg.Orchestration.Staleness, Queues: cfg.Queues, Registry: s.metrics, Logger: log,
-		Version: opts.Version, Heartbeat: opts.EventHeartbeat,
+		Version: opts.Version, Heartbeat: opts.EventHeartbeat, Settings: cfg,
 	})
 	if err != nil {
 		s.closeInfra()

@@ -115,6 +115,9 @@ func decodeField(ptr string, raw json.RawMessage, f reflect.Value) []api.FieldEr
 		}
 		return problems
 	}
+	if base == timeType {
+		return decodeTime(ptr, raw, f)
+	}
 	if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -220,4 +223,28 @@ func syntaxMessage(b []byte) string {
 
 func escapeToken(s string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// decodeTime reads a timestamp: RFC 3339, or a date and time without a
+// time zone, which is UTC (tasker-core's clients send requested_at so).
+// null leaves a pointer nil.
+func decodeTime(ptr string, raw json.RawMessage, f reflect.Value) []api.FieldError {
+	trimmed := bytes.TrimSpace(raw)
+	if string(trimmed) == "null" && f.Kind() == reflect.Pointer {
+		return nil
+	}
+	var text string
+	if err := json.Unmarshal(trimmed, &text); err != nil {
+		return []api.FieldError{{Pointer: ptr, Message: "must be a date-time string, not " + jsonKind(trimmed)}}
+	}
+	t, err := api.ParseLenientTime(text)
+	if err != nil {
+		return []api.FieldError{{Pointer: ptr, Message: "must be an RFC 3339 date-time, or a date-time without a time zone (read as UTC)"}}
+	}
+	if f.Kind() == reflect.Pointer {
+		f.Set(reflect.ValueOf(&t))
+		return nil
+	}
+	f.Set(reflect.ValueOf(t))
+	return nil
 }

@@ -14,11 +14,11 @@ import (
 )
 
 // DLQ resolution statuses.
-var resolutionStatuses = []string{api.ResolutionPending, api.ResolutionManuallyResolved,
-	api.ResolutionPermanentlyFailed, api.ResolutionCancelled}
+// in their snake_case form (requests may spell them either way).
+var resolutionStatuses = []string{"pending", "manually_resolved", "permanently_failed", "cancelled"}
 
 type listDLQInput struct {
-	ResolutionStatus string `query:"resolution_status" enum:"pending,manually_resolved,permanently_failed,cancelled" doc:"Only entries with this status"`
+	ResolutionStatus string `query:"resolution_status" enum:"pending,manually_resolved,permanently_failed,cancelled,Pending,ManuallyResolved,PermanentlyFailed,Cancelled" doc:"Only entries with this status (either spelling)"`
 	Limit            int    `query:"limit" default:"50" minimum:"1" maximum:"1000"`
 	Offset           int    `query:"offset" default:"0" minimum:"0" maximum:"100000000"`
 }
@@ -83,7 +83,7 @@ func (s *Server) dlqRoutes() {
 }
 
 func (s *Server) listDLQ(ctx context.Context, in *listDLQInput) (*dlqListOutput, error) {
-	rows, err := s.store.ListDLQ(ctx, in.ResolutionStatus, in.Limit, in.Offset)
+	rows, err := s.store.ListDLQ(ctx, api.DLQSnakeValue(in.ResolutionStatus), in.Limit, in.Offset)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +112,10 @@ func (s *Server) updateDLQ(ctx context.Context, in *dlqUpdateInput) (*dlqUpdateO
 		return nil, invalidBody(problems)
 	}
 	var problems []api.FieldError
+	if req.ResolutionStatus != nil {
+		snake := api.DLQSnakeValue(*req.ResolutionStatus)
+		req.ResolutionStatus = &snake
+	}
 	if req.ResolutionStatus != nil && !slices.Contains(resolutionStatuses, *req.ResolutionStatus) {
 		problems = append(problems, api.FieldError{Pointer: "/resolution_status",
 			Message: "must be pending, manually_resolved, permanently_failed or cancelled, not " + quote(*req.ResolutionStatus)})

@@ -42,8 +42,8 @@ func TestDLQ(t *testing.T) {
 	require.Len(t, entries, 1)
 	entry := entries[0]
 	require.Equal(t, stuck.TaskUUID, entry.TaskUUID)
-	require.Equal(t, "staleness_timeout", entry.DLQReason)
-	require.Equal(t, "pending", entry.ResolutionStatus)
+	require.Equal(t, api.ReasonStalenessTimeout, entry.DLQReason)
+	require.Equal(t, api.ResolutionPending, entry.ResolutionStatus)
 	require.Equal(t, "steps_in_process", entry.OriginalState)
 	require.Len(t, list("?resolution_status=pending"), 1)
 	require.Empty(t, list("?resolution_status=cancelled"))
@@ -67,7 +67,7 @@ func TestDLQ(t *testing.T) {
 	var stats []api.DLQStat
 	res.json(t, &stats)
 	require.Len(t, stats, 1)
-	require.Equal(t, "staleness_timeout", stats[0].Reason)
+	require.Equal(t, api.ReasonStalenessTimeout, stats[0].Reason)
 	require.Equal(t, 1, stats[0].Total)
 	require.Equal(t, 1, stats[0].Pending)
 

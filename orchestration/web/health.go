@@ -86,7 +86,7 @@ func (s *Server) pingDatabase(ctx context.Context) api.HealthCheck {
 	defer cancel()
 	start := time.Now()
 	err := s.store.Ping(ctx)
-	c := api.HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	c := api.HealthCheck{Status: statusHealthy, Message: "the database answers", DurationMs: api.DurationMs(time.Since(start))}
 	if err != nil {
 		c.Status, c.Message = statusUnhealthy, "the database does not answer"
 		s.log.Warn("health: database ping failed", "err", err)
@@ -113,13 +113,15 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 	if ps.MaxConns() > 0 {
 		out.Pool.Utilization = float64(ps.AcquiredConns()) / float64(ps.MaxConns())
 	}
+	out.Info = s.healthInfo(ps.MaxConns())
+	s.namedChecks(out.Checks, db, out.Pool)
 	if db.Status != statusHealthy {
 		out.Status = statusUnhealthy
 		return &detailedHealthOutput{Status: http.StatusServiceUnavailable, Body: out}, nil
 	}
 	start := time.Now()
 	stats, err := s.queueStats(ctx)
-	qc := api.HealthCheck{Status: statusHealthy, DurationMs: ms(time.Since(start))}
+	qc := api.HealthCheck{Status: statusHealthy, DurationMs: api.DurationMs(time.Since(start))}
 	if err != nil {
 		s.log.Warn("health: reading queue statistics", "err", err)
 		qc.Status, qc.Message = statusUnhealthy, "queue statistics could not be read"
@@ -134,8 +136,10 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 		}
 		out.Queues = append(out.Queues, qh)
 	}
+	out.Checks[api.CheckQueueDepth] = queueDepthCheck(qc, out.Queues)
 	if s.isStopping() {
 		out.Status = statusShuttingDown
+		out.Info.OperationalState = statusShuttingDown
 		return &detailedHealthOutput{Status: http.StatusServiceUnavailable, Body: out}, nil
 	}
 	return &detailedHealthOutput{Status: http.StatusOK, Body: out}, nil

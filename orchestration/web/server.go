@@ -51,6 +51,9 @@ type Options struct {
 	// Registry is where the Core's metrics were registered; /metrics serves
 	// it together with this package's own collectors. Optional.
 	Registry *prometheus.Registry
+	// Settings is the whole effective configuration: GET /config shows it
+	// (redacted) and health responses name its environment. Optional.
+	Settings *config.Config
 	// Version is shown in the OpenAPI document and health responses.
 	Version string
 	// Heartbeat is the interval of comment lines on event streams
@@ -66,6 +69,7 @@ type Server struct {
 	cfg        config.OrchestrationWeb
 	thresholds store.StalenessThresholds
 	queues     config.Queues
+	settings   *config.Config
 	version    string
 	heartbeat  time.Duration
 	log        *slog.Logger
@@ -119,7 +123,7 @@ func New(opts Options) (*Server, error) {
 		MaxLifetime:            orDefault(st.TaskMaxLifetime, defaults.Staleness.TaskMaxLifetime),
 	}
 	s := &Server{
-		core: opts.Core, store: opts.Core.Store(), cfg: cfg, thresholds: th, queues: opts.Queues,
+		core: opts.Core, store: opts.Core.Store(), cfg: cfg, thresholds: th, queues: opts.Queues, settings: opts.Settings,
 		version: opts.Version, heartbeat: orDefault(opts.Heartbeat, 15*time.Second), log: opts.Logger,
 		startedAt: time.Now(), stopping: make(chan struct{}),
 	}
@@ -251,6 +255,9 @@ func (s *Server) routes() http.Handler {
 	s.templateRoutes()
 	s.dlqRoutes()
 	s.healthRoutes()
+	s.summaryRoutes()
+	s.analyticsRoutes()
+	s.configRoutes()
 	// huma registers its own error model while documenting operations;
 	// every operation here documents APIError instead.
 	schemas := s.api.OpenAPI().Components.Schemas.Map()

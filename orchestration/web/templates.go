@@ -75,8 +75,41 @@ func (s *Server) getTemplate(ctx context.Context, in *templateInput) (*templateO
 	if len(parts.Steps) == 0 || string(parts.Steps) == "null" {
 		parts.Steps = json.RawMessage(`[]`)
 	}
+	parts.Steps = withStepDefaults(parts.Steps)
 	return &templateOutput{Body: api.TemplateResponse{
 		Name: nt.Name, Namespace: nt.Namespace, Version: nt.Version, Description: nt.Description,
 		Configuration: nt.Configuration, Steps: parts.Steps,
 	}}, nil
+}
+
+// withStepDefaults adds to each step definition tasker-core's
+// default_retryable and default_max_attempts (its retry settings, or the
+// template defaults: retryable, 3 attempts). Steps that do not decode are
+// left as they are.
+func withStepDefaults(steps json.RawMessage) json.RawMessage {
+	var list []map[string]json.RawMessage
+	if json.Unmarshal(steps, &list) != nil {
+		return steps
+	}
+	for _, st := range list {
+		var retry struct {
+			Retryable   *bool `json:"retryable"`
+			MaxAttempts *int  `json:"max_attempts"`
+		}
+		_ = json.Unmarshal(st["retry"], &retry) // absent or malformed: the defaults
+		retryable, attempts := true, 3
+		if retry.Retryable != nil {
+			retryable = *retry.Retryable
+		}
+		if retry.MaxAttempts != nil {
+			attempts = *retry.MaxAttempts
+		}
+		st["default_retryable"], _ = json.Marshal(retryable)
+		st["default_max_attempts"], _ = json.Marshal(attempts)
+	}
+	out, err := json.Marshal(list)
+	if err != nil {
+		return steps
+	}
+	return out
 }

@@ -15,11 +15,12 @@ func stepView(r store.StepReadiness) api.StepResponse {
 		deps = []string{}
 	}
 	return api.StepResponse{
-		StepUUID: r.UUID, TaskUUID: r.TaskUUID, Name: r.Name, StepType: r.StepType, CurrentState: string(r.State),
+		StepUUID: r.UUID, WorkflowStepUUID: r.UUID, NamedStepUUID: r.NamedStepUUID, TaskUUID: r.TaskUUID, Name: r.Name, StepType: r.StepType, CurrentState: string(r.State),
 		DependenciesSatisfied: r.DependenciesSatisfied, RetryEligible: r.RetryEligible,
 		ReadyForExecution: r.ReadyForExecution, TotalParents: r.TotalParents, CompletedParents: r.CompletedParents,
 		Dependencies: deps, Attempts: r.Attempts, MaxAttempts: r.Retry.MaxAttempts, Retryable: r.Retry.Retryable,
-		LastFailureAt: r.LastFailureAt, NextRetryAt: r.NextRetryAt, LastAttemptedAt: r.LastAttemptedAt,
+		BackoffRequestSeconds: r.BackoffRequestSeconds, LastFailureAt: api.NaivePtr(r.LastFailureAt),
+		NextRetryAt: api.NaivePtr(r.NextRetryAt), LastAttemptedAt: api.NaivePtr(r.LastAttemptedAt),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, CompletedAt: r.CompletedAt, Results: r.Results,
 	}
 }
@@ -64,7 +65,7 @@ func auditViews(rows []store.AuditEntry) []api.AuditEntry {
 	out := make([]api.AuditEntry, len(rows))
 	for i, a := range rows {
 		out[i] = api.AuditEntry{
-			AuditUUID: a.UUID, StepUUID: a.StepUUID, TaskUUID: a.TaskUUID, StepName: a.StepName, Attempt: a.Attempt,
+			AuditUUID: a.UUID, StepUUID: a.StepUUID, TransitionUUID: a.TransitionUUID, TaskUUID: a.TaskUUID, StepName: a.StepName, Attempt: a.Attempt,
 			WorkerID: a.WorkerID, CorrelationID: a.CorrelationID, Success: a.Success, ExecutionTimeMs: a.ExecutionTimeMs,
 			FromState: a.FromState, ToState: a.ToState, Result: a.Result, RecordedAt: a.RecordedAt,
 		}
@@ -74,10 +75,11 @@ func auditViews(rows []store.AuditEntry) []api.AuditEntry {
 
 func dlqView(e store.DLQEntry) api.DLQEntry {
 	return api.DLQEntry{
-		DLQEntryUUID: e.UUID, TaskUUID: e.TaskUUID, OriginalState: e.OriginalState, DLQReason: e.Reason,
-		DLQTimestamp: e.DLQTimestamp, ResolutionStatus: e.ResolutionStatus, ResolutionTimestamp: e.ResolutionTimestamp,
-		ResolutionNotes: e.ResolutionNotes, ResolvedBy: e.ResolvedBy, TaskSnapshot: e.TaskSnapshot,
-		Metadata: e.Metadata, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		DLQEntryUUID: e.UUID, TaskUUID: e.TaskUUID, OriginalState: e.OriginalState, DLQReason: api.DLQWireValue(e.Reason),
+		DLQTimestamp: api.Naive(e.DLQTimestamp), ResolutionStatus: api.DLQWireValue(e.ResolutionStatus),
+		ResolutionTimestamp: api.NaivePtr(e.ResolutionTimestamp),
+		ResolutionNotes:     e.ResolutionNotes, ResolvedBy: e.ResolvedBy, TaskSnapshot: e.TaskSnapshot,
+		Metadata: e.Metadata, CreatedAt: api.Naive(e.CreatedAt), UpdatedAt: api.Naive(e.UpdatedAt),
 	}
 }
 
@@ -93,8 +95,8 @@ func dlqStatViews(rows []store.DLQStat) []api.DLQStat {
 	out := make([]api.DLQStat, len(rows))
 	for i, s := range rows {
 		out[i] = api.DLQStat{
-			Reason: s.Reason, Total: s.Total, Pending: s.Pending, ManuallyResolved: s.ManuallyResolved,
-			PermanentFailures: s.PermanentlyFailed, Cancelled: s.Cancelled, Oldest: s.Oldest, Newest: s.Newest,
+			Reason: api.DLQWireValue(s.Reason), Total: s.Total, Pending: s.Pending, ManuallyResolved: s.ManuallyResolved,
+			PermanentFailures: s.PermanentlyFailed, Cancelled: s.Cancelled, Oldest: api.NaivePtr(s.Oldest), Newest: api.NaivePtr(s.Newest),
 			AvgResolutionMinutes: s.AverageResolutionMinutes,
 		}
 	}
@@ -105,9 +107,11 @@ func staleTaskViews(rows []store.StaleTask) []api.StaleTask {
 	out := make([]api.StaleTask, len(rows))
 	for i, t := range rows {
 		out[i] = api.StaleTask{
-			TaskUUID: t.TaskUUID, Namespace: t.Namespace, TaskName: t.TaskName, CurrentState: string(t.State),
-			StateChangedAt: t.StateChangedAt, TimeInStateMinutes: t.MinutesInState, ThresholdMinutes: t.ThresholdMinutes,
-			TaskAgeMinutes: t.TaskAgeMinutes, CorrelationID: t.CorrelationID, Priority: t.Priority,
+			TaskUUID: t.TaskUUID, Namespace: t.Namespace, NamespaceName: t.Namespace, TaskName: t.TaskName,
+			CurrentState: string(t.State), StateChangedAt: t.StateChangedAt,
+			TimeInStateMinutes: int(t.MinutesInState), TimeInStateSeconds: t.MinutesInState * 60,
+			ThresholdMinutes: t.ThresholdMinutes, StalenessThresholdMinutes: int(t.ThresholdMinutes),
+			TaskAgeMinutes: int(t.TaskAgeMinutes), CorrelationID: t.CorrelationID, Priority: t.Priority,
 			RequestedAt: t.RequestedAt, CreatedAt: t.CreatedAt, HealthStatus: t.HealthStatus,
 			StalenessAction: t.StalenessAction, AutoDLQOnTimeout: t.AutoDLQ, AutoFailOnTimeout: t.AutoFail,
 		}

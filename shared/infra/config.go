@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"os"
 	"strings"
 
 	"github.com/tasker-go/tasker/shared/config"
@@ -9,6 +10,15 @@ import (
 // ConfigRootEnv names the variable that sets the default configuration root
 // of every command (--config-root, and --root of `tasker config`).
 const ConfigRootEnv = "TASKER_CONFIG_ROOT"
+
+// ConfigPathEnv names tasker-core's variable for its one merged
+// configuration file; when set, that file is translated (see
+// config.TranslateTaskerCore) and layered over this configuration.
+const ConfigPathEnv = "TASKER_CONFIG_PATH"
+
+// MessagingBackendEnv selects the queue backend, as in tasker-core: pgmq
+// (this engine's postgres backend) or rabbitmq.
+const MessagingBackendEnv = "TASKER_MESSAGING_BACKEND"
 
 // ConfigOptions say which configuration a command loads.
 type ConfigOptions struct {
@@ -50,8 +60,26 @@ func LoadConfig(opts ConfigOptions) (*config.Config, error) {
 	if root == "" {
 		root = lookupEnv(opts.Environ, ConfigRootEnv)
 	}
-	cfg, err := config.Load(config.LoadOptions{Root: root, Context: opts.Context, Env: opts.Env, Environ: opts.Environ,
-		Overrides: opts.Overrides, OverridesSource: opts.OverridesSource})
+	environ := opts.Environ
+	if lookupEnv(environ, MessagingBackendEnv) == "pgmq" {
+		// tasker-core's name of the PostgreSQL queue backend.
+		environ = append([]string{MessagingBackendEnv + "=postgres"}, environ...)
+	}
+	overrides, source := opts.Overrides, opts.OverridesSource
+	if path := lookupEnv(environ, ConfigPathEnv); path != "" && opts.Context != config.ContextShared {
+		tr, err := ReadTaskerCoreConfig(path, opts.Context, environ)
+		if err != nil {
+			return nil, err
+		}
+		overrides = mergeLayers(tr.Layer, overrides)
+		if source == "" {
+			source = path + " (tasker-core configuration)"
+		} else {
+			source += " and " + path
+		}
+	}
+	cfg, err := config.Load(config.LoadOptions{Root: root, Context: opts.Context, Env: opts.Env, Environ: environ,
+		Overrides: overrides, OverridesSource: source})
 	if err != nil {
 		return nil, err
 	}
@@ -73,4 +101,33 @@ func lookupEnv(environ []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// ReadTaskerCoreConfig reads and translates a tasker-core configuration file
+// for a context.
+func ReadTaskerCoreConfig(path, context string, environ []string) (*config.TaskerCoreTranslation, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, config.Problems{{Source: ConfigPathEnv, Message: "reading the tasker-core configuration: " + err.Error()}}
+	}
+	return config.TranslateTaskerCore(data, path, context, environ)
+}
+
+// mergeLayers returns base with over merged into it (over wins; tables
+// merge key by key).
+func mergeLayers(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if sub, ok := v.(map[string]any); ok {
+			if prev, ok := out[k].(map[string]any); ok {
+				out[k] = mergeLayers(prev, sub)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }

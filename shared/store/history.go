@@ -53,16 +53,22 @@ func (s *Store) StepTransitions(ctx context.Context, taskID, stepID uuid.UUID) (
 func (s *Store) StepAudit(ctx context.Context, taskID, stepID uuid.UUID) ([]AuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `SELECT a.workflow_step_result_audit_uuid, a.workflow_step_uuid, a.task_uuid,
 			s.name, a.attempt, COALESCE(a.worker_id, ''), a.correlation_id, a.success, a.execution_time_ms,
-			a.from_state, a.to_state, a.result, a.recorded_at
+			a.from_state, a.to_state, a.result, a.recorded_at, COALESCE(tr.workflow_step_transition_uuid, $3)
 		FROM workflow_step_result_audit a JOIN workflow_steps s USING (workflow_step_uuid)
-		WHERE a.task_uuid = $1 AND a.workflow_step_uuid = $2 ORDER BY a.id`, taskID, stepID)
+		-- The transition written by the same statement as the audit row
+		-- (recordSQL): same step, same move, the nearest in time.
+		LEFT JOIN LATERAL (SELECT t.workflow_step_transition_uuid FROM workflow_step_transitions t
+			WHERE t.workflow_step_uuid = a.workflow_step_uuid AND t.from_state = a.from_state
+				AND t.to_state = a.to_state
+			ORDER BY abs(extract(epoch FROM t.created_at - a.recorded_at)) LIMIT 1) tr ON true
+		WHERE a.task_uuid = $1 AND a.workflow_step_uuid = $2 ORDER BY a.id`, taskID, stepID, uuid.Nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading step audit: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var a AuditEntry
 		err := r.Scan(&a.UUID, &a.StepUUID, &a.TaskUUID, &a.StepName, &a.Attempt, &a.WorkerID, &a.CorrelationID,
-			&a.Success, &a.ExecutionTimeMs, &a.FromState, &a.ToState, &a.Result, &a.RecordedAt)
+			&a.Success, &a.ExecutionTimeMs, &a.FromState, &a.ToState, &a.Result, &a.RecordedAt, &a.TransitionUUID)
 		return a, err
 	})
 	if err != nil {

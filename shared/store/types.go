@@ -139,8 +139,12 @@ type StepTransition struct {
 
 // AuditEntry is one result a worker reported for a step.
 type AuditEntry struct {
-	UUID            uuid.UUID
-	StepUUID        uuid.UUID
+	UUID     uuid.UUID
+	StepUUID uuid.UUID
+	// TransitionUUID is the step transition the result caused (the one
+	// out of in_progress recorded with it); uuid.Nil if its history row is
+	// gone.
+	TransitionUUID  uuid.UUID
 	TaskUUID        uuid.UUID
 	StepName        string
 	Attempt         int
