@@ -72,7 +72,9 @@ steps: [{name: only, handler: {callable: idle.only}}]
 	var q *countingQueue
 	var spy *spyStore
 	c := h.newCore(coreSpec{templates: []*template.Template{busy, idle}, registry: reg, config: func(w *config.Worker) {
-		w.Claims.HeartbeatInterval = 10 * time.Millisecond
+		// A step is extended once it has been in flight for an interval;
+		// this one finishes well within one, even on a loaded machine.
+		w.Claims.HeartbeatInterval = 500 * time.Millisecond
 		w.Handlers.Adaptive = true
 		w.Handlers.MinConcurrent = 4 // one step never saturates it
 		w.Handlers.ScaleInterval = 10 * time.Millisecond
