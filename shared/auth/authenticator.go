@@ -135,7 +135,7 @@ func New(opts Options) (*Authenticator, error) {
 		return a, nil
 	}
 	if !cfg.HasCredentialSource() {
-		return nil, errors.New("auth: authentication is enabled but no credential is configured: " +
+		return nil, errors.New("authentication is enabled but no credential is configured: " +
 			"set jwt_public_key_path (TASKER_JWT_PUBLIC_KEY_PATH), jwt_public_key (TASKER_JWT_PUBLIC_KEY) or " +
 			"jwks_url, or add api_keys (see docs/security.md)")
 	}
@@ -147,21 +147,21 @@ func New(opts Options) (*Authenticator, error) {
 	}
 	var err error
 	if a.keys, err = parseAPIKeys(cfg.APIKeys); err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, err
 	}
 	pemText := []byte(cfg.JWTPublicKey)
 	if cfg.JWTPublicKeyPath != "" {
 		if pemText, err = os.ReadFile(cfg.JWTPublicKeyPath); err != nil {
-			return nil, fmt.Errorf("auth: reading jwt_public_key_path: %w", err)
+			return nil, fmt.Errorf("reading jwt_public_key_path: %w", err)
 		}
 	}
 	if len(pemText) > 0 {
 		if a.static, err = ParsePublicKeyPEM(pemText); err != nil {
-			return nil, fmt.Errorf("auth: the JWT public key: %w", err)
+			return nil, fmt.Errorf("the JWT public key: %w", err)
 		}
 		alg, _ := KeyAlgorithm(a.static)
 		if !slices.Contains(cfg.JWTAllowedAlgorithms, alg) {
-			return nil, fmt.Errorf("auth: the JWT public key verifies %s, which jwt_allowed_algorithms does not list", alg)
+			return nil, fmt.Errorf("the JWT public key verifies %s, which jwt_allowed_algorithms does not list", alg)
 		}
 	}
 	if cfg.JWKSURL != "" {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tasker-go/tasker/shared/config"
 )
 
 // JWKS limits: a key set larger than this is refused.
@@ -144,11 +146,11 @@ func (c *jwksCache) startFetch(trigger context.Context, now time.Time) chan stru
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if err != nil {
-			c.log.Warn("auth: fetching the JWKS failed; keeping the keys fetched before", "url", c.url, "err", err,
+			c.log.Warn("auth: fetching the JWKS failed; keeping the keys fetched before", "url", config.RedactSecrets(c.url), "err", err,
 				"keys", len(c.keys))
 		} else {
 			c.keys, c.fetched, c.expiresAt = keys, true, c.now().Add(ttl)
-			c.log.Debug("auth: JWKS fetched", "url", c.url, "keys", len(keys), "valid_for", ttl)
+			c.log.Debug("auth: JWKS fetched", "url", config.RedactSecrets(c.url), "keys", len(keys), "valid_for", ttl)
 		}
 		c.inflight, c.cancel = nil, nil
 		close(done)
@@ -194,7 +196,7 @@ func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, time.Duration, e
 		return nil, 0, err
 	}
 	for _, s := range skipped {
-		c.log.Debug("auth: JWKS key skipped", "url", c.url, "reason", s)
+		c.log.Debug("auth: JWKS key skipped", "url", config.RedactSecrets(c.url), "reason", s)
 	}
 	return keys, c.ttl(resp.Header), nil
 }
