@@ -54,7 +54,7 @@ func WithToken(token string) Option { return func(c *Client) { c.token = token }
 
 // DefaultAPIKeyHeader is the header WithAPIKey sends the key in unless
 // WithAPIKeyHeader names another.
-const DefaultAPIKeyHeader = "X-API-Key"
+const DefaultAPIKeyHeader = "X-API-Key" //nolint:gosec // a header name, not a credential
 
 // WithAPIKey sends an API key with every request, in the X-API-Key header
 // (or the one WithAPIKeyHeader names).

@@ -99,7 +99,7 @@ web.auth.jwt_public_key_path) and 'tasker auth token' at the private key
 				}
 				files[jwksFile] = append(doc, '\n')
 			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
+			if err := os.MkdirAll(outDir, 0o750); err != nil {
 				return fmt.Errorf("creating %s: %w", outDir, err)
 			}
 			for _, name := range []string{privateKeyFile, publicKeyFile, jwksFile} {
@@ -131,12 +131,13 @@ web.auth.jwt_public_key_path) and 'tasker auth token' at the private key
 			if err != nil {
 				abs = outDir
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "wrote %s key pair (kid %s) to %s\n\n", alg, kid, abs)
-			fmt.Fprintf(out, "  export TASKER_JWT_PUBLIC_KEY_PATH=%s\n", filepath.Join(abs, publicKeyFile))
-			fmt.Fprintf(out, "  export %s=%s\n", envPrivateKeyPath, filepath.Join(abs, privateKeyFile))
-			fmt.Fprintf(out, "  export TASKER_AUTH_TOKEN=$(tasker auth token --permissions all)\n")
-			return nil
+			var b strings.Builder
+			fmt.Fprintf(&b, "wrote %s key pair (kid %s) to %s\n\n", alg, kid, abs)
+			fmt.Fprintf(&b, "  export TASKER_JWT_PUBLIC_KEY_PATH=%s\n", filepath.Join(abs, publicKeyFile))
+			fmt.Fprintf(&b, "  export %s=%s\n", envPrivateKeyPath, filepath.Join(abs, privateKeyFile))
+			b.WriteString("  export TASKER_AUTH_TOKEN=$(tasker auth token --permissions all)\n")
+			_, err = io.WriteString(cmd.OutOrStdout(), b.String())
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&alg, "algorithm", config.AlgRS256, "`ALG`: RS256 (RSA) or ES256 (EC P-256)")
@@ -211,7 +212,7 @@ token that serves both.`,
 			if ttl <= 0 {
 				return badUsage(cmd, "--ttl must be positive, got %s", ttl)
 			}
-			pemText, err := os.ReadFile(keyPath)
+			pemText, err := os.ReadFile(keyPath) //nolint:gosec // the file the user named is the point
 			if err != nil {
 				return badUsage(cmd, "--private-key: %v", err)
 			}
@@ -229,8 +230,8 @@ token that serves both.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			return nil
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "private-key", "", "PEM `FILE` with the signing key (default $"+envPrivateKeyPath+")")
@@ -273,10 +274,10 @@ hash goes into the configuration.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "key:      %s\nkey_hash: %s\n\n", key, auth.HashKey(key))
-				fmt.Fprintf(out, "[[orchestration.web.auth.api_keys]]\nname = %q\nkey_hash = %q\npermissions = [\"tasks:read\"]\n",
-					name, auth.HashKey(key))
-				return nil
+				_, err = fmt.Fprintf(out, "key:      %s\nkey_hash: %s\n\n"+
+					"[[orchestration.web.auth.api_keys]]\nname = %q\nkey_hash = %q\npermissions = [\"tasks:read\"]\n",
+					key, auth.HashKey(key), name, auth.HashKey(key))
+				return err
 			}
 			var key string
 			if len(args) == 1 && args[0] != "-" {
@@ -292,8 +293,8 @@ hash goes into the configuration.`,
 			if key == "" {
 				return badUsage(cmd, "empty key")
 			}
-			fmt.Fprintln(out, auth.HashKey(key))
-			return nil
+			_, err := fmt.Fprintln(out, auth.HashKey(key))
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&generate, "generate", false, "make a new random key")
@@ -303,7 +304,7 @@ hash goes into the configuration.`,
 }
 
 func newAuthPermissionsCmd() *cobra.Command {
-	var output outputFormat = outputTable
+	output := outputTable
 	cmd := &cobra.Command{
 		Use:   "permissions",
 		Short: "List the permission vocabulary",
@@ -319,9 +320,9 @@ func newAuthPermissionsCmd() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PERMISSION\tGRANTS")
+			_, _ = fmt.Fprintln(tw, "PERMISSION\tGRANTS") // a tabwriter's errors come from Flush
 			for _, p := range api.Permissions {
-				fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Description)
+				_, _ = fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Description)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -70,7 +70,7 @@ func TestAuthKeygenAndToken(t *testing.T) {
 		require.Equal(t, []string{"tasks:create", "dlq:*", "steps:read"}, p.Permissions)
 
 		var set auth.JWKSet
-		data, err := os.ReadFile(filepath.Join(dir, jwksFile))
+		data, err := os.ReadFile(filepath.Join(dir, jwksFile)) //nolint:gosec // a test's temporary file
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal(data, &set))
 		require.Len(t, set.Keys, 1)
@@ -138,10 +138,10 @@ func TestAuthHashKey(t *testing.T) {
 	entry := out[strings.Index(out, "[[orchestration"):]
 	dir := t.TempDir()
 	for _, ctx := range []string{"shared", "orchestration", "worker"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, ctx), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, ctx, "base.toml"), nil, 0o644))
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, ctx), 0o750))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, ctx, "base.toml"), nil, 0o600))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "orchestration", "base.toml"), []byte(entry), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "orchestration", "base.toml"), []byte(entry), 0o600))
 	cfg, err := config.Load(config.LoadOptions{Root: dir, Context: config.ContextOrchestration})
 	require.NoError(t, err)
 	require.Equal(t, []config.APIKey{{Name: "ci", KeyHash: hash, Permissions: []string{"tasks:read"}}},

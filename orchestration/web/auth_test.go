@@ -68,8 +68,8 @@ var testAuthKeys = sync.OnceValue(func() authKeys {
 
 // The API key of the auth tests, and its hash in the configuration.
 const (
-	testAPIKey       = "tsk_test-key-for-every-route"
-	testNarrowAPIKey = "tsk_test-key-without-permissions"
+	testAPIKey       = "tsk_test-key-for-every-route"     //nolint:gosec // a test's key
+	testNarrowAPIKey = "tsk_test-key-without-permissions" //nolint:gosec // a test's key
 )
 
 // withAuth turns authentication on for a harness: the test key pair's

@@ -180,7 +180,7 @@ func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, time.Duration, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errJWKSFetchRefused, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, 0, fmt.Errorf("%w: HTTP %d", errJWKSFetchRefused, resp.StatusCode)
 	}

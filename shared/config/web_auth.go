@@ -139,7 +139,7 @@ type APIKey struct {
 }
 
 func defaultWebAuth(context string) WebAuth {
-	a := WebAuth{
+	a := WebAuth{ //nolint:gosec // names of variables and headers, no credential
 		Enabled:                false,
 		JWTIssuer:              "tasker-core",
 		JWTAudience:            "tasker-api",

@@ -101,7 +101,7 @@ func TestAPIKeysFromTheEnvironment(t *testing.T) {
 func TestWebAuthValidation(t *testing.T) {
 	for _, c := range []struct {
 		name, ctx, toml string
-		want           []string
+		want            []string
 	}{
 		{"key hash not a hash", "orchestration", `[[orchestration.web.auth.api_keys]]
 name = "x"
