@@ -228,6 +228,8 @@ func TestEveryRouteAgainstEveryCredential(t *testing.T) {
 		`tasker_auth_failures_total{reason="wrong_audience",route="/v1/templates"}`,
 		`tasker_auth_failures_total{reason="disallowed_algorithm",route="/v1/dlq"}`,
 		`tasker_auth_failures_total{reason="permission_denied",route="/v1/tasks/{uuid}/workflow_steps/{step_uuid}"}`,
+		`tasker_http_requests_total{method="GET",route="/v1/dlq/stats",status="401"}`,
+		`tasker_http_requests_total{method="PATCH",route="/v1/dlq/entry/{dlq_entry_uuid}",status="403"}`,
 	} {
 		require.Contains(t, text, series)
 	}

@@ -106,8 +106,13 @@ func (a *Authenticator) Middleware(router chi.Routes, routes Routes, write Error
 
 // refuse counts and logs a refused request. The log has no credential,
 // only the subject (a verified token's sub, or an API key's name) when
-// known, and never the query string, which may carry a token.
+// known, and never the query string, which may carry a token. It records
+// the route in chi's route context, which routing would have filled, so
+// that request metrics count the refusal under its route.
 func (a *Authenticator) refuse(r *http.Request, route, reason, subject string) {
+	if rc := chi.RouteContext(r.Context()); rc != nil && len(rc.RoutePatterns) == 0 && route != "unmatched" {
+		rc.RoutePatterns = append(rc.RoutePatterns, route)
+	}
 	a.onFailure(route, reason)
 	attrs := []any{"reason", reason, "method", r.Method, "path", r.URL.Path, "route", route, "remote", r.RemoteAddr}
 	if subject != "" {
