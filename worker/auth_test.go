@@ -38,6 +38,26 @@ func TestEveryWorkerRouteDeclaresAPermission(t *testing.T) {
 	}
 }
 
+// A worker whose API does not listen starts with authentication on and no
+// credential source (the production environment without keys); one that
+// listens does not.
+func TestWorkerAuthWithoutCredentialSource(t *testing.T) {
+	h := newHarness(t)
+	c := h.buildCore(coreSpec{registry: NewRegistry(), config: func(w *config.Worker) { w.Web.Auth.Enabled = true }})
+	t.Cleanup(func() { require.NoError(t, c.Stop(context.Background())) })
+	srv := httptest.NewServer(c.HTTPHandler())
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().Get(srv.URL + "/v1/templates")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	cfg := testConfig()
+	cfg.Web.Enabled, cfg.Web.Auth.Enabled = true, true
+	_, err = New(Options{Config: cfg, Store: h.infra.Store, Registry: NewRegistry()})
+	require.ErrorContains(t, err, "worker.web.auth: authentication is enabled but no credential is configured")
+}
+
 // The worker API takes the orchestration API's mechanism: every route
 // against every kind of bad credential, a credential without the
 // permission, and a good one.

@@ -124,7 +124,8 @@ func New(opts Options) (*Core, error) {
 	c.completer = newCompleter(c)
 	c.metrics.concurrency.Set(float64(limit))
 	c.authn, err = auth.New(auth.Options{Config: opts.Config.Web.Auth, Logger: c.log,
-		OnFailure: func(route, reason string) { m.authFailures.WithLabelValues(route, reason).Inc() }})
+		OnFailure:     func(route, reason string) { m.authFailures.WithLabelValues(route, reason).Inc() },
+		AllowNoSource: !opts.Config.Web.Enabled})
 	if err != nil {
 		return nil, fmt.Errorf("worker: worker.web.auth: %w", err)
 	}

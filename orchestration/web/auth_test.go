@@ -2,10 +2,12 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -331,13 +333,26 @@ func TestAuthenticatedTaskAndEventStream(t *testing.T) {
 }
 
 // The server refuses to start with authentication on and nothing to check
-// credentials against.
+// credentials against, unless it does not listen (web.enabled = false);
+// its handler then refuses every protected request.
 func TestAuthWithoutCredentialSourceRefusesToStart(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	opts := h.webOpts
 	opts.Config.Auth.Enabled = true
+	opts.Config.Enabled = true
 	opts.Registry = nil
 	_, err := web.New(opts)
 	require.ErrorContains(t, err, "no credential is configured")
+
+	opts.Config.Enabled = false
+	srv, err := web.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop(context.Background())) })
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/tasks", nil))
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health/live", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
 }

@@ -139,7 +139,8 @@ func New(opts Options) (*Server, error) {
 		s.version = "dev"
 	}
 	s.metrics = newServerMetrics(s, opts.Registry)
-	authn, err := auth.New(auth.Options{Config: cfg.Auth, Logger: s.log, OnFailure: s.metrics.authFailure})
+	authn, err := auth.New(auth.Options{Config: cfg.Auth, Logger: s.log, OnFailure: s.metrics.authFailure,
+		AllowNoSource: !cfg.Enabled})
 	if err != nil {
 		return nil, fmt.Errorf("web: orchestration.web.auth: %w", err)
 	}

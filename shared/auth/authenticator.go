@@ -96,6 +96,11 @@ type Options struct {
 	// pattern ("unmatched" when no route matched) and the reason (one of
 	// the Reason constants). Servers count failures with it.
 	OnFailure func(route, reason string)
+	// AllowNoSource builds an Authenticator that refuses every protected
+	// request when authentication is enabled without any credential
+	// source, instead of failing. For servers that do not listen
+	// (web.enabled = false), which must still start.
+	AllowNoSource bool
 }
 
 // Authenticator checks credentials against one web.auth configuration.
@@ -117,7 +122,8 @@ type Authenticator struct {
 // New builds an Authenticator. With cfg.Enabled false it accepts every
 // request. When enabled it reads jwt_public_key_path and parses the static
 // key (a bad key is an error, so a misconfigured server does not start),
-// and refuses a configuration without any credential source.
+// and refuses a configuration without any credential source (unless
+// opts.AllowNoSource).
 func New(opts Options) (*Authenticator, error) {
 	cfg := opts.Config
 	a := &Authenticator{cfg: cfg, log: opts.Logger, now: opts.Now, onFailure: opts.OnFailure,
@@ -134,7 +140,7 @@ func New(opts Options) (*Authenticator, error) {
 	if !cfg.Enabled {
 		return a, nil
 	}
-	if !cfg.HasCredentialSource() {
+	if !cfg.HasCredentialSource() && !opts.AllowNoSource {
 		return nil, errors.New("authentication is enabled but no credential is configured: " +
 			"set jwt_public_key_path (TASKER_JWT_PUBLIC_KEY_PATH), jwt_public_key (TASKER_JWT_PUBLIC_KEY) or " +
 			"jwks_url, or add api_keys (see docs/security.md)")

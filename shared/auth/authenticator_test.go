@@ -279,8 +279,20 @@ func TestNewRefusesBadConfigurations(t *testing.T) {
 	_, err = New(Options{Config: cfg})
 	require.ErrorContains(t, err, "the JWT public key")
 
+	// A server that does not listen starts; its handler refuses
+	// everything protected.
+	cfg.JWTPublicKey = ""
+	a, err := New(Options{Config: cfg, AllowNoSource: true})
+	require.NoError(t, err)
+	_, reason, _ := a.Authenticate(bearer("x.y.z"), false)
+	require.Equal(t, ReasonInvalidToken, reason)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-API-Key", "anything")
+	_, reason, _ = a.Authenticate(r, false)
+	require.Equal(t, ReasonUnknownAPIKey, reason)
+
 	// Disabled: nothing is checked, nothing is needed.
-	a, err := New(Options{Config: config.Default(config.ContextWorker).Worker.Web.Auth})
+	a, err = New(Options{Config: config.Default(config.ContextWorker).Worker.Web.Auth})
 	require.NoError(t, err)
 	require.False(t, a.Enabled())
 }

@@ -45,7 +45,7 @@ type WebAuth struct {
 	// Enabled turns authentication and authorization on. Default false
 	// (production true). With it on and neither a JWT key source
 	// (jwt_public_key, jwt_public_key_path, jwks_url) nor an API key
-	// configured, the server refuses to start.
+	// configured, a server that listens (web.enabled) refuses to start.
 	Enabled bool `toml:"enabled"`
 	// JWTIssuer is the iss claim every token must carry. Default
 	// "tasker-core".
