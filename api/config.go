@@ -69,9 +69,3 @@ type SafeMessagingConfig struct {
 	Backend string   `json:"backend" doc:"postgres or rabbitmq"`
 	Queues  []string `json:"queues"`
 }
-
-// NoAuth describes the authentication of a server that has none (put it
-// behind a gateway that authenticates).
-func NoAuth() SafeAuthConfig {
-	return SafeAuthConfig{Enabled: false, VerificationMethod: "none", AllowedAlgorithms: []string{}}
-}

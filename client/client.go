@@ -32,11 +32,13 @@ import (
 
 // Client talks to one orchestration server.
 type Client struct {
-	base   *url.URL
-	http   *http.Client
-	token  string
-	hook   func(method, path string, status int, body []byte)
-	strict bool
+	base      *url.URL
+	http      *http.Client
+	token     string
+	apiKey    string
+	keyHeader string
+	hook      func(method, path string, status int, body []byte)
+	strict    bool
 }
 
 // Option configures a Client.
@@ -46,8 +48,21 @@ type Option func(*Client)
 // ordinary calls; event streams are not subject to it).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
-// WithToken sends Authorization: Bearer token.
+// WithToken sends Authorization: Bearer token with every request (a JWT;
+// see docs/security.md). It wins over WithAPIKey.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// DefaultAPIKeyHeader is the header WithAPIKey sends the key in unless
+// WithAPIKeyHeader names another.
+const DefaultAPIKeyHeader = "X-API-Key" //nolint:gosec // a header name, not a credential
+
+// WithAPIKey sends an API key with every request, in the X-API-Key header
+// (or the one WithAPIKeyHeader names).
+func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
+
+// WithAPIKeyHeader names the header WithAPIKey uses (the server's
+// web.auth.api_key_header).
+func WithAPIKeyHeader(name string) Option { return func(c *Client) { c.keyHeader = name } }
 
 // WithResponseHook calls fn with every JSON response the client reads
 // (successes and errors; not event streams), exactly as the server sent it.
@@ -71,11 +86,24 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("invalid server URL %q: want something like http://localhost:8080", baseURL)
 	}
-	c := &Client{base: u, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &Client{base: u, http: &http.Client{Timeout: 30 * time.Second}, keyHeader: DefaultAPIKeyHeader}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.keyHeader == "" {
+		c.keyHeader = DefaultAPIKeyHeader
+	}
 	return c, nil
+}
+
+// authorize adds the client's credential to a request.
+func (c *Client) authorize(req *http.Request) {
+	switch {
+	case c.token != "":
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	case c.apiKey != "":
+		req.Header.Set(c.keyHeader, c.apiKey)
+	}
 }
 
 // BaseURL is the server's URL.
@@ -119,6 +147,13 @@ func (e *ConnectionError) Error() string {
 
 func (e *ConnectionError) Unwrap() error { return e.Err }
 
+// IsUnauthorized reports a 401 (no valid credential) or 403 (the
+// credential lacks the route's permission) from the server.
+func IsUnauthorized(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
+}
+
 // IsNotFound reports a 404 from the server.
 func IsNotFound(err error) bool {
 	var e *Error
@@ -159,9 +194,7 @@ func (c *Client) doAccepting(ctx context.Context, method, path string, q url.Val
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ne net.Error

@@ -22,9 +22,7 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 		return "", err
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authorize(req)
 	// Streams are long-lived: use the transport without the client timeout.
 	hc := &http.Client{Transport: c.http.Transport}
 	resp, err := hc.Do(req)

@@ -31,7 +31,11 @@ import (
 // others), a superset of tasker-core's worker API.
 //
 // Errors are {"error": {"code": "...", "message": "..."}}, with "details"
-// naming each bad parameter on a 400. Every request first passes the edge
+// naming each bad parameter on a 400. With worker.web.auth enabled every
+// request first needs a credential granting its route's permission (see
+// routePermissions and package auth): 401 UNAUTHORIZED without a valid one,
+// 403 FORBIDDEN without the permission; health and metrics stay open as
+// worker.web.auth.public_endpoints says. Every request then passes the edge
 // rule of package httpcheck: 431 when its request line and headers are too
 // large, 400 when a path or query parameter is not valid UTF-8 or holds a
 // NUL character.
@@ -42,7 +46,9 @@ const readyTimeout = 2 * time.Second
 
 func (c *Core) newRouter() http.Handler {
 	r := chi.NewRouter()
-	r.Use(checkRequest(r))
+	r.Use(c.authn.Middleware(r, routePermissions, func(w http.ResponseWriter, status int, code, message string) {
+		writeError(w, status, code, message)
+	}), checkRequest(r))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint")
 	})

@@ -10,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/shared/auth"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/template"
@@ -166,7 +167,7 @@ func (c *Core) handleConfig(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, api.WorkerConfigResponse{
 		Metadata: api.ConfigMetadata{Timestamp: time.Now().UTC(), Environment: env, Version: c.version()},
-		WorkerID: c.cfg.WorkerID, WorkerType: c.workerType(), Auth: api.NoAuth(),
+		WorkerID: c.cfg.WorkerID, WorkerType: c.workerType(), Auth: auth.SafeConfig(red.Worker.Web.Auth),
 		Messaging: api.SafeMessagingConfig{Backend: backend, Queues: queues}, Config: raw,
 	})
 }

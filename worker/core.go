@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/shared/auth"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/httpcheck"
 	"github.com/tasker-go/tasker/shared/listen"
@@ -58,6 +59,7 @@ type Core struct {
 	live      *liveness
 	metrics   *metrics
 	completer *completer
+	authn     *auth.Authenticator
 	api       http.Handler
 
 	lifecycle sync.Mutex // serialises Start and Stop
@@ -90,7 +92,8 @@ type Core struct {
 	stopErr error
 }
 
-// New checks opts and builds a Core; it does no I/O.
+// New checks opts and builds a Core. It does no network or database I/O;
+// with worker.web.auth enabled it reads the JWT public key file.
 func New(opts Options) (*Core, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -120,6 +123,12 @@ func New(opts Options) (*Core, error) {
 	}
 	c.completer = newCompleter(c)
 	c.metrics.concurrency.Set(float64(limit))
+	c.authn, err = auth.New(auth.Options{Config: opts.Config.Web.Auth, Logger: c.log,
+		OnFailure:     func(route, reason string) { m.authFailures.WithLabelValues(route, reason).Inc() },
+		AllowNoSource: !opts.Config.Web.Enabled})
+	if err != nil {
+		return nil, fmt.Errorf("worker: worker.web.auth: %w", err)
+	}
 	c.api = c.newRouter()
 	return c, nil
 }
@@ -258,11 +267,13 @@ func (c *Core) Stop(ctx context.Context) error {
 	switch c.state.Load() {
 	case stateNew:
 		c.state.Store(stateStopped)
+		c.authn.Close()
 		return nil
 	case stateStopped:
 		return c.stopErr
 	}
 	c.stopErr = c.stop(ctx)
+	c.authn.Close()
 	return c.stopErr
 }
 

@@ -21,6 +21,7 @@ type metrics struct {
 	completionErrs  prometheus.Counter
 	claimErrs       prometheus.Counter
 	checkpoints     prometheus.Counter
+	authFailures    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
@@ -67,9 +68,13 @@ func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_worker_checkpoints_total", Help: "Checkpoints saved by yielding batch steps.", ConstLabels: labels,
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tasker_worker_auth_failures_total", ConstLabels: labels,
+			Help: "Worker API requests refused by authentication (401) or authorization (403), by route and reason.",
+		}, []string{"route", "reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
-		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints} {
+		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}

@@ -63,13 +63,19 @@ func (o *outputFormat) Set(v string) error {
 
 // apiFlags are the flags every client command shares.
 type apiFlags struct {
-	url     string
-	output  outputFormat
-	timeout time.Duration
+	url          string
+	output       outputFormat
+	timeout      time.Duration
+	token        string
+	apiKey       string
+	apiKeyHeader string
 }
 
-// register adds --url, --output and --timeout to fs (a command group's
-// persistent flags, or a single command's flags).
+// register adds --url, --output, --timeout and the credential flags to fs
+// (a command group's persistent flags, or a single command's flags). The
+// credential flags have no defaults shown in --help: their environment
+// variables are read when the command runs, so a secret never appears in
+// help output.
 func (f *apiFlags) register(fs *pflag.FlagSet) {
 	def := os.Getenv("TASKER_URL")
 	if def == "" {
@@ -79,6 +85,99 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.url, "url", def, "orchestration REST API `URL` (env TASKER_URL)")
 	fs.VarP(&f.output, "output", "o", "output `format`: table or json (the server's JSON, indented)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time limit for each API request")
+	fs.StringVar(&f.token, "token", "", "bearer `JWT` for the API, or @FILE to read it from a file "+
+		"(default $TASKER_ORCHESTRATION_AUTH_TOKEN, else $TASKER_AUTH_TOKEN)")
+	fs.StringVar(&f.apiKey, "api-key", "", "API `KEY` for the API, or @FILE to read it from a file (default $TASKER_API_KEY)")
+	fs.StringVar(&f.apiKeyHeader, "api-key-header", "", "`HEADER` that carries --api-key "+
+		"(default $TASKER_API_KEY_HEADER, else "+client.DefaultAPIKeyHeader+")")
+}
+
+// API credential sources, strongest first after the flags (tasker-core's
+// variables and order).
+const (
+	envOrchestrationToken = "TASKER_ORCHESTRATION_AUTH_TOKEN"
+	envWorkerToken        = "TASKER_WORKER_AUTH_TOKEN"
+	envToken              = "TASKER_AUTH_TOKEN"     //nolint:gosec // a variable's name, not a credential
+	envAPIKey             = "TASKER_API_KEY"        //nolint:gosec // a variable's name, not a credential
+	envAPIKeyHeader       = "TASKER_API_KEY_HEADER" //nolint:gosec // a variable's name, not a credential
+)
+
+// credentials are what a client sends: a token or an API key.
+type credentials struct {
+	token, apiKey, header string
+}
+
+func (c credentials) options() []client.Option {
+	var opts []client.Option
+	switch {
+	case c.token != "":
+		opts = append(opts, client.WithToken(c.token))
+	case c.apiKey != "":
+		opts = append(opts, client.WithAPIKey(c.apiKey), client.WithAPIKeyHeader(c.header))
+	}
+	return opts
+}
+
+// credentials resolves the credential for one API: the --token or
+// --api-key flag (not both), else tokenEnv (the API's own variable, such as
+// TASKER_ORCHESTRATION_AUTH_TOKEN), else TASKER_AUTH_TOKEN, else
+// TASKER_API_KEY. No credential at all is fine: the server decides.
+func (f *apiFlags) credentials(cmd *cobra.Command, tokenEnv string) (credentials, error) {
+	c := credentials{header: f.apiKeyHeader}
+	if c.header == "" {
+		c.header = os.Getenv(envAPIKeyHeader)
+	}
+	if c.header == "" {
+		c.header = client.DefaultAPIKeyHeader
+	}
+	if f.token != "" && f.apiKey != "" {
+		return c, badUsage(cmd, "give --token or --api-key, not both")
+	}
+	var err error
+	if c.token, err = secretFlag(cmd, "token", f.token); err != nil {
+		return c, err
+	}
+	if c.apiKey, err = secretFlag(cmd, "api-key", f.apiKey); err != nil {
+		return c, err
+	}
+	if c.token != "" || c.apiKey != "" {
+		return c, nil
+	}
+	for _, name := range []string{tokenEnv, envToken} {
+		if v := strings.TrimSpace(os.Getenv(name)); name != "" && v != "" {
+			c.token = v
+			return c, nil
+		}
+	}
+	c.apiKey = strings.TrimSpace(os.Getenv(envAPIKey))
+	return c, nil
+}
+
+// secretFlag reads a credential flag: the value, or @FILE for the first
+// line of a file (@- for standard input), so that the secret need not
+// appear in the process list.
+func secretFlag(cmd *cobra.Command, flag, v string) (string, error) {
+	file, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return strings.TrimSpace(v), nil
+	}
+	var (
+		data []byte
+		err  error
+	)
+	if file == "-" {
+		data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+	} else {
+		data, err = os.ReadFile(file) //nolint:gosec // the file the user named is the point
+	}
+	if err != nil {
+		return "", badUsage(cmd, "--%s: %v", flag, err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return "", badUsage(cmd, "--%s: %s is empty", flag, file)
+	}
+	return line, nil
 }
 
 // apiCommand configures a client command group or command: the shared
@@ -145,7 +244,11 @@ func (f *apiFlags) session(cmd *cobra.Command) (*apiSession, error) {
 	if s.ctx == nil {
 		s.ctx = context.Background()
 	}
-	c, err := newAPIClient(f.url, f.timeout, func(_, _ string, _ int, body []byte) { s.last = slices.Clone(body) })
+	creds, err := f.credentials(cmd, envOrchestrationToken)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newAPIClient(f.url, f.timeout, creds, func(_, _ string, _ int, body []byte) { s.last = slices.Clone(body) })
 	if err != nil {
 		return nil, badUsage(cmd, "--url: %v", err)
 	}
@@ -153,8 +256,11 @@ func (f *apiFlags) session(cmd *cobra.Command) (*apiSession, error) {
 	return s, nil
 }
 
-func newAPIClient(url string, timeout time.Duration, hook func(method, path string, status int, body []byte)) (*client.Client, error) {
-	return client.New(url, client.WithHTTPClient(&http.Client{Timeout: timeout}), client.WithResponseHook(hook))
+func newAPIClient(url string, timeout time.Duration, creds credentials,
+	hook func(method, path string, status int, body []byte)) (*client.Client, error) {
+	opts := append([]client.Option{client.WithHTTPClient(&http.Client{Timeout: timeout}), client.WithResponseHook(hook)},
+		creds.options()...)
+	return client.New(url, opts...)
 }
 
 // printJSON prints the server's last JSON document, indented.
@@ -205,6 +311,13 @@ func apiError(err error) error {
 		}
 		if ae.RetryAfter > 0 {
 			fmt.Fprintf(&b, "\n  retry after %s", ae.RetryAfter)
+		}
+		switch ae.Status {
+		case http.StatusUnauthorized:
+			b.WriteString("\n  the server wants a credential: pass --token or --api-key, or set " + envToken + " or " +
+				envAPIKey + " (docs/security.md)")
+		case http.StatusForbidden:
+			b.WriteString("\n  the credential was accepted but lacks this permission")
 		}
 		return exitCodeError{code: exitAPIFailure, msg: b.String()}
 	case errors.As(err, &ce):

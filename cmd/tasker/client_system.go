@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ func newSystemCmd() *cobra.Command {
 
 func newSystemHealthCmd(f *apiFlags) *cobra.Command {
 	var workerURLs []string
+	var workerToken string
 	cmd := &cobra.Command{
 		Use:   "health [--worker-url URL]...",
 		Short: "Summarise orchestration and worker health: database, pool, queues, workers",
@@ -43,6 +45,9 @@ concurrency.
 --worker-url names a worker's API (repeatable). A URL without a scheme gets
 http://, one without a port gets :8081 (the worker API's default), so
 '--worker-url worker-1' means http://worker-1:8081 and ':8081' the local one.
+Workers get --worker-token, else $TASKER_WORKER_AUTH_TOKEN, else the
+credential the orchestration server gets (except
+$TASKER_ORCHESTRATION_AUTH_TOKEN).
 
 Exit status 0 when everything answers healthy, 1 otherwise (degraded,
 unhealthy, shutting down, or unreachable); the summary is printed either way.
@@ -61,10 +66,25 @@ With --output json the documents are printed as
 				}
 				urls = append(urls, u)
 			}
-			return systemHealth(s, f, urls)
+			wc, err := f.credentials(s.cmd, "")
+			if err != nil {
+				return err
+			}
+			switch v := strings.TrimSpace(os.Getenv(envWorkerToken)); {
+			case workerToken != "":
+				if wc.token, err = secretFlag(s.cmd, "worker-token", workerToken); err != nil {
+					return err
+				}
+				wc.apiKey = ""
+			case v != "":
+				wc.token, wc.apiKey = v, ""
+			}
+			return systemHealth(s, f, urls, wc)
 		}),
 	}
 	cmd.Flags().StringArrayVar(&workerURLs, "worker-url", nil, "a worker API `URL` to check too (repeatable; default port 8081)")
+	cmd.Flags().StringVar(&workerToken, "worker-token", "", "bearer `JWT` for the worker APIs, or @FILE "+
+		"(default $TASKER_WORKER_AUTH_TOKEN, else the orchestration credential)")
 	return cmd
 }
 
@@ -101,7 +121,7 @@ type healthReport struct {
 	Error  string          `json:"error,omitempty"`
 }
 
-func systemHealth(s *apiSession, f *apiFlags, workerURLs []string) error {
+func systemHealth(s *apiSession, f *apiFlags, workerURLs []string, workerCreds credentials) error {
 	var problems []string
 	orch := healthReport{URL: s.c.BaseURL()}
 	oh, err := s.c.DetailedHealth(s.ctx)
@@ -119,7 +139,7 @@ func systemHealth(s *apiSession, f *apiFlags, workerURLs []string) error {
 	for i, u := range workerURLs {
 		workers[i].URL = u
 		var raw []byte
-		wc, err := newAPIClient(u, f.timeout, func(_, _ string, _ int, body []byte) { raw = slices.Clone(body) })
+		wc, err := newAPIClient(u, f.timeout, workerCreds, func(_, _ string, _ int, body []byte) { raw = slices.Clone(body) })
 		if err == nil {
 			whs[i], err = wc.WorkerHealth(s.ctx)
 		}

@@ -21,6 +21,7 @@ func newRootCmd() *cobra.Command {
 		newTaskCmd(),
 		newDLQCmd(),
 		newSystemCmd(),
+		newAuthCmd(),
 	)
 	return root
 }

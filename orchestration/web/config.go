@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/shared/auth"
 	"github.com/tasker-go/tasker/shared/messaging"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) getConfig(ctx context.Context, _ *struct{}) (*configOutput, err
 	}
 	out := api.ConfigResponse{
 		Metadata: api.ConfigMetadata{Timestamp: time.Now().UTC(), Environment: s.environment(), Version: s.version},
-		Auth:     api.NoAuth(), CircuitBreakers: api.SafeCircuitBreaker{},
+		Auth:     auth.SafeConfig(red.Orchestration.Web.Auth), CircuitBreakers: api.SafeCircuitBreaker{},
 		DatabasePools: api.SafeDatabasePools{WebAPIPoolSize: poolSize(red.Database.Pool.MaxConnections),
 			WebAPIMaxConnections: poolSize(red.Database.Pool.MaxConnections)},
 		DeploymentMode: "Hybrid",

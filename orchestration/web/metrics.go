@@ -27,6 +27,7 @@ type serverMetrics struct {
 	handler  http.Handler
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	authFail *prometheus.CounterVec
 
 	mu   sync.Mutex
 	snap statsSnapshot
@@ -48,7 +49,11 @@ func newServerMetrics(s *Server, core *prometheus.Registry) *serverMetrics {
 		Name: "tasker_http_request_duration_seconds", Help: "REST API request latency, by method and route.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"method", "route"})
-	m.own.MustRegister(m.requests, m.latency, &scrapeCollector{m: m})
+	m.authFail = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tasker_auth_failures_total",
+		Help: "REST API requests refused by authentication (401) or authorization (403), by route and reason.",
+	}, []string{"route", "reason"})
+	m.own.MustRegister(m.requests, m.latency, m.authFail, &scrapeCollector{m: m})
 	var g prometheus.Gatherer = m.own
 	if core != nil {
 		g = prometheus.Gatherers{core, m.own}
@@ -63,6 +68,11 @@ func (m *serverMetrics) observeRequest(method, route string, status int, d time.
 	}
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// authFailure counts a refused request.
+func (m *serverMetrics) authFailure(route, reason string) {
+	m.authFail.WithLabelValues(route, reason).Inc()
 }
 
 // refresh re-reads state counts and queue statistics when the cached ones

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration"
+	"github.com/tasker-go/tasker/shared/auth"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/httpcheck"
 	"github.com/tasker-go/tasker/shared/listen"
@@ -76,8 +77,10 @@ type Server struct {
 	startedAt  time.Time
 
 	handler http.Handler
+	router  chi.Router
 	api     huma.API
 	metrics *serverMetrics
+	authn   *auth.Authenticator
 	events  *eventHub
 
 	stopOnce sync.Once
@@ -115,6 +118,15 @@ func New(opts Options) (*Server, error) {
 	if cfg.Backpressure.RetryAfter <= 0 {
 		cfg.Backpressure.RetryAfter = defaults.Web.Backpressure.RetryAfter
 	}
+	if cfg.Auth.APIKeyHeader == "" {
+		cfg.Auth.APIKeyHeader = defaults.Web.Auth.APIKeyHeader
+	}
+	if cfg.Auth.PublicEndpoints == nil {
+		cfg.Auth.PublicEndpoints = defaults.Web.Auth.PublicEndpoints
+	}
+	if cfg.Auth.QueryTokenEndpoints == nil {
+		cfg.Auth.QueryTokenEndpoints = defaults.Web.Auth.QueryTokenEndpoints
+	}
 	st := opts.Staleness
 	th := store.StalenessThresholds{
 		WaitingForDependencies: orDefault(st.WaitingForDependencies, defaults.Staleness.WaitingForDependencies),
@@ -131,6 +143,12 @@ func New(opts Options) (*Server, error) {
 		s.version = "dev"
 	}
 	s.metrics = newServerMetrics(s, opts.Registry)
+	authn, err := auth.New(auth.Options{Config: cfg.Auth, Logger: s.log, OnFailure: s.metrics.authFailure,
+		AllowNoSource: !cfg.Enabled})
+	if err != nil {
+		return nil, fmt.Errorf("web: orchestration.web.auth: %w", err)
+	}
+	s.authn = authn
 	if opts.Listener != nil {
 		s.events = newEventHub(opts.Listener, store.TaskEventsChannel(opts.Schema), s.log)
 	}
@@ -211,6 +229,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.events != nil {
 		s.events.stop()
 	}
+	s.authn.Close()
 	s.mu.Lock()
 	srv, done := s.srv, s.serveDone
 	s.mu.Unlock()
@@ -240,14 +259,19 @@ func (s *Server) isStopping() bool {
 // the OpenAPI document they generate).
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.markRequest, s.recoverPanics, s.instrument, s.checkRequest(r))
+	s.router = r
+	// Authentication comes before the edge rule: nothing of a request
+	// without a valid credential is read beyond its headers.
+	r.Use(s.markRequest, s.recoverPanics, s.instrument, s.authn.Middleware(r, routePermissions, writeAuthError),
+		s.checkRequest(r))
 	hc := huma.DefaultConfig("Tasker orchestration API", s.version)
 	hc.CreateHooks = nil // no $schema links in responses
 	hc.OpenAPIPath = "/api-docs/openapi"
 	hc.DocsPath = "/api-docs/ui"
 	hc.SchemasPath = ""
 	hc.Info.Description = "Create and inspect tasks, fix steps, follow task events, browse templates and " +
-		"the dead letter queue. Every error is {\"error\": {\"code\", \"message\"}}."
+		"the dead letter queue. Every error is {\"error\": {\"code\", \"message\"}}. " + securityDescription
+	hc.Components.SecuritySchemes = s.securitySchemes()
 	s.api = humachi.New(r, hc)
 	s.taskRoutes()
 	s.stepRoutes()
@@ -277,10 +301,11 @@ func (s *Server) routes() http.Handler {
 // streamMeta marks operations that must not get the request timeout.
 const streamMeta = "tasker-stream"
 
-// register adds an operation: it documents the error responses, applies
-// the request timeout (except to streams), and passes every handler error
-// through errorFor.
+// register adds an operation: it documents its security (from
+// routePermissions) and error responses, applies the request timeout
+// (except to streams), and passes every handler error through errorFor.
 func register[I, O any](s *Server, op huma.Operation, errs []int, h func(context.Context, *I) (*O, error)) {
+	errs = append(slices.Clone(errs), s.secure(&op)...)
 	errSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[api.ErrorResponse](), true, "ErrorResponse")
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}

@@ -152,11 +152,13 @@ func (c *Config) Clone() *Config {
 	out.Templates.SearchPaths = slices.Clone(c.Templates.SearchPaths)
 	if c.Orchestration != nil {
 		o := *c.Orchestration
+		o.Web.Auth = o.Web.Auth.clone()
 		out.Orchestration = &o
 	}
 	if c.Worker != nil {
 		w := *c.Worker
 		w.Namespaces = slices.Clone(c.Worker.Namespaces)
+		w.Web.Auth = w.Web.Auth.clone()
 		out.Worker = &w
 	}
 	return &out

@@ -159,6 +159,22 @@ func (d *decoder) value(path string, f *field, raw any, v reflect.Value) {
 			out = append(out, s)
 		}
 		v.Set(reflect.ValueOf(out).Convert(f.typ))
+	case kindTableList:
+		list, ok := raw.([]any)
+		if !ok {
+			d.mismatch(path, f, raw)
+			return
+		}
+		out := reflect.MakeSlice(f.typ, len(list), len(list))
+		for i, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				d.add(path, fmt.Sprintf("expected %s, but element %d is %s", f.kind, i+1, describe(item)))
+				return
+			}
+			d.table(fmt.Sprintf("%s[%d]", path, i), f, m, out.Index(i))
+		}
+		v.Set(out)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // entry is one key of an encoded table, kept in declaration order.
 type entry struct {
 	key   string
-	value any     // string, int64, float64, bool or []string; nil for a table
+	value any     // string, int64, float64, bool, []string or [][]entry (a table list); nil for a table
 	table []entry // the keys of a sub-table
 }
 
@@ -50,6 +50,12 @@ func encodeTable(f *field, v reflect.Value) []entry {
 				list[i] = fv.Index(i).String()
 			}
 			out = append(out, entry{key: c.key, value: list})
+		case kindTableList:
+			tables := make([][]entry, fv.Len())
+			for i := range tables {
+				tables[i] = encodeTable(c, fv.Index(i))
+			}
+			out = append(out, entry{key: c.key, value: tables})
 		}
 	}
 	return out
@@ -67,6 +73,12 @@ func toMap(entries []entry) map[string]any {
 			list := make([]any, len(v))
 			for i, s := range v {
 				list[i] = s
+			}
+			m[e.key] = list
+		case [][]entry:
+			list := make([]any, len(v))
+			for i, t := range v {
+				list[i] = toMap(t)
 			}
 			m[e.key] = list
 		default:
@@ -87,7 +99,7 @@ func (c *Config) MarshalTOML() ([]byte, error) {
 
 func writeTOMLTable(b *bytes.Buffer, prefix string, entries []entry) {
 	for _, e := range entries {
-		if e.isTable() {
+		if e.isTable() || isTableList(e.value) {
 			continue
 		}
 		b.WriteString(e.key)
@@ -106,6 +118,24 @@ func writeTOMLTable(b *bytes.Buffer, prefix string, entries []entry) {
 		b.WriteString("[" + path + "]\n")
 		writeTOMLTable(b, path, e.table)
 	}
+	// Arrays of tables last: a [[table]] header ends the table before it.
+	for _, e := range entries {
+		if !isTableList(e.value) {
+			continue
+		}
+		path := joinKey(prefix, e.key)
+		for _, t := range e.value.([][]entry) {
+			b.WriteString("\n[[" + path + "]]\n")
+			writeTOMLTable(b, path, t)
+		}
+	}
+}
+
+// isTableList reports whether an entry's value is a non-empty array of
+// tables (an empty one is written inline as "key = []").
+func isTableList(v any) bool {
+	t, ok := v.([][]entry)
+	return ok && len(t) > 0
 }
 
 func writeTOMLValue(b *bytes.Buffer, v any) {
@@ -131,6 +161,8 @@ func writeTOMLValue(b *bytes.Buffer, v any) {
 			}
 			b.WriteString(s)
 		}
+	case [][]entry: // only ever empty here
+		b.WriteString("[]")
 	case []string:
 		b.WriteByte('[')
 		for i, s := range x {
@@ -187,6 +219,15 @@ func writeJSONTable(b *bytes.Buffer, entries []entry) {
 			}
 			data, _ := json.Marshal(x) // strings always encode
 			b.Write(data)
+		case [][]entry:
+			b.WriteByte('[')
+			for i, t := range x {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				writeJSONTable(b, t)
+			}
+			b.WriteByte(']')
 		default:
 			data, _ := json.Marshal(x) // int64 and bool always encode
 			b.Write(data)

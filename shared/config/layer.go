@@ -71,6 +71,12 @@ func normalizeLayerValue(v any) any {
 			out[i] = val
 		}
 		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = normalizeLayerValue(val)
+		}
+		return out
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
 			return n

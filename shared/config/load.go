@@ -283,6 +283,14 @@ func (s *loadState) walkStrings(prefix string, f *field, m map[string]any) {
 					}
 				}
 			}
+		case kindTableList:
+			if list, ok := m[name].([]any); ok {
+				for _, item := range list {
+					if sub, ok := item.(map[string]any); ok {
+						s.walkStrings(key, c, sub)
+					}
+				}
+			}
 		}
 	}
 }

@@ -66,6 +66,8 @@ type OrchestrationWeb struct {
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 	// Backpressure is admission control for task creation.
 	Backpressure Backpressure `toml:"backpressure"`
+	// Auth is authentication and authorization (off by default).
+	Auth WebAuth `toml:"auth"`
 }
 
 // Backpressure is the [orchestration.web.backpressure] section: when the
@@ -113,6 +115,7 @@ func defaultOrchestration() Orchestration {
 				QueueDepthLimit: 5000,
 				RetryAfter:      30 * time.Second,
 			},
+			Auth: defaultWebAuth(ContextOrchestration),
 		},
 		Results:         ResultConsumer{BatchSize: 100, Concurrency: 4, ClaimVisibility: 30 * time.Second},
 		Requests:        RequestConsumer{BatchSize: 50, Concurrency: 2},
@@ -154,6 +157,7 @@ func (w *OrchestrationWeb) Validate() error {
 	ps.positiveDuration("request_timeout", w.RequestTimeout)
 	ps.intBetween("max_body_bytes", w.MaxBodyBytes, 1024, 1<<30)
 	ps.nest("backpressure", w.Backpressure.Validate())
+	ps.nest("auth", w.Auth.validate([]string{EndpointsHealth, EndpointsMetrics, EndpointsDocs}, []string{EndpointsEvents}))
 	return ps.Err()
 }
 

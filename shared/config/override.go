@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -147,6 +148,12 @@ func parseOverride(k kind, value string) (any, error) {
 			}
 		}
 		return list, nil
+	case kindTableList:
+		var list []any
+		if err := json.Unmarshal([]byte(value), &list); err != nil {
+			return nil, fmt.Errorf(`invalid value: want a JSON array of objects, e.g. [{"name": "ci", …}] (%v)`, err)
+		}
+		return normalizeLayerValue(list), nil
 	}
 	return nil, fmt.Errorf("cannot be overridden")
 }

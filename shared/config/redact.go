@@ -48,7 +48,8 @@ func RedactSecrets(s string) string {
 }
 
 // Redacted returns a deep copy of c with RedactSecrets applied to every
-// string value, for display (`tasker config show`, the config endpoint).
+// string value and every field tagged `secret:"true"` (API key hashes)
+// masked whole, for display (`tasker config show`, the config endpoints).
 func (c *Config) Redacted() *Config {
 	out := c.Clone()
 	redactStrings(reflect.ValueOf(out).Elem())
@@ -63,7 +64,14 @@ func redactStrings(v reflect.Value) {
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
+			f := v.Type().Field(i)
+			switch {
+			case !f.IsExported():
+			case f.Tag.Get("secret") == "true" && f.Type.Kind() == reflect.String:
+				if v.Field(i).String() != "" {
+					v.Field(i).SetString(SecretMask)
+				}
+			default:
 				redactStrings(v.Field(i))
 			}
 		}

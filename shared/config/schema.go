@@ -19,6 +19,7 @@ const (
 	kindFloat
 	kindDuration
 	kindStringList
+	kindTableList
 )
 
 // String names the kind as error messages do ("expected a duration …").
@@ -38,6 +39,8 @@ func (k kind) String() string {
 		return `a duration string such as "30s", "250ms" or "5m"`
 	case kindStringList:
 		return "an array of strings"
+	case kindTableList:
+		return "an array of tables"
 	}
 	return "a value"
 }
@@ -50,7 +53,7 @@ type field struct {
 	kind   kind   // what the value must be
 	ptr    bool   // a *struct table (the context sections)
 	typ    reflect.Type
-	fields []*field // the keys of a table, in declaration order
+	fields []*field // the keys of a table (or of each table of a table list), in declaration order
 }
 
 // child returns the key of a table named name, or nil.
@@ -112,6 +115,8 @@ func buildField(name string, index int, t reflect.Type) *field {
 		f.kind = kindFloat
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		f.kind = kindStringList
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		f.kind, f.fields = kindTableList, buildTable(t.Elem()).fields
 	default:
 		panic("config: unsupported field type " + t.String() + " for key " + name)
 	}

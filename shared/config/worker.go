@@ -37,6 +37,8 @@ type WorkerWeb struct {
 	Enabled bool `toml:"enabled"`
 	// BindAddress is the host:port to listen on. Default ":8081".
 	BindAddress string `toml:"bind_address"`
+	// Auth is authentication and authorization (off by default).
+	Auth WebAuth `toml:"auth"`
 }
 
 // Claims is the [worker.claims] section: how the worker takes steps from
@@ -104,7 +106,7 @@ func defaultWorker() Worker {
 		WorkerID:      "",
 		Namespaces:    []string{},
 		ShutdownGrace: 4 * time.Second,
-		Web:           WorkerWeb{Enabled: true, BindAddress: ":8081"},
+		Web:           WorkerWeb{Enabled: true, BindAddress: ":8081", Auth: defaultWebAuth(ContextWorker)},
 		Claims: Claims{
 			BatchSize:         100,
 			VisibilityTimeout: 30 * time.Second,
@@ -150,6 +152,7 @@ func (w *Worker) Validate() error {
 func (w *WorkerWeb) Validate() error {
 	var ps Problems
 	ps.bindAddress("bind_address", w.BindAddress)
+	ps.nest("auth", w.Auth.validate([]string{EndpointsHealth, EndpointsMetrics}, nil))
 	return ps.Err()
 }
 
