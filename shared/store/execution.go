@@ -8,7 +8,7 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 )
 
-// ExecutionStatus summarises what a task's steps allow next (reference §1.8).
+// ExecutionStatus summarises what a task's steps allow next.
 type ExecutionStatus string
 
 // Execution statuses, in precedence order.
@@ -71,7 +71,7 @@ func (c *StepCounts) Add(s state.StepState, ready bool) {
 
 // Classify applies the execution-status precedence. Blocked comes before
 // ready: with parallel branches a task can have a permanently failed step and
-// a ready one at once, and it must report blocked (reference §12.2).
+// a ready one at once, and it must report blocked.
 func (c StepCounts) Classify() ExecutionStatus {
 	switch {
 	case c.Failed > 0:

@@ -12,7 +12,7 @@ import (
 )
 
 // taskGraph is the shape of one task: its steps' states and its edges.
-// Readiness is computed from it in Go (the rules of reference §1.6) instead
+// Readiness is computed from it in Go (the rules in readiness.go) instead
 // of in SQL subqueries: a task's graph is small, it is read with two
 // index-backed statements whatever the table sizes and statistics, and the
 // same code serves orchestration and the API.

@@ -27,7 +27,7 @@ func stepDest(st *Step) []any {
 		&st.Checkpoint, &st.Priority, &st.StateChangedAt, &st.CreatedAt, &st.UpdatedAt}
 }
 
-// Readiness computes a step's readiness facts (reference §1.6). The rules:
+// Readiness computes a step's readiness facts. The rules:
 // dependencies are satisfied when every parent is complete or resolved
 // manually; the first execution is always eligible, later ones only when the
 // step is retryable and attempts < max_attempts; a step is ready when it is

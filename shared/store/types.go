@@ -99,7 +99,7 @@ type RetryPolicy struct {
 	Jitter       bool
 }
 
-// StepReadiness is a step with its readiness facts (reference §1.6).
+// StepReadiness is a step with its readiness facts.
 type StepReadiness struct {
 	Step
 	DependenciesSatisfied bool
