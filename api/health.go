@@ -28,7 +28,8 @@ func DurationMs(d time.Duration) int64 {
 }
 
 // The checks every /health/detailed answer names (tasker-core's
-// DetailedHealthChecks); "database" and "queues" are this server's own.
+// DetailedHealthChecks); "database", "queues" and "vacuum" are this
+// server's own.
 const (
 	CheckWebDatabase           = "web_database"
 	CheckOrchestrationDatabase = "orchestration_database"
@@ -38,6 +39,9 @@ const (
 	CheckPoolUtilization       = "pool_utilization"
 	CheckQueueDepth            = "queue_depth"
 	CheckChannelSaturation     = "channel_saturation"
+	// CheckVacuum is healthy or warning: whether dead rows in the engine's
+	// tables are being reclaimed (a warning does not change the status).
+	CheckVacuum = "vacuum"
 )
 
 // HealthInfo describes the serving process (tasker-core's HealthInfo).
@@ -60,7 +64,7 @@ type DetailedHealthResponse struct {
 	Version       string                 `json:"version"`
 	UptimeSeconds float64                `json:"uptime_seconds"`
 	Leader        bool                   `json:"leader" doc:"Whether this instance runs the cluster-wide loops"`
-	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database and queues"`
+	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database, and queues and vacuum when the database answers"`
 	Pool          PoolStats              `json:"pool"`
 	Queues        []QueueHealth          `json:"queues"`
 	Info          HealthInfo             `json:"info"`

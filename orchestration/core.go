@@ -174,6 +174,7 @@ func (c *Core) Start(ctx context.Context) error {
 		started = append(started, comp)
 	}
 	c.started = true
+	c.warnAboutVacuum(ctx)
 	c.log.Info("orchestration started")
 	return nil
 }

@@ -6,35 +6,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tasker-go/tasker/internal/testlog"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestFlagsAndConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -49,7 +31,7 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		{environ: []string{"TASKER__WORKER__CLAIMS__BATCH_SIZE=0"}, code: 1, says: "batch_size"},
 		{args: []string{"--config-root", "/does/not/exist"}, code: 1, says: "config root"},
 	} {
-		var out syncBuffer
+		var out testlog.Buffer
 		require.Equal(t, tc.code, run(context.Background(), tc.args, tc.environ, &out), "%v %v", tc.args, tc.environ)
 		require.Contains(t, out.String(), tc.says)
 	}
@@ -60,7 +42,7 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 func TestConfigRootFromEnvironment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out syncBuffer
+	var out testlog.Buffer
 	// A database nobody answers on: if the root were ignored, the worker
 	// would fail to connect rather than run against a real one.
 	environ := []string{"TASKER_CONFIG_ROOT=/does/not/exist", "DATABASE_URL=postgres://nobody@127.0.0.1:1/x?connect_timeout=2"}
@@ -73,7 +55,7 @@ func TestConfigRootFromEnvironment(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(root, dir, "base.toml"), nil, 0o644))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(root, "worker", "base.toml"), []byte("[worker.claims]\nbatch_size = 0\n"), 0o644))
-	out = syncBuffer{}
+	out = testlog.Buffer{}
 	require.Equal(t, 1, run(ctx, []string{"--config-root", root}, environ, &out))
 	require.Contains(t, out.String(), filepath.Join(root, "worker", "base.toml")+": worker.claims.batch_size: must be between 1 and 10000")
 }
@@ -91,7 +73,7 @@ func TestUnmigratedSchemaIsExplained(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out syncBuffer
+	var out testlog.Buffer
 	require.Equal(t, 1, run(ctx, nil, environ, &out))
 	require.Contains(t, out.String(), `tasker-worker: schema "`+db.Schema+`": the database has no Tasker schema: run `+"`tasker migrate up`"+` first`)
 	require.NotContains(t, out.String(), "does not exist")
@@ -112,7 +94,7 @@ func TestServesUntilCancelled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testlog.Buffer
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, nil, environ, &out) }()
 	require.Eventually(t, func() bool {
@@ -152,7 +134,7 @@ func TestBusyPortIsExplained(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out syncBuffer
+	var out testlog.Buffer
 	require.Equal(t, 1, run(ctx, nil, environ, &out))
 	require.Contains(t, out.String(), "tasker-worker: worker: web server: port "+port+" is already in use (worker.web.bind_address = \""+addr+"\")")
 	require.Contains(t, out.String(), "choose another address with worker.web.bind_address or TASKER__WORKER__WEB__BIND_ADDRESS=127.0.0.1:")

@@ -11,36 +11,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/testlog"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
-
-// lockedBuffer collects a command's log output written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runningServer is `tasker server` running in-process.
 type runningServer struct {
@@ -48,7 +30,7 @@ type runningServer struct {
 	done   chan struct{} // closed when the command returned; err is then set
 	err    error
 	lines  chan string
-	logs   *lockedBuffer
+	logs   *testlog.Buffer
 }
 
 var urlRE = regexp.MustCompile(`REST API on (http://\S+)`)
@@ -57,7 +39,7 @@ func startServerCmd(t *testing.T, args ...string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	rs := &runningServer{cancel: cancel, done: make(chan struct{}), lines: make(chan string, 100), logs: &lockedBuffer{}}
+	rs := &runningServer{cancel: cancel, done: make(chan struct{}), lines: make(chan string, 100), logs: &testlog.Buffer{}}
 	cmd := newServerCmd()
 	cmd.SetOut(pw)
 	cmd.SetErr(rs.logs)

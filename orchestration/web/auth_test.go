@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/internal/testlog"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/auth"
 	"github.com/tasker-go/tasker/shared/config"
@@ -147,10 +147,9 @@ func concretePath(pattern string) string {
 // docs by default) are open whatever is sent.
 func TestEveryRouteAgainstEveryCredential(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer
-	var logMu sync.Mutex
+	var logs testlog.Buffer
 	opts := withAuth(nil)
-	opts.logger = slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil))
+	opts.logger = slog.New(slog.NewTextHandler(&logs, nil))
 	h := newHarness(t, opts)
 	k := testAuthKeys()
 	all := allResourceWildcards()
@@ -235,23 +234,10 @@ func TestEveryRouteAgainstEveryCredential(t *testing.T) {
 	} {
 		require.Contains(t, text, series)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	require.Contains(t, logs.String(), "reason=permission_denied")
 	for _, s := range append(secrets, testAPIKey, testNarrowAPIKey, "tsk_not-a-key") {
 		require.NotContains(t, logs.String(), s, "a credential reached the logs")
 	}
-}
-
-type lockedBuffer struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }
 
 // With health, metrics and docs closed, they need system:read like the

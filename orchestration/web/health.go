@@ -137,6 +137,7 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 		out.Queues = append(out.Queues, qh)
 	}
 	out.Checks[api.CheckQueueDepth] = queueDepthCheck(qc, out.Queues)
+	out.Checks[api.CheckVacuum] = s.vacuumCheck(ctx)
 	if s.isStopping() {
 		out.Status = statusShuttingDown
 		out.Info.OperationalState = statusShuttingDown

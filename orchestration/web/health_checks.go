@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/orchestration"
 )
 
 // Pool utilization (acquired / max) from which pool_utilization is
@@ -94,4 +97,24 @@ func (s *Server) environment() string {
 		return s.settings.Env
 	}
 	return "unknown"
+}
+
+// vacuumCheck says whether dead rows in the engine's tables are being
+// reclaimed: healthy, or warning with the problem (a warning leaves the
+// overall status as it is: the engine still works, only slower).
+func (s *Server) vacuumCheck(ctx context.Context) api.HealthCheck {
+	start := time.Now()
+	st, err := s.store.VacuumStatus(ctx)
+	c := api.HealthCheck{Status: statusHealthy, DurationMs: api.DurationMs(time.Since(start))}
+	if err != nil {
+		s.log.Warn("health: reading vacuum statistics", "err", err)
+		c.Status, c.Message = "unknown", "vacuum statistics could not be read"
+		return c
+	}
+	ok, msg := orchestration.VacuumAdvice(st, time.Now())
+	c.Message = msg
+	if !ok {
+		c.Status = "warning"
+	}
+	return c
 }

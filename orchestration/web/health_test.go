@@ -50,6 +50,18 @@ func TestHealth(t *testing.T) {
 	worker := queues["worker_"+tpl.NamespaceName+"_queue"]
 	require.EqualValues(t, 1, worker.Depth)
 	require.Equal(t, "ok", worker.Status)
+	require.Contains(t, d.Checks, api.CheckVacuum)
+
+	// A table of ours whose autovacuum is disabled is a warning naming it;
+	// the service stays healthy.
+	_, err := h.core.Store().Pool().Exec(h.ctx, `ALTER TABLE workflow_steps SET (autovacuum_enabled = false)`)
+	require.NoError(t, err)
+	res = h.do(http.MethodGet, "/health/detailed", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	res.json(t, &d)
+	require.Equal(t, "healthy", d.Status)
+	require.Equal(t, "warning", d.Checks[api.CheckVacuum].Status)
+	require.Contains(t, d.Checks[api.CheckVacuum].Message, "autovacuum is disabled on workflow_steps")
 	// The leader flag reflects the Core (a lone instance becomes leader).
 	require.Eventually(t, h.core.IsLeader, 10*time.Second, 10*time.Millisecond)
 	res = h.do(http.MethodGet, "/health/detailed", nil)
