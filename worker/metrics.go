@@ -80,9 +80,7 @@ func newMetrics(reg prometheus.Registerer, workerID string, saturation func() fl
 			Help: "Handlers running now divided by handlers.max_concurrent (the ceiling, not the adaptive limit): 1 means this worker cannot take more.",
 		}, saturation),
 	}
-	for _, c := range []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
-		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures,
-		m.saturation} {
+	for _, c := range m.all() {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}
@@ -90,17 +88,19 @@ func newMetrics(reg prometheus.Registerer, workerID string, saturation func() fl
 	return m, nil
 }
 
-// DescribeMetrics sends the descriptors of every series a worker registers,
-// so deployment checks can verify that dashboards and alerting rules name
-// only series that exist.
-func DescribeMetrics(ch chan<- *prometheus.Desc) {
+// MetricCollectors returns new collectors of every series a worker exports
+// (registered nowhere that is served), so deployment checks can verify that
+// dashboards and alerting rules name only series (and labels) that exist.
+func MetricCollectors() []prometheus.Collector {
 	m, err := newMetrics(prometheus.NewRegistry(), "describe", func() float64 { return 0 })
 	if err != nil {
-		panic(err) // a fresh registry only fails on a duplicate name in newMetrics itself
+		return nil // a fresh registry fails only on a duplicate name, which the deployment checks would report as no worker series
 	}
-	for _, c := range []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
+	return m.all()
+}
+
+func (m *metrics) all() []prometheus.Collector {
+	return []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
 		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures,
-		m.saturation} {
-		c.Describe(ch)
-	}
+		m.saturation}
 }

@@ -190,13 +190,11 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLead, prometheus.GaugeValue, leader)
 }
 
-// DescribeMetrics sends the descriptors of every series the REST layer
-// exports (request counters and the values read at scrape time), so
-// deployment checks can verify that dashboards and alerting rules name only
-// series that exist.
-func DescribeMetrics(ch chan<- *prometheus.Desc) {
+// MetricCollectors returns new, unregistered collectors of every series the
+// REST layer exports (request counters and the values read at scrape time),
+// so deployment checks can verify that dashboards and alerting rules name
+// only series (and labels) that exist. They are for Describe only.
+func MetricCollectors() []prometheus.Collector {
 	m := newServerMetrics(nil, nil)
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.authFail, &scrapeCollector{m: m}} {
-		c.Describe(ch)
-	}
+	return []prometheus.Collector{m.requests, m.latency, m.authFail, &scrapeCollector{m: m}}
 }
