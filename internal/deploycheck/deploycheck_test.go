@@ -299,3 +299,40 @@ func TestDashboardStructure(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookLinks: every alert links to a section of docs/operations.md
+// that exists, and every alert has one.
+func TestRunbookLinks(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/operations.md")
+	require.NoError(t, err)
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#{2,4} (.+)$`).FindAllStringSubmatch(string(doc), -1) {
+		slug := strings.ToLower(strings.TrimSpace(m[1]))
+		slug = regexp.MustCompile(`[^a-z0-9 _-]`).ReplaceAllString(slug, "")
+		anchors[strings.ReplaceAll(slug, " ", "-")] = true
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	data, err := os.ReadFile(filepath.Join(deployDir, "prometheus/alerts.yml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(data, &rules))
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			u := r.Annotations["runbook_url"]
+			_, frag, ok := strings.Cut(u, "docs/operations.md#")
+			require.True(t, ok, "%s: runbook_url %q does not point into docs/operations.md", r.Alert, u)
+			require.True(t, anchors[frag], "%s: docs/operations.md has no section #%s", r.Alert, frag)
+			require.Contains(t, string(doc), "`"+r.Alert+"`", "%s is not described in docs/operations.md", r.Alert)
+		}
+	}
+	require.Positive(t, n)
+}
