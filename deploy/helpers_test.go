@@ -11,3 +11,5 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 }
+
+func mkdir(path string) error { return os.MkdirAll(path, 0o750) }

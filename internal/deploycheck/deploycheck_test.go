@@ -234,6 +234,48 @@ func TestAlertRules(t *testing.T) {
 	require.Contains(t, string(out), "SUCCESS")
 }
 
+// TestEveryAlertIsUnitTested: alerts_test.yml evaluates every alert of
+// alerts.yml at least once with an expected firing.
+func TestEveryAlertIsUnitTested(t *testing.T) {
+	t.Parallel()
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []any  `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	for path, v := range map[string]any{"prometheus/alerts.yml": &rules, "prometheus/alerts_test.yml": &tests} {
+		data, err := os.ReadFile(filepath.Join(deployDir, path))
+		require.NoError(t, err)
+		require.NoError(t, yaml.Unmarshal(data, v), path)
+	}
+	fires := map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			}
+		}
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			require.True(t, fires[r.Alert], "alerts_test.yml never expects %s to fire", r.Alert)
+		}
+	}
+	require.Positive(t, n)
+}
+
 // TestDashboardExpressionsParse: promtool parses every dashboard query, once
 // Grafana's variables are given values, as recording rules.
 func TestDashboardExpressionsParse(t *testing.T) {
