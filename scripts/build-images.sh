@@ -7,8 +7,10 @@
 #
 #   --tag TAG        image tag (default: git describe, else dev)
 #   --install        apt-get install buildah (and runc for --smoke) when missing
-#   --smoke          run the tasker image against $DATABASE_URL (default: the
-#                    local PostgreSQL) and check /health/ready and the probe
+#   --smoke          run both images against $DATABASE_URL (default: the
+#                    local PostgreSQL): migrate, start the server and a
+#                    worker, and check /health/ready with each image's
+#                    health check command
 #   --push-to REG    push both images to REG/tasker:TAG and REG/tasker-worker:TAG
 #   --archive DIR    also write both images as docker-archive tarballs to DIR
 #                    (`docker load -i DIR/tasker.tar`)
@@ -129,5 +131,19 @@ if [ "$smoke" = 1 ]; then
   run_in "$ctr" -- /usr/local/bin/tasker probe "http://127.0.0.1:$port/health/ready" ||
     die "the image's health check command failed against a ready server"
   log "the image's health check (tasker probe) passed"
+  wport=$((port + 1))
+  wctr=$(bh from --name "$name-worker" "localhost/tasker-worker:$tag")
+  run_in --env TASKER__WORKER__WEB__BIND_ADDRESS="127.0.0.1:$wport" "$wctr" -- /usr/local/bin/tasker-worker >"$ctx/worker.log" 2>&1 &
+  wrk_pid=$!
+  ok=0
+  for _ in $(seq 1 60); do
+    if run_in "$wctr" -- /usr/local/bin/tasker-worker --probe "http://127.0.0.1:$wport/health/ready" >/dev/null 2>&1; then ok=1; break; fi
+    kill -0 "$wrk_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
+  bh rm "$wctr" >/dev/null 2>&1 || true
+  if [ "$ok" != 1 ]; then cat "$ctx/worker.log" >&2; die "the tasker-worker image did not become ready"; fi
+  log "the tasker-worker image became ready (its health check, tasker-worker --probe, passed)"
 fi
 log "done: localhost/tasker:$tag localhost/tasker-worker:$tag"
