@@ -108,9 +108,20 @@ if [ "$smoke" = 1 ]; then
   name="tasker-smoke-$$"
   log "smoke test: migrate and serve on 127.0.0.1:$port (schema $schema)"
   ctr=$(bh from --name "$name" "localhost/tasker:$tag")
+  # Each `buildah run` starts in a session of its own (setsid), so stopping
+  # its process group stops the process inside the container too (killing
+  # buildah alone leaves it running).
+  stop_group() { # <pid>
+    [ -n "$1" ] || return 0
+    kill -TERM -- "-$1" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.5; done
+    kill -KILL -- "-$1" 2>/dev/null || true
+  }
   cleanup_smoke() {
-    [ -n "${srv_pid:-}" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+    stop_group "${srv_pid:-}"
+    stop_group "${wrk_pid:-}"
     bh rm "$ctr" >/dev/null 2>&1 || true
+    [ -n "${wctr:-}" ] && { bh rm "$wctr" >/dev/null 2>&1 || true; }
     psql "$db" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
     rm -rf "$ctx"
   }
@@ -118,7 +129,9 @@ if [ "$smoke" = 1 ]; then
   run_in() { bh run --isolation "$BUILDAH_ISOLATION" --network host --user 65532:65532 \
     --env DATABASE_URL="$db" --env TASKER__DATABASE__SCHEMA="$schema" --env TASKER_ENV=development "$@"; }
   run_in "$ctr" -- /usr/local/bin/tasker migrate up >&2
-  run_in --env TASKER__ORCHESTRATION__WEB__BIND_ADDRESS="127.0.0.1:$port" "$ctr" -- /usr/local/bin/tasker server >"$ctx/server.log" 2>&1 &
+  setsid buildah --storage-driver "$STORAGE_DRIVER" run --isolation "$BUILDAH_ISOLATION" --network host --user 65532:65532 \
+    --env DATABASE_URL="$db" --env TASKER__DATABASE__SCHEMA="$schema" --env TASKER_ENV=development \
+    --env TASKER__ORCHESTRATION__WEB__BIND_ADDRESS="127.0.0.1:$port" "$ctr" -- /usr/local/bin/tasker server >"$ctx/server.log" 2>&1 &
   srv_pid=$!
   ok=0
   for _ in $(seq 1 60); do
@@ -133,7 +146,9 @@ if [ "$smoke" = 1 ]; then
   log "the image's health check (tasker probe) passed"
   wport=$((port + 1))
   wctr=$(bh from --name "$name-worker" "localhost/tasker-worker:$tag")
-  run_in --env TASKER__WORKER__WEB__BIND_ADDRESS="127.0.0.1:$wport" "$wctr" -- /usr/local/bin/tasker-worker >"$ctx/worker.log" 2>&1 &
+  setsid buildah --storage-driver "$STORAGE_DRIVER" run --isolation "$BUILDAH_ISOLATION" --network host --user 65532:65532 \
+    --env DATABASE_URL="$db" --env TASKER__DATABASE__SCHEMA="$schema" --env TASKER_ENV=development \
+    --env TASKER__WORKER__WEB__BIND_ADDRESS="127.0.0.1:$wport" "$wctr" -- /usr/local/bin/tasker-worker >"$ctx/worker.log" 2>&1 &
   wrk_pid=$!
   ok=0
   for _ in $(seq 1 60); do
@@ -141,8 +156,6 @@ if [ "$smoke" = 1 ]; then
     kill -0 "$wrk_pid" 2>/dev/null || break
     sleep 0.5
   done
-  kill "$wrk_pid" 2>/dev/null; wait "$wrk_pid" 2>/dev/null || true
-  bh rm "$wctr" >/dev/null 2>&1 || true
   if [ "$ok" != 1 ]; then cat "$ctx/worker.log" >&2; die "the tasker-worker image did not become ready"; fi
   log "the tasker-worker image became ready (its health check, tasker-worker --probe, passed)"
 fi
