@@ -129,3 +129,13 @@ func (c *Core) observeOutcomes(out []store.TaskOutcome) {
 		}
 	}
 }
+
+// MetricCollectors returns new, unregistered collectors of every series the
+// orchestration core exports, so deployment checks can verify that
+// dashboards and alerting rules name only series (and labels) that exist.
+func MetricCollectors() []prometheus.Collector {
+	m, _ := newMetrics(nil) // without a registerer nothing can fail
+	return []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
+		m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged,
+		m.deadWorkerSteps}
+}

@@ -19,5 +19,7 @@ fi
 scripts/lint.sh
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+echo "== deploy/ (Kubernetes manifests module)"
+(cd deploy && go mod tidy -diff && go vet ./... && go test -count=1 -timeout 5m ./...)
 echo "== bench/ (River baseline module)"
 (cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)

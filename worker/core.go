@@ -99,13 +99,15 @@ func New(opts Options) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(opts.Registerer, opts.Config.WorkerID)
-	if err != nil {
-		return nil, err
-	}
 	limit := opts.Config.Handlers.MaxConcurrent
 	if opts.Config.Handlers.Adaptive {
 		limit = opts.Config.Handlers.MinConcurrent
+	}
+	sl := newSlots(limit)
+	ceiling := opts.Config.Handlers.MaxConcurrent
+	m, err := newMetrics(opts.Registerer, opts.Config.WorkerID, func() float64 { return sl.saturation(ceiling) })
+	if err != nil {
+		return nil, err
 	}
 	c := &Core{
 		opts:       opts,
@@ -114,7 +116,7 @@ func New(opts Options) (*Core, error) {
 		store:      opts.Store,
 		queue:      opts.Queue,
 		exec:       router{reg: opts.Registry, fallback: opts.Fallback},
-		slots:      newSlots(limit),
+		slots:      sl,
 		flights:    newFlights(),
 		live:       newLiveness(),
 		metrics:    m,

@@ -22,9 +22,12 @@ type metrics struct {
 	claimErrs       prometheus.Counter
 	checkpoints     prometheus.Counter
 	authFailures    *prometheus.CounterVec
+	saturation      prometheus.GaugeFunc
 }
 
-func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
+// newMetrics builds and registers the worker's series; saturation reports
+// the share of the handler ceiling in use (see slots.saturation).
+func newMetrics(reg prometheus.Registerer, workerID string, saturation func() float64) (*metrics, error) {
 	labels := prometheus.Labels{"worker_id": workerID}
 	m := &metrics{
 		claimed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -72,12 +75,32 @@ func newMetrics(reg prometheus.Registerer, workerID string) (*metrics, error) {
 			Name: "tasker_worker_auth_failures_total", ConstLabels: labels,
 			Help: "Worker API requests refused by authentication (401) or authorization (403), by route and reason.",
 		}, []string{"route", "reason"}),
+		saturation: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tasker_worker_saturation_ratio", ConstLabels: labels,
+			Help: "Handlers running now divided by handlers.max_concurrent (the ceiling, not the adaptive limit): 1 means this worker cannot take more.",
+		}, saturation),
 	}
-	for _, c := range []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
-		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures} {
+	for _, c := range m.all() {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// MetricCollectors returns new collectors of every series a worker exports
+// (registered nowhere that is served), so deployment checks can verify that
+// dashboards and alerting rules name only series (and labels) that exist.
+func MetricCollectors() []prometheus.Collector {
+	m, err := newMetrics(prometheus.NewRegistry(), "describe", func() float64 { return 0 })
+	if err != nil {
+		return nil // a fresh registry fails only on a duplicate name, which the deployment checks would report as no worker series
+	}
+	return m.all()
+}
+
+func (m *metrics) all() []prometheus.Collector {
+	return []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
+		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures,
+		m.saturation}
 }

@@ -75,6 +75,20 @@ func (s *slots) snapshot() (limit, inUse int) {
 	return s.limit, s.inUse
 }
 
+// saturation is the share of ceiling taken by running handlers (0 when the
+// ceiling is not positive). It is measured against the ceiling rather than
+// the current adaptive limit: a worker whose limit can still grow is not
+// saturated, so scaling out on this value waits until adaptive concurrency
+// has nothing left to give.
+func (s *slots) saturation(ceiling int) float64 {
+	if ceiling <= 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(s.running) / float64(ceiling)
+}
+
 // takePeak returns the most handlers running at once since the last call
 // and resets it to the handlers running now.
 func (s *slots) takePeak() int {

@@ -13,6 +13,7 @@
 // Usage:
 //
 //	tasker-worker [--config-root DIR] [--env test|development|production]
+//	tasker-worker --probe URL   # exit 0 when URL answers 2xx (container health checks)
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tasker-go/tasker/internal/probe"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/worker"
@@ -45,6 +47,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: $"+infra.ConfigRootEnv+", else the copy built into the binary)")
 	env := fs.String("env", "", "configuration environment: test, development or production (default: $TASKER_ENV, else development)")
+	probeURL := fs.String("probe", "", "check a health endpoint instead of running (container health checks): exit 0 when URL answers 2xx")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -54,6 +57,13 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tasker-worker: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *probeURL != "" {
+		if err := probe.Check(ctx, *probeURL, probe.DefaultTimeout); err != nil {
+			fmt.Fprintf(stderr, "tasker-worker: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	reg := worker.NewRegistry()
 	if err := native.Register(reg); err != nil {

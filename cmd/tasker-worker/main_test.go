@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -139,4 +141,19 @@ func TestBusyPortIsExplained(t *testing.T) {
 	require.Contains(t, out.String(), "tasker-worker: worker: web server: port "+port+" is already in use (worker.web.bind_address = \""+addr+"\")")
 	require.Contains(t, out.String(), "choose another address with worker.web.bind_address or TASKER__WORKER__WEB__BIND_ADDRESS=127.0.0.1:")
 	require.Contains(t, out.String(), "port 0 picks a free port")
+}
+
+// TestProbeFlag: --probe checks a health endpoint and exits without
+// loading any configuration (the image's health check relies on it).
+func TestProbeFlag(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health/ready" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	var out testlog.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"--probe", srv.URL + "/health/ready"}, nil, &out), out.String())
+	require.Equal(t, 1, run(context.Background(), []string{"--probe", srv.URL + "/health/other"}, nil, &out))
+	require.Contains(t, out.String(), "HTTP 503")
 }

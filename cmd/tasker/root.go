@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newDLQCmd(),
 		newSystemCmd(),
 		newAuthCmd(),
+		newProbeCmd(),
 	)
 	return root
 }

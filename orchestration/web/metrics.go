@@ -189,3 +189,12 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLead, prometheus.GaugeValue, leader)
 }
+
+// MetricCollectors returns new, unregistered collectors of every series the
+// REST layer exports (request counters and the values read at scrape time),
+// so deployment checks can verify that dashboards and alerting rules name
+// only series (and labels) that exist. They are for Describe only.
+func MetricCollectors() []prometheus.Collector {
+	m := newServerMetrics(nil, nil)
+	return []prometheus.Collector{m.requests, m.latency, m.authFail, &scrapeCollector{m: m}}
+}
