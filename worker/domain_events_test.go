@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/template"
+)
+
+const eventsYAML = `
+name: events
+namespace_name: ev
+version: 1.0.0
+steps:
+  - name: go_step
+    handler: {callable: ev.go}
+    retry: {max_attempts: 1}
+    publishes_events:
+      - name: thing.done
+        schema: {type: object, required: [id], properties: {id: {type: integer}}}
+  - name: ffi_good
+    handler: {callable: "Py::Good"}
+    retry: {max_attempts: 1}
+    publishes_events: [{name: ffi.done, delivery_mode: fast, condition: always, publisher: FfiPublisher}]
+  - name: ffi_bad
+    handler: {callable: "Py::Bad"}
+    retry: {max_attempts: 1}
+    publishes_events: [{name: ffi.done}]
+`
+
+// foreignResults plays a foreign executor: it returns fixed result JSON per
+// callable.
+type foreignResults map[string]string
+
+func (f foreignResults) Execute(_ context.Context, step *StepContext) Result {
+	r, err := DecodeResult([]byte(f[step.Callable()]))
+	if err != nil {
+		return systemFailure(err.Error(), stepresult.ErrorTypeInvalidResult, false)
+	}
+	return r
+}
+
+// TestPublishedEventsTravelWithTheResult: events a Go handler publishes
+// through its step context, and events a foreign handler lists in its
+// result JSON, are stored in the step's result with their declaration's
+// condition, delivery mode and publisher, and are published when the result
+// is processed; a payload that fails the schema or an undeclared name is
+// refused (a foreign handler's result then fails, naming the event).
+func TestPublishedEventsTravelWithTheResult(t *testing.T) {
+	h := newHarness(t)
+	tpl := parseTemplate(t, eventsYAML)
+	reg := NewRegistry()
+	var refusals []error
+	handle(t, reg, "ev.go", func(_ context.Context, s *Step[struct{}]) (any, error) {
+		refusals = append(refusals, s.PublishEvent("thing.done", map[string]any{"id": "x"}), s.PublishEvent("other", nil))
+		return map[string]int{"ok": 1}, s.PublishEvent("thing.done", map[string]any{"id": 7})
+	})
+	x := foreignResults{
+		"Py::Good": `{"success": true, "result": {}, "domain_events": [{"event_name": "ffi.done", "payload": {"x": 1}}]}`,
+		"Py::Bad":  `{"success": true, "result": {}, "domain_events": [{"name": "nope", "payload": {}}]}`,
+	}
+	h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, fallback: x})
+	h.orchestrate()
+	tk := h.createTask(tpl, `{}`)
+	h.waitFor("the task to finish", func() bool { return h.taskState(tk.id) == state.TaskError })
+
+	require.Len(t, refusals, 2)
+	require.ErrorIs(t, refusals[0], ErrInvalidEventPayload)
+	require.Contains(t, refusals[0].Error(), `"thing.done"`)
+	require.Contains(t, refusals[0].Error(), "/id: must be integer")
+	require.ErrorIs(t, refusals[1], ErrUndeclaredEvent)
+
+	goRes := stepresult.Parse(h.step(tk, "go_step").Results)
+	require.Len(t, goRes.DomainEvents, 1)
+	ev := goRes.DomainEvents[0]
+	require.Equal(t, "thing.done", ev.Name)
+	require.JSONEq(t, `{"id": 7}`, string(ev.Payload))
+	require.Equal(t, "success", ev.Condition)
+	require.Equal(t, "durable", ev.DeliveryMode)
+	require.Equal(t, "ev.go", ev.FiredBy)
+	require.False(t, ev.FiredAt.IsZero())
+
+	good := stepresult.Parse(h.step(tk, "ffi_good").Results)
+	require.Len(t, good.DomainEvents, 1)
+	require.Equal(t, "fast", good.DomainEvents[0].DeliveryMode)
+	require.Equal(t, "always", good.DomainEvents[0].Condition)
+	require.Equal(t, "FfiPublisher", good.DomainEvents[0].FiredBy)
+
+	bad := stepresult.Parse(h.step(tk, "ffi_bad").Results)
+	require.False(t, bad.Success)
+	require.Equal(t, stepresult.ErrorTypeInvalidResult, bad.Error.ErrorType)
+	require.Contains(t, bad.Error.Message, `"nope"`)
+	require.Empty(t, bad.DomainEvents)
+
+	recs, err := h.store.DomainEvents(h.ctx, tk.id, 0, 0)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Event.EventName)
+	}
+	require.ElementsMatch(t, []string{"thing.done", "ffi.done"}, names, "published when orchestration committed the results")
+}
+
+// TestDecodeResultDomainEvents: the result JSON of a foreign handler may
+// carry events; one without a name is an invalid result.
+func TestDecodeResultDomainEvents(t *testing.T) {
+	r, err := DecodeResult([]byte(`{"success": true, "domain_events": [{"event_name": "a", "payload": {"k": 1}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, []EventRequest{{Name: "a", Payload: json.RawMessage(`{"k": 1}`)}}, r.eventRequests)
+	_, err = DecodeResult([]byte(`{"success": true, "domain_events": [{"payload": {}}]}`))
+	require.True(t, errors.Is(err, ErrInvalidResult), "%v", err)
+	require.Contains(t, err.Error(), "domain_events[0]: event_name is required")
+}
