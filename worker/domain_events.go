@@ -102,6 +102,25 @@ func (k *eventSink) publish(name string, payload any, at time.Time) error {
 	return nil
 }
 
+// check reports, as an error wrapping ErrInvalidResult, the first of reqs
+// that PublishEvent would refuse, without publishing anything.
+func (k *eventSink) check(reqs []EventRequest) error {
+	if k == nil {
+		return nil
+	}
+	probe := &eventSink{decls: k.decls, callable: k.callable}
+	for i, e := range reqs {
+		var payload any
+		if len(e.Payload) > 0 {
+			payload = e.Payload
+		}
+		if err := probe.publish(e.Name, payload, time.Now()); err != nil {
+			return fmt.Errorf("%w: domain_events[%d]: %w", ErrInvalidResult, i, err)
+		}
+	}
+	return nil
+}
+
 func (k *eventSink) take() []stepresult.DomainEvent {
 	k.mu.Lock()
 	defer k.mu.Unlock()

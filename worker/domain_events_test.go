@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -116,4 +117,47 @@ func TestDecodeResultDomainEvents(t *testing.T) {
 	_, err = DecodeResult([]byte(`{"success": true, "domain_events": [{"payload": {}}]}`))
 	require.True(t, errors.Is(err, ErrInvalidResult), "%v", err)
 	require.Contains(t, err.Error(), "domain_events[0]: event_name is required")
+}
+
+// TestChannelExecutorCompleteChecksEvents: a foreign handler (Ruby, Python
+// through the C ABI) lists its events in the result it completes with; an
+// undeclared one or a payload that fails the schema makes Complete return an
+// error wrapping ErrInvalidResult naming it (the step fails as
+// invalid_result), a good one is stored with the result.
+func TestChannelExecutorCompleteChecksEvents(t *testing.T) {
+	h := newHarness(t)
+	tpl := parseTemplate(t, eventsYAML)
+	x := NewChannelExecutor(ChannelExecutorConfig{})
+	reg := NewRegistry()
+	handle(t, reg, "ev.go", noop)
+	h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, fallback: x})
+	h.orchestrate()
+	tk := h.createTask(tpl, `{}`)
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	defer cancel()
+	done := map[string]error{}
+	for len(done) < 2 {
+		evs, err := x.PollWait(ctx, 2)
+		require.NoError(t, err)
+		for _, ev := range evs {
+			switch ev.Callable {
+			case "Py::Good":
+				done[ev.Callable] = x.Complete(ev.ID, []byte(`{"success": true, "result": {},
+					"domain_events": [{"event_name": "ffi.done", "payload": {"x": 1}}]}`))
+			case "Py::Bad":
+				done[ev.Callable] = x.Complete(ev.ID, []byte(`{"success": true, "result": {},
+					"domain_events": [{"event_name": "ffi.done", "payload": {}}, {"event_name": "ffi.other"}]}`))
+			}
+		}
+	}
+	require.NoError(t, done["Py::Good"])
+	require.ErrorIs(t, done["Py::Bad"], ErrInvalidResult)
+	require.ErrorIs(t, done["Py::Bad"], ErrUndeclaredEvent)
+	require.Contains(t, done["Py::Bad"].Error(), `domain_events[1]: publishing "ffi.other"`)
+	h.waitFor("the task to finish", func() bool { return h.taskState(tk.id) == state.TaskError })
+	good := stepresult.Parse(h.step(tk, "ffi_good").Results)
+	require.Len(t, good.DomainEvents, 1)
+	bad := stepresult.Parse(h.step(tk, "ffi_bad").Results)
+	require.Equal(t, stepresult.ErrorTypeInvalidResult, bad.Error.ErrorType)
+	require.Empty(t, bad.DomainEvents)
 }
