@@ -75,6 +75,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		res = timeoutResult(timeout)
 	default:
 		res = res.withEvents(sc.events)
+		c.countEvents(res.events)
 	}
 	raw, success, errorType := buildResult(f.step, res, runInfo{
 		workerID: c.cfg.WorkerID, hostname: c.opts.Hostname, started: started, finished: finished,

@@ -169,3 +169,17 @@ func (r Result) withEvents(k *eventSink) Result {
 	r.events = k.take()
 	return r
 }
+
+// countEvents counts the events a result carries for /metrics/events.
+func (c *Core) countEvents(evs []stepresult.DomainEvent) {
+	for _, e := range evs {
+		switch e.DeliveryMode {
+		case stepresult.DeliveryFast:
+			c.stats.eventsFast.Add(1)
+		case stepresult.DeliveryBroadcast:
+			c.stats.eventsBroadcast.Add(1)
+		default:
+			c.stats.eventsDurable.Add(1)
+		}
+	}
+}

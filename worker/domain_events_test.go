@@ -66,10 +66,12 @@ func TestPublishedEventsTravelWithTheResult(t *testing.T) {
 		"Py::Good": `{"success": true, "result": {}, "domain_events": [{"event_name": "ffi.done", "payload": {"x": 1}}]}`,
 		"Py::Bad":  `{"success": true, "result": {}, "domain_events": [{"name": "nope", "payload": {}}]}`,
 	}
-	h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, fallback: x})
+	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, fallback: x})
 	h.orchestrate()
 	tk := h.createTask(tpl, `{}`)
 	h.waitFor("the task to finish", func() bool { return h.taskState(tk.id) == state.TaskError })
+	require.Equal(t, []uint64{1, 1, 0}, []uint64{c.stats.eventsDurable.Load(), c.stats.eventsFast.Load(),
+		c.stats.eventsBroadcast.Load()}, "counted for /metrics/events")
 
 	require.Len(t, refusals, 2)
 	require.ErrorIs(t, refusals[0], ErrInvalidEventPayload)
