@@ -11,6 +11,9 @@ import (
 	"github.com/tasker-go/tasker/client"
 )
 
+// domainEventsPage is the server's page size for a task's domain events.
+const domainEventsPage = 1000
+
 func newTaskEventsCmd(f *apiFlags) *cobra.Command {
 	var follow bool
 	cmd := &cobra.Command{
@@ -47,12 +50,27 @@ JSON object per line).`,
 				})
 				return err
 			}
-			evs, err := s.c.DomainEvents(s.ctx, id, 0)
-			if err != nil {
-				return err
+			var evs []api.DomainEvent
+			for after := int64(0); ; {
+				page, err := s.c.DomainEvents(s.ctx, id, after)
+				if err != nil {
+					return err
+				}
+				evs = append(evs, page...)
+				if len(page) < domainEventsPage {
+					break
+				}
+				after = page[len(page)-1].Seq
 			}
 			if s.json {
-				return s.printJSON()
+				b, err := json.Marshal(evs)
+				if err != nil {
+					return err
+				}
+				if evs == nil {
+					b = []byte("[]")
+				}
+				return writeIndentedJSON(s.out, b)
 			}
 			if len(evs) == 0 {
 				fmt.Fprintln(s.out, "no domain events published for this task")

@@ -241,20 +241,8 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 				return
 			}
 		}
-		des, err := s.store.DomainEvents(ctx, task, lastDomain, 0)
-		if err != nil {
-			if ctx.Err() == nil && !s.isStopping() {
-				s.log.Warn("reading domain events", "task", task, "err", err)
-				_ = writeSSE(w, "error", "", map[string]string{"message": "reading events failed; reconnect to resume"})
-				_ = rc.Flush()
-			}
+		if !s.streamDomainEvents(ctx, w, rc, task, last, &lastDomain) {
 			return
-		}
-		for _, d := range des {
-			lastDomain = d.ID
-			if err := writeSSE(w, "domain_event", formatCursor(last, lastDomain), domainEventView(d)); err != nil {
-				return
-			}
 		}
 		if current.Terminal() {
 			_ = writeSSE(w, "end", formatCursor(last, lastDomain), api.TaskEndEvent{TaskUUID: task, Status: string(current)})
@@ -277,6 +265,35 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// domainEventPage is how many domain events one read of a stream takes.
+const domainEventPage = 500
+
+// streamDomainEvents writes the task's domain events after *lastDomain,
+// advancing it; false when the stream must end.
+func (s *Server) streamDomainEvents(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController,
+	task uuid.UUID, last store.EventCursor, lastDomain *int64) bool {
+	for {
+		des, err := s.store.DomainEvents(ctx, task, *lastDomain, domainEventPage)
+		if err != nil {
+			if ctx.Err() == nil && !s.isStopping() {
+				s.log.Warn("reading domain events", "task", task, "err", err)
+				_ = writeSSE(w, "error", "", map[string]string{"message": "reading events failed; reconnect to resume"})
+				_ = rc.Flush()
+			}
+			return false
+		}
+		for _, d := range des {
+			*lastDomain = d.ID
+			if err := writeSSE(w, "domain_event", formatCursor(last, *lastDomain), domainEventView(d)); err != nil {
+				return false
+			}
+		}
+		if len(des) < domainEventPage {
+			return true
 		}
 	}
 }
