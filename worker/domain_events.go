@@ -153,7 +153,8 @@ func (r *EventRequest) UnmarshalJSON(b []byte) error {
 // withEvents attaches the run's published events to the result; events an
 // executor reported in the result are published through the same checks
 // first, and a bad one turns the result into a permanent invalid_result
-// failure naming it.
+// failure naming it. Declared events the handler did not publish itself
+// are then published with the result as payload (see publishDefaults).
 func (r Result) withEvents(k *eventSink) Result {
 	for _, e := range r.eventRequests {
 		var payload any
@@ -166,8 +167,44 @@ func (r Result) withEvents(k *eventSink) Result {
 		}
 	}
 	r.eventRequests = nil
+	if !r.system {
+		k.publishDefaults(r)
+	}
 	r.events = k.take()
 	return r
+}
+
+// publishDefaults publishes each declared event the run did not publish
+// itself with the handler's result as payload, as tasker-core's default
+// publisher does, so templates whose handlers never call PublishEvent
+// publish their declared events: the success value, or for a failure
+// {"error_message", "error_type", "error_code", "retryable"}. An event
+// whose declared schema that payload does not match is not published.
+// Orchestration applies the conditions.
+func (k *eventSink) publishDefaults(r Result) {
+	if k == nil || len(k.decls) == 0 {
+		return
+	}
+	k.mu.Lock()
+	published := make(map[string]bool, len(k.list))
+	for _, e := range k.list {
+		published[e.Name] = true
+	}
+	k.mu.Unlock()
+	var payload any = r.value
+	if !r.success {
+		f := map[string]any{"error_message": r.message, "error_type": r.errorType, "retryable": r.retryable}
+		if r.errorCode != "" {
+			f["error_code"] = r.errorCode
+		}
+		payload = f
+	}
+	now := time.Now()
+	for _, d := range k.decls {
+		if !published[d.Name] {
+			_ = k.publish(d.Name, payload, now) // refused: the result does not fit the schema
+		}
+	}
 }
 
 // countEvents counts the events a result carries for /metrics/events.

@@ -163,3 +163,57 @@ func TestChannelExecutorCompleteChecksEvents(t *testing.T) {
 	require.Equal(t, stepresult.ErrorTypeInvalidResult, bad.Error.ErrorType)
 	require.Empty(t, bad.DomainEvents)
 }
+
+// TestDeclaredEventsPublishedWithTheResultByDefault: declared events a
+// handler did not publish itself are published with its result as payload
+// (the success value, or the failure's message, type and code), as
+// tasker-core's default publisher does, when that payload matches the
+// declared schema; orchestration then applies the conditions.
+func TestDeclaredEventsPublishedWithTheResultByDefault(t *testing.T) {
+	h := newHarness(t)
+	tpl := parseTemplate(t, `
+name: auto
+namespace_name: ev_auto
+version: 1.0.0
+steps:
+  - name: ok
+    handler: {callable: auto.ok}
+    retry: {max_attempts: 1}
+    publishes_events:
+      - {name: auto.done, schema: {type: object, required: [n]}}
+      - {name: auto.failed, condition: failure, schema: {type: object, required: [error_message]}}
+      - {name: auto.strict, schema: {type: object, required: [missing]}}
+  - name: fails
+    dependencies: [ok]
+    handler: {callable: auto.fails}
+    retry: {max_attempts: 1}
+    publishes_events:
+      - {name: auto.failed, condition: failure, schema: {type: object, required: [error_code]}}
+`)
+	reg := NewRegistry()
+	handle(t, reg, "auto.ok", func(context.Context, *Step[struct{}]) (any, error) { return map[string]int{"n": 1}, nil })
+	handle(t, reg, "auto.fails", func(context.Context, *Step[struct{}]) (any, error) {
+		return nil, &Error{Err: errors.New("card declined"), Code: "E1", Permanent: true}
+	})
+	h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
+	h.orchestrate()
+	tk := h.createTask(tpl, `{}`)
+	h.waitFor("the task to finish", func() bool { return h.taskState(tk.id) == state.TaskError })
+
+	ok := stepresult.Parse(h.step(tk, "ok").Results)
+	require.Len(t, ok.DomainEvents, 1, "auto.failed and auto.strict do not fit the result")
+	require.Equal(t, "auto.done", ok.DomainEvents[0].Name)
+	require.JSONEq(t, `{"n": 1}`, string(ok.DomainEvents[0].Payload))
+	failed := stepresult.Parse(h.step(tk, "fails").Results)
+	require.Len(t, failed.DomainEvents, 1)
+	require.JSONEq(t, `{"error_message": "card declined", "error_type": "PermanentError", "error_code": "E1", "retryable": false}`,
+		string(failed.DomainEvents[0].Payload))
+
+	recs, err := h.store.DomainEvents(h.ctx, tk.id, 0, 0)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Event.EventName+"@"+r.Event.Metadata.StepName)
+	}
+	require.Equal(t, []string{"auto.done@ok", "auto.failed@fails"}, names)
+}
