@@ -144,7 +144,9 @@ func (b *Bus) loop() {
 	}
 }
 
-// call runs a subscriber, turning a panic into an error.
+// call runs a subscriber, turning a panic into an error. Delivery happens
+// after the transaction that published the event has returned to its
+// caller, so the subscriber gets a context of its own, not the publisher's.
 func call(fn Handler, e Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
