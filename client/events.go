@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,8 +16,10 @@ import (
 )
 
 // Follow streams a task's events (GET /v1/tasks/{uuid}/events): its history so
-// far, then every transition as it commits, until the task ends (an "end"
-// event), ctx ends, or fn returns an error. It returns the final task status.
+// far, then every transition as it commits, and every domain event its
+// handlers publish (Kind "domain_event", with Domain set), until the task
+// ends (an "end" event), ctx ends, or fn returns an error. It returns the
+// final task status.
 func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) error) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/tasks/"+task.String()+"/events", nil), nil)
 	if err != nil {
@@ -62,6 +66,22 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 				return e.Status, nil
 			}
 			var e Event
+			if event == "domain_event" {
+				var d api.DomainEvent
+				if err := c.decode([]byte(data), &d); err != nil {
+					return "", fmt.Errorf("decoding domain_event: %w", err)
+				}
+				step := d.Metadata.StepUUID
+				e = Event{TaskEvent: api.TaskEvent{Kind: event, TaskUUID: d.Metadata.TaskUUID, StepUUID: &step,
+					StepName: d.Metadata.StepName, Event: d.EventName, At: d.Metadata.PublishedAt}, Domain: &d}
+				if fn != nil {
+					if err := fn(e); err != nil {
+						return "", err
+					}
+				}
+				event, data = "", ""
+				continue
+			}
 			if err := c.decode([]byte(data), &e.TaskEvent); err != nil {
 				return "", fmt.Errorf("decoding %s event: %w", event, err)
 			}
@@ -88,6 +108,18 @@ func (c *Client) Follow(ctx context.Context, task uuid.UUID, fn func(Event) erro
 		return "", ctx.Err()
 	}
 	return "", fmt.Errorf("event stream ended before the task finished")
+}
+
+// DomainEvents lists the domain events a task's handlers published (GET
+// /v1/tasks/{uuid}/domain_events), oldest first, after seq after (0: from
+// the first).
+func (c *Client) DomainEvents(ctx context.Context, task uuid.UUID, after int64) ([]api.DomainEvent, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	var out []api.DomainEvent
+	return out, c.do(ctx, http.MethodGet, "/v1/tasks/"+task.String()+"/domain_events", q, nil, &out)
 }
 
 // Wait follows a task until it is terminal and returns it with its steps.

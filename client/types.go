@@ -82,4 +82,7 @@ type Event struct {
 	api.TaskEvent
 	// Status is the final task status (Kind "end" only).
 	Status string
+	// Domain is the domain event a handler published (Kind "domain_event"
+	// only; TaskUUID and StepUUID are set from it).
+	Domain *api.DomainEvent
 }

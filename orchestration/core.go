@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
@@ -41,6 +42,9 @@ type Options struct {
 	// (task events); without it the detection checks every
 	// dead_workers.idle_interval while nothing is in progress.
 	Listener *pgnotify.Listener
+	// EventBus, when set, receives the fast domain events of the results
+	// orchestration commits, after the commit (in-process subscribers).
+	EventBus *domainevent.Bus
 }
 
 // Core is the orchestration service (the seed's OrchestrationCore).
@@ -55,6 +59,8 @@ type Core struct {
 	templates *templateCache
 	leader    *leader
 	activity  *activity
+	eventBus  *domainevent.Bus
+	events    *domainevent.Metrics
 
 	results, requests *consumer
 	loops             []*loop
@@ -99,12 +105,17 @@ func New(opts Options) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orchestration: %w", err)
 	}
+	em, err := domainevent.NewMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("orchestration: %w", err)
+	}
 	c := &Core{
 		store: opts.Store, queue: opts.Queue, cfg: opts.Config, backoff: opts.Backoff, queues: opts.Queues,
 		log: opts.Logger, metrics: m,
 		templates: newTemplateCache(opts.Store, opts.TemplateCacheTTL),
 		depths:    map[string]depthReading{},
 		activity:  &activity{},
+		eventBus:  opts.EventBus, events: em,
 	}
 	c.leader = newLeader(opts.ConnConfig, leaderKey(opts.Config.Leader.LockKey, opts.ConnConfig), opts.Config.Leader.RenewInterval, c.log)
 	// The consumers have no poll of their own: the queue's wake-ups include

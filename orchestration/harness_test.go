@@ -18,6 +18,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
@@ -42,6 +43,10 @@ type harness struct {
 	store *store.Store
 	core  *orchestration.Core
 	cfg   config.Orchestration
+	// events and metrics are the first orchestrator's event bus and
+	// metrics registry.
+	events  *domainevent.Bus
+	metrics *prometheus.Registry
 }
 
 func testConfig() config.Orchestration {
@@ -88,9 +93,13 @@ func (h *harness) config() *config.Config {
 
 // startCore starts another orchestrator on the same database.
 func (h *harness) startCore() *orchestration.Core {
+	reg := prometheus.NewRegistry()
 	svc, err := server.Open(h.ctx, server.OpenOptions{Config: h.config(), Infra: h.infra,
-		Metrics: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+		Metrics: reg, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(h.t, err)
+	if h.events == nil {
+		h.events, h.metrics = svc.Events(), reg
+	}
 	require.NoError(h.t, svc.Start(h.ctx))
 	h.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -201,6 +210,8 @@ type outcome struct {
 	value     any
 	// hold blocks the handler until the channel is closed.
 	hold <-chan struct{}
+	// events are domain events the result carries.
+	events []stepresult.DomainEvent
 }
 
 // driver plays workers: it claims steps of one namespace, runs the script and
@@ -285,6 +296,7 @@ func (d *driver) run(ctx context.Context, worker string, cs store.ClaimedStep) {
 		b, _ := json.Marshal(v)
 		res = stepresult.Success(cs.Step.UUID, b, nil)
 	}
+	res.DomainEvents = o.events
 	body, _ := json.Marshal(res)
 	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: worker,

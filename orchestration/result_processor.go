@@ -75,6 +75,12 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 	}
 	c.metrics.duplicates.Add(float64(out.Duplicate))
 	c.observeOutcomes(out.Tasks)
+	if len(out.DomainEvents) > 0 {
+		c.events.Published(out.DomainEvents)
+		if c.eventBus != nil {
+			c.eventBus.Publish(out.DomainEvents)
+		}
+	}
 }
 
 // decide is the retry policy. A success completes the step. A failure is

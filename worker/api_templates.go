@@ -227,14 +227,19 @@ func metricType(t dto.MetricType) string {
 	return "untyped"
 }
 
-// handleEventStats answers tasker-core's domain event statistics. This
-// engine validates and stores the events templates declare but publishes
-// none yet, so every count is zero (and says so: publishing is false).
+// handleEventStats answers tasker-core's domain event statistics: the
+// router counts are the events this worker's handlers published with their
+// results, by delivery mode. Orchestration publishes them when it commits
+// the results (and runs the in-process bus), so the bus counts here are
+// zero; its metrics count per event name.
 func (c *Core) handleEventStats(w http.ResponseWriter, _ *http.Request) {
+	d, f, b := c.stats.eventsDurable.Load(), c.stats.eventsFast.Load(), c.stats.eventsBroadcast.Load()
 	writeJSON(w, http.StatusOK, struct {
 		api.DomainEventStats
 		Publishing bool   `json:"publishing"`
 		Note       string `json:"note"`
-	}{api.DomainEventStats{CapturedAt: time.Now().UTC(), WorkerID: c.cfg.WorkerID}, false,
-		"domain events declared by templates are validated but not published by this version"})
+	}{api.DomainEventStats{CapturedAt: time.Now().UTC(), WorkerID: c.cfg.WorkerID,
+		Router: api.EventRouterStats{TotalRouted: d + f + b, DurableRouted: d, FastRouted: f, BroadcastRouted: b}}, true,
+		"router counts are events this worker's handlers published with their results; orchestration publishes " +
+			"them when it commits the results (tasker_domain_events_published_total on its /metrics)"})
 }

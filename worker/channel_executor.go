@@ -79,6 +79,7 @@ type ChannelExecutor struct {
 
 type channelEvent struct {
 	ev   Event
+	step *StepContext
 	run  *stepRun    // nil when Execute was not called by a Core
 	done chan Result // buffered 1; receives exactly one result
 	// polled is set when Poll hands the event out (guarded by mu).
@@ -108,6 +109,7 @@ func (x *ChannelExecutor) Execute(ctx context.Context, step *StepContext) Result
 	}
 	e := &channelEvent{
 		ev:   Event{ID: id, TaskUUID: step.TaskUUID(), StepUUID: step.StepUUID(), Callable: step.Callable(), JSON: data},
+		step: step,
 		run:  run,
 		done: make(chan Result, 1),
 	}
@@ -230,6 +232,9 @@ func (x *ChannelExecutor) Complete(id string, result []byte) error {
 		return fmt.Errorf("completing event %q: %w", id, ErrUnknownEvent)
 	}
 	r, err := DecodeResult(result)
+	if err == nil {
+		err = e.step.events.check(r.eventRequests)
+	}
 	if err != nil {
 		r = systemFailure(fmt.Sprintf("foreign handler returned an invalid result: %v", err),
 			stepresult.ErrorTypeInvalidResult, false)

@@ -82,7 +82,7 @@ func TestChannelExecutorRoundTrip(t *testing.T) {
 			"metadata": {"execution_time_ms": 3, "custom": {"lang": "python"}}}`, order,
 			dig(tss, "step_definition", "handler", "callable"), len(deps), dig(tss, "workflow_step", "inputs", "url"))
 	})
-	r := x.Execute(context.Background(), newStepContext(claimedStep("py.Fetch")))
+	r := x.Execute(context.Background(), newStepContext(claimedStep("py.Fetch"), nil))
 	require.NoError(t, <-errs)
 	require.True(t, r.IsSuccess())
 	require.JSONEq(t, `{"order": 42, "callable": "py.Fetch", "deps": 1, "config": "u"}`, string(r.Value().(json.RawMessage)))
@@ -100,7 +100,7 @@ func TestChannelExecutorFailuresAndBadResults(t *testing.T) {
 	}
 	for i, reply := range replies {
 		errs := foreign(t, x, 1, func(map[string]any) string { return reply })
-		r := x.Execute(context.Background(), newStepContext(claimedStep("rb.Thing")))
+		r := x.Execute(context.Background(), newStepContext(claimedStep("rb.Thing"), nil))
 		err := <-errs
 		require.False(t, r.IsSuccess(), i)
 		if i == 0 {
@@ -123,7 +123,7 @@ func TestChannelExecutorAbandonedEvents(t *testing.T) {
 	x := NewChannelExecutor(ChannelExecutorConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Result)
-	go func() { done <- x.Execute(ctx, newStepContext(claimedStep("py.Slow"))) }()
+	go func() { done <- x.Execute(ctx, newStepContext(claimedStep("py.Slow"), nil)) }()
 	var ev Event
 	require.Eventually(t, func() bool {
 		evs := x.Poll(1)
@@ -139,7 +139,7 @@ func TestChannelExecutorAbandonedEvents(t *testing.T) {
 
 	// An event abandoned before anyone polled it is never handed out.
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- x.Execute(ctx2, newStepContext(claimedStep("py.Slow"))) }()
+	go func() { done <- x.Execute(ctx2, newStepContext(claimedStep("py.Slow"), nil)) }()
 	require.Eventually(t, func() bool { return x.Pending() == 1 }, 5*time.Second, time.Millisecond)
 	cancel2()
 	<-done
@@ -338,7 +338,7 @@ func BenchmarkChannelExecutorRoundTrip(b *testing.B) {
 			}
 		}
 	}()
-	step := newStepContext(claimedStep("rb.Bench"))
+	step := newStepContext(claimedStep("rb.Bench"), nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		if r := x.Execute(ctx, step); !r.IsSuccess() {

@@ -88,6 +88,9 @@ type Core struct {
 
 	stats struct {
 		claimed, recorded, stale, released, lost, batches atomic.Int64
+		// events counts the domain events handlers published with their
+		// results, by delivery mode.
+		eventsDurable, eventsFast, eventsBroadcast atomic.Uint64
 	}
 	stopErr error
 }

@@ -34,7 +34,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	started := time.Now()
 	sr := c.newStepRun(f)
 	rctx := context.WithValue(tctx, runKey{}, sr)
-	sc := newStepContext(f.step)
+	sc := newStepContext(f.step, sr.decls())
 	var res Result
 	var returned bool
 	for {
@@ -46,7 +46,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		if returned && tctx.Err() == nil {
 			// The handler yielded a checkpoint: run the step again from
 			// it, under the same claim and timeout.
-			sc = newStepContext(stepWithCheckpoint(f.step, rec))
+			sc = newStepContext(stepWithCheckpoint(f.step, rec), sr.decls())
 			continue
 		}
 		res = yieldedResult()
@@ -73,6 +73,9 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		return
 	case timedOut && (!returned || !res.success):
 		res = timeoutResult(timeout)
+	default:
+		res = res.withEvents(sc.events)
+		c.countEvents(res.events)
 	}
 	raw, success, errorType := buildResult(f.step, res, runInfo{
 		workerID: c.cfg.WorkerID, hostname: c.opts.Hostname, started: started, finished: finished,

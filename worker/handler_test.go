@@ -242,7 +242,7 @@ func BenchmarkTypedHandler(b *testing.B) {
 	info := runInfo{workerID: "w", hostname: "h", started: time.Now(), finished: time.Now()}
 	ctx := context.Background()
 	for b.Loop() {
-		r := h.Execute(ctx, newStepContext(cs))
+		r := h.Execute(ctx, newStepContext(cs, nil))
 		if _, ok, _ := buildResult(cs, r, info); !ok {
 			b.Fatal(r.Message())
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/tasker-go/tasker/shared/stepresult"
 )
 
 // Result is the outcome of one run of a step, as executors report it and
@@ -25,6 +27,10 @@ type Result struct {
 	// system marks failures the worker made (panic, timeout, missing
 	// handler): stored with status "error" instead of "failed".
 	system bool
+	// eventRequests are the events an executor reported in its result
+	// JSON; events the published events the result carries.
+	eventRequests []EventRequest
+	events        []stepresult.DomainEvent
 }
 
 // ResultOf is the result a worker records for a handler that returned value

@@ -23,6 +23,7 @@ type resultJSON struct {
 	ErrorMessage          string                            `json:"error_message"`
 	OrchestrationMetadata *stepresult.OrchestrationMetadata `json:"orchestration_metadata"`
 	RetryAfterSeconds     *float64                          `json:"retry_after_seconds"`
+	DomainEvents          []EventRequest                    `json:"domain_events"`
 }
 
 type errorJSON struct {
@@ -56,6 +57,11 @@ var executionMetadataKeys = map[string]bool{
 //	{"success": false, "result": ..., "metadata": {...},
 //	 "error": {"message", "error_type", "error_code", "retryable", "backtrace"},
 //	 "retry_after_seconds": 30}
+//
+// Either shape may carry "domain_events": [{"event_name": "...", "payload":
+// {...}}], events the handler published (see StepContext.PublishEvent); the
+// worker checks them against the step's declarations when it stores the
+// result.
 //
 // "success" is required. A failure's message is error.message, else the
 // top-level "error_message", metadata.error_message or metadata.message,
@@ -110,6 +116,12 @@ func DecodeResult(data []byte) (Result, error) {
 			r = r.withRetryAfter(d)
 		}
 	}
+	for i, e := range rj.DomainEvents {
+		if e.Name == "" {
+			return Result{}, invalidResult("domain_events[%d]: event_name is required", i)
+		}
+	}
+	r.eventRequests = rj.DomainEvents
 	return r, nil
 }
 

@@ -148,7 +148,7 @@ func toStepResult(cs *store.ClaimedStep, r Result, info runInfo) (stepresult.Res
 		Attempt:         cs.Step.Attempts,
 		Custom:          r.metadata,
 	}
-	out := stepresult.Result{StepUUID: cs.Step.UUID, Metadata: md}
+	out := stepresult.Result{StepUUID: cs.Step.UUID, Metadata: md, DomainEvents: r.events}
 	if r.success {
 		value, err := encodeValue(r.value)
 		if err != nil {

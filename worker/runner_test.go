@@ -80,7 +80,7 @@ func TestFormatSeconds(t *testing.T) {
 }
 
 func TestInvokeRecoversAndTimesOut(t *testing.T) {
-	sc := newStepContext(claimedStep("x"))
+	sc := newStepContext(claimedStep("x"), nil)
 	res, ok := invoke(context.Background(), execFunc(func(context.Context, *StepContext) Result { panic("kaboom") }), sc)
 	require.True(t, ok)
 	require.Equal(t, stepresult.ErrorTypeHandlerPanic, res.ErrorType())

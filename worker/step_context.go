@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 // StepContext is the untyped view of the step being run: identity, attempt,
@@ -15,9 +16,11 @@ import (
 // every completed ancestor. A typed handler reaches it through the
 // *StepContext embedded in its Step; executors receive it directly.
 //
-// Its methods only read and are safe to call from many goroutines at once.
+// Its methods are safe to call from many goroutines at once; only
+// PublishEvent changes it.
 type StepContext struct {
 	claimed *store.ClaimedStep
+	events  *eventSink
 }
 
 // StepData describes a step for NewStepContext: what a worker knows about
@@ -57,6 +60,9 @@ type StepData struct {
 	// Checkpoint is the saved checkpoint record, if any (see
 	// YieldCheckpoint).
 	Checkpoint json.RawMessage
+	// PublishesEvents are the step's declared domain events (what
+	// PublishEvent accepts).
+	PublishesEvents []template.PublishedEvent
 }
 
 // NewStepContext builds the view of the step d describes. Workers build it
@@ -75,11 +81,14 @@ func NewStepContext(d StepData) *StepContext {
 			TimeoutSeconds: d.TimeoutSeconds, Attempts: d.Attempt, Inputs: d.Config, Checkpoint: d.Checkpoint,
 		},
 		Dependencies: d.Dependencies,
-	})
+	}, d.PublishesEvents)
 }
 
-// newStepContext wraps a claimed step, as the worker hands it to executors.
-func newStepContext(c *store.ClaimedStep) *StepContext { return &StepContext{claimed: c} }
+// newStepContext wraps a claimed step, as the worker hands it to executors,
+// with the step's declared events.
+func newStepContext(c *store.ClaimedStep, decls []template.PublishedEvent) *StepContext {
+	return &StepContext{claimed: c, events: &eventSink{decls: decls, callable: c.Step.HandlerCallable}}
+}
 
 // TaskUUID is the task's id.
 func (s *StepContext) TaskUUID() uuid.UUID { return s.claimed.Task.UUID }

@@ -83,6 +83,15 @@ func (c *Core) newStepRun(f *flight) *stepRun {
 	return r
 }
 
+// decls are the step's declared domain events (none when the worker did
+// not register the task's template).
+func (r *stepRun) decls() []template.PublishedEvent {
+	if r.def == nil {
+		return nil
+	}
+	return r.def.PublishesEvents
+}
+
 // yield saves the checkpoint while the claim is held and marks the step
 // for another run.
 func (r *stepRun) yield(ctx context.Context, cp Checkpoint) error {

@@ -135,7 +135,8 @@ type fixture struct {
 	steps               int
 	want                map[string]any // "step.path" -> value (numbers as float64 or near)
 	attempts            map[string]int
-	needs               string // engine feature the template needs (skipped while task creation refuses it)
+	needs               string   // engine feature the template needs (skipped while task creation refuses it)
+	events              []string // the domain events published, in order ("name/mode"), when set
 }
 
 var ecommerceCtx = `{"cart_items":[{"product_id":1,"quantity":2},{"product_id":2,"quantity":1}],
@@ -210,7 +211,8 @@ func pythonFixtures(csvPath string) []fixture {
 				status: "complete", steps: 4, want: map[string]any{
 					"domain_events_py_validate_order" + v.dsl + ".validated":  true,
 					"domain_events_py_process_payment" + v.dsl + ".amount":    99.5,
-					"domain_events_py_send_notification" + v.dsl + ".channel": "email"}},
+					"domain_events_py_send_notification" + v.dsl + ".channel": "email"},
+				events: []string{"order.validated/fast", "payment.processed/durable", "inventory.updated/fast", "notification.sent/fast"}},
 			fixture{file: "conditional_approval_handler" + s, ns: "conditional_approval" + s, name: "approval_routing" + s,
 				ctx: `{"amount":500,"requester":"ann","purpose":"laptops"}`, status: "complete", steps: 4, needs: "decision points",
 				want: map[string]any{"finalize_approval" + s + ".final_status": "approved", "finalize_approval" + s + ".approval_count": 1.0}},
@@ -274,6 +276,16 @@ func TestFixtureWorkflows(t *testing.T) {
 					continue
 				}
 				require.Equal(t, want, got, key)
+			}
+			if fc.events != nil {
+				evs, err := e.c.DomainEvents(e.sys.Ctx, id, 0)
+				require.NoError(t, err)
+				var got []string
+				for _, ev := range evs {
+					got = append(got, ev.EventName+"/"+ev.Metadata.DeliveryMode)
+				}
+				t.Logf("events: %q", got)
+				require.Equal(t, fc.events, got, "domain events of tasker-core's handlers, published with their results")
 			}
 			if fc.status == "complete" {
 				var meta struct {

@@ -28,6 +28,8 @@ type rubyCase struct {
 	attempts map[string]int
 	errored  []string
 	needs    string // an engine feature the template needs; skipped while task creation is refused
+	// events are the domain events published, in order ("name/mode"), when set.
+	events []string
 }
 
 const (
@@ -157,9 +159,10 @@ func rubyCases(productsCSV string) []rubyCase {
 	twin(rubyCase{file: "checkpoint_yield_test.yaml", needs: "batch processing", ctx: `{"total_items":100,"items_per_checkpoint":25}`,
 		status: "complete", steps: 3,
 		checks: map[string]map[string]string{"aggregate_results": {"/total_processed": "100", "/running_total": "5050"}}})
-	twin(rubyCase{file: "domain_event_publishing.yaml", needs: "domain events",
+	twin(rubyCase{file: "domain_event_publishing.yaml",
 		ctx: `{"order_id":"ORD-1","customer_id":"CUST-1","amount":99.5}`, status: "complete", steps: 4,
-		checks: map[string]map[string]string{"domain_events_process_payment": {"/amount": "99.5", "/status": `"success"`}}})
+		checks: map[string]map[string]string{"domain_events_process_payment": {"/amount": "99.5", "/status": `"success"`}},
+		events: []string{"order.validated/fast", "payment.processed/durable", "inventory.updated/fast", "notification.sent/fast"}})
 	return cases
 }
 
@@ -209,6 +212,16 @@ func TestRubyFixtureWorkflows(t *testing.T) {
 				for name, s := range steps {
 					require.Equal(t, "complete", s.CurrentState, name)
 				}
+			}
+			if fc.events != nil {
+				evs, err := rs.client.DomainEvents(rs.sys.Ctx, task.TaskUUID, 0)
+				require.NoError(t, err)
+				var got []string
+				for _, ev := range evs {
+					got = append(got, ev.EventName+"/"+ev.Metadata.DeliveryMode)
+				}
+				t.Logf("events: %q", got)
+				require.Equal(t, fc.events, got, "domain events of tasker-core's handlers, published with their results")
 			}
 			for name, checks := range fc.checks {
 				s, ok := steps[name]

@@ -33,7 +33,7 @@ sees the task end other than complete.`,
 		newTaskCreateCmd(f), newTaskGetCmd(f), newTaskListCmd(f), newTaskCancelCmd(f),
 		newTaskStepsCmd(f), newTaskStepCmd(f),
 		newTaskResetStepCmd(f), newTaskResolveStepCmd(f), newTaskCompleteStepCmd(f),
-		newTaskAuditCmd(f), newTaskVisualizeCmd(f),
+		newTaskAuditCmd(f), newTaskVisualizeCmd(f), newTaskEventsCmd(f),
 	)
 	return cmd
 }

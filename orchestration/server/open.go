@@ -30,6 +30,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
 )
 
@@ -101,6 +102,10 @@ type OpenOptions struct {
 	// database; Stop leaves it open. Programs that run orchestration and a
 	// worker in one process share one this way.
 	Infra *infra.Infra
+	// EventBus, when set, receives the fast domain events of the results
+	// the service commits; Stop leaves it open. Nil: the service makes its
+	// own (Service.Events) and closes it on Stop.
+	EventBus *domainevent.Bus
 	// EventHeartbeat is the interval of the comment lines the task event
 	// streams send while nothing happens. Default 15s.
 	EventHeartbeat time.Duration
@@ -141,9 +146,19 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		s.closeInfra()
 		return nil, err
 	}
+	s.bus = opts.EventBus
+	if s.bus == nil {
+		em, err := domainevent.NewMetrics(s.metrics)
+		if err != nil {
+			s.closeInfra()
+			return nil, err
+		}
+		s.bus, s.ownBus = domainevent.NewBus(domainevent.BusConfig{Logger: log, Metrics: em}), true
+	}
 	s.core, err = orchestration.New(orchestration.Options{
 		Store: s.infra.Store, Queue: s.infra.Queue, ConnConfig: s.infra.ConnConfig, Config: *cfg.Orchestration,
 		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: s.metrics, Listener: s.infra.Listener,
+		EventBus: s.bus,
 	})
 	if err != nil {
 		s.closeInfra()

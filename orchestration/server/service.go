@@ -13,6 +13,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
 )
 
@@ -28,7 +29,15 @@ type Service struct {
 	closed   sync.Once
 	metrics  *prometheus.Registry
 	log      *slog.Logger
+	bus      *domainevent.Bus
+	ownBus   bool
 }
+
+// Events is the in-process bus that receives the fast domain events of the
+// results this instance commits (docs/events.md):
+//
+//	srv.Events().Subscribe("payment.*", func(ctx context.Context, e domainevent.Event) error { ... })
+func (s *Service) Events() *domainevent.Bus { return s.bus }
 
 // Core is the orchestration core, for what Service does not wrap: creating
 // tasks in-process, operator actions, leadership, maintenance runs.
@@ -115,6 +124,9 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) closeInfra() {
+	if s.ownBus {
+		s.bus.Close() // delivers what is buffered; idempotent
+	}
 	if s.ownInfra {
 		s.closed.Do(s.infra.Close)
 	}

@@ -127,6 +127,7 @@ func TestWireContract(t *testing.T) {
 	second := stepID(ok, "second")
 	record("get_step", http.MethodGet, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}", stepPath(ok, second), nil)
 	record("step_audit", http.MethodGet, "/v1/tasks/{uuid}/workflow_steps/{step_uuid}/audit", stepPath(ok, second)+"/audit", nil)
+	record("task_domain_events", http.MethodGet, "/v1/tasks/{uuid}/domain_events", "/v1/tasks/"+ok.String()+"/domain_events", nil)
 	record("task_events", http.MethodGet, "/v1/tasks/{uuid}/events", "/v1/tasks/"+ok.String()+"/events", nil,
 		"Accept", "text/event-stream")
 
@@ -269,6 +270,7 @@ var clientTypes = map[string]func() any{
 	"error_bad_body": func() any { return new(api.ErrorResponse) }, "error_conflict": func() any { return new(api.ErrorResponse) },
 	"error_method_not_allowed": func() any { return new(api.ErrorResponse) },
 	"task_summary":             func() any { return new(client.TaskSummary) },
+	"task_domain_events":       func() any { return new([]api.DomainEvent) },
 	"task_summary_dlq":         func() any { return new(client.TaskSummary) },
 	"investigation_queue":      func() any { return new([]client.InvestigationEntry) },
 	"analytics_performance":    func() any { return new(client.PerformanceMetrics) },

@@ -138,7 +138,8 @@ func (s *Server) eventRoutes() {
 		OperationID: "streamTaskEvents", Method: http.MethodGet, Path: "/v1/tasks/{uuid}/events", Tags: []string{"tasks"},
 		Summary: "Follow a task's state changes (Server-Sent Events)",
 		Description: "Replays the task's history, then streams every task and step transition as it commits: " +
-			"`event: task` or `event: step` with a JSON TaskEvent as data, and a final `event: end` " +
+			"`event: task` or `event: step` with a JSON TaskEvent as data, `event: domain_event` with a " +
+			"DomainEvent for each domain event a handler published (once its step result committed), and a final `event: end` " +
 			"(data {task_uuid, status}) when the task reaches a terminal state. Comment lines are sent every " +
 			"15 s as a heartbeat. Each event's id can be sent back as Last-Event-ID to resume.",
 		Metadata: map[string]any{streamMeta: true},
@@ -163,14 +164,15 @@ func (s *Server) streamEvents(ctx context.Context, in *eventsInput) (*huma.Strea
 		return nil, err
 	}
 	var from store.EventCursor
+	var fromDomain int64
 	if in.LastEventID != "" {
-		if from, err = parseCursor(in.LastEventID); err != nil {
+		if from, fromDomain, err = parseCursor(in.LastEventID); err != nil {
 			return nil, err
 		}
 	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		_, w := humachi.Unwrap(hctx)
-		s.stream(hctx.Context(), w, id, task.State, from)
+		s.stream(hctx.Context(), w, id, task.State, from, fromDomain)
 	}}, nil
 }
 
@@ -188,7 +190,13 @@ type eventKey struct {
 // stream writes the task's events until it ends, the client leaves or the
 // server stops. current is the task's state when the stream was asked for
 // (a client resuming after the final transition gets "end" at once).
-func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UUID, current state.TaskState, from store.EventCursor) {
+//
+// Domain events the task's handlers published follow as "domain_event"
+// events once their step result committed; lastDomain is the seq of the last
+// one the client saw. They commit in order per task (the transactions that
+// write them hold the task's row lock), so a cursor suffices.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UUID, current state.TaskState,
+	from store.EventCursor, lastDomain int64) {
 	wake, unwatch := s.events.watch(task)
 	defer unwatch()
 	rc := http.NewResponseController(w)
@@ -229,12 +237,15 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 			} else {
 				last.StepID = max(last.StepID, e.ID)
 			}
-			if err := writeSSE(w, e.Kind, formatCursor(last), eventView(e)); err != nil {
+			if err := writeSSE(w, e.Kind, formatCursor(last, lastDomain), eventView(e)); err != nil {
 				return
 			}
 		}
+		if !s.streamDomainEvents(ctx, w, rc, task, last, &lastDomain) {
+			return
+		}
 		if current.Terminal() {
-			_ = writeSSE(w, "end", formatCursor(last), api.TaskEndEvent{TaskUUID: task, Status: string(current)})
+			_ = writeSSE(w, "end", formatCursor(last, lastDomain), api.TaskEndEvent{TaskUUID: task, Status: string(current)})
 			_ = rc.Flush()
 			return
 		}
@@ -254,6 +265,35 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, task uuid.UU
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// domainEventPage is how many domain events one read of a stream takes.
+const domainEventPage = 500
+
+// streamDomainEvents writes the task's domain events after *lastDomain,
+// advancing it; false when the stream must end.
+func (s *Server) streamDomainEvents(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController,
+	task uuid.UUID, last store.EventCursor, lastDomain *int64) bool {
+	for {
+		des, err := s.store.DomainEvents(ctx, task, *lastDomain, domainEventPage)
+		if err != nil {
+			if ctx.Err() == nil && !s.isStopping() {
+				s.log.Warn("reading domain events", "task", task, "err", err)
+				_ = writeSSE(w, "error", "", map[string]string{"message": "reading events failed; reconnect to resume"})
+				_ = rc.Flush()
+			}
+			return false
+		}
+		for _, d := range des {
+			*lastDomain = d.ID
+			if err := writeSSE(w, "domain_event", formatCursor(last, *lastDomain), domainEventView(d)); err != nil {
+				return false
+			}
+		}
+		if len(des) < domainEventPage {
+			return true
 		}
 	}
 }
@@ -296,18 +336,30 @@ func writeSSE(w http.ResponseWriter, event, id string, data any) error {
 	return err
 }
 
-// Event ids are "<task transition id>.<step transition id>": the cursor
-// after the event.
-func formatCursor(c store.EventCursor) string {
-	return strconv.FormatInt(c.TaskID, 10) + "." + strconv.FormatInt(c.StepID, 10)
+// Event ids are "<task transition id>.<step transition id>", followed by
+// ".<domain event seq>" once a domain event was sent: the cursor after the
+// event.
+func formatCursor(c store.EventCursor, domain int64) string {
+	id := strconv.FormatInt(c.TaskID, 10) + "." + strconv.FormatInt(c.StepID, 10)
+	if domain > 0 {
+		id += "." + strconv.FormatInt(domain, 10)
+	}
+	return id
 }
 
-func parseCursor(v string) (store.EventCursor, error) {
-	t, st, ok := strings.Cut(v, ".")
-	ti, err1 := strconv.ParseInt(t, 10, 64)
-	si, err2 := strconv.ParseInt(st, 10, 64)
-	if !ok || err1 != nil || err2 != nil || ti < 0 || si < 0 {
-		return store.EventCursor{}, invalidParam("Last-Event-ID", "%q is not an event id from this stream", v)
+func parseCursor(v string) (store.EventCursor, int64, error) {
+	parts := strings.Split(v, ".")
+	bad := invalidParam("Last-Event-ID", "%q is not an event id from this stream", v)
+	if len(parts) < 2 || len(parts) > 3 {
+		return store.EventCursor{}, 0, bad
 	}
-	return store.EventCursor{TaskID: ti, StepID: si}, nil
+	var n [3]int64
+	for i, p := range parts {
+		x, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || x < 0 {
+			return store.EventCursor{}, 0, bad
+		}
+		n[i] = x
+	}
+	return store.EventCursor{TaskID: n[0], StepID: n[1]}, n[2], nil
 }

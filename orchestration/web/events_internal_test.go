@@ -65,11 +65,17 @@ func TestSettled(t *testing.T) {
 
 func TestCursorRoundTrip(t *testing.T) {
 	c := store.EventCursor{TaskID: 7, StepID: 42}
-	got, err := parseCursor(formatCursor(c))
+	require.Equal(t, "7.42", formatCursor(c, 0))
+	got, d, err := parseCursor(formatCursor(c, 0))
 	require.NoError(t, err)
 	require.Equal(t, c, got)
-	for _, bad := range []string{"", "7", "a.b", "-1.2", "1.2.3"} {
-		_, err := parseCursor(bad)
+	require.Zero(t, d)
+	got, d, err = parseCursor(formatCursor(c, 9))
+	require.NoError(t, err)
+	require.Equal(t, c, got)
+	require.Equal(t, int64(9), d, "the domain event seq")
+	for _, bad := range []string{"", "7", "a.b", "-1.2", "1.2.-3", "1.2.3.4", "1.2.x"} {
+		_, _, err := parseCursor(bad)
 		require.Error(t, err, bad)
 	}
 }

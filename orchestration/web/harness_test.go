@@ -278,6 +278,8 @@ func stepByName(t *testing.T, tr api.TaskResponse, name string) api.StepResponse
 type outcome struct {
 	fail bool
 	hold <-chan struct{}
+	// events are domain events the result carries.
+	events []stepresult.DomainEvent
 }
 
 // driver plays workers for one namespace through the store, as a worker does.
@@ -350,6 +352,7 @@ func (d *driver) run(ctx context.Context, cs store.ClaimedStep) {
 		b, _ := json.Marshal(map[string]any{"step": cs.Step.Name})
 		res = stepresult.Success(cs.Step.UUID, b, nil)
 	}
+	res.DomainEvents = o.events
 	body, _ := json.Marshal(res)
 	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: "driver",

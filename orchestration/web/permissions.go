@@ -14,11 +14,12 @@ import (
 // TestEveryRouteDeclaresAPermission fails. Permissions follow tasker-core's
 // vocabulary; see docs/security.md.
 var routePermissions = auth.Routes{
-	auth.RouteKey(http.MethodPost, "/v1/tasks"):               {Permission: api.PermTasksCreate},
-	auth.RouteKey(http.MethodGet, "/v1/tasks"):                {Permission: api.PermTasksList},
-	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}"):         {Permission: api.PermTasksRead},
-	auth.RouteKey(http.MethodDelete, "/v1/tasks/{uuid}"):      {Permission: api.PermTasksCancel},
-	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}/summary"): {Permission: api.PermTasksRead},
+	auth.RouteKey(http.MethodPost, "/v1/tasks"):                     {Permission: api.PermTasksCreate},
+	auth.RouteKey(http.MethodGet, "/v1/tasks"):                      {Permission: api.PermTasksList},
+	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}"):               {Permission: api.PermTasksRead},
+	auth.RouteKey(http.MethodDelete, "/v1/tasks/{uuid}"):            {Permission: api.PermTasksCancel},
+	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}/summary"):       {Permission: api.PermTasksRead},
+	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}/domain_events"): {Permission: api.PermTasksRead},
 	auth.RouteKey(http.MethodGet, "/v1/tasks/{uuid}/events"): {
 		Permission: api.PermTasksRead, QueryToken: config.EndpointsEvents},
 

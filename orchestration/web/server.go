@@ -276,6 +276,7 @@ func (s *Server) routes() http.Handler {
 	s.taskRoutes()
 	s.stepRoutes()
 	s.eventRoutes()
+	s.domainEventRoutes()
 	s.templateRoutes()
 	s.dlqRoutes()
 	s.healthRoutes()

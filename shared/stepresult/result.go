@@ -44,6 +44,8 @@ type Result struct {
 	Metadata              Metadata               `json:"metadata"`
 	Error                 *Error                 `json:"error,omitempty"`
 	OrchestrationMetadata *OrchestrationMetadata `json:"orchestration_metadata,omitempty"`
+	// DomainEvents are the events the handler published (see DomainEvent).
+	DomainEvents []DomainEvent `json:"domain_events,omitempty"`
 }
 
 // Metadata describes the execution.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 )
@@ -47,6 +48,10 @@ type ProcessOutcome struct {
 	// Unreadable are the payloads of messages ProcessNextResults deleted
 	// because they name no step.
 	Unreadable []string
+	// DomainEvents are the domain events the committed results published
+	// (durable ones were sent to their queues in the transaction); fast ones
+	// are for the caller to hand to its in-process subscribers.
+	DomainEvents []domainevent.Event
 }
 
 // ProcessResults handles a batch of result messages in one transaction: it
@@ -174,6 +179,8 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 
 	// Round trip 2: move the steps, schedule retries, read the graphs.
 	var ch stepChanges
+	var events domainEventBatch
+	now := time.Now().UTC()
 	for _, st := range steps {
 		d := decide(st)
 		ev, ok := eventFor(st.State, d.To)
@@ -181,6 +188,7 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 			return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)
 		}
 		ch.add(st, d, ev)
+		events.add(st, d, tasks[st.TaskUUID], now)
 		out.Steps[d.To]++
 		if d.To != state.StepWaitingForRetry {
 			continue
@@ -200,6 +208,10 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 	if len(ch.ids) > 0 {
 		o.b.Queue(stepChangesSQL, ch.args()...)
 	}
+	if err := events.queue(o); err != nil {
+		return err
+	}
+	out.DomainEvents = events.events
 	graphs := queueGraphs(o.b, evaluable(tasks, false))
 	if err := o.flush(); err != nil {
 		return fmt.Errorf("transitioning steps: %w", err)

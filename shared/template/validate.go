@@ -135,6 +135,11 @@ func (v *validator) steps(g *graph) {
 			if !e.DeliveryMode.Valid() {
 				v.add(field(ep, "delivery_mode"), "must be one of durable, fast, broadcast (got %q)", e.DeliveryMode)
 			}
+			if len(e.Schema) > 0 && string(e.Schema) != "null" {
+				if _, err := compileEventSchema(e.Schema); err != nil {
+					v.add(field(ep, "schema"), "is not a valid JSON Schema: %s", oneLine(err.Error()))
+				}
+			}
 		}
 		if s.BatchConfig != nil {
 			v.batchConfig(field(p, "batch_config"), s, g)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/worker"
 )
 
@@ -145,6 +146,13 @@ func (b *StepBuilder) WithCheckpoint(v any) *StepBuilder {
 // WithTask sets the template the task was created from.
 func (b *StepBuilder) WithTask(namespace, name, version string) *StepBuilder {
 	b.data.Namespace, b.data.TaskName, b.data.TaskVersion = namespace, name, version
+	return b
+}
+
+// WithEvents declares the step's publishes_events: the domain events its
+// handler may publish with StepContext.PublishEvent.
+func (b *StepBuilder) WithEvents(decls ...template.PublishedEvent) *StepBuilder {
+	b.data.PublishesEvents = append(b.data.PublishesEvents, decls...)
 	return b
 }
 

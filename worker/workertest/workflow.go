@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/worker"
 )
@@ -21,6 +22,10 @@ type StepRun struct {
 	Attempts int
 	// Result is the last attempt's result.
 	Result worker.Result
+	// Events are the domain events the last attempt published (the ones
+	// a worker would attach to its result; orchestration then publishes
+	// those whose condition matches the outcome).
+	Events []stepresult.DomainEvent
 }
 
 // Ran reports whether the step's handler ran at all.
@@ -121,7 +126,8 @@ func RunTemplate(ctx context.Context, t *template.Template, r *worker.Registry, 
 			WithMethod(s.Handler.Method).
 			WithCallable(s.Handler.Callable).
 			WithRetryable(s.Retry.Retryable).
-			WithTimeout(s.TimeoutSeconds)
+			WithTimeout(s.TimeoutSeconds).
+			WithEvents(s.PublishesEvents...)
 		for _, anc := range ancestors(t, name) {
 			if res, ok := stored[anc]; ok {
 				b.WithDependency(anc, res.Value())
@@ -136,7 +142,9 @@ func RunTemplate(ctx context.Context, t *template.Template, r *worker.Registry, 
 				return nil, fmt.Errorf("building step %q: %w", name, err)
 			}
 			sr.Attempts = attempt
-			sr.Result = runAttempt(ctx, h, worker.NewStepContext(data), s.TimeoutSeconds)
+			sc := worker.NewStepContext(data)
+			sr.Result = runAttempt(ctx, h, sc, s.TimeoutSeconds)
+			sr.Events = sc.PublishedEvents()
 			if sr.Result.IsSuccess() || !sr.Result.Retryable() || !s.Retry.Retryable || attempt >= limit {
 				break
 			}

@@ -294,17 +294,21 @@ func TestCustomerSuccessRefund(t *testing.T) {
 	requireFailure(t, run.Step("validate_refund_request").Result, "ValidationError", false)
 }
 
+// TestDomainEventsResultsMatchEventSchemas runs tasker-core's
+// domain_event_publishing fixture: each handler publishes the events its
+// step declares, with payloads that pass the declared schemas (a payload
+// that did not would fail the step); a declined payment publishes
+// payment.failed instead of payment.processed.
 func TestDomainEventsResultsMatchEventSchemas(t *testing.T) {
-	tmpl := workflow("domain_events",
-		stepDef{name: "domain_events_validate_order", callable: "domain_events::validate_order::ValidateOrderHandler",
-			init: map[string]any{"validation_mode": "strict"}},
-		stepDef{name: "domain_events_process_payment", callable: "domain_events::process_payment::ProcessPaymentHandler",
-			deps: []string{"domain_events_validate_order"}, init: map[string]any{"payment_provider": "mock"}},
-		stepDef{name: "domain_events_update_inventory", callable: "domain_events::update_inventory::UpdateInventoryHandler",
-			deps: []string{"domain_events_process_payment"}},
-		stepDef{name: "domain_events_send_notification", callable: "domain_events::send_notification::SendNotificationHandler",
-			deps: []string{"domain_events_update_inventory"}, init: map[string]any{"notification_type": "email"}},
-	)
+	tmpl := fixture(t, "rust/domain_event_publishing.yaml")
+	tmpl.Steps[0].Handler.Initialization = map[string]any{"validation_mode": "strict"}
+	events := func(run *workertest.WorkflowRun, step string) []string {
+		var names []string
+		for _, e := range run.Step(step).Events {
+			names = append(names, e.Name+"/"+e.DeliveryMode+"/"+e.Condition)
+		}
+		return names
+	}
 	ctx := map[string]any{"order_id": "6f1c2a4e-8f43-4a55-9a0e-1c6a5c1c0b11", "customer_id": "CUST-1", "amount": 99.5}
 	run := runWorkflow(t, tmpl, ctx)
 	require.True(t, run.Complete(), "failed: %v", run.Failed())
@@ -322,6 +326,11 @@ func TestDomainEventsResultsMatchEventSchemas(t *testing.T) {
 	v = valueOf(t, run.Step("domain_events_send_notification").Result)
 	require.Equal(t, "email", v["channel"])
 	require.Equal(t, "CUST-1", v["recipient"])
+	require.Equal(t, []string{"order.validated/fast/success"}, events(run, "domain_events_validate_order"))
+	require.Equal(t, []string{"payment.processed/durable/success"}, events(run, "domain_events_process_payment"))
+	require.Equal(t, []string{"inventory.updated/fast/always"}, events(run, "domain_events_update_inventory"))
+	require.Equal(t, []string{"notification.sent/fast/success"}, events(run, "domain_events_send_notification"))
+	require.Equal(t, "PaymentEventPublisher", run.Step("domain_events_process_payment").Events[0].FiredBy)
 
 	ctx["simulate_failure"] = true
 	run = runWorkflow(t, tmpl, ctx)
@@ -329,9 +338,11 @@ func TestDomainEventsResultsMatchEventSchemas(t *testing.T) {
 	res := run.Step("domain_events_process_payment").Result
 	requireFailure(t, res, "PaymentError", false)
 	require.Equal(t, "PAYMENT_DECLINED", res.ErrorCode())
+	require.Equal(t, []string{"payment.failed/durable/failure"}, events(run, "domain_events_process_payment"))
 
-	run = runWorkflow(t, tmpl, map[string]any{"customer_id": "CUST-1"})
+	run = runWorkflow(t, tmpl, map[string]any{"order_id": " ", "customer_id": "CUST-1"})
 	requireFailure(t, run.Step("domain_events_validate_order").Result, "ValidationError", false)
+	require.Empty(t, run.Step("domain_events_validate_order").Events)
 }
 
 func TestMultiMethodDispatchesOnHandlerMethod(t *testing.T) {

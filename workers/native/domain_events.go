@@ -5,16 +5,18 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/tasker-go/tasker/worker"
 )
 
 // The domain-event workflow (tasker-core's domain_event_publishing):
 // validate_order → process_payment → update_inventory → send_notification.
-// Each step's template declares the events it publishes (tasker-core's
-// worker publishes them from the committed result; this engine validates
-// and stores the declarations but publishes nothing yet), so these handlers
-// only return results shaped like the declared event schemas.
+// Each handler publishes the events its step declares through its step
+// context (order.validated, payment.processed or payment.failed,
+// inventory.updated, notification.sent); orchestration publishes them when
+// it commits the step's result, as far as their condition matches the
+// outcome (docs/events.md).
 
 const (
 	stepDEValidateOrder   = "domain_events_validate_order"
@@ -27,6 +29,11 @@ type domainOrderContext struct {
 	CustomerID      string   `json:"customer_id"`
 	Amount          *float64 `json:"amount"`
 	SimulateFailure bool     `json:"simulate_failure"`
+	// PaymentDelayMs makes the payment step take this long (at most 60 s),
+	// as a slow payment provider would: demos and crash tests use it to
+	// catch the step in flight. Not part of tasker-core's input schema,
+	// which allows extra properties.
+	PaymentDelayMs int `json:"payment_delay_ms"`
 }
 
 // orderValidated is the result of domain_events_validate_order (event
@@ -70,7 +77,9 @@ func deValidateOrder(_ context.Context, step *worker.Step[domainOrderContext]) (
 	if in.Amount != nil {
 		out.Amount = units(cents(*in.Amount))
 	}
-	return out, nil
+	return out, step.PublishEvent("order.validated", map[string]any{
+		"order_id": out.OrderID, "validation_timestamp": out.ValidationTimestamp, "validation_checks": out.ValidationChecks,
+	})
 }
 
 // paymentProcessed is the result of domain_events_process_payment (event
@@ -87,21 +96,40 @@ type paymentProcessed struct {
 // deProcessPayment charges the validated amount; simulate_failure in the
 // task context makes it fail permanently (error code PAYMENT_DECLINED), to
 // exercise the failure event.
-func deProcessPayment(_ context.Context, step *worker.Step[domainOrderContext]) (paymentProcessed, error) {
+func deProcessPayment(ctx context.Context, step *worker.Step[domainOrderContext]) (paymentProcessed, error) {
 	v, err := worker.Dependency[orderValidated](step, stepDEValidateOrder)
 	if err != nil {
 		return paymentProcessed{}, err
 	}
+	if d := min(step.Input.PaymentDelayMs, 60_000); d > 0 {
+		t := time.NewTimer(time.Duration(d) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return paymentProcessed{}, ctx.Err()
+		case <-t.C:
+		}
+	}
 	if step.Input.SimulateFailure {
-		return paymentProcessed{}, &worker.Error{Err: errors.New("simulated payment failure for order " + v.OrderID),
+		msg := "simulated payment failure for order " + v.OrderID
+		if err := step.PublishEvent("payment.failed", map[string]any{
+			"order_id": v.OrderID, "error_code": "PAYMENT_DECLINED", "error_message": msg, "failed_at": now(),
+		}); err != nil {
+			return paymentProcessed{}, err
+		}
+		return paymentProcessed{}, &worker.Error{Err: errors.New(msg),
 			Type: "PaymentError", Code: "PAYMENT_DECLINED", Permanent: true}
 	}
 	cfg, err := worker.Config[domainEventsConfig](step)
 	if err != nil {
 		return paymentProcessed{}, err
 	}
-	return paymentProcessed{TransactionID: derivedID(step, "TXN-", 16), OrderID: v.OrderID,
-		Amount: v.Amount, PaymentMethod: "credit_card", Provider: cmp.Or(cfg.PaymentProvider, "mock"), ProcessedAt: now()}, nil
+	out := paymentProcessed{TransactionID: derivedID(step, "TXN-", 16), OrderID: v.OrderID,
+		Amount: v.Amount, PaymentMethod: "credit_card", Provider: cmp.Or(cfg.PaymentProvider, "mock"), ProcessedAt: now()}
+	return out, step.PublishEvent("payment.processed", map[string]any{
+		"transaction_id": out.TransactionID, "amount": out.Amount, "payment_method": out.PaymentMethod,
+		"processed_at": out.ProcessedAt,
+	})
 }
 
 // inventoryUpdated is the result of domain_events_update_inventory (event
@@ -127,8 +155,11 @@ func deUpdateInventory(_ context.Context, step *worker.Step[struct{}]) (inventor
 	if err != nil {
 		return inventoryUpdated{}, err
 	}
-	return inventoryUpdated{OrderID: p.OrderID, Success: true, Source: cmp.Or(cfg.InventorySource, "mock"),
-		Items: []inventoryItem{{SKU: "SKU-" + derivedDigits(step, "sku", 6), Quantity: 1}}}, nil
+	out := inventoryUpdated{OrderID: p.OrderID, Success: true, Source: cmp.Or(cfg.InventorySource, "mock"),
+		Items: []inventoryItem{{SKU: "SKU-" + derivedDigits(step, "sku", 6), Quantity: 1}}}
+	return out, step.PublishEvent("inventory.updated", map[string]any{
+		"order_id": out.OrderID, "items": out.Items, "success": out.Success,
+	})
 }
 
 // notificationSent is the result of domain_events_send_notification (event
@@ -156,8 +187,11 @@ func deSendNotification(_ context.Context, step *worker.Step[domainOrderContext]
 	default:
 		return notificationSent{}, invalid("notification_type %q is not one of email, sms, push", channel)
 	}
-	return notificationSent{NotificationID: derivedID(step, "notif_", 16), OrderID: inv.OrderID,
-		Channel: channel, Recipient: step.Input.CustomerID, SentAt: now()}, nil
+	out := notificationSent{NotificationID: derivedID(step, "notif_", 16), OrderID: inv.OrderID,
+		Channel: channel, Recipient: step.Input.CustomerID, SentAt: now()}
+	return out, step.PublishEvent("notification.sent", map[string]any{
+		"notification_id": out.NotificationID, "channel": out.Channel, "recipient": out.Recipient, "sent_at": out.SentAt,
+	})
 }
 
 func registerDomainEvents(r *worker.Registry) error {

@@ -178,6 +178,13 @@ char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_
  *                               "delay_seconds": 5}} | null}
  *
  * or the older {"success", "result", "error": {...}, "retry_after_seconds": n}.
+ * Either may carry "domain_events": [{"event_name": "..", "payload": <any
+ * JSON>}], the domain events the handler published (declared in the step's
+ * publishes_events; payloads are checked against the declared schema).
+ * They are published when orchestration commits the result, if their
+ * declared condition matches the outcome. An undeclared event or a payload
+ * that fails its schema is an invalid_result (the message names the event
+ * and the JSON pointer).
  * "success" is required; a failure needs error.message (the top-level
  * "error_message", metadata.error_message or an error type are accepted
  * instead). Retryable is error.retryable, else metadata.retryable, else

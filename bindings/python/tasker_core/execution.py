@@ -112,8 +112,9 @@ def _retry_after(meta: dict[str, Any]) -> int | None:
 
 
 def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms: int,
-                   backtrace: list[str] | None = None) -> str:
-    """The StepExecutionResult JSON for a finished step. A result that cannot
+                   backtrace: list[str] | None = None, with_events: bool = True) -> str:
+    """The StepExecutionResult JSON for a finished step, with the domain
+    events the handler published (``domain_events``). A result that cannot
     be written as JSON becomes a non-retryable ``invalid_result`` failure."""
     meta = r.metadata if isinstance(r.metadata, dict) else {"metadata": r.metadata}
     metadata: dict[str, Any] = {"execution_time_ms": elapsed_ms, "retryable": bool(r.retryable) and not r.is_success,
@@ -135,11 +136,13 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
         delay = _retry_after(meta) if r.retryable else None
         if delay is not None:
             payload["orchestration_metadata"] = {"backoff_hint": {"backoff_type": "ServerRequested", "delay_seconds": delay}}
+    if with_events and p.context is not None and p.context.published_events:
+        payload["domain_events"] = p.context.published_events
     try:
         return dumps(payload)
     except (TypeError, ValueError) as exc:
         bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
-        return result_payload(p, bad, worker_id, elapsed_ms)
+        return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
 
 
 def is_checkpoint(r: StepHandlerResult) -> bool:

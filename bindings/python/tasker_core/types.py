@@ -208,6 +208,23 @@ class StepContext:
         self.step_inputs = step_inputs if step_inputs is not None else {}
         self.retry_count = retry_count
         self.max_retries = max_retries
+        self.published_events: list[dict[str, Any]] = []
+
+    def publish_event(self, name: str, payload: Any = None) -> None:
+        """Publish the domain event ``name`` (declared in the step's
+        ``publishes_events``) with ``payload`` (a JSON-encodable value).
+
+        The event is sent with the step's result and published when
+        orchestration commits that result, if the declaration's condition
+        matches the outcome. Events published before an exception are kept,
+        so a handler can publish a failure event and then raise. The worker
+        checks the name and the payload against the declaration when the
+        result is reported: a bad one fails the step as ``invalid_result``,
+        naming the event.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"event name must be a non-empty string, got {name!r}")
+        self.published_events.append({"event_name": name, "payload": {} if payload is None else payload})
 
     @classmethod
     def from_ffi_event(cls, event: FfiStepEvent | dict[str, Any], handler_name: str = "") -> StepContext:

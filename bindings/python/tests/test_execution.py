@@ -53,6 +53,17 @@ class Handlers:
         def call(self, context):
             return {}["missing"]
 
+    class Publishes(StepHandler):
+        handler_name = "x.publishes"
+
+        def call(self, context):
+            context.publish_event("order.placed", {"n": context.get_input("n")})
+            if context.get_input("fail"):
+                raise PermanentError("declined")
+            if context.get_input("unencodable"):
+                context.publish_event("order.odd", {"x": object()})
+            return {"ok": True}
+
     class Async(StepHandler):
         handler_name = "x.async"
 
@@ -92,6 +103,20 @@ class ResultPayloadTest(unittest.TestCase):
         self.assertEqual(p["metadata"]["retryable"], False)
         self.assertEqual(p["metadata"]["worker_id"], "test-worker")
         self.assertIsNone(p["error"])
+
+    def test_published_events_travel_with_the_result(self):
+        p = self.run_("x.publishes", context={"n": 7})
+        self.assertEqual((p["success"], p["domain_events"]), (True, [{"event_name": "order.placed", "payload": {"n": 7}}]))
+        # Published before the exception: kept with the failure.
+        p = self.run_("x.publishes", context={"n": 8, "fail": True})
+        self.assertEqual((p["success"], p["domain_events"]), (False, [{"event_name": "order.placed", "payload": {"n": 8}}]))
+        self.assertNotIn("domain_events", self.run_("x.ok", context={"n": 1}))
+        # A payload JSON cannot hold fails the step, without its events.
+        p = self.run_("x.publishes", context={"n": 9, "unencodable": True})
+        self.assertEqual(p["error"]["error_type"], "invalid_result")
+        self.assertNotIn("domain_events", p)
+        with self.assertRaises(ValueError):
+            execution.StepContext().publish_event("")
 
     def test_returned_values(self):
         self.assertEqual(self.run_("x.returned", context={"value": {"a": 1}})["result"], {"a": 1})

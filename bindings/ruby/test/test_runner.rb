@@ -55,6 +55,15 @@ HANDLERS = <<~RUBY
       def call(_ctx) = checkpoint_yield(cursor: 10, items_processed: 10, accumulated_results: { 'sum' => 55 })
     end
 
+    class Publisher < TaskerCore::StepHandler::Base
+      def call(ctx)
+        ctx.publish_event('order.placed', { 'n' => ctx.get_input('n') })
+        raise TaskerCore::Errors::PermanentError.new('declined') if ctx.get_input('fail')
+
+        success(result: 'ok')
+      end
+    end
+
     class Blocker < TaskerCore::StepHandler::Base
       def call(_ctx)
         RunnerSamples.track do
@@ -88,6 +97,8 @@ TEMPLATE = <<~YAML
       handler: { callable: RunnerSamples::Yielder }
     - name: blocker
       handler: { callable: RunnerSamples::Blocker }
+    - name: publisher
+      handler: { callable: RunnerSamples::Publisher }
 YAML
 
 # A namespace mixing a Ruby callable with one no Ruby handler serves.
@@ -142,7 +153,7 @@ class TestRunner < Minitest::Test
   def test_bootstrap_sends_only_the_callables_that_resolve
     start(concurrency: 3, environment: 'test', overrides: { 'worker' => { 'claims' => { 'visibility_timeout' => '2s' } } })
     cfg = @lib.bootstrap_config
-    assert_equal %w[Ok Later Never Crash Refused NotJson Yielder Blocker].map { |c| "RunnerSamples::#{c}" }.sort, cfg['callables']
+    assert_equal %w[Ok Later Never Crash Refused NotJson Yielder Blocker Publisher].map { |c| "RunnerSamples::#{c}" }.sort, cfg['callables']
     assert_equal ['Some::GoHandler'], @runner.unresolved
     assert_equal ['ruby', 'test', [File.expand_path(@dir)]], cfg.values_at('language', 'environment', 'template_paths')
     # The library fails steps whose callable it was not given, so mixed_ns is not served.
@@ -166,6 +177,18 @@ class TestRunner < Minitest::Test
     assert_equal [{ 'source' => 'ok' }, 'ruby-worker-test', false], p['metadata'].values_at('custom', 'worker_id', 'retryable')
     assert_kind_of Integer, p['metadata']['execution_time_ms']
     assert Time.iso8601(p['metadata']['completed_at']) >= Time.iso8601(p['metadata']['started_at'])
+  end
+
+  def test_published_events_travel_with_the_result
+    start
+    ok = complete_for(build_event(callable: 'RunnerSamples::Publisher', task_context: { 'n' => 7 }))
+    assert_equal [true, [{ 'event_name' => 'order.placed', 'payload' => { 'n' => 7 } }]], ok.values_at('success', 'domain_events')
+    # Published before the exception: kept with the failure.
+    failed = complete_for(build_event(callable: 'RunnerSamples::Publisher', task_context: { 'n' => 8, 'fail' => true }))
+    assert_equal [false, [{ 'event_name' => 'order.placed', 'payload' => { 'n' => 8 } }]], failed.values_at('success', 'domain_events')
+    refute complete_for(build_event(callable: 'RunnerSamples::Ok', task_context: { 'n' => 1 })).key?('domain_events')
+    ctx = TaskerCore::Types::StepContext.new(build_event(callable: 'RunnerSamples::Ok')['task_sequence_step'])
+    assert_raises(ArgumentError) { ctx.publish_event('') }
   end
 
   def test_failure_payloads

@@ -7,10 +7,12 @@ module TaskerCore
     # get_input reads the task context, step_config is the template's
     # handler.initialization.
     class StepContext
-      attr_reader :task, :workflow_step, :dependency_results, :step_definition, :handler_name, :event
+      attr_reader :task, :workflow_step, :dependency_results, :step_definition, :handler_name, :event, :published_events
 
       # step_data: a task_sequence_step (Hash) or a Models::TaskSequenceStepWrapper.
-      def initialize(step_data, handler_name: nil, event: nil)
+      # published_events collects what publish_event publishes (the worker
+      # passes its own array to send them with the result).
+      def initialize(step_data, handler_name: nil, event: nil, published_events: nil)
         wrapper = step_data.is_a?(Models::TaskSequenceStepWrapper) ? step_data : Models::TaskSequenceStepWrapper.new(step_data)
         @task = wrapper.task
         @workflow_step = wrapper.workflow_step
@@ -18,6 +20,22 @@ module TaskerCore
         @step_definition = wrapper.step_definition
         @handler_name = handler_name || @step_definition.handler.callable
         @event = event
+        @published_events = published_events || []
+      end
+
+      # Publishes the domain event name (declared in the step's
+      # publishes_events) with payload (a JSON-encodable value). The event
+      # is sent with the step's result and published when orchestration
+      # commits that result, if the declaration's condition matches the
+      # outcome; events published before an exception are kept (so a
+      # failure event can be published and then raised). The worker checks
+      # the name and the payload against the declaration when the result is
+      # reported: a bad one fails the step as invalid_result, naming it.
+      def publish_event(name, payload = {})
+        raise ArgumentError, "event name must be a non-empty String, got #{name.inspect}" unless name.is_a?(String) && !name.empty?
+
+        @published_events << { event_name: name, payload: payload.nil? ? {} : payload }
+        nil
       end
 
       def task_uuid = @task.task_uuid

@@ -228,12 +228,13 @@ module TaskerCore
         t[:task_uuid], t[:step_uuid], t[:correlation_id] = event.values_at('task_uuid', 'step_uuid', 'correlation_id')
         started_at = Time.now.utc
         clock = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-        outcome = run_handler(event)
+        events = []
+        outcome = run_handler(event, events)
         elapsed_ms = ((Process.clock_gettime(Process::CLOCK_MONOTONIC) - clock) * 1000).round
         if outcome.checkpoint?
           yield_checkpoint(event, outcome, started_at, elapsed_ms)
         else
-          complete(event, StepResult.payload(outcome, event['step_uuid'], @worker_id, started_at, elapsed_ms))
+          complete(event, StepResult.payload(outcome, event['step_uuid'], @worker_id, started_at, elapsed_ms, events))
         end
       ensure
         t[:task_uuid] = t[:step_uuid] = t[:correlation_id] = nil
@@ -242,13 +243,15 @@ module TaskerCore
       public
 
       # Runs the handler of one step event; returns its StepHandlerCallResult
-      # (a raised exception becomes a failure).
-      def run_handler(event)
+      # (a raised exception becomes a failure). The domain events the
+      # handler publishes are appended to events.
+      def run_handler(event, events = [])
         step = Models::TaskSequenceStepWrapper.new(HashWithIndifferentAccess.new(event['task_sequence_step'] || {}))
         handler = @registry.resolve_handler(step.step_definition.handler)
         raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
 
-        Types::StepHandlerCallResult.from_handler_output(handler.call(Types::StepContext.new(step, event: event)))
+        context = Types::StepContext.new(step, event: event, published_events: events)
+        Types::StepHandlerCallResult.from_handler_output(handler.call(context))
       rescue StandardError, ScriptError, SystemStackError => e
         Types::StepHandlerCallResult.from_exception(e)
       end
@@ -293,7 +296,13 @@ module TaskerCore
     module StepResult
       MAX_BACKTRACE = 50
 
-      def self.payload(outcome, step_uuid, worker_id, started_at, elapsed_ms)
+      def self.payload(outcome, step_uuid, worker_id, started_at, elapsed_ms, events = [])
+        body = result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms)
+        body[:domain_events] = events unless events.nil? || events.empty?
+        body
+      end
+
+      def self.result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms)
         meta = { execution_time_ms: elapsed_ms, worker_id: worker_id, started_at: started_at.iso8601(6),
                  completed_at: Time.now.utc.iso8601(6) }
         if outcome.success?
