@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newDLQCmd(),
 		newSystemCmd(),
 		newAuthCmd(),
+		newWASMCmd(),
 	)
 	return root
 }

@@ -194,6 +194,9 @@ func requireRuns(t *testing.T, x *wasm.Executor, callable string) {
 func TestRunawayLoopStoppedByTimeout(t *testing.T) {
 	t.Parallel()
 	x := newExecutor(t, wasm.Config{}, "misbehave", "trapper")
+	// An initialised instance waits, so that the timeout is spent in the
+	// loop (a Go guest's start-up is slow under the race detector).
+	requireWorkerCarriesOn(t, x)
 	for _, callable := range []string{"wasm:misbehave/spin", "wasm:trapper/loop"} {
 		ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, worker.ErrStepTimeout)
 		start := time.Now()

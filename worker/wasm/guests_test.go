@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/worker/wasm"
+	"github.com/tasker-go/tasker/worker/wasm/wasmtest"
 )
 
 // The test modules are built from source in the test run, once per test
@@ -64,9 +65,9 @@ func buildModule(name string) (string, error) {
 		case "arith-c":
 			err = buildC(out)
 		case "trapper":
-			err = os.WriteFile(out, trapModule(1), 0o644)
+			err = os.WriteFile(out, wasmtest.StubModule(1, "trap", "loop"), 0o644)
 		case "abi2":
-			err = os.WriteFile(out, trapModule(2), 0o644)
+			err = os.WriteFile(out, wasmtest.StubModule(2, "trap", "loop"), 0o644)
 		default:
 			err = buildGo(goGuests[name], out)
 		}
@@ -133,42 +134,4 @@ func buildC(out string) error {
 // cFlags is the documented build command of a C handler module.
 func cFlags(src, out string) []string {
 	return []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-o", out, src}
-}
-
-// trapModule is a hand-assembled module of the handler ABI (abiVersion
-// from tasker_abi_version) whose handler "trap" executes unreachable and
-// whose "loop" never returns.
-func trapModule(abiVersion byte) []byte {
-	section := func(id byte, body ...byte) []byte {
-		return append([]byte{id, byte(len(body))}, body...)
-	}
-	name := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
-	const i32, i64 = 0x7f, 0x7e
-	var m []byte
-	m = append(m, 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00)
-	m = append(m, section(1, 4,
-		0x60, 0, 1, i32, // () -> i32
-		0x60, 1, i32, 1, i32, // (i32) -> i32
-		0x60, 2, i32, i32, 0, // (i32, i32) -> ()
-		0x60, 2, i32, i32, 1, i64, // (i32, i32) -> i64
-	)...)
-	m = append(m, section(3, 5, 0, 1, 2, 3, 3)...)
-	m = append(m, section(5, 1, 0x00, 1)...)
-	var exports []byte
-	exports = append(exports, 6)
-	for i, n := range []string{"tasker_abi_version", "tasker_alloc", "tasker_free", "trap", "loop"} {
-		exports = append(append(exports, name(n)...), 0x00, byte(i))
-	}
-	exports = append(append(exports, name("memory")...), 0x02, 0)
-	m = append(m, section(7, exports...)...)
-	body := func(code ...byte) []byte { return append([]byte{byte(len(code) + 1), 0}, code...) }
-	var code []byte
-	code = append(code, 5)
-	code = append(code, body(0x41, abiVersion, 0x0b)...)                   // i32.const v
-	code = append(code, body(0x41, 0x80, 0x08, 0x0b)...)                   // i32.const 1024
-	code = append(code, body(0x0b)...)                                     // nothing
-	code = append(code, body(0x00, 0x0b)...)                               // unreachable
-	code = append(code, body(0x03, 0x40, 0x0c, 0x00, 0x0b, 0x00, 0x0b)...) // loop br 0 end unreachable
-	m = append(m, section(10, code...)...)
-	return m
 }
