@@ -105,7 +105,9 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // memoryLimitPages is the memory limit in 64 KiB pages.
-func (c Config) memoryLimitPages() uint32 { return uint32(c.MemoryLimitMiB) * 16 }
+func (c Config) memoryLimitPages() uint32 {
+	return uint32(c.MemoryLimitMiB) * 16 //nolint:gosec // validated: 1..4096
+}
 
 // splitTarget splits "module/function".
 func splitTarget(target string) (module, function string, err error) {

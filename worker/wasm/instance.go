@@ -22,8 +22,8 @@ type instance struct {
 	funcs  map[string]api.Function
 	stderr *headBuffer
 	stack  []uint64
-	// limitMiB is the memory limit, for failure messages.
-	limitMiB int
+	// limitPages is the memory limit, for failure messages.
+	limitPages uint32
 }
 
 // instantiate makes a new instance of v and runs its initialiser.
@@ -45,7 +45,7 @@ func (v *version) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiating wasm module %s: %w%s", v.name, err, outputNote(stderr))
 	}
 	inst := &instance{mod: mod, mem: mod.Memory(), alloc: mod.ExportedFunction(exportAlloc),
-		free: mod.ExportedFunction(exportFree), funcs: map[string]api.Function{}, stderr: stderr, stack: make([]uint64, 2), limitMiB: cfg.MemoryLimitMiB}
+		free: mod.ExportedFunction(exportFree), funcs: map[string]api.Function{}, stderr: stderr, stack: make([]uint64, 2), limitPages: cfg.memoryLimitPages()}
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
 		if _, err := init.Call(ctx); err != nil {
 			inst.close()
@@ -65,6 +65,9 @@ func (v *version) instantiate(ctx context.Context) (*instance, error) {
 }
 
 func (i *instance) close() { _ = i.mod.Close(context.Background()) }
+
+// maxEventBytes bounds the step event a module's 32-bit memory can take.
+const maxEventBytes = 1 << 30
 
 // callError is a guest call that did not return a result; the instance
 // must not be used again.
@@ -86,10 +89,10 @@ func (i *instance) call(ctx context.Context, name, fn string, event []byte) ([]b
 		i.funcs[fn] = f
 	}
 	i.stderr.reset()
-	if uint64(len(event)) > uint64(^uint32(0)) {
+	if len(event) > maxEventBytes {
 		return nil, fmt.Errorf("step event of %d bytes is too large for a wasm32 module", len(event))
 	}
-	size := uint32(len(event))
+	size := uint32(len(event)) //nolint:gosec // bounded just above
 	i.stack[0] = api.EncodeU32(size)
 	if err := i.alloc.CallWithStack(ctx, i.stack); err != nil {
 		return nil, i.failed(ctx, name, exportAlloc, err)
@@ -104,7 +107,7 @@ func (i *instance) call(ctx context.Context, name, fn string, event []byte) ([]b
 		return nil, i.failed(ctx, name, fn, err)
 	}
 	packed := i.stack[0]
-	rptr, rlen := uint32(packed>>32), uint32(packed)
+	rptr, rlen := uint32(packed>>32), uint32(packed&0xffffffff)
 	view, ok := i.mem.Read(rptr, rlen)
 	if !ok {
 		return nil, &callError{msg: fmt.Sprintf("wasm handler %s/%s returned a result at %#x of %d bytes, outside its memory of %d bytes",
@@ -126,8 +129,8 @@ func (i *instance) call(ctx context.Context, name, fn string, event []byte) ([]b
 func (i *instance) failed(ctx context.Context, name, fn string, err error) error {
 	var exit *sys.ExitError
 	memory := fmt.Sprintf(" (memory %d MiB in use)", i.mem.Size()>>20)
-	if limit := uint64(i.limitMiB) << 20; uint64(i.mem.Size()) >= limit-limit/10 {
-		memory = fmt.Sprintf(" (memory %d MiB in use: the module reached its memory limit of %d MiB)", i.mem.Size()>>20, i.limitMiB)
+	if limit := uint64(i.limitPages) << 16; uint64(i.mem.Size()) >= limit-limit/10 {
+		memory = fmt.Sprintf(" (memory %d MiB in use: the module reached its memory limit of %d MiB)", i.mem.Size()>>20, limit>>20)
 	}
 	switch {
 	case ctx.Err() != nil:

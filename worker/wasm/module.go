@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -124,17 +125,7 @@ func isHandlerSignature(def api.FunctionDefinition) bool {
 		sameTypes(def.ResultTypes(), []api.ValueType{api.ValueTypeI64})
 }
 
-func sameTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameTypes(a, b []api.ValueType) bool { return slices.Equal(a, b) }
 
 func signature(params, results []api.ValueType) string {
 	name := func(ts []api.ValueType) string {

@@ -24,6 +24,19 @@ import (
 // main is never called in a reactor module; the handlers are the exports.
 func main() {}
 
+// handlers are the module's handlers by export name (exports.go exports
+// each; tests run them natively).
+var handlers = map[string]guest.Handler{
+	"linear_step_1":    squareInput,
+	"linear_step_2":    squareOf("linear_step_1"),
+	"linear_step_3":    squareOf("linear_step_2"),
+	"linear_step_4":    squareOf("linear_step_3"),
+	"diamond_start":    squareInput,
+	"diamond_branch_b": squareOf("diamond_start"),
+	"diamond_branch_c": squareOf("diamond_start"),
+	"diamond_end":      multiplySquare("diamond_branch_b", "diamond_branch_c"),
+}
+
 // squareResult is the result of a step that squares one number.
 type squareResult struct {
 	Result     any    `json:"result"`
