@@ -57,6 +57,13 @@ type Config struct {
 	SystemRandom bool
 	// Env is the environment modules see (empty by default).
 	Env map[string]string
+	// UninterruptibleLoops compiles modules without the checks that let
+	// the step's timeout stop a running module (wazero tests for
+	// cancellation at every loop head and function entry). Loop-heavy
+	// handlers run several times faster, but a module that never returns
+	// keeps its goroutine and a core busy until the worker exits (its step
+	// still fails at the timeout). Only for trusted modules.
+	UninterruptibleLoops bool
 }
 
 // withDefaults validates c and fills in the defaults. The error lists every

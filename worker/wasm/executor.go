@@ -53,7 +53,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Executor, error) {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.memoryLimitPages()).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!cfg.UninterruptibleLoops).
 		WithCompilationCache(cache))
 	if err := instantiateWASI(ctx, rt); err != nil {
 		_ = rt.Close(ctx)

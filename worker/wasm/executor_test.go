@@ -99,6 +99,12 @@ func TestGoGuestMatchesNativeHandlers(t *testing.T) {
 	checkArithAgainstNative(t, x, "arith", 6, 100)
 }
 
+func TestUninterruptibleLoopsStillComputeTheSame(t *testing.T) {
+	t.Parallel()
+	x := newExecutor(t, wasm.Config{UninterruptibleLoops: true}, "arith")
+	checkArithAgainstNative(t, x, "arith", 8)
+}
+
 func TestCGuestMatchesNativeHandlers(t *testing.T) {
 	t.Parallel()
 	x := newExecutor(t, wasm.Config{}, "arith-c")
