@@ -20,7 +20,7 @@ import (
 // wasmTemplates are the linear and diamond workflows with WASM callables
 // of module, in namespace wasm_<module>, and a template whose independent
 // steps each misbehave in one way, beside one that behaves.
-func wasmTemplates(t *testing.T, module string) []*template.Template {
+func wasmTemplates(t testing.TB, module string) []*template.Template {
 	t.Helper()
 	ns := "wasm_" + strings.ReplaceAll(module, "-", "_")
 	step := func(name, fn string, deps ...string) string {
@@ -33,12 +33,12 @@ func wasmTemplates(t *testing.T, module string) []*template.Template {
     handler: {callable: "wasm:%s/%s", initialization: {operation: square}}
     retry: {max_attempts: 1}`, name, d, module, fn)
 	}
-	linear := fmt.Sprintf("name: linear\nnamespace_name: %s\nversion: 1.0.0\nsteps:", ns) +
+	linear := fmt.Sprintf("name: linear\nnamespace_name: %s\nversion: 1.0.0\nidentity_strategy: always_unique\nsteps:", ns) +
 		strings.Replace(step("linear_step_1", "linear_step_1"), "operation: square", "operation: square, step_number: 1", 1) +
 		strings.Replace(step("linear_step_2", "linear_step_2", "linear_step_1"), "operation: square", "operation: square, step_number: 2", 1) +
 		strings.Replace(step("linear_step_3", "linear_step_3", "linear_step_2"), "operation: square", "operation: square, step_number: 3", 1) +
 		strings.Replace(step("linear_step_4", "linear_step_4", "linear_step_3"), "operation: square", "operation: square, step_number: 4", 1)
-	diamond := fmt.Sprintf("name: diamond\nnamespace_name: %s\nversion: 1.0.0\nsteps:", ns) +
+	diamond := fmt.Sprintf("name: diamond\nnamespace_name: %s\nversion: 1.0.0\nidentity_strategy: always_unique\nsteps:", ns) +
 		step("diamond_start", "diamond_start") +
 		step("diamond_branch_b", "diamond_branch_b", "diamond_start") +
 		step("diamond_branch_c", "diamond_branch_c", "diamond_start") +
