@@ -77,6 +77,18 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     log "could not install prometheus: the promtool checks of deploy/prometheus will skip"
 fi
 
+# worker/wasm builds its C example guest with clang for wasm32-wasi (clang,
+# the wasm-ld linker, wasi-libc and the wasm32 compiler runtime); without
+# them the C guest tests skip.
+if ! { command -v clang >/dev/null 2>&1 && command -v wasm-ld >/dev/null 2>&1 && [ -e /usr/lib/wasm32-wasi/libc.a ] &&
+  ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; } &&
+  command -v apt-get >/dev/null 2>&1; then
+  log "installing clang lld wasi-libc libclang-rt-dev-wasm32 from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null ||
+    log "could not install the wasm32 C toolchain: the C guest tests will skip"
+fi
+
 if [ -n "${DATABASE_URL:-}" ]; then
   exit 0
 fi

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"time"
 
@@ -113,6 +114,18 @@ type retryDefinition struct {
 	Backoff       string `json:"backoff"`
 	BackoffBaseMs int    `json:"backoff_base_ms"`
 	MaxBackoffMs  int    `json:"max_backoff_ms"`
+}
+
+// StepEvent encodes step as tasker-core's step event (docs/capi.md), the
+// JSON handed to handlers outside Go, with a new event id. With the context
+// the worker passes to Execute, step_definition is the step of the template
+// the worker registered; otherwise it is rebuilt from the step.
+func StepEvent(ctx context.Context, step *StepContext) (json.RawMessage, error) {
+	var def *template.Step
+	if run := runOf(ctx); run != nil {
+		def = run.def
+	}
+	return encodeStepEvent(uuid.NewString(), step.claimed, def)
 }
 
 // encodeStepEvent encodes the step cs as tasker-core's step event with id.

@@ -369,3 +369,40 @@ func TestYieldAfterClaimLost(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownEvent)
 	require.Empty(t, h.step(tk, "crunch").Checkpoint)
 }
+
+// StepEvent encodes a step outside a worker run: a fresh event id each
+// time and the step definition rebuilt from the step.
+func TestStepEventOutsideAWorker(t *testing.T) {
+	sc := NewStepContext(StepData{StepName: "s", Callable: "wasm:m/f", Method: "call", Attempt: 2, MaxAttempts: 3,
+		Context: json.RawMessage(`{"n": 1}`), Dependencies: map[string]json.RawMessage{"a": json.RawMessage(`{"success": true, "result": 7}`)}})
+	var evs [2]struct {
+		EventID          string `json:"event_id"`
+		TaskSequenceStep struct {
+			Task struct {
+				Task struct {
+					Context json.RawMessage `json:"context"`
+				} `json:"task"`
+			} `json:"task"`
+			WorkflowStep struct {
+				Attempts int `json:"attempts"`
+			} `json:"workflow_step"`
+			DependencyResults map[string]json.RawMessage `json:"dependency_results"`
+			StepDefinition    struct {
+				Handler struct {
+					Callable string `json:"callable"`
+				} `json:"handler"`
+			} `json:"step_definition"`
+		} `json:"task_sequence_step"`
+	}
+	for i := range evs {
+		raw, err := StepEvent(context.Background(), sc)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &evs[i]))
+	}
+	require.NotEqual(t, evs[0].EventID, evs[1].EventID)
+	tss := evs[0].TaskSequenceStep
+	require.JSONEq(t, `{"n": 1}`, string(tss.Task.Task.Context))
+	require.Equal(t, 1, tss.WorkflowStep.Attempts, "attempts before this run")
+	require.Equal(t, "wasm:m/f", tss.StepDefinition.Handler.Callable)
+	require.JSONEq(t, `{"success": true, "result": 7}`, string(tss.DependencyResults["a"]))
+}

@@ -10,9 +10,14 @@
 // embedded in the binary, and consumes the queues of their namespaces until
 // SIGINT or SIGTERM, then shuts down gracefully.
 //
+// With --wasm-modules (or $TASKER_WASM_MODULES) it also runs WASM step
+// handlers (docs/wasm.md) from the modules in those directories, beside
+// the Go handlers.
+//
 // Usage:
 //
 //	tasker-worker [--config-root DIR] [--env test|development|production]
+//	              [--wasm-modules DIR[,DIR...]] [--wasm-map CALLABLE=module/function]... [--wasm-memory-mib N]
 //	tasker-worker --probe URL   # exit 0 when URL answers 2xx (container health checks)
 package main
 
@@ -25,12 +30,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/tasker-go/tasker/internal/probe"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/worker"
+	"github.com/tasker-go/tasker/worker/wasm"
 	"github.com/tasker-go/tasker/workers/native"
 )
 
@@ -48,6 +55,10 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: $"+infra.ConfigRootEnv+", else the copy built into the binary)")
 	env := fs.String("env", "", "configuration environment: test, development or production (default: $TASKER_ENV, else development)")
 	probeURL := fs.String("probe", "", "check a health endpoint instead of running (container health checks): exit 0 when URL answers 2xx")
+	wasmModules := fs.String("wasm-modules", "", "comma-separated directories of WASM handler modules (default: $"+wasmModulesEnv+"; none: Go handlers only)")
+	var wasmMap mapFlag
+	fs.Var(&wasmMap, "wasm-map", "map a template callable to a WASM handler: CALLABLE=module/function (repeatable)")
+	wasmMemory := fs.Int("wasm-memory-mib", 0, "memory limit of each WASM instance in MiB (default 256)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -79,10 +90,22 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		environ = []string{}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	w, err := worker.Open(ctx, worker.OpenOptions{
+	fallback, err := openWASM(ctx, *wasmModules, wasmMap, *wasmMemory, environ, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tasker-worker: %v\n", err)
+		return 1
+	}
+	if fallback != nil {
+		defer func() { _ = fallback.Close(context.WithoutCancel(ctx)) }()
+	}
+	opts := worker.OpenOptions{
 		Name: "tasker-worker", ConfigRoot: *root, Environment: *env, Environ: environ,
 		Registry: reg, Templates: examples, Logger: log,
-	})
+	}
+	if fallback != nil {
+		opts.Fallback = fallback
+	}
+	w, err := worker.Open(ctx, opts)
 	var problems config.Problems
 	switch {
 	case errors.As(err, &problems):
@@ -97,4 +120,44 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// wasmModulesEnv names the module directories when --wasm-modules is not
+// given.
+const wasmModulesEnv = "TASKER_WASM_MODULES"
+
+// openWASM starts the WASM executor when module directories are given.
+func openWASM(ctx context.Context, dirs string, mapping mapFlag, memoryMiB int, environ []string, log *slog.Logger) (*wasm.Executor, error) {
+	if dirs == "" {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, wasmModulesEnv+"="); ok {
+				dirs = v
+			}
+		}
+	}
+	if dirs == "" {
+		if len(mapping) > 0 || memoryMiB != 0 {
+			return nil, errors.New("--wasm-map and --wasm-memory-mib need --wasm-modules")
+		}
+		return nil, nil
+	}
+	return wasm.New(ctx, wasm.Config{ModulePaths: strings.Split(dirs, ","), Callables: map[string]string(mapping),
+		MemoryLimitMiB: memoryMiB}, log)
+}
+
+// mapFlag collects CALLABLE=module/function flags.
+type mapFlag map[string]string
+
+func (m *mapFlag) String() string { return "" }
+
+func (m *mapFlag) Set(v string) error {
+	callable, target, ok := strings.Cut(v, "=")
+	if !ok || callable == "" {
+		return fmt.Errorf("want CALLABLE=module/function, got %q", v)
+	}
+	if *m == nil {
+		*m = mapFlag{}
+	}
+	(*m)[callable] = target
+	return nil
 }

@@ -32,6 +32,11 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		{args: []string{"--env", "staging"}, code: 1, says: `unknown environment "staging"`},
 		{environ: []string{"TASKER__WORKER__CLAIMS__BATCH_SIZE=0"}, code: 1, says: "batch_size"},
 		{args: []string{"--config-root", "/does/not/exist"}, code: 1, says: "config root"},
+		{args: []string{"--wasm-modules", "/does/not/exist"}, code: 1, says: "wasm: ModulePaths: stat /does/not/exist"},
+		{environ: []string{"TASKER_WASM_MODULES=/nope"}, code: 1, says: "wasm: ModulePaths: stat /nope"},
+		{args: []string{"--wasm-map", "X"}, code: 2, says: `want CALLABLE=module/function, got "X"`},
+		{args: []string{"--wasm-map", "A=m/f"}, code: 1, says: "--wasm-map and --wasm-memory-mib need --wasm-modules"},
+		{args: []string{"--wasm-modules", "/tmp", "--wasm-memory-mib", "9999"}, code: 1, says: "MemoryLimitMiB: 9999 is outside 1..4096"},
 	} {
 		var out testlog.Buffer
 		require.Equal(t, tc.code, run(context.Background(), tc.args, tc.environ, &out), "%v %v", tc.args, tc.environ)

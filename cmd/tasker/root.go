@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 		newSystemCmd(),
 		newAuthCmd(),
 		newProbeCmd(),
+		newWASMCmd(),
 	)
 	return root
 }

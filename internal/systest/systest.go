@@ -39,6 +39,9 @@ type Options struct {
 	Templates []*template.Template
 	// Registry, when set, replaces the native handlers.
 	Registry func() *worker.Registry
+	// Fallback runs the steps whose callable is not in the registry (for
+	// example WASM handlers).
+	Fallback worker.Executor
 	// Orchestration and Worker adjust the configuration.
 	Orchestration func(*config.Orchestration)
 	Worker        func(*config.Worker)
@@ -156,8 +159,8 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	} else {
 		require.NoError(t, native.Register(reg))
 	}
-	svc, err := worker.Open(s.Ctx, worker.OpenOptions{Config: cfg, Infra: s.infra, Registry: reg, Templates: tpls,
-		Logger: slog.New(slog.DiscardHandler)})
+	svc, err := worker.Open(s.Ctx, worker.OpenOptions{Config: cfg, Infra: s.infra, Registry: reg, Fallback: opts.Fallback,
+		Templates: tpls, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	w := svc.Core()
 	require.NoError(t, w.Start(s.Ctx))

@@ -1,0 +1,138 @@
+package wasm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/worker/wasm"
+	"github.com/tasker-go/tasker/worker/wasm/wasmtest"
+)
+
+// The test modules are built from source in the test run, once per test
+// binary, into guestRoot.
+var (
+	guestRoot string
+	guestsMu  sync.Mutex
+	built     = map[string]error{}
+)
+
+// goGuests are the Go guest packages tests use, by module name.
+var goGuests = map[string]string{
+	"arith":     "./examples/arith",
+	"misbehave": "./testdata/guests/misbehave",
+}
+
+// guestModule builds (once) the named test module and returns its path;
+// a test needing the C guest skips without clang.
+func guestModule(t testing.TB, name string) string {
+	t.Helper()
+	out, err := buildModule(name)
+	if errors.Is(err, errNoClang) {
+		t.Skip("the C guest needs clang with the wasm32 target, lld and wasi-libc (Debian: clang lld wasi-libc libclang-rt-dev-wasm32; scripts/ensure-services.sh installs them)")
+	}
+	require.NoError(t, err, "building the %s test module", name)
+	return out
+}
+
+// haveC reports whether the C guest can be built here.
+func haveC(t testing.TB) bool {
+	t.Helper()
+	_, err := buildModule("arith-c")
+	if errors.Is(err, errNoClang) {
+		return false
+	}
+	require.NoError(t, err, "building the C guest")
+	return true
+}
+
+func buildModule(name string) (string, error) {
+	guestsMu.Lock()
+	defer guestsMu.Unlock()
+	out := filepath.Join(guestRoot, name+".wasm")
+	err, done := built[name]
+	if !done {
+		switch name {
+		case "arith-c":
+			err = buildC(out)
+		case "trapper":
+			err = os.WriteFile(out, wasmtest.StubModule(1, "trap", "loop"), 0o644)
+		case "abi2":
+			err = os.WriteFile(out, wasmtest.StubModule(2, "trap", "loop"), 0o644)
+		default:
+			err = buildGo(goGuests[name], out)
+		}
+		if err == nil {
+			err = warm(out)
+		}
+		built[name] = err
+	}
+	return out, err
+}
+
+// cacheDir keeps the compiled test modules between test runs: compiling a
+// Go guest takes a second, and minutes under the race detector.
+func cacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "tasker-go", "wasm-test-cache")
+	}
+	return filepath.Join(guestRoot, "cache")
+}
+
+// warm compiles a module into the cache once, so that tests running in
+// parallel do not all compile it at the same time.
+func warm(path string) error {
+	ctx := context.Background()
+	x, err := wasm.New(ctx, wasm.Config{ModulePaths: []string{filepath.Dir(path)}, CompilationCacheDir: cacheDir()}, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = x.Close(ctx) }()
+	_, err = x.Handlers(ctx, strings.TrimSuffix(filepath.Base(path), ".wasm"))
+	return err
+}
+
+func buildGo(pkg, out string) error {
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
+	// GOFLAGS is cleared: a -race in it does not apply to wasip1.
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+var errNoClang = errors.New("no clang for wasm32-wasi")
+
+// buildC compiles the C example with clang for wasm32-wasi as a reactor.
+func buildC(out string) error {
+	if _, err := exec.LookPath("clang"); err != nil {
+		return errNoClang
+	}
+	args := cFlags(filepath.Join("examples", "arith-c", "arith.c"), out)
+	cmd := exec.Command("clang", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if bytes.Contains(stderr.Bytes(), []byte("wasi")) || bytes.Contains(stderr.Bytes(), []byte("wasm-ld")) ||
+			bytes.Contains(stderr.Bytes(), []byte("unable to create target")) {
+			return errNoClang
+		}
+		return fmt.Errorf("clang %v: %v\n%s", args, err, stderr.Bytes())
+	}
+	return nil
+}
+
+// cFlags is the documented build command of a C handler module.
+func cFlags(src, out string) []string {
+	return []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-o", out, src}
+}
