@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +48,11 @@ type benchFlags struct {
 	cpuProfile      string
 	only            string
 	workerURL       string
+	handlers        string
+	workerLib       string
+	// bindingConcurrency is the handler concurrency of the Ruby and Python
+	// workers.
+	bindingConcurrency int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -94,6 +100,9 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
+	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python; ruby and python need the source checkout)")
+	fl.StringVar(&f.workerLib, "worker-lib", "", "the worker library the ruby and python workers load (default $TASKER_WORKER_LIB, else built from bindings/capi)")
+	fl.IntVar(&f.bindingConcurrency, "binding-concurrency", 10, "handler threads of the ruby and python workers")
 	fl.StringVar(&f.only, "only", "", "run only these scenarios (comma list of latency, throughput, pgbench)")
 	return cmd
 }
@@ -110,6 +119,10 @@ type benchReport struct {
 	Throughput *throughputResult          `json:"throughput"`
 	PGBench    *pgbenchResult             `json:"pgbench,omitempty"`
 	Peers      map[string]json.RawMessage `json:"peers,omitempty"`
+	// Handlers are the worker languages measured, in order; Latency,
+	// Creation and Throughput above are the first one's.
+	Handlers  []string               `json:"handlers"`
+	ByHandler map[string]*handlerRun `json:"by_handler,omitempty"`
 	Targets    map[string]string          `json:"targets"`
 	// TargetChecks compares this run with the targets it measured.
 	TargetChecks []targetCheck `json:"target_checks"`
@@ -144,6 +157,14 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		Latency: map[string]*latencyResult{}, Targets: designTargets()}
 	rep.Machine = machineInfo{Cores: runtime.NumCPU(), MemoryMB: memoryMB(), GoVersion: runtime.Version(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH}
+	handlers, err := parseHandlers(f.handlers)
+	if err != nil {
+		return err
+	}
+	if !f.embedded && !slices.Equal(handlers, []string{"go"}) {
+		return errors.New("--handlers: only --embedded starts workers; with --url the running workers are measured")
+	}
+	rep.Handlers = handlers
 	rep.Config = map[string]any{"mode": map[bool]string{true: "embedded", false: "url"}[f.embedded],
 		"latency_n": f.latencyN, "warmup": f.warmup, "throughput_tasks": f.throughputTasks,
 		"concurrency": f.concurrency, "quick": f.quick}
@@ -159,7 +180,6 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		defer sys.stop(out)
 		apiURL, dbURL = sys.apiURL, sys.dbURL
 		rep.Config["schema"] = sys.schema
-		rep.Config["worker"] = sys.workerCfg
 		rep.Config["orchestration_results"] = sys.resultsCfg
 	}
 	c, err := client.New(apiURL)
@@ -177,51 +197,42 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	prog := newProgress(cmd.ErrOrStderr())
 
-	want := func(name string) bool { return f.only == "" || slices.Contains(strings.Split(f.only, ","), name) }
-	var creates []time.Duration
-	for _, sc := range latencyScenarios {
-		if !want("latency") {
-			break
+	rep.ByHandler = map[string]*handlerRun{}
+	for i, lang := range rep.Handlers {
+		if sys != nil {
+			if err := sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+				return err
+			}
 		}
-		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
-		if err != nil {
-			return fmt.Errorf("latency %s: %w", sc.name, err)
+		run, err := measureScenarios(ctx, c, db, f, apiURL, prog)
+		if sys != nil && sys.worker != nil {
+			if err == nil {
+				run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
+			}
+			sys.stopWorker(cmd.ErrOrStderr())
 		}
-		rep.Latency[sc.name] = res
-		creates = append(creates, cr...)
-	}
-	if len(creates) > 0 {
-		rep.Creation = percentilesOf(creates)
-	}
-	if want("throughput") {
-		stopProfile, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
+			if len(rep.Handlers) > 1 {
+				return fmt.Errorf("%s worker: %w", lang, err)
+			}
 			return err
 		}
-		var sampler *rssSampler
-		if !f.embedded {
-			targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
-			if f.workerURL != "" {
-				targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
-			}
-			sampler = newRSSSampler(targets, 100*time.Millisecond)
-			sampler.Start(ctx)
-		}
-		rep.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
-		stopProfile()
-		if err != nil {
-			if sampler != nil {
-				sampler.Stop(ctx)
-			}
-			return fmt.Errorf("throughput: %w", err)
-		}
-		if sampler == nil {
-			rep.Throughput.PeakRSSMB = peakRSSMB()
-		} else {
-			applyRSS(ctx, rep.Throughput, sampler)
+		rep.ByHandler[lang] = run
+		if i == 0 {
+			rep.Latency, rep.Creation, rep.Throughput = run.Latency, run.Creation, run.Throughput
 		}
 	}
-	if f.pgbench && dbURL != "" && want("pgbench") {
+	if goRun := rep.ByHandler["go"]; goRun != nil {
+		for lang, run := range rep.ByHandler {
+			if lang != "go" {
+				run.Overhead = overheadAgainst(run, goRun)
+			}
+		}
+	}
+	if sys != nil && slices.Contains(handlers, "go") {
+		rep.Config["worker"] = sys.workerCfg
+	}
+	if f.pgbench && dbURL != "" && (f.only == "" || slices.Contains(strings.Split(f.only, ","), "pgbench")) {
 		rep.PGBench = runPGBench(ctx, dbURL, f.quick, prog)
 		if rep.PGBench != nil && rep.PGBench.TPS > 0 && rep.Throughput != nil {
 			r := rep.Throughput.StepsPerSec / rep.PGBench.TPS
@@ -271,6 +282,15 @@ type benchSystem struct {
 	apiURL, dbURL, schema string
 	workerCfg             config.Worker
 	resultsCfg            config.ResultConsumer
+	infra                 *infra.Infra
+	workerConfig          *config.Config
+	// worker is the running worker (one at a time: every language serves
+	// the same namespaces).
+	worker *benchWorker
+	// workerLib is the C ABI library the binding workers load (built on
+	// first use unless given); cleanups run when the system stops.
+	workerLib string
+	cleanups  []func()
 	// stopServices stops orchestration, the worker and the API; stopDB
 	// drops the schema and stops a private cluster. Each runs once.
 	stopServices, stopDB func(io.Writer)
@@ -339,6 +359,41 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 		stopCluster()
 		return nil, err
 	}
+	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), orch.API()} {
+		if err := s.Start(bg); err != nil {
+			return nil, err
+		}
+	}
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
+		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
+	var servicesOnce, dbOnce sync.Once
+	sys.stopServices = func(out io.Writer) {
+		servicesOnce.Do(func() {
+			sys.stopWorker(out)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = orch.API().Stop(ctx)
+			_ = orch.Stop(ctx)
+			in.Close()
+			fmt.Fprintln(out, "Tasker stopped")
+		})
+	}
+	sys.stopDB = func(io.Writer) {
+		dbOnce.Do(func() {
+			dropSchema()
+			stopCluster()
+			for _, c := range sys.cleanups {
+				c()
+			}
+		})
+	}
+	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
+	return sys, nil
+}
+
+// startGoWorker starts the native Go worker in this process, on the
+// system's connection pool.
+func (s *benchSystem) startGoWorker(ctx context.Context) (*benchWorker, error) {
 	handlers := worker.NewRegistry()
 	if err := native.Register(handlers); err != nil {
 		return nil, err
@@ -347,37 +402,25 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	if err != nil {
 		return nil, err
 	}
+	wcfg := *s.workerConfig
 	wcfg.Worker.Web.Enabled = false
 	wcfg.Templates.SearchPaths = nil
 	wcfg.Worker.WorkerID = infra.ProcessName("bench-worker", "")
-	svc, err := worker.Open(bg, worker.OpenOptions{Config: wcfg, Infra: in, Registry: handlers, Templates: examples,
-		Logger: log})
+	svc, err := worker.Open(ctx, worker.OpenOptions{Config: &wcfg, Infra: s.infra, Registry: handlers, Templates: examples,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
 	wk := svc.Core()
-	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), wk, orch.API()} {
-		if err := s.Start(bg); err != nil {
-			return nil, err
-		}
+	if err := wk.Start(ctx); err != nil {
+		return nil, err
 	}
-	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
-		workerCfg: *wcfg.Worker, resultsCfg: ocfg.Orchestration.Results}
-	var servicesOnce, dbOnce sync.Once
-	sys.stopServices = func(out io.Writer) {
-		servicesOnce.Do(func() {
-			stopDev(out, 10*time.Second, orch, wk)
-			in.Close()
-		})
-	}
-	sys.stopDB = func(io.Writer) {
-		dbOnce.Do(func() {
-			dropSchema()
-			stopCluster()
-		})
-	}
-	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
-	return sys, nil
+	s.workerCfg = *wcfg.Worker
+	return &benchWorker{lang: "go", stop: func(io.Writer) {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = wk.Stop(sctx)
+	}}, nil
 }
 
 func randomSuffix() string {
@@ -401,4 +444,56 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// measureScenarios runs the latency and throughput scenarios (as --only
+// selects) against the system's current worker.
+func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f benchFlags, apiURL string, prog *progress) (*handlerRun, error) {
+	run := &handlerRun{Latency: map[string]*latencyResult{}}
+	want := func(name string) bool { return f.only == "" || slices.Contains(strings.Split(f.only, ","), name) }
+	var creates []time.Duration
+	for _, sc := range latencyScenarios {
+		if !want("latency") {
+			break
+		}
+		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
+		if err != nil {
+			return nil, fmt.Errorf("latency %s: %w", sc.name, err)
+		}
+		run.Latency[sc.name] = res
+		creates = append(creates, cr...)
+	}
+	if len(creates) > 0 {
+		run.Creation = percentilesOf(creates)
+	}
+	if !want("throughput") {
+		return run, nil
+	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	var sampler *rssSampler
+	if !f.embedded {
+		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
+		if f.workerURL != "" {
+			targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
+		}
+		sampler = newRSSSampler(targets, 100*time.Millisecond)
+		sampler.Start(ctx)
+	}
+	run.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
+	stopProfile()
+	if err != nil {
+		if sampler != nil {
+			sampler.Stop(ctx)
+		}
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	if sampler == nil {
+		run.Throughput.PeakRSSMB = peakRSSMB()
+	} else {
+		applyRSS(ctx, run.Throughput, sampler)
+	}
+	return run, nil
 }

@@ -433,6 +433,7 @@ func printBench(out io.Writer, r *benchReport) {
 			fmt.Fprintln(out)
 		}
 	}
+	printHandlers(out, r)
 	printTargets(out, r.TargetChecks)
 	if raw, ok := r.Peers["river"]; ok {
 		printPeer(out, r, raw)
