@@ -123,7 +123,7 @@ type benchReport struct {
 	// Creation and Throughput above are the first one's.
 	Handlers  []string               `json:"handlers"`
 	ByHandler map[string]*handlerRun `json:"by_handler,omitempty"`
-	Targets    map[string]string          `json:"targets"`
+	Targets   map[string]string      `json:"targets"`
 	// TargetChecks compares this run with the targets it measured.
 	TargetChecks []targetCheck `json:"target_checks"`
 }
