@@ -49,6 +49,8 @@ type benchFlags struct {
 	only            string
 	workerURL       string
 	handlers        string
+	history         int
+	schema          string
 	workerLib       string
 	// bindingConcurrency is the handler concurrency of the Ruby and Python
 	// workers.
@@ -101,6 +103,8 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
 	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python; ruby and python need the source checkout)")
+	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
+	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
 	fl.StringVar(&f.workerLib, "worker-lib", "", "the worker library the ruby and python workers load (default $TASKER_WORKER_LIB, else built from bindings/capi)")
 	fl.IntVar(&f.bindingConcurrency, "binding-concurrency", 10, "handler threads of the ruby and python workers")
 	fl.StringVar(&f.only, "only", "", "run only these scenarios (comma list of latency, throughput, pgbench)")
@@ -123,7 +127,9 @@ type benchReport struct {
 	// Creation and Throughput above are the first one's.
 	Handlers  []string               `json:"handlers"`
 	ByHandler map[string]*handlerRun `json:"by_handler,omitempty"`
-	Targets   map[string]string      `json:"targets"`
+	// History is the --history scenario (the first worker language).
+	History *historyResult    `json:"history,omitempty"`
+	Targets map[string]string `json:"targets"`
 	// TargetChecks compares this run with the targets it measured.
 	TargetChecks []targetCheck `json:"target_checks"`
 }
@@ -161,6 +167,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.history < 0 || (f.history > 0 && !f.embedded) {
+		return errors.New("--history N: a positive number of steps, with --embedded")
+	}
 	if !f.embedded && !slices.Equal(handlers, []string{"go"}) {
 		return errors.New("--handlers: only --embedded starts workers; with --url the running workers are measured")
 	}
@@ -179,6 +188,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		defer sys.stop(out)
 		apiURL, dbURL = sys.apiURL, sys.dbURL
+		f.schema = sys.schema
 		rep.Config["schema"] = sys.schema
 		rep.Config["orchestration_results"] = sys.resultsCfg
 	}
@@ -194,6 +204,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		defer db.Close(context.WithoutCancel(ctx))
 		_ = db.QueryRow(ctx, `SHOW server_version`).Scan(&rep.Machine.PostgresVersion)
+		enableStatements(ctx, db)
 	}
 	prog := newProgress(cmd.ErrOrStderr())
 
@@ -228,6 +239,13 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 				run.Overhead = overheadAgainst(run, goRun)
 			}
 		}
+	}
+	if f.history > 0 {
+		measure := func(ctx context.Context) (*handlerRun, error) { return measureScenarios(ctx, c, db, f, apiURL, prog) }
+		if rep.History, err = runHistory(ctx, cmd.ErrOrStderr(), sys, measure, db, f, handlers[0]); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		rep.Config["history_steps"] = rep.History.Steps
 	}
 	if sys != nil && slices.Contains(handlers, "go") {
 		rep.Config["worker"] = sys.workerCfg
@@ -459,6 +477,11 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
 		if err != nil {
 			return nil, fmt.Errorf("latency %s: %w", sc.name, err)
+		}
+		if sc.name == "linear4" {
+			if res.Stages, err = readStages(ctx, db, f.schema, res.timings); err != nil {
+				return nil, err
+			}
 		}
 		run.Latency[sc.name] = res
 		creates = append(creates, cr...)

@@ -327,4 +327,9 @@ func printHandlers(out io.Writer, r *benchReport) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	_ = tw.Flush()
+	for _, lang := range r.Handlers[1:] {
+		if run := r.ByHandler[lang]; run != nil && run.Latency["linear4"] != nil {
+			printStages(out, lang+" worker", run.Latency["linear4"].Stages)
+		}
+	}
 }
