@@ -115,7 +115,7 @@ func sourceRoot() (string, error) {
 func workerLibrary(ctx context.Context, out io.Writer, f benchFlags, root, tmp string) (string, error) {
 	for _, p := range []string{f.workerLib, os.Getenv("TASKER_WORKER_LIB")} {
 		if p != "" {
-			if _, err := os.Stat(p); err != nil {
+			if _, err := os.Stat(p); err != nil { //nolint:gosec // the user names the library to load
 				return "", fmt.Errorf("the worker library: %w", err)
 			}
 			return p, nil
@@ -182,7 +182,7 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), append(env, "TASKER_WORKER_LIB="+s.workerLib, "DATABASE_URL="+s.dbURL,
 		"TASKER__DATABASE__URL="+s.dbURL, "TASKER__DATABASE__SCHEMA="+s.schema, "TASKER__WORKER__WEB__ENABLED=false")...)
@@ -202,7 +202,8 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 		tail []string // the last lines, for errors
 	)
 	up := make(chan struct{})
-	exited := make(chan error, 1)
+	exited := make(chan struct{})
+	var waitErr error
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -222,7 +223,7 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	go func() { exited <- cmd.Wait(); _ = pw.Close() }()
+	go func() { waitErr = cmd.Wait(); _ = pw.Close(); close(exited) }()
 	lastLines := func() string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -230,8 +231,8 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 	}
 	select {
 	case <-up:
-	case err := <-exited:
-		return nil, fmt.Errorf("%s worker exited before starting (%v):\n%s", lang, err, lastLines())
+	case <-exited:
+		return nil, fmt.Errorf("%s worker exited before starting (%v):\n%s", lang, waitErr, lastLines())
 	case <-time.After(90 * time.Second):
 		_ = cmd.Process.Kill()
 		<-exited

@@ -36,14 +36,13 @@ var linearSteps = []string{"linear_step_1", "linear_step_2", "linear_step_3", "l
 // and step: the rows of one history task can be generated table by table.
 func historyUUID(ts time.Time, kind byte, task, step int) uuid.UUID {
 	var u uuid.UUID
-	ms := uint64(ts.UnixMilli())
-	for i := range 6 {
-		u[i] = byte(ms >> (40 - 8*i))
-	}
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(ts.UnixMilli())) //nolint:gosec // a time after 1970
+	copy(u[:6], ms[2:])
 	u[6] = 0x70 | kind&0x0f
-	u[7] = byte(step)
+	u[7] = byte(step) //nolint:gosec // a step index, below 4
 	u[8] = 0x80
-	binary.BigEndian.PutUint32(u[9:13], uint32(task))
+	binary.BigEndian.PutUint32(u[9:13], uint32(task)) //nolint:gosec // a task index, below 2^32 tasks
 	u[13] = kind
 	return u
 }
