@@ -49,6 +49,7 @@ type benchFlags struct {
 	only            string
 	workerURL       string
 	handlers        string
+	rounds          int
 	history         int
 	schema          string
 	workerLib       string
@@ -104,6 +105,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
 	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python; ruby and python need the source checkout)")
 	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
+	fl.IntVar(&f.rounds, "rounds", 1, "split every scenario into this many rounds, the workers of --handlers interleaved in each")
 	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
 	fl.StringVar(&f.workerLib, "worker-lib", "", "the worker library the ruby and python workers load (default $TASKER_WORKER_LIB, else built from bindings/capi)")
 	fl.IntVar(&f.bindingConcurrency, "binding-concurrency", 10, "handler threads of the ruby and python workers")
@@ -209,30 +211,47 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	prog := newProgress(cmd.ErrOrStderr())
 
 	rep.ByHandler = map[string]*handlerRun{}
-	for i, lang := range rep.Handlers {
-		if sys != nil {
-			if err := sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+	// With several rounds each worker runs a share of every scenario in
+	// each round, the languages interleaved, so that a slow spell of a
+	// shared machine falls on all of them.
+	rounds := max(f.rounds, 1)
+	perRound := f
+	perRound.latencyN = max(f.latencyN/rounds, 1)
+	perRound.throughputTasks = max(f.throughputTasks/rounds, 1)
+	for r := range rounds {
+		for _, lang := range rep.Handlers {
+			if sys != nil {
+				if err := sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+					return err
+				}
+			}
+			run, err := measureScenarios(ctx, c, db, perRound, apiURL, prog)
+			if sys != nil && sys.worker != nil {
+				if err == nil {
+					run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
+				}
+				sys.stopWorker(cmd.ErrOrStderr())
+			}
+			if err != nil {
+				if len(rep.Handlers) > 1 || rounds > 1 {
+					return fmt.Errorf("%s worker, round %d: %w", lang, r+1, err)
+				}
 				return err
 			}
-		}
-		run, err := measureScenarios(ctx, c, db, f, apiURL, prog)
-		if sys != nil && sys.worker != nil {
-			if err == nil {
-				run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
-			}
-			sys.stopWorker(cmd.ErrOrStderr())
-		}
-		if err != nil {
-			if len(rep.Handlers) > 1 {
-				return fmt.Errorf("%s worker: %w", lang, err)
-			}
-			return err
-		}
-		rep.ByHandler[lang] = run
-		if i == 0 {
-			rep.Latency, rep.Creation, rep.Throughput = run.Latency, run.Creation, run.Throughput
+			rep.ByHandler[lang] = mergeRuns(rep.ByHandler[lang], run)
 		}
 	}
+	if rounds > 1 {
+		for _, run := range rep.ByHandler {
+			if l := run.Latency["linear4"]; l != nil && db != nil {
+				if l.Stages, err = readStages(ctx, db, f.schema, l.timings); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	first := rep.ByHandler[rep.Handlers[0]]
+	rep.Latency, rep.Creation, rep.Throughput = first.Latency, first.Creation, first.Throughput
 	if goRun := rep.ByHandler["go"]; goRun != nil {
 		for lang, run := range rep.ByHandler {
 			if lang != "go" {
@@ -488,6 +507,7 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 	}
 	if len(creates) > 0 {
 		run.Creation = percentilesOf(creates)
+		run.creates = creates
 	}
 	if !want("throughput") {
 		return run, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,6 +268,49 @@ type handlerRun struct {
 	WorkerPeakRSSMB float64 `json:"worker_peak_rss_mb,omitempty"`
 	// Overhead compares this language with the Go worker of the same run.
 	Overhead *handlerOverhead `json:"overhead_vs_go,omitempty"`
+	// Rounds is how many rounds were merged into these figures.
+	Rounds  int `json:"rounds"`
+	creates []time.Duration
+}
+
+// mergeRuns adds one round's figures to the rounds before (nil: none):
+// latency percentiles over all samples, throughput over all tasks and
+// seconds (database figures and top statements are the last round's),
+// peak RSS the highest.
+func mergeRuns(into, add *handlerRun) *handlerRun {
+	add.Rounds = 1
+	if into == nil {
+		return add
+	}
+	into.Rounds++
+	for name, l := range add.Latency {
+		m := into.Latency[name]
+		if m == nil {
+			into.Latency[name] = l
+			continue
+		}
+		m.client, m.server = append(m.client, l.client...), append(m.server, l.server...)
+		m.timings = append(m.timings, l.timings...)
+		m.ClientMS, m.ServerMS = percentilesOf(m.client), percentilesOf(m.server)
+	}
+	if len(add.creates) > 0 {
+		into.creates = append(into.creates, add.creates...)
+		into.Creation = percentilesOf(into.creates)
+	}
+	if t := add.Throughput; t != nil {
+		if m := into.Throughput; m != nil {
+			t.Tasks += m.Tasks
+			t.Steps += m.Steps
+			t.Seconds = math.Round((t.Seconds+m.Seconds)*1000) / 1000
+			t.StepsPerSec = math.Round(float64(t.Steps)/t.Seconds*10) / 10
+			t.TasksPerSec = math.Round(float64(t.Tasks)/t.Seconds*10) / 10
+			t.Backpressured += m.Backpressured
+			t.PeakRSSMB = max(t.PeakRSSMB, m.PeakRSSMB)
+		}
+		into.Throughput = t
+	}
+	into.WorkerPeakRSSMB = max(into.WorkerPeakRSSMB, add.WorkerPeakRSSMB)
+	return into
 }
 
 // handlerOverhead is what a binding adds to the Go worker's figures.

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -44,6 +45,31 @@ func TestOverheadAgainstGo(t *testing.T) {
 		Linear4ServerAddedPc: 6.25, ThroughputChangePct: -10}, o)
 }
 
+func TestMergeRuns(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	round := func(client []time.Duration, steps int, secs float64, rss float64) *handlerRun {
+		return &handlerRun{Latency: map[string]*latencyResult{"linear4": {Steps: 4, client: client, server: client,
+			ClientMS: percentilesOf(client), ServerMS: percentilesOf(client)}}, creates: client,
+			Throughput: &throughputResult{Tasks: steps / 4, Steps: steps, Seconds: secs}, WorkerPeakRSSMB: rss}
+	}
+	m := mergeRuns(nil, round(ms(10, 30), 400, 1, 40))
+	m = mergeRuns(m, round(ms(20, 40), 800, 3, 35))
+	require.Equal(t, 2, m.Rounds)
+	require.Equal(t, 4, m.Latency["linear4"].ClientMS.N)
+	require.Equal(t, 20.0, m.Latency["linear4"].ClientMS.P50, "percentiles over every round's samples")
+	require.Equal(t, 40.0, m.Latency["linear4"].ClientMS.Max)
+	require.Equal(t, 4, m.Creation.N)
+	require.Equal(t, 1200, m.Throughput.Steps)
+	require.Equal(t, 300.0, m.Throughput.StepsPerSec, "all steps over all seconds")
+	require.Equal(t, 40.0, m.WorkerPeakRSSMB)
+}
+
 // TestBenchHandlers runs a tiny embedded benchmark with the Go worker and,
 // one after the other, the Ruby and the Python binding workers over the C
 // ABI library: each language's figures and its overhead against Go are
@@ -70,7 +96,7 @@ func TestBenchHandlers(t *testing.T) {
 			t.Setenv("TASKER_ENV", "test")
 			out := filepath.Join(t.TempDir(), "bench.json")
 			text, err := runCmd(t, "bench", "--embedded", "--handlers", "go,"+lang, "--worker-lib", lib,
-				"--latency-n", "1", "--warmup", "0", "--throughput-tasks", "8", "--concurrency", "2",
+				"--rounds", "2", "--latency-n", "2", "--warmup", "0", "--throughput-tasks", "8", "--concurrency", "2",
 				"--binding-concurrency", "4", "--pgbench=false", "--json", out)
 			require.NoError(t, err, text)
 			require.Contains(t, text, "workers side by side")
@@ -79,8 +105,10 @@ func TestBenchHandlers(t *testing.T) {
 			for _, l := range rep.Handlers {
 				run := rep.ByHandler[l]
 				require.NotNil(t, run, l)
-				require.Equal(t, 1, run.Latency["linear4"].ClientMS.N, l)
-				require.Equal(t, 1, run.Latency["tree8"].ClientMS.N, l)
+				require.Equal(t, 2, run.Rounds, l)
+				require.Equal(t, 2, run.Latency["linear4"].ClientMS.N, "one task per round: %s", l)
+				require.Equal(t, 2, run.Latency["tree8"].ClientMS.N, l)
+				require.Equal(t, 2, run.Latency["linear4"].Stages.Tasks, "the breakdown covers both rounds: %s", l)
 				require.Equal(t, 32, run.Throughput.Steps, l)
 				require.Positive(t, run.Throughput.StepsPerSec, l)
 			}

@@ -75,8 +75,10 @@ type latencyResult struct {
 	// Stages splits linear 4's latency per step and stage (from the
 	// step history; needs the database).
 	Stages *stageBreakdown `json:"stages,omitempty"`
-	// timings are the measured tasks, for the breakdown.
-	timings []taskTiming
+	// timings are the measured tasks, for the breakdown; client and
+	// server are the samples (rounds are merged from them).
+	timings        []taskTiming
+	client, server []time.Duration
 }
 
 // runLatency runs warmup+n tasks one after another; client latency is from
@@ -109,14 +111,14 @@ func runLatency(ctx context.Context, c *client.Client, sc latencyScenario, warmu
 			return nil, nil, err
 		}
 		clientLat = append(clientLat, total)
-		timings = append(timings, taskTiming{id: task.TaskUUID, start: start, end: start.Add(total)})
+		timings = append(timings, taskTiming{id: task.TaskUUID, start: start, end: start.Add(total), created: created})
 		creates = append(creates, created)
 		if final.CompletedAt != nil {
 			serverLat = append(serverLat, final.CompletedAt.Sub(final.CreatedAt))
 		}
 	}
 	return &latencyResult{Steps: sc.steps, ClientMS: percentilesOf(clientLat), ServerMS: percentilesOf(serverLat),
-		timings: timings}, creates, nil
+		timings: timings, client: clientLat, server: serverLat}, creates, nil
 }
 
 type throughputResult struct {

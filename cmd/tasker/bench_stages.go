@@ -26,6 +26,7 @@ const (
 	stageToResult     = "handler → result"   // handler ended → result written (enqueued_for_orchestration)
 	stageToProcessed  = "result → processed" // result written → step complete
 	stageToClientSeen = "processed → client" // last step complete → the client's event stream ends
+	stageCreate       = "API → committed"    // the client's POST /v1/tasks, until it returns (the task committed)
 )
 
 var stageOrder = []string{stageToEnqueued, stageToClaimed, stageToStart, stageHandler, stageToResult, stageToProcessed}
@@ -47,6 +48,7 @@ type stageBreakdown struct {
 type taskTiming struct {
 	id         uuid.UUID
 	start, end time.Time
+	created    time.Duration // the POST's round trip
 }
 
 // stepTimes are one step's boundaries, read from the database.
@@ -116,13 +118,16 @@ func breakdown(tasks []taskTiming, steps []stepTimes) *stageBreakdown {
 		}
 		b.raw[stage][i] = append(b.raw[stage][i], to.Sub(*from))
 	}
-	var tails []time.Duration
+	var tails, creates []time.Duration
 	for _, t := range tasks {
 		ss := byTask[t.id]
 		if len(ss) == 0 {
 			continue
 		}
 		b.Tasks++
+		if t.created > 0 {
+			creates = append(creates, t.created)
+		}
 		sort.Slice(ss, func(i, j int) bool { return ss[i].enqueued.Before(*ss[j].enqueued) })
 		for i, s := range ss {
 			if i >= len(b.Steps) {
@@ -157,6 +162,9 @@ func breakdown(tasks []taskTiming, steps []stepTimes) *stageBreakdown {
 	if len(tails) > 0 {
 		b.Tail[stageToClientSeen] = percentilesOf(tails).P50
 	}
+	if len(creates) > 0 {
+		b.Tail[stageCreate] = percentilesOf(creates).P50
+	}
 	return b
 }
 
@@ -173,6 +181,11 @@ func printStages(out io.Writer, title string, b *stageBreakdown) {
 		head = append(head, fmt.Sprintf("step %d", i+1))
 	}
 	fmt.Fprintln(tw, strings.Join(append(head, "sum"), "\t")+"\t")
+	if v, ok := b.Tail[stageCreate]; ok {
+		// Part of step 1's "to enqueued" (which runs to the enqueue, inside
+		// the creation's transaction): not added to the sum.
+		fmt.Fprintf(tw, "(%s)\t%.2f\t%s\t\n", stageCreate, v, strings.Repeat("\t", len(b.Steps)-1))
+	}
 	var total float64
 	for _, stage := range stageOrder {
 		row := []string{stage}

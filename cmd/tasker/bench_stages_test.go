@@ -43,6 +43,7 @@ func TestBenchStagesAndHistory(t *testing.T) {
 		}
 	}
 	require.Contains(t, st.Tail, stageToClientSeen)
+	require.Positive(t, st.Tail[stageCreate], "the POST's round trip")
 	require.Contains(t, text, "where linear 4's time goes")
 
 	h := rep.History
@@ -89,7 +90,7 @@ func TestBreakdownOrdersStepsAndSkipsMissingTimes(t *testing.T) {
 		{task: task, name: "b", enqueued: ms(12), claimed: ms(14), resulted: ms(17), processed: ms(20)},
 		{task: task, name: "a", enqueued: ms(2), claimed: ms(4), handlerStart: ms(5), handlerEnd: ms(6), resulted: ms(8), processed: ms(11)},
 	}
-	b := breakdown([]taskTiming{{id: task, start: t0, end: t0.Add(25 * time.Millisecond)}}, steps)
+	b := breakdown([]taskTiming{{id: task, start: t0, end: t0.Add(25 * time.Millisecond), created: 3 * time.Millisecond}}, steps)
 	require.Equal(t, []string{"a", "b"}, b.Steps)
 	val := func(stage string, i int) any {
 		if v := b.P50MS[stage][i]; v != nil {
@@ -103,4 +104,5 @@ func TestBreakdownOrdersStepsAndSkipsMissingTimes(t *testing.T) {
 	require.Nil(t, val(stageToStart, 1), "no handler times: no sample")
 	require.Equal(t, 3.0, val(stageToProcessed, 1))
 	require.Equal(t, 5.0, b.Tail[stageToClientSeen])
+	require.Equal(t, 3.0, b.Tail[stageCreate])
 }
