@@ -75,6 +75,17 @@ Go worker's example templates:
               step (pg_stat_database, pg_stat_statements when installed); peak RSS
   pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
               physical reference for this machine
+  stages      linear 4's latency per step and stage, from the step history (needs
+              the database): API/parent processed → enqueued → claim → handler start
+              → handler end → result written → processed → client
+  statements  the throughput run's top statements by database time, when
+              pg_stat_statements is loaded (created in the database if preloaded)
+
+--handlers go,ruby,python measures the Ruby and Python binding workers (each a
+process on the worker library, run from the source checkout) beside the Go
+worker, one after the other (--rounds R interleaves them), with the latency
+each adds per step. --history N loads N finished steps of history with COPY
+after the fresh run and measures again beside it.
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
 schema that is dropped afterwards; --url measures a running server (database
