@@ -70,6 +70,12 @@ func TestBenchHistoryNeedsSteps(t *testing.T) {
 	require.ErrorContains(t, err, "--history N: a positive number of steps, with --embedded")
 }
 
+func TestProgressWaitBacksOffFromSlowPolls(t *testing.T) {
+	require.Equal(t, 100*time.Millisecond, progressWait(0))
+	require.Equal(t, 100*time.Millisecond, progressWait(15*time.Millisecond))
+	require.Equal(t, 400*time.Millisecond, progressWait(80*time.Millisecond), "a poll costing 80 ms waits 400 ms")
+}
+
 func TestTopStatements(t *testing.T) {
 	before := statementSnapshot{1: {Query: "SELECT 1", Calls: 10, TotalMS: 5}, 2: {Query: "UPDATE x", Calls: 1, TotalMS: 1}}
 	after := statementSnapshot{1: {Query: "SELECT 1", Calls: 20, TotalMS: 8}, 2: {Query: "UPDATE x", Calls: 1, TotalMS: 1},
