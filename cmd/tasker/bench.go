@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +48,14 @@ type benchFlags struct {
 	cpuProfile      string
 	only            string
 	workerURL       string
+	handlers        string
+	rounds          int
+	history         int
+	schema          string
+	workerLib       string
+	// bindingConcurrency is the handler concurrency of the Ruby and Python
+	// workers.
+	bindingConcurrency int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -66,6 +75,17 @@ Go worker's example templates:
               step (pg_stat_database, pg_stat_statements when installed); peak RSS
   pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
               physical reference for this machine
+  stages      linear 4's latency per step and stage, from the step history (needs
+              the database): API/parent processed → enqueued → claim → handler start
+              → handler end → result written → processed → client
+  statements  the throughput run's top statements by database time, when
+              pg_stat_statements is loaded (created in the database if preloaded)
+
+--handlers go,ruby,python measures the Ruby and Python binding workers (each a
+process on the worker library, run from the source checkout) beside the Go
+worker, one after the other (--rounds R interleaves them), with the latency
+each adds per step. --history N loads N finished steps of history with COPY
+after the fresh run and measures again beside it.
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
 schema that is dropped afterwards; --url measures a running server (database
@@ -94,6 +114,12 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
+	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python; ruby and python need the source checkout)")
+	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
+	fl.IntVar(&f.rounds, "rounds", 1, "split every scenario into this many rounds, the workers of --handlers interleaved in each")
+	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
+	fl.StringVar(&f.workerLib, "worker-lib", "", "the worker library the ruby and python workers load (default $TASKER_WORKER_LIB, else built from bindings/capi)")
+	fl.IntVar(&f.bindingConcurrency, "binding-concurrency", 10, "handler threads of the ruby and python workers")
 	fl.StringVar(&f.only, "only", "", "run only these scenarios (comma list of latency, throughput, pgbench)")
 	return cmd
 }
@@ -110,7 +136,13 @@ type benchReport struct {
 	Throughput *throughputResult          `json:"throughput"`
 	PGBench    *pgbenchResult             `json:"pgbench,omitempty"`
 	Peers      map[string]json.RawMessage `json:"peers,omitempty"`
-	Targets    map[string]string          `json:"targets"`
+	// Handlers are the worker languages measured, in order; Latency,
+	// Creation and Throughput above are the first one's.
+	Handlers  []string               `json:"handlers"`
+	ByHandler map[string]*handlerRun `json:"by_handler,omitempty"`
+	// History is the --history scenario (the first worker language).
+	History *historyResult    `json:"history,omitempty"`
+	Targets map[string]string `json:"targets"`
 	// TargetChecks compares this run with the targets it measured.
 	TargetChecks []targetCheck `json:"target_checks"`
 }
@@ -144,6 +176,17 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		Latency: map[string]*latencyResult{}, Targets: designTargets()}
 	rep.Machine = machineInfo{Cores: runtime.NumCPU(), MemoryMB: memoryMB(), GoVersion: runtime.Version(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH}
+	handlers, err := parseHandlers(f.handlers)
+	if err != nil {
+		return err
+	}
+	if f.history < 0 || (f.history > 0 && !f.embedded) {
+		return errors.New("--history N: a positive number of steps, with --embedded")
+	}
+	if !f.embedded && !slices.Equal(handlers, []string{"go"}) {
+		return errors.New("--handlers: only --embedded starts workers; with --url the running workers are measured")
+	}
+	rep.Handlers = handlers
 	rep.Config = map[string]any{"mode": map[bool]string{true: "embedded", false: "url"}[f.embedded],
 		"latency_n": f.latencyN, "warmup": f.warmup, "throughput_tasks": f.throughputTasks,
 		"concurrency": f.concurrency, "quick": f.quick}
@@ -158,8 +201,8 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		defer sys.stop(out)
 		apiURL, dbURL = sys.apiURL, sys.dbURL
+		f.schema = sys.schema
 		rep.Config["schema"] = sys.schema
-		rep.Config["worker"] = sys.workerCfg
 		rep.Config["orchestration_results"] = sys.resultsCfg
 	}
 	c, err := client.New(apiURL)
@@ -174,54 +217,70 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		defer db.Close(context.WithoutCancel(ctx))
 		_ = db.QueryRow(ctx, `SHOW server_version`).Scan(&rep.Machine.PostgresVersion)
+		enableStatements(ctx, db)
 	}
 	prog := newProgress(cmd.ErrOrStderr())
 
-	want := func(name string) bool { return f.only == "" || slices.Contains(strings.Split(f.only, ","), name) }
-	var creates []time.Duration
-	for _, sc := range latencyScenarios {
-		if !want("latency") {
-			break
-		}
-		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
-		if err != nil {
-			return fmt.Errorf("latency %s: %w", sc.name, err)
-		}
-		rep.Latency[sc.name] = res
-		creates = append(creates, cr...)
-	}
-	if len(creates) > 0 {
-		rep.Creation = percentilesOf(creates)
-	}
-	if want("throughput") {
-		stopProfile, err := startCPUProfile(f.cpuProfile)
-		if err != nil {
-			return err
-		}
-		var sampler *rssSampler
-		if !f.embedded {
-			targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
-			if f.workerURL != "" {
-				targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
+	rep.ByHandler = map[string]*handlerRun{}
+	// With several rounds each worker runs a share of every scenario in
+	// each round, the languages interleaved, so that a slow spell of a
+	// shared machine falls on all of them.
+	rounds := max(f.rounds, 1)
+	perRound := f
+	perRound.latencyN = max(f.latencyN/rounds, 1)
+	perRound.throughputTasks = max(f.throughputTasks/rounds, 1)
+	for r := range rounds {
+		for _, lang := range rep.Handlers {
+			if sys != nil {
+				if err := sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+					return err
+				}
 			}
-			sampler = newRSSSampler(targets, 100*time.Millisecond)
-			sampler.Start(ctx)
-		}
-		rep.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
-		stopProfile()
-		if err != nil {
-			if sampler != nil {
-				sampler.Stop(ctx)
+			run, err := measureScenarios(ctx, c, db, perRound, apiURL, prog)
+			if sys != nil && sys.worker != nil {
+				if err == nil {
+					run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
+				}
+				sys.stopWorker(cmd.ErrOrStderr())
 			}
-			return fmt.Errorf("throughput: %w", err)
-		}
-		if sampler == nil {
-			rep.Throughput.PeakRSSMB = peakRSSMB()
-		} else {
-			applyRSS(ctx, rep.Throughput, sampler)
+			if err != nil {
+				if len(rep.Handlers) > 1 || rounds > 1 {
+					return fmt.Errorf("%s worker, round %d: %w", lang, r+1, err)
+				}
+				return err
+			}
+			rep.ByHandler[lang] = mergeRuns(rep.ByHandler[lang], run)
 		}
 	}
-	if f.pgbench && dbURL != "" && want("pgbench") {
+	if rounds > 1 {
+		for _, run := range rep.ByHandler {
+			if l := run.Latency["linear4"]; l != nil && db != nil {
+				if l.Stages, err = readStages(ctx, db, f.schema, l.timings); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	first := rep.ByHandler[rep.Handlers[0]]
+	rep.Latency, rep.Creation, rep.Throughput = first.Latency, first.Creation, first.Throughput
+	if goRun := rep.ByHandler["go"]; goRun != nil {
+		for lang, run := range rep.ByHandler {
+			if lang != "go" {
+				run.Overhead = overheadAgainst(run, goRun)
+			}
+		}
+	}
+	if f.history > 0 {
+		measure := func(ctx context.Context) (*handlerRun, error) { return measureScenarios(ctx, c, db, f, apiURL, prog) }
+		if rep.History, err = runHistory(ctx, cmd.ErrOrStderr(), sys, measure, db, f, handlers[0]); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		rep.Config["history_steps"] = rep.History.Steps
+	}
+	if sys != nil && slices.Contains(handlers, "go") {
+		rep.Config["worker"] = sys.workerCfg
+	}
+	if f.pgbench && dbURL != "" && (f.only == "" || slices.Contains(strings.Split(f.only, ","), "pgbench")) {
 		rep.PGBench = runPGBench(ctx, dbURL, f.quick, prog)
 		if rep.PGBench != nil && rep.PGBench.TPS > 0 && rep.Throughput != nil {
 			r := rep.Throughput.StepsPerSec / rep.PGBench.TPS
@@ -271,6 +330,15 @@ type benchSystem struct {
 	apiURL, dbURL, schema string
 	workerCfg             config.Worker
 	resultsCfg            config.ResultConsumer
+	infra                 *infra.Infra
+	workerConfig          *config.Config
+	// worker is the running worker (one at a time: every language serves
+	// the same namespaces).
+	worker *benchWorker
+	// workerLib is the C ABI library the binding workers load (built on
+	// first use unless given); cleanups run when the system stops.
+	workerLib string
+	cleanups  []func()
 	// stopServices stops orchestration, the worker and the API; stopDB
 	// drops the schema and stops a private cluster. Each runs once.
 	stopServices, stopDB func(io.Writer)
@@ -339,6 +407,41 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 		stopCluster()
 		return nil, err
 	}
+	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), orch.API()} {
+		if err := s.Start(bg); err != nil {
+			return nil, err
+		}
+	}
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
+		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
+	var servicesOnce, dbOnce sync.Once
+	sys.stopServices = func(out io.Writer) {
+		servicesOnce.Do(func() {
+			sys.stopWorker(out)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = orch.API().Stop(ctx)
+			_ = orch.Stop(ctx)
+			in.Close()
+			fmt.Fprintln(out, "Tasker stopped")
+		})
+	}
+	sys.stopDB = func(io.Writer) {
+		dbOnce.Do(func() {
+			dropSchema()
+			stopCluster()
+			for _, c := range sys.cleanups {
+				c()
+			}
+		})
+	}
+	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
+	return sys, nil
+}
+
+// startGoWorker starts the native Go worker in this process, on the
+// system's connection pool.
+func (s *benchSystem) startGoWorker(ctx context.Context) (*benchWorker, error) {
 	handlers := worker.NewRegistry()
 	if err := native.Register(handlers); err != nil {
 		return nil, err
@@ -347,37 +450,25 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	if err != nil {
 		return nil, err
 	}
+	wcfg := *s.workerConfig
 	wcfg.Worker.Web.Enabled = false
 	wcfg.Templates.SearchPaths = nil
 	wcfg.Worker.WorkerID = infra.ProcessName("bench-worker", "")
-	svc, err := worker.Open(bg, worker.OpenOptions{Config: wcfg, Infra: in, Registry: handlers, Templates: examples,
-		Logger: log})
+	svc, err := worker.Open(ctx, worker.OpenOptions{Config: &wcfg, Infra: s.infra, Registry: handlers, Templates: examples,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
 	wk := svc.Core()
-	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), wk, orch.API()} {
-		if err := s.Start(bg); err != nil {
-			return nil, err
-		}
+	if err := wk.Start(ctx); err != nil {
+		return nil, err
 	}
-	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
-		workerCfg: *wcfg.Worker, resultsCfg: ocfg.Orchestration.Results}
-	var servicesOnce, dbOnce sync.Once
-	sys.stopServices = func(out io.Writer) {
-		servicesOnce.Do(func() {
-			stopDev(out, 10*time.Second, orch, wk)
-			in.Close()
-		})
-	}
-	sys.stopDB = func(io.Writer) {
-		dbOnce.Do(func() {
-			dropSchema()
-			stopCluster()
-		})
-	}
-	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
-	return sys, nil
+	s.workerCfg = *wcfg.Worker
+	return &benchWorker{lang: "go", stop: func(io.Writer) {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = wk.Stop(sctx)
+	}}, nil
 }
 
 func randomSuffix() string {
@@ -401,4 +492,62 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// measureScenarios runs the latency and throughput scenarios (as --only
+// selects) against the system's current worker.
+func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f benchFlags, apiURL string, prog *progress) (*handlerRun, error) {
+	run := &handlerRun{Latency: map[string]*latencyResult{}}
+	want := func(name string) bool { return f.only == "" || slices.Contains(strings.Split(f.only, ","), name) }
+	var creates []time.Duration
+	for _, sc := range latencyScenarios {
+		if !want("latency") {
+			break
+		}
+		res, cr, err := runLatency(ctx, c, sc, f.warmup, f.latencyN, prog)
+		if err != nil {
+			return nil, fmt.Errorf("latency %s: %w", sc.name, err)
+		}
+		if sc.name == "linear4" {
+			if res.Stages, err = readStages(ctx, db, f.schema, res.timings); err != nil {
+				return nil, err
+			}
+		}
+		run.Latency[sc.name] = res
+		creates = append(creates, cr...)
+	}
+	if len(creates) > 0 {
+		run.Creation = percentilesOf(creates)
+		run.creates = creates
+	}
+	if !want("throughput") {
+		return run, nil
+	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	var sampler *rssSampler
+	if !f.embedded {
+		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
+		if f.workerURL != "" {
+			targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
+		}
+		sampler = newRSSSampler(targets, 100*time.Millisecond)
+		sampler.Start(ctx)
+	}
+	run.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
+	stopProfile()
+	if err != nil {
+		if sampler != nil {
+			sampler.Stop(ctx)
+		}
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	if sampler == nil {
+		run.Throughput.PeakRSSMB = peakRSSMB()
+	} else {
+		applyRSS(ctx, run.Throughput, sampler)
+	}
+	return run, nil
 }

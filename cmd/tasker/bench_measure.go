@@ -72,12 +72,20 @@ type latencyResult struct {
 	Steps    int          `json:"steps"`
 	ClientMS *percentiles `json:"client_ms"`
 	ServerMS *percentiles `json:"server_ms"`
+	// Stages splits linear 4's latency per step and stage (from the
+	// step history; needs the database).
+	Stages *stageBreakdown `json:"stages,omitempty"`
+	// timings are the measured tasks, for the breakdown; client and
+	// server are the samples (rounds are merged from them).
+	timings        []taskTiming
+	client, server []time.Duration
 }
 
 // runLatency runs warmup+n tasks one after another; client latency is from
 // just before POST /v1/tasks to the end event of the task's stream.
 func runLatency(ctx context.Context, c *client.Client, sc latencyScenario, warmup, n int, p *progress) (*latencyResult, []time.Duration, error) {
 	var clientLat, serverLat, creates []time.Duration
+	var timings []taskTiming
 	for i := 0; i < warmup+n; i++ {
 		p.update(fmt.Sprintf("latency %-8s", sc.name), i, warmup+n)
 		start := time.Now()
@@ -103,12 +111,14 @@ func runLatency(ctx context.Context, c *client.Client, sc latencyScenario, warmu
 			return nil, nil, err
 		}
 		clientLat = append(clientLat, total)
+		timings = append(timings, taskTiming{id: task.TaskUUID, start: start, end: start.Add(total), created: created})
 		creates = append(creates, created)
 		if final.CompletedAt != nil {
 			serverLat = append(serverLat, final.CompletedAt.Sub(final.CreatedAt))
 		}
 	}
-	return &latencyResult{Steps: sc.steps, ClientMS: percentilesOf(clientLat), ServerMS: percentilesOf(serverLat)}, creates, nil
+	return &latencyResult{Steps: sc.steps, ClientMS: percentilesOf(clientLat), ServerMS: percentilesOf(serverLat),
+		timings: timings, client: clientLat, server: serverLat}, creates, nil
 }
 
 type throughputResult struct {
@@ -124,7 +134,10 @@ type throughputResult struct {
 	WorkerPeakRSSMB     *float64 `json:"worker_peak_rss_mb,omitempty"`
 	StepsPerPGBenchTPS  *float64 `json:"steps_per_pgbench_tps,omitempty"`
 	RSSNote             string   `json:"peak_rss_note"`
-	Backpressured       int64    `json:"backpressure_retries"`
+	// TopStatements are where the database's time went during the run
+	// (with pg_stat_statements).
+	TopStatements []statementStat `json:"top_statements,omitempty"`
+	Backpressured int64           `json:"backpressure_retries"`
 }
 
 type dbCounters struct {
@@ -160,6 +173,10 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 	if err != nil {
 		return nil, err
 	}
+	var stmtsBefore statementSnapshot
+	if before.haveStatements {
+		stmtsBefore, _ = snapshotStatements(ctx, db)
+	}
 	res := &throughputResult{Tasks: tasks, Steps: tasks * sc.steps,
 		RSSNote: "one process: orchestration, worker and benchmark client (embedded mode)"}
 	var next, created atomic.Int64
@@ -192,20 +209,23 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	finished := 0
+	var lastPoll time.Duration
 	for finished < tasks {
 		select {
 		case err := <-errc:
 			return nil, err
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(progressWait(lastPoll)):
 		}
+		polled := time.Now()
 		list, err := c.ListTasks(ctx, client.ListOptions{Status: []string{"complete", "error"}, PerPage: 1,
 			Namespace: sc.namespace, Name: sc.template}, client.WithInitiator(run))
 		if err != nil {
 			return nil, err
 		}
 		finished = list.Pagination.TotalCount
+		lastPoll = time.Since(polled)
 		p.update(fmt.Sprintf("throughput (%d created)", created.Load()), finished, tasks)
 	}
 	<-done
@@ -224,10 +244,23 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 			if after.haveStatements && before.haveStatements {
 				s := round2(float64(after.statements-before.statements) / float64(res.Steps))
 				res.DBStatementsPerStep = &s
+				if stmtsAfter, err := snapshotStatements(ctx, db); err == nil && stmtsBefore != nil {
+					res.TopStatements = topStatements(stmtsBefore, stmtsAfter, 10)
+				}
 			}
 		}
 	}
 	return res, nil
+}
+
+// progressWait is the pause between two progress polls of the throughput
+// run: 100 ms, or five times as long as the last poll took. The poll lists
+// the run's finished tasks with a count, which scans the tasks table: with
+// a large history it costs tens of milliseconds of database time, and
+// polling it every 100 ms would make the harness a large part of the load
+// it measures.
+func progressWait(last time.Duration) time.Duration {
+	return max(100*time.Millisecond, 5*last)
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
@@ -401,6 +434,9 @@ func printBench(out io.Writer, r *benchReport) {
 			l.ClientMS.P99, l.ClientMS.Max, l.ServerMS.P50, l.ServerMS.P95, l.ServerMS.P99)
 	}
 	_ = tw.Flush()
+	if l := r.Latency["linear4"]; l != nil && len(r.Handlers) > 0 {
+		printStages(out, r.Handlers[0]+" worker", l.Stages)
+	}
 	if r.Creation != nil {
 		fmt.Fprintf(out, "\ntask creation (POST /v1/tasks): p50 %.2f ms, p99 %.2f ms (n=%d)\n", r.Creation.P50, r.Creation.P99, r.Creation.N)
 	}
@@ -421,6 +457,7 @@ func printBench(out io.Writer, r *benchReport) {
 		} else {
 			fmt.Fprintf(out, "peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, t.RSSNote)
 		}
+		printStatements(out, t.TopStatements)
 	}
 	if p := r.PGBench; p != nil {
 		if p.Error != "" {
@@ -431,6 +468,13 @@ func printBench(out io.Writer, r *benchReport) {
 				fmt.Fprintf(out, "; steps/s ÷ tps = %.2f", *r.Throughput.StepsPerPGBenchTPS)
 			}
 			fmt.Fprintln(out)
+		}
+	}
+	printHandlers(out, r)
+	if r.History != nil && len(r.Handlers) > 0 {
+		printHistory(out, r.ByHandler[r.Handlers[0]], r.History)
+		if l := r.History.Run.Latency["linear4"]; l != nil {
+			printStages(out, "with history", l.Stages)
 		}
 	}
 	printTargets(out, r.TargetChecks)
