@@ -42,6 +42,10 @@ var coveredFixtures = []string{
 	"ruby/permanent_error_only.yaml",
 	"ruby/retryable_error_only.yaml",
 	"ruby/success_only.yaml",
+	"rust/batch_processing_products_csv.yaml",
+	"rust/batch_processing_example.yaml",
+	"rust/batch_resumption_test.yaml",
+	"ruby/checkpoint_yield_test.yaml",
 }
 
 // fixture parses one fixture file (with its test-environment overrides),

@@ -21,6 +21,9 @@ func Register(r *worker.Registry) error {
 		registerDomainEvents(r),
 		registerMethodDispatch(r),
 		registerTestHandlers(r),
+		registerBatchExample(r),
+		registerBatchProducts(r),
+		registerCheckpointYield(r),
 	)
 	if err != nil {
 		return fmt.Errorf("registering native handlers: %w", err)
