@@ -81,7 +81,7 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 // retried only when the template allows retries, the handler said the failure
 // is retryable, and attempts remain; the delay is the handler's Retry-After
 // (capped) or the template's backoff. Anything else is a permanent error.
-func (c *Core) decide(st store.Step) store.Decision {
+func (c *Core) decide(st store.Step, _ store.ReportedTask) store.Decision {
 	r := stepresult.Parse(st.Results)
 	if r.Metadata.ExecutionTimeMs > 0 {
 		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
