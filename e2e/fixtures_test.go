@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,34 @@ var fixtureCases = []fixtureCase{
 		errored: []string{"retryable_error_step"}, attempts: map[string]int{"retryable_error_step": 2}},
 	{file: "ruby/error_testing_handler.yaml", ctx: `{}`, status: "error", steps: 3,
 		errored: []string{"permanent_error_step"}},
+	// Batch processing: $FIXTURES is the fixtures directory.
+	{file: "rust/batch_processing_products_csv.yaml", ctx: `{"csv_file_path":"$FIXTURES/products.csv"}`, status: "complete",
+		steps: 7, step: "aggregate_csv_results", want: map[string]any{"total_processed": "1000", "worker_count": "5",
+			"max_price_product": "Rolex Submariner Watch"}},
+	{file: "rust/batch_processing_products_csv.yaml", ctx: `{"csv_file_path":"$FIXTURES/products_empty.csv"}`, status: "complete",
+		steps: 3, step: "aggregate_csv_results", want: map[string]any{"total_processed": "0", "worker_count": "0"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":5000}`, status: "complete", steps: 7,
+		step: "aggregate_results", want: map[string]any{"total_processed": "5000", "worker_count": "5", "validation_passed": "true"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":1500}`, status: "complete", steps: 4,
+		step: "aggregate_results", want: map[string]any{"total_processed": "1500", "worker_count": "2"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":50}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "50", "worker_count": "0"}},
+	{file: "rust/batch_resumption_test.yaml", ctx: `{"dataset_size":100}`, status: "complete", steps: 2,
+		step: "checkpoint_fail_batch_001", want: map[string]any{"resumed_from": "50", "total_processed": "100",
+			"items_this_attempt": "50", "attempts": "2"},
+		attempts: map[string]int{"checkpoint_fail_batch_001": 2}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "100", "running_total": "5050", "item_count": "100",
+			"checkpoints_used": "4", "worker_count": "1"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 1}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100,"fail_after_items":60}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "100", "running_total": "5050", "item_count": "100"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 2}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100,"fail_after_items":60,"permanent_failure":true}`,
+		status: "error", steps: 3, errored: []string{"checkpoint_yield_batch_001"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 1}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":0}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"scenario": "no_batches"}},
 }
 
 // TestFixtureWorkflows runs tasker-core's own fixture templates, unchanged
@@ -99,8 +128,9 @@ func TestFixtureWorkflows(t *testing.T) {
 	for _, fc := range fixtureCases {
 		t.Run(fc.file, func(t *testing.T) {
 			tpl := byFile[fc.file]
+			ctx := strings.ReplaceAll(fc.ctx, "$FIXTURES", testdb.FixturesDir(t))
 			task, err := c.CreateTask(sys.Ctx, client.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
-				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: t.Name()})
+				Version: tpl.Version, Context: json.RawMessage(ctx), IdempotencyKey: t.Name()})
 			require.NoError(t, err)
 			waitCtx, cancel := context.WithTimeout(sys.Ctx, 60*time.Second)
 			defer cancel()

@@ -205,15 +205,15 @@ type checkpointFailConfig struct {
 
 // checkpointFailResult is CheckpointAndFailHandler's result.
 type checkpointFailResult struct {
-	NoOp           bool   `json:"no_op,omitempty"`
-	TotalProcessed int64  `json:"total_processed"`
-	ResumedFrom    int64  `json:"resumed_from"`
-	FinalPosition  int64  `json:"final_position"`
-	StartPosition  int64  `json:"start_position"`
-	EndPosition    int64  `json:"end_position"`
-	Attempts       int    `json:"attempts"`
-	ItemsThisRun   int64  `json:"items_this_attempt"`
-	Message        string `json:"message,omitempty"`
+	NoOp             bool   `json:"no_op,omitempty"`
+	TotalProcessed   int64  `json:"total_processed"`
+	ResumedFrom      int64  `json:"resumed_from"`
+	FinalPosition    int64  `json:"final_position"`
+	StartPosition    int64  `json:"start_position"`
+	EndPosition      int64  `json:"end_position"`
+	Attempts         int    `json:"attempts"`
+	ItemsThisAttempt int64  `json:"items_this_attempt"`
+	Message          string `json:"message,omitempty"`
 }
 
 // checkpointAndFail processes its range one item at a time, yields a
@@ -283,6 +283,6 @@ func checkpointAndFail(ctx context.Context, step *worker.Step[struct{}]) (checkp
 		}
 	}
 	return checkpointFailResult{TotalProcessed: pos - w.Start(), ResumedFrom: mark.ResumedFrom, FinalPosition: pos,
-		StartPosition: w.Start(), EndPosition: w.End(), Attempts: step.Attempt(), ItemsThisRun: done,
+		StartPosition: w.Start(), EndPosition: w.End(), Attempts: step.Attempt(), ItemsThisAttempt: pos - mark.ResumedFrom,
 		Message: "Batch processing completed successfully"}, nil
 }
