@@ -350,20 +350,21 @@ func TestStopIsPromptWithWorkInFlight(t *testing.T) {
 	}
 }
 
-// TestUnsupportedStepTypesAreRefused: a template with decision or batch
-// steps registers (it is valid), but creating a task of it fails with
+// TestUnsupportedStepTypesAreRefused: a template with batch steps
+// registers (it is valid), but creating a task of it fails with
 // ErrUnsupported naming the steps, and writes nothing: such a task would
-// otherwise finish after its initial steps and skip the rest silently.
+// otherwise finish without its batches and skip them silently.
 func TestUnsupportedStepTypesAreRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	tpl := h.fixture("rust/conditional_approval_rust.yaml", false)
+	tpl := h.fixture("rust/diamond_decision_batch.yaml", false)
 	_, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{
 		Namespace: tpl.NamespaceName, Name: tpl.Name, Version: tpl.Version,
-		Context: json.RawMessage(`{"amount": 100, "requester": "x", "purpose": "y"}`), IdentityKey: uuid.NewString(),
+		Context: json.RawMessage(`{"numbers": [1, 2]}`), IdentityKey: uuid.NewString(),
 	})
 	require.ErrorIs(t, err, orchestration.ErrUnsupported)
-	require.ErrorContains(t, err, "routing_decision (decision)")
+	require.ErrorContains(t, err, "even_batch_analyzer (batchable)")
+	require.NotContains(t, err.Error(), "ddb_routing_decision", "decision steps run")
 	counts, err := h.store.CountStates(h.ctx)
 	require.NoError(t, err)
 	require.Empty(t, counts.Tasks, "nothing was written")

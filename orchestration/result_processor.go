@@ -8,6 +8,7 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 // processResults is the result consumer's batch handler: one transaction per
@@ -81,10 +82,18 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 // retried only when the template allows retries, the handler said the failure
 // is retryable, and attempts remain; the delay is the handler's Retry-After
 // (capped) or the template's backoff. Anything else is a permanent error.
-func (c *Core) decide(st store.Step, _ store.ReportedTask) store.Decision {
+func (c *Core) decide(st store.Step, rt store.ReportedTask) store.Decision {
 	r := stepresult.Parse(st.Results)
 	if r.Metadata.ExecutionTimeMs > 0 {
 		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
+	}
+	if r.Success && st.StepType == string(template.StepDecision) {
+		x, err := c.decisionExtension(st, rt, r.Result)
+		if err != nil {
+			c.log.Warn("decision step failed: its outcome cannot be applied", "task", st.TaskUUID, "step", st.Name, "err", err)
+			return store.Decision{To: state.StepError, Reason: "decision outcome: " + err.Error()}
+		}
+		return store.Decision{To: state.StepComplete, Extend: x}
 	}
 	if r.Success {
 		return store.Decision{To: state.StepComplete}

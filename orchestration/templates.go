@@ -84,19 +84,19 @@ func (c *templateCache) get(ctx context.Context, namespace, name, version string
 }
 
 // unsupportedSteps names the steps whose type this version cannot run:
-// decision points, deferred convergence and batch steps create steps at run
-// time, which the engine does not do yet. A task of such a template would
-// finish after its initial steps, silently skipping the rest, so creating
-// one is refused instead.
+// batchable and batch_worker steps create their workers at run time, which
+// the engine does not do yet. A task of such a template would finish
+// without its batches, silently skipping them, so creating one is refused
+// instead. Decision and deferred convergence steps run.
 func unsupportedSteps(tpl *template.Template) string {
 	var bad []string
 	for _, s := range tpl.Steps {
-		if s.Type != "" && s.Type != template.StepStandard {
+		if s.Type == template.StepBatchable || s.Type == template.StepBatchWorker {
 			bad = append(bad, fmt.Sprintf("%s (%s)", s.Name, s.Type))
 		}
 	}
 	if len(bad) == 0 {
 		return ""
 	}
-	return "steps " + strings.Join(bad, ", ") + " have a type this version does not run yet (only standard steps run)"
+	return "steps " + strings.Join(bad, ", ") + " have a type this version does not run yet (batch processing)"
 }
