@@ -20,6 +20,7 @@ func Register(r *worker.Registry) error {
 		registerRefunds(r),
 		registerDomainEvents(r),
 		registerMethodDispatch(r),
+		registerConditionalApproval(r),
 		registerTestHandlers(r),
 	)
 	if err != nil {
