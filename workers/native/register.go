@@ -21,6 +21,7 @@ func Register(r *worker.Registry) error {
 		registerDomainEvents(r),
 		registerMethodDispatch(r),
 		registerConditionalApproval(r),
+		registerDiamondDecision(r),
 		registerTestHandlers(r),
 	)
 	if err != nil {
