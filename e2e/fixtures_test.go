@@ -65,6 +65,16 @@ var fixtureCases = []fixtureCase{
 	{file: "rust/boundary_max_attempts_three.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "rust/boundary_non_retryable_first.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "rust/boundary_non_retryable_retries.yaml", ctx: `{}`, status: "complete", steps: 1},
+	// A decision point: only the chosen approvals exist, and the convergence
+	// step waits for exactly those.
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":500,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "auto"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":3000,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "manager_only"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":10000,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 5, step: "finalize_approval", want: map[string]any{"approval_path": "dual_approval"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":1500,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "manager_only"}},
 	{file: "ruby/success_only.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "ruby/permanent_error_only.yaml", ctx: `{}`, status: "error", steps: 1,
 		errored: []string{"permanent_error_step"}, attempts: map[string]int{"permanent_error_step": 1}},

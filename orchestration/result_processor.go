@@ -87,6 +87,14 @@ func (c *Core) decide(st store.Step, rt store.ReportedTask) store.Decision {
 	if r.Metadata.ExecutionTimeMs > 0 {
 		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
 	}
+	if r.Success && st.StepType == string(template.StepDecision) {
+		x, err := c.decisionExtension(st, rt, r.Result)
+		if err != nil {
+			c.log.Warn("decision step failed: its outcome cannot be applied", "task", st.TaskUUID, "step", st.Name, "err", err)
+			return store.Decision{To: state.StepError, Reason: "decision outcome: " + err.Error()}
+		}
+		return store.Decision{To: state.StepComplete, Extend: x}
+	}
 	if r.Success {
 		if st.StepType == string(template.StepBatchable) {
 			return batchDecision(st, rt, r)

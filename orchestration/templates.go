@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +22,6 @@ type cachedTemplate struct {
 	initial   []*template.Step
 	loadedAt  time.Time
 	schemaErr error
-	// unsupported explains why tasks of this template cannot run (a step
-	// type this version does not execute); empty when they can.
-	unsupported string
 }
 
 // templateCache keeps parsed templates for a short while so task creation
@@ -76,45 +72,8 @@ func (c *templateCache) get(ctx context.Context, namespace, name, version string
 	if _, err := tpl.CompileInputSchema(); err != nil {
 		e.schemaErr = err
 	}
-	e.unsupported = unsupportedSteps(&tpl)
 	c.mu.Lock()
 	c.entries[key] = e
 	c.mu.Unlock()
 	return e, nil
-}
-
-// unsupportedSteps names the steps whose type this version cannot run:
-// decision points create steps at run time, which the engine does not do
-// yet. A task of such a template would finish after its initial steps,
-// silently skipping the rest, so creating one is refused instead. Batch
-// steps (batchable, batch_worker) and the deferred convergence steps they
-// feed run.
-func unsupportedSteps(tpl *template.Template) string {
-	var bad []string
-	for _, s := range tpl.Steps {
-		switch s.Type {
-		case "", template.StepStandard, template.StepBatchable, template.StepBatchWorker:
-		case template.StepDeferredConvergence:
-			if !feedsFromBatch(tpl, &s) {
-				bad = append(bad, fmt.Sprintf("%s (%s)", s.Name, s.Type))
-			}
-		default:
-			bad = append(bad, fmt.Sprintf("%s (%s)", s.Name, s.Type))
-		}
-	}
-	if len(bad) == 0 {
-		return ""
-	}
-	return "steps " + strings.Join(bad, ", ") + " have a type this version does not run yet (standard and batch steps run)"
-}
-
-// feedsFromBatch reports whether a deferred convergence step depends on a
-// batch_worker template step (batch processing creates it).
-func feedsFromBatch(tpl *template.Template, s *template.Step) bool {
-	for _, d := range s.Dependencies {
-		if p, ok := tpl.Step(d); ok && p.Type == template.StepBatchWorker {
-			return true
-		}
-	}
-	return false
 }

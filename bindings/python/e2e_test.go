@@ -212,7 +212,7 @@ func pythonFixtures(csvPath string) []fixture {
 					"domain_events_py_process_payment" + v.dsl + ".amount":    99.5,
 					"domain_events_py_send_notification" + v.dsl + ".channel": "email"}},
 			fixture{file: "conditional_approval_handler" + s, ns: "conditional_approval" + s, name: "approval_routing" + s,
-				ctx: `{"amount":500,"requester":"ann","purpose":"laptops"}`, status: "complete", steps: 4, needs: "decision points",
+				ctx: `{"amount":500,"requester":"ann","purpose":"laptops"}`, status: "complete", steps: 4,
 				want: map[string]any{"finalize_approval" + s + ".final_status": "approved", "finalize_approval" + s + ".approval_count": 1.0}},
 			fixture{file: "batch_processing" + s, ns: "csv_processing" + s, name: "csv_product_inventory_analyzer" + s,
 				ctx: fmt.Sprintf(`{"csv_file_path":%q}`, csvPath), status: "complete", steps: 7, needs: "batch steps",

@@ -145,7 +145,7 @@ func rubyCases(productsCSV string) []rubyCase {
 		steps int
 		path  string
 	}{{500, 4, "auto"}, {2500, 4, "manager_only"}, {10000, 5, "dual_approval"}} {
-		twin(rubyCase{file: "conditional_approval_handler.yaml", needs: "decision points",
+		twin(rubyCase{file: "conditional_approval_handler.yaml",
 			ctx:    fmt.Sprintf(`{"amount":%d,"requester":"grace","purpose":"new laptops"}`, amount.n),
 			status: "complete", steps: amount.steps,
 			checks: map[string]map[string]string{"finalize_approval": {"/approval_path": fmt.Sprintf("%q", amount.path)}}})

@@ -38,6 +38,7 @@ var coveredFixtures = []string{
 	"rust/customer_success_process_refund_rs.yaml",
 	"rust/domain_event_publishing.yaml",
 	"rust/method_dispatch_rust.yaml",
+	"rust/conditional_approval_rust.yaml",
 	"ruby/error_testing_handler.yaml",
 	"ruby/permanent_error_only.yaml",
 	"ruby/retryable_error_only.yaml",

@@ -20,6 +20,8 @@ func Register(r *worker.Registry) error {
 		registerRefunds(r),
 		registerDomainEvents(r),
 		registerMethodDispatch(r),
+		registerConditionalApproval(r),
+		registerDiamondDecision(r),
 		registerTestHandlers(r),
 		registerBatchExample(r),
 		registerBatchProducts(r),
