@@ -60,7 +60,7 @@ type batchScript struct {
 	gathered map[string]json.RawMessage
 	// workerDeps is what a worker last saw of its batchable ancestor.
 	workerDeps json.RawMessage
-	maxBusy  int
+	maxBusy    int
 }
 
 func (s *batchScript) run(cs store.ClaimedStep) outcome {
