@@ -82,6 +82,14 @@ var fixtureCases = []fixtureCase{
 		errored: []string{"retryable_error_step"}, attempts: map[string]int{"retryable_error_step": 2}},
 	{file: "ruby/error_testing_handler.yaml", ctx: `{}`, status: "error", steps: 3,
 		errored: []string{"permanent_error_step"}},
+	// Diamond, decision and batch: each input takes its documented path
+	// with three workers.
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[2,4,6,8,10,12]}`, status: "complete", steps: 9,
+		step: "aggregate_even_results", want: map[string]any{"total_processed": "6", "total_sum": "42", "batch_count": "3"}},
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[1,3,5,7,9,11,2,4]}`, status: "complete", steps: 9,
+		step: "aggregate_odd_results", want: map[string]any{"total_processed": "6", "total_sum": "36", "batch_count": "3"}},
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[1,2,3,4,5,6,7,8,9,10]}`, status: "complete", steps: 9,
+		step: "aggregate_even_results", want: map[string]any{"total_processed": "5", "total_sum": "30", "batch_count": "3"}},
 	// Batch processing: $FIXTURES is the fixtures directory.
 	{file: "rust/batch_processing_products_csv.yaml", ctx: `{"csv_file_path":"$FIXTURES/products.csv"}`, status: "complete",
 		steps: 7, step: "aggregate_csv_results", want: map[string]any{"total_processed": "1000", "worker_count": "5",
@@ -149,6 +157,9 @@ func TestFixtureWorkflows(t *testing.T) {
 				dumpTask(t, sys, task.TaskUUID)
 			}
 			require.NoError(t, err)
+			if fc.status != final.Status {
+				dumpTask(t, sys, task.TaskUUID)
+			}
 			require.Equal(t, fc.status, final.Status)
 			require.Len(t, final.Steps, fc.steps)
 			steps := map[string]client.Step{}

@@ -47,6 +47,7 @@ var coveredFixtures = []string{
 	"rust/batch_processing_example.yaml",
 	"rust/batch_resumption_test.yaml",
 	"ruby/checkpoint_yield_test.yaml",
+	"rust/diamond_decision_batch.yaml",
 }
 
 // fixture parses one fixture file (with its test-environment overrides),

@@ -22,6 +22,7 @@ func Register(r *worker.Registry) error {
 		registerMethodDispatch(r),
 		registerConditionalApproval(r),
 		registerDiamondDecision(r),
+		registerDiamondDecisionBatch(r),
 		registerTestHandlers(r),
 		registerBatchExample(r),
 		registerBatchProducts(r),
