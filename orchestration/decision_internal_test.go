@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/config"
@@ -50,10 +51,11 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 	connCfg, err := pgx.ParseConfig(db.URLWithSchema())
 	require.NoError(t, err)
 	cores := make([]*Core, 2)
+	reg := prometheus.NewRegistry() // shared: both count into one series
 	for i := range cores {
 		cores[i], err = New(Options{Store: st, Queue: q, ConnConfig: connCfg,
 			Config: *config.Default(config.ContextOrchestration).Orchestration,
-			Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry()})
+			Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 		require.NoError(t, err)
 	}
 	task, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "conditional_approval_rust", Name: "approval_routing",
@@ -62,7 +64,7 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 
 	// runStep claims the one enqueued step, reports value for it and
 	// returns the result message.
-	runStep := func(name string, value string) store.ResultMessage {
+	runStep := func(name string, value string) messaging.Message {
 		t.Helper()
 		msgs, err := q.Claim(ctx, queue, 10, 30*time.Second)
 		require.NoError(t, err)
@@ -84,35 +86,38 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 		rm, err := q.Claim(ctx, messaging.StepResultsQueue, 10, 0)
 		require.NoError(t, err)
 		require.Len(t, rm, 1)
-		return store.ResultMessage{MessageID: rm[0].ID, ReadCount: rm[0].ReadCount, TaskUUID: cs.Task.UUID, StepUUID: cs.Step.UUID}
+		return rm[0]
 	}
-	msg := runStep("validate_request", `{"amount": 10000}`)
-	_, err = st.ProcessResults(ctx, []store.ResultMessage{msg}, cores[0].decide)
-	require.NoError(t, err)
-	msg = runStep("routing_decision",
+	require.NoError(t, cores[0].processResults(ctx, []messaging.Message{runStep("validate_request", `{"amount": 10000}`)}))
+	raw := runStep("routing_decision",
 		`{"decision_point_outcome": {"type": "create_steps", "step_names": ["manager_approval", "finance_review"]}}`)
 
+	// Both orchestrators' result handlers get the same message at once.
 	var wg sync.WaitGroup
-	outs := make([]store.ProcessOutcome, len(cores))
 	errs := make([]error, len(cores))
 	start := make(chan struct{})
 	for i, c := range cores {
 		wg.Go(func() {
 			<-start
-			outs[i], errs[i] = st.ProcessResults(ctx, []store.ResultMessage{msg}, c.decide)
+			errs[i] = c.processResults(ctx, []messaging.Message{raw})
 		})
 	}
 	close(start)
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	require.Equal(t, 3, outs[0].StepsCreated+outs[1].StepsCreated, "manager_approval, finance_review, finalize_approval")
-	require.Equal(t, 1, outs[0].Duplicate+outs[1].Duplicate)
+	counter := func(c prometheus.Counter) float64 {
+		var m dto.Metric
+		require.NoError(t, c.Write(&m))
+		return m.GetCounter().GetValue()
+	}
+	require.Equal(t, 3.0, counter(cores[0].metrics.stepsCreated), "manager_approval, finance_review, finalize_approval")
+	require.Equal(t, 1.0, counter(cores[0].metrics.duplicates), "the second orchestrator found the step processed")
 
-	again, err := st.ProcessResults(ctx, []store.ResultMessage{msg}, cores[1].decide)
-	require.NoError(t, err)
-	require.Zero(t, again.StepsCreated, "a redelivered decision result creates nothing")
-	require.Equal(t, 1, again.Duplicate)
+	// Redelivered: nothing is created.
+	require.NoError(t, cores[1].processResults(ctx, []messaging.Message{raw}))
+	require.Equal(t, 3.0, counter(cores[0].metrics.stepsCreated), "a redelivered decision result creates nothing")
+	require.Equal(t, 2.0, counter(cores[0].metrics.duplicates))
 
 	steps, err := st.StepReadiness(ctx, []uuid.UUID{task.UUID}, nil)
 	require.NoError(t, err)

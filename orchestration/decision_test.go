@@ -12,6 +12,7 @@ import (
 
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 // routeByAmount plays conditional_approval_rust's handlers: the routing
@@ -130,4 +131,63 @@ func TestDecisionOutcomeErrors(t *testing.T) {
 	task := h.create(tpl, `{"case": "none"}`)
 	h.waitState(task.UUID, state.TaskComplete)
 	require.Len(t, h.steps(task.UUID), 2, "no_branches creates nothing")
+}
+
+// deepChain has a decision whose chosen branch is a chain ending in a
+// second decision, a convergence step over both branches, a step after the
+// convergence and one that waits for the convergence and for a branch of
+// the second decision.
+const deepChain = `name: deep_chain
+namespace_name: dyn_deep
+version: "1.0.0"
+steps:
+  - {name: start, handler: {callable: h}}
+  - {name: d1, type: decision, dependencies: [start], handler: {callable: h}}
+  - {name: a1, dependencies: [d1], handler: {callable: h}}
+  - {name: a2, dependencies: [a1], handler: {callable: h}}
+  - {name: a3, dependencies: [a2], handler: {callable: h}}
+  - {name: d2, type: decision, dependencies: [a3], handler: {callable: h}}
+  - {name: x, dependencies: [d2], handler: {callable: h}}
+  - {name: b1, dependencies: [d1], handler: {callable: h}}
+  - {name: join, type: deferred_convergence, dependencies: [a3, b1], handler: {callable: h}}
+  - {name: after, dependencies: [join], handler: {callable: h}}
+  - {name: after_both, dependencies: [join, x], handler: {callable: h}}
+`
+
+// TestDecisionDeepChain: the first decision creates its whole chain down to
+// the second decision, the convergence step (over the branch that exists)
+// and what follows it; the second decision adds its branch and the step
+// waiting for both it and the convergence step.
+func TestDecisionDeepChain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tpls, err := template.Parse([]byte(deepChain), "deep.yaml", template.ParseOptions{})
+	require.NoError(t, err)
+	tpl := tpls[0]
+	h.register(tpl)
+	h.drive(tpl.NamespaceName, func(cs store.ClaimedStep) outcome {
+		switch cs.Step.Name {
+		case "d1":
+			return outcome{value: map[string]any{"decision_point_outcome": map[string]any{"type": "create_steps", "step_names": []string{"a1"}}}}
+		case "d2":
+			return outcome{value: map[string]any{"decision_point_outcome": map[string]any{"type": "create_steps", "step_names": []string{"x"}}}}
+		}
+		return outcome{}
+	})
+	task := h.create(tpl, `{}`)
+	h.waitState(task.UUID, state.TaskComplete)
+	steps := h.steps(task.UUID)
+	parents := map[string][]string{}
+	for name, s := range steps {
+		require.Equal(t, state.StepComplete, s.State, name)
+		parents[name] = s.Parents
+	}
+	require.Equal(t, map[string][]string{
+		"start": {}, "d1": {"start"}, "a1": {"d1"}, "a2": {"a1"}, "a3": {"a2"}, "d2": {"a3"},
+		"join": {"a3"}, "after": {"join"}, "x": {"d2"}, "after_both": {"join", "x"},
+	}, parents, "b1 was not chosen: join waits for a3 only")
+	hist, err := h.store.StepTransitions(h.ctx, task.UUID, steps["after_both"].UUID)
+	require.NoError(t, err)
+	require.Equal(t, "create", hist[0].Event)
+	require.JSONEq(t, `{"created_by":"d2"}`, string(hist[0].Metadata))
 }

@@ -75,6 +75,7 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(k))
 	}
 	c.metrics.duplicates.Add(float64(out.Duplicate))
+	c.metrics.stepsCreated.Add(float64(out.StepsCreated))
 	c.observeOutcomes(out.Tasks)
 }
 

@@ -158,6 +158,37 @@ func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration,
 	return out, ids, nil
 }
 
+// templatesOfDynamicSteps reads the registered templates of the tasks whose
+// reported steps can extend the graph (decision and batchable steps), for
+// the Decider. Results of other steps, the hot path, cost nothing: the
+// extra round trip happens only when such a step reported.
+func (s *Store) templatesOfDynamicSteps(o *outbox, steps []Step) (map[uuid.UUID]json.RawMessage, error) {
+	var ids []uuid.UUID
+	for _, st := range steps {
+		if st.StepType == "decision" || st.StepType == "batchable" {
+			ids = append(ids, st.TaskUUID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out := make(map[uuid.UUID]json.RawMessage, len(ids))
+	o.b.Queue(`SELECT t.task_uuid, nt.configuration FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
+		WHERE t.task_uuid = ANY($1)`, uniqueSorted(ids)).Query(func(rows pgx.Rows) error {
+		var id uuid.UUID
+		var cfg json.RawMessage
+		_, err := pgx.ForEachRow(rows, []any{&id, &cfg}, func() error {
+			out[id] = cfg
+			return nil
+		})
+		return err
+	})
+	if err := o.flush(); err != nil {
+		return nil, fmt.Errorf("reading the templates of decision and batchable steps: %w", err)
+	}
+	return out, nil
+}
+
 // processInTx is ProcessResults inside o's pipelined transaction.
 func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out *ProcessOutcome) error {
 	taskIDs := make([]uuid.UUID, 0, len(msgs))
@@ -185,22 +216,12 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 			})
 			return err
 		})
-	templates := map[uuid.UUID]json.RawMessage{}
-	o.b.Queue(`SELECT t.task_uuid, nt.configuration FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
-		WHERE t.task_uuid IN (SELECT s.task_uuid FROM workflow_steps s WHERE s.workflow_step_uuid = ANY($1)
-			AND s.step_type IN ('decision', 'batchable')
-			AND s.state IN ('enqueued_for_orchestration', 'enqueued_as_error_for_orchestration'))`, stepIDs).
-		Query(func(rows pgx.Rows) error {
-			var id uuid.UUID
-			var cfg json.RawMessage
-			_, err := pgx.ForEachRow(rows, []any{&id, &cfg}, func() error {
-				templates[id] = cfg
-				return nil
-			})
-			return err
-		})
 	if err := o.flush(); err != nil {
 		return fmt.Errorf("loading reported steps: %w", err)
+	}
+	templates, err := s.templatesOfDynamicSteps(o, steps)
+	if err != nil {
+		return err
 	}
 	out.Duplicate = len(msgs) - len(steps)
 
