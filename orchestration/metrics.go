@@ -21,7 +21,8 @@ type metrics struct {
 	batchSize      *prometheus.HistogramVec
 	batchSeconds   *prometheus.HistogramVec
 	duplicates     prometheus.Counter
-	// stepsCreated counts steps added to running tasks (decision outcomes).
+	// stepsCreated counts steps added to running tasks (decision and batch
+	// outcomes).
 	stepsCreated prometheus.Counter
 	nudged       prometheus.Counter
 	reconciled   prometheus.Counter
@@ -63,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		stepsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_steps_created_total",
-			Help: "Steps added to running tasks by the results that chose them (decision points).",
+			Help: "Steps added to running tasks by the results that chose them (decision points, batch workers).",
 		}),
 		nudged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_steps_nudged_total", Help: "Step messages re-sent by the readiness poller.",
