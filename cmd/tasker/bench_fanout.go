@@ -54,6 +54,7 @@ type fanOutFlags struct {
 	workers, runs  int
 	root, env, dir string
 	embeddedPG     bool
+	keep           bool
 	jsonOut        string
 }
 
@@ -96,6 +97,7 @@ there to the task's completion, and workers per second.`,
 	fl.StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
+	fl.BoolVar(&f.keep, "keep", false, "keep the benchmark schema afterwards")
 	return cmd
 }
 
@@ -108,7 +110,7 @@ func runBenchFanOut(cmd *cobra.Command, f fanOutFlags) error {
 		return fmt.Errorf("--runs must be at least 1 (got %d)", f.runs)
 	}
 	sys, err := startBenchSystem(ctx, out, benchFlags{embedded: true, root: f.root, env: f.env, dir: f.dir,
-		embeddedPG: f.embeddedPG})
+		embeddedPG: f.embeddedPG, keep: f.keep})
 	if err != nil {
 		return err
 	}
