@@ -156,7 +156,8 @@ func stepFrom(def *template.Step, name string, inputs json.RawMessage) store.New
 // (its result, kept as the handler reported it, says it failed), so the
 // batch converges and the convergence step sees the failure among its
 // dependency results. fail_fast and isolate keep the error: the task is
-// blocked until an operator resolves the worker.
+// blocked until an operator resolves the worker (under isolate the store
+// still starts the batch's other workers meanwhile).
 func batchWorkerFailure(st store.Step, d store.Decision) store.Decision {
 	if d.To != state.StepError {
 		return d

@@ -221,21 +221,26 @@ func TestBatchBadOutcomeFailsTheStep(t *testing.T) {
 	require.Contains(t, string(trans[len(trans)-1].Metadata), "is a deferred_convergence step, not a batch_worker")
 }
 
-// TestBatchFailureStrategies: a worker that fails for good completes under
-// continue_on_failure (the convergence step sees its failed result and the
-// task completes); under fail_fast and isolate it ends in error and the
-// convergence step never runs.
+// TestBatchFailureStrategies: four workers run one at a time (parallelism
+// 1) and work_002 fails for good. Under continue_on_failure it completes,
+// the convergence step sees its failed result and the task completes.
+// Under fail_fast it ends in error, the workers after it never start and
+// the convergence step never runs. Under isolate it ends in error while
+// the other workers still run; the task then waits (error) for an
+// operator: resolving work_002 runs the convergence step and completes
+// the task.
 func TestBatchFailureStrategies(t *testing.T) {
 	t.Parallel()
 	for _, strategy := range []string{"continue_on_failure", "fail_fast", "isolate"} {
 		t.Run(strategy, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			tpl := batchTemplate(t, h, "batch_"+strings.ReplaceAll(strategy, "_", ""), 10, strategy)
+			tpl := batchTemplate(t, h, "batch_"+strings.ReplaceAll(strategy, "_", ""), 1, strategy)
 			s := &batchScript{h: h, outcome: batch.CreateBatches("work", batch.Plan(40, 10, 10, 0), 40), fail: "work_002"}
 			h.drive(tpl.NamespaceName, s.run)
 			task := h.create(tpl, `{}`)
-			if strategy == "continue_on_failure" {
+			switch strategy {
+			case "continue_on_failure":
 				h.waitState(task.UUID, state.TaskComplete)
 				seen := s.seen()
 				require.Len(t, seen, 5)
@@ -245,13 +250,28 @@ func TestBatchFailureStrategies(t *testing.T) {
 				require.NoError(t, json.Unmarshal(seen["work_002"], &failed))
 				require.False(t, failed.Success, "the convergence step sees the failure")
 				require.Equal(t, state.StepComplete, h.steps(task.UUID)["work_002"].State)
-				return
+			case "fail_fast":
+				h.waitState(task.UUID, state.TaskError)
+				steps := h.steps(task.UUID)
+				require.Equal(t, state.StepError, steps["work_002"].State)
+				require.Equal(t, state.StepPending, steps["work_003"].State, "no further worker starts")
+				require.Equal(t, state.StepPending, steps["work_004"].State)
+				require.Equal(t, state.StepPending, steps["gather"].State)
+				require.Nil(t, s.seen())
+			case "isolate":
+				h.waitState(task.UUID, state.TaskError)
+				steps := h.steps(task.UUID)
+				require.Equal(t, state.StepError, steps["work_002"].State)
+				require.Equal(t, state.StepComplete, steps["work_003"].State, "the other workers still run")
+				require.Equal(t, state.StepComplete, steps["work_004"].State)
+				require.Equal(t, state.StepPending, steps["gather"].State)
+				require.Nil(t, s.seen())
+				_, err := h.core.ApplyStepAction(h.ctx, task.UUID, steps["work_002"].UUID,
+					store.StepAction{Kind: store.ActionResolveManually, Reason: "bad rows set aside", By: "ops"})
+				require.NoError(t, err)
+				h.waitState(task.UUID, state.TaskComplete)
+				require.Len(t, s.seen(), 5)
 			}
-			h.waitState(task.UUID, state.TaskError)
-			steps := h.steps(task.UUID)
-			require.Equal(t, state.StepError, steps["work_002"].State)
-			require.Equal(t, state.StepPending, steps["gather"].State)
-			require.Nil(t, s.seen())
 		})
 	}
 }

@@ -129,9 +129,16 @@ func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*task
 		}
 		c := g.counts()
 		// Blocked before ready: a task with a permanently failed step does
-		// not start anything new.
-		if c.Classify() == StatusHasReadySteps {
-			ready := g.ready()
+		// not start anything new, except the remaining workers of a batch
+		// that isolates its failed workers.
+		var ready []uuid.UUID
+		switch cls := c.Classify(); {
+		case cls == StatusHasReadySteps:
+			ready = g.ready()
+		case cls == StatusBlockedByFailures && g.isolatedFailures():
+			ready = g.readyIsolated()
+		}
+		if len(ready) > 0 {
 			slices.SortFunc(ready, compareUUID)
 			p.enqueue[id] = ready
 			n := len(ready)

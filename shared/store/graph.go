@@ -27,10 +27,41 @@ type taskGraph struct {
 	batches map[uuid.UUID]batchSlot
 }
 
-// batchSlot is a batch worker's group and its group's parallelism.
+// batchSlot is a batch worker's group, its group's parallelism, and
+// whether its batch isolates failures (failure_strategy isolate).
 type batchSlot struct {
 	template string
 	limit    int
+	isolate  bool
+}
+
+// isolatedFailures reports whether the task has failed steps and every one
+// is a batch worker whose batch isolates failures: its siblings may still
+// run.
+func (g *taskGraph) isolatedFailures() bool {
+	failed := false
+	for id, st := range g.steps {
+		if st != state.StepError {
+			continue
+		}
+		if b, ok := g.batches[id]; !ok || !b.isolate {
+			return false
+		}
+		failed = true
+	}
+	return failed
+}
+
+// readyIsolated is ready limited to the workers of batches that isolate
+// failures.
+func (g *taskGraph) readyIsolated() []uuid.UUID {
+	var out []uuid.UUID
+	for _, id := range g.ready() {
+		if g.batches[id].isolate {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // busy reports whether a batch worker in state st holds one of its
@@ -138,7 +169,8 @@ func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
 				THEN template_step_name END,
 			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
-				THEN LEAST(GREATEST((inputs #>> '{batch_metadata,parallelism}')::numeric, 0), 1000000)::int END
+				THEN LEAST(GREATEST((inputs #>> '{batch_metadata,parallelism}')::numeric, 0), 1000000)::int END,
+			template_step_name <> name AND inputs #>> '{batch_metadata,failure_strategy}' IS NOT DISTINCT FROM 'isolate'
 		FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
 		Query(func(rows pgx.Rows) error {
 			var task, step uuid.UUID
@@ -146,12 +178,13 @@ func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 			var name string
 			var group *string
 			var limit *int
-			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &group, &limit}, func() error {
+			var isolate bool
+			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &group, &limit, &isolate}, func() error {
 				if g := out[task]; g != nil {
 					g.steps[step] = st
 					g.names[step] = name
 					if group != nil && limit != nil {
-						g.batches[step] = batchSlot{template: *group, limit: *limit}
+						g.batches[step] = batchSlot{template: *group, limit: *limit, isolate: isolate}
 					}
 				}
 				return nil

@@ -39,4 +39,14 @@ func TestReadyHoldsBatchWorkersToTheirParallelism(t *testing.T) {
 		g.batches[id] = batchSlot{template: "work"}
 	}
 	require.Len(t, g.ready(), 4)
+
+	// A failed worker of an isolating batch leaves its siblings runnable;
+	// any other failure does not.
+	for _, id := range ids {
+		g.batches[id] = batchSlot{template: "work", limit: 2, isolate: true}
+	}
+	require.True(t, g.isolatedFailures())
+	require.Equal(t, []uuid.UUID{ids[2], ids[3]}, g.readyIsolated())
+	g.steps[other] = state.StepError
+	require.False(t, g.isolatedFailures(), "a failed step outside the batch blocks the task")
 }
