@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,16 @@ var fixtureCases = []fixtureCase{
 	{file: "rust/boundary_max_attempts_three.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "rust/boundary_non_retryable_first.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "rust/boundary_non_retryable_retries.yaml", ctx: `{}`, status: "complete", steps: 1},
+	// A decision point: only the chosen approvals exist, and the convergence
+	// step waits for exactly those.
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":500,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "auto"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":3000,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "manager_only"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":10000,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 5, step: "finalize_approval", want: map[string]any{"approval_path": "dual_approval"}},
+	{file: "rust/conditional_approval_rust.yaml", ctx: `{"amount":1500,"requester":"ann","purpose":"laptop"}`,
+		status: "complete", steps: 4, step: "finalize_approval", want: map[string]any{"approval_path": "manager_only"}},
 	{file: "ruby/success_only.yaml", ctx: `{}`, status: "complete", steps: 1},
 	{file: "ruby/permanent_error_only.yaml", ctx: `{}`, status: "error", steps: 1,
 		errored: []string{"permanent_error_step"}, attempts: map[string]int{"permanent_error_step": 1}},
@@ -71,6 +82,42 @@ var fixtureCases = []fixtureCase{
 		errored: []string{"retryable_error_step"}, attempts: map[string]int{"retryable_error_step": 2}},
 	{file: "ruby/error_testing_handler.yaml", ctx: `{}`, status: "error", steps: 3,
 		errored: []string{"permanent_error_step"}},
+	// Diamond, decision and batch: each input takes its documented path
+	// with three workers.
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[2,4,6,8,10,12]}`, status: "complete", steps: 9,
+		step: "aggregate_even_results", want: map[string]any{"total_processed": "6", "total_sum": "42", "batch_count": "3"}},
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[1,3,5,7,9,11,2,4]}`, status: "complete", steps: 9,
+		step: "aggregate_odd_results", want: map[string]any{"total_processed": "6", "total_sum": "36", "batch_count": "3"}},
+	{file: "rust/diamond_decision_batch.yaml", ctx: `{"numbers":[1,2,3,4,5,6,7,8,9,10]}`, status: "complete", steps: 9,
+		step: "aggregate_even_results", want: map[string]any{"total_processed": "5", "total_sum": "30", "batch_count": "3"}},
+	// Batch processing: $FIXTURES is the fixtures directory.
+	{file: "rust/batch_processing_products_csv.yaml", ctx: `{"csv_file_path":"$FIXTURES/products.csv"}`, status: "complete",
+		steps: 7, step: "aggregate_csv_results", want: map[string]any{"total_processed": "1000", "worker_count": "5",
+			"max_price_product": "Rolex Submariner Watch"}},
+	{file: "rust/batch_processing_products_csv.yaml", ctx: `{"csv_file_path":"$FIXTURES/products_empty.csv"}`, status: "complete",
+		steps: 3, step: "aggregate_csv_results", want: map[string]any{"total_processed": "0", "worker_count": "0"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":5000}`, status: "complete", steps: 7,
+		step: "aggregate_results", want: map[string]any{"total_processed": "5000", "worker_count": "5", "validation_passed": "true"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":1500}`, status: "complete", steps: 4,
+		step: "aggregate_results", want: map[string]any{"total_processed": "1500", "worker_count": "2"}},
+	{file: "rust/batch_processing_example.yaml", ctx: `{"dataset_size":50}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "50", "worker_count": "0"}},
+	{file: "rust/batch_resumption_test.yaml", ctx: `{"dataset_size":100}`, status: "complete", steps: 2,
+		step: "checkpoint_fail_batch_001", want: map[string]any{"resumed_from": "50", "total_processed": "100",
+			"items_this_attempt": "50", "attempts": "2"},
+		attempts: map[string]int{"checkpoint_fail_batch_001": 2}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "100", "running_total": "5050", "item_count": "100",
+			"checkpoints_used": "4", "worker_count": "1"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 1}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100,"fail_after_items":60}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"total_processed": "100", "running_total": "5050", "item_count": "100"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 2}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":100,"fail_after_items":60,"permanent_failure":true}`,
+		status: "error", steps: 3, errored: []string{"checkpoint_yield_batch_001"},
+		attempts: map[string]int{"checkpoint_yield_batch_001": 1}},
+	{file: "ruby/checkpoint_yield_test.yaml", ctx: `{"total_items":0}`, status: "complete", steps: 3,
+		step: "aggregate_results", want: map[string]any{"scenario": "no_batches"}},
 }
 
 // TestFixtureWorkflows runs tasker-core's own fixture templates, unchanged
@@ -99,8 +146,9 @@ func TestFixtureWorkflows(t *testing.T) {
 	for _, fc := range fixtureCases {
 		t.Run(fc.file, func(t *testing.T) {
 			tpl := byFile[fc.file]
+			ctx := strings.ReplaceAll(fc.ctx, "$FIXTURES", testdb.FixturesDir(t))
 			task, err := c.CreateTask(sys.Ctx, client.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
-				Version: tpl.Version, Context: json.RawMessage(fc.ctx), IdempotencyKey: t.Name()})
+				Version: tpl.Version, Context: json.RawMessage(ctx), IdempotencyKey: t.Name()})
 			require.NoError(t, err)
 			waitCtx, cancel := context.WithTimeout(sys.Ctx, 60*time.Second)
 			defer cancel()
@@ -109,6 +157,9 @@ func TestFixtureWorkflows(t *testing.T) {
 				dumpTask(t, sys, task.TaskUUID)
 			}
 			require.NoError(t, err)
+			if fc.status != final.Status {
+				dumpTask(t, sys, task.TaskUUID)
+			}
 			require.Equal(t, fc.status, final.Status)
 			require.Len(t, final.Steps, fc.steps)
 			steps := map[string]client.Step{}

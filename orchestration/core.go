@@ -57,6 +57,7 @@ type Core struct {
 	log       *slog.Logger
 	metrics   *metrics
 	templates *templateCache
+	parsed    parsedTemplates
 	leader    *leader
 	activity  *activity
 	eventBus  *domainevent.Bus
@@ -242,10 +243,6 @@ func (c *Core) Create(ctx context.Context, req TaskRequest) (store.CreatedTask, 
 	if err != nil {
 		return store.CreatedTask{}, err
 	}
-	if ct.unsupported != "" {
-		return store.CreatedTask{}, fmt.Errorf("template %s/%s/%s: %s: %w", ct.named.Namespace, ct.named.Name,
-			ct.named.Version, ct.unsupported, ErrUnsupported)
-	}
 	if err := c.checkBackpressure(ctx, ct.named.Namespace); err != nil {
 		return store.CreatedTask{}, err
 	}
@@ -305,14 +302,9 @@ func (c *Core) buildTask(ct *cachedTemplate, req TaskRequest, taskCtx json.RawMe
 		ids[s.Name] = uuid.Must(uuid.NewV7())
 	}
 	for _, s := range ct.initial {
-		inputs, _ := json.Marshal(s.Handler.Initialization)
-		nt.Steps = append(nt.Steps, store.NewStep{
-			UUID: ids[s.Name], NamedStepUUID: ct.stepIDs[s.Name], Name: s.Name, TemplateStepName: s.Name,
-			StepType: string(s.Type), HandlerCallable: s.Handler.Callable, HandlerMethod: s.Handler.Method,
-			Retryable: s.Retry.Retryable, MaxAttempts: s.Retry.MaxAttempts, Backoff: string(s.Retry.Backoff),
-			BackoffBaseMs: s.Retry.BackoffBaseMs, MaxBackoffMs: s.Retry.MaxBackoffMs, BackoffJitter: s.Retry.Jitter,
-			TimeoutSeconds: s.TimeoutSeconds, Inputs: inputs,
-		})
+		ns, _ := newStepOf(s) // initialization came from JSON: it encodes
+		ns.UUID, ns.NamedStepUUID = ids[s.Name], ct.stepIDs[s.Name]
+		nt.Steps = append(nt.Steps, ns)
 		for _, d := range s.Dependencies {
 			if from, ok := ids[d]; ok {
 				nt.Edges = append(nt.Edges, store.NewEdge{From: from, To: ids[s.Name]})

@@ -21,10 +21,13 @@ type metrics struct {
 	batchSize      *prometheus.HistogramVec
 	batchSeconds   *prometheus.HistogramVec
 	duplicates     prometheus.Counter
-	nudged         prometheus.Counter
-	reconciled     prometheus.Counter
-	stale          prometheus.Counter
-	purged         prometheus.Counter
+	// stepsCreated counts steps added to running tasks (decision and batch
+	// outcomes).
+	stepsCreated prometheus.Counter
+	nudged       prometheus.Counter
+	reconciled   prometheus.Counter
+	stale        prometheus.Counter
+	purged       prometheus.Counter
 	// deadWorkerSteps counts steps whose claimer's process was found gone.
 	deadWorkerSteps prometheus.Counter
 }
@@ -59,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_duplicate_results_total", Help: "Result messages about steps already processed (dropped).",
 		}),
+		stepsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_steps_created_total",
+			Help: "Steps added to running tasks by the results that chose them (decision points, batch workers).",
+		}),
 		nudged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_steps_nudged_total", Help: "Step messages re-sent by the readiness poller.",
 		}),
@@ -88,6 +95,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	register(reg, &m.batchSize, &errs)
 	register(reg, &m.batchSeconds, &errs)
 	register(reg, &m.duplicates, &errs)
+	register(reg, &m.stepsCreated, &errs)
 	register(reg, &m.nudged, &errs)
 	register(reg, &m.reconciled, &errs)
 	register(reg, &m.stale, &errs)

@@ -350,23 +350,15 @@ func TestStopIsPromptWithWorkInFlight(t *testing.T) {
 	}
 }
 
-// TestUnsupportedStepTypesAreRefused: a template with decision or batch
-// steps registers (it is valid), but creating a task of it fails with
-// ErrUnsupported naming the steps, and writes nothing: such a task would
-// otherwise finish after its initial steps and skip the rest silently.
-func TestUnsupportedStepTypesAreRefused(t *testing.T) {
+// TestEveryStepTypeIsAccepted: a template with decision, batch and
+// deferred convergence steps is no longer refused: creating a task of it
+// creates its initial steps only (up to the decision point).
+func TestEveryStepTypeIsAccepted(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	tpl := h.fixture("rust/conditional_approval_rust.yaml", false)
-	_, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{
-		Namespace: tpl.NamespaceName, Name: tpl.Name, Version: tpl.Version,
-		Context: json.RawMessage(`{"amount": 100, "requester": "x", "purpose": "y"}`), IdentityKey: uuid.NewString(),
-	})
-	require.ErrorIs(t, err, orchestration.ErrUnsupported)
-	require.ErrorContains(t, err, "routing_decision (decision)")
-	counts, err := h.store.CountStates(h.ctx)
-	require.NoError(t, err)
-	require.Empty(t, counts.Tasks, "nothing was written")
+	tpl := h.fixture("rust/diamond_decision_batch.yaml", false)
+	task := h.create(tpl, `{"numbers": [1, 2]}`)
+	require.Len(t, h.steps(task.UUID), 4, "ddb_diamond_start, branch_evens, branch_odds, ddb_routing_decision")
 }
 
 // TestRetentionDeletesOldFinishedTasks: with retention on, the leader's

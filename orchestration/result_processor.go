@@ -8,6 +8,7 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 // processResults is the result consumer's batch handler: one transaction per
@@ -74,6 +75,7 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(k))
 	}
 	c.metrics.duplicates.Add(float64(out.Duplicate))
+	c.metrics.stepsCreated.Add(float64(out.StepsCreated))
 	c.observeOutcomes(out.Tasks)
 	if len(out.DomainEvents) > 0 {
 		c.events.Published(out.DomainEvents)
@@ -87,14 +89,30 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 // retried only when the template allows retries, the handler said the failure
 // is retryable, and attempts remain; the delay is the handler's Retry-After
 // (capped) or the template's backoff. Anything else is a permanent error.
-func (c *Core) decide(st store.Step) store.Decision {
+func (c *Core) decide(st store.Step, rt store.ReportedTask) store.Decision {
 	r := stepresult.Parse(st.Results)
 	if r.Metadata.ExecutionTimeMs > 0 {
 		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
 	}
+	if r.Success && st.StepType == string(template.StepDecision) {
+		x, err := c.decisionExtension(st, rt, r.Result)
+		if err != nil {
+			c.log.Warn("decision step failed: its outcome cannot be applied", "task", st.TaskUUID, "step", st.Name, "err", err)
+			return store.Decision{To: state.StepError, Reason: "decision outcome: " + err.Error()}
+		}
+		return store.Decision{To: state.StepComplete, Extend: x}
+	}
 	if r.Success {
+		if st.StepType == string(template.StepBatchable) {
+			return batchDecision(st, rt, r)
+		}
 		return store.Decision{To: state.StepComplete}
 	}
+	return batchWorkerFailure(st, c.decideFailure(st, r))
+}
+
+// decideFailure is the retry policy of a failed step.
+func (c *Core) decideFailure(st store.Step, r stepresult.Result) store.Decision {
 	if st.State != state.StepEnqueuedAsErrorForOrchestration {
 		return store.Decision{To: state.StepError, Reason: "failure reported as success state"}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +22,6 @@ type cachedTemplate struct {
 	initial   []*template.Step
 	loadedAt  time.Time
 	schemaErr error
-	// unsupported explains why tasks of this template cannot run (a step
-	// type this version does not execute); empty when they can.
-	unsupported string
 }
 
 // templateCache keeps parsed templates for a short while so task creation
@@ -76,27 +72,8 @@ func (c *templateCache) get(ctx context.Context, namespace, name, version string
 	if _, err := tpl.CompileInputSchema(); err != nil {
 		e.schemaErr = err
 	}
-	e.unsupported = unsupportedSteps(&tpl)
 	c.mu.Lock()
 	c.entries[key] = e
 	c.mu.Unlock()
 	return e, nil
-}
-
-// unsupportedSteps names the steps whose type this version cannot run:
-// decision points, deferred convergence and batch steps create steps at run
-// time, which the engine does not do yet. A task of such a template would
-// finish after its initial steps, silently skipping the rest, so creating
-// one is refused instead.
-func unsupportedSteps(tpl *template.Template) string {
-	var bad []string
-	for _, s := range tpl.Steps {
-		if s.Type != "" && s.Type != template.StepStandard {
-			bad = append(bad, fmt.Sprintf("%s (%s)", s.Name, s.Type))
-		}
-	}
-	if len(bad) == 0 {
-		return ""
-	}
-	return "steps " + strings.Join(bad, ", ") + " have a type this version does not run yet (only standard steps run)"
 }

@@ -214,7 +214,7 @@ func (h *harness) orchestrate() {
 		defer unsubscribe()
 		poll := time.NewTicker(50 * time.Millisecond)
 		defer poll.Stop()
-		decide := func(st store.Step) store.Decision {
+		decide := func(st store.Step, _ store.ReportedTask) store.Decision {
 			if stepresult.Parse(st.Results).Success {
 				return store.Decision{To: state.StepComplete}
 			}

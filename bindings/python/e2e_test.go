@@ -214,10 +214,10 @@ func pythonFixtures(csvPath string) []fixture {
 					"domain_events_py_send_notification" + v.dsl + ".channel": "email"},
 				events: []string{"order.validated/fast", "payment.processed/durable", "inventory.updated/fast", "notification.sent/fast"}},
 			fixture{file: "conditional_approval_handler" + s, ns: "conditional_approval" + s, name: "approval_routing" + s,
-				ctx: `{"amount":500,"requester":"ann","purpose":"laptops"}`, status: "complete", steps: 4, needs: "decision points",
+				ctx: `{"amount":500,"requester":"ann","purpose":"laptops"}`, status: "complete", steps: 4,
 				want: map[string]any{"finalize_approval" + s + ".final_status": "approved", "finalize_approval" + s + ".approval_count": 1.0}},
 			fixture{file: "batch_processing" + s, ns: "csv_processing" + s, name: "csv_product_inventory_analyzer" + s,
-				ctx: fmt.Sprintf(`{"csv_file_path":%q}`, csvPath), status: "complete", steps: 7, needs: "batch steps",
+				ctx: fmt.Sprintf(`{"csv_file_path":%q}`, csvPath), status: "complete", steps: 7,
 				want: map[string]any{"aggregate_csv_results" + s + ".total_processed": 1000.0, "aggregate_csv_results" + s + ".worker_count": 5.0,
 					"aggregate_csv_results" + s + ".total_inventory_value": near(35588047.0)}},
 		)
@@ -228,7 +228,7 @@ func pythonFixtures(csvPath string) []fixture {
 			step += "_dsl_py"
 		}
 		out = append(out, fixture{file: "checkpoint_yield_test" + s, ns: "python_e2e_checkpoint_yield", name: "checkpoint_yield_test" + s,
-			ctx: `{"total_items":100,"items_per_checkpoint":25}`, status: "complete", steps: 3, needs: "batch steps",
+			ctx: `{"total_items":100,"items_per_checkpoint":25}`, status: "complete", steps: 3,
 			want: map[string]any{step + ".total_processed": 100.0, step + ".running_total": 5050.0, step + ".checkpoints_used": 4.0}})
 	}
 	return out

@@ -147,16 +147,16 @@ func rubyCases(productsCSV string) []rubyCase {
 		steps int
 		path  string
 	}{{500, 4, "auto"}, {2500, 4, "manager_only"}, {10000, 5, "dual_approval"}} {
-		twin(rubyCase{file: "conditional_approval_handler.yaml", needs: "decision points",
+		twin(rubyCase{file: "conditional_approval_handler.yaml",
 			ctx:    fmt.Sprintf(`{"amount":%d,"requester":"grace","purpose":"new laptops"}`, amount.n),
 			status: "complete", steps: amount.steps,
 			checks: map[string]map[string]string{"finalize_approval": {"/approval_path": fmt.Sprintf("%q", amount.path)}}})
 	}
 	csvCtx, _ := json.Marshal(map[string]string{"csv_file_path": productsCSV})
-	twin(rubyCase{file: "batch_processing_products_csv.yaml", needs: "batch processing", ctx: string(csvCtx), status: "complete", steps: 7,
+	twin(rubyCase{file: "batch_processing_products_csv.yaml", ctx: string(csvCtx), status: "complete", steps: 7,
 		checks: map[string]map[string]string{"aggregate_csv_results": {"/total_processed": "1000", "/total_inventory_value": "35588047.0",
 			"/max_price_product": `"Rolex Submariner Watch"`, "/overall_average_rating": "3.85", "/worker_count": "5"}}})
-	twin(rubyCase{file: "checkpoint_yield_test.yaml", needs: "batch processing", ctx: `{"total_items":100,"items_per_checkpoint":25}`,
+	twin(rubyCase{file: "checkpoint_yield_test.yaml", ctx: `{"total_items":100,"items_per_checkpoint":25}`,
 		status: "complete", steps: 3,
 		checks: map[string]map[string]string{"aggregate_results": {"/total_processed": "100", "/running_total": "5050"}}})
 	twin(rubyCase{file: "domain_event_publishing.yaml",

@@ -4,7 +4,9 @@
 // It loads the worker configuration as the tasker commands do (the tree of
 // --config-root, else $TASKER_CONFIG_ROOT, else the copy built into the
 // binary; then the environment: TASKER_ENV, DATABASE_URL,
-// TASKER_TEMPLATE_PATH, TASKER__SECTION__KEY overrides), connects to
+// TASKER_TEMPLATE_PATH, TASKER__SECTION__KEY overrides;
+// TASKER_EXAMPLE_ITEM_TRACE_DIR makes the batch handlers record each item
+// they process there, for tests), connects to
 // PostgreSQL (the schema must already be migrated with `tasker migrate`),
 // registers the templates found on the search paths plus the examples
 // embedded in the binary, and consumes the queues of their namespaces until
@@ -88,6 +90,13 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	}
 	if environ == nil {
 		environ = []string{}
+	}
+	// Tests that stop a worker mid-batch read which items its batch
+	// handlers processed from this directory.
+	for _, kv := range environ {
+		if dir, ok := strings.CutPrefix(kv, "TASKER_EXAMPLE_ITEM_TRACE_DIR="); ok {
+			native.TraceItemsTo(dir)
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	fallback, err := openWASM(ctx, *wasmModules, wasmMap, *wasmMemory, environ, log)

@@ -16,7 +16,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newTemplateCmd(),
 		newDevCmd(),
-		newBenchCmd(),
+		withFanOut(newBenchCmd()),
 		newServerCmd(),
 		newTaskCmd(),
 		newDLQCmd(),

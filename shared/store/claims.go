@@ -343,7 +343,10 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 // at most notifyChunk tasks (PostgreSQL refuses payloads over 8000 bytes). Ancestry is
 // walked over the edges of the claimed steps' tasks only (read by task id),
 // and each ancestor's row is then read by primary key: the plan stays
-// index-driven whatever the table statistics say.
+// index-driven whatever the table statistics say. A batchable ancestor's
+// result is handed without its outcome's cursor_configs: each worker has
+// its own range in its inputs, and a batch of N workers would otherwise
+// carry N ranges to each of them.
 var hydrateSQL = `WITH RECURSIVE claimed AS (
 		SELECT ` + claimedStepsSQL + ` AS steps, ` + claimedTasksSQL + ` AS tasks
 	), announce AS (
@@ -357,9 +360,11 @@ var hydrateSQL = `WITH RECURSIVE claimed AS (
 		UNION
 		SELECT a.step, e.from_step_uuid FROM anc a JOIN e ON e.to_step_uuid = a.anc
 	), deps AS (
-		SELECT a.step, jsonb_object_agg(p.name, COALESCE(p.results, 'null'::jsonb)) AS deps FROM anc a
+		SELECT a.step, jsonb_object_agg(p.name, COALESCE(CASE WHEN p.step_type = 'batchable'
+			THEN p.results #- '{result,batch_processing_outcome,cursor_configs}' ELSE p.results END,
+			'null'::jsonb)) AS deps FROM anc a
 		CROSS JOIN LATERAL (
-			SELECT name, results, state FROM workflow_steps
+			SELECT name, results, state, step_type FROM workflow_steps
 			WHERE workflow_step_uuid = a.anc OFFSET 0
 		) p
 		WHERE p.state IN ('complete', 'resolved_manually')

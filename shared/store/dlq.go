@@ -91,7 +91,7 @@ func staleQuery(extra string) string {
 // worked on: running under a claim that has not lapsed (the worker's
 // heartbeat extends it), or waiting for a retry whose time has not come. It
 // only runs for tasks past their state threshold, and probes each one's
-// steps through the (task_uuid, named_step_uuid) index. OFFSET 0 keeps it
+// steps through the (task_uuid, name) index. OFFSET 0 keeps it
 // that way: without it the planner may hash the whole workflow_steps table
 // instead (it cannot see how few tasks get this far).
 const liveStepSQL = `SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid

@@ -18,6 +18,7 @@ import (
 // lockedTask is a task row locked FOR UPDATE by the current transaction.
 type lockedTask struct {
 	UUID          uuid.UUID
+	NamedTaskUUID uuid.UUID
 	State         state.TaskState
 	Namespace     string
 	CorrelationID uuid.UUID
@@ -40,14 +41,15 @@ type TaskOutcome struct {
 // and returns their current state. Missing tasks are skipped.
 func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*lockedTask, error) {
 	ids = uniqueSorted(ids)
-	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id, created_at FROM tasks
+	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid FROM tasks
 		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("locking tasks: %w", err)
 	}
 	out := make(map[uuid.UUID]*lockedTask, len(ids))
 	var t lockedTask
-	_, err = pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt,
+		&t.NamedTaskUUID}, func() error {
 		c := t
 		out[c.UUID] = &c
 		return nil
@@ -63,10 +65,11 @@ func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*
 func queueLockTasks(b *pgx.Batch, ids []uuid.UUID, out *map[uuid.UUID]*lockedTask) {
 	ids = uniqueSorted(ids)
 	*out = make(map[uuid.UUID]*lockedTask, len(ids))
-	b.Queue(`SELECT task_uuid, state, namespace, correlation_id, created_at FROM tasks
+	b.Queue(`SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid FROM tasks
 		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
 		var t lockedTask
-		_, err := pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt,
+			&t.NamedTaskUUID}, func() error {
 			c := t
 			(*out)[c.UUID] = &c
 			return nil
@@ -126,9 +129,16 @@ func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*task
 		}
 		c := g.counts()
 		// Blocked before ready: a task with a permanently failed step does
-		// not start anything new.
-		if c.Classify() == StatusHasReadySteps {
-			ready := g.ready()
+		// not start anything new, except the remaining workers of a batch
+		// that isolates its failed workers.
+		var ready []uuid.UUID
+		switch cls := c.Classify(); {
+		case cls == StatusHasReadySteps:
+			ready = g.ready()
+		case cls == StatusBlockedByFailures && g.isolatedFailures():
+			ready = g.readyIsolated()
+		}
+		if len(ready) > 0 {
 			slices.SortFunc(ready, compareUUID)
 			p.enqueue[id] = ready
 			n := len(ready)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,58 @@ type taskGraph struct {
 	steps   map[uuid.UUID]state.StepState
 	names   map[uuid.UUID]string
 	parents map[uuid.UUID][]uuid.UUID
+	// batches holds, for batch worker instances, the worker template they
+	// were made from and how many of its instances may run at once (the
+	// batch's parallelism).
+	batches map[uuid.UUID]batchSlot
+}
+
+// batchSlot is a batch worker's group, its group's parallelism, and
+// whether its batch isolates failures (failure_strategy isolate).
+type batchSlot struct {
+	template string
+	limit    int
+	isolate  bool
+}
+
+// isolatedFailures reports whether the task has failed steps and every one
+// is a batch worker whose batch isolates failures: its siblings may still
+// run.
+func (g *taskGraph) isolatedFailures() bool {
+	failed := false
+	for id, st := range g.steps {
+		if st != state.StepError {
+			continue
+		}
+		if b, ok := g.batches[id]; !ok || !b.isolate {
+			return false
+		}
+		failed = true
+	}
+	return failed
+}
+
+// readyIsolated is ready limited to the workers of batches that isolate
+// failures.
+func (g *taskGraph) readyIsolated() []uuid.UUID {
+	var out []uuid.UUID
+	for _, id := range g.ready() {
+		if g.batches[id].isolate {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// busy reports whether a batch worker in state st holds one of its
+// batch's parallelism slots: queued, running, reported or waiting to retry.
+func busy(st state.StepState) bool {
+	switch st {
+	case state.StepEnqueued, state.StepInProgress, state.StepEnqueuedForOrchestration,
+		state.StepEnqueuedAsErrorForOrchestration, state.StepWaitingForRetry:
+		return true
+	}
+	return false
 }
 
 // satisfied reports whether every parent of step lets it run.
@@ -33,16 +86,45 @@ func (g *taskGraph) satisfied(step uuid.UUID) (total, done int) {
 	return total, done
 }
 
-// ready lists the pending steps whose parents are all satisfied.
+// ready lists the pending steps whose parents are all satisfied. Batch
+// workers are held back while their batch's parallelism is used up: at
+// most limit instances of one worker template are busy at once, the
+// lowest-named first.
 func (g *taskGraph) ready() []uuid.UUID {
 	var out []uuid.UUID
+	var held map[string][]uuid.UUID
 	for id, st := range g.steps {
 		if st != state.StepPending {
 			continue
 		}
-		if total, done := g.satisfied(id); total == done {
-			out = append(out, id)
+		if total, done := g.satisfied(id); total != done {
+			continue
 		}
+		if b, ok := g.batches[id]; ok && b.limit > 0 {
+			if held == nil {
+				held = map[string][]uuid.UUID{}
+			}
+			held[b.template] = append(held[b.template], id)
+			continue
+		}
+		out = append(out, id)
+	}
+	if len(held) == 0 {
+		return out
+	}
+	inUse := map[string]int{}
+	for id, b := range g.batches {
+		if busy(g.steps[id]) {
+			inUse[b.template]++
+		}
+	}
+	for tpl, ids := range held {
+		free := g.batches[ids[0]].limit - inUse[tpl]
+		if free <= 0 {
+			continue
+		}
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(g.names[a], g.names[b]) })
+		out = append(out, ids[:min(free, len(ids))]...)
 	}
 	return out
 }
@@ -78,17 +160,32 @@ func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 	out := make(map[uuid.UUID]*taskGraph, len(taskIDs))
 	for _, id := range taskIDs {
 		out[id] = &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
-			parents: map[uuid.UUID][]uuid.UUID{}}
+			parents: map[uuid.UUID][]uuid.UUID{}, batches: map[uuid.UUID]batchSlot{}}
 	}
-	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
+	// A batch worker instance is named after its template step plus a
+	// batch id; its parallelism is in its inputs' batch_metadata (read only
+	// for such steps).
+	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name,
+			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
+				THEN template_step_name END,
+			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
+				THEN LEAST(GREATEST((inputs #>> '{batch_metadata,parallelism}')::numeric, 0), 1000000)::int END,
+			template_step_name <> name AND inputs #>> '{batch_metadata,failure_strategy}' IS NOT DISTINCT FROM 'isolate'
+		FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
 		Query(func(rows pgx.Rows) error {
 			var task, step uuid.UUID
 			var st state.StepState
 			var name string
-			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name}, func() error {
+			var group *string
+			var limit *int
+			var isolate bool
+			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &group, &limit, &isolate}, func() error {
 				if g := out[task]; g != nil {
 					g.steps[step] = st
 					g.names[step] = name
+					if group != nil && limit != nil {
+						g.batches[step] = batchSlot{template: *group, limit: *limit, isolate: isolate}
+					}
 				}
 				return nil
 			})

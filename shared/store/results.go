@@ -32,17 +32,35 @@ type Decision struct {
 	Delay time.Duration
 	// Reason is recorded in the step's history.
 	Reason string
+	// Extend, with To complete, adds steps and edges to the step's task in
+	// the same transaction (see GraphExtension). Ignored otherwise, and
+	// when the task has already finished.
+	Extend *GraphExtension
 }
 
 // Decider decides the fate of a step in one of the two
-// enqueued-for-orchestration states, from its row (results included).
-type Decider func(Step) Decision
+// enqueued-for-orchestration states, from its row (results included) and
+// what is known of its task.
+type Decider func(Step, ReportedTask) Decision
+
+// ReportedTask is what a Decider knows of a reported step's task.
+type ReportedTask struct {
+	UUID          uuid.UUID
+	NamedTaskUUID uuid.UUID
+	Namespace     string
+	// Template is the task's template as registered (named_tasks
+	// configuration). It is read only for steps whose result can extend
+	// the graph (decision and batchable steps); nil for the others.
+	Template json.RawMessage
+}
 
 // ProcessOutcome reports what ProcessResults did.
 type ProcessOutcome struct {
 	Steps     map[state.StepState]int
 	Tasks     []TaskOutcome
 	Duplicate int
+	// StepsCreated counts the steps graph extensions created.
+	StepsCreated int
 	// Acked are the result message ids deleted in the transaction.
 	Acked []int64
 	// Unreadable are the payloads of messages ProcessNextResults deleted
@@ -145,6 +163,37 @@ func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration,
 	return out, ids, nil
 }
 
+// templatesOfDynamicSteps reads the registered templates of the tasks whose
+// reported steps can extend the graph (decision and batchable steps), for
+// the Decider. Results of other steps, the hot path, cost nothing: the
+// extra round trip happens only when such a step reported.
+func (s *Store) templatesOfDynamicSteps(o *outbox, steps []Step) (map[uuid.UUID]json.RawMessage, error) {
+	var ids []uuid.UUID
+	for _, st := range steps {
+		if st.StepType == "decision" || st.StepType == "batchable" {
+			ids = append(ids, st.TaskUUID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out := make(map[uuid.UUID]json.RawMessage, len(ids))
+	o.b.Queue(`SELECT t.task_uuid, nt.configuration FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
+		WHERE t.task_uuid = ANY($1)`, uniqueSorted(ids)).Query(func(rows pgx.Rows) error {
+		var id uuid.UUID
+		var cfg json.RawMessage
+		_, err := pgx.ForEachRow(rows, []any{&id, &cfg}, func() error {
+			out[id] = cfg
+			return nil
+		})
+		return err
+	})
+	if err := o.flush(); err != nil {
+		return nil, fmt.Errorf("reading the templates of decision and batchable steps: %w", err)
+	}
+	return out, nil
+}
+
 // processInTx is ProcessResults inside o's pipelined transaction.
 func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out *ProcessOutcome) error {
 	taskIDs := make([]uuid.UUID, 0, len(msgs))
@@ -175,20 +224,37 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 	if err := o.flush(); err != nil {
 		return fmt.Errorf("loading reported steps: %w", err)
 	}
+	templates, err := s.templatesOfDynamicSteps(o, steps)
+	if err != nil {
+		return err
+	}
 	out.Duplicate = len(msgs) - len(steps)
 
-	// Round trip 2: move the steps, schedule retries, read the graphs.
+	// Round trip 2: move the steps, schedule retries, extend the graphs,
+	// read the graphs.
 	var ch stepChanges
 	var events domainEventBatch
 	now := time.Now().UTC()
+	var ext extensionRows
 	for _, st := range steps {
-		d := decide(st)
+		rt := ReportedTask{UUID: st.TaskUUID, Template: templates[st.TaskUUID]}
+		if t := tasks[st.TaskUUID]; t != nil {
+			rt.NamedTaskUUID, rt.Namespace = t.NamedTaskUUID, t.Namespace
+		}
+		d := decide(st, rt)
 		ev, ok := eventFor(st.State, d.To)
 		if !ok {
 			return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)
 		}
 		ch.add(st, d, ev)
 		events.add(st, d, tasks[st.TaskUUID], now)
+		if d.Extend != nil && d.To == state.StepComplete {
+			if t := tasks[st.TaskUUID]; t != nil && !t.State.Terminal() {
+				if err := ext.add(st.TaskUUID, d.Extend); err != nil {
+					return fmt.Errorf("extending task %s after step %s: %w", st.TaskUUID, st.Name, err)
+				}
+			}
+		}
 		out.Steps[d.To]++
 		if d.To != state.StepWaitingForRetry {
 			continue
@@ -212,6 +278,9 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 		return err
 	}
 	out.DomainEvents = events.events
+	if err := ext.queue(o.b, &out.StepsCreated); err != nil {
+		return err
+	}
 	graphs := queueGraphs(o.b, evaluable(tasks, false))
 	if err := o.flush(); err != nil {
 		return fmt.Errorf("transitioning steps: %w", err)

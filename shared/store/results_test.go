@@ -30,7 +30,7 @@ func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, []byte(`{"step_uuid":"nope"}`), 0))
 
 	// The decider moves the step somewhere it cannot go: processing fails.
-	bad := func(store.Step) store.Decision { return store.Decision{To: state.StepPending} }
+	bad := func(store.Step, store.ReportedTask) store.Decision { return store.Decision{To: state.StepPending} }
 	_, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, bad, nil)
 	require.ErrorIs(t, err, store.ErrInvalidState)
 	require.Len(t, ids, 2, "the claimed ids come back for the caller to hide")

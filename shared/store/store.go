@@ -149,6 +149,11 @@ func ParseConnConfig(pc PoolConfig) (*pgx.ConnConfig, error) {
 	// plan, and plans are refreshed when the tables are analyzed (see the
 	// orchestration statistics keeper).
 	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	// No JIT: every statement here is short, and a generic plan's cost
+	// estimate can cross jit_above_cost on its own (a recursive CTE over
+	// the edges of a task with a thousand batch workers was estimated at
+	// millions), compiling for seconds a query that runs in milliseconds.
+	cfg.RuntimeParams["jit"] = "off"
 	if pc.ApplicationName != "" {
 		cfg.RuntimeParams["application_name"] = pc.ApplicationName
 	}

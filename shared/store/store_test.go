@@ -133,7 +133,7 @@ func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) 
 
 // decide is the test's retry policy: retry retryable failures with a tiny
 // delay while attempts remain.
-func decide(st store.Step) store.Decision {
+func decide(st store.Step, _ store.ReportedTask) store.Decision {
 	r := stepresult.Parse(st.Results)
 	if r.Success {
 		return store.Decision{To: state.StepComplete}

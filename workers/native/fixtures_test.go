@@ -38,10 +38,16 @@ var coveredFixtures = []string{
 	"rust/customer_success_process_refund_rs.yaml",
 	"rust/domain_event_publishing.yaml",
 	"rust/method_dispatch_rust.yaml",
+	"rust/conditional_approval_rust.yaml",
 	"ruby/error_testing_handler.yaml",
 	"ruby/permanent_error_only.yaml",
 	"ruby/retryable_error_only.yaml",
 	"ruby/success_only.yaml",
+	"rust/batch_processing_products_csv.yaml",
+	"rust/batch_processing_example.yaml",
+	"rust/batch_resumption_test.yaml",
+	"ruby/checkpoint_yield_test.yaml",
+	"rust/diamond_decision_batch.yaml",
 }
 
 // fixture parses one fixture file (with its test-environment overrides),

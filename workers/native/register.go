@@ -20,7 +20,13 @@ func Register(r *worker.Registry) error {
 		registerRefunds(r),
 		registerDomainEvents(r),
 		registerMethodDispatch(r),
+		registerConditionalApproval(r),
+		registerDiamondDecision(r),
+		registerDiamondDecisionBatch(r),
 		registerTestHandlers(r),
+		registerBatchExample(r),
+		registerBatchProducts(r),
+		registerCheckpointYield(r),
 	)
 	if err != nil {
 		return fmt.Errorf("registering native handlers: %w", err)

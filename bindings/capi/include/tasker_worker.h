@@ -189,7 +189,9 @@ char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_
  * "error_message", metadata.error_message or an error type are accepted
  * instead). Retryable is error.retryable, else metadata.retryable, else
  * true. backoff_hint.delay_seconds is the handler's Retry-After. Unknown
- * keys are ignored.
+ * keys are ignored. "result" is stored as it is: a decision step's result
+ * carries its choice there, as "decision_point_outcome":
+ * {"type": "create_steps", "step_names": [".."]} or {"type": "no_branches"}.
  *
  * Reply: {"ok": true}
  * Errors: invalid_argument (NULL), unknown_handle, unknown_event,
