@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 )
 
@@ -20,6 +22,29 @@ type taskGraph struct {
 	steps   map[uuid.UUID]state.StepState
 	names   map[uuid.UUID]string
 	parents map[uuid.UUID][]uuid.UUID
+	// callables are the steps' handler callables: the route of the
+	// messages that enqueue them.
+	callables map[uuid.UUID]string
+}
+
+func newTaskGraph() *taskGraph {
+	return &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
+		parents: map[uuid.UUID][]uuid.UUID{}, callables: map[uuid.UUID]string{}}
+}
+
+// stepMessage is the message that enqueues step: it carries the step's
+// callable, which routes it to the workers that can run it. A step whose
+// callable the graph does not know is an error: its message would reach no
+// worker.
+func (g *taskGraph) stepMessage(task, step, correlation uuid.UUID) (json.RawMessage, error) {
+	var callable string
+	if g != nil {
+		callable = g.callables[step]
+	}
+	if callable == "" {
+		return nil, fmt.Errorf("enqueuing step %s of task %s: its handler callable is not known", step, task)
+	}
+	return json.Marshal(messaging.StepMessage{TaskUUID: task, StepUUID: step, CorrelationID: correlation, Callable: callable})
 }
 
 // satisfied reports whether every parent of step lets it run.
@@ -77,18 +102,18 @@ func (g *taskGraph) counts() StepCounts {
 func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 	out := make(map[uuid.UUID]*taskGraph, len(taskIDs))
 	for _, id := range taskIDs {
-		out[id] = &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
-			parents: map[uuid.UUID][]uuid.UUID{}}
+		out[id] = newTaskGraph()
 	}
-	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
+	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name, handler_callable FROM workflow_steps WHERE task_uuid = ANY($1)`, taskIDs).
 		Query(func(rows pgx.Rows) error {
 			var task, step uuid.UUID
 			var st state.StepState
-			var name string
-			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name}, func() error {
+			var name, callable string
+			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &callable}, func() error {
 				if g := out[task]; g != nil {
 					g.steps[step] = st
 					g.names[step] = name
+					g.callables[step] = callable
 				}
 				return nil
 			})
