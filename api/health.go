@@ -28,7 +28,8 @@ func DurationMs(d time.Duration) int64 {
 }
 
 // The checks every /health/detailed answer names (tasker-core's
-// DetailedHealthChecks); "database" and "queues" are this server's own.
+// DetailedHealthChecks); "database", "queues" and "unserved_steps" are
+// this server's own.
 const (
 	CheckWebDatabase           = "web_database"
 	CheckOrchestrationDatabase = "orchestration_database"
@@ -38,6 +39,9 @@ const (
 	CheckPoolUtilization       = "pool_utilization"
 	CheckQueueDepth            = "queue_depth"
 	CheckChannelSaturation     = "channel_saturation"
+	// CheckUnservedSteps is this server's own too: degraded while steps
+	// wait that no live worker can run (see UnservedSteps).
+	CheckUnservedSteps = "unserved_steps"
 )
 
 // HealthInfo describes the serving process (tasker-core's HealthInfo).
@@ -63,7 +67,17 @@ type DetailedHealthResponse struct {
 	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database and queues"`
 	Pool          PoolStats              `json:"pool"`
 	Queues        []QueueHealth          `json:"queues"`
+	UnservedSteps []UnservedSteps        `json:"unserved_steps" doc:"Steps waiting in a worker queue whose handler callable no live worker of their namespace serves (they wait, they are not failed); any makes the status degraded"`
 	Info          HealthInfo             `json:"info"`
+}
+
+// UnservedSteps counts the waiting steps of one namespace and callable that
+// no live worker can run.
+type UnservedSteps struct {
+	Namespace               string  `json:"namespace"`
+	Callable                string  `json:"callable" doc:"The steps' handler callable; empty for messages that carry none (only a worker that does not route takes them)"`
+	Steps                   int64   `json:"steps"`
+	OldestMessageAgeSeconds float64 `json:"oldest_message_age_seconds"`
 }
 
 // PoolStats describes the server's database pool.
