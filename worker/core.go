@@ -141,10 +141,10 @@ type registered struct {
 	namespaces []string
 	// callables are the callables the worker claims (nil: every step of
 	// its namespaces, see CallableSet).
-	callables  []string
-	templates  []*template.Template
-	byKey      map[string]*template.Template // by Template.Key
-	at         time.Time                     // when Start registered them
+	callables []string
+	templates []*template.Template
+	byKey     map[string]*template.Template // by Template.Key
+	at        time.Time                     // when Start registered them
 }
 
 func (c *Core) registered() registered {
