@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // WorkerRegistration is one worker process as it announces itself: what it
@@ -53,6 +55,11 @@ func (s *Store) RegisterWorker(ctx context.Context, w WorkerRegistration) error 
 	b.Queue(`DELETE FROM workers w WHERE w.last_seen_at < now() - $1 * interval '1 millisecond'
 		AND NOT `+fmt.Sprintf(heldLockSQL, "w.liveness_lock"), workerGrace.Milliseconds())
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			return fmt.Errorf("registering worker %s: the schema has no workers table (migration 00005): run `tasker migrate up`: %w",
+				w.WorkerID, err)
+		}
 		return fmt.Errorf("registering worker %s: %w", w.WorkerID, err)
 	}
 	return nil
