@@ -182,8 +182,10 @@ type TableQueue interface {
 	// msg_id, read_ct, vt, message.
 	ClaimSQL(ctx context.Context, queue string) (string, error)
 	// RoutedClaimSQL is ClaimSQL restricted to the messages whose route is
-	// in the text[] parameter routesParam (e.g. "$5"; see RoutedQueue).
-	RoutedClaimSQL(ctx context.Context, queue, routesParam string) (string, error)
+	// in the text[] parameter routesParam (e.g. "$5"; see RoutedQueue);
+	// routes is how many routes the claims pass (the statement may walk
+	// the queue differently for many).
+	RoutedClaimSQL(ctx context.Context, queue, routesParam string, routes int) (string, error)
 	// Table returns the quoted name of queue's table, for reads the store
 	// composes itself (columns msg_id, read_ct, enqueued_at, vt and the
 	// jsonb message), creating the queue if needed.

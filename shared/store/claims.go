@@ -191,7 +191,7 @@ func (s *Store) ClaimNext(ctx context.Context, c Claimer, queue string, n int, v
 	var qsql string
 	var err error
 	if c.Callables != nil {
-		qsql, err = s.tables.RoutedClaimSQL(ctx, queue, "$5")
+		qsql, err = s.tables.RoutedClaimSQL(ctx, queue, "$5", len(c.Callables))
 		args = append(args, c.Callables)
 	} else {
 		qsql, err = s.tables.ClaimSQL(ctx, queue)

@@ -80,13 +80,13 @@ func (q *Queue) ClaimSQL(ctx context.Context, queue string) (string, error) {
 
 // RoutedClaimSQL returns the routed claim statement to embed (parameters
 // $1 = how many, $2 = visibility in microseconds, routesParam = the routes
-// as text[]).
-func (q *Queue) RoutedClaimSQL(ctx context.Context, queue, routesParam string) (string, error) {
+// as text[]); routes is how many routes the claims will pass.
+func (q *Queue) RoutedClaimSQL(ctx context.Context, queue, routesParam string, routes int) (string, error) {
 	s, err := q.stmts(ctx, queue)
 	if err != nil {
 		return "", err
 	}
-	return s.routedClaim(routesParam), nil
+	return s.routedClaim(routesParam, routes > manyRoutes), nil
 }
 
 // Table returns the quoted name of queue's table.
@@ -133,30 +133,54 @@ func Channel(schema string) string { return schema + ".mq" }
 // name.
 type statements struct {
 	table, index, send, claim, del, delReceipts, nack, nackAt, extend, stats, next string
-	// routedClaim3 is routedClaim("$3"), the statement of ClaimRouted.
-	routedClaim3 string
+	// routedFew and routedMany are the statements of ClaimRouted (routes
+	// in $3).
+	routedFew, routedMany string
 }
+
+// manyRoutes is the number of routes above which a routed claim first
+// lists the routes that have messages (one index probe per distinct route
+// in the queue) instead of probing every route it serves: a worker with
+// dozens of handlers whose queue holds messages of a few.
+const manyRoutes = 8
 
 // routedClaim is the claim of the messages whose route is in the text[]
 // parameter routes. Each route's oldest visible messages are found by a
 // walk of the (callable, msg_id) index of their own, and the oldest of all
-// candidates are claimed. The route is matched with a range (>= and <=)
-// rather than an equality on purpose: with an equality the planner takes
-// callable as constant, sees the primary key's id order as good enough and
-// may walk the whole queue past other routes' messages; with the range
-// only the callable index gives the order asked for. Each walk locks at
-// most $1 rows, so with several routes a claim may lock (not take) a few
-// rows beyond the $1 it takes, until its transaction ends; other claimers
-// skip them.
-func (s *statements) routedClaim(routes string) string {
+// candidates are claimed. A walk is written as a row comparison on the
+// index's columns on purpose: with an equality on callable the planner may
+// take the primary key's id order as good enough and walk the whole queue
+// past other routes' messages, or fetch all of a route's messages and sort
+// them; the row comparison leaves only an ordered walk of the callable
+// index that stops after $1 rows. Each walk locks at most $1 rows, so with
+// several routes a claim may lock (not take) a few rows beyond the $1 it
+// takes, until its transaction ends; other claimers skip them.
+//
+// With many routes (see manyRoutes) the routes that have messages are found
+// first by skipping through the index from one distinct callable to the
+// next, and only those the claim serves are walked.
+func (s *statements) routedClaim(routes string, many bool) string {
+	source := `unnest(` + routes + `::text[]) AS r(route)`
+	with, where := "", ""
+	if many {
+		with = `WITH RECURSIVE present(route) AS (
+					(SELECT callable FROM ` + s.table + ` WHERE callable IS NOT NULL ORDER BY callable LIMIT 1)
+					UNION ALL
+					SELECT (SELECT m.callable FROM ` + s.table + ` m WHERE m.callable > p.route ORDER BY m.callable LIMIT 1)
+					FROM present p WHERE p.route IS NOT NULL)
+				`
+		source = `present r`
+		where = ` WHERE r.route = ANY(` + routes + `::text[])`
+	}
 	return `UPDATE ` + s.table + `
 			SET vt = clock_timestamp() + $2 * interval '1 microsecond', read_ct = read_ct + 1
 			WHERE msg_id = ANY(ARRAY(
-				SELECT c.msg_id FROM unnest(` + routes + `::text[]) AS r(route)
+				` + with + `SELECT c.msg_id FROM ` + source + `
 				CROSS JOIN LATERAL (
 					SELECT msg_id FROM ` + s.table + ` m
-					WHERE m.callable >= r.route AND m.callable <= r.route AND m.vt <= clock_timestamp()
-					ORDER BY m.callable, m.msg_id LIMIT $1 FOR UPDATE SKIP LOCKED) c
+					WHERE (m.callable, m.msg_id) > (r.route, 0::bigint) AND m.callable <= r.route
+					  AND m.vt <= clock_timestamp()
+					ORDER BY m.callable, m.msg_id LIMIT $1 FOR UPDATE SKIP LOCKED) c` + where + `
 				ORDER BY c.msg_id LIMIT $1))
 			RETURNING msg_id, read_ct, enqueued_at, vt, message`
 }
@@ -190,7 +214,7 @@ func newStatements(queue string) *statements {
 			COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(enqueued_at)), 0)::float8 FROM ` + t,
 		next: `SELECT min(vt) FROM ` + t + ` WHERE vt > clock_timestamp()`,
 	}
-	s.routedClaim3 = s.routedClaim("$3")
+	s.routedFew, s.routedMany = s.routedClaim("$3", false), s.routedClaim("$3", true)
 	return s
 }
 
@@ -398,7 +422,11 @@ func (q *Queue) ClaimRouted(ctx context.Context, queue string, routes []string, 
 	if err != nil {
 		return nil, err
 	}
-	return q.claimWith(ctx, queue, s.routedClaim3, n, vt.Microseconds(), routes)
+	sql := s.routedFew
+	if len(routes) > manyRoutes {
+		sql = s.routedMany
+	}
+	return q.claimWith(ctx, queue, sql, n, vt.Microseconds(), routes)
 }
 
 // Ack deletes messages.

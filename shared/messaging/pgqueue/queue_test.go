@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/messaging/queuetest"
 	"github.com/tasker-go/tasker/shared/pgnotify"
@@ -128,13 +129,17 @@ func BenchmarkClaimAck10(b *testing.B) {
 	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkClaimRoutedAck10 is BenchmarkClaimAck10 with routed messages (4
-// callables) claimed by a worker serving 3 of them, as a routed worker
-// claims; compare the two for the cost of routing. routes=66 serves 63 more
-// callables that have no messages (the native example worker has 66).
+// BenchmarkClaimRoutedAck10 measures claim+ack of batches of 10 on step
+// messages of 3 callables, three ways over the same messages: an unrouted
+// claim (a worker that does not route), a routed claim serving the 3
+// callables, and one serving 63 more that have no messages (the native
+// example worker has 66 callables). The difference is the cost of routing.
 func BenchmarkClaimRoutedAck10(b *testing.B) {
-	for _, extra := range []int{0, 63} {
-		b.Run(fmt.Sprintf("routes=%d", 3+extra), func(b *testing.B) { benchClaimRouted(b, extra) })
+	for _, bc := range []struct {
+		name  string
+		extra int // served callables without messages; -1: unrouted
+	}{{"unrouted", -1}, {"routes=3", 0}, {"routes=66", 63}} {
+		b.Run(bc.name, func(b *testing.B) { benchClaimRouted(b, bc.extra) })
 	}
 }
 
@@ -145,26 +150,33 @@ func benchClaimRouted(b *testing.B, extra int) {
 	require.NoError(b, q.Ensure(ctx, "bench"))
 	ps := make([]json.RawMessage, 1000)
 	for i := range ps {
-		ps[i] = json.RawMessage(fmt.Sprintf(`{"n":%d,"callable":"bench.handler_%d"}`, i, i%4))
+		ps[i] = json.RawMessage(fmt.Sprintf(`{"task_uuid":"0190f1a2-0000-7000-8000-000000000000",`+
+			`"step_uuid":"0190f1a2-0000-7000-8000-%012d","callable":"bench.handler_%d"}`, i, i%3))
 	}
 	routes := []string{"bench.handler_0", "bench.handler_1", "bench.handler_2"}
 	for i := range extra {
 		routes = append(routes, fmt.Sprintf("bench.idle_%d", i))
 	}
-	claimable := 0 // messages of the served routes waiting
+	waiting := 0
 	b.ResetTimer()
 	for b.Loop() {
-		if claimable < 10 {
+		if waiting < 10 {
 			b.StopTimer()
 			require.NoError(b, q.SendBatch(ctx, "bench", ps, 0))
-			claimable += 750
+			waiting += len(ps)
 			b.StartTimer()
 		}
-		ms, err := q.ClaimRouted(ctx, "bench", routes, 10, time.Minute)
+		var ms []messaging.Message
+		var err error
+		if extra < 0 {
+			ms, err = q.Claim(ctx, "bench", 10, time.Minute)
+		} else {
+			ms, err = q.ClaimRouted(ctx, "bench", routes, 10, time.Minute)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		claimable -= len(ms)
+		waiting -= len(ms)
 		ids := make([]int64, len(ms))
 		for i, m := range ms {
 			ids[i] = m.ID

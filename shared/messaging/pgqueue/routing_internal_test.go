@@ -46,27 +46,53 @@ func TestEnsureUpgradesOldTable(t *testing.T) {
 	require.JSONEq(t, `{"n": 2, "callable": "a"}`, string(got[0].Payload))
 }
 
-// The routed claim walks the callable index, not the whole queue, even when
-// the statistics say a primary-key walk would find the route soon.
+// The routed claim walks the callable index in order, not the whole queue,
+// and neither fetches a route's messages to sort them: with few routes, one
+// walk per route; with many, the routes present are found first. Both with
+// and without table statistics.
 func TestRoutedClaimWalksTheCallableIndex(t *testing.T) {
 	q, pool := newRoutingQueue(t)
 	ctx := context.Background()
 	var ps []json.RawMessage
-	for i := range 5000 {
-		ps = append(ps, json.RawMessage(fmt.Sprintf(`{"n": %d, "callable": "c%d"}`, i, i%5)))
+	for i := range 3000 {
+		ps = append(ps, json.RawMessage(fmt.Sprintf(`{"n": %d, "callable": "c%d"}`, i, i%3)))
 	}
 	require.NoError(t, q.SendBatch(ctx, "plan", ps, 0))
-	_, err := pool.Exec(ctx, `ANALYZE mq_plan`)
-	require.NoError(t, err)
 	s, err := q.stmts(ctx, "plan")
 	require.NoError(t, err)
-	var plan string
-	require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+s.routedClaim("$3"), 10, int64(60e6), []string{"c1", "absent"}).Scan(&plan))
-	require.Contains(t, plan, `"Index Name": "mq_plan_callable"`)
-	require.Contains(t, plan, `"Index Cond": "((callable >= r.route) AND (callable <= r.route))"`)
-	// Nothing was claimed by EXPLAIN; the claim itself takes c1's oldest.
+	many := []string{"c1", "absent"}
+	for i := range manyRoutes {
+		many = append(many, fmt.Sprintf("idle%d", i))
+	}
+	for _, analyzed := range []bool{false, true} {
+		if analyzed {
+			_, err := pool.Exec(ctx, `ANALYZE mq_plan`)
+			require.NoError(t, err)
+		}
+		for _, tc := range []struct {
+			sql    string
+			routes []string
+		}{{s.routedFew, []string{"c1", "absent"}}, {s.routedMany, many}} {
+			var plan string
+			require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+tc.sql, 10, int64(60e6), tc.routes).Scan(&plan))
+			require.Contains(t, plan, `"Node Type": "Index Scan"`)
+			require.Contains(t, plan, `"Index Name": "mq_plan_callable"`)
+			require.Contains(t, plan, `"Index Cond": "((ROW(callable, msg_id) > ROW(r.route, '0'::bigint)) AND (callable <= r.route))"`)
+			// No walk fetches a route's messages to sort them, none
+			// filters the queue by route.
+			require.NotContains(t, plan, `"Sort Key": ["m.callable"`, "analyzed: %v", analyzed)
+			require.NotContains(t, plan, `"Recheck Cond": "((ROW(callable`, "analyzed: %v", analyzed)
+			require.NotContains(t, plan, `"Filter": "((callable`, "analyzed: %v", analyzed)
+			require.NotContains(t, plan, `"Seq Scan"`, "analyzed: %v", analyzed)
+		}
+	}
+	// Nothing was claimed by EXPLAIN; the claims take c1's oldest.
 	got, err := q.ClaimRouted(ctx, "plan", []string{"c1", "absent"}, 3, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	require.JSONEq(t, `{"n": 1, "callable": "c1"}`, string(got[0].Payload))
+	got, err = q.ClaimRouted(ctx, "plan", many, 3, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.JSONEq(t, `{"n": 10, "callable": "c1"}`, string(got[0].Payload))
 }

@@ -504,6 +504,18 @@ func testRoutedClaimDeep(t *testing.T, h Harness) {
 	got, err = rq.ClaimRouted(ctx, "deep", []string{"rare", "busy"}, 3, time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, []int{0, 1, 2}, nums(t, got))
+	// A claimer serving many routes, most without messages.
+	require.NoError(t, h.Queue.Send(ctx, "deep", routedMsg(1001, "rare"), 0))
+	many := []string{"busy"}
+	for i := range 30 {
+		many = append(many, fmt.Sprintf("idle_%d", i))
+	}
+	got, err = rq.ClaimRouted(ctx, "deep", append(many, "rare"), 4, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{3, 4, 5, 6}, nums(t, got))
+	got, err = rq.ClaimRouted(ctx, "deep", append(many[1:], "rare"), 4, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{1001}, nums(t, got))
 }
 
 // testRoutedConcurrent: routed claimers racing over one queue never take a
