@@ -279,6 +279,19 @@ func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, erro
 	if !c.at.IsZero() && time.Since(c.at) < queueTableCacheTTL {
 		return c.tables, nil
 	}
+	out, err := s.listWorkerQueueTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 { // none yet: look again next time
+		c.tables, c.at = out, time.Now()
+	}
+	return out, nil
+}
+
+// listWorkerQueueTables reads the worker queue tables of the schema from
+// the catalog (no cache).
+func (s *Store) listWorkerQueueTables(ctx context.Context) ([]workerQueueTable, error) {
 	rows, err := s.pool.Query(ctx, `SELECT relname FROM pg_class
 		WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
 		  AND relname LIKE 'mq\_worker\_%\_queue' ORDER BY relname`)
@@ -296,9 +309,6 @@ func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, erro
 			continue
 		}
 		out = append(out, workerQueueTable{queue: q, table: pgx.Identifier{n}.Sanitize()})
-	}
-	if len(out) > 0 { // none yet: look again next time
-		c.tables, c.at = out, time.Now()
 	}
 	return out, nil
 }

@@ -141,7 +141,9 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 	if s.tables == nil {
 		return nil, fmt.Errorf("counting unserved steps: %w", errNoTables)
 	}
-	tables, err := s.workerQueueTables(ctx)
+	// The tables are listed afresh: a namespace's queue that appeared a
+	// moment ago is counted at once.
+	tables, err := s.listWorkerQueueTables(ctx)
 	if err != nil || len(tables) == 0 {
 		return nil, err
 	}
