@@ -135,8 +135,11 @@ type UnservedSteps struct {
 // callable no live worker of their namespace serves (a live worker is a
 // registered one whose process holds its liveness lock). They are not
 // failed: they wait in their queue, and run as soon as a worker that has
-// their handler starts. One statement over every worker queue; it needs the
-// PostgreSQL queue.
+// their handler starts. Only messages of steps that can still run count
+// (enqueued, waiting for a retry, or in progress, of a task not finished):
+// a leftover message of a finished step is dropped by the next claim that
+// meets it. One statement over every worker queue; it needs the PostgreSQL
+// queue.
 func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 	if s.tables == nil {
 		return nil, fmt.Errorf("counting unserved steps: %w", errNoTables)
@@ -152,12 +155,21 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 		// The queue name was validated (letters, digits, underscores), and
 		// a worker queue's name always has this shape.
 		ns := strings.TrimSuffix(strings.TrimPrefix(t.queue, "worker_"), "_queue")
-		parts[i] = `SELECT '` + ns + `'::text AS namespace, callable, count(*) AS steps, min(enqueued_at) AS oldest
-			FROM ` + t.table + ` GROUP BY callable`
+		parts[i] = `SELECT '` + ns + `'::text AS namespace, callable, message->>'step_uuid' AS step, enqueued_at
+			FROM ` + t.table
 	}
 	rows, err := s.pool.Query(ctx, `WITH live AS MATERIALIZED (
 			SELECT namespaces, callables FROM workers w WHERE `+fmt.Sprintf(heldLockSQL, "w.liveness_lock")+`
-		), waiting AS (`+strings.Join(parts, "\n\t\t\tUNION ALL ")+`)
+		), m AS (`+strings.Join(parts, "\n\t\t\tUNION ALL ")+`
+		), waiting AS (
+			SELECT m.namespace, m.callable, count(DISTINCT s.workflow_step_uuid) AS steps, min(m.enqueued_at) AS oldest
+			FROM m
+			JOIN workflow_steps s ON s.workflow_step_uuid = `+messageStepSQL+`
+			JOIN tasks t ON t.task_uuid = s.task_uuid
+			WHERE s.state IN ('enqueued', 'waiting_for_retry', 'in_progress')
+			  AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+			GROUP BY 1, 2
+		)
 		SELECT q.namespace, COALESCE(q.callable, ''), q.steps,
 			GREATEST(EXTRACT(EPOCH FROM now() - q.oldest), 0)::float8
 		FROM waiting q
