@@ -146,15 +146,18 @@ const manyRoutes = 8
 
 // routedClaim is the claim of the messages whose route is in the text[]
 // parameter routes. Each route's oldest visible messages are found by a
-// walk of the (callable, msg_id) index of their own, and the oldest of all
-// candidates are claimed. A walk is written as a row comparison on the
-// index's columns on purpose: with an equality on callable the planner may
-// take the primary key's id order as good enough and walk the whole queue
-// past other routes' messages, or fetch all of a route's messages and sort
-// them; the row comparison leaves only an ordered walk of the callable
-// index that stops after $1 rows. Each walk locks at most $1 rows, so with
-// several routes a claim may lock (not take) a few rows beyond the $1 it
-// takes, until its transaction ends; other claimers skip them.
+// walk of the (callable, msg_id) index of their own, the oldest 2*$1 of
+// all candidates are kept, and of those the first $1 that no other claim
+// holds are locked and claimed (so a claim racing another one still fills
+// its batch, and rows are locked only to be taken: a walk per route that
+// locked as it went would lock $1 rows per route and take $1 in all).
+//
+// A walk is written as a row comparison on the index's columns on purpose:
+// with an equality on callable the planner may take the primary key's id
+// order as good enough and walk the whole queue past other routes'
+// messages, or fetch all of a route's messages and sort them; the row
+// comparison leaves only an ordered walk of the callable index that stops
+// after 2*$1 rows.
 //
 // With many routes (see manyRoutes) the routes that have messages are found
 // first by skipping through the index from one distinct callable to the
@@ -175,13 +178,17 @@ func (s *statements) routedClaim(routes string, many bool) string {
 	return `UPDATE ` + s.table + `
 			SET vt = clock_timestamp() + $2 * interval '1 microsecond', read_ct = read_ct + 1
 			WHERE msg_id = ANY(ARRAY(
-				` + with + `SELECT c.msg_id FROM ` + source + `
-				CROSS JOIN LATERAL (
-					SELECT msg_id FROM ` + s.table + ` m
-					WHERE (m.callable, m.msg_id) > (r.route, 0::bigint) AND m.callable <= r.route
-					  AND m.vt <= clock_timestamp()
-					ORDER BY m.callable, m.msg_id LIMIT $1 FOR UPDATE SKIP LOCKED) c` + where + `
-				ORDER BY c.msg_id LIMIT $1))
+				SELECT msg_id FROM ` + s.table + `
+				WHERE msg_id = ANY(ARRAY(
+					` + with + `SELECT c.msg_id FROM ` + source + `
+					CROSS JOIN LATERAL (
+						SELECT msg_id FROM ` + s.table + ` m
+						WHERE (m.callable, m.msg_id) > (r.route, 0::bigint) AND m.callable <= r.route
+						  AND m.vt <= clock_timestamp()
+						ORDER BY m.callable, m.msg_id LIMIT 2 * $1) c` + where + `
+					ORDER BY c.msg_id LIMIT 2 * $1))
+				  AND vt <= clock_timestamp()
+				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
 			RETURNING msg_id, read_ct, enqueued_at, vt, message`
 }
 
