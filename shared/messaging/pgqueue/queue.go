@@ -12,9 +12,10 @@
 // A message's route (its top-level "callable", see messaging.RouteKey) is
 // copied into the column callable when it is sent, and a partial index on
 // (callable, msg_id) holds the routed messages only. A routed claim walks
-// that index once per route it serves, so it reads only messages it can
-// take, however many messages of other routes wait ahead of them; queues
-// without routed messages (orchestration's) pay nothing for the index.
+// that index once per route it serves (serving many, once per route the
+// queue holds), so it reads only messages it can take, however many
+// messages of other routes wait ahead of them; queues without routed
+// messages (orchestration's) pay nothing for the index.
 package pgqueue
 
 import (
