@@ -28,8 +28,8 @@ func DurationMs(d time.Duration) int64 {
 }
 
 // The checks every /health/detailed answer names (tasker-core's
-// DetailedHealthChecks); "database", "queues" and "vacuum" are this
-// server's own.
+// DetailedHealthChecks); "database", "queues", "unserved_steps" and
+// "vacuum" are this server's own.
 const (
 	CheckWebDatabase           = "web_database"
 	CheckOrchestrationDatabase = "orchestration_database"
@@ -39,6 +39,9 @@ const (
 	CheckPoolUtilization       = "pool_utilization"
 	CheckQueueDepth            = "queue_depth"
 	CheckChannelSaturation     = "channel_saturation"
+	// CheckUnservedSteps is this server's own too: degraded while steps
+	// wait that no live worker can run (see UnservedSteps).
+	CheckUnservedSteps = "unserved_steps"
 	// CheckVacuum is healthy or warning: whether dead rows in the engine's
 	// tables are being reclaimed (a warning does not change the status).
 	CheckVacuum = "vacuum"
@@ -64,10 +67,20 @@ type DetailedHealthResponse struct {
 	Version       string                 `json:"version"`
 	UptimeSeconds float64                `json:"uptime_seconds"`
 	Leader        bool                   `json:"leader" doc:"Whether this instance runs the cluster-wide loops"`
-	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database, and queues and vacuum when the database answers"`
+	Checks        map[string]HealthCheck `json:"checks" doc:"Always has web_database, orchestration_database, circuit_breaker, orchestration_system, command_processor, pool_utilization, queue_depth and channel_saturation, plus database, and queues, unserved_steps and vacuum when the database answers"`
 	Pool          PoolStats              `json:"pool"`
 	Queues        []QueueHealth          `json:"queues"`
+	UnservedSteps []UnservedSteps        `json:"unserved_steps" doc:"Steps waiting in a worker queue whose handler callable no live worker of their namespace serves (they wait, they are not failed); any makes the status degraded"`
 	Info          HealthInfo             `json:"info"`
+}
+
+// UnservedSteps counts the waiting steps of one namespace and callable that
+// no live worker can run.
+type UnservedSteps struct {
+	Namespace               string  `json:"namespace"`
+	Callable                string  `json:"callable" doc:"The steps' handler callable; empty for messages that carry none (only a worker that does not route takes them)"`
+	Steps                   int64   `json:"steps"`
+	OldestMessageAgeSeconds float64 `json:"oldest_message_age_seconds"`
 }
 
 // PoolStats describes the server's database pool.

@@ -125,8 +125,10 @@ steps: [{name: only, handler: {callable: delay.only}}]
 	require.Equal(t, state.StepEnqueuedForOrchestration, h.step(tk, "only").State)
 }
 
-// TestMalformedMessagesAreDropped: a step message that does not decode is
-// deleted with an error log; the worker carries on.
+// TestMalformedMessagesAreDropped: a step message of a callable the worker
+// serves that does not name a step is deleted; the worker carries on. (A
+// message without a callable is never claimed by a worker that routes, see
+// routing_test.go.)
 func TestMalformedMessagesAreDropped(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, `name: single
@@ -138,8 +140,8 @@ steps: [{name: only, handler: {callable: junk.only}}]
 	handle(t, reg, "junk.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
 	q := messaging.WorkerQueue("junk_ns")
-	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"step_uuid": "not-a-uuid"}`), 0))
-	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`[1, 2, 3]`), 0))
+	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"step_uuid": "not-a-uuid", "callable": "junk.only"}`), 0))
+	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"callable": "junk.only", "task_uuid": 12}`), 0))
 	tk := h.createTask(tpl, `{}`)
 	h.waitFor("the real step", func() bool { return c.Stats().Recorded == 1 })
 	h.waitFor("the junk to be deleted", func() bool {

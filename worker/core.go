@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ type stepStore interface {
 	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
 	ReleaseOrphanedClaims(ctx context.Context, c store.Claimer, queue string, running []uuid.UUID) (int, error)
 	HoldLiveness(ctx context.Context, key int64) (*store.LivenessSession, error)
+	RegisterWorker(ctx context.Context, w store.WorkerRegistration) error
+	DeregisterWorker(ctx context.Context, lock int64) error
 	Ping(ctx context.Context) error
 }
 
@@ -141,9 +144,12 @@ func New(opts Options) (*Core, error) {
 // registered is what Start registered and consumes.
 type registered struct {
 	namespaces []string
-	templates  []*template.Template
-	byKey      map[string]*template.Template // by Template.Key
-	at         time.Time                     // when Start registered them
+	// callables are the callables the worker claims (nil: every step of
+	// its namespaces, see CallableSet).
+	callables []string
+	templates []*template.Template
+	byKey     map[string]*template.Template // by Template.Key
+	at        time.Time                     // when Start registered them
 }
 
 func (c *Core) registered() registered {
@@ -204,7 +210,7 @@ func (c *Core) Start(ctx context.Context) error {
 	c.state.Store(stateRunning)
 	limit, _ := c.slots.snapshot()
 	c.log.Info("worker started", "namespaces", reg.namespaces, "templates", len(reg.templates),
-		"concurrency", limit, "liveness_lock", c.live.key)
+		"callables", callablesLog(reg.callables), "concurrency", limit, "liveness_lock", c.live.key)
 	return nil
 }
 
@@ -226,22 +232,33 @@ func (c *Core) setUp(ctx context.Context) error {
 			return fmt.Errorf("worker: %w", err)
 		}
 	}
+	callables := router{reg: c.opts.Registry, fallback: c.opts.Fallback}.served()
 	for _, t := range tpls {
+		if !slices.Contains(namespaces, t.NamespaceName) {
+			continue
+		}
 		for _, s := range t.Steps {
-			if _, ok := c.opts.Registry.Lookup(s.Handler.Callable); !ok && c.opts.Fallback == nil {
-				c.log.Warn("no handler for template step; it will fail with handler_not_found",
+			if callables != nil && !slices.Contains(callables, s.Handler.Callable) {
+				c.log.Info("no handler for template step here; its steps are left to workers that have it",
 					"template", t.Key(), "step", s.Name, "callable", s.Handler.Callable)
 			}
 		}
 	}
+	if callables != nil && len(callables) == 0 {
+		c.log.Warn("the worker has no handlers: it claims nothing")
+	}
 	if c.liveSess, err = c.takeLiveness(ctx); err != nil {
+		return err
+	}
+	c.reg.Store(&registered{namespaces: namespaces, callables: callables})
+	if err := c.register(ctx); err != nil {
 		return err
 	}
 	byKey := make(map[string]*template.Template, len(tpls))
 	for _, t := range tpls {
 		byKey[t.Key()] = t
 	}
-	c.reg.Store(&registered{namespaces: namespaces, templates: tpls, byKey: byKey, at: time.Now().UTC()})
+	c.reg.Store(&registered{namespaces: namespaces, callables: callables, templates: tpls, byKey: byKey, at: time.Now().UTC()})
 	if c.cfg.Web.Enabled {
 		ln, err := listen.TCP(ctx, c.cfg.Web.BindAddress, "worker.web.bind_address")
 		if err != nil {
@@ -322,6 +339,7 @@ func (c *Core) stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	close(c.stopBG)
+	c.deregister(ctx)
 	c.cancelLive() // every claim is settled: release the liveness lock
 	c.waitOrAbort(ctx, &c.bg)
 	if c.server != nil {

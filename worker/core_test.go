@@ -109,7 +109,6 @@ steps:
   - {name: panics, handler: {callable: f.panics}}
   - {name: hangs, handler: {callable: f.hangs}}
   - {name: hangs_1s, timeout_seconds: 1, handler: {callable: f.hangs}}
-  - {name: missing, handler: {callable: f.nobody_registered_this}}
   - {name: bad_value, handler: {callable: f.bad_value}}
   - {name: exits, handler: {callable: f.exits}}
   - {name: nul, handler: {callable: f.nul}}
@@ -177,7 +176,6 @@ func TestFailureMapping(t *testing.T) {
 		"panics":    {stepresult.ErrorTypeHandlerPanic, false, stepresult.StatusError, "handler panicked: assignment to entry in nil map"},
 		"hangs":     {stepresult.ErrorTypeHandlerTimeout, true, stepresult.StatusError, "timeout of 300ms"},
 		"hangs_1s":  {stepresult.ErrorTypeHandlerTimeout, true, stepresult.StatusError, "timeout of 1s"},
-		"missing":   {stepresult.ErrorTypeHandlerNotFound, false, stepresult.StatusError, `"f.nobody_registered_this"`},
 		"bad_value": {stepresult.ErrorTypeInvalidResult, false, stepresult.StatusError, "cannot be stored"},
 		"exits":     {stepresult.ErrorTypeHandlerPanic, false, stepresult.StatusError, "Goexit"},
 	}

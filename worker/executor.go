@@ -1,6 +1,9 @@
 package worker
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Executor runs one step and returns its result. It is the seam that hosts
 // handlers of every kind: the typed Go handlers of a Registry (itself an
@@ -15,11 +18,44 @@ type Executor interface {
 	Execute(ctx context.Context, step *StepContext) Result
 }
 
+// CallableSet is implemented by executors that know which handler
+// callables they can run: the Registry of Go handlers, the ChannelExecutor
+// host of the C ABI (the callables its host declared at bootstrap), a WASM
+// host (the modules it loaded). A worker claims only the steps whose
+// callable its executors list, so workers with different handler sets can
+// serve one namespace without taking each other's steps; a step no live
+// worker can run waits in its queue (orchestration reports it as unserved).
+// A Fallback executor that does not implement CallableSet makes its worker
+// claim every step of its namespaces, as before routing.
+type CallableSet interface {
+	// Callables lists the callables the executor runs. It is read when the
+	// worker starts.
+	Callables() []string
+}
+
+var _ CallableSet = (*Registry)(nil)
+
 // router sends a step to the Go handler registered under its callable, else
 // to the fallback executor, else fails it with handler_not_found.
 type router struct {
 	reg      *Registry
 	fallback Executor
+}
+
+// served lists the callables the worker claims: the registry's and the
+// fallback's, sorted and unique; nil (claim every step) when the fallback
+// does not say what it runs.
+func (r router) served() []string {
+	out := r.reg.Callables()
+	if r.fallback != nil {
+		cs, ok := r.fallback.(CallableSet)
+		if !ok {
+			return nil
+		}
+		out = append(out, cs.Callables()...)
+	}
+	slices.Sort(out)
+	return append([]string{}, slices.Compact(out)...)
 }
 
 func (r router) Execute(ctx context.Context, step *StepContext) Result {

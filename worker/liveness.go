@@ -47,7 +47,7 @@ func (l *liveness) set(held bool) {
 
 // claimer is the identity this worker claims steps under.
 func (c *Core) claimer() store.Claimer {
-	return store.Claimer{ID: c.cfg.WorkerID, Lock: c.live.key}
+	return store.Claimer{ID: c.cfg.WorkerID, Lock: c.live.key, Callables: c.registered().callables}
 }
 
 // takeLiveness takes the liveness lock under a fresh random key (Start).
@@ -96,6 +96,11 @@ func (c *Core) livenessLoop(sess *store.LivenessSession) {
 		}
 		c.live.set(true)
 		c.log.Info("liveness lock taken again; claiming resumes")
+		rctx, cancel := c.opCtx()
+		if err := c.register(rctx); err != nil {
+			c.log.Warn("registering the worker again failed; orchestration may report its steps as unserved", "err", err)
+		}
+		cancel()
 		c.revalidateClaims()
 	}
 }

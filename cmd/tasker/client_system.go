@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/client"
 )
 
@@ -210,29 +211,39 @@ func printOrchestrationHealth(w io.Writer, url string, h *client.DetailedHealth)
 		status += ", not the leader"
 	}
 	detailLine(tw, "Status", status+")")
-	for _, name := range []string{"database", "queues"} {
-		if c, ok := h.Checks[name]; ok {
+	for _, check := range []struct{ name, label string }{
+		{"database", "Database"}, {"queues", "Queues"}, {api.CheckUnservedSteps, "Unserved steps"},
+	} {
+		if c, ok := h.Checks[check.name]; ok {
 			v := fmt.Sprintf("%s (%dms)", c.Status, c.DurationMs)
 			if c.Message != "" {
 				v += ": " + c.Message
 			}
-			detailLine(tw, strings.ToUpper(name[:1])+name[1:], v)
+			detailLine(tw, check.label, v)
 		}
 	}
 	p := h.Pool
 	detailLine(tw, "Pool", fmt.Sprintf("%d of %d connections in use (%.0f%%), %d idle; %d acquires, %d waited, %.0fms waiting in all",
 		p.AcquiredConns, p.MaxConns, p.Utilization*100, p.IdleConns, p.AcquireCount, p.EmptyAcquireCount, p.AcquireWaitMs))
 	_ = tw.Flush()
-	if len(h.Queues) == 0 {
-		return
+	if len(h.Queues) > 0 {
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		tableRow(tw, "QUEUE", "DEPTH", "VISIBLE", "OLDEST", "STATUS")
+		for _, q := range h.Queues {
+			tableRow(tw, q.Queue, fmt.Sprint(q.Depth), fmt.Sprint(q.Visible), messageAge(q.OldestMessageAgeSeconds), q.Status)
+		}
+		_ = tw.Flush()
 	}
-	fmt.Fprintln(w)
-	tw = newTable(w)
-	tableRow(tw, "QUEUE", "DEPTH", "VISIBLE", "OLDEST", "STATUS")
-	for _, q := range h.Queues {
-		tableRow(tw, q.Queue, fmt.Sprint(q.Depth), fmt.Sprint(q.Visible), messageAge(q.OldestMessageAgeSeconds), q.Status)
+	if len(h.UnservedSteps) > 0 {
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		tableRow(tw, "UNSERVED NAMESPACE", "CALLABLE (no live worker has it)", "STEPS", "OLDEST")
+		for _, u := range h.UnservedSteps {
+			tableRow(tw, u.Namespace, orDash(u.Callable), fmt.Sprint(u.Steps), messageAge(u.OldestMessageAgeSeconds))
+		}
+		_ = tw.Flush()
 	}
-	_ = tw.Flush()
 }
 
 func messageAge(seconds float64) string {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/client"
 	"github.com/tasker-go/tasker/internal/systest"
+	"github.com/tasker-go/tasker/shared/template"
 )
 
 func TestSystemHealth(t *testing.T) {
@@ -66,4 +68,26 @@ func TestSystemHealth(t *testing.T) {
 	out, _, err = runClient(t, "system", "health", "--url", "http://127.0.0.1:1")
 	requireClientExit(t, err, exitAPIFailure, "not healthy: orchestration unreachable")
 	require.Contains(t, out, "cannot reach the Tasker server at http://127.0.0.1:1")
+}
+
+// TestSystemHealthUnservedSteps: steps no live worker can run are listed
+// and make the check fail (orchestration degraded).
+func TestSystemHealthUnservedSteps(t *testing.T) {
+	tpls, err := template.Parse([]byte(`name: unserved
+namespace_name: cli_unserved
+version: 1.0.0
+steps: [{name: only, handler: {callable: "Cli::Nobody"}}]
+`), "unserved.yaml", template.ParseOptions{})
+	require.NoError(t, err)
+	sys := systest.Start(t, systest.Options{Templates: tpls})
+	c, err := client.New(sys.URL)
+	require.NoError(t, err)
+	_, err = c.CreateTask(sys.Ctx, client.TaskRequest{Namespace: "cli_unserved", Name: "unserved", Version: "1.0.0",
+		Context: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	out, _, err := runClient(t, "system", "health", "--url", sys.URL)
+	requireClientExit(t, err, exitAPIFailure, "not healthy: orchestration degraded")
+	require.Regexp(t, `Unserved steps\s+degraded \(\d+ms\): 1 steps of 1 callables wait for a worker that has their handler`, out)
+	require.Regexp(t, `UNSERVED NAMESPACE\s+CALLABLE \(no live worker has it\)\s+STEPS\s+OLDEST`, out)
+	require.Regexp(t, `cli_unserved\s+Cli::Nobody\s+1\s+\S+`, out)
 }

@@ -117,7 +117,7 @@ each module exports, and each mapped callable whose function exists.`,
 				return err
 			}
 			defer func() { _ = x.Close(cmd.Context()) }()
-			callables, err := x.Callables(cmd.Context())
+			callables, err := x.ListCallables(cmd.Context())
 			for _, c := range callables {
 				fmt.Fprintln(cmd.OutOrStdout(), c)
 			}

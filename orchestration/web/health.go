@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -138,6 +139,27 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 	}
 	out.Checks[api.CheckQueueDepth] = queueDepthCheck(qc, out.Queues)
 	out.Checks[api.CheckVacuum] = s.vacuumCheck(ctx)
+	out.UnservedSteps = []api.UnservedSteps{}
+	start = time.Now()
+	unserved, err := s.store.UnservedSteps(ctx)
+	uc := api.HealthCheck{Status: statusHealthy, DurationMs: api.DurationMs(time.Since(start))}
+	switch {
+	case err != nil:
+		s.log.Warn("health: counting unserved steps", "err", err)
+		uc.Status, uc.Message = statusUnhealthy, "unserved steps could not be counted"
+		out.Status = statusDegraded
+	case len(unserved) > 0:
+		var n int64
+		for _, u := range unserved {
+			n += u.Steps
+			out.UnservedSteps = append(out.UnservedSteps, api.UnservedSteps{Namespace: u.Namespace, Callable: u.Callable,
+				Steps: u.Steps, OldestMessageAgeSeconds: u.OldestAge.Seconds()})
+		}
+		uc.Status = statusDegraded
+		uc.Message = fmt.Sprintf("%d steps of %d callables wait for a worker that has their handler", n, len(unserved))
+		out.Status = statusDegraded
+	}
+	out.Checks[api.CheckUnservedSteps] = uc
 	if s.isStopping() {
 		out.Status = statusShuttingDown
 		out.Info.OperationalState = statusShuttingDown

@@ -17,6 +17,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/store"
 )
 
 func TestHealth(t *testing.T) {
@@ -37,7 +38,43 @@ func TestHealth(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 	var d api.DetailedHealthResponse
 	res.json(t, &d)
+	// No worker serves the waiting step's callable: it is reported and
+	// the status is degraded.
+	require.Equal(t, "degraded", d.Status)
+	require.Equal(t, "degraded", d.Checks[api.CheckUnservedSteps].Status)
+	require.Len(t, d.UnservedSteps, 1)
+	first := tpl.Steps[0].Handler.Callable
+	require.Equal(t, tpl.NamespaceName, d.UnservedSteps[0].Namespace)
+	require.Equal(t, first, d.UnservedSteps[0].Callable)
+	require.EqualValues(t, 1, d.UnservedSteps[0].Steps)
+	metrics := string(h.do(http.MethodGet, "/metrics", nil).body)
+	require.Contains(t, metrics, `tasker_unserved_steps{callable="`+first+`",namespace="`+tpl.NamespaceName+`"} 1`)
+
+	// A live worker that has the handler serves it: healthy again. (A
+	// registered worker whose process is gone, its liveness lock free,
+	// serves nothing.)
+	key, err := store.NewLivenessKey()
+	require.NoError(t, err)
+	other, err := store.NewLivenessKey()
+	require.NoError(t, err)
+	require.NoError(t, h.store.RegisterWorker(h.ctx, store.WorkerRegistration{Lock: other, WorkerID: "gone",
+		Namespaces: []string{tpl.NamespaceName}, Callables: []string{first}}))
+	res = h.do(http.MethodGet, "/health/detailed", nil)
+	res.json(t, &d)
+	require.Len(t, d.UnservedSteps, 1, "a worker without its liveness lock serves nothing")
+	live, err := h.store.HoldLiveness(h.ctx, key)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, live.Close(h.ctx)) }()
+	require.NoError(t, h.store.RegisterWorker(h.ctx, store.WorkerRegistration{Lock: key, WorkerID: "live",
+		Namespaces: []string{tpl.NamespaceName}, Callables: []string{"Something::Else", first}}))
+	res = h.do(http.MethodGet, "/health/detailed", nil)
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	d = api.DetailedHealthResponse{}
+	res.json(t, &d)
 	require.Equal(t, "healthy", d.Status)
+	require.Equal(t, "healthy", d.Checks[api.CheckUnservedSteps].Status)
+	require.Empty(t, d.UnservedSteps)
+	require.NotNil(t, d.UnservedSteps, "an empty list, not null")
 	require.Equal(t, "healthy", d.Checks["database"].Status)
 	require.Equal(t, "healthy", d.Checks["queues"].Status)
 	require.Positive(t, d.Pool.MaxConns)
@@ -54,7 +91,7 @@ func TestHealth(t *testing.T) {
 
 	// A table of ours whose autovacuum is disabled is a warning naming it;
 	// the service stays healthy.
-	_, err := h.core.Store().Pool().Exec(h.ctx, `ALTER TABLE workflow_steps SET (autovacuum_enabled = false)`)
+	_, err = h.core.Store().Pool().Exec(h.ctx, `ALTER TABLE workflow_steps SET (autovacuum_enabled = false)`)
 	require.NoError(t, err)
 	res = h.do(http.MethodGet, "/health/detailed", nil)
 	require.Equal(t, http.StatusOK, res.status)

@@ -34,10 +34,11 @@ type serverMetrics struct {
 }
 
 type statsSnapshot struct {
-	at     time.Time
-	counts store.StateCounts
-	queues []messaging.Stats
-	ok     bool
+	at       time.Time
+	counts   store.StateCounts
+	queues   []messaging.Stats
+	unserved []store.UnservedSteps
+	ok       bool
 }
 
 func newServerMetrics(s *Server, core *prometheus.Registry) *serverMetrics {
@@ -93,7 +94,12 @@ func (m *serverMetrics) refresh(ctx context.Context) statsSnapshot {
 		m.s.log.Warn("metrics: reading queue statistics", "err", err)
 		return statsSnapshot{}
 	}
-	m.snap = statsSnapshot{at: time.Now(), counts: counts, queues: queues, ok: true}
+	unserved, err := m.s.store.UnservedSteps(ctx)
+	if err != nil {
+		// The other series stand; tasker_unserved_steps is left out.
+		m.s.log.Warn("metrics: counting unserved steps", "err", err)
+	}
+	m.snap = statsSnapshot{at: time.Now(), counts: counts, queues: queues, unserved: unserved, ok: true}
 	return m.snap
 }
 
@@ -144,6 +150,9 @@ var (
 	descCanc  = prometheus.NewDesc("tasker_db_pool_canceled_acquires_total", "Acquires cancelled before a connection was free.", nil, nil)
 	descWait  = prometheus.NewDesc("tasker_db_pool_acquire_wait_seconds_total", "Time spent acquiring connections.", nil, nil)
 	descLead  = prometheus.NewDesc("tasker_orchestration_leader", "1 when this instance runs the cluster-wide loops.", nil, nil)
+	descUnsrv = prometheus.NewDesc("tasker_unserved_steps",
+		"Steps waiting in a worker queue whose handler callable no live worker of their namespace serves (only those with any).",
+		[]string{"namespace", "callable"}, nil)
 )
 
 // scrapeCollector reports the values read at scrape time. It does no I/O
@@ -152,7 +161,7 @@ type scrapeCollector struct{ m *serverMetrics }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasks, descSteps, descDepth, descVis, descAge, descConns, descAcq,
-		descEmpty, descCanc, descWait, descLead} {
+		descEmpty, descCanc, descWait, descLead, descUnsrv} {
 		ch <- d
 	}
 }
@@ -170,6 +179,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(q.Depth), q.Queue)
 			ch <- prometheus.MustNewConstMetric(descVis, prometheus.GaugeValue, float64(q.Visible), q.Queue)
 			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, q.OldestAge.Seconds(), q.Queue)
+		}
+		for _, u := range snap.unserved {
+			ch <- prometheus.MustNewConstMetric(descUnsrv, prometheus.GaugeValue, float64(u.Steps), u.Namespace, u.Callable)
 		}
 	}
 	ps := c.m.s.store.Pool().Stat()

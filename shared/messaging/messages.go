@@ -16,6 +16,11 @@ type StepMessage struct {
 	// Attempt is the attempt the message is about (results only): a late
 	// result of an earlier attempt is recognised and dropped.
 	Attempt int `json:"attempt,omitempty"`
+	// Callable is the step's handler.callable (step messages only). It is
+	// the message's route: a worker claims only the messages whose callable
+	// it can run (see RoutedQueue), so a namespace can be served by workers
+	// with different handler sets.
+	Callable string `json:"callable,omitempty"`
 }
 
 // ParseResultMessage reads a result message of orchestration_step_results:

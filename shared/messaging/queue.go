@@ -153,6 +153,22 @@ type Batcher interface {
 	QueueAck(ctx context.Context, b *pgx.Batch, queue string, receipts []Receipt) error
 }
 
+// RouteKey is the top-level key of a message's JSON that names its route:
+// the handler callable of the step it announces (StepMessage.Callable).
+// Messages without it have no route: only an unrouted Claim takes them.
+const RouteKey = "callable"
+
+// RoutedQueue is implemented by backends that can claim by route: a worker
+// then takes only the messages of the callables it can run, and a message
+// no live worker can run waits in the queue instead of being claimed and
+// failed by a worker that lacks its handler.
+type RoutedQueue interface {
+	// ClaimRouted is Claim restricted to messages whose route (see RouteKey)
+	// is one of routes. Messages are taken oldest first within each route;
+	// with several routes the oldest of each route's candidates win.
+	ClaimRouted(ctx context.Context, queue string, routes []string, n int, vt time.Duration) ([]Message, error)
+}
+
 // TableQueue is implemented by backends whose queues are tables in the
 // store's PostgreSQL schema. The store then composes queue operations into
 // its own statements: claim messages and their steps in one statement, or
@@ -160,10 +176,16 @@ type Batcher interface {
 // hands out statements to embed as CTEs.
 type TableQueue interface {
 	Batcher
+	RoutedQueue
 	// ClaimSQL returns a data-modifying statement that claims up to $1
 	// visible messages of queue, hiding them for $2 microseconds, RETURNING
 	// msg_id, read_ct, vt, message.
 	ClaimSQL(ctx context.Context, queue string) (string, error)
+	// RoutedClaimSQL is ClaimSQL restricted to the messages whose route is
+	// in the text[] parameter routesParam (e.g. "$5"; see RoutedQueue);
+	// routes is how many routes the claims pass (the statement may walk
+	// the queue differently for many).
+	RoutedClaimSQL(ctx context.Context, queue, routesParam string, routes int) (string, error)
 	// Table returns the quoted name of queue's table, for reads the store
 	// composes itself (columns msg_id, read_ct, enqueued_at, vt and the
 	// jsonb message), creating the queue if needed.

@@ -119,6 +119,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		Queue         string
 		MessageID     int64
 		ReadCount     int
+		Callable      string
 	}
 	var rows []expired
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
@@ -128,9 +129,10 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 				WHERE s.workflow_step_uuid IN (SELECT `+messageStepSQL+` FROM m)
 				  AND s.state = 'in_progress' AND s.claimer_lock = $1 AND s.last_attempted_at < $2
 				  AND s.claim_deadline > now() AND NOT `+fmt.Sprintf(heldLockSQL, "$1::bigint")+`
-				RETURNING s.workflow_step_uuid, s.task_uuid
+				RETURNING s.workflow_step_uuid, s.task_uuid, s.handler_callable
 			)
-			SELECT e.workflow_step_uuid, e.task_uuid, t.namespace, t.correlation_id, m.queue, m.msg_id, m.read_ct
+			SELECT e.workflow_step_uuid, e.task_uuid, t.namespace, t.correlation_id, m.queue, m.msg_id, m.read_ct,
+				e.handler_callable
 			FROM exp e JOIN tasks t USING (task_uuid) JOIN m ON m.step = e.workflow_step_uuid::text
 			ORDER BY m.msg_id`, lock, claimedBefore).Query(func(r pgx.Rows) error {
 			var err error
@@ -149,7 +151,8 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 				continue
 			}
 			seen[r.Step] = true
-			msg, err := json.Marshal(messaging.StepMessage{TaskUUID: r.Task, StepUUID: r.Step, CorrelationID: r.CorrelationID})
+			msg, err := json.Marshal(messaging.StepMessage{TaskUUID: r.Task, StepUUID: r.Step, CorrelationID: r.CorrelationID,
+				Callable: r.Callable})
 			if err != nil {
 				return err
 			}
@@ -276,6 +279,19 @@ func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, erro
 	if !c.at.IsZero() && time.Since(c.at) < queueTableCacheTTL {
 		return c.tables, nil
 	}
+	out, err := s.listWorkerQueueTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 { // none yet: look again next time
+		c.tables, c.at = out, time.Now()
+	}
+	return out, nil
+}
+
+// listWorkerQueueTables reads the worker queue tables of the schema from
+// the catalog (no cache).
+func (s *Store) listWorkerQueueTables(ctx context.Context) ([]workerQueueTable, error) {
 	rows, err := s.pool.Query(ctx, `SELECT relname FROM pg_class
 		WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
 		  AND relname LIKE 'mq\_worker\_%\_queue' ORDER BY relname`)
@@ -293,9 +309,6 @@ func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, erro
 			continue
 		}
 		out = append(out, workerQueueTable{queue: q, table: pgx.Identifier{n}.Sanitize()})
-	}
-	if len(out) > 0 { // none yet: look again next time
-		c.tables, c.at = out, time.Now()
 	}
 	return out, nil
 }

@@ -104,9 +104,16 @@ type ClaimOutcome struct {
 // while it lives (see Store.HoldLiveness). Orchestration reclaims the steps
 // of a claimer whose lock is free at once; with Lock 0 only the claim
 // deadline tells that the worker is gone.
+//
+// Callables routes the claims of ClaimNext: when not nil, only messages of
+// steps with one of these handler callables are claimed (an empty, non-nil
+// list claims nothing), so a worker never takes a step it cannot run. Nil
+// claims every message of the queue (a worker whose executor does not list
+// what it runs).
 type Claimer struct {
-	ID   string
-	Lock int64
+	ID        string
+	Lock      int64
+	Callables []string
 }
 
 // ClaimSteps claims steps for a worker (without a liveness lock) in one
@@ -174,10 +181,21 @@ func (s *Store) ClaimNext(ctx context.Context, c Claimer, queue string, n int, v
 	if n <= 0 {
 		return ClaimOutcome{}, nil
 	}
+	if c.Callables != nil && len(c.Callables) == 0 {
+		return ClaimOutcome{}, nil
+	}
 	if s.tables == nil {
 		return s.claimThroughQueue(ctx, c, queue, n, vt)
 	}
-	qsql, err := s.tables.ClaimSQL(ctx, queue)
+	args := []any{n, vt.Microseconds(), c.ID, c.Lock}
+	var qsql string
+	var err error
+	if c.Callables != nil {
+		qsql, err = s.tables.RoutedClaimSQL(ctx, queue, "$5", len(c.Callables))
+		args = append(args, c.Callables)
+	} else {
+		qsql, err = s.tables.ClaimSQL(ctx, queue)
+	}
 	if err != nil {
 		return ClaimOutcome{}, err
 	}
@@ -188,7 +206,7 @@ func (s *Store) ClaimNext(ctx context.Context, c Claimer, queue string, n int, v
 	defer p.close()
 	b := &pgx.Batch{}
 	var verdicts []claimVerdict
-	b.Queue(fmt.Sprintf(claimFromQueueSQL, qsql)+fmt.Sprintf(claimBodySQL, "$3", "$4"), n, vt.Microseconds(), c.ID, c.Lock).
+	b.Queue(fmt.Sprintf(claimFromQueueSQL, qsql)+fmt.Sprintf(claimBodySQL, "$3", "$4"), args...).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			verdicts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimVerdict])
@@ -240,7 +258,16 @@ func (s *Store) ClaimNext(ctx context.Context, c Claimer, queue string, n int, v
 
 // claimThroughQueue is ClaimNext for queues that are not tables.
 func (s *Store) claimThroughQueue(ctx context.Context, c Claimer, queue string, n int, vt time.Duration) (ClaimOutcome, error) {
-	msgs, err := s.queue.Claim(ctx, queue, n, vt)
+	var msgs []messaging.Message
+	var err error
+	switch rq, ok := s.queue.(messaging.RoutedQueue); {
+	case c.Callables == nil:
+		msgs, err = s.queue.Claim(ctx, queue, n, vt)
+	case ok:
+		msgs, err = rq.ClaimRouted(ctx, queue, c.Callables, n, vt)
+	default:
+		return ClaimOutcome{}, fmt.Errorf("claiming from %s: the queue backend cannot claim by callable", queue)
+	}
 	if err != nil || len(msgs) == 0 {
 		return ClaimOutcome{}, err
 	}

@@ -99,6 +99,7 @@ func compareUUID(a, b uuid.UUID) int {
 // evalPlan is what evaluation decided for a set of locked tasks.
 type evalPlan struct {
 	enqueue  map[uuid.UUID][]uuid.UUID // task → steps to enqueue
+	graphs   map[uuid.UUID]*taskGraph  // the graphs the plan was made from
 	tr       taskTransitionRows
 	outcomes []TaskOutcome
 }
@@ -120,7 +121,7 @@ func evaluable(tasks map[uuid.UUID]*lockedTask, reopen bool) []uuid.UUID {
 // whose parents are satisfied, unless the task is blocked by a failure) and
 // where each task goes, recording a legal path through the task machine.
 func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*taskGraph, reopen bool) evalPlan {
-	p := evalPlan{enqueue: map[uuid.UUID][]uuid.UUID{}}
+	p := evalPlan{enqueue: map[uuid.UUID][]uuid.UUID{}, graphs: graphs}
 	now := time.Now()
 	for _, id := range evaluable(tasks, reopen) {
 		t, g := tasks[id], graphs[id]
@@ -188,7 +189,7 @@ func (s *Store) queuePlan(o *outbox, tasks map[uuid.UUID]*lockedTask, p evalPlan
 	for _, taskID := range slices.SortedFunc(maps.Keys(p.enqueue), compareUUID) {
 		t := tasks[taskID]
 		for _, stepID := range p.enqueue[taskID] {
-			b, err := json.Marshal(messaging.StepMessage{TaskUUID: taskID, StepUUID: stepID, CorrelationID: t.CorrelationID})
+			b, err := p.graphs[taskID].stepMessage(taskID, stepID, t.CorrelationID)
 			if err != nil {
 				return err
 			}

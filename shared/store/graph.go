@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 )
 
@@ -25,6 +27,9 @@ type taskGraph struct {
 	// were made from and how many of its instances may run at once (the
 	// batch's parallelism).
 	batches map[uuid.UUID]batchSlot
+	// callables are the steps' handler callables: the route of the
+	// messages that enqueue them.
+	callables map[uuid.UUID]string
 }
 
 // batchSlot is a batch worker's group, its group's parallelism, and
@@ -73,6 +78,27 @@ func busy(st state.StepState) bool {
 		return true
 	}
 	return false
+}
+
+// newTaskGraph is an empty graph, filled by queueGraphs or by a test.
+func newTaskGraph() *taskGraph {
+	return &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
+		parents: map[uuid.UUID][]uuid.UUID{}, callables: map[uuid.UUID]string{}, batches: map[uuid.UUID]batchSlot{}}
+}
+
+// stepMessage is the message that enqueues step: it carries the step's
+// callable, which routes it to the workers that can run it. A step whose
+// callable the graph does not know is an error: its message would reach no
+// worker.
+func (g *taskGraph) stepMessage(task, step, correlation uuid.UUID) (json.RawMessage, error) {
+	var callable string
+	if g != nil {
+		callable = g.callables[step]
+	}
+	if callable == "" {
+		return nil, fmt.Errorf("enqueuing step %s of task %s: its handler callable is not known", step, task)
+	}
+	return json.Marshal(messaging.StepMessage{TaskUUID: task, StepUUID: step, CorrelationID: correlation, Callable: callable})
 }
 
 // satisfied reports whether every parent of step lets it run.
@@ -159,13 +185,12 @@ func (g *taskGraph) counts() StepCounts {
 func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 	out := make(map[uuid.UUID]*taskGraph, len(taskIDs))
 	for _, id := range taskIDs {
-		out[id] = &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
-			parents: map[uuid.UUID][]uuid.UUID{}, batches: map[uuid.UUID]batchSlot{}}
+		out[id] = newTaskGraph()
 	}
 	// A batch worker instance is named after its template step plus a
 	// batch id; its parallelism is in its inputs' batch_metadata (read only
 	// for such steps).
-	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name,
+	b.Queue(`SELECT task_uuid, workflow_step_uuid, state, name, handler_callable,
 			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
 				THEN template_step_name END,
 			CASE WHEN template_step_name <> name AND jsonb_typeof(inputs #> '{batch_metadata,parallelism}') = 'number'
@@ -175,14 +200,15 @@ func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 		Query(func(rows pgx.Rows) error {
 			var task, step uuid.UUID
 			var st state.StepState
-			var name string
+			var name, callable string
 			var group *string
 			var limit *int
 			var isolate bool
-			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &group, &limit, &isolate}, func() error {
+			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &callable, &group, &limit, &isolate}, func() error {
 				if g := out[task]; g != nil {
 					g.steps[step] = st
 					g.names[step] = name
+					g.callables[step] = callable
 					if group != nil && limit != nil {
 						g.batches[step] = batchSlot{template: *group, limit: *limit, isolate: isolate}
 					}

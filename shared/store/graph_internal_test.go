@@ -11,8 +11,7 @@ import (
 )
 
 func TestReadyHoldsBatchWorkersToTheirParallelism(t *testing.T) {
-	g := &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{},
-		parents: map[uuid.UUID][]uuid.UUID{}, batches: map[uuid.UUID]batchSlot{}}
+	g := newTaskGraph()
 	parent := uuid.New()
 	g.steps[parent], g.names[parent] = state.StepComplete, "analyze"
 	ids := make([]uuid.UUID, 6)

@@ -23,6 +23,8 @@ type StalledStep struct {
 	Namespace     string
 	CorrelationID uuid.UUID
 	State         state.StepState
+	// Callable is the step's handler.callable (its message's route).
+	Callable string
 }
 
 // StalledSteps finds steps that have waited longer than olderThan for the
@@ -31,7 +33,7 @@ type StalledStep struct {
 // waiting for orchestration. Steps nudged within olderThan are skipped.
 func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit int) ([]StalledStep, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state
+		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state, s.handler_callable
 		FROM tasks t JOIN workflow_steps s USING (task_uuid)
 		WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
 		  AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
@@ -47,7 +49,7 @@ func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledStep, error) {
 		var st StalledStep
-		err := r.Scan(&st.StepUUID, &st.TaskUUID, &st.Namespace, &st.CorrelationID, &st.State)
+		err := r.Scan(&st.StepUUID, &st.TaskUUID, &st.Namespace, &st.CorrelationID, &st.State, &st.Callable)
 		return st, err
 	})
 	if err != nil {
@@ -83,7 +85,11 @@ func (s *Store) NudgeSteps(ctx context.Context, steps []StalledStep) (int, error
 		if queued[st.StepUUID] {
 			continue
 		}
-		b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.StepUUID, CorrelationID: st.CorrelationID})
+		m := messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.StepUUID, CorrelationID: st.CorrelationID}
+		if nudgeQueue(st) != messaging.StepResultsQueue {
+			m.Callable = st.Callable
+		}
+		b, err := json.Marshal(m)
 		if err != nil {
 			return 0, err
 		}

@@ -263,7 +263,8 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 		if t == nil {
 			continue
 		}
-		b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID})
+		b, err := json.Marshal(messaging.StepMessage{TaskUUID: st.TaskUUID, StepUUID: st.UUID, CorrelationID: t.CorrelationID,
+			Callable: st.HandlerCallable})
 		if err != nil {
 			return err
 		}

@@ -121,10 +121,11 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	// task and its steps are written directly in the state the evaluation
 	// leads to (with the history of how they got there), instead of being
 	// inserted and then updated.
-	g := &taskGraph{steps: map[uuid.UUID]state.StepState{}, names: map[uuid.UUID]string{}, parents: map[uuid.UUID][]uuid.UUID{}}
+	g := newTaskGraph()
 	for _, st := range nt.Steps {
 		g.steps[st.UUID] = state.StepPending
 		g.names[st.UUID] = st.Name
+		g.callables[st.UUID] = st.HandlerCallable
 	}
 	for _, e := range nt.Edges {
 		g.parents[e.To] = append(g.parents[e.To], e.From)
@@ -140,7 +141,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	for _, id := range p.enqueue[nt.UUID] {
 		enqueued[id] = true
 		g.steps[id] = state.StepEnqueued
-		b, err := json.Marshal(messaging.StepMessage{TaskUUID: nt.UUID, StepUUID: id, CorrelationID: nt.CorrelationID})
+		b, err := g.stepMessage(nt.UUID, id, nt.CorrelationID)
 		if err != nil {
 			return CreatedTask{}, err
 		}

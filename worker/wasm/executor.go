@@ -183,11 +183,27 @@ func (x *Executor) Handlers(ctx context.Context, module string) ([]string, error
 	return v.handlerNames(), nil
 }
 
-// Callables lists every callable the executor serves: wasm:<module>/<function>
+// Callables lists the callables the executor serves, for the worker's
+// routing (worker.CallableSet): what ListCallables finds when the worker
+// starts. A module that does not load is logged and left out, so steps of
+// its callables wait for a worker that can run them. Modules added to the
+// path later are run by this worker only for callables it listed: restart
+// it to serve new ones.
+func (x *Executor) Callables() []string {
+	out, err := x.ListCallables(context.Background())
+	if err != nil {
+		x.log.Warn("wasm: some modules do not load; their callables are not served", "err", err)
+	}
+	return out
+}
+
+var _ worker.CallableSet = (*Executor)(nil)
+
+// ListCallables lists every callable the executor serves: wasm:<module>/<function>
 // for each handler of each module on the module paths, and each mapped
 // callable whose handler exists, sorted. A module that does not load is
 // reported in the error; the others are still listed.
-func (x *Executor) Callables(ctx context.Context) ([]string, error) {
+func (x *Executor) ListCallables(ctx context.Context) ([]string, error) {
 	names, err := x.moduleNames()
 	if err != nil {
 		return nil, err

@@ -148,7 +148,7 @@ func TestMappedCallables(t *testing.T) {
 	require.False(t, res.IsSuccess())
 	require.Equal(t, stepresult.ErrorTypeHandlerNotFound, res.ErrorType())
 
-	callables, err := x.Callables(context.Background())
+	callables, err := x.ListCallables(context.Background())
 	require.NoError(t, err)
 	require.Contains(t, callables, "Greeter::Echo")
 	require.Contains(t, callables, "wasm:misbehave/echo")
@@ -259,7 +259,7 @@ func TestNotAModule(t *testing.T) {
 	res := workertest.Execute(x, workertest.NewStep("s").WithCallable("wasm:junk/f"))
 	require.False(t, res.IsSuccess())
 	require.Contains(t, res.Message(), "compiling wasm module junk")
-	_, err := x.Callables(context.Background())
+	_, err := x.ListCallables(context.Background())
 	require.ErrorContains(t, err, "compiling wasm module junk")
 }
 

@@ -120,8 +120,9 @@ void tasker_free(char *p);
  * overrides.worker.web.enabled is true; tasker_health and tasker_metrics
  * give the same reports without it.
  *
- * Steps whose template handler.callable is not in "callables" fail at once
- * with error type handler_not_found instead of reaching the host.
+ * The worker claims only the steps whose template handler.callable is in
+ * "callables": the other steps of its namespaces are left to workers that
+ * have their handlers (and wait in their queue while none runs).
  *
  * Reply: {"ok": true, "handle": 1, "worker_id": "ruby-worker-<uuid>",
  *         "namespaces": [...], "callables": [...], "environment": "test"}

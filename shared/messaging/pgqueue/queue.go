@@ -8,6 +8,14 @@
 // NOTIFY on the channel "<schema>.mq" with the queue name as payload, so the
 // message and its wake-up both exist only if the transaction commits. Every
 // process shares one LISTEN connection (pgnotify) for those wake-ups.
+//
+// A message's route (its top-level "callable", see messaging.RouteKey) is
+// copied into the column callable when it is sent, and a partial index on
+// (callable, msg_id) holds the routed messages only. A routed claim walks
+// that index once per route it serves (serving many, once per route the
+// queue holds), so it reads only messages it can take, however many
+// messages of other routes wait ahead of them; queues without routed
+// messages (orchestration's) pay nothing for the index.
 package pgqueue
 
 import (
@@ -56,8 +64,9 @@ type Queue struct {
 }
 
 var (
-	_ messaging.Queue      = (*Queue)(nil)
-	_ messaging.TableQueue = (*Queue)(nil)
+	_ messaging.Queue       = (*Queue)(nil)
+	_ messaging.TableQueue  = (*Queue)(nil)
+	_ messaging.RoutedQueue = (*Queue)(nil)
 )
 
 // ClaimSQL returns the claim statement to embed (parameters $1 = how many,
@@ -68,6 +77,17 @@ func (q *Queue) ClaimSQL(ctx context.Context, queue string) (string, error) {
 		return "", err
 	}
 	return s.claim, nil
+}
+
+// RoutedClaimSQL returns the routed claim statement to embed (parameters
+// $1 = how many, $2 = visibility in microseconds, routesParam = the routes
+// as text[]); routes is how many routes the claims will pass.
+func (q *Queue) RoutedClaimSQL(ctx context.Context, queue, routesParam string, routes int) (string, error) {
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return "", err
+	}
+	return s.routedClaim(routesParam, routes > manyRoutes), nil
 }
 
 // Table returns the quoted name of queue's table.
@@ -113,15 +133,75 @@ func Channel(schema string) string { return schema + ".mq" }
 // statements are the SQL texts of one queue, built once from the validated
 // name.
 type statements struct {
-	table, send, claim, del, delReceipts, nack, nackAt, extend, stats, next string
+	table, index, send, claim, del, delReceipts, nack, nackAt, extend, stats, next string
+	// routedFew and routedMany are the statements of ClaimRouted (routes
+	// in $3).
+	routedFew, routedMany string
+}
+
+// manyRoutes is the number of routes above which a routed claim first
+// lists the routes that have messages (one index probe per distinct route
+// in the queue) instead of probing every route it serves: a worker with
+// dozens of handlers whose queue holds messages of a few.
+const manyRoutes = 8
+
+// routedClaim is the claim of the messages whose route is in the text[]
+// parameter routes. Each route's oldest visible messages are found by a
+// walk of the (callable, msg_id) index of their own, the oldest 2*$1 of
+// all candidates are kept, and of those the first $1 that no other claim
+// holds are locked and claimed (so a claim racing another one still fills
+// its batch, and rows are locked only to be taken: a walk per route that
+// locked as it went would lock $1 rows per route and take $1 in all).
+//
+// A walk is written as a row comparison on the index's columns on purpose:
+// with an equality on callable the planner may take the primary key's id
+// order as good enough and walk the whole queue past other routes'
+// messages, or fetch all of a route's messages and sort them; the row
+// comparison leaves only an ordered walk of the callable index that stops
+// after 2*$1 rows.
+//
+// With many routes (see manyRoutes) the routes that have messages are found
+// first by skipping through the index from one distinct callable to the
+// next, and only those the claim serves are walked.
+func (s *statements) routedClaim(routes string, many bool) string {
+	source := `unnest(` + routes + `::text[]) AS r(route)`
+	with, where := "", ""
+	if many {
+		with = `WITH RECURSIVE present(route) AS (
+					(SELECT callable FROM ` + s.table + ` WHERE callable IS NOT NULL ORDER BY callable LIMIT 1)
+					UNION ALL
+					SELECT (SELECT m.callable FROM ` + s.table + ` m WHERE m.callable > p.route ORDER BY m.callable LIMIT 1)
+					FROM present p WHERE p.route IS NOT NULL)
+				`
+		source = `present r`
+		where = ` WHERE r.route = ANY(` + routes + `::text[])`
+	}
+	return `UPDATE ` + s.table + `
+			SET vt = clock_timestamp() + $2 * interval '1 microsecond', read_ct = read_ct + 1
+			WHERE msg_id = ANY(ARRAY(
+				SELECT msg_id FROM ` + s.table + `
+				WHERE msg_id = ANY(ARRAY(
+					` + with + `SELECT c.msg_id FROM ` + source + `
+					CROSS JOIN LATERAL (
+						SELECT msg_id FROM ` + s.table + ` m
+						WHERE (m.callable, m.msg_id) > (r.route, 0::bigint) AND m.callable <= r.route
+						  AND m.vt <= clock_timestamp()
+						ORDER BY m.callable, m.msg_id LIMIT 2 * $1) c` + where + `
+					ORDER BY c.msg_id LIMIT 2 * $1))
+				  AND vt <= clock_timestamp()
+				ORDER BY msg_id LIMIT $1 FOR UPDATE SKIP LOCKED))
+			RETURNING msg_id, read_ct, enqueued_at, vt, message`
 }
 
 func newStatements(queue string) *statements {
 	t := pgx.Identifier{"mq_" + queue}.Sanitize()
-	return &statements{
+	s := &statements{
 		table: t,
-		send: `INSERT INTO ` + t + ` (vt, message)
-			SELECT now() + $2 * interval '1 microsecond', m FROM unnest($1::jsonb[]) AS m`,
+		index: pgx.Identifier{"mq_" + queue + "_callable"}.Sanitize(),
+		// The route is copied from the message as it is written (once per
+		// message; claims and acks never recompute it).
+		send: `INSERT INTO ` + t + ` (vt, message, callable)
+			SELECT now() + $2 * interval '1 microsecond', m, m->>'` + messaging.RouteKey + `' FROM unnest($1::jsonb[]) AS m`,
 		// The ids are picked first (an InitPlan) and the rows are then
 		// updated by primary key: the plan stays index-driven whatever the
 		// statistics say about a table full of dead tuples.
@@ -142,6 +222,8 @@ func newStatements(queue string) *statements {
 			COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(enqueued_at)), 0)::float8 FROM ` + t,
 		next: `SELECT min(vt) FROM ` + t + ` WHERE vt > clock_timestamp()`,
 	}
+	s.routedFew, s.routedMany = s.routedClaim("$3", false), s.routedClaim("$3", true)
+	return s
 }
 
 // ensureLockKey serialises queue creation across processes (CREATE TABLE IF
@@ -174,13 +256,16 @@ func (q *Queue) stmts(ctx context.Context, queue string) (*statements, error) {
 			read_ct     integer     NOT NULL DEFAULT 0,
 			enqueued_at timestamptz NOT NULL DEFAULT now(),
 			vt          timestamptz NOT NULL DEFAULT now(),
-			message     jsonb       NOT NULL
+			message     jsonb       NOT NULL,
+			callable    text
 		) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 200,
 		        autovacuum_analyze_scale_factor = 0.02)`)
-		// No index on vt: claims walk the primary key in id order and skip
-		// hidden rows, and a second index would double the index work of
-		// every send and ack.
-		return err
+		// No index on vt: claims walk the primary key (or the callable
+		// index) in id order and skip hidden rows.
+		if err != nil {
+			return err
+		}
+		return ensureRouting(ctx, tx, s)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensuring queue %s: %w", queue, err)
@@ -189,6 +274,35 @@ func (q *Queue) stmts(ctx context.Context, queue string) (*statements, error) {
 	q.ensured[queue] = s
 	q.mu.Unlock()
 	return s, nil
+}
+
+// ensureRouting gives a queue table created before messages had routes its
+// callable column (a migration adds it to the tables that exist when it
+// runs; this covers one created later by an older process) and creates the
+// callable index. Both are looked up first, so a queue that has them takes
+// no lock stronger than the lookup's.
+func ensureRouting(ctx context.Context, tx pgx.Tx, s *statements) error {
+	var hasColumn, hasIndex bool
+	err := tx.QueryRow(ctx, `SELECT
+			EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'callable' AND NOT attisdropped),
+			to_regclass($2) IS NOT NULL`, s.table, s.index).Scan(&hasColumn, &hasIndex)
+	if err != nil {
+		return err
+	}
+	if !hasColumn {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+s.table+` ADD COLUMN IF NOT EXISTS callable text`); err != nil {
+			return err
+		}
+	}
+	if !hasIndex {
+		// Partial: messages without a route (orchestration's queues) cost
+		// no index work.
+		if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+s.index+` ON `+s.table+
+			` (callable, msg_id) WHERE callable IS NOT NULL`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Send sends one message.
@@ -284,7 +398,11 @@ func (q *Queue) Claim(ctx context.Context, queue string, n int, vt time.Duration
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.pool.Query(ctx, s.claim, n, vt.Microseconds())
+	return q.claimWith(ctx, queue, s.claim, n, vt.Microseconds())
+}
+
+func (q *Queue) claimWith(ctx context.Context, queue, sql string, args ...any) ([]messaging.Message, error) {
+	rows, err := q.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claiming from %s: %w", queue, err)
 	}
@@ -300,6 +418,23 @@ func (q *Queue) Claim(ctx context.Context, queue string, n int, vt time.Duration
 	}
 	slices.SortFunc(msgs, func(a, b messaging.Message) int { return int(a.ID - b.ID) })
 	return msgs, nil
+}
+
+// ClaimRouted takes up to n visible messages whose route is one of routes
+// and hides them for vt.
+func (q *Queue) ClaimRouted(ctx context.Context, queue string, routes []string, n int, vt time.Duration) ([]messaging.Message, error) {
+	if n <= 0 || len(routes) == 0 {
+		return nil, nil
+	}
+	s, err := q.stmts(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	sql := s.routedFew
+	if len(routes) > manyRoutes {
+		sql = s.routedMany
+	}
+	return q.claimWith(ctx, queue, sql, n, vt.Microseconds(), routes)
 }
 
 // Ack deletes messages.

@@ -1,7 +1,7 @@
 // Package queuetest is the conformance suite every messaging.Queue backend
 // must pass: ordering, visibility timeout expiry and redelivery, exclusive
 // concurrent claims, delays, batches, transactional send and ack, stats and
-// wake-ups.
+// wake-ups, and claims by route for backends that route.
 package queuetest
 
 import (
@@ -50,6 +50,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"InvalidNamesRejected", testInvalidNames},
 		{"StatsOfMissingQueue", testStatsOfMissingQueue},
 		{"Batcher", testBatcher},
+		{"RoutedClaim", testRoutedClaim},
+		{"RoutedClaimSkipsOtherRoutes", testRoutedClaimDeep},
+		{"RoutedClaimersExclusive", testRoutedConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,4 +413,163 @@ func testBatcher(t *testing.T, h Harness) {
 	st, err = h.Queue.Stats(ctx, "bat")
 	require.NoError(t, err)
 	require.Zero(t, st.Depth)
+}
+
+func routed(t *testing.T, h Harness) messaging.RoutedQueue {
+	rq, ok := h.Queue.(messaging.RoutedQueue)
+	if !ok {
+		t.Skip("backend does not implement messaging.RoutedQueue")
+	}
+	return rq
+}
+
+// routedMsg is a message of route (no route when empty).
+func routedMsg(i int, route string) json.RawMessage {
+	if route == "" {
+		return msg(i)
+	}
+	return json.RawMessage(fmt.Sprintf(`{"n":%d,%q:%q}`, i, messaging.RouteKey, route))
+}
+
+func nums(t *testing.T, ms []messaging.Message) []int {
+	out := make([]int, len(ms))
+	for i, m := range ms {
+		out[i] = num(t, m)
+	}
+	return out
+}
+
+func testRoutedClaim(t *testing.T, h Harness) {
+	rq := routed(t, h)
+	ctx := ctxT(t)
+	ensure(t, h, "route")
+	// 0:a 1:b 2:- 3:a 4:c 5:b
+	for i, r := range []string{"a", "b", "", "a", "c", "b"} {
+		require.NoError(t, h.Queue.Send(ctx, "route", routedMsg(i, r), 0))
+	}
+	none, err := rq.ClaimRouted(ctx, "route", []string{"zzz"}, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, none, "no message has route zzz")
+	none, err = rq.ClaimRouted(ctx, "route", nil, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, none, "no routes, no messages")
+
+	got, err := rq.ClaimRouted(ctx, "route", []string{"a"}, 10, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 3}, nums(t, got), "only route a, oldest first")
+	// Several routes: the oldest of their messages, n at most.
+	got, err = rq.ClaimRouted(ctx, "route", []string{"c", "b"}, 2, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 4}, nums(t, got))
+	require.Equal(t, 1, got[0].ReadCount)
+	require.True(t, got[0].VisibleAt.After(time.Now().Add(30*time.Second)))
+	// An unrouted claim takes what is left, routed or not.
+	got, err = h.Queue.Claim(ctx, "route", 10, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 5}, nums(t, got))
+
+	// A routed message's claim lapses and it comes back to its route.
+	require.NoError(t, h.Queue.Send(ctx, "route", routedMsg(6, "a"), 0))
+	first, err := rq.ClaimRouted(ctx, "route", []string{"a"}, 1, 100*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, []int{6}, nums(t, first))
+	var again []messaging.Message
+	deadline := time.Now().Add(10 * time.Second)
+	for len(again) == 0 && time.Now().Before(deadline) {
+		again, err = rq.ClaimRouted(ctx, "route", []string{"a"}, 1, time.Minute)
+		require.NoError(t, err)
+		if len(again) == 0 {
+			wait(10 * time.Millisecond)
+		}
+	}
+	require.Len(t, again, 1, "redelivered to its route after the visibility timeout")
+	require.Equal(t, 2, again[0].ReadCount)
+}
+
+// testRoutedClaimDeep: a route's message behind a deep backlog of another
+// route is claimed at once, and the backlog's own order is kept.
+func testRoutedClaimDeep(t *testing.T, h Harness) {
+	rq := routed(t, h)
+	ctx := ctxT(t)
+	ensure(t, h, "deep")
+	backlog := make([]json.RawMessage, 500)
+	for i := range backlog {
+		backlog[i] = routedMsg(i, "busy")
+	}
+	require.NoError(t, h.Queue.SendBatch(ctx, "deep", backlog, 0))
+	require.NoError(t, h.Queue.Send(ctx, "deep", routedMsg(1000, "rare"), 0))
+	got, err := rq.ClaimRouted(ctx, "deep", []string{"rare"}, 5, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{1000}, nums(t, got))
+	got, err = rq.ClaimRouted(ctx, "deep", []string{"rare", "busy"}, 3, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1, 2}, nums(t, got))
+	// A claimer serving many routes, most without messages.
+	require.NoError(t, h.Queue.Send(ctx, "deep", routedMsg(1001, "rare"), 0))
+	many := []string{"busy"}
+	for i := range 30 {
+		many = append(many, fmt.Sprintf("idle_%d", i))
+	}
+	got, err = rq.ClaimRouted(ctx, "deep", append(many, "rare"), 4, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{3, 4, 5, 6}, nums(t, got))
+	got, err = rq.ClaimRouted(ctx, "deep", append(many[1:], "rare"), 4, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []int{1001}, nums(t, got))
+}
+
+// testRoutedConcurrent: routed claimers racing over one queue never take a
+// message twice, and each takes only its routes.
+func testRoutedConcurrent(t *testing.T, h Harness) {
+	rq := routed(t, h)
+	ctx := ctxT(t)
+	ensure(t, h, "rconc")
+	const perRoute = 100
+	var ps []json.RawMessage
+	for i := range perRoute {
+		ps = append(ps, routedMsg(2*i, "even"), routedMsg(2*i+1, "odd"))
+	}
+	require.NoError(t, h.Queue.SendBatch(ctx, "rconc", ps, 0))
+	var mu sync.Mutex
+	seen := map[int]string{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for w := range 6 {
+		routes := [][]string{{"even"}, {"odd"}, {"even", "odd"}}[w%3]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ms, err := rq.ClaimRouted(ctx, "rconc", routes, 7, time.Minute)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(ms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range ms {
+					var v struct{ N int }
+					if err := json.Unmarshal(m.Payload, &v); err != nil {
+						errs <- err
+					}
+					if prev, dup := seen[v.N]; dup {
+						errs <- fmt.Errorf("message %d claimed twice (%s and %v)", v.N, prev, routes)
+					}
+					seen[v.N] = fmt.Sprint(routes)
+					if len(routes) == 1 && (v.N%2 == 0) != (routes[0] == "even") {
+						errs <- fmt.Errorf("message %d claimed by a claimer of %v", v.N, routes)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, seen, 2*perRoute, "every message claimed once")
 }

@@ -82,3 +82,77 @@ func TestDownToNothingDropsQueueTables(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"goose_db_version", "keep_me"}, left)
 }
+
+// TestRoutingMigratesQueueTables: the step-routing migration gives the
+// queue tables that exist when it runs their callable column and index, and
+// fills in the callable of the step messages already waiting from their
+// steps.
+func TestRoutingMigratesQueueTables(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.Empty(t)
+	m, err := migrations.Open(ctx, db.URL, db.Schema)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	applied := func(version int64) bool {
+		st, err := m.Status(ctx)
+		require.NoError(t, err)
+		for _, s := range st {
+			if s.Version == version {
+				return s.Applied
+			}
+		}
+		t.Fatalf("no migration %d", version)
+		return false
+	}
+	for applied(5) {
+		_, err := m.Down(ctx)
+		require.NoError(t, err)
+	}
+	pool := db.Pool(t, 1)
+	_, err = pool.Exec(ctx, `
+		INSERT INTO task_namespaces (task_namespace_uuid, name) VALUES ('00000000-0000-0000-0000-00000000000a', 'pay');
+		INSERT INTO named_tasks (named_task_uuid, task_namespace_uuid, name, version, configuration)
+			VALUES ('00000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-00000000000a', 't', '1', '{}');
+		INSERT INTO named_steps (named_step_uuid, name) VALUES ('00000000-0000-0000-0000-00000000000c', 's');
+		INSERT INTO tasks (task_uuid, named_task_uuid, namespace, identity_hash, correlation_id)
+			VALUES ('00000000-0000-0000-0000-00000000000d', '00000000-0000-0000-0000-00000000000b', 'pay', 'h',
+			        '00000000-0000-0000-0000-00000000000e');
+		INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, name, template_step_name, handler_callable)
+			VALUES ('00000000-0000-0000-0000-00000000000f', '00000000-0000-0000-0000-00000000000d',
+			        '00000000-0000-0000-0000-00000000000c', 's', 's', 'Pay::Charge');
+		CREATE TABLE mq_worker_pay_queue (msg_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			read_ct integer NOT NULL DEFAULT 0, enqueued_at timestamptz NOT NULL DEFAULT now(),
+			vt timestamptz NOT NULL DEFAULT now(), message jsonb NOT NULL);
+		INSERT INTO mq_worker_pay_queue (message) VALUES
+			('{"task_uuid": "00000000-0000-0000-0000-00000000000d", "step_uuid": "00000000-0000-0000-0000-00000000000f"}'),
+			('{"step_uuid": "not a uuid"}');
+		CREATE TABLE mq_orchestration_step_results (msg_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			read_ct integer NOT NULL DEFAULT 0, enqueued_at timestamptz NOT NULL DEFAULT now(),
+			vt timestamptz NOT NULL DEFAULT now(), message jsonb NOT NULL)`)
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	rows, err := pool.Query(ctx, `SELECT callable, message->>'callable' FROM mq_worker_pay_queue ORDER BY msg_id`)
+	require.NoError(t, err)
+	var got [][2]*string
+	for rows.Next() {
+		var c, mc *string
+		require.NoError(t, rows.Scan(&c, &mc))
+		got = append(got, [2]*string{c, mc})
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, got, 2)
+	require.NotNil(t, got[0][0])
+	require.Equal(t, "Pay::Charge", *got[0][0])
+	require.Equal(t, "Pay::Charge", *got[0][1], "the message carries its callable too")
+	require.Nil(t, got[1][0], "a message naming no step is left without a route")
+	var indexes int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1
+		AND indexname IN ('mq_worker_pay_queue_callable', 'mq_orchestration_step_results_callable')`, db.Schema).Scan(&indexes))
+	require.Equal(t, 2, indexes)
+	var workers bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT to_regclass('workers') IS NOT NULL`).Scan(&workers))
+	require.True(t, workers)
+}

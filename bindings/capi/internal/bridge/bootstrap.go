@@ -184,13 +184,20 @@ func nonNilEnviron(env []string) []string {
 }
 
 // hostExecutor hands the steps whose callable the host declared to the
-// host through a ChannelExecutor, and fails the others at once: the host
-// could not run them either.
+// host through a ChannelExecutor. It lists those callables (it is a
+// worker.CallableSet), so the worker claims only their steps and leaves the
+// others to workers that have their handlers; a step that reaches it anyway
+// (a worker started with an older schema) fails with handler_not_found.
 type hostExecutor struct {
 	exec      *worker.ChannelExecutor
 	callables map[string]bool
 	language  string
 }
+
+var _ worker.CallableSet = (*hostExecutor)(nil)
+
+// Callables lists the callables the host declared at bootstrap.
+func (h *hostExecutor) Callables() []string { return sortedKeys(h.callables) }
 
 func (h *hostExecutor) Execute(ctx context.Context, step *worker.StepContext) worker.Result {
 	if !h.callables[step.Callable()] {

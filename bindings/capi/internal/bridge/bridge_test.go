@@ -331,12 +331,18 @@ func TestWorkerServesSteps(t *testing.T) {
 	require.Equal(t, "complete", task.Status)
 	require.Equal(t, 1, step(t, task, "crunch").Attempts)
 
-	// A callable the host did not declare fails without reaching it.
+	// A callable the host did not declare is not claimed by its worker: the
+	// step waits in the queue and runs once a worker that declares it
+	// starts.
 	other := e.createTask("capi_not_mine", `{}`)
+	require.Empty(t, get(ok(t, e.lib.Poll(h, 10, 300)), "events"))
+	python := e.bootstrap(map[string]any{"callables": []string{"Python::NotMine"}, "language": "python", "worker_id": "worker-python"})
+	ev = e.poll(python)
+	require.Equal(t, "Python::NotMine", get(ev, "task_sequence_step", "step_definition", "handler", "callable"))
+	ok(t, e.lib.Complete(python, ev["event_id"].(string), []byte(`{"success": true, "result": {"mine": true}}`)))
 	task = e.wait(other)
-	require.Equal(t, "error", task.Status)
-	require.Equal(t, stepresult.ErrorTypeHandlerNotFound, stepresult.Parse(step(t, task, "other").Results).Metadata.ErrorType)
-	require.Empty(t, get(ok(t, e.lib.Poll(h, 10, 0)), "events"))
+	require.Equal(t, "complete", task.Status)
+	require.Equal(t, "worker-python", stepresult.Parse(step(t, task, "other").Results).Metadata.WorkerID)
 
 	// Misuse.
 	failed(t, e.lib.Poll(h, 0, 0), CodeInvalidArgument)
@@ -356,7 +362,7 @@ func TestWorkerServesSteps(t *testing.T) {
 	require.Contains(t, metrics["text"], "tasker_worker_checkpoints_total")
 	require.Contains(t, metrics["text"], "go_goroutines")
 	st = ok(t, e.lib.Status(h))
-	require.EqualValues(t, 8, get(st, "stats", "recorded"), "2 linear, 4 failures, 1 batch, 1 handler_not_found")
+	require.EqualValues(t, 7, get(st, "stats", "recorded"), "2 linear, 4 failures, 1 batch")
 
 	stop := ok(t, e.lib.Stop(h, 0))
 	require.Equal(t, "stopped", stop["state"])
@@ -365,7 +371,7 @@ func TestWorkerServesSteps(t *testing.T) {
 	failed(t, e.lib.Complete(h, "x", []byte(`{}`)), CodeUnknownHandle)
 	failed(t, e.lib.Status(h), CodeUnknownHandle)
 	failed(t, e.lib.Log(h, "info", "x", nil), CodeUnknownHandle)
-	require.Empty(t, e.lib.Handles())
+	require.Equal(t, []uint64{python}, e.lib.Handles())
 }
 
 // TestStopReleasesWhatTheHostHolds: an event the host never completes is

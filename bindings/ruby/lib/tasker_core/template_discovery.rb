@@ -6,7 +6,7 @@ module TaskerCore
   # Reads the handler blocks of task templates (*.yaml, *.yml, searched
   # recursively), so a worker knows which callables it is asked to run.
   module TemplateDiscovery
-    Entry = Struct.new(:definition, :file, :namespace, :template, :step, keyword_init: true)
+    Entry = Struct.new(:definition, :file, :template, :step, keyword_init: true)
 
     # Every step's handler of every template under dirs (environment
     # overrides included); unreadable files are reported to on_error.
@@ -23,7 +23,7 @@ module TaskerCore
 
           definition = Types::HandlerDefinition.new(callable: handler['callable'].to_s, initialization: handler['initialization'] || {},
                                                     handler_method: handler['method'], resolver: handler['resolver'])
-          Entry.new(definition: definition, file: file, namespace: doc['namespace_name'].to_s, template: name, step: step['name'])
+          Entry.new(definition: definition, file: file, template: name, step: step['name'])
         end
       rescue StandardError, Psych::Exception => e
         on_error&.call(file, e)

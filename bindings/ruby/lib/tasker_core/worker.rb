@@ -135,27 +135,10 @@ module TaskerCore
         end
         @callables = ok.map { |e| e.definition.callable }.uniq.sort
         @unresolved = (bad.map { |e| e.definition.callable }.uniq - @callables).sort
-        @unresolved.each { |c| @logger.info("no Ruby handler for #{c}") }
-        choose_namespaces(entries, bad) unless @callables.empty?
+        # The library claims only the steps of the declared callables, so the
+        # others are left to workers (Go, Python, ...) that have them.
+        @unresolved.each { |c| @logger.info("no Ruby handler for #{c}; its steps are left to other workers") }
         @callables
-      end
-
-      # The worker library fails a claimed step whose callable the host did
-      # not declare, rather than leaving it to another worker, so unless told
-      # otherwise a Ruby worker serves only the namespaces in which it can
-      # run every step.
-      def choose_namespaces(entries, unresolved)
-        return if @config.key?('namespaces')
-
-        partial = unresolved.map(&:namespace).uniq
-        partial.each do |ns|
-          @logger.warn("namespace #{ns} not served: no Ruby handler for " \
-                       "#{unresolved.select { |e| e.namespace == ns }.map { |e| e.definition.callable }.uniq.join(', ')}")
-        end
-        full = (entries.map(&:namespace).uniq - partial).sort
-        raise Errors::ConfigurationError, "no namespace has a Ruby handler for every step (#{partial.join(', ')})" if full.empty?
-
-        @config['namespaces'] = full
       end
 
       def poll_loop
