@@ -154,7 +154,7 @@ func staleTask(t *testing.T, sys *systest.System, c *client.Client) store.StaleT
 		StepsInProcess: time.Nanosecond, MaxLifetime: time.Hour}
 	var stale store.StaleTask
 	require.Eventually(t, func() bool {
-		tasks, err := sys.Store.StaleTasks(sys.Ctx, tiny, 10)
+		tasks, err := sys.Store.TasksPastStaleness(sys.Ctx, tiny, 10)
 		require.NoError(t, err)
 		for _, st := range tasks {
 			if st.TaskUUID == task.TaskUUID {

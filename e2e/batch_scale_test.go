@@ -93,7 +93,7 @@ func TestBatchOfAThousandWorkers(t *testing.T) {
 	created, err := sys.Core.CreateTask(sys.Ctx, orchestration.TaskRequest{Namespace: "batch_scale", Name: "fan_out",
 		Version: "1.0.0", Context: json.RawMessage(`{"items":1000}`), IdentityKey: t.Name()})
 	require.NoError(t, err)
-	task := created.UUID
+	task := created.Task.UUID
 	// Seconds on a quiet machine; the deadline allows for a busy one.
 	require.Eventually(t, func() bool {
 		tk, err := sys.Store.GetTask(sys.Ctx, task)

@@ -73,8 +73,9 @@ steps:
 			Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 		require.NoError(t, err)
 	}
-	task, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "batch_race", Name: "race", Version: "1.0.0"})
+	created, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "batch_race", Name: "race", Version: "1.0.0"})
 	require.NoError(t, err)
+	task := created.Task
 
 	// Run split: claim it, report the outcome, take the result message.
 	msgs, err := q.Claim(ctx, queue, 10, 30*time.Second)

@@ -227,15 +227,10 @@ func (c *Core) RunMaintenance(ctx context.Context) {
 }
 
 // CreateTask validates a request, instantiates its template and commits the
-// task with its first steps enqueued, in one transaction.
-func (c *Core) CreateTask(ctx context.Context, req TaskRequest) (store.Task, error) {
-	ct, err := c.Create(ctx, req)
-	return ct.Task, err
-}
-
-// Create is CreateTask returning the task's steps with their readiness too
-// (as committed), so callers need not read them back.
-func (c *Core) Create(ctx context.Context, req TaskRequest) (store.CreatedTask, error) {
+// task with its first steps enqueued, in one transaction. It returns the
+// task with its steps and their readiness as committed, so callers need not
+// read them back.
+func (c *Core) CreateTask(ctx context.Context, req TaskRequest) (store.CreatedTask, error) {
 	if err := req.validate(); err != nil {
 		return store.CreatedTask{}, err
 	}

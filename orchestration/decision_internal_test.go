@@ -58,9 +58,10 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 			Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 		require.NoError(t, err)
 	}
-	task, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "conditional_approval_rust", Name: "approval_routing",
+	created, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "conditional_approval_rust", Name: "approval_routing",
 		Version: "1.0.0", Context: json.RawMessage(`{"amount": 10000, "requester": "r", "purpose": "p"}`)})
 	require.NoError(t, err)
+	task := created.Task
 
 	// runStep claims the one enqueued step, reports value for it and
 	// returns the result message.

@@ -72,7 +72,7 @@ func TestDecisionTaskCreatesOnlyInitialSteps(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	tpl := h.fixture("rust/conditional_approval_rust.yaml", false)
-	ct, err := h.core.Create(h.ctx, orchestration.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
+	ct, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{Namespace: tpl.NamespaceName, Name: tpl.Name,
 		Version: tpl.Version, Context: json.RawMessage(`{"amount": 10000}`), IdentityKey: uuid.NewString()})
 	require.NoError(t, err)
 	var got []string

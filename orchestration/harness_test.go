@@ -132,12 +132,12 @@ func (h *harness) register(tpls ...*template.Template) {
 }
 
 func (h *harness) create(tpl *template.Template, ctxJSON string) store.Task {
-	task, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{
+	created, err := h.core.CreateTask(h.ctx, orchestration.TaskRequest{
 		Namespace: tpl.NamespaceName, Name: tpl.Name, Version: tpl.Version, Context: json.RawMessage(ctxJSON),
 		IdentityKey: uuid.NewString(),
 	})
 	require.NoError(h.t, err)
-	return task
+	return created.Task
 }
 
 // waitState polls until the task is in one of the states.

@@ -21,7 +21,7 @@ func (c *Core) readinessPoller(cfg config.ReadinessPoller, visibility time.Durat
 	return &loop{
 		name: "readiness_poller", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
 		fn: func(ctx context.Context) (bool, error) {
-			steps, err := c.store.StalledSteps(ctx, late, cfg.BatchSize)
+			steps, err := c.store.OverdueSteps(ctx, late, cfg.BatchSize)
 			if err != nil || len(steps) == 0 {
 				return false, err
 			}

@@ -14,7 +14,7 @@ func (c *Core) reconciler(cfg config.Reconciler) *loop {
 	return &loop{
 		name: "reconciler", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
 		fn: func(ctx context.Context) (bool, error) {
-			ids, err := c.store.StuckTasks(ctx, cfg.ActiveStateGrace, cfg.BatchSize)
+			ids, err := c.store.TasksToReconcile(ctx, cfg.ActiveStateGrace, cfg.BatchSize)
 			if err != nil || len(ids) == 0 {
 				return false, err
 			}

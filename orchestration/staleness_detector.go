@@ -20,7 +20,7 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 			if !cfg.Enabled {
 				return false, nil
 			}
-			stale, err := c.store.StaleTasks(ctx, th, cfg.BatchSize)
+			stale, err := c.store.TasksPastStaleness(ctx, th, cfg.BatchSize)
 			if err != nil || len(stale) == 0 {
 				return false, err
 			}

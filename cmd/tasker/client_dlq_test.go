@@ -22,7 +22,7 @@ func stuckTask(t *testing.T, sys *systest.System) uuid.UUID {
 		StepsInProcess: time.Nanosecond, MaxLifetime: time.Hour}
 	var stale store.StaleTask
 	require.Eventually(t, func() bool {
-		tasks, err := sys.Store.StaleTasks(sys.Ctx, tiny, 10)
+		tasks, err := sys.Store.TasksPastStaleness(sys.Ctx, tiny, 10)
 		require.NoError(t, err)
 		for _, st := range tasks {
 			if st.TaskUUID == id {

@@ -76,7 +76,7 @@ func (s *Server) createTask(ctx context.Context, in *rawBodyInput) (*taskOutput,
 	if problems := decodeObject(in.RawBody, &req); len(problems) > 0 {
 		return nil, invalidBody(problems)
 	}
-	created, err := s.core.Create(ctx, taskRequest(req))
+	created, err := s.core.CreateTask(ctx, taskRequest(req))
 	if err != nil {
 		return nil, err
 	}

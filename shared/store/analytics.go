@@ -53,7 +53,7 @@ func (s *Store) PerformanceMetrics(ctx context.Context, w AnalyticsWindow) (Perf
 			JOIN workflow_step_result_audit a ON a.workflow_step_uuid = ws.workflow_step_uuid
 		)
 		SELECT count(*),
-			count(*) FILTER (WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')),
+			count(*) FILTER (WHERE t.state NOT IN (`+terminalTaskStates+`)),
 			count(*) FILTER (WHERE t.state = 'complete'),
 			count(*) FILTER (WHERE t.state = 'error'),
 			COALESCE(avg(EXTRACT(EPOCH FROM t.completed_at - t.created_at))

@@ -532,7 +532,7 @@ WITH msgs AS (%s), req AS (
 // worker id parameter and %[2]s its liveness lock (0: none). It leaves the
 // claimed steps and their tasks in the transaction-local settings read by
 // claimedStepsSQL and claimedTasksSQL.
-const claimBodySQL = `cand AS (
+var claimBodySQL = `cand AS (
 	SELECT s.workflow_step_uuid, s.state AS from_state, s.attempts, s.claimed_by AS prev_claimer,
 		r.msg_id, r.deadline,
 		CASE
@@ -546,7 +546,7 @@ const claimBodySQL = `cand AS (
 	FROM req r
 	JOIN workflow_steps s ON s.workflow_step_uuid = r.step_uuid
 	JOIN tasks t ON t.task_uuid = s.task_uuid
-	WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+	WHERE t.state NOT IN (`+terminalTaskStates+`)
 ), upd AS (
 	UPDATE workflow_steps w SET state = 'in_progress', in_process = true, attempts = w.attempts + 1,
 		last_attempted_at = now(), claimed_by = %[1]s, claimer_lock = NULLIF(%[2]s::bigint, 0),

@@ -121,13 +121,13 @@ func (th StalenessThresholds) args() []any {
 		th.MaxLifetime.Minutes()}
 }
 
-// StaleTasks finds tasks that have no open DLQ entry and either outlived
+// TasksPastStaleness finds tasks that have no open DLQ entry and either outlived
 // their maximum lifetime (counted from creation, or from the last time an
 // operator re-opened the task after an error), or sat in a waiting state
 // past their threshold with no sign of life: a task with a step running
 // under a claim that has not lapsed (its worker heartbeats), or with a step
 // whose retry time has not come, is not stale for its time in state.
-func (s *Store) StaleTasks(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
+func (s *Store) TasksPastStaleness(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
 	args := append(th.args(), limit)
 	rows, err := s.pool.Query(ctx, staleQuery(`
 		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')

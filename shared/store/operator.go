@@ -36,7 +36,7 @@ func (s *Store) CancelTask(ctx context.Context, taskID uuid.UUID, reason string)
 					in_process = false, claimed_by = NULL, claim_deadline = NULL,
 					state_changed_at = now(), updated_at = now()
 				FROM (SELECT workflow_step_uuid, state AS old_state FROM workflow_steps
-				      WHERE task_uuid = $1 AND state NOT IN ('complete', 'cancelled', 'resolved_manually')
+				      WHERE task_uuid = $1 AND state NOT IN (`+terminalStepStates+`)
 				      FOR UPDATE) old
 				WHERE workflow_steps.workflow_step_uuid = old.workflow_step_uuid
 				RETURNING workflow_steps.workflow_step_uuid, old.old_state

@@ -87,14 +87,14 @@ func TestStalledStepsAreNudged(t *testing.T) {
 	// Long enqueued; a window of seconds keeps the test immune to a slow
 	// machine between the nudge and the second look.
 	e.exec(`UPDATE workflow_steps SET state_changed_at = now() - interval '1 hour'`)
-	stalled, err := e.store.StalledSteps(e.ctx, 10*time.Second, 10)
+	stalled, err := e.store.OverdueSteps(e.ctx, 10*time.Second, 10)
 	require.NoError(t, err)
 	require.Len(t, stalled, 1)
 	require.Equal(t, state.StepEnqueued, stalled[0].State)
 	sent, err := e.store.NudgeSteps(e.ctx, stalled)
 	require.NoError(t, err)
 	require.Equal(t, 1, sent)
-	again, err := e.store.StalledSteps(e.ctx, 10*time.Second, 10)
+	again, err := e.store.OverdueSteps(e.ctx, 10*time.Second, 10)
 	require.NoError(t, err)
 	require.Empty(t, again, "a nudged step is not nudged again at once")
 	claimed := e.claimAll("w").Claimed
@@ -114,7 +114,7 @@ func TestStuckTasksAreReevaluated(t *testing.T) {
 	require.NoError(t, err)
 	var ids []uuid.UUID
 	require.Eventually(t, func() bool {
-		ids, err = e.store.StuckTasks(e.ctx, 50*time.Millisecond, 10)
+		ids, err = e.store.TasksToReconcile(e.ctx, 50*time.Millisecond, 10)
 		require.NoError(t, err)
 		return len(ids) == 1
 	}, 10*time.Second, 20*time.Millisecond)
@@ -137,7 +137,7 @@ func TestStalenessOpensDLQAndFails(t *testing.T) {
 	mon, err := e.store.StalenessMonitor(e.ctx, th, 10)
 	require.NoError(t, err)
 	require.Equal(t, "stale", mon[0].HealthStatus)
-	stale, err := e.store.StaleTasks(e.ctx, th, 10)
+	stale, err := e.store.TasksPastStaleness(e.ctx, th, 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 1)
 	require.Equal(t, state.TaskStepsInProcess, stale[0].State)

@@ -15,9 +15,9 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 )
 
-// StalledStep is a step whose message may have been lost: it sits in a state
+// OverdueStep is a step whose message may have been lost: it sits in a state
 // that a message should move on, and has not moved for a long time.
-type StalledStep struct {
+type OverdueStep struct {
 	StepUUID      uuid.UUID
 	TaskUUID      uuid.UUID
 	Namespace     string
@@ -27,15 +27,15 @@ type StalledStep struct {
 	Callable string
 }
 
-// StalledSteps finds steps that have waited longer than olderThan for the
+// OverdueSteps finds steps that have waited longer than olderThan for the
 // message that should move them: enqueued (no worker took it), in progress
 // under a claim that lapsed, waiting for a retry whose time passed, or
 // waiting for orchestration. Steps nudged within olderThan are skipped.
-func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit int) ([]StalledStep, error) {
+func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit int) ([]OverdueStep, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state, s.handler_callable
 		FROM tasks t JOIN workflow_steps s USING (task_uuid)
-		WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+		WHERE t.state NOT IN (`+terminalTaskStates+`)
 		  AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
 		                  'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')
 		  AND COALESCE(s.nudged_at, s.state_changed_at) < now() - $1 * interval '1 millisecond'
@@ -47,8 +47,8 @@ func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledStep, error) {
-		var st StalledStep
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OverdueStep, error) {
+		var st OverdueStep
 		err := r.Scan(&st.StepUUID, &st.TaskUUID, &st.Namespace, &st.CorrelationID, &st.State, &st.Callable)
 		return st, err
 	})
@@ -69,7 +69,7 @@ func (s *Store) StalledSteps(ctx context.Context, olderThan time.Duration, limit
 // in its queue gets none. With any other queue every step gets one. A
 // duplicate message is harmless: the first one to arrive moves the step, the
 // others are dropped.
-func (s *Store) NudgeSteps(ctx context.Context, steps []StalledStep) (int, error) {
+func (s *Store) NudgeSteps(ctx context.Context, steps []OverdueStep) (int, error) {
 	if len(steps) == 0 {
 		return 0, nil
 	}
@@ -111,7 +111,7 @@ func (s *Store) NudgeSteps(ctx context.Context, steps []StalledStep) (int, error
 
 // nudgeQueue is the queue that carries the message a stalled step waits
 // for: orchestration's for a reported result, else its namespace's.
-func nudgeQueue(st StalledStep) string {
+func nudgeQueue(st OverdueStep) string {
 	if st.State == state.StepEnqueuedForOrchestration || st.State == state.StepEnqueuedAsErrorForOrchestration {
 		return messaging.StepResultsQueue
 	}
@@ -123,7 +123,7 @@ func nudgeQueue(st StalledStep) string {
 // Postgres queue (its queues are tables of our schema) and then reads every
 // queue involved in one round trip, one scan per queue for the whole batch;
 // with any other queue it reports none.
-func (s *Store) queuedSteps(ctx context.Context, steps []StalledStep) (map[uuid.UUID]bool, error) {
+func (s *Store) queuedSteps(ctx context.Context, steps []OverdueStep) (map[uuid.UUID]bool, error) {
 	out := map[uuid.UUID]bool{}
 	if s.tables == nil {
 		return out, nil
@@ -172,13 +172,13 @@ func (s *Store) queueTable(ctx context.Context, queue string) (string, error) {
 	return t, nil
 }
 
-// StuckTasks finds open tasks that nothing will move: unchanged for longer
+// TasksToReconcile finds open tasks that nothing will move: unchanged for longer
 // than olderThan, and either left in a transient state (a crashed instance)
 // or with no step out with a worker, in backoff or awaiting orchestration.
-func (s *Store) StuckTasks(ctx context.Context, olderThan time.Duration, limit int) ([]uuid.UUID, error) {
+func (s *Store) TasksToReconcile(ctx context.Context, olderThan time.Duration, limit int) ([]uuid.UUID, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.task_uuid FROM tasks t
-		WHERE t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+		WHERE t.state NOT IN (`+terminalTaskStates+`)
 		  AND t.state_changed_at < now() - $1 * interval '1 millisecond'
 		  AND (t.state IN ('pending', 'initializing', 'enqueuing_steps', 'evaluating_results')
 		       OR NOT EXISTS (SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid

@@ -41,7 +41,7 @@ func TestNudgeResendsOnlyLostMessages(t *testing.T) {
 	e.exec(`DELETE FROM "mq_`+q+`" WHERE message->>'step_uuid' = $1`, stepOf[lost].String())
 	e.exec(`UPDATE workflow_steps SET state_changed_at = now() - interval '1 hour'`)
 
-	stalled, err := e.store.StalledSteps(e.ctx, time.Minute, 100)
+	stalled, err := e.store.OverdueSteps(e.ctx, time.Minute, 100)
 	require.NoError(t, err)
 	require.Len(t, stalled, 3)
 	sent, err := e.store.NudgeSteps(e.ctx, stalled)
@@ -50,7 +50,7 @@ func TestNudgeResendsOnlyLostMessages(t *testing.T) {
 	require.Equal(t, 1, e.messagesFor(q, stepOf[queued]), "no duplicate behind a deep queue")
 	require.Equal(t, 1, e.messagesFor(q, stepOf[lost]), "the lost message is re-sent")
 	require.Equal(t, 1, e.messagesFor(messaging.StepResultsQueue, stepOf[reported]), "no duplicate result")
-	again, err := e.store.StalledSteps(e.ctx, time.Minute, 100)
+	again, err := e.store.OverdueSteps(e.ctx, time.Minute, 100)
 	require.NoError(t, err)
 	require.Empty(t, again, "every step looked at was stamped")
 
@@ -71,7 +71,7 @@ func TestNudgeWithoutTableQueueResendsAll(t *testing.T) {
 	e.register("plainnudge", "plainnudge", specs)
 	taskID := e.createTask(specs, `{}`).Task.UUID
 	e.exec(`UPDATE workflow_steps SET state_changed_at = now() - interval '1 hour'`)
-	stalled, err := st.StalledSteps(e.ctx, time.Minute, 100)
+	stalled, err := st.OverdueSteps(e.ctx, time.Minute, 100)
 	require.NoError(t, err)
 	require.Len(t, stalled, 1)
 	sent, err := st.NudgeSteps(e.ctx, stalled)

@@ -328,14 +328,14 @@ func (c *stepChanges) add(st Step, d Decision, ev state.StepEvent) {
 }
 
 // stepChangesSQL applies orchestration's step transitions with history.
-const stepChangesSQL = `
+var stepChangesSQL = `
 		WITH c AS (
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
 				AS c(step_uuid, from_state, to_state, event, reason, delay_ms)
 		), upd AS (
 			UPDATE workflow_steps w SET state = c.to_state,
-				processed = c.to_state IN ('complete', 'cancelled', 'resolved_manually'),
-				processed_at = CASE WHEN c.to_state IN ('complete', 'cancelled', 'resolved_manually') THEN now() END,
+				processed = c.to_state IN (`+terminalStepStates+`),
+				processed_at = CASE WHEN c.to_state IN (`+terminalStepStates+`) THEN now() END,
 				in_process = false,
 				next_retry_at = CASE WHEN c.to_state = 'waiting_for_retry'
 					THEN now() + c.delay_ms * interval '1 millisecond' END,

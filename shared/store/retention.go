@@ -17,7 +17,7 @@ func (s *Store) PurgeFinishedTasks(ctx context.Context, olderThan time.Duration,
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM tasks WHERE task_uuid IN (
 			SELECT t.task_uuid FROM tasks t
-			WHERE t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+			WHERE t.state IN (`+terminalTaskStates+`)
 				AND t.state_changed_at < now() - $1 * interval '1 microsecond'
 				AND NOT EXISTS (SELECT 1 FROM tasks_dlq d
 					WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')

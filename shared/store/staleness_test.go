@@ -19,7 +19,7 @@ var hourThresholds = store.StalenessThresholds{WaitingForDependencies: time.Hour
 
 // staleIDs runs the detector's query and returns the flagged tasks.
 func (e *env) staleIDs() []uuid.UUID {
-	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 100)
+	stale, err := e.store.TasksPastStaleness(e.ctx, hourThresholds, 100)
 	require.NoError(e.t, err)
 	var out []uuid.UUID
 	for _, st := range stale {
@@ -81,7 +81,7 @@ func TestStaleTaskFailsUnfinishedStepsForReset(t *testing.T) {
 	late := e.claimAll("w1").Claimed[0]
 	e.exec(`UPDATE tasks SET state_changed_at = now() - interval '2 hours'`)
 	e.exec(`UPDATE workflow_steps SET claim_deadline = now() - interval '1 second' WHERE state = 'in_progress'`)
-	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	stale, err := e.store.TasksPastStaleness(e.ctx, hourThresholds, 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 1)
 	done, err := e.store.HandleStaleTask(e.ctx, stale[0], store.StaleAction{DLQ: true, Fail: true})
@@ -188,7 +188,7 @@ func TestLifetimeRestartsWhenOperatorReopens(t *testing.T) {
 	taskID := e.createTask(specs, `{}`).Task.UUID
 	require.Len(t, e.claimAll("w").Claimed, 1)
 	e.exec(`UPDATE tasks SET created_at = now() - interval '25 hours' WHERE task_uuid = $1`, taskID)
-	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	stale, err := e.store.TasksPastStaleness(e.ctx, hourThresholds, 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 1)
 	done, err := e.store.HandleStaleTask(e.ctx, stale[0], store.StaleAction{Fail: true})
@@ -218,7 +218,7 @@ func TestStaleTasksCarryTheTemplatesAction(t *testing.T) {
 		"auto_dlq_on_timeout": true, "auto_fail_on_timeout": "yes"}}'`)
 	taskID := e.createTask(specs, `{}`).Task.UUID
 	e.exec(`UPDATE tasks SET created_at = now() - interval '25 hours' WHERE task_uuid = $1`, taskID)
-	stale, err := e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	stale, err := e.store.TasksPastStaleness(e.ctx, hourThresholds, 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 1)
 	require.Equal(t, "none", stale[0].StalenessAction)
@@ -227,7 +227,7 @@ func TestStaleTasksCarryTheTemplatesAction(t *testing.T) {
 	require.Nil(t, stale[0].AutoFail, "not a boolean: ignored")
 
 	e.exec(`UPDATE named_tasks SET configuration = configuration - 'lifecycle'`)
-	stale, err = e.store.StaleTasks(e.ctx, hourThresholds, 10)
+	stale, err = e.store.TasksPastStaleness(e.ctx, hourThresholds, 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 1)
 	require.Empty(t, stale[0].StalenessAction)

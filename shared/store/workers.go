@@ -167,7 +167,7 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 			JOIN workflow_steps s ON s.workflow_step_uuid = `+messageStepSQL+`
 			JOIN tasks t ON t.task_uuid = s.task_uuid
 			WHERE s.state IN ('enqueued', 'waiting_for_retry', 'in_progress')
-			  AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+			  AND t.state NOT IN (`+terminalTaskStates+`)
 			GROUP BY 1, 2
 		)
 		SELECT q.namespace, COALESCE(q.callable, ''), q.steps,

@@ -1,0 +1,31 @@
+package store
+
+import (
+	"strings"
+
+	"github.com/tasker-go/tasker/shared/state"
+)
+
+// The state lists statements test against, taken from shared/state and
+// written into the statements' text as literals, not passed as parameters:
+// with plan_cache_mode = force_generic_plan the planner can match a partial
+// index only when the query names the index's states literally (the
+// schema's open-tasks and finished-tasks indexes name terminalTaskStates).
+var (
+	// terminalTaskStates is the SQL list of task states no transition leaves.
+	terminalTaskStates = sqlList(state.TaskStates, state.TaskState.Terminal)
+	// terminalStepStates is the SQL list of step states no transition leaves.
+	terminalStepStates = sqlList(state.StepStates, state.StepState.Terminal)
+)
+
+// sqlList is the states of all that keep accepts, as a list of SQL string
+// literals in all's order: 'a', 'b'.
+func sqlList[S ~string](all []S, keep func(S) bool) string {
+	var parts []string
+	for _, s := range all {
+		if keep(s) {
+			parts = append(parts, "'"+string(s)+"'")
+		}
+	}
+	return strings.Join(parts, ", ")
+}
