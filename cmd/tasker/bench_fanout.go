@@ -56,6 +56,7 @@ type fanOutFlags struct {
 	embeddedPG     bool
 	keep           bool
 	jsonOut        string
+	runTimeout     time.Duration
 }
 
 // fanOutResult is one fan-out run's timings.
@@ -92,6 +93,7 @@ there to the task's completion, and workers per second.`,
 	fl := cmd.Flags()
 	fl.IntVar(&f.workers, "workers", 1000, "batch workers per task (1 to 100000)")
 	fl.IntVar(&f.runs, "runs", 3, "tasks, one after the other")
+	fl.DurationVar(&f.runTimeout, "run-timeout", 10*time.Minute, "give up on a run whose task has not finished after this long")
 	fl.StringVar(&f.jsonOut, "json", "", "write the runs as JSON to this file")
 	fl.StringVar(&f.root, "config-root", "", "configuration directory (default $"+configRootEnv+", else the built-in copy)")
 	fl.StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
@@ -115,6 +117,12 @@ func runBenchFanOut(cmd *cobra.Command, f fanOutFlags) error {
 		return err
 	}
 	defer sys.stop(out)
+	// The native Go worker runs the fan-out's handlers (the batch example's).
+	w, err := sys.startGoWorker(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.stop(out)
 	tpls, err := template.Parse([]byte(fanOutTemplate(f.workers)), "bench_fan_out.yaml", template.ParseOptions{})
 	if err != nil {
 		return err
@@ -128,7 +136,9 @@ func runBenchFanOut(cmd *cobra.Command, f fanOutFlags) error {
 	}
 	var runs []fanOutResult
 	for i := range f.runs {
-		r, err := runFanOut(ctx, c, tpls[0], f.workers)
+		rctx, cancel := context.WithTimeout(ctx, f.runTimeout)
+		r, err := runFanOut(rctx, c, tpls[0], f.workers)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("fan-out run %d: %w", i+1, err)
 		}

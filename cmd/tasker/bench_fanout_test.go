@@ -21,7 +21,7 @@ func TestBenchFanOut(t *testing.T) {
 	cleanConfigEnv(t)
 	t.Setenv("DATABASE_URL", db.URL)
 	out := filepath.Join(t.TempDir(), "fanout.json")
-	text, err := runCmd(t, "bench", "fanout", "--workers", "25", "--runs", "2", "--json", out)
+	text, err := runCmd(t, "bench", "fanout", "--workers", "25", "--runs", "2", "--run-timeout", "2m", "--json", out)
 	require.NoError(t, err, text)
 	require.Contains(t, text, "fan-out 25 workers: median total")
 	b, err := os.ReadFile(out)
