@@ -532,6 +532,14 @@ WITH msgs AS (%s), req AS (
 // worker id parameter and %[2]s its liveness lock (0: none). It leaves the
 // claimed steps and their tasks in the transaction-local settings read by
 // claimedStepsSQL and claimedTasksSQL.
+//
+// The requested steps and their tasks are read by primary key, one lateral
+// lookup per message (OFFSET 0 keeps each lookup from being flattened into
+// a join the planner may reorder). With an ordinary join, the generic plan
+// made after ANALYZE had seen a table of finished tasks estimated one open
+// task and drove the join from the open-tasks index: every open task's
+// steps were read for every claim, 25 ms per claim with 500 tasks in flight
+// and 300,000 finished steps, against 0.5 ms by primary key.
 var claimBodySQL = `cand AS (
 	SELECT s.workflow_step_uuid, s.state AS from_state, s.attempts, s.claimed_by AS prev_claimer,
 		r.msg_id, r.deadline,
@@ -544,9 +552,13 @@ var claimBodySQL = `cand AS (
 			ELSE 'skip'
 		END AS action
 	FROM req r
-	JOIN workflow_steps s ON s.workflow_step_uuid = r.step_uuid
-	JOIN tasks t ON t.task_uuid = s.task_uuid
-	WHERE t.state NOT IN (`+terminalTaskStates+`)
+	CROSS JOIN LATERAL (
+		SELECT workflow_step_uuid, task_uuid, state, attempts, claimed_by, next_retry_at, retryable,
+			max_attempts, claim_deadline
+		FROM workflow_steps WHERE workflow_step_uuid = r.step_uuid OFFSET 0
+	) s
+	CROSS JOIN LATERAL (SELECT state FROM tasks WHERE task_uuid = s.task_uuid OFFSET 0) t
+	WHERE t.state NOT IN (` + terminalTaskStates + `)
 ), upd AS (
 	UPDATE workflow_steps w SET state = 'in_progress', in_process = true, attempts = w.attempts + 1,
 		last_attempted_at = now(), claimed_by = %[1]s, claimer_lock = NULLIF(%[2]s::bigint, 0),

@@ -334,8 +334,8 @@ var stepChangesSQL = `
 				AS c(step_uuid, from_state, to_state, event, reason, delay_ms)
 		), upd AS (
 			UPDATE workflow_steps w SET state = c.to_state,
-				processed = c.to_state IN (`+terminalStepStates+`),
-				processed_at = CASE WHEN c.to_state IN (`+terminalStepStates+`) THEN now() END,
+				processed = c.to_state IN (` + terminalStepStates + `),
+				processed_at = CASE WHEN c.to_state IN (` + terminalStepStates + `) THEN now() END,
 				in_process = false,
 				next_retry_at = CASE WHEN c.to_state = 'waiting_for_retry'
 					THEN now() + c.delay_ms * interval '1 millisecond' END,
