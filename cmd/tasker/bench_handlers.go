@@ -146,7 +146,11 @@ func bindingCommand(lang, root string, concurrency int) (bin string, args, env [
 		args = []string{filepath.Join(root, "bindings", "ruby", "bin", "tasker-worker-ruby"),
 			"--handlers", filepath.Join(root, "bindings", "ruby", "examples", "bench"), "--templates", templates,
 			"--concurrency", conc}
-		return bin, args, []string{"TASKER_HANDLER_PATH=", "TASKER_TEMPLATE_PATH="}, "tasker-worker-ruby started", nil
+		// Warnings and errors only, as the Python worker's --log-level
+		// WARNING: the bench handlers' per-step info line would otherwise
+		// be measured in one binding and not the other.
+		return bin, args, []string{"TASKER_HANDLER_PATH=", "TASKER_TEMPLATE_PATH=", "TASKER_LOG_LEVEL=warn"},
+			"tasker-worker-ruby started", nil
 	case "python":
 		bin, err = exec.LookPath("python3")
 		if err != nil {

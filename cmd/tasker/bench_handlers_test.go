@@ -133,3 +133,20 @@ func buildWorkerLibrary(t *testing.T, dir string) string {
 	require.NoError(t, err, "building the worker library: %s", b)
 	return lib
 }
+
+// Both binding workers run at the same log level (warnings and errors), so
+// a bench handler's per-step info line is measured in neither.
+func TestBindingWorkersLogAtTheSameLevel(t *testing.T) {
+	for _, lang := range []string{"ruby", "python"} {
+		if _, err := exec.LookPath(map[string]string{"ruby": "ruby", "python": "python3"}[lang]); err != nil {
+			t.Skipf("%s is not installed", lang)
+		}
+	}
+	_, _, env, _, err := bindingCommand("ruby", "/src", 4)
+	require.NoError(t, err)
+	require.Contains(t, env, "TASKER_LOG_LEVEL=warn")
+	_, args, _, _, err := bindingCommand("python", "/src", 4)
+	require.NoError(t, err)
+	require.Contains(t, args, "--log-level")
+	require.Equal(t, "WARNING", args[len(args)-1])
+}

@@ -230,6 +230,36 @@ class TestRunner < Minitest::Test
     assert @lib.completions.empty?
   end
 
+  # A step goes from the poll straight to its handler: the thread whose
+  # poll returned the event runs the handler and completes it (no hand-off
+  # to another thread), and each poll asks for one event.
+  def test_the_thread_that_polls_an_event_runs_and_completes_it
+    polled_by = {}
+    completed_by = Queue.new
+    sizes = Queue.new
+    @lib.singleton_class.prepend(Module.new do
+      define_method(:poll) do |handle, max_events, wait_ms|
+        reply = super(handle, max_events, wait_ms)
+        sizes << max_events
+        reply['events'].each { |e| polled_by[e['event_id']] = Thread.current }
+        reply
+      end
+      define_method(:complete) do |handle, event_id, json|
+        completed_by << [event_id, Thread.current]
+        super(handle, event_id, json)
+      end
+    end)
+    start(concurrency: 3)
+    events = Array.new(6) { |i| build_event(callable: 'RunnerSamples::Ok', task_context: { 'n' => i }) }
+    events.each { |e| @lib.push(e) }
+    6.times do
+      id, thread = pop_within(completed_by)
+      assert_same polled_by.fetch(id), thread, "event #{id} was completed by another thread than the one that polled it"
+      pop_within(@lib.completions)
+    end
+    assert_equal [1], Array.new(sizes.size) { sizes.pop }.uniq
+  end
+
   def test_never_more_handlers_than_threads
     start(concurrency: 2)
     6.times { @lib.push(build_event(callable: 'RunnerSamples::Blocker')) }

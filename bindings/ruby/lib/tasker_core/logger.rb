@@ -3,33 +3,48 @@
 require 'singleton'
 
 module TaskerCore
-  # Structured logging into the worker's log. While a worker library is
-  # loaded every line goes through tasker_log (one JSON line in the worker's
-  # log, tagged with the worker id and "source":"ruby"); before that, lines
-  # at or above TASKER_LOG_LEVEL (default info) go to $stderr.
+  # Structured logging into the worker's log. Lines below the log level
+  # (TASKER_LOG_LEVEL, default info: the level the worker library also
+  # reads) are dropped here, before they cost a call into the library.
+  # While a worker library is loaded every other line goes through
+  # tasker_log (one JSON line in the worker's log, tagged with the worker id
+  # and "source":"ruby"); before that, to $stderr.
   module Tracing
     LEVELS = %w[trace debug info warn error].freeze
 
     class << self
-      # Replaces where lines go (tests); a callable (level, message, fields).
+      # Replaces where lines go (tests); a callable (level, message, fields)
+      # that receives every line, whatever the level.
       attr_writer :sink
 
       LEVELS.each do |level|
         define_method(level) { |message, fields = {}| emit(level, message, fields) }
       end
 
-      def emit(level, message, fields)
-        fields = normalize(fields)
-        return @sink.call(level, message.to_s, fields) if @sink
-        return TaskerCore::FFI.log(level, message.to_s, fields) if defined?(TaskerCore::FFI) && TaskerCore::FFI.loaded?
+      # The lowest level written: trace, debug, info, warn or error (an
+      # unknown name means info, as in the library).
+      def level = LEVELS[threshold]
 
-        threshold = LEVELS.index(ENV.fetch('TASKER_LOG_LEVEL', 'info')) || 2
-        $stderr.puts("[#{level}] #{message}#{" #{JSON.generate(fields)}" unless fields.empty?}") if LEVELS.index(level) >= threshold
+      def level=(name)
+        @threshold = LEVELS.index(name.to_s) || 2
+      end
+
+      def enabled?(level) = LEVELS.index(level.to_s).to_i >= threshold
+
+      def emit(level, message, fields)
+        return @sink.call(level, message.to_s, normalize(fields)) if @sink
+        return unless enabled?(level)
+        return TaskerCore::FFI.log(level, message.to_s, normalize(fields)) if defined?(TaskerCore::FFI) && TaskerCore::FFI.loaded?
+
+        fields = normalize(fields)
+        $stderr.puts("[#{level}] #{message}#{" #{JSON.generate(fields)}" unless fields.empty?}")
       rescue StandardError => e
         $stderr.puts("tasker logging failed (#{e.class}: #{e.message}): #{message}")
       end
 
       private
+
+      def threshold = @threshold ||= LEVELS.index(ENV.fetch('TASKER_LOG_LEVEL', 'info')) || 2
 
       def normalize(fields)
         (fields || {}).to_h.each_with_object({}) do |(k, v), out|

@@ -37,11 +37,11 @@ module TaskerCore
         @registry = registry
         @ffi = ffi
         @logger = logger
-        @jobs = Thread::Queue.new
         @lock = Mutex.new
-        @slot_freed = ConditionVariable.new
+        @ended = ConditionVariable.new
         @running = {} # handler thread => time after which its step is given up
         @threads = []
+        @polling = {} # handler threads still polling (a hung one is dropped when replaced)
       end
 
       # Requires the handler files and works out which template callables
@@ -70,11 +70,8 @@ module TaskerCore
         @worker_id = reply['worker_id']
         @ffi.log_handle = @handle
         @on_exit = on_exit
-        @lock.synchronize do
-          @free = @concurrency
-          @threads = Array.new(@concurrency) { Thread.new { handler_loop } }
-        end
-        @poller = Thread.new { poll_loop }
+        @lock.synchronize { @concurrency.times { start_handler_thread } }
+        @watchdog = Thread.new { watchdog_loop }
         @logger.info("ruby worker #{@worker_id} serving #{@callables.size} callables with #{@concurrency} threads")
         self
       end
@@ -106,12 +103,24 @@ module TaskerCore
           @logger.warn("stopping the worker: #{e.message}") unless e.code == 'unknown_handle'
         end
         @ffi.log_handle = 0 # the process log: the handle is gone
-        @poller&.join(1)
+        wait(1)
       end
 
-      # Blocks until the poll loop ends (after stop, or when the library
-      # reports the worker stopped).
-      def wait = @poller&.join
+      # Blocks until every handler thread has stopped polling (after stop,
+      # or when the library reports the worker stopped), at most timeout
+      # seconds when given. Returns true when they have.
+      def wait(timeout = nil)
+        deadline = timeout && (Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout)
+        @lock.synchronize do
+          until @polling.empty?
+            left = deadline && (deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC))
+            return false if left && left <= 0
+
+            @ended.wait(@lock, left)
+          end
+        end
+        true
+      end
 
       def status = @ffi.status(@handle)
 
@@ -141,14 +150,24 @@ module TaskerCore
         @callables
       end
 
-      def poll_loop
+      # Each handler thread polls for one event and runs it itself: the step
+      # goes from the library's poll straight to its handler, with no
+      # hand-off to another thread (a thread wake-up costs ~0.1 ms, and
+      # several on a busy machine). The library wakes exactly one waiting
+      # poll per step. Called with @lock held.
+      def start_handler_thread
+        thread = Thread.new { handler_loop }
+        @polling[thread] = true
+        @threads << thread
+      end
+
+      def handler_loop
         loop do
-          free = wait_for_free_slot
-          reply = @ffi.poll(@handle, free, @poll_wait_ms)
-          events = reply['events'] || []
-          @lock.synchronize { @free -= events.size }
-          events.each { |event| @jobs << event }
-          break if reply['state'] == 'stopped' && events.empty?
+          reply = @ffi.poll(@handle, 1, @poll_wait_ms)
+          event = (reply['events'] || []).first
+          break if event.nil? && reply['state'] == 'stopped'
+          next unless event
+          break if run_event(event) == :abandoned
         rescue FFI::CallError => e
           break if %w[unknown_handle not_running].include?(e.code)
 
@@ -156,53 +175,49 @@ module TaskerCore
           sleep 0.1
         end
       ensure
-        @lock.synchronize { @threads.size.times { @jobs << :stop } }
-        @on_exit&.call
+        last = @lock.synchronize do
+          @polling.delete(Thread.current)
+          @ended.broadcast
+          @polling.empty? && !@exited && (@exited = true)
+        end
+        @on_exit&.call if last
       end
 
-      # Waits for a free handler thread (recovering the slots of handlers
-      # that outlived their step) and returns how many are free.
-      def wait_for_free_slot
-        @lock.synchronize do
-          loop do
-            replace_hung_handlers
-            return @free if @free.positive?
+      # Runs one event; returns :abandoned when the watchdog gave this
+      # thread up meanwhile (another thread has taken its place).
+      def run_event(event)
+        timeout = event.dig('task_sequence_step', 'step_definition', 'timeout_seconds') || 30
+        @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + @hung_grace }
+        begin
+          execute(event)
+        rescue StandardError => e
+          @logger.error("running step #{event['step_uuid']}: #{e.class}: #{e.message}")
+        ensure
+          gone = @lock.synchronize { !@running.delete(Thread.current) }
+        end
+        gone ? :abandoned : :done
+      end
 
-            @slot_freed.wait(@lock, 1)
+      def watchdog_loop
+        @lock.synchronize do
+          until @polling.empty?
+            replace_hung_handlers
+            @ended.wait(@lock, [@hung_grace / 2.0, 0.05].max.clamp(0.05, 1.0))
           end
         end
       end
 
       # A handler still running long after its step's timeout keeps its
-      # thread, but the pool gets a new thread in its place so the worker
-      # keeps its capacity (the Go side has already timed the step out).
+      # thread, but the pool gets a new polling thread in its place so the
+      # worker keeps its capacity (the Go side has already timed the step
+      # out). Called with @lock held.
       def replace_hung_handlers
         now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         @running.select { |_, deadline| deadline < now }.each_key do |thread|
           @running.delete(thread)
           @logger.warn("a handler outlived its step's timeout; its thread is left behind and replaced")
-          @free += 1
-          @threads << Thread.new { handler_loop }
-        end
-      end
-
-      def handler_loop
-        while (event = @jobs.pop) != :stop
-          timeout = event.dig('task_sequence_step', 'step_definition', 'timeout_seconds') || 30
-          @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + @hung_grace }
-          begin
-            execute(event)
-          rescue StandardError => e
-            @logger.error("running step #{event['step_uuid']}: #{e.class}: #{e.message}")
-          ensure
-            abandoned = @lock.synchronize do
-              gone = !@running.delete(Thread.current)
-              @free += 1 unless gone
-              @slot_freed.signal
-              gone
-            end
-          end
-          break if abandoned
+          @polling.delete(thread) # it stops polling when (if) its handler returns
+          start_handler_thread
         end
       end
 
