@@ -1,0 +1,51 @@
+package orchestration
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
+)
+
+// startCreateSpan starts the task's root span (a child of the request's
+// span, when its traceparent header carried one) and stores its
+// traceparent with the task, so every later span of the task, in any
+// process, joins this trace.
+func (c *Core) startCreateSpan(ctx context.Context, nt *store.NewTask) (context.Context, trace.Span) {
+	ctx, span := c.tracer.Start(ctx, telemetry.SpanTaskCreate, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			telemetry.AttrTaskUUID.String(nt.UUID.String()),
+			telemetry.AttrNamespace.String(nt.Namespace),
+			telemetry.AttrCorrelationID.String(nt.CorrelationID.String()),
+		))
+	nt.TraceParent = telemetry.Traceparent(ctx)
+	return ctx, span
+}
+
+// traceCreated records the creation's outcome and, for each step the
+// creation enqueued, an enqueue span (the step's message was sent in the
+// creation's transaction).
+func (c *Core) traceCreated(ctx context.Context, span trace.Span, out store.CreatedTask) {
+	span.SetAttributes(attribute.String("task_state", string(out.Task.State)))
+	now := time.Now()
+	for i := range out.Steps {
+		st := &out.Steps[i]
+		if st.State != state.StepEnqueued {
+			continue
+		}
+		_, s := c.tracer.Start(ctx, telemetry.SpanStepEnqueue, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithTimestamp(now), trace.WithAttributes(
+				telemetry.AttrTaskUUID.String(out.Task.UUID.String()),
+				telemetry.AttrStepUUID.String(st.UUID.String()),
+				telemetry.AttrStepName.String(st.Name),
+				telemetry.AttrNamespace.String(out.Task.Namespace),
+				telemetry.AttrCorrelationID.String(out.Task.CorrelationID.String()),
+			))
+		s.End(trace.WithTimestamp(now))
+	}
+}
