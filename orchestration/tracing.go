@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tasker-go/tasker/shared/state"
@@ -47,5 +48,50 @@ func (c *Core) traceCreated(ctx context.Context, span trace.Span, out store.Crea
 				telemetry.AttrCorrelationID.String(out.Task.CorrelationID.String()),
 			))
 		s.End(trace.WithTimestamp(now))
+	}
+}
+
+// Tracer is the tracer the core records with; nil when tracing is off.
+func (c *Core) Tracer() *telemetry.Tracer { return c.tracer }
+
+// traceResults records, after a result batch committed, a span per
+// processed result of a traced task (from the batch's start to now) and a
+// finalization span per task the batch moved to a terminal state, each a
+// child of the trace stored with its task.
+func (c *Core) traceResults(out store.ProcessOutcome, start time.Time) {
+	ctx := context.Background()
+	now := time.Now()
+	for _, r := range out.Traced {
+		_, span := c.tracer.StartFrom(ctx, r.TraceParent, telemetry.SpanStepResult, start,
+			telemetry.AttrTaskUUID.String(r.TaskUUID.String()),
+			telemetry.AttrStepUUID.String(r.StepUUID.String()),
+			telemetry.AttrStepName.String(r.StepName),
+			telemetry.AttrNamespace.String(r.Namespace),
+			telemetry.AttrAttempt.Int(r.Attempt),
+			attribute.String("step_state", string(r.To)),
+		)
+		span.End(trace.WithTimestamp(now))
+	}
+	for _, t := range out.Tasks {
+		if t.TraceParent == "" {
+			continue
+		}
+		if t.EnqueuedSteps > 0 {
+			_, span := c.tracer.StartFrom(ctx, t.TraceParent, telemetry.SpanStepEnqueue, start,
+				telemetry.AttrTaskUUID.String(t.TaskUUID.String()),
+				attribute.Int("enqueued_steps", t.EnqueuedSteps))
+			span.End(trace.WithTimestamp(now))
+		}
+		if !t.To.Terminal() || t.From.Terminal() {
+			continue
+		}
+		_, span := c.tracer.StartFrom(ctx, t.TraceParent, telemetry.SpanTaskFinal, start,
+			telemetry.AttrTaskUUID.String(t.TaskUUID.String()),
+			attribute.String("task_state", string(t.To)),
+			attribute.Float64("task_duration_seconds", t.FinishedAt.Sub(t.CreatedAt).Seconds()))
+		if t.To == state.TaskError {
+			span.SetStatus(codes.Error, "task failed")
+		}
+		span.End(trace.WithTimestamp(now))
 	}
 }

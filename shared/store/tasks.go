@@ -34,7 +34,7 @@ type NewTask struct {
 	// task; empty (stored as NULL) when tracing is off.
 	TraceParent string
 	Steps       []NewStep
-	Edges               []NewEdge
+	Edges       []NewEdge
 }
 
 // NewStep is one step to create.
