@@ -38,7 +38,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	rctx := context.WithValue(tctx, runKey{}, sr)
 	step := f.step
 	var span trace.Span
-	if c.opts.Tracer != nil {
+	if c.opts.Tracer != nil && f.step.Task.TraceParent != "" {
 		rctx, span, step = c.startStepSpans(rctx, f.step, started)
 		defer span.End()
 	}

@@ -19,7 +19,8 @@ import (
 // handlers start their own spans from it) and a copy of the claimed step
 // whose Task.TraceParent is the run span's, so that the step event given to
 // handlers outside Go names the run span as their parent. Called only when
-// tracing is on.
+// tracing is on and the task was created with a trace context (a task
+// created untraced, before tracing was turned on, stays untraced).
 func (c *Core) startStepSpans(ctx context.Context, cs *store.ClaimedStep, started time.Time) (context.Context, trace.Span, *store.ClaimedStep) {
 	t := c.opts.Tracer
 	attrs := stepAttributes(cs, c.cfg.WorkerID)

@@ -25,7 +25,8 @@ type Telemetry struct {
 	// Protocol is "grpc" or "http/protobuf". Default "grpc".
 	Protocol string `toml:"protocol"`
 	// Endpoint is the collector's URL, such as "http://otel-collector:4317"
-	// (an http:// URL sends without TLS). Empty means
+	// (an http:// URL sends without TLS). As with
+	// OTEL_EXPORTER_OTLP_ENDPOINT, the HTTP exporter appends /v1/traces. Empty means
 	// OTEL_EXPORTER_OTLP_ENDPOINT, or the exporter's default
 	// (localhost:4317 for gRPC, localhost:4318 for HTTP). Default "".
 	Endpoint string `toml:"endpoint"`

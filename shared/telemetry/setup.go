@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -56,7 +57,7 @@ func Setup(ctx context.Context, cfg config.Telemetry, defaultService string) (*P
 	case config.ProtocolHTTPProtobuf:
 		var opts []otlptracehttp.Option
 		if cfg.Endpoint != "" {
-			opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+			opts = append(opts, otlptracehttp.WithEndpointURL(tracesURL(cfg.Endpoint)))
 		}
 		exp, err = otlptracehttp.New(ctx, opts...)
 	default:
@@ -77,6 +78,12 @@ func Setup(ctx context.Context, cfg config.Telemetry, defaultService string) (*P
 	otel.SetTracerProvider(sdk)
 	otel.SetTextMapPropagator(propagator)
 	return &Provider{Tracer: NewTracer(sdk), sdk: sdk}, nil
+}
+
+// tracesURL is the HTTP exporter's URL for a collector base URL: as with
+// OTEL_EXPORTER_OTLP_ENDPOINT, the signal's path v1/traces is appended.
+func tracesURL(base string) string {
+	return strings.TrimSuffix(base, "/") + "/v1/traces"
 }
 
 // protocolOf is the OTLP protocol to use: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
