@@ -109,3 +109,42 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 	require.NotContains(t, buf.String(), "trace_id")
 	require.Contains(t, buf.String(), "g.k=1")
 }
+
+// With tracing off the hot paths hold a nil *Tracer; calling it costs no
+// allocation.
+func TestNilTracerAllocatesNothing(t *testing.T) {
+	var tr *telemetry.Tracer
+	ctx := t.Context()
+	allocs := testing.AllocsPerRun(100, func() {
+		_, span := tr.StartFrom(ctx, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x", time.Time{})
+		span.End()
+		_, span = tr.Start(ctx, "y")
+		span.End()
+	})
+	require.Zero(t, allocs)
+}
+
+func BenchmarkTracerOff(b *testing.B) {
+	var tr *telemetry.Tracer
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if tr != nil {
+			_, span := tr.StartFrom(ctx, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x", time.Time{})
+			span.End()
+		}
+	}
+}
+
+func BenchmarkTracerOnStepSpan(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := telemetry.NewTracer(tp)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, span := tr.StartFrom(ctx, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x", time.Time{},
+			telemetry.AttrStepName.String("s"))
+		span.End()
+	}
+}
