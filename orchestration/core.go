@@ -13,12 +13,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 )
 
 // Options configure a Core.
@@ -45,6 +48,9 @@ type Options struct {
 	// EventBus, when set, receives the fast domain events of the results
 	// orchestration commits, after the commit (in-process subscribers).
 	EventBus *domainevent.Bus
+	// Tracer records the spans of task creation; nil (tracing off) records
+	// nothing.
+	Tracer *telemetry.Tracer
 }
 
 // Core is the orchestration service (the seed's OrchestrationCore).
@@ -55,6 +61,7 @@ type Core struct {
 	backoff   config.Backoff
 	queues    config.Queues
 	log       *slog.Logger
+	tracer    *telemetry.Tracer
 	metrics   *metrics
 	templates *templateCache
 	parsed    parsedTemplates
@@ -112,7 +119,7 @@ func New(opts Options) (*Core, error) {
 	}
 	c := &Core{
 		store: opts.Store, queue: opts.Queue, cfg: opts.Config, backoff: opts.Backoff, queues: opts.Queues,
-		log: opts.Logger, metrics: m,
+		log: opts.Logger, tracer: opts.Tracer, metrics: m,
 		templates: newTemplateCache(opts.Store, opts.TemplateCacheTTL),
 		depths:    map[string]depthReading{},
 		activity:  &activity{},
@@ -266,9 +273,21 @@ func (c *Core) CreateTask(ctx context.Context, req TaskRequest) (store.CreatedTa
 		return store.CreatedTask{}, err
 	}
 	nt := c.buildTask(ct, req, taskCtx, hash)
+	var span trace.Span
+	if c.tracer != nil {
+		ctx, span = c.startCreateSpan(ctx, &nt)
+		defer span.End()
+	}
 	out, err := c.store.CreateTask(ctx, nt)
 	if err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
 		return store.CreatedTask{}, err
+	}
+	if span != nil {
+		c.traceCreated(ctx, span, out)
 	}
 	c.activity.fire()
 	c.metrics.tasksCreated.WithLabelValues(out.Task.Namespace).Inc()

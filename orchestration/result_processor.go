@@ -77,6 +77,9 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 	c.metrics.duplicates.Add(float64(out.Duplicate))
 	c.metrics.stepsCreated.Add(float64(out.StepsCreated))
 	c.observeOutcomes(out.Tasks)
+	if c.tracer != nil && len(out.Traced) > 0 {
+		c.traceResults(out, start)
+	}
 	if len(out.DomainEvents) > 0 {
 		c.events.Published(out.DomainEvents)
 		if c.eventBus != nil {

@@ -187,11 +187,13 @@ func (p *completer) write(batch []pending) bool {
 			r, rerr := replaceUnstorable(batch[0], err)
 			if rerr != nil {
 				c.log.Error("step result cannot be stored, nor a failure saying so; retrying it",
-					"step_uuid", batch[0].result.StepUUID, "err", err, "replace_err", rerr)
+					"step_uuid", batch[0].result.StepUUID, "task_uuid", batch[0].result.TaskUUID,
+					"correlation_id", batch[0].result.CorrelationID, "err", err, "replace_err", rerr)
 				break
 			}
 			c.log.Error("step result cannot be stored; recording a failure instead",
-				"step_uuid", batch[0].result.StepUUID, "err", err)
+				"step_uuid", batch[0].result.StepUUID, "task_uuid", batch[0].result.TaskUUID,
+				"correlation_id", batch[0].result.CorrelationID, "err", err)
 			batch[0] = r
 			failures, delay = 0, writeRetryMin
 		}
@@ -247,7 +249,7 @@ func (p *completer) committed(batch []pending, out store.CompleteOutcome) {
 			c.stats.stale.Add(1)
 			c.metrics.stale.Inc()
 			c.log.Info("result was stale (step no longer claimed by this worker); dropped",
-				"step_uuid", r.result.StepUUID, "step", r.flight.step.Step.Name)
+				"step_uuid", r.result.StepUUID, "step", r.flight.step.Step.Name, "correlation_id", r.result.CorrelationID)
 		case r.result.Success:
 			c.metrics.completed.WithLabelValues(ns).Inc()
 		default:

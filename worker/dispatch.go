@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -34,7 +36,13 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	started := time.Now()
 	sr := c.newStepRun(f)
 	rctx := context.WithValue(tctx, runKey{}, sr)
-	sc := newStepContext(f.step, sr.decls())
+	step := f.step
+	var span trace.Span
+	if c.opts.Tracer != nil && f.step.Task.TraceParent != "" {
+		rctx, span, step = c.startStepSpans(rctx, f.step, started)
+		defer span.End()
+	}
+	sc := newStepContext(step, sr.decls())
 	var res Result
 	var returned bool
 	for {
@@ -46,7 +54,7 @@ func (c *Core) run(ctx context.Context, f *flight) {
 		if returned && tctx.Err() == nil {
 			// The handler yielded a checkpoint: run the step again from
 			// it, under the same claim and timeout.
-			sc = newStepContext(stepWithCheckpoint(f.step, rec), sr.decls())
+			sc = newStepContext(stepWithCheckpoint(step, rec), sr.decls())
 			continue
 		}
 		res = yieldedResult()
@@ -63,7 +71,8 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	case errors.Is(cause, ErrClaimLost):
 		c.stats.lost.Add(1)
 		c.metrics.lost.Inc()
-		c.log.Warn("claim lost while the handler ran; result dropped", "step_uuid", f.step.Step.UUID, "step", f.step.Step.Name)
+		c.log.WarnContext(rctx, "claim lost while the handler ran; result dropped", "step_uuid", f.step.Step.UUID,
+			"step", f.step.Step.Name, "correlation_id", f.step.Task.CorrelationID)
 		return
 	case cause != nil && (!returned || !res.success):
 		// The worker is stopping (ErrShuttingDown, or Stop ran out of
@@ -76,6 +85,9 @@ func (c *Core) run(ctx context.Context, f *flight) {
 	default:
 		res = res.withEvents(sc.events)
 		c.countEvents(res.events)
+	}
+	if span != nil {
+		endStepSpan(span, res)
 	}
 	raw, success, errorType := buildResult(f.step, res, runInfo{
 		workerID: c.cfg.WorkerID, hostname: c.opts.Hostname, started: started, finished: finished,

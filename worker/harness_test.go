@@ -24,6 +24,7 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
@@ -42,6 +43,8 @@ type harness struct {
 	listener *pgnotify.Listener
 	queue    messaging.Queue
 	store    *store.Store
+	// traceParent is stored with the tasks createTask creates.
+	traceParent string
 }
 
 func newHarness(t testing.TB) *harness {
@@ -109,6 +112,7 @@ type coreSpec struct {
 	config    func(*config.Worker)
 	// before runs between New and Start (to install a store spy).
 	before func(*Core)
+	tracer *telemetry.Tracer
 }
 
 // newCore builds and starts a core; it is stopped at cleanup.
@@ -135,7 +139,7 @@ func (h *harness) buildCore(spec coreSpec) *Core {
 	cfg.Worker = &w
 	svc, err := Open(h.ctx, OpenOptions{
 		Config: cfg, Infra: h.infra, Templates: spec.templates, Registry: spec.registry, Fallback: spec.fallback,
-		Logger: testLogger(), Hostname: "test-host",
+		Logger: testLogger(), Hostname: "test-host", Tracer: spec.tracer,
 	})
 	require.NoError(h.t, err)
 	c := svc.Core()
@@ -177,7 +181,7 @@ func (h *harness) createTask(tpl *template.Template, ctxJSON string) task {
 	require.NoError(h.t, err)
 	nt2 := store.NewTask{
 		UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: tpl.NamespaceName,
-		Context: json.RawMessage(ctxJSON), IdentityHash: uuid.NewString(),
+		Context: json.RawMessage(ctxJSON), IdentityHash: uuid.NewString(), TraceParent: h.traceParent,
 	}
 	out := task{id: nt2.UUID, steps: map[string]uuid.UUID{}}
 	for _, s := range tpl.Steps {

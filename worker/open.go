@@ -13,6 +13,7 @@ import (
 
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
+	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
@@ -92,6 +93,10 @@ type OpenOptions struct {
 	// database; Stop leaves it open. Programs that run orchestration and a
 	// worker in one process share one this way.
 	Infra *infra.Infra
+	// Tracer, when set, records the worker's spans instead of the tracer
+	// built from the [telemetry] section (tests use one with an in-memory
+	// exporter).
+	Tracer *telemetry.Tracer
 }
 
 // Service is a worker assembled by Open: its infrastructure and its Core.
@@ -105,6 +110,7 @@ type Service struct {
 	metrics  *prometheus.Registry
 	log      *slog.Logger
 	name     string
+	tracing  *telemetry.Provider
 }
 
 // Open loads the worker configuration, connects to PostgreSQL (pool,
@@ -125,6 +131,17 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		log = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: log, metrics: opts.Metrics, infra: opts.Infra, name: opts.name()}
+	tracer := opts.Tracer
+	if tracer == nil {
+		if s.tracing, err = telemetry.Setup(ctx, cfg.Telemetry, "tasker-worker"); err != nil {
+			return nil, err
+		}
+		tracer = s.tracing.Tracer
+	}
+	if tracer != nil {
+		log = slog.New(telemetry.NewLogHandler(log.Handler()))
+		s.log = log
+	}
 	if s.metrics == nil {
 		s.metrics = infra.NewMetricsRegistry()
 	}
@@ -133,6 +150,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		// graceful shutdown, which may run after ctx ended.
 		s.infra, err = infra.Connect(context.WithoutCancel(ctx), cfg, cfg.Worker.WorkerID, log)
 		if err != nil {
+			s.closeInfra()
 			return nil, errors.New(config.RedactSecrets(err.Error()))
 		}
 		s.ownInfra = true
@@ -149,6 +167,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		Config: *cfg.Worker, Templates: cfg.Templates, Environment: cfg.Env, ExtraTemplates: opts.Templates,
 		Store: s.infra.Store, Queue: s.infra.Queue, Registry: reg, Fallback: opts.Fallback,
 		Logger: log, Registerer: s.metrics, Gatherer: s.metrics, Hostname: opts.Hostname, Settings: cfg,
+		Tracer: tracer,
 	})
 	if err != nil {
 		s.closeInfra()
@@ -266,7 +285,15 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) closeInfra() {
-	if s.ownInfra {
+	if s.ownInfra && s.infra != nil {
 		s.closed.Do(s.infra.Close)
+	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			s.log.Warn("flushing the last spans failed", "error", err)
+		}
+		s.tracing = nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
@@ -66,6 +67,10 @@ type Options struct {
 	// Version is reported by the health and config endpoints; default
 	// "dev".
 	Version string
+	// Tracer records a claim span and an execute span per step, children
+	// of the trace stored with the step's task. Nil (tracing off) records
+	// nothing.
+	Tracer *telemetry.Tracer
 }
 
 // withDefaults validates o and fills in the defaults.

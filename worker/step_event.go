@@ -16,7 +16,7 @@ import (
 // that tasker-core's Ruby and Python handler code reads:
 //
 //	{"event_id", "task_uuid", "step_uuid", "correlation_id",
-//	 "task_correlation_id", "parent_correlation_id",
+//	 "task_correlation_id", "parent_correlation_id", "traceparent" (tracing only),
 //	 "task_sequence_step": {
 //	   "task": {"task": {<task row>}, "task_name", "task_version", "namespace_name"},
 //	   "workflow_step": {<step row; attempts before this run>},
@@ -26,13 +26,17 @@ import (
 // docs/capi.md describes every field.
 
 type stepEvent struct {
-	EventID             string           `json:"event_id"`
-	TaskUUID            uuid.UUID        `json:"task_uuid"`
-	StepUUID            uuid.UUID        `json:"step_uuid"`
-	CorrelationID       uuid.UUID        `json:"correlation_id"`
-	TaskCorrelationID   uuid.UUID        `json:"task_correlation_id"`
-	ParentCorrelationID *uuid.UUID       `json:"parent_correlation_id"`
-	TaskSequenceStep    taskSequenceStep `json:"task_sequence_step"`
+	EventID             string     `json:"event_id"`
+	TaskUUID            uuid.UUID  `json:"task_uuid"`
+	StepUUID            uuid.UUID  `json:"step_uuid"`
+	CorrelationID       uuid.UUID  `json:"correlation_id"`
+	TaskCorrelationID   uuid.UUID  `json:"task_correlation_id"`
+	ParentCorrelationID *uuid.UUID `json:"parent_correlation_id"`
+	// Traceparent is the W3C traceparent of the worker's span for this
+	// run, when tracing is on: a handler's own spans join the task's trace
+	// as its children.
+	Traceparent      string           `json:"traceparent,omitempty"`
+	TaskSequenceStep taskSequenceStep `json:"task_sequence_step"`
 }
 
 type taskSequenceStep struct {
@@ -137,6 +141,7 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step) (json
 	ev := stepEvent{
 		EventID: id, TaskUUID: t.UUID, StepUUID: st.UUID,
 		CorrelationID: t.CorrelationID, TaskCorrelationID: t.CorrelationID, ParentCorrelationID: t.ParentCorrelationID,
+		Traceparent: t.TraceParent,
 		TaskSequenceStep: taskSequenceStep{
 			Task: taskForHandler{
 				Task: taskRecord{

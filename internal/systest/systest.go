@@ -21,6 +21,7 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
 	"github.com/tasker-go/tasker/worker"
@@ -52,6 +53,11 @@ type Options struct {
 	// Tracer, when set, sees every statement of the system's connections
 	// (pool, LISTEN, leader-election and liveness connections).
 	Tracer pgx.QueryTracer
+	// OrchestrationTracer and WorkerTracer, when set, record the spans of
+	// the orchestration cores and of the workers (two tracer providers
+	// stand for two processes).
+	OrchestrationTracer *telemetry.Tracer
+	WorkerTracer        *telemetry.Tracer
 }
 
 // System is a running test system.
@@ -108,7 +114,8 @@ func Start(t testing.TB, opts Options) *System {
 	var services []*server.Service
 	for i := 0; i < max(opts.Orchestrators, 1); i++ {
 		svc, err := server.Open(ctx, server.OpenOptions{Config: cfg, Infra: s.infra, Logger: log,
-			InstanceID: fmt.Sprintf("systest-orchestrator-%d", i), EventHeartbeat: time.Second})
+			InstanceID: fmt.Sprintf("systest-orchestrator-%d", i), EventHeartbeat: time.Second,
+			Tracer: opts.OrchestrationTracer})
 		require.NoError(t, err)
 		require.NoError(t, svc.Start(ctx))
 		services = append(services, svc)
@@ -160,7 +167,7 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 		require.NoError(t, native.Register(reg))
 	}
 	svc, err := worker.Open(s.Ctx, worker.OpenOptions{Config: cfg, Infra: s.infra, Registry: reg, Fallback: opts.Fallback,
-		Templates: tpls, Logger: slog.New(slog.DiscardHandler)})
+		Templates: tpls, Logger: slog.New(slog.DiscardHandler), Tracer: opts.WorkerTracer})
 	require.NoError(t, err)
 	w := svc.Core()
 	require.NoError(t, w.Start(s.Ctx))

@@ -32,6 +32,7 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
+	"github.com/tasker-go/tasker/shared/telemetry"
 )
 
 // OpenOptions say how Open assembles the service. The zero value works: the
@@ -109,6 +110,10 @@ type OpenOptions struct {
 	// EventHeartbeat is the interval of the comment lines the task event
 	// streams send while nothing happens. Default 15s.
 	EventHeartbeat time.Duration
+	// Tracer, when set, records the service's spans instead of the tracer
+	// built from the [telemetry] section (tests use one with an in-memory
+	// exporter).
+	Tracer *telemetry.Tracer
 }
 
 // Open loads the orchestration configuration, connects to PostgreSQL (pool,
@@ -130,6 +135,17 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		log = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: log, metrics: opts.Metrics, infra: opts.Infra}
+	tracer := opts.Tracer
+	if tracer == nil {
+		if s.tracing, err = telemetry.Setup(ctx, cfg.Telemetry, "tasker-orchestration"); err != nil {
+			return nil, err
+		}
+		tracer = s.tracing.Tracer
+	}
+	if tracer != nil {
+		log = slog.New(telemetry.NewLogHandler(log.Handler()))
+		s.log = log
+	}
 	if s.metrics == nil {
 		s.metrics = infra.NewMetricsRegistry()
 	}
@@ -138,12 +154,14 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		// graceful shutdown, which may run after ctx ended.
 		s.infra, err = infra.Connect(context.WithoutCancel(ctx), cfg, cfg.Orchestration.InstanceID, log)
 		if err != nil {
+			s.stopTracing()
 			return nil, errors.New(config.RedactSecrets(err.Error()))
 		}
 		s.ownInfra = true
 	}
 	if err := s.infra.CheckSchema(ctx); err != nil {
 		s.closeInfra()
+		s.stopTracing()
 		return nil, err
 	}
 	s.bus = opts.EventBus
@@ -151,6 +169,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		em, err := domainevent.NewMetrics(s.metrics)
 		if err != nil {
 			s.closeInfra()
+			s.stopTracing()
 			return nil, err
 		}
 		s.bus, s.ownBus = domainevent.NewBus(domainevent.BusConfig{Logger: log, Metrics: em}), true
@@ -158,10 +177,11 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 	s.core, err = orchestration.New(orchestration.Options{
 		Store: s.infra.Store, Queue: s.infra.Queue, ConnConfig: s.infra.ConnConfig, Config: *cfg.Orchestration,
 		Backoff: cfg.Backoff, Queues: cfg.Queues, Logger: log, Registerer: s.metrics, Listener: s.infra.Listener,
-		EventBus: s.bus,
+		EventBus: s.bus, Tracer: tracer,
 	})
 	if err != nil {
 		s.closeInfra()
+		s.stopTracing()
 		return nil, err
 	}
 	s.api, err = web.New(web.Options{
@@ -171,6 +191,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 	})
 	if err != nil {
 		s.closeInfra()
+		s.stopTracing()
 		return nil, err
 	}
 	return s, nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
+	"github.com/tasker-go/tasker/shared/telemetry"
 )
 
 // Service is the orchestration service assembled by Open: its
@@ -31,6 +33,19 @@ type Service struct {
 	log      *slog.Logger
 	bus      *domainevent.Bus
 	ownBus   bool
+	tracing  *telemetry.Provider
+}
+
+// stopTracing flushes and stops the tracing pipeline Open started, if any.
+func (s *Service) stopTracing() {
+	if s.tracing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.tracing.Shutdown(ctx); err != nil {
+		s.log.Warn("flushing the last spans failed", "error", err)
+	}
 }
 
 // Events is the in-process bus that receives the fast domain events of the
@@ -104,6 +119,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("orchestration did not stop cleanly (another instance redoes its unfinished work): %w", err))
 	}
 	s.closeInfra()
+	s.stopTracing()
 	return errors.Join(errs...)
 }
 

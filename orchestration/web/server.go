@@ -262,7 +262,7 @@ func (s *Server) routes() http.Handler {
 	s.router = r
 	// Authentication comes before the edge rule: nothing of a request
 	// without a valid credential is read beyond its headers.
-	r.Use(s.markRequest, s.recoverPanics, s.instrument, s.authn.Middleware(r, routePermissions, writeAuthError),
+	r.Use(s.markRequest, s.recoverPanics, s.traceContext, s.instrument, s.authn.Middleware(r, routePermissions, writeAuthError),
 		s.checkRequest(r))
 	hc := huma.DefaultConfig("Tasker orchestration API", s.version)
 	hc.CreateHooks = nil // no $schema links in responses

@@ -9,7 +9,7 @@ import (
 // shared sections plus its own.
 const (
 	// ContextShared loads only the shared sections ([database], [queues],
-	// [backoff], [templates]); for tools that need no service settings.
+	// [backoff], [templates], [telemetry]); for tools that need no service settings.
 	ContextShared = "shared"
 	// ContextOrchestration adds the [orchestration] section.
 	ContextOrchestration = "orchestration"
@@ -53,6 +53,8 @@ type Config struct {
 	Backoff Backoff `toml:"backoff"`
 	// Templates says where task template files are found.
 	Templates Templates `toml:"templates"`
+	// Telemetry turns on OpenTelemetry tracing and says where spans go.
+	Telemetry Telemetry `toml:"telemetry"`
 	// Orchestration is the orchestration service's settings; nil unless
 	// Context is "orchestration".
 	Orchestration *Orchestration `toml:"orchestration"`
@@ -99,6 +101,7 @@ func builtin(context string) *Config {
 		Queues:    defaultQueues(),
 		Backoff:   defaultBackoff(),
 		Templates: defaultTemplates(),
+		Telemetry: defaultTelemetry(),
 	}
 	switch context {
 	case ContextOrchestration:
@@ -125,6 +128,7 @@ func (c *Config) Validate() error {
 	ps.nest("queues", c.Queues.Validate())
 	ps.nest("backoff", c.Backoff.Validate())
 	ps.nest("templates", c.Templates.Validate())
+	ps.nest("telemetry", c.Telemetry.Validate())
 	switch {
 	case c.Orchestration != nil:
 		ps.nest("orchestration", c.Orchestration.Validate())

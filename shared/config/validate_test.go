@@ -68,3 +68,27 @@ func TestProblemError(t *testing.T) {
 	require.Equal(t, "one\ntwo", Problems{{Message: "one"}, {Message: "two"}}.Error())
 	require.NoError(t, Problems(nil).Err())
 }
+
+func TestValidateTelemetry(t *testing.T) {
+	cfg := Default(ContextWorker)
+	require.False(t, cfg.Telemetry.Enabled, "tracing is off by default")
+	require.Equal(t, ProtocolGRPC, cfg.Telemetry.Protocol)
+	cfg.Telemetry.Protocol = "http/json"
+	cfg.Telemetry.Endpoint = "otel-collector:4317"
+	var ps Problems
+	require.True(t, errors.As(cfg.Validate(), &ps))
+	require.Equal(t, Problems{
+		{Key: "telemetry.protocol", Message: `unknown value "http/json": want one of "grpc" or "http/protobuf"`},
+		{Key: "telemetry.endpoint", Message: `must be an http:// or https:// URL such as "http://otel-collector:4317", got "otel-collector:4317"`},
+	}, ps)
+	cfg.Telemetry.Protocol = ProtocolHTTPProtobuf
+	cfg.Telemetry.Endpoint = "https://collector.example:4318"
+	require.NoError(t, cfg.Validate())
+
+	// The section loads from TOML and TASKER__ variables like any other.
+	loaded, err := Load(LoadOptions{Context: ContextOrchestration, Environ: []string{
+		"TASKER__TELEMETRY__ENABLED=true", "TASKER__TELEMETRY__PROTOCOL=http/protobuf"}})
+	require.NoError(t, err)
+	require.True(t, loaded.Telemetry.Enabled)
+	require.Equal(t, ProtocolHTTPProtobuf, loaded.Telemetry.Protocol)
+}

@@ -52,6 +52,9 @@ type ClaimedTask struct {
 	IdentityHash  string    `json:"identity_hash"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// TraceParent is the W3C traceparent stored with the task, the parent
+	// of the worker's spans; empty when the task was created untraced.
+	TraceParent string `json:"trace_parent,omitempty"`
 }
 
 // ClaimedStep is a step this worker now owns, hydrated with everything its
@@ -345,7 +348,7 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 			var announced int
 			dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
 				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority,
-				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt,
+				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt, &t.TraceParent,
 				&deps, &announced)
 			if err := rows.Scan(dest...); err != nil {
 				return err
@@ -400,7 +403,7 @@ var hydrateSQL = `WITH RECURSIVE claimed AS (
 	SELECT ` + stepColumns + `, t.namespace, nt.name, nt.version, t.context, t.correlation_id,
 		t.parent_correlation_id, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
 		COALESCE(t.reason, ''), t.tags, t.priority, t.named_task_uuid, t.complete, t.requested_at,
-		t.identity_hash, t.created_at, t.updated_at, COALESCE(d.deps, '{}'::jsonb),
+		t.identity_hash, t.created_at, t.updated_at, COALESCE(t.trace_parent, ''), COALESCE(d.deps, '{}'::jsonb),
 		(SELECT count(*) FROM announce)::int
 	FROM workflow_steps s JOIN tasks t USING (task_uuid) JOIN named_tasks nt USING (named_task_uuid)
 	LEFT JOIN deps d ON d.step = s.workflow_step_uuid

@@ -23,6 +23,7 @@ type lockedTask struct {
 	Namespace     string
 	CorrelationID uuid.UUID
 	CreatedAt     time.Time
+	TraceParent   string
 }
 
 // TaskOutcome reports what an evaluation did to one task.
@@ -35,13 +36,17 @@ type TaskOutcome struct {
 	// was decided (for latency metrics).
 	CreatedAt  time.Time `json:"-"`
 	FinishedAt time.Time `json:"-"`
+	// TraceParent is the task's stored W3C traceparent (empty when it was
+	// created untraced), the parent of the span recording this outcome.
+	TraceParent string `json:"-"`
 }
 
 // lockTasks locks tasks in uuid order (so concurrent batches never deadlock)
 // and returns their current state. Missing tasks are skipped.
 func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*lockedTask, error) {
 	ids = uniqueSorted(ids)
-	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid FROM tasks
+	rows, err := tx.Query(ctx, `SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid,
+		COALESCE(trace_parent, '') FROM tasks
 		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("locking tasks: %w", err)
@@ -49,7 +54,7 @@ func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*
 	out := make(map[uuid.UUID]*lockedTask, len(ids))
 	var t lockedTask
 	_, err = pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt,
-		&t.NamedTaskUUID}, func() error {
+		&t.NamedTaskUUID, &t.TraceParent}, func() error {
 		c := t
 		out[c.UUID] = &c
 		return nil
@@ -65,11 +70,12 @@ func lockTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*
 func queueLockTasks(b *pgx.Batch, ids []uuid.UUID, out *map[uuid.UUID]*lockedTask) {
 	ids = uniqueSorted(ids)
 	*out = make(map[uuid.UUID]*lockedTask, len(ids))
-	b.Queue(`SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid FROM tasks
+	b.Queue(`SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid,
+		COALESCE(trace_parent, '') FROM tasks
 		WHERE task_uuid = ANY($1) ORDER BY task_uuid FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
 		var t lockedTask
 		_, err := pgx.ForEachRow(rows, []any{&t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt,
-			&t.NamedTaskUUID}, func() error {
+			&t.NamedTaskUUID, &t.TraceParent}, func() error {
 			c := t
 			(*out)[c.UUID] = &c
 			return nil
@@ -152,7 +158,7 @@ func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*task
 		if target == t.State {
 			if n > 0 {
 				p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
-					CreatedAt: t.CreatedAt, FinishedAt: now})
+					CreatedAt: t.CreatedAt, FinishedAt: now, TraceParent: t.TraceParent})
 			}
 			continue
 		}
@@ -163,7 +169,7 @@ func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*task
 		}
 		p.tr.add(id, t.State, target, path)
 		p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
-			CreatedAt: t.CreatedAt, FinishedAt: now})
+			CreatedAt: t.CreatedAt, FinishedAt: now, TraceParent: t.TraceParent})
 		t.State = target
 	}
 	return p

@@ -54,6 +54,18 @@ type ReportedTask struct {
 	Template json.RawMessage
 }
 
+// TracedResult is a processed step result of a task created with a
+// traceparent: what the caller needs to record its span after the commit.
+type TracedResult struct {
+	TaskUUID    uuid.UUID
+	StepUUID    uuid.UUID
+	StepName    string
+	Namespace   string
+	Attempt     int
+	To          state.StepState
+	TraceParent string
+}
+
 // ProcessOutcome reports what ProcessResults did.
 type ProcessOutcome struct {
 	Steps     map[state.StepState]int
@@ -70,6 +82,9 @@ type ProcessOutcome struct {
 	// (durable ones were sent to their queues in the transaction); fast ones
 	// are for the caller to hand to its in-process subscribers.
 	DomainEvents []domainevent.Event
+	// Traced lists the processed results of tasks that carry a trace
+	// context (none when tracing was off when they were created).
+	Traced []TracedResult
 }
 
 // ProcessResults handles a batch of result messages in one transaction: it
@@ -242,6 +257,10 @@ func (s *Store) processInTx(o *outbox, msgs []ResultMessage, decide Decider, out
 			rt.NamedTaskUUID, rt.Namespace = t.NamedTaskUUID, t.Namespace
 		}
 		d := decide(st, rt)
+		if t := tasks[st.TaskUUID]; t != nil && t.TraceParent != "" {
+			out.Traced = append(out.Traced, TracedResult{TaskUUID: st.TaskUUID, StepUUID: st.UUID, StepName: st.Name,
+				Namespace: t.Namespace, Attempt: st.Attempts, To: d.To, TraceParent: t.TraceParent})
+		}
 		ev, ok := eventFor(st.State, d.To)
 		if !ok {
 			return fmt.Errorf("decider moved step %s from %s to %s: %w", st.UUID, st.State, d.To, ErrInvalidState)

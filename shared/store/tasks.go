@@ -30,8 +30,11 @@ type NewTask struct {
 	CorrelationID       uuid.UUID
 	ParentCorrelationID *uuid.UUID
 	RequestedAt         time.Time
-	Steps               []NewStep
-	Edges               []NewEdge
+	// TraceParent is the W3C traceparent of the span that created the
+	// task; empty (stored as NULL) when tracing is off.
+	TraceParent string
+	Steps       []NewStep
+	Edges       []NewEdge
 }
 
 // NewStep is one step to create.
@@ -176,9 +179,9 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 		b.Queue(`WITH ins AS (
 				INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, complete, completed_at,
 					requested_at, initiator, source_system, reason, tags, context, identity_hash, priority,
-					correlation_id, parent_correlation_id)
+					correlation_id, parent_correlation_id, trace_parent)
 				VALUES ($1, $2, $3, $15::text, $15::text = 'complete', CASE WHEN $15::text = 'complete' THEN now() END,
-					$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+					$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $19)
 				RETURNING task_uuid
 			)
 			INSERT INTO task_transitions (task_uuid, from_state, to_state, event, processor_id)
@@ -188,7 +191,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			nt.UUID, nt.NamedTaskUUID, nt.Namespace, nt.RequestedAt, nullIfEmpty(nt.Initiator),
 			nullIfEmpty(nt.SourceSystem), nullIfEmpty(nt.Reason), nt.Tags, nt.Context, nt.IdentityHash,
 			nt.Priority, nt.CorrelationID, nt.ParentCorrelationID, nullIfEmpty(s.processorID), string(final),
-			hFrom, hTo, hEvent)
+			hFrom, hTo, hEvent, nullIfEmpty(nt.TraceParent))
 		if len(nt.Steps) > 0 {
 			b.Queue(`WITH ins AS (
 					INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, name,

@@ -1,0 +1,97 @@
+package orchestration
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
+)
+
+// startCreateSpan starts the task's root span (a child of the request's
+// span, when its traceparent header carried one) and stores its
+// traceparent with the task, so every later span of the task, in any
+// process, joins this trace.
+func (c *Core) startCreateSpan(ctx context.Context, nt *store.NewTask) (context.Context, trace.Span) {
+	ctx, span := c.tracer.Start(ctx, telemetry.SpanTaskCreate, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			telemetry.AttrTaskUUID.String(nt.UUID.String()),
+			telemetry.AttrNamespace.String(nt.Namespace),
+			telemetry.AttrCorrelationID.String(nt.CorrelationID.String()),
+		))
+	nt.TraceParent = telemetry.Traceparent(ctx)
+	return ctx, span
+}
+
+// traceCreated records the creation's outcome and, for each step the
+// creation enqueued, an enqueue span (the step's message was sent in the
+// creation's transaction).
+func (c *Core) traceCreated(ctx context.Context, span trace.Span, out store.CreatedTask) {
+	span.SetAttributes(attribute.String("task_state", string(out.Task.State)))
+	now := time.Now()
+	for i := range out.Steps {
+		st := &out.Steps[i]
+		if st.State != state.StepEnqueued {
+			continue
+		}
+		_, s := c.tracer.Start(ctx, telemetry.SpanStepEnqueue, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithTimestamp(now), trace.WithAttributes(
+				telemetry.AttrTaskUUID.String(out.Task.UUID.String()),
+				telemetry.AttrStepUUID.String(st.UUID.String()),
+				telemetry.AttrStepName.String(st.Name),
+				telemetry.AttrNamespace.String(out.Task.Namespace),
+				telemetry.AttrCorrelationID.String(out.Task.CorrelationID.String()),
+			))
+		s.End(trace.WithTimestamp(now))
+	}
+}
+
+// Tracer is the tracer the core records with; nil when tracing is off.
+func (c *Core) Tracer() *telemetry.Tracer { return c.tracer }
+
+// traceResults records, after a result batch committed, a span per
+// processed result of a traced task (from the batch's start to now) and a
+// finalization span per task the batch moved to a terminal state, each a
+// child of the trace stored with its task.
+func (c *Core) traceResults(out store.ProcessOutcome, start time.Time) {
+	ctx := context.Background()
+	now := time.Now()
+	for _, r := range out.Traced {
+		_, span := c.tracer.StartFrom(ctx, r.TraceParent, telemetry.SpanStepResult, start,
+			telemetry.AttrTaskUUID.String(r.TaskUUID.String()),
+			telemetry.AttrStepUUID.String(r.StepUUID.String()),
+			telemetry.AttrStepName.String(r.StepName),
+			telemetry.AttrNamespace.String(r.Namespace),
+			telemetry.AttrAttempt.Int(r.Attempt),
+			attribute.String("step_state", string(r.To)),
+		)
+		span.End(trace.WithTimestamp(now))
+	}
+	for _, t := range out.Tasks {
+		if t.TraceParent == "" {
+			continue
+		}
+		if t.EnqueuedSteps > 0 {
+			_, span := c.tracer.StartFrom(ctx, t.TraceParent, telemetry.SpanStepEnqueue, start,
+				telemetry.AttrTaskUUID.String(t.TaskUUID.String()),
+				attribute.Int("enqueued_steps", t.EnqueuedSteps))
+			span.End(trace.WithTimestamp(now))
+		}
+		if !t.To.Terminal() || t.From.Terminal() {
+			continue
+		}
+		_, span := c.tracer.StartFrom(ctx, t.TraceParent, telemetry.SpanTaskFinal, start,
+			telemetry.AttrTaskUUID.String(t.TaskUUID.String()),
+			attribute.String("task_state", string(t.To)),
+			attribute.Float64("task_duration_seconds", t.FinishedAt.Sub(t.CreatedAt).Seconds()))
+		if t.To == state.TaskError {
+			span.SetStatus(codes.Error, "task failed")
+		}
+		span.End(trace.WithTimestamp(now))
+	}
+}
