@@ -283,6 +283,7 @@ func (s *Server) routes() http.Handler {
 	s.summaryRoutes()
 	s.analyticsRoutes()
 	s.configRoutes()
+	s.dashboardRoutes()
 	// huma registers its own error model while documenting operations;
 	// every operation here documents APIError instead.
 	schemas := s.api.OpenAPI().Components.Schemas.Map()
