@@ -216,6 +216,44 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 }
 
+// TestDashboardWithAuthentication: with authentication on, the static files
+// stay open, the dashboard asks for a credential, refuses a wrong one with
+// the server's message, and with an API key shows the overview and follows
+// a task's event stream (sent with the key in a header).
+func TestDashboardWithAuthentication(t *testing.T) {
+	t.Parallel()
+	b := newBrowser(t)
+	h := newHarness(t, withAuth(nil))
+	tpl := h.fixture("rust/diamond_pattern.yaml")
+	res := h.do(http.MethodPost, "/v1/tasks", map[string]any{"namespace": tpl.NamespaceName, "name": tpl.Name,
+		"version": tpl.Version, "context": json.RawMessage(input), "initiator": "tests"}, "X-API-Key", testAPIKey)
+	require.Equal(t, http.StatusCreated, res.status, "body: %s", res.body)
+	var tr struct {
+		TaskUUID string `json:"task_uuid"`
+	}
+	res.json(t, &tr)
+
+	signIn := func(kind, value string) {
+		b.waitFor("the sign-in form", `!!document.querySelector("#cred-value")`)
+		eval[bool](b, fmt.Sprintf(`(document.querySelector("#cred-kind").value = %q, true)`, kind))
+		b.run(chromedp.SendKeys(chromedp.CSS("#cred-value"), value), chromedp.Click(chromedp.CSS(".login button")))
+	}
+	b.run(chromedp.Navigate(h.http.URL + "/ui/"))
+	signIn("apikey", "tsk_not-a-key")
+	b.waitFor("the refusal", `document.querySelector("main [role=alert]")?.textContent.includes("refused")`)
+	signIn("apikey", testAPIKey)
+	b.waitFor("the overview counting the task",
+		`[...document.querySelectorAll("[data-count-state] .n")].reduce((n, e) => n + Number(e.textContent), 0) === 1 &&
+		 !document.querySelector("#signout").hidden`)
+
+	b.run(chromedp.Navigate(h.http.URL + "/ui/#/tasks/" + tr.TaskUUID))
+	b.waitFor("the task's events, streamed with the API key",
+		`[...document.querySelectorAll("#timeline li")].some(li => li.textContent.includes("steps_enqueued"))`)
+
+	b.run(chromedp.Click(chromedp.CSS("#signout")))
+	b.waitFor("the sign-in form again", `!!document.querySelector("#cred-value")`)
+}
+
 func exceptionText(d *runtime.ExceptionDetails) string {
 	if d == nil {
 		return "exception"

@@ -205,7 +205,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("REST API stopped serving", "err", err)
 		}
 	}()
-	s.log.Info("REST API listening", "addr", ln.Addr().String())
+	s.log.Info("REST API listening", "addr", ln.Addr().String(), "dashboard", DashboardPath)
 	return nil
 }
 
