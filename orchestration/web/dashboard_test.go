@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +102,20 @@ func (b *browser) waitFor(what, expr string) {
 	}
 }
 
+// shot saves a screenshot of the page as docs' name.png when
+// TASKER_DASHBOARD_SCREENSHOTS names a directory
+// (scripts/dashboard-screenshots.sh); otherwise it does nothing.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("TASKER_DASHBOARD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	require.NoError(b.t, err)
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
 // dashboardScript plays the workers of the browser tests: the task's
 // even_number picks the behaviour. 2 holds every step until release is
 // closed, 4 fails diamond_branch_c once (permanently), anything else
@@ -153,6 +169,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		close(release)
 		b.waitFor("every step complete and the task complete, without a reload",
 			`[...document.querySelectorAll("#dag g.node")].every(g => g.dataset.state === "complete") &&
+			 document.querySelector("#task-progress").textContent.startsWith("4/4 ") &&
 			 document.querySelector("h1 .state").dataset.state === "complete" &&
 			 document.querySelectorAll("#timeline li").length > 0`)
 	})
@@ -168,9 +185,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.run(chromedp.WaitVisible(chromedp.CSS("#confirm-reason")),
 			chromedp.SendKeys(chromedp.CSS("#confirm-reason"), "flaky dependency, retried from the dashboard"),
 			chromedp.Click(chromedp.CSS("#confirm-ok")))
-		b.waitFor("the task complete after the reset",
+		b.waitFor("the task complete after the reset, with its steps read again",
 			`document.querySelector("h1 .state").dataset.state === "complete" &&
+			 document.querySelector("#task-progress").textContent.startsWith("4/4 ") &&
+			 !document.querySelector('[data-step-row="diamond_branch_c"] .error') &&
 			 document.querySelector('#dag [data-step="diamond_branch_c"]').dataset.state === "complete"`)
+		b.shot("dashboard-task")
 		res := h.do(http.MethodGet, fmt.Sprintf("/v1/tasks/%s/workflow_steps/%s/audit", tr.TaskUUID,
 			stepByName(t, h.getTask(tr.TaskUUID), "diamond_branch_c").StepUUID), nil)
 		require.Equal(t, http.StatusOK, res.status)
@@ -192,6 +212,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.waitFor("only the two complete diamond tasks",
 			fmt.Sprintf(`location.hash.includes("state=complete") && document.querySelectorAll("#task-rows tr[data-task]").length === 2 &&
 			 [...document.querySelectorAll("#task-rows tr[data-task]")].every(r => r.textContent.includes(%q))`, diamond.Name))
+		b.shot("dashboard-tasks")
 		b.run(chromedp.SendKeys(chromedp.CSS("#f-uuid"), l1.TaskUUID.String()),
 			chromedp.Click(chromedp.CSS("#f-open")))
 		b.waitFor("the task found by UUID", fmt.Sprintf(`document.querySelector("main").textContent.includes(%q) &&
@@ -213,6 +234,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			total += n
 		}
 		require.Equal(t, 4, total, "every task counted once: %v", states)
+		b.shot("dashboard-overview")
 	})
 }
 

@@ -254,7 +254,7 @@ async function tasksPage(main, params) {
   const r = await api("/v1/tasks?" + q);
   document.getElementById("task-count").textContent = `${r.pagination.total_count} tasks · page ${r.pagination.page} of ${Math.max(1, r.pagination.total_pages)}`;
   rows.replaceChildren(...r.tasks.map((t) => el("tr", { "data-task": t.task_uuid },
-    el("td", {}, el("a", { href: "#/tasks/" + t.task_uuid, text: t.task_uuid.slice(0, 8) + "…", "aria-label": "task " + t.task_uuid })),
+    el("td", {}, el("a", { href: "#/tasks/" + t.task_uuid, text: "…" + t.task_uuid.slice(-12), "aria-label": "task " + t.task_uuid })),
     el("td", { text: `${t.namespace} / ${t.name} ${t.version}` }),
     el("td", {}, stateBadge(t.status)),
     el("td", { text: `${t.completed_steps}/${t.total_steps}` }),
@@ -388,11 +388,20 @@ async function taskPage(main, uuid) {
   };
   render();
 
-  let refetchTimer = null;
+  // refetch reads the whole task shortly after events settle; answers that
+  // arrive out of order are dropped, so an older read never wins.
+  let refetchTimer = null, asked = 0, applied = 0;
   const refetch = () => {
     clearTimeout(refetchTimer);
     refetchTimer = setTimeout(async () => {
-      try { task = await api("/v1/tasks/" + encodeURIComponent(uuid)); render(); } catch (e) { setStatus(e.message); }
+      const n = ++asked;
+      try {
+        const fresh = await api("/v1/tasks/" + encodeURIComponent(uuid));
+        if (n < applied) return;
+        applied = n;
+        task = fresh;
+        render();
+      } catch (e) { setStatus(e.message); }
     }, 150);
   };
   cleanups.push(() => clearTimeout(refetchTimer));
