@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -174,9 +176,11 @@ func TestDashboardInBrowser(t *testing.T) {
 			 document.querySelectorAll("#timeline li").length > 0`)
 	})
 
+	var resetTask string
 	t.Run("reset a failed step", func(t *testing.T) {
 		b := b.on(t)
 		tr := h.createTask(diamond, `{"even_number": 4}`)
+		resetTask = tr.TaskUUID.String()
 		b.run(chromedp.Navigate(ui + "#/tasks/" + tr.TaskUUID.String()))
 		reset := `[data-action="reset_for_retry"][data-for="diamond_branch_c"]`
 		b.waitFor("the failed step's reset button", fmt.Sprintf(`!!document.querySelector(%q)`, reset))
@@ -235,6 +239,23 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		require.Equal(t, 4, total, "every task counted once: %v", states)
 		b.shot("dashboard-overview")
+	})
+
+	t.Run("on a phone in dark mode", func(t *testing.T) {
+		b := b.on(t)
+		b.run(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+				return err
+			}),
+			chromedp.Navigate(ui+"#/tasks/"+resetTask))
+		b.waitFor("the task page", `document.querySelectorAll("#dag g.node").length === 4`)
+		require.True(t, eval[bool](b, `document.documentElement.scrollWidth <= window.innerWidth`),
+			"the page is wider than a phone's screen (the graph and tables scroll inside their boxes)")
+		require.Equal(t, "rgb(18, 20, 23)", eval[string](b, `getComputedStyle(document.body).backgroundColor`),
+			"dark colours follow prefers-color-scheme")
+		b.shot("dashboard-phone-dark")
 	})
 }
 
