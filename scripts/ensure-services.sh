@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests need are reachable: PostgreSQL (always),
-# and the interpreters the binding tests drive (ruby).
+# the interpreters the binding tests drive (ruby), and the tools some tests
+# use (promtool, clang for wasm32, chromium for the dashboard).
 # On a fresh Debian machine it installs and starts them; on a machine where
 # they already run it does nothing. Prints the DATABASE_URL to use when it had
 # to set one up (sourced by scripts/test.sh).
@@ -75,6 +76,18 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
     log "could not install prometheus: the promtool checks of deploy/prometheus will skip"
+fi
+
+# The dashboard's browser tests (orchestration/web) drive Debian's headless
+# chromium (about 25 s to install without recommends when the package lists
+# are fresh); without it they skip.
+if ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } &&
+  command -v apt-get >/dev/null 2>&1; then
+  log "installing chromium (for the dashboard's browser tests) from Debian packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+    { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ||
+    log "could not install chromium: the dashboard's browser tests will skip"
 fi
 
 # worker/wasm builds its C example guest with clang for wasm32-wasi (clang,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/orchestration/server"
+	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/store/migrations"
@@ -167,6 +168,7 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	apiURL := displayURL(orch.Addr())
 	fmt.Fprintf(out, "Tasker is running: REST API %s (schema %s, %d example templates, worker %s)\n",
 		apiURL, ocfg.Database.Schema, len(examples), wk.WorkerID())
+	fmt.Fprintf(out, "Dashboard: %s%s\n", apiURL, web.DashboardPath)
 
 	var runErr error
 	if f.demo {

@@ -32,6 +32,7 @@ func TestDevDemo(t *testing.T) {
 	m := regexp.MustCompile(`REST API http://127\.0\.0\.1:(\d+) `).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
 	require.NotEqual(t, "0", m[1])
+	require.Contains(t, out, "Dashboard: http://127.0.0.1:"+m[1]+"/ui/\n")
 }
 
 // occupy listens on a free loopback port for the rest of the test and

@@ -53,4 +53,9 @@ var routePermissions = auth.Routes{
 	auth.RouteKey(http.MethodGet, "/api-docs/openapi-3.0.json"): {Permission: api.PermSystemRead, Public: config.EndpointsDocs},
 	auth.RouteKey(http.MethodGet, "/api-docs/openapi-3.0.yaml"): {Permission: api.PermSystemRead, Public: config.EndpointsDocs},
 	auth.RouteKey(http.MethodGet, "/api-docs/ui"):               {Permission: api.PermSystemRead, Public: config.EndpointsDocs},
+
+	// The dashboard's static files hold no data (the pages call the API
+	// with the user's credential), so they are open with the docs.
+	auth.RouteKey(http.MethodGet, "/ui"):   {Permission: api.PermSystemRead, Public: config.EndpointsDocs},
+	auth.RouteKey(http.MethodGet, "/ui/*"): {Permission: api.PermSystemRead, Public: config.EndpointsDocs},
 }

@@ -205,7 +205,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("REST API stopped serving", "err", err)
 		}
 	}()
-	s.log.Info("REST API listening", "addr", ln.Addr().String())
+	s.log.Info("REST API listening", "addr", ln.Addr().String(), "dashboard", DashboardPath)
 	return nil
 }
 
@@ -283,6 +283,7 @@ func (s *Server) routes() http.Handler {
 	s.summaryRoutes()
 	s.analyticsRoutes()
 	s.configRoutes()
+	s.dashboardRoutes()
 	// huma registers its own error model while documenting operations;
 	// every operation here documents APIError instead.
 	schemas := s.api.OpenAPI().Components.Schemas.Map()
