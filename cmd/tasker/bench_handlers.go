@@ -22,8 +22,9 @@ import (
 // benchLanguages are the workers --handlers can measure: the native Go
 // worker in the bench process, and the Ruby and Python binding workers, each
 // a process of its own running the worker library (bindings/capi) with
-// handlers written for the native example templates.
-var benchLanguages = []string{"go", "ruby", "python"}
+// handlers written for the native example templates, and the WASM workers
+// (bench_wasmhost.go).
+var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible}
 
 // parseHandlers reads --handlers: a comma list of benchLanguages, each once.
 func parseHandlers(s string) ([]string, error) {
@@ -71,9 +72,12 @@ func (s *benchSystem) startWorker(ctx context.Context, out io.Writer, lang strin
 		w   *benchWorker
 		err error
 	)
-	if lang == "go" {
+	switch {
+	case lang == "go":
 		w, err = s.startGoWorker(ctx)
-	} else {
+	case isWasmHandler(lang):
+		w, err = s.startWasmWorker(ctx, out, lang)
+	default:
 		w, err = s.startBindingWorker(ctx, out, lang, f)
 	}
 	if err != nil {
