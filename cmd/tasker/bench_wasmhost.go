@@ -164,3 +164,26 @@ func wasmHandlersNote(handlers []string) string {
 	}
 	return "the native templates on " + benchGuestPackage + " (Go guest, wazero, an idle instance per handler slot): " + strings.Join(modes, ", ")
 }
+
+// handlerStageAdded is the mean over linear 4's steps of the difference of
+// the "handler runs" stage's medians, l against g (nil without both
+// breakdowns).
+func handlerStageAdded(l, g *stageBreakdown) *float64 {
+	if l == nil || g == nil {
+		return nil
+	}
+	a, b := l.P50MS[stageHandler], g.P50MS[stageHandler]
+	var sum float64
+	n := 0
+	for i := range min(len(a), len(b)) {
+		if a[i] != nil && b[i] != nil {
+			sum += *a[i] - *b[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	v := round2(sum / float64(n))
+	return &v
+}

@@ -49,3 +49,21 @@ func TestBenchWasmCallables(t *testing.T) {
 	require.Equal(t, "arith/linear_step_2", m["tasker_example_rs::step_handlers::linear_workflow::LinearStep2Handler"])
 	require.Equal(t, "arith/tree_final_convergence", m["tasker_example_rs::step_handlers::tree_workflow::TreeFinalConvergenceHandler"])
 }
+
+func TestHandlerStageAdded(t *testing.T) {
+	ms := func(v ...float64) []*float64 {
+		out := make([]*float64, len(v))
+		for i := range v {
+			out[i] = &v[i]
+		}
+		return out
+	}
+	g := &stageBreakdown{P50MS: map[string][]*float64{stageHandler: ms(0.1, 0.1, 0.2, 0.2)}}
+	w := &stageBreakdown{P50MS: map[string][]*float64{stageHandler: ms(1.1, 2.1, 2.2, 1.2)}}
+	got := handlerStageAdded(w, g)
+	require.NotNil(t, got)
+	require.InDelta(t, 1.5, *got, 1e-9)
+	require.Nil(t, handlerStageAdded(w, nil), "no breakdown for Go: nothing to compare")
+	w.P50MS[stageHandler][1] = nil
+	require.InDelta(t, 4.0/3, *handlerStageAdded(w, g), 0.01, "steps without samples are left out")
+}
