@@ -39,6 +39,7 @@ func TestBenchWasm(t *testing.T) {
 	require.Equal(t, 32, run.Throughput.Steps)
 	require.Positive(t, run.Throughput.StepsPerSec)
 	require.NotNil(t, run.Overhead, "compared with the Go worker")
+	require.NotNil(t, run.Overhead.Linear4HandlerAddedMSPerStep, "the handler stage against the Go worker's")
 	require.Contains(t, rep.Config["wasm"], "arith")
 }
 
