@@ -84,7 +84,10 @@ Go worker's example templates:
 --handlers go,ruby,python measures the Ruby and Python binding workers (each a
 process on the worker library, run from the source checkout) beside the Go
 worker, one after the other (--rounds R interleaves them), with the latency
-each adds per step. --history N loads N finished steps of history with COPY
+each adds per step. wasm runs the same templates on WASM handlers in the Go
+worker (the arith Go guest, built from the checkout with GOOS=wasip1;
+wasm-uninterruptible compiles it without the checks that let a step's
+timeout stop a running module). --history N loads N finished steps of history with COPY
 after the fresh run and measures again beside it.
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
@@ -114,7 +117,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
-	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python; ruby and python need the source checkout)")
+	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible; all but go need the source checkout)")
 	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
 	fl.IntVar(&f.rounds, "rounds", 1, "split every scenario into this many rounds, the workers of --handlers interleaved in each")
 	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
@@ -280,6 +283,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if sys != nil && slices.Contains(handlers, "go") {
 		rep.Config["worker"] = sys.workerCfg
 	}
+	if note := wasmHandlersNote(handlers); note != "" {
+		rep.Config["wasm"] = note
+	}
 	if f.pgbench && dbURL != "" && (f.only == "" || slices.Contains(strings.Split(f.only, ","), "pgbench")) {
 		rep.PGBench = runPGBench(ctx, dbURL, f.quick, prog)
 		if rep.PGBench != nil && rep.PGBench.TPS > 0 && rep.Throughput != nil {
@@ -338,7 +344,9 @@ type benchSystem struct {
 	// workerLib is the C ABI library the binding workers load (built on
 	// first use unless given); cleanups run when the system stops.
 	workerLib string
-	cleanups  []func()
+	// wasmDir holds the WASM workers' guest module (built on first use).
+	wasmDir  string
+	cleanups []func()
 	// stopServices stops orchestration, the worker and the API; stopDB
 	// drops the schema and stops a private cluster. Each runs once.
 	stopServices, stopDB func(io.Writer)

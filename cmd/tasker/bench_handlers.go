@@ -22,8 +22,9 @@ import (
 // benchLanguages are the workers --handlers can measure: the native Go
 // worker in the bench process, and the Ruby and Python binding workers, each
 // a process of its own running the worker library (bindings/capi) with
-// handlers written for the native example templates.
-var benchLanguages = []string{"go", "ruby", "python"}
+// handlers written for the native example templates, and the WASM workers
+// (bench_wasmhost.go).
+var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible}
 
 // parseHandlers reads --handlers: a comma list of benchLanguages, each once.
 func parseHandlers(s string) ([]string, error) {
@@ -71,9 +72,12 @@ func (s *benchSystem) startWorker(ctx context.Context, out io.Writer, lang strin
 		w   *benchWorker
 		err error
 	)
-	if lang == "go" {
+	switch {
+	case lang == "go":
 		w, err = s.startGoWorker(ctx)
-	} else {
+	case isWasmHandler(lang):
+		w, err = s.startWasmWorker(ctx, out, lang)
+	default:
 		w, err = s.startBindingWorker(ctx, out, lang, f)
 	}
 	if err != nil {
@@ -326,6 +330,10 @@ type handlerOverhead struct {
 	Linear4P50AddedPct   float64 `json:"linear4_p50_added_pct"`
 	Linear4ServerAddedPc float64 `json:"linear4_server_p50_added_pct"`
 	ThroughputChangePct  float64 `json:"throughput_change_pct,omitempty"`
+	// Linear4HandlerAddedMSPerStep is what the "handler runs" stage adds
+	// per step (the mean over the steps of its medians): the cost of the
+	// language's own machinery, less noisy than the whole task's p50.
+	Linear4HandlerAddedMSPerStep *float64 `json:"linear4_handler_stage_added_ms_per_step,omitempty"`
 }
 
 // overheadAgainst compares run with the Go worker's run.
@@ -340,6 +348,7 @@ func overheadAgainst(run, goRun *handlerRun) *handlerOverhead {
 		if g.ServerMS.P50 > 0 {
 			o.Linear4ServerAddedPc = round2(100 * (l.ServerMS.P50 - g.ServerMS.P50) / g.ServerMS.P50)
 		}
+		o.Linear4HandlerAddedMSPerStep = handlerStageAdded(l.Stages, g.Stages)
 	}
 	if run.Throughput != nil && goRun.Throughput != nil && goRun.Throughput.StepsPerSec > 0 {
 		o.ThroughputChangePct = round2(100 * (run.Throughput.StepsPerSec - goRun.Throughput.StepsPerSec) / goRun.Throughput.StepsPerSec)
@@ -354,13 +363,13 @@ func printHandlers(out io.Writer, r *benchReport) {
 	}
 	fmt.Fprintln(out, "\nworkers side by side (linear 4; added latency against the Go worker; target < 5 %)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "worker\tclient p50\tp99\tserver p50\tsteps/s\tadded ms/step\tadded %\tworker RSS MB\t")
+	fmt.Fprintln(tw, "worker\tclient p50\tp99\tserver p50\tsteps/s\tadded ms/step\tadded %\thandler +ms/step\tworker RSS MB\t")
 	for _, lang := range r.Handlers {
 		run := r.ByHandler[lang]
 		if run == nil {
 			continue
 		}
-		cells := []string{lang, "-", "-", "-", "-", "-", "-", "-"}
+		cells := []string{lang, "-", "-", "-", "-", "-", "-", "-", "-"}
 		if l := run.Latency["linear4"]; l != nil {
 			cells[1], cells[2], cells[3] = fmt.Sprintf("%.1f", l.ClientMS.P50), fmt.Sprintf("%.1f", l.ClientMS.P99), fmt.Sprintf("%.1f", l.ServerMS.P50)
 		}
@@ -369,9 +378,12 @@ func printHandlers(out io.Writer, r *benchReport) {
 		}
 		if o := run.Overhead; o != nil {
 			cells[5], cells[6] = fmt.Sprintf("%+.2f", o.Linear4P50AddedMSPerStep), fmt.Sprintf("%+.1f", o.Linear4P50AddedPct)
+			if o.Linear4HandlerAddedMSPerStep != nil {
+				cells[7] = fmt.Sprintf("%+.2f", *o.Linear4HandlerAddedMSPerStep)
+			}
 		}
 		if run.WorkerPeakRSSMB > 0 {
-			cells[7] = fmt.Sprintf("%.1f", run.WorkerPeakRSSMB)
+			cells[8] = fmt.Sprintf("%.1f", run.WorkerPeakRSSMB)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}

@@ -79,14 +79,8 @@ func buildModule(name string) (string, error) {
 	return out, err
 }
 
-// cacheDir keeps the compiled test modules between test runs: compiling a
-// Go guest takes a second, and minutes under the race detector.
-func cacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "tasker-go", "wasm-test-cache")
-	}
-	return filepath.Join(guestRoot, "cache")
-}
+// cacheDir keeps the compiled test modules between test runs.
+func cacheDir() string { return wasmtest.CompilationCacheDir() }
 
 // warm compiles a module into the cache once, so that tests running in
 // parallel do not all compile it at the same time.
@@ -101,15 +95,7 @@ func warm(path string) error {
 	return err
 }
 
-func buildGo(pkg, out string) error {
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
-	// GOFLAGS is cleared: a -race in it does not apply to wasip1.
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return nil
-}
+func buildGo(pkg, out string) error { return wasmtest.BuildGo(context.Background(), "", pkg, out) }
 
 var errNoClang = errors.New("no clang for wasm32-wasi")
 

@@ -1,13 +1,16 @@
 // Command arith is an example WASM handler module written in Go: the
-// linear and diamond workflows' arithmetic (each step squares the number
-// before it; the diamond's end multiplies its branches and squares the
-// product), with exactly the results of the native Go handlers in
-// workers/native. Build it with
+// arithmetic of the linear, diamond, mixed-DAG and tree workflows (each step
+// squares the number before it; a convergence multiplies its parents and
+// squares the product), with exactly the results of the native Go handlers
+// in workers/native. tasker bench --handlers wasm runs the native example
+// templates on it. Build it with
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o arith.wasm ./worker/wasm/examples/arith
 //
-// Its handlers (exports.go) are linear_step_1 … linear_step_4,
-// diamond_start, diamond_branch_b, diamond_branch_c and diamond_end.
+// Its handlers (exports.go) are named after the steps they serve:
+// linear_step_1 … linear_step_4, diamond_start, diamond_branch_b,
+// diamond_branch_c, diamond_end, dag_init … dag_finalize and tree_root …
+// tree_final_convergence.
 package main
 
 import (
@@ -34,8 +37,32 @@ var handlers = map[string]guest.Handler{
 	"diamond_start":    squareInput,
 	"diamond_branch_b": squareOf("diamond_start"),
 	"diamond_branch_c": squareOf("diamond_start"),
-	"diamond_end":      multiplySquare("diamond_branch_b", "diamond_branch_c"),
+	"diamond_end":      multiplySquare(converge{}, "diamond_branch_b", "diamond_branch_c"),
+
+	"dag_init":          squareInput,
+	"dag_process_left":  squareOf("dag_init"),
+	"dag_process_right": squareOf("dag_init"),
+	"dag_validate":      multiplySquare(converge{}, "dag_process_left", "dag_process_right"),
+	"dag_transform":     squareOf("dag_process_left"),
+	"dag_analyze":       squareOf("dag_process_right"),
+	// The mixed DAG's final product and square saturate at 2^128-1.
+	"dag_finalize": multiplySquare(converge{operation: "multiply_three_and_square", ceiling: u128Max},
+		"dag_validate", "dag_transform", "dag_analyze"),
+
+	"tree_root":         squareInput,
+	"tree_branch_left":  squareOf("tree_root"),
+	"tree_branch_right": squareOf("tree_root"),
+	"tree_leaf_d":       squareOf("tree_branch_left"),
+	"tree_leaf_e":       squareOf("tree_branch_left"),
+	"tree_leaf_f":       squareOf("tree_branch_right"),
+	"tree_leaf_g":       squareOf("tree_branch_right"),
+	// The tree's final value (n^64) is always a decimal string.
+	"tree_final_convergence": multiplySquare(converge{operation: "multiply_all_and_square", asString: true},
+		"tree_leaf_d", "tree_leaf_e", "tree_leaf_f", "tree_leaf_g"),
 }
+
+// u128Max is 2^128-1, the ceiling of the mixed DAG's final product.
+var u128Max = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
 
 // squareResult is the result of a step that squares one number.
 type squareResult struct {
@@ -53,6 +80,14 @@ type convergenceResult struct {
 	Operation string         `json:"operation"`
 	Inputs    map[string]any `json:"inputs"`
 	Product   any            `json:"product"`
+	Saturated bool           `json:"saturated,omitempty"`
+}
+
+// converge shapes a multiply-and-square step's result.
+type converge struct {
+	operation string   // default multiply_and_square
+	asString  bool     // always return the result as a decimal string
+	ceiling   *big.Int // saturate the product and the square here (nil: exact)
 }
 
 // squareInput squares the task context's even_number.
@@ -95,7 +130,10 @@ func squareOf(from string) guest.Handler {
 
 // multiplySquare multiplies the numbers of the ancestor steps from and
 // squares the product.
-func multiplySquare(from ...string) guest.Handler {
+func multiplySquare(opts converge, from ...string) guest.Handler {
+	if opts.operation == "" {
+		opts.operation = "multiply_and_square"
+	}
 	return func(step *guest.Step) (any, error) {
 		inputs := make(map[string]any, len(from))
 		product := big.NewInt(1)
@@ -107,9 +145,28 @@ func multiplySquare(from ...string) guest.Handler {
 			inputs[name] = intValue(n)
 			product.Mul(product, n)
 		}
-		return convergenceResult{Result: intValue(square(product)), Operation: "multiply_and_square",
-			Inputs: inputs, Product: intValue(product)}, nil
+		v := square(product)
+		res := convergenceResult{Operation: opts.operation, Inputs: inputs}
+		if opts.ceiling != nil {
+			var vs, ps bool
+			v, vs = saturate(v, opts.ceiling)
+			product, ps = saturate(product, opts.ceiling)
+			res.Saturated = vs || ps
+		}
+		res.Result, res.Product = intValue(v), intValue(product)
+		if opts.asString {
+			res.Result = v.String()
+		}
+		return res, nil
 	}
+}
+
+// saturate caps v at ceiling and reports whether it had to.
+func saturate(v, ceiling *big.Int) (*big.Int, bool) {
+	if v.Cmp(ceiling) > 0 {
+		return new(big.Int).Set(ceiling), true
+	}
+	return v, false
 }
 
 func invalid(format string, args ...any) error {

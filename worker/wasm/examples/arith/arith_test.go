@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +12,7 @@ import (
 	"github.com/tasker-go/tasker/worker"
 	"github.com/tasker-go/tasker/worker/wasm/guest"
 	"github.com/tasker-go/tasker/worker/workertest"
+	"github.com/tasker-go/tasker/workers/native"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -43,4 +45,49 @@ func TestHandlersNatively(t *testing.T) {
 
 	out = invoke("linear_step_2", workertest.NewStep("linear_step_2"))
 	require.Contains(t, string(out["error"]), `step \"linear_step_2\" has no completed ancestor \"linear_step_1\"`)
+}
+
+// TestSameResultsAsNative walks the native example workflows the guest
+// serves (linear, diamond, mixed DAG, tree), step by step in template
+// order: every guest handler, named after its step, returns exactly what
+// the native Go handler of the step's callable returns for the same event.
+func TestSameResultsAsNative(t *testing.T) {
+	reg := worker.NewRegistry()
+	require.NoError(t, native.Register(reg))
+	tpls, err := native.Templates()
+	require.NoError(t, err)
+	served := 0
+	for _, tpl := range tpls {
+		if !slices.Contains([]string{"examples_linear", "examples_diamond", "examples_dag", "examples_tree"}, tpl.NamespaceName) {
+			continue
+		}
+		for _, even := range []int{2, 6} {
+			results := map[string]any{}
+			for _, s := range tpl.Steps {
+				h, ok := handlers[s.Name]
+				require.True(t, ok, "no guest handler for %s", s.Name)
+				b := workertest.NewStep(s.Name).WithCallable(s.Handler.Callable).
+					WithContext(map[string]int{"even_number": even}).WithConfig(s.Handler.Initialization)
+				for _, d := range s.Dependencies {
+					b = b.WithDependency(d, results[d])
+				}
+				want := reg.Execute(context.Background(), b.Build())
+				require.True(t, want.IsSuccess(), "%s: %s", s.Name, want.Message())
+				wantJSON, err := json.Marshal(want.Value())
+				require.NoError(t, err)
+				ev, err := worker.StepEvent(context.Background(), b.Build())
+				require.NoError(t, err)
+				var got struct {
+					Success bool            `json:"success"`
+					Result  json.RawMessage `json:"result"`
+				}
+				require.NoError(t, json.Unmarshal(guest.Invoke(ev, h), &got))
+				require.True(t, got.Success, s.Name)
+				require.JSONEq(t, string(wantJSON), string(got.Result), "%s/%s with even_number %d", tpl.NamespaceName, s.Name, even)
+				results[s.Name] = json.RawMessage(wantJSON)
+				served++
+			}
+		}
+	}
+	require.Equal(t, 2*(4+4+7+8), served, "every step of the four workflows")
 }

@@ -34,3 +34,58 @@ func diamondBranchC(ptr, size uint32) uint64 {
 
 //go:wasmexport diamond_end
 func diamondEnd(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["diamond_end"]) }
+
+//go:wasmexport dag_init
+func dagInit(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["dag_init"]) }
+
+//go:wasmexport dag_process_left
+func dagProcessLeft(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, handlers["dag_process_left"])
+}
+
+//go:wasmexport dag_process_right
+func dagProcessRight(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, handlers["dag_process_right"])
+}
+
+//go:wasmexport dag_validate
+func dagValidate(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["dag_validate"]) }
+
+//go:wasmexport dag_transform
+func dagTransform(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["dag_transform"]) }
+
+//go:wasmexport dag_analyze
+func dagAnalyze(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["dag_analyze"]) }
+
+//go:wasmexport dag_finalize
+func dagFinalize(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["dag_finalize"]) }
+
+//go:wasmexport tree_root
+func treeRoot(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["tree_root"]) }
+
+//go:wasmexport tree_branch_left
+func treeBranchLeft(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, handlers["tree_branch_left"])
+}
+
+//go:wasmexport tree_branch_right
+func treeBranchRight(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, handlers["tree_branch_right"])
+}
+
+//go:wasmexport tree_leaf_d
+func treeLeafD(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["tree_leaf_d"]) }
+
+//go:wasmexport tree_leaf_e
+func treeLeafE(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["tree_leaf_e"]) }
+
+//go:wasmexport tree_leaf_f
+func treeLeafF(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["tree_leaf_f"]) }
+
+//go:wasmexport tree_leaf_g
+func treeLeafG(ptr, size uint32) uint64 { return guest.Run(ptr, size, handlers["tree_leaf_g"]) }
+
+//go:wasmexport tree_final_convergence
+func treeFinalConvergence(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, handlers["tree_final_convergence"])
+}
