@@ -1,28 +1,16 @@
 package orchestration
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/batch"
-	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
-	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/stepresult"
-	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestBatchResultRacingOrchestrators: two orchestrators process the same
@@ -30,14 +18,6 @@ import (
 // workers and the convergence step exist once, each worker is enqueued
 // once (parallelism 50), and the redelivery creates nothing.
 func TestBatchResultRacingOrchestrators(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	db := testdb.New(t)
-	pool := db.Pool(t, 8)
-	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
-	require.NoError(t, err)
-	st, err := store.New(store.Config{Pool: pool, Queue: q, Schema: db.Schema, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
 	tpls, err := template.Parse([]byte(`
 name: race
 namespace_name: batch_race
@@ -57,71 +37,22 @@ steps:
     handler: {callable: gather}
 `), "race.yaml", template.ParseOptions{})
 	require.NoError(t, err)
-	_, err = st.RegisterTemplates(ctx, tpls)
-	require.NoError(t, err)
-	queue := messaging.WorkerQueue("batch_race")
-	for _, name := range []string{queue, messaging.StepResultsQueue} {
-		require.NoError(t, q.Ensure(ctx, name))
-	}
-	connCfg, err := pgx.ParseConfig(db.URLWithSchema())
-	require.NoError(t, err)
-	cores := make([]*Core, 2)
-	reg := prometheus.NewRegistry()
-	for i := range cores {
-		cores[i], err = New(Options{Store: st, Queue: q, ConnConfig: connCfg,
-			Config: *config.Default(config.ContextOrchestration).Orchestration,
-			Logger: slog.New(slog.DiscardHandler), Registerer: reg})
-		require.NoError(t, err)
-	}
-	created, err := cores[0].CreateTask(ctx, TaskRequest{Namespace: "batch_race", Name: "race", Version: "1.0.0"})
+	e := newRaceEnv(t, "batch_race", tpls)
+	created, err := e.cores[0].CreateTask(e.ctx, TaskRequest{Namespace: "batch_race", Name: "race", Version: "1.0.0"})
 	require.NoError(t, err)
 	task := created.Task
 
 	// Run split: claim it, report the outcome, take the result message.
-	msgs, err := q.Claim(ctx, queue, 10, 30*time.Second)
-	require.NoError(t, err)
-	require.Len(t, msgs, 1)
-	var sm messaging.StepMessage
-	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
-	claimed, err := st.ClaimSteps(ctx, "w", []store.ClaimRequest{{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID,
-		MessageID: msgs[0].ID, ReadCount: msgs[0].ReadCount, Deadline: time.Now().Add(30 * time.Second)}})
-	require.NoError(t, err)
-	cs := claimed.Claimed[0]
 	value, err := json.Marshal(map[string]any{batch.ResultField: batch.CreateBatches("work", batch.Plan(50, 1, 50, 0), 50)})
 	require.NoError(t, err)
-	res, err := json.Marshal(stepresult.Success(cs.Step.UUID, value, nil))
-	require.NoError(t, err)
-	_, err = st.CompleteSteps(ctx, []store.StepResult{{StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID,
-		Attempt: cs.Step.Attempts, WorkerID: "w", CorrelationID: cs.Task.CorrelationID, Success: true, Result: res,
-		Queue: queue, MessageID: cs.MessageID, ReadCount: cs.ReadCount}})
-	require.NoError(t, err)
-	rm, err := q.Claim(ctx, messaging.StepResultsQueue, 10, 0)
-	require.NoError(t, err)
-	require.Len(t, rm, 1)
+	rm := e.runStep("split", value)
 
-	var wg sync.WaitGroup
-	errs := make([]error, len(cores))
-	start := make(chan struct{})
-	for i, c := range cores {
-		wg.Go(func() {
-			<-start
-			errs[i] = c.processResults(ctx, rm)
-		})
-	}
-	close(start)
-	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
-	counter := func(c prometheus.Counter) float64 {
-		var m dto.Metric
-		require.NoError(t, c.Write(&m))
-		return m.GetCounter().GetValue()
-	}
-	require.Equal(t, 51.0, counter(cores[0].metrics.stepsCreated), "50 workers and gather")
-	require.NoError(t, cores[1].processResults(ctx, rm))
-	require.Equal(t, 51.0, counter(cores[0].metrics.stepsCreated), "a redelivered batchable result creates nothing")
+	e.processAtOnce(rm)
+	require.Equal(t, 51.0, e.count(e.cores[0].metrics.stepsCreated), "50 workers and gather")
+	require.NoError(t, e.cores[1].processResults(e.ctx, []messaging.Message{rm}))
+	require.Equal(t, 51.0, e.count(e.cores[0].metrics.stepsCreated), "a redelivered batchable result creates nothing")
 
-	steps, err := st.StepReadiness(ctx, []uuid.UUID{task.UUID}, nil)
+	steps, err := e.st.StepReadiness(e.ctx, []uuid.UUID{task.UUID}, nil)
 	require.NoError(t, err)
 	require.Len(t, steps, 52)
 	enqueued := 0
@@ -134,7 +65,7 @@ steps:
 		}
 	}
 	require.Equal(t, 50, enqueued)
-	depth, err := q.Stats(ctx, queue)
+	depth, err := e.q.Stats(e.ctx, e.queue)
 	require.NoError(t, err)
 	require.Equal(t, int64(50), depth.Depth, "one message per worker")
 }
