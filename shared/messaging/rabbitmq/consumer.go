@@ -269,11 +269,9 @@ func (co *Consumer) handle(ctx context.Context, ch *amqp.Channel, raw amqp.Deliv
 		}
 		return true
 	}
-	if !d.dueAt.IsZero() {
-		if _, early := BucketFor(time.Until(d.dueAt)); early {
-			co.forward(ctx, d)
-			return true
-		}
+	if !d.dueAt.IsZero() && time.Until(d.dueAt) > DueSlack {
+		co.forward(ctx, d)
+		return true
 	}
 	d.handedOut = true
 	co.outstanding.Add(1)

@@ -95,14 +95,14 @@ func (d *Delivery) Ack() error {
 	return d.settle("acking", func() error { return d.ch.Ack(d.tag, false) })
 }
 
-// Nack gives the message back. With a delay under MinDelay the broker
+// Nack gives the message back. With no delay (zero or less) the broker
 // requeues it at once (counting a redelivery); otherwise a copy carrying the
 // delivery count is published through the delay buckets (with confirm) and
 // the original acked, so it comes back after about delay. A message whose
 // ReadCount reaches the consumer's MaxDeliveries is dead-lettered when it
 // comes back.
 func (d *Delivery) Nack(ctx context.Context, delay time.Duration) error {
-	if delay < MinDelay {
+	if delay <= 0 {
 		return d.settle("nacking", func() error { return d.ch.Nack(d.tag, false, true) })
 	}
 	if d.settled.Load() {

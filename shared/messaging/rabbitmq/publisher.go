@@ -38,8 +38,8 @@ type Message struct {
 	ID int64
 	// Payload is the message body (JSON).
 	Payload json.RawMessage
-	// Delay holds the message back (see the delay buckets in topology.go);
-	// under MinDelay it is delivered at once.
+	// Delay holds the message back (see the delay buckets in topology.go):
+	// it is delivered no earlier, and at most about MinDelay later.
 	Delay time.Duration
 	// Timestamp is when the message was first sent (Delivery.EnqueuedAt);
 	// zero means now.
@@ -116,7 +116,7 @@ func (p *Publisher) Publish(ctx context.Context, queue string, msgs ...Message) 
 		if due.IsZero() && m.Delay > 0 {
 			due = now.Add(m.Delay)
 		}
-		if b, ok := BucketFor(time.Until(due)); ok {
+		if b, ok := BucketFor(time.Until(due)); ok && !due.IsZero() {
 			if err := p.c.declareBucket(ctx, b); err != nil {
 				return err
 			}

@@ -27,15 +27,19 @@ import (
 //
 // Buckets are MinDelay·2^k (100ms, 200ms, 400ms, … up to MaxBucket, about
 // 14.6h): at most 20 queues whatever the delays. A delay takes the largest
-// bucket not longer than it, so it never arrives early; the consumer that
-// receives a message before its time (it carries its due time) sends it on
-// through the largest bucket that fits what remains, so a delay is met
-// within MinDelay after at most one hop per set bit of the delay in units of
-// MinDelay (a 65 s delay: 51.2 s, 12.8 s, 0.8 s and 0.2 s buckets). Delays
-// shorter than MinDelay are not delayed.
+// bucket not longer than it (MinDelay when it is shorter than that). A
+// message carries its due time, and the consumer that receives it more than
+// DueSlack before that time sends it on through the bucket that fits what
+// remains, so a delay is met to within MinDelay, never early, after at most
+// one hop per set bit of the delay counted in units of MinDelay (a 65 s
+// delay: the 51.2 s, 12.8 s, 0.8 s and 0.2 s buckets). A delay of zero or
+// less is no delay.
 const (
-	// MinDelay is the shortest bucket: shorter delays are delivered at once.
+	// MinDelay is the shortest bucket: the resolution of delays.
 	MinDelay = 100 * time.Millisecond
+	// DueSlack is how early a delayed message may be handed out (clocks and
+	// timers are not exact): one that arrives earlier is sent on.
+	DueSlack = 10 * time.Millisecond
 	// bucketCount buckets: MinDelay·2^0 … MinDelay·2^(bucketCount-1).
 	bucketCount = 20
 	// MaxBucket is the longest bucket; longer delays hop.
@@ -60,9 +64,10 @@ const (
 func DLQName(queue string) string { return queue + "_dlq" }
 
 // BucketFor returns the bucket a delay of d goes through: the largest bucket
-// not longer than d, and false when d is shorter than MinDelay.
+// not longer than d, MinDelay when d is shorter, and false when d is zero or
+// negative (no delay).
 func BucketFor(d time.Duration) (time.Duration, bool) {
-	if d < MinDelay {
+	if d <= 0 {
 		return 0, false
 	}
 	b := MinDelay

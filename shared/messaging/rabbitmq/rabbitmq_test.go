@@ -1,0 +1,221 @@
+package rabbitmq_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/rabbitmq"
+)
+
+func TestNewValidatesConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  rabbitmq.Config
+		want string
+	}{
+		{rabbitmq.Config{}, "URL is required"},
+		{rabbitmq.Config{URL: "http://localhost"}, `URL scheme "http": want amqp or amqps`},
+		{rabbitmq.Config{URL: "amqp://x", Heartbeat: -time.Second}, "Heartbeat must not be negative"},
+		{rabbitmq.Config{URL: "amqp://x", ReconnectMin: 2 * time.Second, ReconnectMax: time.Second}, "ReconnectMax (1s) must be at least ReconnectMin (2s)"},
+		{rabbitmq.Config{URL: "amqp://x", DelayPrefix: "bad-name"}, `DelayPrefix "bad-name"`},
+	} {
+		_, err := rabbitmq.New(tc.cfg)
+		require.ErrorIs(t, err, rabbitmq.ErrInvalidConfig)
+		require.ErrorContains(t, err, tc.want)
+	}
+	c, err := rabbitmq.New(rabbitmq.Config{URL: "amqp://guest:guest@localhost/"})
+	require.NoError(t, err)
+	require.Equal(t, rabbitmq.DefaultConfirmTimeout, c.Config().ConfirmTimeout)
+	require.Equal(t, "tasker", c.Config().DelayPrefix)
+}
+
+func TestBucketFor(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want time.Duration
+		ok   bool
+	}{
+		{0, 0, false},
+		{-time.Second, 0, false},
+		{time.Millisecond, 100 * time.Millisecond, true},
+		{99 * time.Millisecond, 100 * time.Millisecond, true},
+		{100 * time.Millisecond, 100 * time.Millisecond, true},
+		{199 * time.Millisecond, 100 * time.Millisecond, true},
+		{200 * time.Millisecond, 200 * time.Millisecond, true},
+		{65 * time.Second, 51200 * time.Millisecond, true},
+		{rabbitmq.MaxBucket, rabbitmq.MaxBucket, true},
+		{48 * time.Hour, rabbitmq.MaxBucket, true},
+	} {
+		got, ok := rabbitmq.BucketFor(tc.d)
+		require.Equal(t, tc.ok, ok, tc.d)
+		require.Equal(t, tc.want, got, tc.d)
+	}
+}
+
+func TestPublishConsumeAck(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	p := newPublisher(t, c)
+	before := time.Now().Truncate(time.Second)
+	require.NoError(t, p.Publish(ctx, q, rabbitmq.Message{ID: 42, Payload: json.RawMessage(`{"n":1}`)}, msg(`{"n":2}`)))
+	st, err := c.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, 2, st.Ready, "confirmed messages are in the queue")
+
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q, Prefetch: 10})
+	d1, d2 := next(t, co), next(t, co)
+	require.Equal(t, int64(42), d1.ID)
+	require.JSONEq(t, `{"n":1}`, string(d1.Payload))
+	require.Equal(t, q, d1.Queue)
+	require.Equal(t, 1, d1.ReadCount)
+	require.False(t, d1.EnqueuedAt.Before(before))
+	require.Positive(t, d2.ID, "an id is assigned when none is given")
+	require.NotEqual(t, d1.ID, d2.ID)
+	require.NoError(t, d1.Ack())
+	require.ErrorIs(t, d1.Ack(), rabbitmq.ErrAlreadySettled)
+	require.NoError(t, d2.Ack())
+	eventually(t, "queue drained", func() bool {
+		st, err := c.Stats(ctx, q)
+		return err == nil && st.Ready == 0 && st.Consumers == 1
+	})
+}
+
+func TestDeclareQueueIsIdempotent(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, c.DeclareQueue(ctx, q), "declaring again")
+	_, err := c.Stats(ctx, rabbitmq.DLQName(q))
+	require.NoError(t, err, "the dead-letter queue exists")
+	require.ErrorIs(t, c.DeclareQueue(ctx, "bad name"), messaging.ErrInvalidQueueName)
+}
+
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	p := newPublisher(t, c)
+	err := p.Publish(ctx, randomName("missing_"), msg(`{}`))
+	require.ErrorIs(t, err, rabbitmq.ErrUnroutable, "a queue that does not exist")
+	require.ErrorIs(t, p.Publish(ctx, "no-dashes", msg(`{}`)), messaging.ErrInvalidQueueName)
+	require.ErrorContains(t, p.Publish(ctx, newQueue(t, c), msg(`{not json`)), "payload is not valid JSON")
+	// The publisher keeps working after a returned message.
+	q := newQueue(t, c)
+	require.NoError(t, p.Publish(ctx, q, msg(`{}`)))
+}
+
+func TestNackRequeuesAndCountsDeliveries(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 7, Payload: json.RawMessage(`{}`)}))
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q, Prefetch: 1})
+
+	d := next(t, co)
+	require.Equal(t, 1, d.ReadCount)
+	require.NoError(t, d.Nack(ctx, 0))
+	d = next(t, co)
+	require.Equal(t, int64(7), d.ID)
+	require.Equal(t, 2, d.ReadCount, "the broker counts the requeue")
+
+	nacked := time.Now()
+	require.NoError(t, d.Nack(ctx, 300*time.Millisecond))
+	d = next(t, co)
+	require.GreaterOrEqual(t, time.Since(nacked), 300*time.Millisecond-rabbitmq.DueSlack, "a delayed nack is not delivered before its delay")
+	require.Equal(t, int64(7), d.ID, "the delayed copy keeps the id")
+	require.Equal(t, 3, d.ReadCount, "the delayed copy carries the delivery count")
+	require.NoError(t, d.Ack())
+}
+
+func TestMaxDeliveriesDeadLetters(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 9, Payload: json.RawMessage(`{"poison":true}`)}))
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q, Prefetch: 1, MaxDeliveries: 3})
+	require.NoError(t, next(t, co).Nack(ctx, 0))
+	require.NoError(t, next(t, co).Nack(ctx, 200*time.Millisecond))
+	d := next(t, co)
+	require.Equal(t, 3, d.ReadCount)
+	require.NoError(t, d.Nack(ctx, 0), "the fourth delivery passes MaxDeliveries")
+
+	dlq := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: rabbitmq.DLQName(q)})
+	dead := next(t, dlq)
+	require.Equal(t, int64(9), dead.ID)
+	require.JSONEq(t, `{"poison":true}`, string(dead.Payload))
+	require.NoError(t, dead.Ack())
+	require.Equal(t, int64(1), co.DeadLettered())
+}
+
+func TestDeadLetter(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 11, Payload: json.RawMessage(`{}`)}))
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q})
+	d := next(t, co)
+	require.NoError(t, d.DeadLetter())
+	require.ErrorIs(t, d.Ack(), rabbitmq.ErrAlreadySettled)
+	dead := next(t, startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: rabbitmq.DLQName(q)}))
+	require.Equal(t, int64(11), dead.ID)
+	require.NoError(t, dead.Ack())
+}
+
+// TestDelayLongerThanItsBucketHops: a delay that is no bucket's length goes
+// through several (700ms = 400 + 200 + 100) and is not delivered early.
+func TestDelayLongerThanItsBucketHops(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q})
+	sent := time.Now()
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 5, Payload: json.RawMessage(`{}`), Delay: 700 * time.Millisecond}))
+	d := next(t, co)
+	require.GreaterOrEqual(t, time.Since(sent), 700*time.Millisecond-rabbitmq.DueSlack, "not delivered early")
+	require.Equal(t, int64(5), d.ID)
+	require.Equal(t, 1, d.ReadCount, "hops are not deliveries")
+	require.NoError(t, d.Ack())
+}
+
+// TestPrefetchBoundsUnacked: the broker hands out at most prefetch
+// unacknowledged messages, and SetPrefetch changes that at run time.
+func TestPrefetchBoundsUnacked(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	p := newPublisher(t, c)
+	for range 6 {
+		require.NoError(t, p.Publish(ctx, q, msg(`{}`)))
+	}
+	co := startConsumer(t, c, rabbitmq.ConsumerConfig{Queue: q, Prefetch: 1})
+	held := []*rabbitmq.Delivery{next(t, co)}
+	ready := func(n int) func() bool {
+		return func() bool { st, err := c.Stats(ctx, q); return err == nil && st.Ready == n }
+	}
+	eventually(t, "5 ready with prefetch 1", ready(5))
+	require.NoError(t, co.SetPrefetch(3))
+	require.Equal(t, 3, co.Prefetch())
+	held = append(held, next(t, co), next(t, co), next(t, co))
+	// One unacked message belongs to the first subscription, so the new
+	// one may hold three more: 6 - 4 = 2 ready.
+	eventually(t, "2 ready after raising prefetch", ready(2))
+	require.Error(t, co.SetPrefetch(0))
+	for _, d := range held {
+		require.NoError(t, d.Ack())
+	}
+	for range 2 {
+		require.NoError(t, next(t, co).Ack())
+	}
+	eventually(t, "queue drained", ready(0))
+}
