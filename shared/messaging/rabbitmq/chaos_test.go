@@ -20,14 +20,16 @@ import (
 // and started again: every message is delivered at least once.
 //
 // It stops the local broker for everyone using it, so it is not parallel
-// (no other test of this package runs meanwhile), keeps the outage short,
-// and always starts the broker again, also when it fails. Set
+// (no other test of this package runs meanwhile), holds the broker lock
+// exclusively (other processes running these tests wait), keeps the outage
+// short, and always starts the broker again, also when it fails. Set
 // TASKER_SKIP_RABBITMQ_CHAOS to skip it; -short skips it too.
 func TestChaosBrokerStopped(t *testing.T) {
 	if testing.Short() || os.Getenv("TASKER_SKIP_RABBITMQ_CHAOS") != "" {
 		t.Skip("broker chaos test skipped (-short or TASKER_SKIP_RABBITMQ_CHAOS)")
 	}
 	requireBroker(t)
+	ownBroker(t)
 	rabbitmqctl(t, "await_startup")
 
 	e := newOutboxEnv(t)

@@ -9,8 +9,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +54,44 @@ func requireBroker(t *testing.T) {
 	_ = conn.Close()
 }
 
+// Test processes of this package (two engineers, two runs) coordinate
+// through a file lock: every test that uses the broker holds it shared, and
+// the chaos test, which stops the broker for everyone, holds it exclusively,
+// so it waits for the others' tests and they wait for it.
+var (
+	brokerLockPath = filepath.Join(os.TempDir(), "tasker-rabbitmq-tests.lock")
+	// chaosRunning is set while this process holds the lock exclusively
+	// (the chaos test is not parallel: nothing else of this package runs).
+	chaosRunning atomic.Bool
+)
+
+func lockBroker(t *testing.T, how int) {
+	t.Helper()
+	f, err := os.OpenFile(brokerLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Flock(int(f.Fd()), how)) //nolint:gosec // a file descriptor fits an int
+	t.Cleanup(func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:gosec // as above
+		_ = f.Close()
+	})
+}
+
+// shareBroker holds the broker lock shared until the test ends.
+func shareBroker(t *testing.T) {
+	t.Helper()
+	if !chaosRunning.Load() {
+		lockBroker(t, syscall.LOCK_SH)
+	}
+}
+
+// ownBroker holds the broker lock exclusively until the test ends.
+func ownBroker(t *testing.T) {
+	t.Helper()
+	lockBroker(t, syscall.LOCK_EX)
+	chaosRunning.Store(true)
+	t.Cleanup(func() { chaosRunning.Store(false) })
+}
+
 func randomName(prefix string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -68,6 +109,7 @@ func testCtx(t *testing.T) context.Context {
 func newClient(t *testing.T, mod func(*rabbitmq.Config)) *rabbitmq.Client {
 	t.Helper()
 	requireBroker(t)
+	shareBroker(t)
 	cfg := rabbitmq.Config{URL: brokerURL(), DelayPrefix: randomName("t"), ConnectionName: randomName("tasker-test-"),
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second}
 	if mod != nil {

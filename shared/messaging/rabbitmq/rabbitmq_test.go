@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/rabbitmq"
 )
@@ -218,4 +219,19 @@ func TestPrefetchBoundsUnacked(t *testing.T) {
 		require.NoError(t, next(t, co).Ack())
 	}
 	eventually(t, "queue drained", ready(0))
+}
+
+func TestFromConfig(t *testing.T) {
+	cfg := config.Default(config.ContextShared)
+	require.NoError(t, cfg.Validate())
+	cfg.Queues.RabbitMQ.URL = brokerURL()
+	s := rabbitmq.FromConfig(cfg.Queues.RabbitMQ, "orchestration-1", nil)
+	require.Equal(t, "orchestration-1", s.Conn.ConnectionName)
+	require.Equal(t, cfg.Queues.RabbitMQ.Heartbeat, s.Conn.Heartbeat)
+	require.Equal(t, cfg.Queues.RabbitMQ.ConnectTimeout, s.Conn.DialTimeout)
+	require.Equal(t, cfg.Queues.RabbitMQ.OutboxBatchSize, s.Relay.BatchSize)
+	require.Equal(t, 100, s.Prefetch)
+	require.Equal(t, 10, s.MaxDeliveries)
+	_, err := rabbitmq.New(s.Conn)
+	require.NoError(t, err, "the defaults make a valid client configuration")
 }
