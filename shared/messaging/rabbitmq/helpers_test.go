@@ -36,7 +36,7 @@ func brokerURL() string {
 
 // requireBroker skips the test when the broker cannot be reached, unless
 // TASKER_REQUIRE_RABBITMQ is set (CI), where it fails instead.
-func requireBroker(t *testing.T) {
+func requireBroker(t testing.TB) {
 	t.Helper()
 	u, err := url.Parse(brokerURL())
 	require.NoError(t, err)
@@ -65,7 +65,7 @@ var (
 	chaosRunning atomic.Bool
 )
 
-func lockBroker(t *testing.T, how int) {
+func lockBroker(t testing.TB, how int) {
 	t.Helper()
 	f, err := os.OpenFile(brokerLockPath, os.O_CREATE|os.O_RDWR, 0o666)
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func lockBroker(t *testing.T, how int) {
 }
 
 // shareBroker holds the broker lock shared until the test ends.
-func shareBroker(t *testing.T) {
+func shareBroker(t testing.TB) {
 	t.Helper()
 	if !chaosRunning.Load() {
 		lockBroker(t, syscall.LOCK_SH)
@@ -85,7 +85,7 @@ func shareBroker(t *testing.T) {
 }
 
 // ownBroker holds the broker lock exclusively until the test ends.
-func ownBroker(t *testing.T) {
+func ownBroker(t testing.TB) {
 	t.Helper()
 	lockBroker(t, syscall.LOCK_EX)
 	chaosRunning.Store(true)
@@ -98,7 +98,7 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -106,7 +106,7 @@ func testCtx(t *testing.T) context.Context {
 
 // newClient starts a connected client with a private delay prefix; its
 // delay objects are deleted and it stops when the test ends.
-func newClient(t *testing.T, mod func(*rabbitmq.Config)) *rabbitmq.Client {
+func newClient(t testing.TB, mod func(*rabbitmq.Config)) *rabbitmq.Client {
 	t.Helper()
 	requireBroker(t)
 	shareBroker(t)
@@ -133,7 +133,7 @@ func newClient(t *testing.T, mod func(*rabbitmq.Config)) *rabbitmq.Client {
 
 // newQueue declares a queue with a unique name, deleted (with its DLQ) when
 // the test ends.
-func newQueue(t *testing.T, c *rabbitmq.Client) string {
+func newQueue(t testing.TB, c *rabbitmq.Client) string {
 	t.Helper()
 	q := randomName("q_")
 	ctx := testCtx(t)
@@ -149,7 +149,7 @@ func newQueue(t *testing.T, c *rabbitmq.Client) string {
 }
 
 // startConsumer starts a consumer, stopped when the test ends.
-func startConsumer(t *testing.T, c *rabbitmq.Client, cfg rabbitmq.ConsumerConfig) *rabbitmq.Consumer {
+func startConsumer(t testing.TB, c *rabbitmq.Client, cfg rabbitmq.ConsumerConfig) *rabbitmq.Consumer {
 	t.Helper()
 	co, err := c.NewConsumer(cfg)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func startConsumer(t *testing.T, c *rabbitmq.Client, cfg rabbitmq.ConsumerConfig
 	return co
 }
 
-func newPublisher(t *testing.T, c *rabbitmq.Client) *rabbitmq.Publisher {
+func newPublisher(t testing.TB, c *rabbitmq.Client) *rabbitmq.Publisher {
 	t.Helper()
 	p := c.NewPublisher()
 	t.Cleanup(func() { _ = p.Close() })
@@ -170,7 +170,7 @@ func newPublisher(t *testing.T, c *rabbitmq.Client) *rabbitmq.Publisher {
 }
 
 // next waits for the next delivery.
-func next(t *testing.T, co *rabbitmq.Consumer) *rabbitmq.Delivery {
+func next(t testing.TB, co *rabbitmq.Consumer) *rabbitmq.Delivery {
 	t.Helper()
 	select {
 	case d, ok := <-co.Deliveries():
@@ -187,7 +187,7 @@ func msg(s string) rabbitmq.Message {
 }
 
 // eventually polls cond until it holds (deadline 30s).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -227,7 +227,7 @@ func (d *cutDialer) cut() {
 
 // rabbitmqctl runs rabbitmqctl, skipping the test when it is not available
 // (a remote broker, or not root).
-func rabbitmqctl(t *testing.T, args ...string) string {
+func rabbitmqctl(t testing.TB, args ...string) string {
 	t.Helper()
 	path, err := exec.LookPath("rabbitmqctl")
 	if err != nil {

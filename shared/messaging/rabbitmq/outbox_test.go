@@ -19,14 +19,14 @@ import (
 
 // outboxEnv is a store on a private schema beside a broker client.
 type outboxEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    testdb.DB
 	store *store.Store
 	c     *rabbitmq.Client
 }
 
-func newOutboxEnv(t *testing.T) *outboxEnv {
+func newOutboxEnv(t testing.TB) *outboxEnv {
 	t.Helper()
 	c := newClient(t, nil)
 	db := testdb.New(t)
@@ -66,7 +66,7 @@ func (e *outboxEnv) relay(cfg rabbitmq.RelayConfig) *rabbitmq.Relay {
 	return r
 }
 
-func startRelay(t *testing.T, r *rabbitmq.Relay) {
+func startRelay(t testing.TB, r *rabbitmq.Relay) {
 	t.Helper()
 	require.NoError(t, r.Start(testCtx(t)))
 	t.Cleanup(func() {
