@@ -124,6 +124,14 @@ func (c *Client) connection(ctx context.Context) (*amqp.Connection, error) {
 		if conn != nil && !conn.IsClosed() {
 			return conn, nil
 		}
+		if conn != nil {
+			// Closed, and the run loop has not noticed yet: ready is still
+			// the closed channel of the lost connection.
+			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		select {
 		case <-ready:
 		case <-done:

@@ -18,8 +18,11 @@ type ConsumerConfig struct {
 	// Queue to consume. Required; declare it first (DeclareQueue).
 	Queue string
 	// Prefetch is how many unacknowledged messages the broker may hand the
-	// consumer at once: set it to the handler slots that are free, and
-	// change it with SetPrefetch as that changes. Default 1; at most 65535.
+	// consumer at once. Set it to the consumer's handler slots: a delivery
+	// stays unacknowledged while its handler runs and its transaction
+	// commits, so the broker's window is then exactly the free slots.
+	// Change it with SetPrefetch when the number of slots changes. Default
+	// 1; at most 65535.
 	Prefetch int
 	// MaxDeliveries dead-letters a message delivered more often than this
 	// (ReadCount above it) instead of handing it out: a message that kills
