@@ -1,6 +1,7 @@
 package rabbitmq_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -234,4 +235,42 @@ func TestFromConfig(t *testing.T) {
 	require.Equal(t, 10, s.MaxDeliveries)
 	_, err := rabbitmq.New(s.Conn)
 	require.NoError(t, err, "the defaults make a valid client configuration")
+}
+
+// TestConsumerStopWaitsForHandedOutDeliveries: Stop lets deliveries that
+// are out be settled first; one left unsettled when Stop gives up goes back
+// to the queue.
+func TestConsumerStopWaitsForHandedOutDeliveries(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	p := newPublisher(t, c)
+	ready := func(n int) func() bool {
+		return func() bool { st, err := c.Stats(ctx, q); return err == nil && st.Ready == n }
+	}
+
+	require.NoError(t, p.Publish(ctx, q, msg(`{"n":1}`)))
+	co, err := c.NewConsumer(rabbitmq.ConsumerConfig{Queue: q})
+	require.NoError(t, err)
+	require.NoError(t, co.Start(ctx))
+	held := next(t, co)
+	stopped := make(chan error, 1)
+	go func() { stopped <- co.Stop(ctx) }()
+	_, open := <-co.Deliveries()
+	require.False(t, open, "Deliveries closes on Stop")
+	require.NoError(t, held.Ack(), "the channel stays open for deliveries that are out")
+	require.NoError(t, <-stopped)
+	require.True(t, ready(0)(), "the acked message is gone")
+
+	require.NoError(t, p.Publish(ctx, q, msg(`{"n":2}`)))
+	co, err = c.NewConsumer(rabbitmq.ConsumerConfig{Queue: q})
+	require.NoError(t, err)
+	require.NoError(t, co.Start(ctx))
+	held = next(t, co)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, co.Stop(short), context.DeadlineExceeded, "an unsettled delivery holds Stop until its context ends")
+	require.ErrorIs(t, held.Ack(), rabbitmq.ErrStaleDelivery)
+	eventually(t, "the unsettled message is back in the queue", ready(1))
 }
