@@ -274,3 +274,26 @@ func TestConsumerStopWaitsForHandedOutDeliveries(t *testing.T) {
 	require.ErrorIs(t, held.Ack(), rabbitmq.ErrStaleDelivery)
 	eventually(t, "the unsettled message is back in the queue", ready(1))
 }
+
+// TestStatusReportsAnUnreachableBroker: while no connection can be made the
+// status says so, with the last error, and waiting for the connection ends
+// with the caller's context, naming that error.
+func TestStatusReportsAnUnreachableBroker(t *testing.T) {
+	t.Parallel()
+	c, err := rabbitmq.New(rabbitmq.Config{URL: "amqp://guest:guest@127.0.0.1:1/", ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.ErrorContains(t, c.WaitConnected(context.Background()), "not started")
+	ctx := testCtx(t)
+	require.NoError(t, c.Start(ctx))
+	defer func() { require.NoError(t, c.Stop(ctx)) }()
+	eventually(t, "an attempt failed", func() bool { return c.Status().LastError != "" })
+	st := c.Status()
+	require.False(t, st.Connected)
+	require.Zero(t, st.Connects)
+	require.Contains(t, st.LastError, "connecting to rabbitmq")
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err = c.WaitConnected(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "last error: connecting to rabbitmq")
+}
