@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests need are reachable: PostgreSQL (always),
-# the interpreters the binding tests drive (ruby), and the tools some tests
+# RabbitMQ (the rabbitmq queue backend's tests), the interpreters the binding tests drive (ruby), and the tools some tests
 # use (promtool, clang for wasm32, chromium for the dashboard).
 # On a fresh Debian machine it installs and starts them; on a machine where
 # they already run it does nothing. Prints the DATABASE_URL to use when it had
@@ -100,6 +100,38 @@ if ! { command -v clang >/dev/null 2>&1 && command -v wasm-ld >/dev/null 2>&1 &&
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null ||
     log "could not install the wasm32 C toolchain: the C guest tests will skip"
+fi
+
+# RabbitMQ, for shared/messaging/rabbitmq (scripts/test.sh makes those tests
+# fail rather than skip when the broker cannot be reached). Skipped when
+# RABBITMQ_URL points elsewhere. Debian's package when missing; started with
+# rabbitmq-server -detached, then waited for: the port, and the broker's own
+# await_startup.
+RABBIT_ADDR=127.0.0.1
+RABBIT_PORT=5672
+if [ -z "${RABBITMQ_URL:-}" ] && ! port_open "$RABBIT_ADDR" "$RABBIT_PORT"; then
+  if ! command -v rabbitmq-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    log "installing rabbitmq-server from Debian packages"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null 2>&1 ||
+      { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null; } ||
+      log "could not install rabbitmq-server"
+  fi
+  if command -v rabbitmq-server >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    as_root rabbitmq-server -detached >/dev/null 2>&1 || log "rabbitmq-server -detached failed"
+    for _ in $(seq 1 240); do
+      port_open "$RABBIT_ADDR" "$RABBIT_PORT" && break
+      sleep 0.5
+    done
+    if port_open "$RABBIT_ADDR" "$RABBIT_PORT" && as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null 2>&1; then
+      log "RabbitMQ is up on $RABBIT_ADDR:$RABBIT_PORT"
+    else
+      log "RabbitMQ did not come up on $RABBIT_ADDR:$RABBIT_PORT: the rabbitmq backend's tests will fail"
+    fi
+  else
+    log "rabbitmq-server not available: the rabbitmq backend's tests will fail (TASKER_REQUIRE_RABBITMQ)"
+  fi
 fi
 
 if [ -n "${DATABASE_URL:-}" ]; then

@@ -8,6 +8,9 @@ url=$(scripts/ensure-services.sh)
 if [ -n "$url" ]; then
   export DATABASE_URL="$url"
 fi
+# The broker tests (shared/messaging/rabbitmq) skip when RabbitMQ cannot be
+# reached, except here: ensure-services.sh starts it, so CI fails instead.
+export TASKER_REQUIRE_RABBITMQ=1
 
 echo "== go vet"
 go vet ./...

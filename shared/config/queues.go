@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,6 +60,35 @@ type RabbitMQ struct {
 	// Prefetch is the most unacknowledged messages the broker delivers to
 	// one consumer at a time (AMQP basic.qos). Default 100 (test 10).
 	Prefetch int `toml:"prefetch"`
+	// Heartbeat is the AMQP heartbeat interval: a silent connection is
+	// taken for dead after about two. Default 10s.
+	Heartbeat time.Duration `toml:"heartbeat"`
+	// ConfirmTimeout bounds the wait for the broker to confirm a publish;
+	// past it the publish fails and is retried (the message may then arrive
+	// twice). Default 5s.
+	ConfirmTimeout time.Duration `toml:"confirm_timeout"`
+	// ConnectTimeout bounds one connection attempt. Default 5s.
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
+	// ReconnectMin is the first wait before reconnecting after the
+	// connection is lost; it doubles with each failed attempt. Default
+	// 100ms.
+	ReconnectMin time.Duration `toml:"reconnect_min"`
+	// ReconnectMax caps the wait between connection attempts. Default 10s
+	// (test 1s).
+	ReconnectMax time.Duration `toml:"reconnect_max"`
+	// MaxDeliveries moves a message delivered more often than this to its
+	// queue's dead-letter queue (<queue>_dlq) instead of delivering it
+	// again; 0 means no limit. Default 10.
+	MaxDeliveries int `toml:"max_deliveries"`
+	// DelayPrefix names the exchange and queues that carry delayed
+	// messages ({prefix}_delay, {prefix}_delay_<ms>ms). Default "tasker".
+	DelayPrefix string `toml:"delay_prefix"`
+	// OutboxBatchSize is the most outbox rows the relay publishes per
+	// transaction. Default 100.
+	OutboxBatchSize int `toml:"outbox_batch_size"`
+	// OutboxPollInterval is the relay's fallback check for outbox rows when
+	// no notification woke it. Default 5s (test 250ms).
+	OutboxPollInterval time.Duration `toml:"outbox_poll_interval"`
 }
 
 // DepthThresholds is the [queues.depth_thresholds] section: message counts
@@ -83,8 +114,17 @@ func defaultQueues() Queues {
 		MaxMessageAge:     24 * time.Hour,
 		// RabbitMQ's well-known local default, overridden in production.
 		RabbitMQ: RabbitMQ{ //nolint:gosec // not a secret: the broker's documented guest account
-			URL:      "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}",
-			Prefetch: 100,
+			URL:                "${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}",
+			Prefetch:           100,
+			Heartbeat:          10 * time.Second,
+			ConfirmTimeout:     5 * time.Second,
+			ConnectTimeout:     5 * time.Second,
+			ReconnectMin:       100 * time.Millisecond,
+			ReconnectMax:       10 * time.Second,
+			MaxDeliveries:      10,
+			DelayPrefix:        "tasker",
+			OutboxBatchSize:    100,
+			OutboxPollInterval: 5 * time.Second,
 		},
 		DepthThresholds: DepthThresholds{Warning: 2000, Critical: 5000, Overflow: 10000},
 	}
@@ -108,6 +148,12 @@ func (q *Queues) Validate() error {
 	return ps.Err()
 }
 
+// maxDelayPrefixLen keeps the longest delay queue name,
+// "{prefix}_delay_<10 digits>ms", within the 47-character queue-name limit.
+const maxDelayPrefixLen = 47 - len("_delay_0000000000ms")
+
+var delayPrefixRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,` + strconv.Itoa(maxDelayPrefixLen-1) + `}$`)
+
 // Validate checks the section; see [Problems]. The URL is checked even when
 // the postgres backend is selected, so a typo shows before a switch.
 func (r *RabbitMQ) Validate() error {
@@ -120,6 +166,19 @@ func (r *RabbitMQ) Validate() error {
 		ps.add("url", fmt.Sprintf("scheme %q: want amqp:// or amqps://", u.Scheme))
 	}
 	ps.intBetween("prefetch", int64(r.Prefetch), 1, 65535)
+	ps.durationAtLeast("heartbeat", r.Heartbeat, time.Second)
+	ps.durationAtLeast("confirm_timeout", r.ConfirmTimeout, 10*time.Millisecond)
+	ps.durationAtLeast("connect_timeout", r.ConnectTimeout, 10*time.Millisecond)
+	okMin := ps.durationAtLeast("reconnect_min", r.ReconnectMin, time.Millisecond)
+	if ps.durationAtLeast("reconnect_max", r.ReconnectMax, time.Millisecond) && okMin && r.ReconnectMax < r.ReconnectMin {
+		ps.add("reconnect_max", fmt.Sprintf("must be at least reconnect_min (%s), got %s", r.ReconnectMin, r.ReconnectMax))
+	}
+	ps.intAtLeast("max_deliveries", int64(r.MaxDeliveries), 0)
+	if !delayPrefixRE.MatchString(r.DelayPrefix) {
+		ps.add("delay_prefix", fmt.Sprintf("%q: use 1-%d letters, digits or underscores, starting with a letter or underscore", r.DelayPrefix, maxDelayPrefixLen))
+	}
+	ps.intBetween("outbox_batch_size", int64(r.OutboxBatchSize), 1, 10000)
+	ps.durationAtLeast("outbox_poll_interval", r.OutboxPollInterval, 10*time.Millisecond)
 	return ps.Err()
 }
 

@@ -22,6 +22,8 @@ default_visibility_timeout_seconds = 45
 naming_pattern = "{namespace}_{name}_queue"
 [common.queues.pgmq]
 poll_interval_ms = 250
+[common.queues.rabbitmq]
+heartbeat_seconds = 30
 [common.queues.pgmq.queue_depth_thresholds]
 critical_threshold = 500
 overflow_threshold = 1000
@@ -64,6 +66,7 @@ func TestTranslateTaskerCoreMapsWhatMeansTheSame(t *testing.T) {
 	require.Equal(t, BackendPostgres, cfg.Queues.Backend, "pgmq is the postgres backend")
 	require.Equal(t, "45s", cfg.Queues.VisibilityTimeout.String())
 	require.Equal(t, "250ms", cfg.Queues.PollInterval.String())
+	require.Equal(t, "30s", cfg.Queues.RabbitMQ.Heartbeat.String())
 	require.Equal(t, 500, cfg.Queues.DepthThresholds.Critical)
 	require.Equal(t, 500, cfg.Queues.DepthThresholds.Warning, "tasker-core has no warning level")
 	require.Equal(t, []string{"config/tasks"}, cfg.Templates.SearchPaths)

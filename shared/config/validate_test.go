@@ -92,3 +92,32 @@ func TestValidateTelemetry(t *testing.T) {
 	require.True(t, loaded.Telemetry.Enabled)
 	require.Equal(t, ProtocolHTTPProtobuf, loaded.Telemetry.Protocol)
 }
+
+func TestValidateRabbitMQ(t *testing.T) {
+	cfg := Default(ContextShared)
+	r := &cfg.Queues.RabbitMQ
+	r.Heartbeat = 500 * time.Millisecond
+	r.ConfirmTimeout = 0
+	r.ReconnectMin = 2 * time.Second
+	r.ReconnectMax = time.Second
+	r.MaxDeliveries = -1
+	r.DelayPrefix = "tasker-delay"
+	r.OutboxBatchSize = 0
+	r.OutboxPollInterval = time.Millisecond
+	var ps Problems
+	require.True(t, errors.As(cfg.Validate(), &ps))
+	require.Equal(t, Problems{
+		{Key: "queues.rabbitmq.heartbeat", Message: "must be at least 1s, got 500ms"},
+		{Key: "queues.rabbitmq.confirm_timeout", Message: "must be at least 10ms, got 0s"},
+		{Key: "queues.rabbitmq.reconnect_max", Message: "must be at least reconnect_min (2s), got 1s"},
+		{Key: "queues.rabbitmq.max_deliveries", Message: "must be at least 0, got -1"},
+		{Key: "queues.rabbitmq.delay_prefix", Message: `"tasker-delay": use 1-28 letters, digits or underscores, starting with a letter or underscore`},
+		{Key: "queues.rabbitmq.outbox_batch_size", Message: "must be between 1 and 10000, got 0"},
+		{Key: "queues.rabbitmq.outbox_poll_interval", Message: "must be at least 10ms, got 1ms"},
+	}, ps)
+	r.DelayPrefix = "p234567890123456789012345678" // 28: the longest accepted
+	r.Heartbeat, r.ConfirmTimeout, r.ReconnectMin, r.MaxDeliveries, r.OutboxBatchSize, r.OutboxPollInterval = time.Second, time.Second, time.Second, 0, 1, time.Second
+	require.NoError(t, cfg.Validate())
+	r.DelayPrefix += "9"
+	require.ErrorContains(t, cfg.Validate(), "queues.rabbitmq.delay_prefix")
+}
