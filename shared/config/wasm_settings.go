@@ -25,7 +25,8 @@ type WorkerWasm struct {
 	// 256.
 	MemoryLimitMiB int `toml:"memory_limit_mib"`
 	// MaxIdleInstances is how many initialised instances of each module
-	// are kept for the next steps; 0 keeps none. Default 4.
+	// are kept for the next steps, at least 1 (FreshInstances keeps none).
+	// Default 4.
 	MaxIdleInstances int `toml:"max_idle_instances"`
 	// FreshInstances gives every step a new instance, so nothing survives
 	// between steps (at the cost of an instantiation per step). Default
@@ -125,7 +126,7 @@ func (w *WorkerWasm) Validate() error {
 		ps.add("callables", "mappings need module_paths")
 	}
 	ps.intBetween("memory_limit_mib", int64(w.MemoryLimitMiB), 1, 4096)
-	ps.intBetween("max_idle_instances", int64(w.MaxIdleInstances), 0, 100000)
+	ps.intBetween("max_idle_instances", int64(w.MaxIdleInstances), 1, 100000)
 	ps.positiveDuration("reload_interval", w.ReloadInterval)
 	for _, kv := range w.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
