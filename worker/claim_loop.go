@@ -26,6 +26,9 @@ func (c *Core) claimLoop(namespace string) {
 	next.Stop()
 	defer next.Stop()
 
+	// The callables the worker claims may change (CallableWatcher): steps
+	// of a new callable may be waiting already.
+	routes := c.routes.next()
 	more := true // look at once: messages may have waited while we were down
 	errDelay := time.Duration(0)
 	reconcile := false // a claim round's outcome is unknown and not yet reconciled
@@ -84,6 +87,9 @@ func (c *Core) claimLoop(namespace string) {
 		case <-wake:
 			more = true
 		case <-next.C:
+			more = true
+		case <-routes:
+			routes = c.routes.next()
 			more = true
 		case <-capacity:
 		}

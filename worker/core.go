@@ -60,6 +60,7 @@ type Core struct {
 	slots     *slots
 	flights   *flights
 	live      *liveness
+	routes    *routes
 	metrics   *metrics
 	completer *completer
 	authn     *auth.Authenticator
@@ -79,6 +80,9 @@ type Core struct {
 	liveCtx    context.Context
 	cancelLive context.CancelFunc
 	liveSess   *store.LivenessSession // taken by setUp, handed to the loop
+	// watchCallables, when not nil, closes when the fallback's callables
+	// changed (taken by setUp before it reads them; see callablesLoop).
+	watchCallables <-chan struct{}
 
 	stopClaims chan struct{} // closed (once, by closeClaims): claim loops return
 	claimsOnce sync.Once
@@ -125,6 +129,7 @@ func New(opts Options) (*Core, error) {
 		slots:      sl,
 		flights:    newFlights(),
 		live:       newLiveness(),
+		routes:     newRoutes(),
 		metrics:    m,
 		stopClaims: make(chan struct{}),
 		stopBG:     make(chan struct{}),
@@ -202,6 +207,10 @@ func (c *Core) Start(ctx context.Context) error {
 		c.bg.Add(1)
 		go c.scaleLoop()
 	}
+	if c.watchCallables != nil {
+		c.bg.Add(1)
+		go c.callablesLoop(router{fallback: c.opts.Fallback}.watcher(), c.watchCallables)
+	}
 	reg := c.registered()
 	for _, ns := range reg.namespaces {
 		c.claimLoops.Add(1)
@@ -232,7 +241,12 @@ func (c *Core) setUp(ctx context.Context) error {
 			return fmt.Errorf("worker: %w", err)
 		}
 	}
-	callables := router{reg: c.opts.Registry, fallback: c.opts.Fallback}.served()
+	r := router{reg: c.opts.Registry, fallback: c.opts.Fallback}
+	if w := r.watcher(); w != nil {
+		// Watch before reading: a change in between is not lost.
+		c.watchCallables = w.CallablesChanged()
+	}
+	callables := r.served()
 	for _, t := range tpls {
 		if !slices.Contains(namespaces, t.NamespaceName) {
 			continue

@@ -29,7 +29,7 @@ type Executor interface {
 // claim every step of its namespaces, as before routing.
 type CallableSet interface {
 	// Callables lists the callables the executor runs. It is read when the
-	// worker starts.
+	// worker starts, and again whenever a CallableWatcher says it changed.
 	Callables() []string
 }
 

@@ -35,6 +35,13 @@ type OpenOptions struct {
 	// Fallback runs the steps whose callable is not in Registry, for
 	// example a ChannelExecutor serving handlers in another language.
 	Fallback Executor
+	// FallbackFromConfig, when set, builds Fallback from the loaded
+	// configuration, before Open connects to the database: wasm.FromConfig
+	// runs the WASM handlers the [worker.wasm] section configures. A nil
+	// Executor means none. An executor with a Close(context.Context) error
+	// method is closed by Stop (and by Open when it fails later). It
+	// excludes Fallback.
+	FallbackFromConfig func(ctx context.Context, cfg *config.Config, log *slog.Logger) (Executor, error)
 
 	// ConfigRoot is the directory holding the shared/ and worker/ TOML
 	// trees. Empty means $TASKER_CONFIG_ROOT (from Environ), else the copy
@@ -111,6 +118,8 @@ type Service struct {
 	log      *slog.Logger
 	name     string
 	tracing  *telemetry.Provider
+	// closeFallback closes the executor FallbackFromConfig built.
+	closeFallback func(context.Context) error
 }
 
 // Open loads the worker configuration, connects to PostgreSQL (pool,
@@ -131,9 +140,22 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 		log = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: log, metrics: opts.Metrics, infra: opts.Infra, name: opts.name()}
+	fallback := opts.Fallback
+	if opts.FallbackFromConfig != nil {
+		if fallback != nil {
+			return nil, errors.New("worker: OpenOptions: set Fallback or FallbackFromConfig, not both")
+		}
+		if fallback, err = opts.FallbackFromConfig(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+		if cl, ok := fallback.(interface{ Close(context.Context) error }); ok {
+			s.closeFallback = cl.Close
+		}
+	}
 	tracer := opts.Tracer
 	if tracer == nil {
 		if s.tracing, err = telemetry.Setup(ctx, cfg.Telemetry, "tasker-worker"); err != nil {
+			s.closeInfra()
 			return nil, err
 		}
 		tracer = s.tracing.Tracer
@@ -165,7 +187,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Service, error) {
 	}
 	s.core, err = New(Options{
 		Config: *cfg.Worker, Templates: cfg.Templates, Environment: cfg.Env, ExtraTemplates: opts.Templates,
-		Store: s.infra.Store, Queue: s.infra.Queue, Registry: reg, Fallback: opts.Fallback,
+		Store: s.infra.Store, Queue: s.infra.Queue, Registry: reg, Fallback: fallback,
 		Logger: log, Registerer: s.metrics, Gatherer: s.metrics, Hostname: opts.Hostname, Settings: cfg,
 		Tracer: tracer,
 	})
@@ -285,6 +307,14 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) closeInfra() {
+	if s.closeFallback != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.closeFallback(ctx); err != nil {
+			s.log.Warn("closing the fallback executor failed", "error", err)
+		}
+		cancel()
+		s.closeFallback = nil
+	}
 	if s.ownInfra && s.infra != nil {
 		s.closed.Do(s.infra.Close)
 	}

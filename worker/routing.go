@@ -3,9 +3,97 @@ package worker
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/tasker-go/tasker/shared/store"
 )
+
+// CallableWatcher is a CallableSet whose callables change while the worker
+// runs (a WASM host whose module directory gains or loses modules). The
+// worker reads Callables again each time the channel closes, claims steps
+// of the new list from then on, and updates its row in the workers
+// registry, without a restart.
+type CallableWatcher interface {
+	CallableSet
+	// CallablesChanged returns a channel closed when Callables may return
+	// a different list; a new call returns the channel of the next change.
+	CallablesChanged() <-chan struct{}
+}
+
+// watcher is the fallback executor as a CallableWatcher, or nil.
+func (r router) watcher() CallableWatcher {
+	w, _ := r.fallback.(CallableWatcher)
+	return w
+}
+
+// routes tells claim loops that the callables the worker claims changed.
+type routes struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next change
+}
+
+func newRoutes() *routes { return &routes{changed: make(chan struct{})} }
+
+// next returns a channel closed at the next change.
+func (r *routes) next() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+func (r *routes) bump() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// callablesLoop follows a fallback executor whose callables change: each
+// time they do, the worker claims by the new list (waking its claim loops,
+// since steps of a new callable may be waiting) and registers it.
+func (c *Core) callablesLoop(w CallableWatcher, changed <-chan struct{}) {
+	defer c.bg.Done()
+	for {
+		select {
+		case <-c.stopBG:
+			return
+		case <-changed:
+		}
+		changed = w.CallablesChanged()
+		r := router{reg: c.opts.Registry, fallback: c.opts.Fallback}
+		callables := r.served()
+		reg := c.registered()
+		if slices.Equal(callables, reg.callables) {
+			continue
+		}
+		added, removed := diff(reg.callables, callables)
+		reg.callables = callables
+		c.reg.Store(&reg)
+		c.routes.bump()
+		c.log.Info("the callables this worker claims changed", "added", added, "removed", removed)
+		ctx, cancel := c.opCtx()
+		if err := c.register(ctx); err != nil {
+			c.log.Warn("updating the worker's callables in the workers registry failed; orchestration may report their steps as unserved until it is registered again", "err", err)
+		}
+		cancel()
+	}
+}
+
+// diff lists what b has that a has not, and the reverse.
+func diff(a, b []string) (added, removed []string) {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			added = append(added, s)
+		}
+	}
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			removed = append(removed, s)
+		}
+	}
+	return added, removed
+}
 
 // Callables are the handler callables the worker claims steps of (known
 // after Start); nil when it claims every step of its namespaces (its

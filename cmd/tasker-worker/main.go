@@ -12,14 +12,16 @@
 // embedded in the binary, and consumes the queues of their namespaces until
 // SIGINT or SIGTERM, then shuts down gracefully.
 //
-// With --wasm-modules (or $TASKER_WASM_MODULES) it also runs WASM step
-// handlers (docs/wasm.md) from the modules in those directories, beside
-// the Go handlers.
+// With worker.wasm.module_paths in the configuration, or --wasm-modules
+// (or $TASKER_WASM_MODULES), it also runs WASM step handlers (docs/wasm.md)
+// from the modules in those directories, beside the Go handlers. The
+// --wasm-* flags override the [worker.wasm] keys they name.
 //
 // Usage:
 //
 //	tasker-worker [--config-root DIR] [--env test|development|production]
 //	              [--wasm-modules DIR[,DIR...]] [--wasm-map CALLABLE=module/function]... [--wasm-memory-mib N]
+//	              [--wasm-uninterruptible] [--wasm-cache-dir DIR]
 //	tasker-worker --probe URL   # exit 0 when URL answers 2xx (container health checks)
 package main
 
@@ -32,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -57,16 +60,19 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	root := fs.String("config-root", "", "directory holding the shared/ and worker/ configuration (default: $"+infra.ConfigRootEnv+", else the copy built into the binary)")
 	env := fs.String("env", "", "configuration environment: test, development or production (default: $TASKER_ENV, else development)")
 	probeURL := fs.String("probe", "", "check a health endpoint instead of running (container health checks): exit 0 when URL answers 2xx")
-	wasmModules := fs.String("wasm-modules", "", "comma-separated directories of WASM handler modules (default: $"+wasmModulesEnv+"; none: Go handlers only)")
-	var wasmMap mapFlag
-	fs.Var(&wasmMap, "wasm-map", "map a template callable to a WASM handler: CALLABLE=module/function (repeatable)")
-	wasmMemory := fs.Int("wasm-memory-mib", 0, "memory limit of each WASM instance in MiB (default 256)")
+	var wf wasmFlags
+	fs.StringVar(&wf.modules, "wasm-modules", "", "comma-separated directories of WASM handler modules (worker.wasm.module_paths; default: $"+wasmModulesEnv+")")
+	fs.Var(&wf.mapping, "wasm-map", "map a template callable to a WASM handler: CALLABLE=module/function (repeatable; replaces worker.wasm.callables)")
+	fs.IntVar(&wf.memoryMiB, "wasm-memory-mib", 0, "memory limit of each WASM instance in MiB (worker.wasm.memory_limit_mib)")
+	fs.BoolVar(&wf.uninterruptible, "wasm-uninterruptible", false, "compile WASM modules without the checks that let a step's timeout stop them (worker.wasm.uninterruptible_loops; trusted modules only)")
+	fs.StringVar(&wf.cacheDir, "wasm-cache-dir", "", "keep compiled WASM modules in this directory across restarts (worker.wasm.compilation_cache_dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	fs.Visit(func(f *flag.Flag) { wf.set = append(wf.set, f.Name) })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tasker-worker: unexpected argument %q\n", fs.Arg(0))
 		return 2
@@ -99,20 +105,18 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	fallback, err := openWASM(ctx, *wasmModules, wasmMap, *wasmMemory, environ, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "tasker-worker: %v\n", err)
-		return 1
-	}
-	if fallback != nil {
-		defer func() { _ = fallback.Close(context.WithoutCancel(ctx)) }()
+	if wf.modules == "" {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, wasmModulesEnv+"="); ok && v != "" {
+				wf.modules = v
+				wf.set = append(wf.set, "wasm-modules")
+			}
+		}
 	}
 	opts := worker.OpenOptions{
 		Name: "tasker-worker", ConfigRoot: *root, Environment: *env, Environ: environ,
 		Registry: reg, Templates: examples, Logger: log,
-	}
-	if fallback != nil {
-		opts.Fallback = fallback
+		Configure: wf.apply, FallbackFromConfig: wasm.FromConfig,
 	}
 	w, err := worker.Open(ctx, opts)
 	var problems config.Problems
@@ -135,23 +139,42 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 // given.
 const wasmModulesEnv = "TASKER_WASM_MODULES"
 
-// openWASM starts the WASM executor when module directories are given.
-func openWASM(ctx context.Context, dirs string, mapping mapFlag, memoryMiB int, environ []string, log *slog.Logger) (*wasm.Executor, error) {
-	if dirs == "" {
-		for _, kv := range environ {
-			if v, ok := strings.CutPrefix(kv, wasmModulesEnv+"="); ok {
-				dirs = v
+// wasmFlags are the --wasm-* flags: each given one overrides its
+// [worker.wasm] key.
+type wasmFlags struct {
+	modules         string
+	mapping         mapFlag
+	memoryMiB       int
+	uninterruptible bool
+	cacheDir        string
+	set             []string // the flags given
+}
+
+// apply writes the given flags over the loaded configuration (validated
+// after, like any other layer).
+func (f *wasmFlags) apply(cfg *config.Config) {
+	if cfg.Worker == nil {
+		return
+	}
+	w := &cfg.Worker.Wasm
+	for _, name := range f.set {
+		switch name {
+		case "wasm-modules":
+			w.ModulePaths = strings.Split(f.modules, ",")
+		case "wasm-map":
+			w.Callables = w.Callables[:0:0]
+			for callable, target := range f.mapping {
+				w.Callables = append(w.Callables, callable+"="+target)
 			}
+			slices.Sort(w.Callables)
+		case "wasm-memory-mib":
+			w.MemoryLimitMiB = f.memoryMiB
+		case "wasm-uninterruptible":
+			w.UninterruptibleLoops = f.uninterruptible
+		case "wasm-cache-dir":
+			w.CompilationCacheDir = f.cacheDir
 		}
 	}
-	if dirs == "" {
-		if len(mapping) > 0 || memoryMiB != 0 {
-			return nil, errors.New("--wasm-map and --wasm-memory-mib need --wasm-modules")
-		}
-		return nil, nil
-	}
-	return wasm.New(ctx, wasm.Config{ModulePaths: strings.Split(dirs, ","), Callables: map[string]string(mapping),
-		MemoryLimitMiB: memoryMiB}, log)
 }
 
 // mapFlag collects CALLABLE=module/function flags.

@@ -35,8 +35,12 @@ func TestFlagsAndConfigErrors(t *testing.T) {
 		{args: []string{"--wasm-modules", "/does/not/exist"}, code: 1, says: "wasm: ModulePaths: stat /does/not/exist"},
 		{environ: []string{"TASKER_WASM_MODULES=/nope"}, code: 1, says: "wasm: ModulePaths: stat /nope"},
 		{args: []string{"--wasm-map", "X"}, code: 2, says: `want CALLABLE=module/function, got "X"`},
-		{args: []string{"--wasm-map", "A=m/f"}, code: 1, says: "--wasm-map and --wasm-memory-mib need --wasm-modules"},
-		{args: []string{"--wasm-modules", "/tmp", "--wasm-memory-mib", "9999"}, code: 1, says: "MemoryLimitMiB: 9999 is outside 1..4096"},
+		{args: []string{"--wasm-map", "A=m/f"}, code: 1, says: "worker.wasm.callables: mappings need module_paths"},
+		{args: []string{"--wasm-modules", "/tmp", "--wasm-memory-mib", "9999"}, code: 1, says: "worker.wasm.memory_limit_mib: must be between 1 and 4096"},
+		{args: []string{"--wasm-modules", "/tmp", "--wasm-map", "A=m"}, code: 1, says: `worker.wasm.callables: "A=m": the handler "m" is not module/function`},
+		{environ: []string{"TASKER__WORKER__WASM__MODULE_PATHS=/from/config"}, code: 1, says: "wasm: ModulePaths: stat /from/config"},
+		{environ: []string{"TASKER__WORKER__WASM__MODULE_PATHS=/from/config"}, args: []string{"--wasm-modules", "/from/flag"}, code: 1,
+			says: "wasm: ModulePaths: stat /from/flag"},
 	} {
 		var out testlog.Buffer
 		require.Equal(t, tc.code, run(context.Background(), tc.args, tc.environ, &out), "%v %v", tc.args, tc.environ)

@@ -87,7 +87,8 @@ worker, one after the other (--rounds R interleaves them), with the latency
 each adds per step. wasm runs the same templates on WASM handlers in the Go
 worker (the arith Go guest, built from the checkout with GOOS=wasip1;
 wasm-uninterruptible compiles it without the checks that let a step's
-timeout stop a running module). --history N loads N finished steps of history with COPY
+timeout stop a running module; wasm-c runs them on the arith C guest, built
+with clang for wasm32-wasi). --history N loads N finished steps of history with COPY
 after the fresh run and measures again beside it.
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
@@ -117,7 +118,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
-	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible; all but go need the source checkout)")
+	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible, wasm-c; all but go need the source checkout)")
 	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
 	fl.IntVar(&f.rounds, "rounds", 1, "split every scenario into this many rounds, the workers of --handlers interleaved in each")
 	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")

@@ -24,7 +24,7 @@ import (
 // a process of its own running the worker library (bindings/capi) with
 // handlers written for the native example templates, and the WASM workers
 // (bench_wasmhost.go).
-var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible}
+var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible, benchWasmC}
 
 // parseHandlers reads --handlers: a comma list of benchLanguages, each once.
 func parseHandlers(s string) ([]string, error) {

@@ -21,25 +21,46 @@ import (
 
 // The WASM workers of --handlers: the native Go worker's machinery with no
 // Go handlers and the WASM executor as its fallback, serving the same
-// example templates (their callables mapped to the functions of the arith
-// guest, built from source) in wazero's default mode, where a step's
-// timeout can stop a running module, or compiled without those checks
-// (wasm.Config.UninterruptibleLoops).
+// example templates (their callables mapped to the functions of a guest
+// built from source, named after the steps): the arith Go guest in
+// wazero's default mode, where a step's timeout can stop a running module,
+// or compiled without those checks (wasm.Config.UninterruptibleLoops), and
+// the arith C guest in the default mode.
 const (
 	benchWasm                = "wasm"
 	benchWasmUninterruptible = "wasm-uninterruptible"
-	// benchGuestPackage is the guest module serving the bench's templates:
-	// a function per step name, computing what the native handlers do.
-	benchGuestPackage = "./worker/wasm/examples/arith"
-	benchGuestModule  = "arith"
+	benchWasmC               = "wasm-c"
 )
 
+// benchGuest is a guest module serving the bench's templates: a function
+// per step name, computing what the native handlers do.
+type benchGuest struct {
+	module string // the module's name (<module>.wasm)
+	source string // its source in the checkout
+	c      bool   // built with clang rather than the Go toolchain
+}
+
+var (
+	benchGoGuest = benchGuest{module: "arith", source: "./worker/wasm/examples/arith"}
+	benchCGuest  = benchGuest{module: "arith-c", source: "worker/wasm/examples/arith-c/arith.c", c: true}
+)
+
+// benchGuestOf is the guest module lang's worker runs.
+func benchGuestOf(lang string) benchGuest {
+	if lang == benchWasmC {
+		return benchCGuest
+	}
+	return benchGoGuest
+}
+
 // isWasmHandler reports whether lang is one of the WASM workers.
-func isWasmHandler(lang string) bool { return lang == benchWasm || lang == benchWasmUninterruptible }
+func isWasmHandler(lang string) bool {
+	return lang == benchWasm || lang == benchWasmUninterruptible || lang == benchWasmC
+}
 
 // benchWasmCallables maps every step callable of the bench's templates to
-// the guest function named after the step.
-func benchWasmCallables() (map[string]string, error) {
+// module's function named after the step.
+func benchWasmCallables(module string) (map[string]string, error) {
 	tpls, err := native.Templates()
 	if err != nil {
 		return nil, err
@@ -51,44 +72,55 @@ func benchWasmCallables() (map[string]string, error) {
 			return nil, fmt.Errorf("no native template %s/%s", sc.namespace, sc.template)
 		}
 		for _, s := range tpls[i].Steps {
-			out[s.Handler.Callable] = benchGuestModule + "/" + s.Name
+			out[s.Handler.Callable] = module + "/" + s.Name
 		}
 	}
 	return out, nil
 }
 
-// buildBenchGuest builds the guest module from the source checkout into a
-// folder of its own (removed when the system stops) and returns the folder.
-func (s *benchSystem) buildBenchGuest(ctx context.Context, out io.Writer) (string, error) {
+// buildBenchGuest builds the guest module from the source checkout into the
+// system's module folder (made on first use, removed when the system
+// stops), once per run.
+func (s *benchSystem) buildBenchGuest(ctx context.Context, out io.Writer, g benchGuest) error {
 	root, err := sourceRoot()
 	if err != nil {
-		return "", fmt.Errorf("the WASM guest is built from the source checkout: %w", err)
+		return fmt.Errorf("the WASM guest is built from the source checkout: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "tasker-bench-wasm-")
-	if err != nil {
-		return "", err
+	if s.wasmDir == "" {
+		dir, err := os.MkdirTemp("", "tasker-bench-wasm-")
+		if err != nil {
+			return err
+		}
+		s.cleanups = append(s.cleanups, func() { _ = os.RemoveAll(dir) })
+		s.wasmDir = dir
 	}
-	s.cleanups = append(s.cleanups, func() { _ = os.RemoveAll(dir) })
-	fmt.Fprintf(out, "building the WASM guest (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared %s)...\n", benchGuestPackage)
+	path := filepath.Join(s.wasmDir, g.module+".wasm")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
 	start := time.Now()
-	if err := wasmtest.BuildGo(ctx, root, benchGuestPackage, filepath.Join(dir, benchGuestModule+".wasm")); err != nil {
-		return "", err
+	if g.c {
+		fmt.Fprintf(out, "building the WASM guest (clang %s)...\n", strings.Join(wasmtest.CFlags(g.source, g.module+".wasm"), " "))
+		err = wasmtest.BuildC(ctx, root, g.source, path)
+	} else {
+		fmt.Fprintf(out, "building the WASM guest (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared %s)...\n", g.source)
+		err = wasmtest.BuildGo(ctx, root, g.source, path)
 	}
-	fmt.Fprintf(out, "built %s.wasm in %s\n", benchGuestModule, time.Since(start).Round(time.Millisecond))
-	return dir, nil
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "built %s.wasm in %s\n", g.module, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // startWasmWorker starts lang's WASM worker in this process, on the
 // system's connection pool and worker configuration (the Go worker's).
 func (s *benchSystem) startWasmWorker(ctx context.Context, out io.Writer, lang string) (*benchWorker, error) {
-	if s.wasmDir == "" {
-		dir, err := s.buildBenchGuest(ctx, out)
-		if err != nil {
-			return nil, err
-		}
-		s.wasmDir = dir
+	g := benchGuestOf(lang)
+	if err := s.buildBenchGuest(ctx, out, g); err != nil {
+		return nil, err
 	}
-	callables, err := benchWasmCallables()
+	callables, err := benchWasmCallables(g.module)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +145,7 @@ func (s *benchSystem) startWasmWorker(ctx context.Context, out io.Writer, lang s
 		closeExecutor()
 		return nil, err
 	}
-	fmt.Fprintf(out, "%s worker: %s.wasm loaded in %s\n", lang, benchGuestModule, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "%s worker: %s.wasm loaded in %s\n", lang, g.module, time.Since(start).Round(time.Millisecond))
 	examples, err := native.Templates()
 	if err != nil {
 		closeExecutor()
@@ -156,13 +188,18 @@ func wasmHandlersNote(handlers []string) string {
 	var modes []string
 	for _, h := range handlers {
 		if isWasmHandler(h) {
-			modes = append(modes, h)
+			g := benchGuestOf(h)
+			lang := "Go guest"
+			if g.c {
+				lang = "C guest"
+			}
+			modes = append(modes, fmt.Sprintf("%s (%s %s)", h, lang, g.source))
 		}
 	}
 	if len(modes) == 0 {
 		return ""
 	}
-	return "the native templates on " + benchGuestPackage + " (Go guest, wazero, an idle instance per handler slot): " + strings.Join(modes, ", ")
+	return "the native templates on WASM guests (wazero, an idle instance per handler slot): " + strings.Join(modes, ", ")
 }
 
 // handlerStageAdded is the mean over linear 4's steps of the difference of

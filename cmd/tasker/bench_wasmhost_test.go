@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -43,8 +44,35 @@ func TestBenchWasm(t *testing.T) {
 	require.Contains(t, rep.Config["wasm"], "arith")
 }
 
+// TestBenchWasmC runs the scenarios on the C guest: the tree's n^64 and the
+// mixed DAG's saturation need its big integers.
+func TestBenchWasmC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a system and builds a WASM guest")
+	}
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Skip("the C guest needs clang with the wasm32 target")
+	}
+	db := testdb.Empty(t)
+	cleanConfigEnv(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER_ENV", "test")
+	out := filepath.Join(t.TempDir(), "bench.json")
+	text, err := runCmd(t, "bench", "--embedded", "--handlers", "wasm-c", "--latency-n", "1", "--warmup", "0",
+		"--throughput-tasks", "4", "--concurrency", "2", "--pgbench=false", "--json", out)
+	require.NoError(t, err, text)
+	rep := readReport(t, out)
+	run := rep.ByHandler["wasm-c"]
+	require.NotNil(t, run)
+	for name, steps := range map[string]int{"linear4": 4, "diamond4": 4, "dag7": 7, "tree8": 8} {
+		require.Equal(t, steps, run.Latency[name].Steps, name)
+		require.Equal(t, 1, run.Latency[name].ClientMS.N, "%s completed on the C guest", name)
+	}
+	require.Contains(t, rep.Config["wasm"], "arith.c")
+}
+
 func TestBenchWasmCallables(t *testing.T) {
-	m, err := benchWasmCallables()
+	m, err := benchWasmCallables("arith")
 	require.NoError(t, err)
 	require.Len(t, m, 4+4+7+8, "one guest function per step of the four scenarios")
 	require.Equal(t, "arith/linear_step_2", m["tasker_example_rs::step_handlers::linear_workflow::LinearStep2Handler"])

@@ -29,6 +29,8 @@ type Worker struct {
 	Handlers Handlers `toml:"handlers"`
 	// Completion tunes how results are written back.
 	Completion Completion `toml:"completion"`
+	// Wasm configures WebAssembly step handlers (off by default).
+	Wasm WorkerWasm `toml:"wasm"`
 }
 
 // WorkerWeb is the [worker.web] section.
@@ -121,6 +123,7 @@ func defaultWorker() Worker {
 			ScaleInterval:  time.Second,
 		},
 		Completion: Completion{BatchSize: 200, FlushInterval: 0},
+		Wasm:       defaultWorkerWasm(),
 	}
 }
 
@@ -145,6 +148,7 @@ func (w *Worker) Validate() error {
 	ps.nest("claims", w.Claims.Validate())
 	ps.nest("handlers", w.Handlers.Validate())
 	ps.nest("completion", w.Completion.Validate())
+	ps.nest("wasm", w.Wasm.Validate())
 	return ps.Err()
 }
 

@@ -54,6 +54,16 @@ func BenchmarkStep(b *testing.B) {
 		defer func() { _ = x.Close(context.Background()) }()
 		run(b, x, step("wasm:misbehave/noop"))
 	})
+	b.Run("wasm-sdk", func(b *testing.B) {
+		// The Go guest SDK without a handler's work: it reads a
+		// dependency's result and returns it as it is.
+		dir := b.TempDir()
+		linkModuleB(b, guestModule(b, "misbehave"), dir+"/misbehave.wasm")
+		x, err := wasm.New(context.Background(), wasm.Config{ModulePaths: []string{dir}, CompilationCacheDir: cacheDir()}, nil)
+		require.NoError(b, err)
+		defer func() { _ = x.Close(context.Background()) }()
+		run(b, x, step("wasm:misbehave/passthrough"))
+	})
 	for _, m := range []string{"arith", "arith-c"} {
 		for _, mode := range []string{"", "-fresh", "-uninterruptible"} {
 			b.Run("wasm-"+m+mode, func(b *testing.B) {

@@ -42,8 +42,10 @@ type Config struct {
 	// cleanly serves later steps (never two at once).
 	FreshInstances bool
 	// ReloadInterval is how often a module's file is checked for a new
-	// version (at most once per interval, when a step needs the module).
-	// Default 1s.
+	// version (at most once per interval, when a step needs the module),
+	// and, once a worker watches the executor (CallablesChanged), how
+	// often the module paths are looked at for added, replaced and
+	// removed modules. Default 1s.
 	ReloadInterval time.Duration
 	// CompilationCacheDir, when set, keeps compiled modules on disk so
 	// that a restarted worker does not compile them again.

@@ -1,7 +1,10 @@
 // Package wasm runs step handlers compiled to WebAssembly inside the Go
 // worker, on wazero (pure Go, no cgo). An Executor plugs into a worker
-// beside its Go registry (OpenOptions.Fallback), so one process serves Go
-// and WASM handlers side by side.
+// beside its Go registry (OpenOptions.Fallback, or FromConfig as
+// OpenOptions.FallbackFromConfig to configure it from [worker.wasm]), so
+// one process serves Go and WASM handlers side by side. Modules added to
+// or removed from the module paths while the worker runs change what it
+// claims without a restart (CallablesChanged).
 //
 // A template names a WASM handler as wasm:<module>/<function> (or through
 // Config.Callables, which maps any callable to module/function). The

@@ -30,6 +30,8 @@ type Executor struct {
 	mu      sync.Mutex
 	modules map[string]*module
 	closed  bool
+
+	watch *watcher
 }
 
 // New validates cfg and starts a WASM runtime. Modules are loaded when a
@@ -60,7 +62,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Executor, error) {
 		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("wasm: instantiating WASI: %w", err)
 	}
-	return &Executor{cfg: cfg, log: log, rt: rt, cache: cache, modules: map[string]*module{}}, nil
+	return &Executor{cfg: cfg, log: log, rt: rt, cache: cache, modules: map[string]*module{}, watch: newWatcher()}, nil
 }
 
 // Close releases every module and instance. Steps still running fail.
@@ -72,6 +74,7 @@ func (x *Executor) Close(ctx context.Context) error {
 	}
 	x.closed = true
 	x.mu.Unlock()
+	x.watch.stopWatching()
 	return errors.Join(x.rt.Close(ctx), x.cache.Close(ctx))
 }
 
@@ -184,11 +187,10 @@ func (x *Executor) Handlers(ctx context.Context, module string) ([]string, error
 }
 
 // Callables lists the callables the executor serves, for the worker's
-// routing (worker.CallableSet): what ListCallables finds when the worker
-// starts. A module that does not load is logged and left out, so steps of
-// its callables wait for a worker that can run them. Modules added to the
-// path later are run by this worker only for callables it listed: restart
-// it to serve new ones.
+// routing (worker.CallableSet): what ListCallables finds now. A module that
+// does not load is logged and left out, so steps of its callables wait for
+// a worker that can run them. The worker reads the list again when
+// CallablesChanged says it changed.
 func (x *Executor) Callables() []string {
 	out, err := x.ListCallables(context.Background())
 	if err != nil {

@@ -1,12 +1,9 @@
 package wasm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,28 +94,9 @@ func warm(path string) error {
 
 func buildGo(pkg, out string) error { return wasmtest.BuildGo(context.Background(), "", pkg, out) }
 
-var errNoClang = errors.New("no clang for wasm32-wasi")
+var errNoClang = wasmtest.ErrNoClang
 
 // buildC compiles the C example with clang for wasm32-wasi as a reactor.
 func buildC(out string) error {
-	if _, err := exec.LookPath("clang"); err != nil {
-		return errNoClang
-	}
-	args := cFlags(filepath.Join("examples", "arith-c", "arith.c"), out)
-	cmd := exec.Command("clang", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		if bytes.Contains(stderr.Bytes(), []byte("wasi")) || bytes.Contains(stderr.Bytes(), []byte("wasm-ld")) ||
-			bytes.Contains(stderr.Bytes(), []byte("unable to create target")) {
-			return errNoClang
-		}
-		return fmt.Errorf("clang %v: %v\n%s", args, err, stderr.Bytes())
-	}
-	return nil
-}
-
-// cFlags is the documented build command of a C handler module.
-func cFlags(src, out string) []string {
-	return []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-o", out, src}
+	return wasmtest.BuildC(context.Background(), "", filepath.Join("examples", "arith-c", "arith.c"), out)
 }

@@ -14,11 +14,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/tasker-go/tasker/worker/wasm/guest"
@@ -92,14 +92,11 @@ type converge struct {
 
 // squareInput squares the task context's even_number.
 func squareInput(step *guest.Step) (any, error) {
-	var in struct {
-		EvenNumber json.RawMessage `json:"even_number"`
+	raw, ok, err := guest.Lookup(step.ContextJSON(), "even_number")
+	if err != nil {
+		return nil, invalid("reading the task context: %v", err)
 	}
-	if err := step.Context(&in); err != nil {
-		return nil, err
-	}
-	raw := bytes.TrimSpace(in.EvenNumber)
-	if len(raw) == 0 {
+	if !ok {
 		return nil, invalid("task context must contain even_number")
 	}
 	if string(raw) == "null" || raw[0] == '"' {
@@ -175,27 +172,29 @@ func invalid(format string, args ...any) error {
 
 // stepNumber is the step inputs' positive step_number, else 0 (omitted).
 func stepNumber(step *guest.Step) int {
-	var cfg struct {
-		StepNumber int `json:"step_number"`
-	}
-	if step.Inputs(&cfg) != nil || cfg.StepNumber < 0 {
+	raw, ok, err := guest.Lookup(step.InputsJSON(), "step_number")
+	if !ok || err != nil {
 		return 0
 	}
-	return cfg.StepNumber
+	n, err := strconv.Atoi(string(raw))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // dependencyInt reads the number an ancestor produced: the "result" field
 // of its result object, or the result itself when it is a bare number or
-// decimal string.
+// decimal string. guest.Lookup picks the field out without decoding the
+// rest.
 func dependencyInt(step *guest.Step, name string) (*big.Int, error) {
-	var raw json.RawMessage
-	if err := step.Dependency(name, &raw); err != nil {
+	raw, err := step.DependencyJSON(name)
+	if err != nil {
 		return nil, err
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) == nil && obj != nil {
-		field, ok := obj["result"]
-		if !ok {
+	if raw[0] == '{' {
+		field, ok, err := guest.Lookup(raw, "result")
+		if err != nil || !ok {
 			return nil, guest.Permanent(fmt.Errorf("result of step %q has no \"result\" field", name))
 		}
 		raw = field
@@ -209,22 +208,16 @@ func dependencyInt(step *guest.Step, name string) (*big.Int, error) {
 
 // parseInt reads an integer from a JSON number or a decimal string.
 func parseInt(raw json.RawMessage) (*big.Int, error) {
-	raw = bytes.TrimSpace(raw)
-	var s string
+	s := string(raw)
 	if len(raw) > 0 && raw[0] == '"' {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
-	} else {
-		var num json.Number
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&num); err != nil {
-			return nil, errors.New(string(raw) + " is not a number")
-		}
-		s = num.String()
+		s = strings.TrimSpace(s)
+	} else if !json.Valid(raw) {
+		return nil, errors.New(string(raw) + " is not a number")
 	}
-	n, ok := new(big.Int).SetString(strings.TrimSpace(s), 10)
+	n, ok := new(big.Int).SetString(s, 10)
 	if !ok {
 		return nil, errors.New(string(raw) + " is not an integer")
 	}

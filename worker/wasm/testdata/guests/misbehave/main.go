@@ -95,3 +95,14 @@ var okResult = []byte(`{"success": true, "result": {}}`)
 func noop(uint32, uint32) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&okResult[0])))<<32 | uint64(len(okResult))
 }
+
+// passthrough returns linear_step_1's result as it is, through the SDK:
+// the cost of the SDK (reading the event, writing the result) without a
+// handler's own work.
+//
+//go:wasmexport passthrough
+func passthrough(ptr, size uint32) uint64 {
+	return guest.Run(ptr, size, func(step *guest.Step) (any, error) {
+		return step.DependencyJSON("linear_step_1")
+	})
+}
