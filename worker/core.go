@@ -56,7 +56,7 @@ type Core struct {
 	log       *slog.Logger
 	store     stepStore
 	queue     messaging.Queue
-	exec      Executor
+	exec      router
 	slots     *slots
 	flights   *flights
 	live      *liveness
