@@ -216,10 +216,11 @@ func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
 	out := make([]Event, 0, len(es))
 	for _, e := range es {
 		var def *template.Step
+		var defJSON json.RawMessage
 		if e.run != nil {
-			def = e.run.def
+			def, defJSON = e.run.def, e.run.defJSON
 		}
-		data, err := encodeStepEvent(e.id, e.step.claimed, def)
+		data, err := encodeStepEvent(e.id, e.step.claimed, def, defJSON)
 		if err != nil {
 			if x.take(e.id) != nil {
 				e.stop()

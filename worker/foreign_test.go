@@ -53,7 +53,7 @@ func newForeignRig(t testing.TB) *foreignRig {
 	c.runCtx, c.cancelRun = context.WithCancel(context.Background())
 	t.Cleanup(c.cancelRun)
 	c.reg.Store(&registered{namespaces: []string{tpl.NamespaceName}, templates: []*template.Template{tpl},
-		byKey: map[string]*template.Template{tpl.Key(): tpl}})
+		byKey: map[string]*template.Template{tpl.Key(): tpl}, defs: stepDefinitions([]*template.Template{tpl})})
 	return &foreignRig{c: c, x: x, tpl: tpl}
 }
 
