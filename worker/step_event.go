@@ -78,9 +78,9 @@ func StepEvent(ctx context.Context, step *StepContext) (json.RawMessage, error) 
 //
 // The event is written field by field into one buffer sized for it, with
 // the JSON values of the task context, the step's inputs and checkpoint and
-// the dependency results copied as they are (checked, not re-encoded): a
-// step's way to a foreign handler goes through here, and encoding/json
-// would compact every embedded value and reflect over every field.
+// the dependency results compacted into it in one pass each: a step's way
+// to a foreign handler goes through here, and encoding/json would reflect
+// over every field and scan every embedded value twice.
 func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJSON json.RawMessage) (json.RawMessage, error) {
 	t, st := &cs.Task, &cs.Step
 	if len(defJSON) == 0 {
@@ -97,15 +97,6 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		size += len(name) + len(raw) + 4
 	}
 	sort.Strings(names)
-	for _, v := range [...]struct {
-		name string
-		raw  json.RawMessage
-	}{{"task context", t.Context}, {"step inputs", st.Inputs}, {"step checkpoint", st.Checkpoint}} {
-		if len(v.raw) > 0 && !json.Valid(v.raw) {
-			return nil, fmt.Errorf("encoding the step event: the %s is not valid JSON", v.name)
-		}
-	}
-
 	w := eventWriter{b: make([]byte, 0, size)}
 	w.raw(`{"event_id":`)
 	w.str(id)
@@ -145,7 +136,7 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.str(tag)
 	}
 	w.raw(`],"context":`)
-	w.json(t.Context, `{}`)
+	w.json("task context", t.Context, `{}`)
 	w.raw(`,"identity_hash":`)
 	w.optStr(t.IdentityHash)
 	w.raw(`,"priority":`)
@@ -195,9 +186,9 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.int(*st.BackoffRequestSeconds)
 	}
 	w.raw(`,"inputs":`)
-	w.json(st.Inputs, `{}`)
+	w.json("step inputs", st.Inputs, `{}`)
 	w.raw(`,"results":null,"checkpoint":`)
-	w.json(st.Checkpoint, `null`)
+	w.json("step checkpoint", st.Checkpoint, `null`)
 	w.raw(`,"created_at":`)
 	w.optTime(st.CreatedAt)
 	w.raw(`,"updated_at":`)
@@ -209,16 +200,23 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		}
 		w.str(name)
 		w.raw(`:`)
-		w.b = append(w.b, deps[name]...)
+		w.json("dependency result", deps[name], `null`)
 	}
 	w.raw(`},"step_definition":`)
 	w.b = append(w.b, defJSON...)
 	w.raw(`}}`)
+	if w.err != nil {
+		return nil, fmt.Errorf("encoding the step event: %w", w.err)
+	}
 	return w.b, nil
 }
 
-// eventWriter appends JSON values to b.
-type eventWriter struct{ b []byte }
+// eventWriter appends JSON values to b; err is the first embedded value
+// that was not JSON.
+type eventWriter struct {
+	b   []byte
+	err error
+}
 
 func (w *eventWriter) raw(s string) { w.b = append(w.b, s...) }
 
@@ -297,13 +295,19 @@ func (w *eventWriter) optTime(t time.Time) {
 	w.time(t.UTC())
 }
 
-// json writes a JSON value checked beforehand, or def when it is empty.
-func (w *eventWriter) json(raw json.RawMessage, def string) {
+// json writes the JSON value raw compacted (as encoding/json writes an
+// embedded value; the database hands jsonb out with spaces), or def when raw
+// is empty. A value that is not JSON is recorded in w.err.
+func (w *eventWriter) json(what string, raw json.RawMessage, def string) {
 	if len(raw) == 0 {
 		w.raw(def)
 		return
 	}
-	w.b = append(w.b, raw...)
+	buf := bytes.NewBuffer(w.b)
+	if err := json.Compact(buf, raw); err != nil && w.err == nil {
+		w.err = fmt.Errorf("the %s is not valid JSON: %w", what, err)
+	}
+	w.b = buf.Bytes()
 }
 
 func templateStepName(st *store.Step) string {

@@ -16,7 +16,7 @@ import (
 // field is, value for value, the event encoding/json writes from the
 // event's shape declared as Go types (below), for steps with and without a
 // template, with every optional field set and unset, and with strings that
-// need escaping.
+// need escaping; embedded values (jsonb, spaced) are compacted as before.
 func TestStepEventEncodingMatchesReference(t *testing.T) {
 	r := newForeignRig(t)
 	full := r.step()
@@ -62,6 +62,7 @@ func TestStepEventEncodingMatchesReference(t *testing.T) {
 		want, err := referenceStepEvent("e-1", tc.cs, tc.def)
 		require.NoError(t, err, name)
 		require.JSONEq(t, string(want), string(got), name)
+		require.NotContains(t, string(got), `": `, "embedded values are compacted, as hosts have always had them")
 	}
 
 	for _, bad := range []func(cs *store.ClaimedStep){
