@@ -53,82 +53,127 @@ func (e Event) MarshalJSON() ([]byte, error) { return e.JSON, nil }
 
 // ChannelExecutorConfig configures a ChannelExecutor.
 type ChannelExecutorConfig struct {
-	// Buffer is how many events may wait to be polled. Default 1000. The
-	// worker never has more steps running than its handler limit, so a
-	// buffer of at least handlers.max_concurrent never fills.
+	// Buffer is ignored: events wait in a queue bounded by the worker's
+	// handler limit (the worker never has more steps running than that).
+	//
+	// Deprecated: the queue needs no size.
 	Buffer int
 }
 
 // ChannelExecutor hands steps to handlers written in another language
 // (Ruby and Python through the C ABI) without any Go thread ever calling
-// into the foreign runtime: Execute publishes an Event into a bounded
-// channel and waits; the foreign side pulls events with Poll (or PollWait),
-// runs its handler on its own thread and reports with Complete, or with
-// Yield to checkpoint a batch step and get it back as a new event. Results
-// are JSON in the shapes DecodeResult reads.
+// into the foreign runtime: a step becomes an Event in a queue; the foreign
+// side pulls events with Poll (or PollWait), runs its handler on its own
+// thread and reports with Complete, or with Yield to checkpoint a batch
+// step and get it back as a new event. Results are JSON in the shapes
+// DecodeResult reads.
 //
-// Steps whose Execute context ends (timeout, shutdown, lost claim) are
-// abandoned: an unpolled event is skipped by Poll and a late Complete gets
+// It is an AsyncExecutor: in a worker Core, nothing waits for the foreign
+// handler. A step dispatched while a PollWait is blocked goes straight to
+// that poll (the oldest one), which encodes the event on its own thread;
+// Complete processes the result on the caller's thread, up to queueing it
+// for commit.
+//
+// Steps whose context ends (timeout, shutdown, lost claim) are abandoned:
+// an unpolled event leaves the queue and a late Complete gets
 // ErrUnknownEvent. All methods are safe for concurrent use.
 type ChannelExecutor struct {
-	events chan *channelEvent
-
 	mu      sync.Mutex
-	pending map[string]*channelEvent
+	queue   []*channelEvent          // dispatched, not yet polled, oldest first
+	waiters []chan *channelEvent     // blocked PollWaits (buffered 1), oldest first
+	polled  map[string]*channelEvent // handed out, by event id
 }
+
+// states of a channelEvent (guarded by the executor's mu).
+const (
+	eventQueued           = iota // in the queue
+	eventHanded                  // put in a waiting poll's slot
+	eventPolled                  // handed out: in polled, waiting for Complete or Yield
+	eventYielding                // a Yield is saving its checkpoint
+	eventAbandonedInYield        // its context ended during the yield
+	eventFinished                // done was called, or is being called
+)
 
 type channelEvent struct {
-	ev   Event
+	ctx  context.Context
 	step *StepContext
-	run  *stepRun    // nil when Execute was not called by a Core
-	done chan Result // buffered 1; receives exactly one result
-	// polled is set when Poll hands the event out (guarded by mu).
-	polled bool
+	run  *stepRun // nil when ExecuteAsync was not called by a Core
+	done func(Result, bool)
+	stop func() bool // stops watching ctx
+
+	id    string // set when polled
+	state int
 }
 
-// NewChannelExecutor returns an executor with an event buffer.
-func NewChannelExecutor(cfg ChannelExecutorConfig) *ChannelExecutor {
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = 1000
-	}
-	return &ChannelExecutor{events: make(chan *channelEvent, cfg.Buffer), pending: map[string]*channelEvent{}}
+// NewChannelExecutor returns an executor with an empty queue.
+func NewChannelExecutor(ChannelExecutorConfig) *ChannelExecutor {
+	return &ChannelExecutor{polled: map[string]*channelEvent{}}
 }
+
+var _ AsyncExecutor = (*ChannelExecutor)(nil)
 
 // Execute publishes the step as an event and waits for its completion or
 // for ctx to end.
 func (x *ChannelExecutor) Execute(ctx context.Context, step *StepContext) Result {
-	run := runOf(ctx)
-	var def *template.Step
-	if run != nil {
-		def = run.def
-	}
-	id := uuid.NewString()
-	data, err := encodeStepEvent(id, step.claimed, def)
-	if err != nil {
-		return systemFailure(fmt.Sprintf("encoding step for the foreign handler: %v", err), stepresult.ErrorTypeUnexpected, false)
-	}
-	e := &channelEvent{
-		ev:   Event{ID: id, TaskUUID: step.TaskUUID(), StepUUID: step.StepUUID(), Callable: step.Callable(), JSON: data},
-		step: step,
-		run:  run,
-		done: make(chan Result, 1),
-	}
+	out := make(chan Result, 1)
+	x.ExecuteAsync(ctx, step, func(r Result, _ bool) { out <- r })
+	return <-out
+}
+
+// ExecuteAsync queues the step as an event (or hands it to the oldest
+// blocked PollWait) and returns. done gets the result reported by Complete
+// (or Yield), or ok false with a failure saying why when ctx ends first.
+func (x *ChannelExecutor) ExecuteAsync(ctx context.Context, step *StepContext, done func(r Result, ok bool)) {
+	e := &channelEvent{ctx: ctx, step: step, run: runOf(ctx), done: done}
 	x.mu.Lock()
-	x.pending[id] = e
+	// A context that has already ended runs abandon on its own goroutine,
+	// once the event is published.
+	e.stop = context.AfterFunc(ctx, func() { x.abandon(e) })
+	if n := len(x.waiters); n > 0 {
+		w := x.waiters[0]
+		x.waiters[0] = nil
+		x.waiters = x.waiters[1:]
+		e.state = eventHanded
+		w <- e
+	} else {
+		x.queue = append(x.queue, e)
+	}
 	x.mu.Unlock()
-	select {
-	case x.events <- e:
-	case <-ctx.Done():
-		x.forget(e)
-		return abandoned(ctx)
+}
+
+// abandon ends an event whose context ended before it was completed.
+func (x *ChannelExecutor) abandon(e *channelEvent) {
+	x.mu.Lock()
+	switch e.state {
+	case eventQueued:
+		x.queue = removeEvent(x.queue, e)
+	case eventPolled:
+		delete(x.polled, e.id)
+	case eventYielding:
+		// The yield in progress finishes the event.
+		e.state = eventAbandonedInYield
+		x.mu.Unlock()
+		return
+	case eventHanded:
+		// The poll that gets it skips it.
+	default:
+		x.mu.Unlock()
+		return
 	}
-	select {
-	case r := <-e.done:
-		return r
-	case <-ctx.Done():
-		x.forget(e)
-		return abandoned(ctx)
+	e.state = eventFinished
+	x.mu.Unlock()
+	e.done(abandoned(e.ctx), false)
+}
+
+func removeEvent(q []*channelEvent, e *channelEvent) []*channelEvent {
+	for i, qe := range q {
+		if qe == e {
+			copy(q[i:], q[i+1:])
+			q[len(q)-1] = nil
+			return q[:len(q)-1]
+		}
 	}
+	return q
 }
 
 func abandoned(ctx context.Context) Result {
@@ -136,65 +181,139 @@ func abandoned(ctx context.Context) Result {
 		stepresult.ErrorTypeUnexpected, true)
 }
 
-func (x *ChannelExecutor) forget(e *channelEvent) {
-	x.mu.Lock()
-	if x.pending[e.ev.ID] == e {
-		delete(x.pending, e.ev.ID)
-	}
-	x.mu.Unlock()
-}
-
-// handOut marks e as polled; it reports false for an abandoned event.
+// handOut makes e a polled event with a new id; it reports false when e was
+// abandoned meanwhile. Called with mu held.
 func (x *ChannelExecutor) handOut(e *channelEvent) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.pending[e.ev.ID] != e {
+	if e.state != eventQueued && e.state != eventHanded {
 		return false
 	}
-	e.polled = true
+	e.id = uuid.NewString()
+	e.state = eventPolled
+	x.polled[e.id] = e
 	return true
 }
 
-// Poll returns up to max waiting events without blocking.
-func (x *ChannelExecutor) Poll(max int) []Event {
-	var out []Event
-	for len(out) < max {
-		select {
-		case e := <-x.events:
-			if x.handOut(e) {
-				out = append(out, e.ev)
-			}
-		default:
-			return out
+// takeQueued hands out up to max queued events, appending them to out.
+// Called with mu held.
+func (x *ChannelExecutor) takeQueued(out []*channelEvent, max int) []*channelEvent {
+	k := min(max, len(x.queue))
+	for _, e := range x.queue[:k] {
+		if x.handOut(e) {
+			out = append(out, e)
 		}
+	}
+	clear(x.queue[:k])
+	x.queue = x.queue[k:]
+	if len(x.queue) == 0 {
+		x.queue = nil // let the backing array go
 	}
 	return out
 }
 
+// encode turns handed-out events into Events. An event that cannot be
+// encoded is finished as a failure of its step and left out.
+func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
+	out := make([]Event, 0, len(es))
+	for _, e := range es {
+		var def *template.Step
+		var defJSON json.RawMessage
+		if e.run != nil {
+			def, defJSON = e.run.def, e.run.defJSON
+		}
+		data, err := encodeStepEvent(e.id, e.step.claimed, def, defJSON)
+		if err != nil {
+			if x.take(e.id) != nil {
+				e.stop()
+				e.done(systemFailure(fmt.Sprintf("encoding step for the foreign handler: %v", err),
+					stepresult.ErrorTypeUnexpected, false), true)
+			}
+			continue
+		}
+		out = append(out, Event{ID: e.id, TaskUUID: e.step.TaskUUID(), StepUUID: e.step.StepUUID(),
+			Callable: e.step.Callable(), JSON: data})
+	}
+	return out
+}
+
+// Poll returns up to max waiting events without blocking.
+func (x *ChannelExecutor) Poll(max int) []Event {
+	if max <= 0 {
+		return nil
+	}
+	x.mu.Lock()
+	es := x.takeQueued(nil, max)
+	x.mu.Unlock()
+	if len(es) == 0 {
+		return nil
+	}
+	return x.encode(es)
+}
+
 // PollWait waits until at least one event is available (or ctx ends) and
-// returns up to max events.
+// returns up to max events. A step dispatched while it waits is put
+// straight into its slot: the wait is woken by the step itself.
 func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error) {
 	if max <= 0 {
 		return nil, nil
 	}
 	for {
-		select {
-		case e := <-x.events:
-			if !x.handOut(e) {
-				continue
+		x.mu.Lock()
+		es := x.takeQueued(nil, max)
+		if len(es) > 0 {
+			x.mu.Unlock()
+			if evs := x.encode(es); len(evs) > 0 {
+				return evs, nil
 			}
-			return append([]Event{e.ev}, x.Poll(max-1)...), nil
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			x.mu.Unlock()
+			return nil, err
+		}
+		slot := make(chan *channelEvent, 1)
+		x.waiters = append(x.waiters, slot)
+		x.mu.Unlock()
+
+		var e *channelEvent
+		select {
+		case e = <-slot:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			x.mu.Lock()
+			x.removeWaiter(slot)
+			x.mu.Unlock()
+			select {
+			case e = <-slot: // handed over before the wait was withdrawn
+			default:
+				return nil, ctx.Err()
+			}
+		}
+		x.mu.Lock()
+		if x.handOut(e) {
+			es = x.takeQueued(append(es, e), max-1)
+		}
+		x.mu.Unlock()
+		if evs := x.encode(es); len(evs) > 0 {
+			return evs, nil
+		}
+	}
+}
+
+// removeWaiter withdraws a PollWait's slot. Called with mu held.
+func (x *ChannelExecutor) removeWaiter(slot chan *channelEvent) {
+	for i, w := range x.waiters {
+		if w == slot {
+			copy(x.waiters[i:], x.waiters[i+1:])
+			x.waiters[len(x.waiters)-1] = nil
+			x.waiters = x.waiters[:len(x.waiters)-1]
+			return
 		}
 	}
 }
 
 // Pending counts events issued and not yet completed or abandoned.
 func (x *ChannelExecutor) Pending() int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return len(x.pending)
+	waiting, polled := x.Counts()
+	return waiting + polled
 }
 
 // Counts reports the events waiting to be polled and those polled and not
@@ -202,22 +321,18 @@ func (x *ChannelExecutor) Pending() int {
 func (x *ChannelExecutor) Counts() (waiting, polled int) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, e := range x.pending {
-		if e.polled {
-			polled++
-		} else {
-			waiting++
-		}
-	}
-	return waiting, polled
+	return len(x.queue), len(x.polled)
 }
 
-// take removes event id from the pending set.
+// take removes event id from the polled set and marks it finished.
 func (x *ChannelExecutor) take(id string) *channelEvent {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	e := x.pending[id]
-	delete(x.pending, id)
+	e := x.polled[id]
+	if e != nil {
+		delete(x.polled, id)
+		e.state = eventFinished
+	}
 	return e
 }
 
@@ -225,23 +340,37 @@ func (x *ChannelExecutor) take(id string) *channelEvent {
 // shapes). A result that cannot be read still completes the step, as a
 // non-retryable invalid_result failure, and the error (wrapping
 // ErrMalformedJSON or ErrInvalidResult) says why, so the foreign side can
-// log it.
+// log it. In a worker Core the result is processed before Complete
+// returns, on the caller's thread.
 func (x *ChannelExecutor) Complete(id string, result []byte) error {
 	e := x.take(id)
 	if e == nil {
 		return fmt.Errorf("completing event %q: %w", id, ErrUnknownEvent)
 	}
-	r, err := DecodeResult(result)
-	if err == nil {
-		err = e.step.events.check(r.eventRequests)
-	}
+	e.stop()
+	r, err := decodeForeignResult(e, result)
 	if err != nil {
 		r = systemFailure(fmt.Sprintf("foreign handler returned an invalid result: %v", err),
 			stepresult.ErrorTypeInvalidResult, false)
 		err = fmt.Errorf("completing event %q: %w", id, err)
 	}
-	e.done <- r
+	e.done(r, true)
 	return err
+}
+
+// decodeForeignResult reads a result and checks its domain events against
+// the step's declarations; a panic while doing so is an invalid result, so
+// that the step still gets one.
+func decodeForeignResult(e *channelEvent, result []byte) (r Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = Result{}, fmt.Errorf("%w: reading it failed: %v", ErrInvalidResult, p)
+		}
+	}()
+	if r, err = DecodeResult(result); err == nil {
+		err = e.step.events.check(r.eventRequests)
+	}
+	return r, err
 }
 
 // Yield saves a checkpoint for the step of event id while the worker holds
@@ -259,7 +388,7 @@ func (x *ChannelExecutor) Complete(id string, result []byte) error {
 // saved (the event stays open: complete it, or yield again).
 func (x *ChannelExecutor) Yield(ctx context.Context, id string, checkpoint []byte) error {
 	x.mu.Lock()
-	e := x.pending[id]
+	e := x.polled[id]
 	x.mu.Unlock()
 	if e == nil {
 		return fmt.Errorf("yielding event %q: %w", id, ErrUnknownEvent)
@@ -271,20 +400,43 @@ func (x *ChannelExecutor) Yield(ctx context.Context, id string, checkpoint []byt
 	if e.run == nil {
 		return fmt.Errorf("yielding event %q: %w", id, ErrNoStepRun)
 	}
-	if e = x.take(id); e == nil {
+	x.mu.Lock()
+	if x.polled[id] != e {
+		x.mu.Unlock()
 		return fmt.Errorf("yielding event %q: %w", id, ErrUnknownEvent)
 	}
-	if err := e.run.yield(ctx, cp); err != nil {
-		if errors.Is(err, ErrClaimLost) {
-			e.done <- systemFailure(err.Error(), stepresult.ErrorTypeUnexpected, true)
+	delete(x.polled, id)
+	e.state = eventYielding
+	x.mu.Unlock()
+
+	err = e.run.yield(ctx, cp)
+	if err != nil && !errors.Is(err, ErrClaimLost) {
+		// The event stays open, unless its step ended meanwhile.
+		x.mu.Lock()
+		ended := e.state == eventAbandonedInYield
+		if ended {
+			e.state = eventFinished
+		} else {
+			e.state = eventPolled
+			x.polled[id] = e
+		}
+		x.mu.Unlock()
+		if ended {
+			e.done(abandoned(e.ctx), false)
 			return fmt.Errorf("yielding event %q: %w: %v", id, ErrUnknownEvent, err)
 		}
-		x.mu.Lock()
-		x.pending[id] = e
-		x.mu.Unlock()
 		return fmt.Errorf("yielding event %q: %w", id, err)
 	}
-	e.done <- yieldedResult()
+	x.mu.Lock()
+	e.state = eventFinished
+	x.mu.Unlock()
+	e.stop()
+	if err != nil {
+		e.done(systemFailure(err.Error(), stepresult.ErrorTypeUnexpected, true), true)
+		return fmt.Errorf("yielding event %q: %w: %v", id, ErrUnknownEvent, err)
+	}
+	// In a worker Core, done hands the step out again as a new event.
+	e.done(yieldedResult(), true)
 	return nil
 }
 

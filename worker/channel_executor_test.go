@@ -73,7 +73,7 @@ func dig(m map[string]any, path ...string) any {
 }
 
 func TestChannelExecutorRoundTrip(t *testing.T) {
-	x := NewChannelExecutor(ChannelExecutorConfig{Buffer: 4})
+	x := NewChannelExecutor(ChannelExecutorConfig{})
 	errs := foreign(t, x, 1, func(ev map[string]any) string {
 		tss := ev["task_sequence_step"].(map[string]any)
 		order := dig(tss, "task", "task", "context", "order")

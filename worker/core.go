@@ -56,7 +56,7 @@ type Core struct {
 	log       *slog.Logger
 	store     stepStore
 	queue     messaging.Queue
-	exec      Executor
+	exec      router
 	slots     *slots
 	flights   *flights
 	live      *liveness
@@ -155,6 +155,10 @@ type registered struct {
 	templates []*template.Template
 	byKey     map[string]*template.Template // by Template.Key
 	at        time.Time                     // when Start registered them
+
+	// defs are the templates' steps as step events carry them
+	// (step_definition), encoded once.
+	defs map[*template.Step]json.RawMessage
 }
 
 func (c *Core) registered() registered {
@@ -272,7 +276,8 @@ func (c *Core) setUp(ctx context.Context) error {
 	for _, t := range tpls {
 		byKey[t.Key()] = t
 	}
-	c.reg.Store(&registered{namespaces: namespaces, callables: callables, templates: tpls, byKey: byKey, at: time.Now().UTC()})
+	c.reg.Store(&registered{namespaces: namespaces, callables: callables, templates: tpls, byKey: byKey,
+		defs: stepDefinitions(tpls), at: time.Now().UTC()})
 	if c.cfg.Web.Enabled {
 		ln, err := listen.TCP(ctx, c.cfg.Web.BindAddress, "worker.web.bind_address")
 		if err != nil {

@@ -103,12 +103,14 @@
 //     fallback poll (one statement for every queue of the process), and
 //     the moment the next delayed message becomes visible; an idle claim
 //     loop sends no queries.
-//   - Each claimed step runs through an Executor (executor.go): Go handlers
-//     in process, anything else through a fallback such as the
-//     ChannelExecutor that Ruby and Python bindings poll. The worker
-//     enforces the step timeout and turns panics, timeouts and missing
-//     handlers into failures, so every claimed step produces a result
-//     (runner.go).
+//   - Each claimed step runs through an Executor (executor.go, dispatch.go):
+//     Go handlers in process on a goroutine each, anything else through a
+//     fallback such as the ChannelExecutor that Ruby and Python bindings
+//     poll. A fallback that is an AsyncExecutor gets the step without a
+//     goroutine waiting for it: the result is processed on the thread that
+//     reports it. The worker enforces the step timeout and turns panics,
+//     timeouts and missing handlers into failures, so every claimed step
+//     produces a result (runner.go).
 //   - The completer (completer.go) commits results in batches: a lone
 //     result at once, the results that arrive meanwhile together in the
 //     next transaction.

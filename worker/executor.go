@@ -35,6 +35,24 @@ type CallableSet interface {
 
 var _ CallableSet = (*Registry)(nil)
 
+// AsyncExecutor is an Executor whose handlers run outside Go and report
+// their results from threads of their own: the ChannelExecutor that Ruby
+// and Python poll through the C ABI. When it is the Fallback, the worker
+// calls ExecuteAsync instead of Execute for the steps it serves, so no
+// goroutine waits while a foreign handler runs: the result is validated,
+// built into the stored result and queued for commit on the thread that
+// reports it.
+type AsyncExecutor interface {
+	Executor
+	// ExecuteAsync starts the step and returns without waiting for it; it
+	// must not block. It calls done exactly once, from any goroutine or
+	// from within ExecuteAsync: with the step's result and ok true, or
+	// with ok false when ctx ended before a result came. done does the
+	// worker's processing of the result (it may start the step again after
+	// a checkpoint yield) before it returns.
+	ExecuteAsync(ctx context.Context, step *StepContext, done func(r Result, ok bool))
+}
+
 // router sends a step to the Go handler registered under its callable, else
 // to the fallback executor, else fails it with handler_not_found.
 type router struct {
@@ -56,6 +74,16 @@ func (r router) served() []string {
 	}
 	slices.Sort(out)
 	return append([]string{}, slices.Compact(out)...)
+}
+
+// async returns the fallback when it runs callable asynchronously: the
+// callable has no Go handler and the fallback is an AsyncExecutor.
+func (r router) async(callable string) (AsyncExecutor, bool) {
+	if _, ok := r.reg.Lookup(callable); ok {
+		return nil, false
+	}
+	ax, ok := r.fallback.(AsyncExecutor)
+	return ax, ok
 }
 
 func (r router) Execute(ctx context.Context, step *StepContext) Result {

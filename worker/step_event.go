@@ -3,7 +3,11 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,73 +28,6 @@ import (
 //	   "step_definition": {<the template step>}}}
 //
 // docs/capi.md describes every field.
-
-type stepEvent struct {
-	EventID             string     `json:"event_id"`
-	TaskUUID            uuid.UUID  `json:"task_uuid"`
-	StepUUID            uuid.UUID  `json:"step_uuid"`
-	CorrelationID       uuid.UUID  `json:"correlation_id"`
-	TaskCorrelationID   uuid.UUID  `json:"task_correlation_id"`
-	ParentCorrelationID *uuid.UUID `json:"parent_correlation_id"`
-	// Traceparent is the W3C traceparent of the worker's span for this
-	// run, when tracing is on: a handler's own spans join the task's trace
-	// as its children.
-	Traceparent      string           `json:"traceparent,omitempty"`
-	TaskSequenceStep taskSequenceStep `json:"task_sequence_step"`
-}
-
-type taskSequenceStep struct {
-	Task              taskForHandler             `json:"task"`
-	WorkflowStep      workflowStepRecord         `json:"workflow_step"`
-	DependencyResults map[string]json.RawMessage `json:"dependency_results"`
-	StepDefinition    stepDefinition             `json:"step_definition"`
-}
-
-type taskForHandler struct {
-	Task          taskRecord `json:"task"`
-	TaskName      string     `json:"task_name"`
-	TaskVersion   string     `json:"task_version"`
-	NamespaceName string     `json:"namespace_name"`
-}
-
-type taskRecord struct {
-	TaskUUID            uuid.UUID       `json:"task_uuid"`
-	NamedTaskUUID       *uuid.UUID      `json:"named_task_uuid"`
-	Complete            bool            `json:"complete"`
-	RequestedAt         *time.Time      `json:"requested_at"`
-	Initiator           *string         `json:"initiator"`
-	SourceSystem        *string         `json:"source_system"`
-	Reason              *string         `json:"reason"`
-	Tags                []string        `json:"tags"`
-	Context             json.RawMessage `json:"context"`
-	IdentityHash        *string         `json:"identity_hash"`
-	Priority            int             `json:"priority"`
-	CreatedAt           *time.Time      `json:"created_at"`
-	UpdatedAt           *time.Time      `json:"updated_at"`
-	CorrelationID       uuid.UUID       `json:"correlation_id"`
-	ParentCorrelationID *uuid.UUID      `json:"parent_correlation_id"`
-}
-
-type workflowStepRecord struct {
-	WorkflowStepUUID      uuid.UUID       `json:"workflow_step_uuid"`
-	TaskUUID              uuid.UUID       `json:"task_uuid"`
-	NamedStepUUID         *uuid.UUID      `json:"named_step_uuid"`
-	Name                  string          `json:"name"`
-	TemplateStepName      string          `json:"template_step_name"`
-	Retryable             bool            `json:"retryable"`
-	MaxAttempts           int             `json:"max_attempts"`
-	InProcess             bool            `json:"in_process"`
-	Processed             bool            `json:"processed"`
-	ProcessedAt           *time.Time      `json:"processed_at"`
-	Attempts              int             `json:"attempts"`
-	LastAttemptedAt       *time.Time      `json:"last_attempted_at"`
-	BackoffRequestSeconds *int            `json:"backoff_request_seconds"`
-	Inputs                json.RawMessage `json:"inputs"`
-	Results               json.RawMessage `json:"results"`
-	Checkpoint            json.RawMessage `json:"checkpoint"`
-	CreatedAt             *time.Time      `json:"created_at"`
-	UpdatedAt             *time.Time      `json:"updated_at"`
-}
 
 type stepDefinition struct {
 	Name             string                    `json:"name"`
@@ -126,51 +63,251 @@ type retryDefinition struct {
 // the worker registered; otherwise it is rebuilt from the step.
 func StepEvent(ctx context.Context, step *StepContext) (json.RawMessage, error) {
 	var def *template.Step
+	var defJSON json.RawMessage
 	if run := runOf(ctx); run != nil {
-		def = run.def
+		def, defJSON = run.def, run.defJSON
 	}
-	return encodeStepEvent(uuid.NewString(), step.claimed, def)
+	return encodeStepEvent(uuid.NewString(), step.claimed, def, defJSON)
 }
 
 // encodeStepEvent encodes the step cs as tasker-core's step event with id.
 // def is the step's template definition, nil when the worker does not know
 // the task's template: the definition is then rebuilt from the step row
-// (with no description, dependencies or batch configuration).
-func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step) (json.RawMessage, error) {
+// (with no description, dependencies or batch configuration). defJSON is
+// def's step_definition encoded beforehand (nil: encode it now).
+//
+// The event is written field by field into one buffer sized for it, with
+// the JSON values of the task context, the step's inputs and checkpoint and
+// the dependency results compacted into it in one pass each: a step's way
+// to a foreign handler goes through here, and encoding/json would reflect
+// over every field and scan every embedded value twice.
+func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJSON json.RawMessage) (json.RawMessage, error) {
 	t, st := &cs.Task, &cs.Step
-	ev := stepEvent{
-		EventID: id, TaskUUID: t.UUID, StepUUID: st.UUID,
-		CorrelationID: t.CorrelationID, TaskCorrelationID: t.CorrelationID, ParentCorrelationID: t.ParentCorrelationID,
-		Traceparent: t.TraceParent,
-		TaskSequenceStep: taskSequenceStep{
-			Task: taskForHandler{
-				Task: taskRecord{
-					TaskUUID: t.UUID, NamedTaskUUID: optUUID(t.NamedTaskUUID), Complete: t.Complete,
-					RequestedAt: optTime(t.RequestedAt), Initiator: optString(t.Initiator),
-					SourceSystem: optString(t.SourceSystem), Reason: optString(t.Reason), Tags: nonNil(t.Tags),
-					Context: jsonOr(t.Context, `{}`), IdentityHash: optString(t.IdentityHash), Priority: t.Priority,
-					CreatedAt: optTime(t.CreatedAt), UpdatedAt: optTime(t.UpdatedAt),
-					CorrelationID: t.CorrelationID, ParentCorrelationID: t.ParentCorrelationID,
-				},
-				TaskName: t.Name, TaskVersion: t.Version, NamespaceName: t.Namespace,
-			},
-			WorkflowStep: workflowStepRecord{
-				WorkflowStepUUID: st.UUID, TaskUUID: st.TaskUUID, NamedStepUUID: optUUID(st.NamedStepUUID),
-				Name: st.Name, TemplateStepName: templateStepName(st), Retryable: st.Retry.Retryable,
-				MaxAttempts: st.Retry.MaxAttempts, InProcess: true, Processed: false,
-				// tasker-core hydrates the step before its claim counts the
-				// attempt: handlers compute the current attempt as
-				// attempts + 1.
-				Attempts:        max(st.Attempts-1, 0),
-				LastAttemptedAt: st.LastAttemptedAt, BackoffRequestSeconds: st.BackoffRequestSeconds,
-				Inputs: jsonOr(st.Inputs, `{}`), Results: nil, Checkpoint: jsonOr(st.Checkpoint, `null`),
-				CreatedAt: optTime(st.CreatedAt), UpdatedAt: optTime(st.UpdatedAt),
-			},
-			DependencyResults: dependencyResults(cs.Dependencies),
-			StepDefinition:    definitionOf(st, def),
-		},
+	if len(defJSON) == 0 {
+		var err error
+		if defJSON, err = json.Marshal(definitionOf(st, def)); err != nil {
+			return nil, fmt.Errorf("encoding the step definition: %w", err)
+		}
 	}
-	return json.Marshal(ev)
+	deps := dependencyResults(cs.Dependencies)
+	names := make([]string, 0, len(deps))
+	size := 1536 + len(id) + len(t.Context) + len(st.Inputs) + len(st.Checkpoint) + len(defJSON) + len(t.TraceParent)
+	for name, raw := range deps {
+		names = append(names, name)
+		size += len(name) + len(raw) + 4
+	}
+	sort.Strings(names)
+	w := eventWriter{b: make([]byte, 0, size)}
+	w.raw(`{"event_id":`)
+	w.str(id)
+	w.raw(`,"task_uuid":`)
+	w.uuid(t.UUID)
+	w.raw(`,"step_uuid":`)
+	w.uuid(st.UUID)
+	w.raw(`,"correlation_id":`)
+	w.uuid(t.CorrelationID)
+	w.raw(`,"task_correlation_id":`)
+	w.uuid(t.CorrelationID)
+	w.raw(`,"parent_correlation_id":`)
+	w.optUUIDPtr(t.ParentCorrelationID)
+	if t.TraceParent != "" {
+		w.raw(`,"traceparent":`)
+		w.str(t.TraceParent)
+	}
+	w.raw(`,"task_sequence_step":{"task":{"task":{"task_uuid":`)
+	w.uuid(t.UUID)
+	w.raw(`,"named_task_uuid":`)
+	w.optUUID(t.NamedTaskUUID)
+	w.raw(`,"complete":`)
+	w.bool(t.Complete)
+	w.raw(`,"requested_at":`)
+	w.optTime(t.RequestedAt)
+	w.raw(`,"initiator":`)
+	w.optStr(t.Initiator)
+	w.raw(`,"source_system":`)
+	w.optStr(t.SourceSystem)
+	w.raw(`,"reason":`)
+	w.optStr(t.Reason)
+	w.raw(`,"tags":[`)
+	for i, tag := range t.Tags {
+		if i > 0 {
+			w.raw(`,`)
+		}
+		w.str(tag)
+	}
+	w.raw(`],"context":`)
+	w.json("task context", t.Context, `{}`)
+	w.raw(`,"identity_hash":`)
+	w.optStr(t.IdentityHash)
+	w.raw(`,"priority":`)
+	w.int(t.Priority)
+	w.raw(`,"created_at":`)
+	w.optTime(t.CreatedAt)
+	w.raw(`,"updated_at":`)
+	w.optTime(t.UpdatedAt)
+	w.raw(`,"correlation_id":`)
+	w.uuid(t.CorrelationID)
+	w.raw(`,"parent_correlation_id":`)
+	w.optUUIDPtr(t.ParentCorrelationID)
+	w.raw(`},"task_name":`)
+	w.str(t.Name)
+	w.raw(`,"task_version":`)
+	w.str(t.Version)
+	w.raw(`,"namespace_name":`)
+	w.str(t.Namespace)
+	w.raw(`},"workflow_step":{"workflow_step_uuid":`)
+	w.uuid(st.UUID)
+	w.raw(`,"task_uuid":`)
+	w.uuid(st.TaskUUID)
+	w.raw(`,"named_step_uuid":`)
+	w.optUUID(st.NamedStepUUID)
+	w.raw(`,"name":`)
+	w.str(st.Name)
+	w.raw(`,"template_step_name":`)
+	w.str(templateStepName(st))
+	w.raw(`,"retryable":`)
+	w.bool(st.Retry.Retryable)
+	w.raw(`,"max_attempts":`)
+	w.int(st.Retry.MaxAttempts)
+	// tasker-core hydrates the step before its claim counts the attempt:
+	// handlers compute the current attempt as attempts + 1.
+	w.raw(`,"in_process":true,"processed":false,"processed_at":null,"attempts":`)
+	w.int(max(st.Attempts-1, 0))
+	w.raw(`,"last_attempted_at":`)
+	if st.LastAttemptedAt == nil {
+		w.raw(`null`)
+	} else {
+		w.time(*st.LastAttemptedAt)
+	}
+	w.raw(`,"backoff_request_seconds":`)
+	if st.BackoffRequestSeconds == nil {
+		w.raw(`null`)
+	} else {
+		w.int(*st.BackoffRequestSeconds)
+	}
+	w.raw(`,"inputs":`)
+	w.json("step inputs", st.Inputs, `{}`)
+	w.raw(`,"results":null,"checkpoint":`)
+	w.json("step checkpoint", st.Checkpoint, `null`)
+	w.raw(`,"created_at":`)
+	w.optTime(st.CreatedAt)
+	w.raw(`,"updated_at":`)
+	w.optTime(st.UpdatedAt)
+	w.raw(`},"dependency_results":{`)
+	for i, name := range names {
+		if i > 0 {
+			w.raw(`,`)
+		}
+		w.str(name)
+		w.raw(`:`)
+		w.json("dependency result", deps[name], `null`)
+	}
+	w.raw(`},"step_definition":`)
+	w.b = append(w.b, defJSON...)
+	w.raw(`}}`)
+	if w.err != nil {
+		return nil, fmt.Errorf("encoding the step event: %w", w.err)
+	}
+	return w.b, nil
+}
+
+// eventWriter appends JSON values to b; err is the first embedded value
+// that was not JSON.
+type eventWriter struct {
+	b   []byte
+	err error
+}
+
+func (w *eventWriter) raw(s string) { w.b = append(w.b, s...) }
+
+// str writes s as a JSON string: as it is when it needs no escaping (the
+// usual case: names, versions, ids), else as encoding/json writes it.
+func (w *eventWriter) str(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			w.b = append(w.b, q...)
+			return
+		}
+	}
+	w.b = append(w.b, '"')
+	w.b = append(w.b, s...)
+	w.b = append(w.b, '"')
+}
+
+func (w *eventWriter) optStr(s string) {
+	if s == "" {
+		w.raw(`null`)
+		return
+	}
+	w.str(s)
+}
+
+// uuid writes u in its canonical form (8-4-4-4-12 lower-case hex).
+func (w *eventWriter) uuid(u uuid.UUID) {
+	var buf [38]byte
+	buf[0], buf[37] = '"', '"'
+	hex.Encode(buf[1:9], u[0:4])
+	buf[9] = '-'
+	hex.Encode(buf[10:14], u[4:6])
+	buf[14] = '-'
+	hex.Encode(buf[15:19], u[6:8])
+	buf[19] = '-'
+	hex.Encode(buf[20:24], u[8:10])
+	buf[24] = '-'
+	hex.Encode(buf[25:37], u[10:])
+	w.b = append(w.b, buf[:]...)
+}
+
+func (w *eventWriter) optUUID(u uuid.UUID) {
+	if u == uuid.Nil {
+		w.raw(`null`)
+		return
+	}
+	w.uuid(u)
+}
+
+func (w *eventWriter) optUUIDPtr(u *uuid.UUID) {
+	if u == nil {
+		w.raw(`null`)
+		return
+	}
+	w.uuid(*u)
+}
+
+func (w *eventWriter) bool(v bool) { w.b = strconv.AppendBool(w.b, v) }
+
+func (w *eventWriter) int(n int) { w.b = strconv.AppendInt(w.b, int64(n), 10) }
+
+// time writes t as encoding/json does (RFC 3339 with nanoseconds).
+func (w *eventWriter) time(t time.Time) {
+	w.b = append(w.b, '"')
+	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
+	w.b = append(w.b, '"')
+}
+
+// optTime writes t in UTC, or null for the zero time.
+func (w *eventWriter) optTime(t time.Time) {
+	if t.IsZero() {
+		w.raw(`null`)
+		return
+	}
+	w.time(t.UTC())
+}
+
+// json writes the JSON value raw compacted (as encoding/json writes an
+// embedded value; the database hands jsonb out with spaces), or def when raw
+// is empty. A value that is not JSON is recorded in w.err.
+func (w *eventWriter) json(what string, raw json.RawMessage, def string) {
+	if len(raw) == 0 {
+		w.raw(def)
+		return
+	}
+	buf := bytes.NewBuffer(w.b)
+	if err := json.Compact(buf, raw); err != nil && w.err == nil {
+		w.err = fmt.Errorf("the %s is not valid JSON: %w", what, err)
+	}
+	w.b = buf.Bytes()
 }
 
 func templateStepName(st *store.Step) string {
@@ -226,16 +363,29 @@ func definitionOf(st *store.Step, def *template.Step) stepDefinition {
 	return d
 }
 
+// stepDefinitions encodes every step of tpls as step events carry it. A
+// step whose definition does not encode is left out: its events encode it
+// themselves, and report the error.
+func stepDefinitions(tpls []*template.Template) map[*template.Step]json.RawMessage {
+	out := map[*template.Step]json.RawMessage{}
+	for _, t := range tpls {
+		for i := range t.Steps {
+			def := &t.Steps[i]
+			if raw, err := json.Marshal(definitionOf(nil, def)); err == nil {
+				out[def] = raw
+			}
+		}
+	}
+	return out
+}
+
 // dependencyResults gives each ancestor's stored execution result; a stored
 // value that is not one (a result set by hand) is wrapped as a successful
 // result whose "result" is the value.
 func dependencyResults(deps map[string]json.RawMessage) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(deps))
 	for name, raw := range deps {
-		var probe struct {
-			Success *bool `json:"success"`
-		}
-		if len(raw) > 0 && json.Unmarshal(raw, &probe) == nil && probe.Success != nil {
+		if json.Valid(raw) && hasBoolSuccess(raw) {
 			out[name] = raw
 			continue
 		}
@@ -243,12 +393,63 @@ func dependencyResults(deps map[string]json.RawMessage) map[string]json.RawMessa
 		if bytes.Equal(bytes.TrimSpace(value), []byte(`null`)) {
 			value = json.RawMessage(`{}`)
 		}
-		wrapped, _ := json.Marshal(map[string]any{
+		wrapped, err := json.Marshal(map[string]any{
 			"success": true, "result": value, "status": "completed", "metadata": map[string]any{},
 		})
+		if err != nil {
+			wrapped = json.RawMessage(`null`) // not JSON: nothing to pass on
+		}
 		out[name] = wrapped
 	}
 	return out
+}
+
+// hasBoolSuccess reports whether raw, valid JSON, is an object with a
+// top-level "success" key whose value is true or false: a stored step
+// execution result. It only scans raw, without decoding it.
+func hasBoolSuccess(raw []byte) bool {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return false
+	}
+	depth, found := 0, false
+	expectKey := true // at depth 1, the next string is a key
+	for ; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			start := i
+			for i++; raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			if depth != 1 || !expectKey {
+				continue
+			}
+			expectKey = false
+			if string(raw[start:i+1]) != `"success"` {
+				continue
+			}
+			j := skipSpace(raw, i+1) // at ':'
+			j = skipSpace(raw, j+1)
+			found = raw[j] == 't' || raw[j] == 'f'
+		}
+	}
+	return found
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func jsonOr(raw json.RawMessage, def string) json.RawMessage {
@@ -263,21 +464,6 @@ func optString(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-func optUUID(u uuid.UUID) *uuid.UUID {
-	if u == uuid.Nil {
-		return nil
-	}
-	return &u
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func nonNil[T any](s []T) []T {

@@ -156,7 +156,7 @@ func TestStepEventWithoutTemplate(t *testing.T) {
 	cs.Step.Retry = store.RetryPolicy{Retryable: true, MaxAttempts: 5, Backoff: "fibonacci", BackoffBase: 10, MaxBackoffMs: 90}
 	cs.Step.Checkpoint = json.RawMessage(`{"cursor": 5}`)
 	cs.Dependencies = map[string]json.RawMessage{"manual": json.RawMessage(`{"resolved": true}`), "none": json.RawMessage(`null`)}
-	raw, err := encodeStepEvent("e-1", cs, nil)
+	raw, err := encodeStepEvent("e-1", cs, nil, nil)
 	require.NoError(t, err)
 	var ev map[string]any
 	require.NoError(t, json.Unmarshal(raw, &ev))
@@ -176,7 +176,7 @@ func TestStepEventWithoutTemplate(t *testing.T) {
 	require.Equal(t, map[string]any{}, dig(ev, "task_sequence_step", "dependency_results", "none", "result"))
 
 	cs.Step.StepType = "standard"
-	raw, err = encodeStepEvent("e-2", cs, nil)
+	raw, err = encodeStepEvent("e-2", cs, nil, nil)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &ev))
 	require.Equal(t, map[string]any{"url": "u"}, dig(ev, "task_sequence_step", "step_definition", "handler", "initialization"),

@@ -54,6 +54,9 @@ type stepRun struct {
 	// worker did not register the task's template.
 	tpl *template.Template
 	def *template.Step
+	// defJSON is def as the step event's step_definition, encoded when
+	// the worker started.
+	defJSON json.RawMessage
 
 	mu         sync.Mutex
 	checkpoint json.RawMessage // the record saved by the last yield
@@ -79,6 +82,7 @@ func (c *Core) newStepRun(f *flight) *stepRun {
 			name = f.step.Step.Name
 		}
 		r.def, _ = tpl.Step(name)
+		r.defJSON = c.registered().defs[r.def]
 	}
 	return r
 }

@@ -21,6 +21,7 @@ package main
 /*
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 */
 import "C"
 
@@ -54,9 +55,10 @@ var allocations = struct {
 	m map[unsafe.Pointer]struct{}
 }{m: map[unsafe.Pointer]struct{}{}}
 
-// reply copies a JSON reply into C memory and records it.
+// reply copies a JSON reply (which has no NUL byte: JSON escapes it) into
+// C memory, NUL-terminated, and records it.
 func reply(b []byte) *C.char {
-	p := C.CString(string(b))
+	p := (*C.char)(C.CBytes(append(b, 0)))
 	allocations.Lock()
 	allocations.m[unsafe.Pointer(p)] = struct{}{}
 	allocations.Unlock()
@@ -75,7 +77,7 @@ func goBytes(p *C.char) []byte {
 	if p == nil {
 		return nil
 	}
-	return []byte(C.GoString(p))
+	return C.GoBytes(unsafe.Pointer(p), C.int(C.strlen(p)))
 }
 
 //export tasker_abi_version

@@ -160,7 +160,10 @@ char *tasker_worker_bootstrap(const char *config_json);
  * "stopped" with no events means nothing will ever come again: leave the
  * poll loop. While "stopping", events already dispatched may still arrive
  * and must still be completed. A poll blocked in its wait returns as soon
- * as an event arrives, the wait ends, or tasker_stop finishes.
+ * as an event arrives, the wait ends, or tasker_stop finishes: a step
+ * claimed while polls wait is put straight into the oldest waiting poll,
+ * which encodes its event on the calling thread (one thread wake-up from
+ * claim to host; let each handler thread poll for one event and run it).
  * Errors: invalid_argument, unknown_handle.
  */
 char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_ms);
@@ -193,6 +196,11 @@ char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_
  * keys are ignored. "result" is stored as it is: a decision step's result
  * carries its choice there, as "decision_point_outcome":
  * {"type": "create_steps", "step_names": [".."]} or {"type": "no_branches"}.
+ *
+ * The result is processed on the calling thread before the call returns
+ * (read, checked, turned into the stored result and queued for the
+ * worker's next batched commit; the handler slot is free again): no Go
+ * thread has to wake up for it. The call does not wait for the database.
  *
  * Reply: {"ok": true}
  * Errors: invalid_argument (NULL), unknown_handle, unknown_event,

@@ -147,9 +147,7 @@ func (l *Library) Bootstrap(configJSON []byte) []byte {
 			if !web {
 				cfg.Worker.Web.Enabled = false
 			}
-			// Every running step waits in the channel or in the host, so
-			// a buffer of the handler limit never blocks.
-			host.exec = worker.NewChannelExecutor(worker.ChannelExecutorConfig{Buffer: max(cfg.Worker.Handlers.MaxConcurrent, 1)})
+			host.exec = worker.NewChannelExecutor(worker.ChannelExecutorConfig{})
 		},
 	})
 	if err != nil {
@@ -194,18 +192,35 @@ type hostExecutor struct {
 	language  string
 }
 
-var _ worker.CallableSet = (*hostExecutor)(nil)
+var (
+	_ worker.CallableSet   = (*hostExecutor)(nil)
+	_ worker.AsyncExecutor = (*hostExecutor)(nil)
+)
 
 // Callables lists the callables the host declared at bootstrap.
 func (h *hostExecutor) Callables() []string { return sortedKeys(h.callables) }
 
 func (h *hostExecutor) Execute(ctx context.Context, step *worker.StepContext) worker.Result {
 	if !h.callables[step.Callable()] {
-		return worker.ResultOf(nil, &worker.Error{Err: fmt.Errorf("no handler is registered for callable %q in this %s worker "+
-			"(its bootstrap callables do not name it)", step.Callable(), h.language),
-			Type: stepresult.ErrorTypeHandlerNotFound, Permanent: true})
+		return h.notFound(step)
 	}
 	return h.exec.Execute(ctx, step)
+}
+
+// ExecuteAsync queues the step for the host's polls; the host's
+// tasker_complete_step_event processes its result on the host's thread.
+func (h *hostExecutor) ExecuteAsync(ctx context.Context, step *worker.StepContext, done func(worker.Result, bool)) {
+	if !h.callables[step.Callable()] {
+		done(h.notFound(step), true)
+		return
+	}
+	h.exec.ExecuteAsync(ctx, step, done)
+}
+
+func (h *hostExecutor) notFound(step *worker.StepContext) worker.Result {
+	return worker.ResultOf(nil, &worker.Error{Err: fmt.Errorf("no handler is registered for callable %q in this %s worker "+
+		"(its bootstrap callables do not name it)", step.Callable(), h.language),
+		Type: stepresult.ErrorTypeHandlerNotFound, Permanent: true})
 }
 
 // sortedKeys lists a set's members in order.
