@@ -54,17 +54,36 @@ func (c ClaimerLocks) InProgress() int {
 
 // ClaimsInFlight reports, for every liveness lock that steps in progress are
 // claimed under, how many there are and whether a session holds the lock.
-// It is one read (worker queues, pg_locks, the claimed rows by primary key).
-// It needs the PostgreSQL queue.
+// It is one read (worker queues, pg_locks, the claimed rows by primary key,
+// and the list of worker queues, which checks the one it read): when a
+// worker queue was created since the last look (a worker creates its
+// namespaces' queues one by one as it starts), it reads again with the new
+// list, so no namespace's claims go unseen. It needs the PostgreSQL queue.
 func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
-	var out ClaimerLocks
 	if s.tables == nil {
-		return out, fmt.Errorf("finding claims in flight: %w", errNoTables)
+		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", errNoTables)
 	}
 	tables, err := s.workerQueueTables(ctx)
 	if err != nil {
-		return out, fmt.Errorf("finding claims in flight: %w", err)
+		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", err)
 	}
+	out, current, err := s.claimsInFlight(ctx, tables)
+	if err == nil && !slices.Equal(tables, current) {
+		s.workerTables.set(current)
+		out, _, err = s.claimsInFlight(ctx, current)
+	}
+	if err != nil {
+		s.workerTables.forget() // a queue dropped meanwhile: list them again
+		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", err)
+	}
+	return out, nil
+}
+
+// claimsInFlight is one ClaimsInFlight read through tables; it also returns
+// the worker queue tables that exist now.
+func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (ClaimerLocks, []workerQueueTable, error) {
+	var out ClaimerLocks
+	var current []workerQueueTable
 	b := &pgx.Batch{}
 	if len(tables) > 0 {
 		b.Queue(`WITH m AS (` + hiddenMessagesSQL(tables) + `),
@@ -87,13 +106,18 @@ func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
 			return err
 		})
 	}
+	b.Queue(workerQueueTablesSQL).Query(func(rows pgx.Rows) error {
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		current = workerQueueTablesOf(names)
+		return err
+	})
 	b.Queue(`SELECT now(), pg_postmaster_start_time()`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&out.Now, &out.PostgresStarted)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", err)
+		return ClaimerLocks{}, nil, err
 	}
-	return out, nil
+	return out, current, nil
 }
 
 // ExpireDeadClaims ends the claims held under a liveness lock that no
@@ -172,6 +196,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		return nil
 	})
 	if err != nil {
+		s.workerTables.forget()
 		return nil, fmt.Errorf("expiring dead claims: %w", err)
 	}
 	var out []uuid.UUID
@@ -260,41 +285,54 @@ func hiddenMessagesSQL(tables []workerQueueTable) string {
 	return strings.Join(parts, "\n\t\t\tUNION ALL ")
 }
 
-// queueTableCacheTTL is how long the list of worker queue tables is reused:
-// a namespace's queue appears once, when its first worker or task does.
-const queueTableCacheTTL = 30 * time.Second
-
-// queueTableCache remembers the worker queue tables of the schema.
+// queueTableCache remembers the worker queue tables of the schema as the
+// last look found them (ClaimsInFlight checks the list with every look).
 type queueTableCache struct {
 	mu     sync.Mutex
 	tables []workerQueueTable
-	at     time.Time
+	loaded bool
 }
 
-// workerQueueTables lists the worker queues that exist in the schema.
+// forget makes the next look read the list from the catalog.
+func (c *queueTableCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tables, c.loaded = nil, false
+}
+
+func (c *queueTableCache) set(tables []workerQueueTable) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tables, c.loaded = tables, true
+}
+
+// workerQueueTables lists the worker queues that exist in the schema as the
+// last look found them (reading the catalog before the first).
 func (s *Store) workerQueueTables(ctx context.Context) ([]workerQueueTable, error) {
 	c := &s.workerTables
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < queueTableCacheTTL {
-		return c.tables, nil
+	tables, loaded := c.tables, c.loaded
+	c.mu.Unlock()
+	if loaded {
+		return tables, nil
 	}
 	out, err := s.listWorkerQueueTables(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > 0 { // none yet: look again next time
-		c.tables, c.at = out, time.Now()
-	}
+	c.set(out)
 	return out, nil
 }
+
+// workerQueueTablesSQL lists the worker queue tables of the schema.
+const workerQueueTablesSQL = `SELECT relname FROM pg_class
+	WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
+	  AND relname LIKE 'mq\_worker\_%\_queue' ORDER BY relname`
 
 // listWorkerQueueTables reads the worker queue tables of the schema from
 // the catalog (no cache).
 func (s *Store) listWorkerQueueTables(ctx context.Context) ([]workerQueueTable, error) {
-	rows, err := s.pool.Query(ctx, `SELECT relname FROM pg_class
-		WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
-		  AND relname LIKE 'mq\_worker\_%\_queue' ORDER BY relname`)
+	rows, err := s.pool.Query(ctx, workerQueueTablesSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing worker queues: %w", err)
 	}
@@ -302,6 +340,11 @@ func (s *Store) listWorkerQueueTables(ctx context.Context) ([]workerQueueTable, 
 	if err != nil {
 		return nil, fmt.Errorf("listing worker queues: %w", err)
 	}
+	return workerQueueTablesOf(names), nil
+}
+
+// workerQueueTablesOf turns worker queue table names into their queues.
+func workerQueueTablesOf(names []string) []workerQueueTable {
 	var out []workerQueueTable
 	for _, n := range names {
 		q := strings.TrimPrefix(n, "mq_")
@@ -310,5 +353,5 @@ func (s *Store) listWorkerQueueTables(ctx context.Context) ([]workerQueueTable, 
 		}
 		out = append(out, workerQueueTable{queue: q, table: pgx.Identifier{n}.Sanitize()})
 	}
-	return out, nil
+	return out
 }

@@ -190,3 +190,31 @@ func TestClaimOfManyTasksAnnouncesThemAll(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out.Claimed, 250)
 }
+
+// TestClaimsInFlightSeesQueuesCreatedLater: a namespace whose worker queue
+// is created after a first look (a worker creating its queues one by one
+// while the leader looks) has its claims seen by the next look, and a dead
+// claimer's steps there are expired, not left to their claim deadline.
+func TestClaimsInFlightSeesQueuesCreatedLater(t *testing.T) {
+	e := newEnv(t)
+	specs := []stepSpec{{name: "a", retryable: true}}
+	e.register("early", "first", specs)
+	scan, err := e.store.ClaimsInFlight(e.ctx)
+	require.NoError(t, err)
+	require.Zero(t, scan.InProgress())
+
+	e.register("late", "second", specs)
+	e.createTask(specs, `{}`)
+	key, err := store.NewLivenessKey()
+	require.NoError(t, err)
+	out, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: "victim", Lock: key}, messaging.WorkerQueue("late"), 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, out.Claimed, 1)
+
+	scan, err = e.store.ClaimsInFlight(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, store.ClaimerLock{Lock: key, Steps: 1}, claimerOf(scan, key), "the late queue's claim is seen")
+	released, err := e.store.ExpireDeadClaims(e.ctx, key, scan.Now)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{e.ids["a"]}, released)
+}
