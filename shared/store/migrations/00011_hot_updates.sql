@@ -40,6 +40,22 @@ CREATE INDEX tasks_open_idx ON tasks (created_at) WHERE completed_at IS NULL;
 -- analytics window.
 DROP INDEX tasks_finished_idx;
 
+-- Edges go with their task. They referenced both of their steps, ON
+-- DELETE CASCADE, and nothing indexes to_step_uuid: deleting a task's
+-- steps (retention) ran a sequential scan of all edges per step, a cost
+-- that grew with the history. Steps are only ever deleted with their task,
+-- so the edges now reference the task instead, through the
+-- (task_uuid) index retention's cascade uses. It also saves the two
+-- foreign-key checks on workflow_steps every edge insert made.
+ALTER TABLE workflow_step_edges DROP CONSTRAINT workflow_step_edges_from_step_uuid_fkey,
+    DROP CONSTRAINT workflow_step_edges_to_step_uuid_fkey;
+ALTER TABLE workflow_step_edges ADD CONSTRAINT workflow_step_edges_task_uuid_fkey
+    FOREIGN KEY (task_uuid) REFERENCES tasks ON DELETE CASCADE;
+
+-- Deleting a task deletes its DLQ entries: the cascade looks them up by
+-- task_uuid, which only the partial index of pending entries had.
+CREATE INDEX tasks_dlq_task_idx ON tasks_dlq (task_uuid);
+
 -- completed_at is what tells an open task from a finished one to the index
 -- above: an open task always has none. Tasks written before every terminal
 -- transition set it get the time of their last transition.
@@ -60,6 +76,12 @@ ALTER TABLE workflow_steps SET (fillfactor = 70);
 ALTER TABLE tasks SET (fillfactor = 70);
 
 -- +goose Down
+DROP INDEX tasks_dlq_task_idx;
+ALTER TABLE workflow_step_edges DROP CONSTRAINT workflow_step_edges_task_uuid_fkey;
+ALTER TABLE workflow_step_edges ADD CONSTRAINT workflow_step_edges_from_step_uuid_fkey
+    FOREIGN KEY (from_step_uuid) REFERENCES workflow_steps ON DELETE CASCADE;
+ALTER TABLE workflow_step_edges ADD CONSTRAINT workflow_step_edges_to_step_uuid_fkey
+    FOREIGN KEY (to_step_uuid) REFERENCES workflow_steps ON DELETE CASCADE;
 ALTER TABLE tasks SET (fillfactor = 85);
 ALTER TABLE workflow_steps SET (fillfactor = 85);
 ALTER TABLE tasks DROP CONSTRAINT tasks_open_has_no_completed_at;
