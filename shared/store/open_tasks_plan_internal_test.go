@@ -39,6 +39,32 @@ func TestOpenTaskStatementsUseTheirIndexesWithHistory(t *testing.T) {
 	}
 }
 
+// The hot statements that change task and step rows find them by primary
+// key with a large history, so their cost does not grow with it.
+func TestTransitionStatementsUsePrimaryKeysWithHistory(t *testing.T) {
+	e := newInternalEnv(t)
+	historyFixture(t, e, 5000, 50)
+	arrays := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "'{}'"
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, sql, index string
+		args             []string
+	}{
+		{"task transitions", taskTransitionSQL, "tasks_pkey", append(arrays(10), "'p'")},
+		{"enqueue steps", enqueueSQL, "workflow_steps_pkey", arrays(1)},
+		{"record results", recordSQL, "workflow_steps_pkey", []string{"'[]'", "false", "'{}'"}},
+	} {
+		plan := genericPlan(t, e, tc.sql, tc.args...)
+		require.Containsf(t, plan, `"Index Name": "`+tc.index+`"`, "%s:\n%s", tc.name, plan)
+		require.NotContainsf(t, plan, `"Seq Scan"`, "%s:\n%s", tc.name, plan)
+	}
+}
+
 // scansTasks reports whether a JSON plan reads the tasks table
 // sequentially.
 func scansTasks(plan string) bool {
