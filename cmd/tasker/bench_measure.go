@@ -261,7 +261,9 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema s
 	res.TasksPerSec = math.Round(float64(tasks)/elapsed.Seconds()*10) / 10
 	res.Backpressured = retries.Load()
 	if db != nil {
-		time.Sleep(600 * time.Millisecond) // let the statistics collector catch up
+		// Backends report their statistics at most once a second (an idle one
+		// a second after its last report): wait for them.
+		time.Sleep(1100 * time.Millisecond)
 		_, _ = db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
 		after, err := readCounters(ctx, db, schema)
 		if err == nil {
