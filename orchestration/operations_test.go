@@ -376,7 +376,8 @@ func TestRetentionDeletesOldFinishedTasks(t *testing.T) {
 		old, recent := h.create(tpl, input), h.create(tpl, input)
 		h.waitState(old.UUID, state.TaskComplete)
 		h.waitState(recent.UUID, state.TaskComplete)
-		h.exec(`UPDATE tasks SET state_changed_at = now() - interval '2 hours' WHERE task_uuid = $1`, old.UUID)
+		h.exec(`UPDATE tasks SET state_changed_at = now() - interval '2 hours', completed_at = now() - interval '2 hours',
+			created_at = now() - interval '2 hours 1 minute' WHERE task_uuid = $1`, old.UUID)
 		require.Eventually(t, func() bool { return h.core.IsLeader() }, 10*time.Second, 10*time.Millisecond)
 		h.core.RunMaintenance(h.ctx)
 		_, err := h.store.GetTask(h.ctx, old.UUID)

@@ -45,14 +45,16 @@ type benchFlags struct {
 	root, env       string
 	dir             string
 	embeddedPG      bool
-	cpuProfile      string
-	only            string
-	workerURL       string
-	handlers        string
-	rounds          int
-	history         int
-	schema          string
-	workerLib       string
+	// autovacuum is on or off for the private cluster ("": not given).
+	autovacuum string
+	cpuProfile string
+	only       string
+	workerURL  string
+	handlers   string
+	rounds     int
+	history    int
+	schema     string
+	workerLib  string
 	// bindingConcurrency is the handler concurrency of the Ruby and Python
 	// workers.
 	bindingConcurrency int
@@ -117,6 +119,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
 	fl.StringVar(&f.dir, "dir", ".tasker", "folder for the private PostgreSQL cluster (when no server answers)")
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
+	fl.StringVar(&f.autovacuum, "autovacuum", "", "with --embedded: run on the private PostgreSQL cluster with autovacuum on or off (implies --embedded-postgres)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
 	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible, wasm-c; all but go need the source checkout)")
 	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
@@ -184,6 +187,16 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return err
 	}
+	switch f.autovacuum {
+	case "":
+	case "on", "off":
+		if !f.embedded {
+			return errors.New("--autovacuum: only with --embedded (it configures the private PostgreSQL cluster)")
+		}
+		f.embeddedPG = true
+	default:
+		return fmt.Errorf("--autovacuum %q: want on or off", f.autovacuum)
+	}
 	if f.history < 0 || (f.history > 0 && !f.embedded) {
 		return errors.New("--history N: a positive number of steps, with --embedded")
 	}
@@ -193,7 +206,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	rep.Handlers = handlers
 	rep.Config = map[string]any{"mode": map[bool]string{true: "embedded", false: "url"}[f.embedded],
 		"latency_n": f.latencyN, "warmup": f.warmup, "throughput_tasks": f.throughputTasks,
-		"concurrency": f.concurrency, "quick": f.quick}
+		"concurrency": f.concurrency, "quick": f.quick, "autovacuum": f.autovacuum}
 
 	var sys *benchSystem
 	apiURL, dbURL := f.url, f.databaseURL
@@ -369,7 +382,11 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 		return nil, err
 	}
 	bg := context.WithoutCancel(ctx)
-	url, cluster, err := devDatabase(bg, out, ocfg.Database.URL, devFlags{dir: f.dir, embedded: f.embeddedPG})
+	df := devFlags{dir: f.dir, embedded: f.embeddedPG, pgStatements: true}
+	if f.autovacuum != "" {
+		df.pgSettings = append(df.pgSettings, "autovacuum="+f.autovacuum)
+	}
+	url, cluster, err := devDatabase(bg, out, ocfg.Database.URL, df)
 	if err != nil {
 		return nil, err
 	}
@@ -545,7 +562,7 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		sampler = newRSSSampler(targets, 100*time.Millisecond)
 		sampler.Start(ctx)
 	}
-	run.Throughput, err = runThroughput(ctx, c, db, f.throughputTasks, f.concurrency, prog)
+	run.Throughput, err = runThroughput(ctx, c, db, f.schema, f.throughputTasks, f.concurrency, prog)
 	stopProfile()
 	if err != nil {
 		if sampler != nil {

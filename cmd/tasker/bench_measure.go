@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tasker-go/tasker/client"
+	"github.com/tasker-go/tasker/shared/state"
 )
 
 type latencyScenario struct {
@@ -138,20 +139,41 @@ type throughputResult struct {
 	// (with pg_stat_statements).
 	TopStatements []statementStat `json:"top_statements,omitempty"`
 	Backpressured int64           `json:"backpressure_retries"`
+	// Updates are the row updates of tasks and workflow_steps during the
+	// run, and how many were HOT (pg_stat_user_tables of the schema).
+	Updates map[string]hotUpdates `json:"updates,omitempty"`
+}
+
+// hotUpdates counts a table's row updates and the HOT ones among them.
+type hotUpdates struct {
+	Updates int64   `json:"updates"`
+	HOT     int64   `json:"hot"`
+	HOTPct  float64 `json:"hot_pct"`
 }
 
 type dbCounters struct {
 	xacts, statements int64
 	haveStatements    bool
+	updates           map[string]hotUpdates
 }
 
-func readCounters(ctx context.Context, db *pgx.Conn) (dbCounters, error) {
+func readCounters(ctx context.Context, db *pgx.Conn, schema string) (dbCounters, error) {
 	var c dbCounters
 	if db == nil {
 		return c, nil
 	}
 	if err := db.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.xacts); err != nil {
 		return c, err
+	}
+	if rows, err := db.Query(ctx, `SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE schemaname = $1 AND relname IN ('tasks', 'workflow_steps')`, schema); err == nil {
+		c.updates = map[string]hotUpdates{}
+		var name string
+		var u hotUpdates
+		_, _ = pgx.ForEachRow(rows, []any{&name, &u.Updates, &u.HOT}, func() error {
+			c.updates[name] = u
+			return nil
+		})
 	}
 	var n *int64
 	if err := db.QueryRow(ctx, `SELECT sum(calls)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err == nil && n != nil {
@@ -162,14 +184,14 @@ func readCounters(ctx context.Context, db *pgx.Conn) (dbCounters, error) {
 
 // runThroughput submits tasks from concurrent clients as fast as they are
 // accepted and waits for all to complete.
-func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, concurrency int, p *progress) (*throughputResult, error) {
+func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema string, tasks, concurrency int, p *progress) (*throughputResult, error) {
 	run := "tasker-bench-" + uuid.NewString()[:8]
 	sc := latencyScenarios[0]
 	if db != nil {
 		// Statistics are sent to the collector asynchronously; settle them.
 		_, _ = db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
 	}
-	before, err := readCounters(ctx, db)
+	before, err := readCounters(ctx, db, schema)
 	if err != nil {
 		return nil, err
 	}
@@ -219,12 +241,16 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 		case <-time.After(progressWait(lastPoll)):
 		}
 		polled := time.Now()
-		list, err := c.ListTasks(ctx, client.ListOptions{Status: []string{"complete", "error"}, PerPage: 1,
+		// The run's tasks still open (an index holds the open tasks only;
+		// counting the finished ones would read the whole history): every
+		// task counted as created was committed, so it is open or finished.
+		submitted := int(created.Load())
+		list, err := c.ListTasks(ctx, client.ListOptions{Status: openTaskStates, PerPage: 1,
 			Namespace: sc.namespace, Name: sc.template}, client.WithInitiator(run))
 		if err != nil {
 			return nil, err
 		}
-		finished = list.Pagination.TotalCount
+		finished = submitted - list.Pagination.TotalCount
 		lastPoll = time.Since(polled)
 		p.update(fmt.Sprintf("throughput (%d created)", created.Load()), finished, tasks)
 	}
@@ -235,10 +261,13 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 	res.TasksPerSec = math.Round(float64(tasks)/elapsed.Seconds()*10) / 10
 	res.Backpressured = retries.Load()
 	if db != nil {
-		time.Sleep(600 * time.Millisecond) // let the statistics collector catch up
+		// Backends report their statistics at most once a second (an idle one
+		// a second after its last report): wait for them.
+		time.Sleep(1100 * time.Millisecond)
 		_, _ = db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
-		after, err := readCounters(ctx, db)
+		after, err := readCounters(ctx, db, schema)
 		if err == nil {
+			res.Updates = updatesBetween(before.updates, after.updates)
 			x := round2(float64(after.xacts-before.xacts) / float64(res.Steps))
 			res.DBXactsPerStep = &x
 			if after.haveStatements && before.haveStatements {
@@ -251,6 +280,35 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, tasks, c
 		}
 	}
 	return res, nil
+}
+
+// openTaskStates are the task states a run's task is in until it finishes.
+var openTaskStates = func() []string {
+	var out []string
+	for _, s := range state.TaskStates {
+		if !s.Terminal() {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}()
+
+// updatesBetween is the HOT update share of each table between two
+// readings.
+func updatesBetween(before, after map[string]hotUpdates) map[string]hotUpdates {
+	if before == nil || after == nil {
+		return nil
+	}
+	out := map[string]hotUpdates{}
+	for name, a := range after {
+		b := before[name]
+		u := hotUpdates{Updates: a.Updates - b.Updates, HOT: a.HOT - b.HOT}
+		if u.Updates > 0 {
+			u.HOTPct = math.Round(float64(u.HOT)/float64(u.Updates)*1000) / 10
+		}
+		out[name] = u
+	}
+	return out
 }
 
 // progressWait is the pause between two progress polls of the throughput
@@ -451,6 +509,10 @@ func printBench(out io.Writer, r *benchReport) {
 				fmt.Fprint(out, " (statements: pg_stat_statements not installed)")
 			}
 			fmt.Fprintln(out)
+		}
+		if u, ok := t.Updates["workflow_steps"]; ok {
+			tk := t.Updates["tasks"]
+			fmt.Fprintf(out, "HOT updates: steps %.1f %% of %d, tasks %.1f %% of %d\n", u.HOTPct, u.Updates, tk.HOTPct, tk.Updates)
 		}
 		if t.WorkerPeakRSSMB != nil {
 			fmt.Fprintf(out, "peak RSS: orchestration %.1f MB, worker %.1f MB (%s)\n", t.PeakRSSMB, *t.WorkerPeakRSSMB, t.RSSNote)

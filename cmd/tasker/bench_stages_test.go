@@ -70,6 +70,22 @@ func TestBenchHistoryNeedsSteps(t *testing.T) {
 	require.ErrorContains(t, err, "--history N: a positive number of steps, with --embedded")
 }
 
+func TestBenchAutovacuumFlag(t *testing.T) {
+	cleanConfigEnv(t)
+	_, err := runCmd(t, "bench", "--embedded", "--autovacuum", "sometimes")
+	require.ErrorContains(t, err, `--autovacuum "sometimes": want on or off`)
+	_, err = runCmd(t, "bench", "--url", "http://127.0.0.1:1", "--autovacuum", "on")
+	require.ErrorContains(t, err, "--autovacuum: only with --embedded")
+}
+
+func TestUpdatesBetween(t *testing.T) {
+	before := map[string]hotUpdates{"tasks": {Updates: 10, HOT: 0}, "workflow_steps": {Updates: 100, HOT: 50}}
+	after := map[string]hotUpdates{"tasks": {Updates: 10, HOT: 0}, "workflow_steps": {Updates: 400, HOT: 275}}
+	require.Equal(t, map[string]hotUpdates{"tasks": {}, "workflow_steps": {Updates: 300, HOT: 225, HOTPct: 75}},
+		updatesBetween(before, after))
+	require.Nil(t, updatesBetween(nil, after), "no figures without both readings")
+}
+
 func TestProgressWaitBacksOffFromSlowPolls(t *testing.T) {
 	require.Equal(t, 100*time.Millisecond, progressWait(0))
 	require.Equal(t, 100*time.Millisecond, progressWait(15*time.Millisecond))

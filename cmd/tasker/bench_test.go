@@ -57,6 +57,9 @@ func TestBenchEmbedded(t *testing.T) {
 	require.Equal(t, 48, rep.Throughput.Steps)
 	require.Positive(t, rep.Throughput.StepsPerSec)
 	require.NotNil(t, rep.Throughput.DBXactsPerStep, "the database figures come from the same database")
+	steps := rep.Throughput.Updates["workflow_steps"]
+	require.Positive(t, steps.Updates, "the HOT share of the step updates is reported")
+	require.LessOrEqual(t, steps.HOT, steps.Updates)
 	require.Positive(t, rep.Throughput.PeakRSSMB)
 	require.Positive(t, rep.Machine.Cores)
 	require.NotEmpty(t, rep.Machine.PostgresVersion)

@@ -34,6 +34,11 @@ type devFlags struct {
 	demoFailures bool
 	embedded     bool
 	verbose      bool
+	// pgSettings are server settings for the private cluster (name=value).
+	pgSettings []string
+	// pgStatements preloads pg_stat_statements in the private cluster when
+	// it is installed.
+	pgStatements bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -222,6 +227,10 @@ func devDatabase(ctx context.Context, out io.Writer, configured string, f devFla
 	c, err := devpg.New(dir)
 	if err != nil {
 		return "", nil, err
+	}
+	c.Settings = f.pgSettings
+	if f.pgStatements && c.HasLibrary("pg_stat_statements") {
+		c.Settings = append(c.Settings, "shared_preload_libraries=pg_stat_statements")
 	}
 	fresh := !c.Exists()
 	if err := c.Init(ctx); err != nil {

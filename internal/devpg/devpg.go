@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,11 +27,47 @@ import (
 
 // Cluster is a private PostgreSQL cluster.
 type Cluster struct {
-	Dir     string // holds data/, the log and the socket
-	BinDir  string
-	Port    int
-	cred    *syscall.Credential
-	started bool
+	Dir    string // holds data/, the log and the socket
+	BinDir string
+	Port   int
+	// Settings are server settings for the next Start, each "name=value"
+	// (autovacuum=off, shared_preload_libraries=pg_stat_statements); they
+	// apply to that run of the server only.
+	Settings []string
+	cred     *syscall.Credential
+	started  bool
+}
+
+var (
+	settingNameRE  = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
+	settingValueRE = regexp.MustCompile(`^[A-Za-z0-9_.,:/+-]*$`)
+)
+
+// settingOptions turns Settings into server options, refusing anything but
+// a plain name and a plain value (pg_ctl hands the options to a shell).
+func (c *Cluster) settingOptions() (string, error) {
+	var b strings.Builder
+	for _, s := range c.Settings {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok || !settingNameRE.MatchString(name) || !settingValueRE.MatchString(value) {
+			return "", fmt.Errorf("PostgreSQL setting %q: want name=value, the name in lower-case letters, digits, _ and ., "+
+				"the value in letters, digits and _.,:/+-", s)
+		}
+		fmt.Fprintf(&b, " -c %s=%s", name, value)
+	}
+	return b.String(), nil
+}
+
+// HasLibrary reports whether the server's package library folder holds the
+// shared library name (pg_stat_statements, auto_explain), which
+// shared_preload_libraries can then name.
+func (c *Cluster) HasLibrary(name string) bool {
+	// initdb on PATH may be a link into the installation's bin folder.
+	initdb, err := filepath.EvalSymlinks(filepath.Join(c.BinDir, "initdb"))
+	if err != nil {
+		return false
+	}
+	return fileExists(filepath.Join(filepath.Dir(filepath.Dir(initdb)), "lib", name+".so"))
 }
 
 // FindBinDir locates initdb and pg_ctl: on PATH, else the newest
@@ -162,6 +199,10 @@ func (c *Cluster) chown(paths ...string) error {
 // same address), else on a free port it then records in Port. A server this
 // folder left running (a crashed earlier run) is stopped first.
 func (c *Cluster) Start(ctx context.Context) error {
+	settings, err := c.settingOptions()
+	if err != nil {
+		return err
+	}
 	if fileExists(filepath.Join(c.dataDir(), "postmaster.pid")) {
 		_ = run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "stop"))
 	}
@@ -173,8 +214,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 		c.Port = port
 	}
 	port := c.Port
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c fsync=on",
-		port, c.Dir)
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c fsync=on%s",
+		port, c.Dir, settings)
 	if err := run(c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-l", c.LogFile(), "-o", opts, "-w", "-t", "60", "start")); err != nil {
 		return fmt.Errorf("starting the private PostgreSQL (log: %s): %w", c.LogFile(), err)
 	}

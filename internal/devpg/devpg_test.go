@@ -52,14 +52,38 @@ func TestClusterLifecycle(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v))
 	require.Equal(t, 42, v)
 
+	require.True(t, c.HasLibrary("plpgsql"), "every installation has plpgsql")
+	require.False(t, c.HasLibrary("no_such_library"))
+	var autovacuum string
+	require.NoError(t, conn.QueryRow(ctx, `SHOW autovacuum`).Scan(&autovacuum))
+	require.Equal(t, "on", autovacuum, "PostgreSQL's default")
+
 	// A restart of the same cluster keeps its port: clients reconnect to
-	// the address they know.
+	// the address they know. Settings apply to the run they are given for.
 	port := again.Port
 	require.NoError(t, conn.Close(ctx))
 	require.NoError(t, again.Stop(ctx))
+	again.Settings = []string{"autovacuum=off"}
 	require.NoError(t, again.Start(ctx))
 	require.Equal(t, port, again.Port)
 	conn, err = pgx.Connect(ctx, again.URL())
 	require.NoError(t, err)
 	require.NoError(t, conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v))
+	require.NoError(t, conn.QueryRow(ctx, `SHOW autovacuum`).Scan(&autovacuum))
+	require.Equal(t, "off", autovacuum)
+}
+
+// A setting that is not a plain name=value is refused before anything
+// runs: the options go through a shell.
+func TestSettingsAreValidated(t *testing.T) {
+	for _, bad := range []string{"autovacuum", "autovacuum=off; rm -rf /", "Autovacuum=on", "a=b c", "a='b'", "=on"} {
+		c := &Cluster{Settings: []string{bad}}
+		_, err := c.settingOptions()
+		require.ErrorContains(t, err, "PostgreSQL setting", bad)
+		require.ErrorContains(t, c.Start(context.Background()), "PostgreSQL setting", bad)
+	}
+	c := &Cluster{Settings: []string{"autovacuum=on", "shared_preload_libraries=pg_stat_statements,auto_explain", "auto_explain.log_min_duration=25ms"}}
+	opts, err := c.settingOptions()
+	require.NoError(t, err)
+	require.Equal(t, " -c autovacuum=on -c shared_preload_libraries=pg_stat_statements,auto_explain -c auto_explain.log_min_duration=25ms", opts)
 }

@@ -153,6 +153,11 @@ func TestListTasks(t *testing.T) {
 	require.Len(t, cancelled.Tasks, 1)
 	require.Equal(t, seqIDs[0], cancelled.Tasks[0].TaskUUID)
 	require.Equal(t, 5, list("?status=cancelled,steps_in_process").Pagination.TotalCount)
+	open := list("?status=steps_in_process,pending") // open states only: read through the open-tasks index
+	require.Equal(t, 4, open.Pagination.TotalCount)
+	require.Len(t, open.Tasks, 4)
+	require.NotContains(t, []uuid.UUID{open.Tasks[0].TaskUUID, open.Tasks[1].TaskUUID, open.Tasks[2].TaskUUID,
+		open.Tasks[3].TaskUUID}, seqIDs[0])
 	require.Equal(t, 5, list("?status=cancelled&status=steps_in_process").Pagination.TotalCount)
 	require.Equal(t, 5, list("?initiator=tests&source_system=web_test").Pagination.TotalCount)
 	require.Zero(t, list("?initiator=nobody").Pagination.TotalCount)

@@ -21,8 +21,9 @@ func historyFixture(t *testing.T, e internalEnv, finished, open int) {
 		nt AS (INSERT INTO named_tasks (task_namespace_uuid, name, version, configuration)
 			SELECT task_namespace_uuid, 'plan', '1.0.0', '{}' FROM ns RETURNING named_task_uuid),
 		nst AS (INSERT INTO named_steps (name) VALUES ('plan_step') RETURNING named_step_uuid),
-		tk AS (INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, complete, identity_hash, correlation_id)
-			SELECT gen_random_uuid(), nt.named_task_uuid, 'plan', 'complete', true, 'plan-' || i,
+		tk AS (INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, complete, completed_at, identity_hash,
+				correlation_id)
+			SELECT gen_random_uuid(), nt.named_task_uuid, 'plan', 'complete', true, now(), 'plan-' || i,
 				gen_random_uuid()
 			FROM nt, generate_series(1, $1) AS i RETURNING task_uuid)
 		INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, name, template_step_name, state,

@@ -75,7 +75,8 @@ const staleSelect = `
 		WHEN 'waiting_for_retry' THEN COALESCE(` + `%[2]s` + `, $2)
 		ELSE COALESCE(` + `%[3]s` + `, $3) END AS minutes,
 		COALESCE(` + `%[4]s` + `, $4) AS lifetime) th
-	WHERE t.state IN ('waiting_for_dependencies', 'waiting_for_retry', 'steps_in_process', 'blocked_by_failures')`
+	WHERE t.completed_at IS NULL
+		AND t.state IN ('waiting_for_dependencies', 'waiting_for_retry', 'steps_in_process', 'blocked_by_failures')`
 
 func staleQuery(extra string) string {
 	return fmt.Sprintf(staleSelect,
@@ -121,6 +122,16 @@ func (th StalenessThresholds) args() []any {
 		th.MaxLifetime.Minutes()}
 }
 
+// pastStalenessSQL selects the stale tasks (the thresholds' args, $5
+// limit).
+var pastStalenessSQL = staleQuery(`
+		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')
+		AND ((now() - t.created_at >= th.lifetime * interval '1 minute'
+		      AND now() - COALESCE((` + reopenedSQL + `), t.created_at) >= th.lifetime * interval '1 minute')
+		     OR (now() - t.state_changed_at >= th.minutes * interval '1 minute'
+		         AND NOT EXISTS (` + liveStepSQL + `)))
+		ORDER BY t.state_changed_at LIMIT $5`)
+
 // TasksPastStaleness finds tasks that have no open DLQ entry and either outlived
 // their maximum lifetime (counted from creation, or from the last time an
 // operator re-opened the task after an error), or sat in a waiting state
@@ -129,13 +140,7 @@ func (th StalenessThresholds) args() []any {
 // whose retry time has not come, is not stale for its time in state.
 func (s *Store) TasksPastStaleness(ctx context.Context, th StalenessThresholds, limit int) ([]StaleTask, error) {
 	args := append(th.args(), limit)
-	rows, err := s.pool.Query(ctx, staleQuery(`
-		AND NOT EXISTS (SELECT 1 FROM tasks_dlq d WHERE d.task_uuid = t.task_uuid AND d.resolution_status = 'pending')
-		AND ((now() - t.created_at >= th.lifetime * interval '1 minute'
-		      AND now() - COALESCE((`+reopenedSQL+`), t.created_at) >= th.lifetime * interval '1 minute')
-		     OR (now() - t.state_changed_at >= th.minutes * interval '1 minute'
-		         AND NOT EXISTS (`+liveStepSQL+`)))
-		ORDER BY t.state_changed_at LIMIT $5`), args...)
+	rows, err := s.pool.Query(ctx, pastStalenessSQL, args...)
 	if err != nil {
 		return nil, fmt.Errorf("finding stale tasks: %w", err)
 	}

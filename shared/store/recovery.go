@@ -27,15 +27,12 @@ type OverdueStep struct {
 	Callable string
 }
 
-// OverdueSteps finds steps that have waited longer than olderThan for the
-// message that should move them: enqueued (no worker took it), in progress
-// under a claim that lapsed, waiting for a retry whose time passed, or
-// waiting for orchestration. Steps nudged within olderThan are skipped.
-func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit int) ([]OverdueStep, error) {
-	rows, err := s.pool.Query(ctx, `
+// overdueStepsSQL selects the overdue steps ($1 olderThan in ms, $2 limit)
+// of open tasks, read through tasks_open_idx.
+var overdueStepsSQL = `
 		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state, s.handler_callable
 		FROM tasks t JOIN workflow_steps s USING (task_uuid)
-		WHERE t.state NOT IN (`+terminalTaskStates+`)
+		WHERE t.completed_at IS NULL AND t.state NOT IN (` + terminalTaskStates + `)
 		  AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
 		                  'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')
 		  AND COALESCE(s.nudged_at, s.state_changed_at) < now() - $1 * interval '1 millisecond'
@@ -43,7 +40,14 @@ func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit
 		        WHEN 'in_progress' THEN s.claim_deadline < now() - $1 * interval '1 millisecond'
 		        WHEN 'waiting_for_retry' THEN COALESCE(s.next_retry_at, s.state_changed_at) < now() - $1 * interval '1 millisecond'
 		        ELSE true END
-		ORDER BY s.state_changed_at LIMIT $2`, olderThan.Milliseconds(), limit)
+		ORDER BY s.state_changed_at LIMIT $2`
+
+// OverdueSteps finds steps that have waited longer than olderThan for the
+// message that should move them: enqueued (no worker took it), in progress
+// under a claim that lapsed, waiting for a retry whose time passed, or
+// waiting for orchestration. Steps nudged within olderThan are skipped.
+func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit int) ([]OverdueStep, error) {
+	rows, err := s.pool.Query(ctx, overdueStepsSQL, olderThan.Milliseconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
@@ -172,19 +176,23 @@ func (s *Store) queueTable(ctx context.Context, queue string) (string, error) {
 	return t, nil
 }
 
-// TasksToReconcile finds open tasks that nothing will move: unchanged for longer
-// than olderThan, and either left in a transient state (a crashed instance)
-// or with no step out with a worker, in backoff or awaiting orchestration.
-func (s *Store) TasksToReconcile(ctx context.Context, olderThan time.Duration, limit int) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `
+// tasksToReconcileSQL selects stuck open tasks ($1 olderThan in ms, $2
+// limit), read through tasks_open_idx.
+var tasksToReconcileSQL = `
 		SELECT t.task_uuid FROM tasks t
-		WHERE t.state NOT IN (`+terminalTaskStates+`)
+		WHERE t.completed_at IS NULL AND t.state NOT IN (` + terminalTaskStates + `)
 		  AND t.state_changed_at < now() - $1 * interval '1 millisecond'
 		  AND (t.state IN ('pending', 'initializing', 'enqueuing_steps', 'evaluating_results')
 		       OR NOT EXISTS (SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid
 		                      AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
 		                                      'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')))
-		ORDER BY t.state_changed_at LIMIT $2`, olderThan.Milliseconds(), limit)
+		ORDER BY t.state_changed_at LIMIT $2`
+
+// TasksToReconcile finds open tasks that nothing will move: unchanged for longer
+// than olderThan, and either left in a transient state (a crashed instance)
+// or with no step out with a worker, in backoff or awaiting orchestration.
+func (s *Store) TasksToReconcile(ctx context.Context, olderThan time.Duration, limit int) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, tasksToReconcileSQL, olderThan.Milliseconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("finding stuck tasks: %w", err)
 	}

@@ -30,9 +30,15 @@ func TestPurgeFinishedTasks(t *testing.T) {
 	investigated := run(false)
 	require.Equal(t, state.TaskError, e.task(investigated).State)
 	open := e.createTask(specs, `{}`).Task.UUID
-	e.exec(`UPDATE tasks SET state_changed_at = now() - interval '3 hours' WHERE task_uuid = ANY($1)`,
-		[]uuid.UUID{oldest, investigated, open})
-	e.exec(`UPDATE tasks SET state_changed_at = now() - interval '2 hours' WHERE task_uuid = $1`, old)
+	// Move tasks back in time: created a minute before they last changed
+	// state (and finished, when they did).
+	back := func(ago string, ids ...uuid.UUID) {
+		e.exec(`UPDATE tasks SET state_changed_at = now() - $2::interval,
+			completed_at = CASE WHEN completed_at IS NOT NULL THEN now() - $2::interval END,
+			created_at = now() - $2::interval - interval '1 minute' WHERE task_uuid = ANY($1)`, ids, ago)
+	}
+	back("3 hours", oldest, investigated, open)
+	back("2 hours", old)
 	e.exec(`INSERT INTO tasks_dlq (task_uuid, original_state, dlq_reason, task_snapshot)
 		VALUES ($1, 'error', 'manual_dlq', '{}')`, investigated)
 

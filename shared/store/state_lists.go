@@ -9,8 +9,15 @@ import (
 // The state lists statements test against, taken from shared/state and
 // written into the statements' text as literals, not passed as parameters:
 // with plan_cache_mode = force_generic_plan the planner can match a partial
-// index only when the query names the index's states literally (the
-// schema's open-tasks and finished-tasks indexes name terminalTaskStates).
+// index or a check only when the query names its states literally.
+//
+// Open tasks are found through tasks_open_idx, whose predicate is
+// "completed_at IS NULL", not a state list: no index of tasks may refer to
+// a column that transitions change, or task updates stop being HOT
+// (migration 00011). A statement that reads open tasks says
+// "t.completed_at IS NULL" for the planner to use that index, and keeps its
+// state condition (a finished task always has completed_at, enforced by the
+// check tasks_open_has_no_completed_at, which names terminalTaskStates).
 var (
 	// terminalTaskStates is the SQL list of task states no transition leaves.
 	terminalTaskStates = sqlList(state.TaskStates, state.TaskState.Terminal)

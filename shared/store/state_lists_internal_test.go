@@ -15,7 +15,7 @@ import (
 func TestStateListsMatchTheSchema(t *testing.T) {
 	require.Equal(t, "'complete', 'error', 'cancelled', 'resolved_manually'", terminalTaskStates)
 	require.Equal(t, "'complete', 'cancelled', 'resolved_manually'", terminalStepStates)
-	for _, m := range []string{"00001_schema.sql", "00003_finished_tasks_index.sql"} {
+	for _, m := range []string{"00001_schema.sql", "00003_finished_tasks_index.sql", "00011_hot_updates.sql"} {
 		b, err := os.ReadFile(filepath.Join("migrations", m))
 		require.NoError(t, err)
 		require.Contains(t, string(b), "IN ("+terminalTaskStates+")", m)

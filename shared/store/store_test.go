@@ -36,7 +36,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := testdb.New(t)
+	return newEnvOn(t, testdb.New(t))
+}
+
+// newEnvOn is newEnv on a given private schema.
+func newEnvOn(t *testing.T, db testdb.DB) *env {
+	t.Helper()
 	pool := db.Pool(t, 8)
 	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +181,8 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 				INSERT INTO tasks (task_uuid, named_task_uuid, namespace, state, complete, completed_at,
 					requested_at, initiator, source_system, reason, tags, context, identity_hash, priority,
 					correlation_id, parent_correlation_id, trace_parent)
-				VALUES ($1, $2, $3, $15::text, $15::text = 'complete', CASE WHEN $15::text = 'complete' THEN now() END,
+				VALUES ($1, $2, $3, $15::text, $15::text = 'complete',
+					CASE WHEN $15::text IN (`+terminalTaskStates+`) THEN now() END,
 					$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $19)
 				RETURNING task_uuid
 			)
@@ -335,6 +337,11 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) (TaskPage, error) {
 			ss[i] = string(st)
 		}
 		where = append(where, "t.state = ANY("+arg(ss)+")")
+		if !slices.ContainsFunc(f.States, state.TaskState.Terminal) {
+			// Only open tasks: read through the open-tasks index (its
+			// predicate), not every task of the history.
+			where = append(where, "t.completed_at IS NULL")
+		}
 	}
 	if f.Initiator != "" {
 		where = append(where, "t.initiator = "+arg(f.Initiator))

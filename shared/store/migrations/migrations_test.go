@@ -156,3 +156,33 @@ func TestRoutingMigratesQueueTables(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT to_regclass('workers') IS NOT NULL`).Scan(&workers))
 	require.True(t, workers)
 }
+
+// TestForeignKeysAreIndexed: every foreign key's columns lead an index of
+// the referencing table (one without a predicate), so that deleting a
+// referenced row (retention deletes tasks, which cascades to everything
+// that belongs to them) finds the referencing rows through an index instead
+// of reading the whole table once per deleted row.
+func TestForeignKeysAreIndexed(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	pool := db.Pool(t, 1)
+	rows, err := pool.Query(ctx, `
+		SELECT c.conrelid::regclass::text || ' ' || c.conname FROM pg_constraint c
+		WHERE c.contype = 'f' AND c.connamespace = $1::regnamespace
+		  AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indpred IS NULL
+			AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] = c.conkey)
+		ORDER BY 1`, db.Schema)
+	require.NoError(t, err)
+	var unindexed []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		unindexed = append(unindexed, s)
+	}
+	require.NoError(t, rows.Err())
+	require.Empty(t, unindexed, "foreign keys whose referencing rows no index finds")
+	var fks int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE contype = 'f'
+		AND connamespace = $1::regnamespace`, db.Schema).Scan(&fks))
+	require.Greater(t, fks, 5, "the check saw the schema's foreign keys")
+}
