@@ -24,7 +24,7 @@ function fmtClock(t) {
 // chart, its legend, and an accessible summary (each series' latest
 // value). A null value is a gap. series: [{name, values, cls}].
 function lineChart({ id, title, times, series, unit }) {
-  const W = 640, H = 200, L = 48, R = 12, T = 12, B = 26;
+  const W = 420, H = 170, L = 40, R = 10, T = 10, B = 22;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   const top = niceMax(Math.max(0, ...all));
   const n = times.length;

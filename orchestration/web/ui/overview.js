@@ -38,7 +38,7 @@ async function overviewPage(main, params) {
   main.replaceChildren(el("h1", { text: "Overview" }), health,
     el("h2", { text: "Tasks per state" }),
     analytics ? states : notAllowed("the task counts and charts", "system:analytics_read"),
-    analytics ? el("div", { class: "filters" }, el("label", { for: "window", text: "Charts over the" }), pick) : null,
+    analytics ? el("div", { class: "window" }, el("label", { for: "window", text: "Charts over the" }), pick) : null,
     analytics ? charts : null,
     el("h2", { text: "Queues" }),
     sys ? el("div", {}, el("div", { class: "table-wrap" }, el("table", {},
