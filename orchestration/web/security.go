@@ -65,7 +65,7 @@ func (s *Server) secure(op *huma.Operation) []int {
 
 // anyCredential is the x-tasker-permission of a route open to every valid
 // credential.
-const anyCredential = "any valid credential"
+const anyCredential = "any valid credential" //nolint:gosec // a description, not a credential
 
 // writeAuthError answers a refused request in the envelope.
 func writeAuthError(w http.ResponseWriter, status int, code, message string) {
