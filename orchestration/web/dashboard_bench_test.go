@@ -105,6 +105,10 @@ func BenchmarkDashboardAPI(b *testing.B) {
 	page("overview", func(i int) []string {
 		return []string{fmt.Sprintf("/v1/analytics/overview?minutes=%d&bucket_seconds=60", 30+i%400), "/health/detailed", "/v1/dlq/stats"}
 	})
+	page("overview_call_only", func(i int) []string {
+		return []string{fmt.Sprintf("/v1/analytics/overview?minutes=%d&bucket_seconds=60", 30+i%400)}
+	})
+	page("health_detailed", func(int) []string { return []string{"/health/detailed"} })
 	page("overview_24h", func(i int) []string {
 		return []string{fmt.Sprintf("/v1/analytics/overview?minutes=%d&bucket_seconds=1800", 1440+30*(i%400))}
 	})
