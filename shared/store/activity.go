@@ -152,7 +152,7 @@ func (s *Store) Activity(ctx context.Context, w ActivityWindow) (Activity, error
 				})
 			return err
 		})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.sendPlannedForArgs(ctx, b); err != nil {
 		return Activity{}, fmt.Errorf("reading activity: %w", err)
 	}
 	for i, lock := range locks {

@@ -144,7 +144,7 @@ func (s *Store) QueryTasks(ctx context.Context, q TaskQuery) (TaskList, error) {
 			return r.Scan(&out.Count)
 		})
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.sendPlannedForArgs(ctx, b); err != nil {
 		return TaskList{}, fmt.Errorf("listing tasks: %w", err)
 	}
 	if q.CountLimit > 0 && out.Count > q.CountLimit {
@@ -164,6 +164,28 @@ func (s *Store) QueryTasks(ctx context.Context, q TaskQuery) (TaskList, error) {
 		out.HasOlder, out.HasNewer = more, q.Offset > 0
 	}
 	return out, nil
+}
+
+// sendPlannedForArgs runs a batch of reads in a read-only transaction
+// whose statements are planned for their arguments every time. A cached
+// generic plan cannot know that an initiator, a state or a time range is
+// rare: with a LIMIT it favours walking tasks_created_at_idx newest first,
+// which for a rare value reads the whole table, and it cannot use a
+// partial index such as tasks_open_idx. Planning these statements costs
+// well under a millisecond.
+func (s *Store) sendPlannedForArgs(ctx context.Context, b *pgx.Batch) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 func whereSQL(conds []string) string {
