@@ -500,6 +500,6 @@ function confirmAction({ title, text, withResult, run }) {
   reason.focus();
 }
 
-document.getElementById("signout").addEventListener("click", () => { sessionStorage.removeItem(CRED_KEY); route(); });
+document.getElementById("signout").addEventListener("click", () => { sessionStorage.removeItem(CRED_KEY); whoami = null; route(); });
 window.addEventListener("hashchange", route);
 route();
