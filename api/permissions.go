@@ -54,9 +54,9 @@ var Permissions = []PermissionInfo{
 	{PermTemplatesRead, "read task templates"},
 	{PermTemplatesValidate, "validate templates (tasker-core's worker; no route here needs it yet)"},
 	{PermSystemRead, "detailed health; health, metrics and API docs when they are not public"},
-	{PermSystemConfigRead, "read the configuration (tasker-core; no route here needs it yet)"},
+	{PermSystemConfigRead, "read the configuration (GET /config)"},
 	{PermSystemHandlersRead, "read the handler registry (tasker-core; no route here needs it yet)"},
-	{PermSystemAnalyticsRead, "read analytics (tasker-core; no route here needs it yet)"},
+	{PermSystemAnalyticsRead, "read analytics (GET /v1/analytics/*, the dashboard's overview)"},
 	{PermWorkerConfigRead, "read a worker's configuration (tasker-core; no route here needs it yet)"},
 	{PermWorkerTemplatesRead, "read the templates a worker registered"},
 }

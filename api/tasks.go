@@ -150,14 +150,24 @@ func failureMessage(raw json.RawMessage) string {
 	return r.Error.Message
 }
 
-// Pagination describes one page of a list.
+// Pagination describes one page of a list. A page is asked for by number
+// (page, per_page) or by cursor (cursor, per_page): next_cursor and
+// previous_cursor read the pages after and before this one at the same
+// cost however deep the list goes.
 type Pagination struct {
-	Page        int  `json:"page"`
+	Page        int  `json:"page" doc:"The page number; 0 for a page read by cursor"`
 	PerPage     int  `json:"per_page"`
-	TotalCount  int  `json:"total_count"`
+	TotalCount  int  `json:"total_count" doc:"Matching tasks; with count=capped at most 10000 (see total_count_capped)"`
 	TotalPages  int  `json:"total_pages"`
 	HasNext     bool `json:"has_next"`
 	HasPrevious bool `json:"has_previous"`
+	// TotalCountCapped is true when the count stopped at its cap: there
+	// are more matches than total_count.
+	TotalCountCapped bool `json:"total_count_capped,omitempty"`
+	// NextCursor reads the next (older) page; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor to read the next (older) page"`
+	// PreviousCursor reads the previous (newer) page; empty on the first.
+	PreviousCursor string `json:"previous_cursor,omitempty" doc:"Pass as cursor to read the previous (newer) page"`
 }
 
 // TaskListResponse is a page of tasks (GET /v1/tasks).

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
   { echo "dashboard-screenshots: chromium is not installed (scripts/ensure-services.sh installs it)" >&2; exit 1; }
 mkdir -p docs/images
-TASKER_DASHBOARD_SCREENSHOTS="$PWD/docs/images" go test -count=1 -run 'TestDashboardInBrowser$' ./orchestration/web/
+TASKER_DASHBOARD_SCREENSHOTS="$PWD/docs/images" go test -count=1 -run 'TestDashboardInBrowser$|TestDashboardFlows$' ./orchestration/web/
 ls -l docs/images/dashboard-*.png

@@ -41,6 +41,10 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 	}))
 	for key, rule := range web.RoutePermissions() {
 		require.True(t, registered[key], "routePermissions declares %s, which is not a route", key)
+		if rule.AnyCredential {
+			require.Empty(t, rule.Permission, "%s: open to any credential, so it names no permission", key)
+			continue
+		}
 		require.True(t, api.IsKnownPermission(rule.Permission), "%s: unknown permission %q", key, rule.Permission)
 		require.NotContains(t, rule.Permission, "*", key)
 	}
@@ -201,6 +205,11 @@ func TestEveryRouteAgainstEveryCredential(t *testing.T) {
 			require.Equal(t, `Bearer realm="tasker"`, res.header.Get("WWW-Authenticate"))
 		}
 		if public {
+			continue
+		}
+		if rule.AnyCredential {
+			res := h.do(method, path, body, "X-API-Key", testNarrowAPIKey)
+			require.Equal(t, http.StatusOK, res.status, "%s: open to a credential without permissions: %s", key, res.body)
 			continue
 		}
 		lacking := token(t, k.key, nil, allBut(rule.Permission)...)

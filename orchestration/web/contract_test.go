@@ -398,6 +398,10 @@ var volatileNumbers = map[string]bool{
 // setting.
 var opaqueKeys = map[string]bool{"config": true, "vacuum": true}
 
+// opaqueStrings are keys whose string values are opaque tokens made of
+// volatile parts (a task list cursor holds a creation time).
+var opaqueStrings = map[string]bool{"next_cursor": true, "previous_cursor": true}
+
 // normalizer rewrites a JSON document keeping its key order and number
 // spelling: a string that is a timestamp becomes "<time>", every UUID
 // (also inside strings) becomes "<uuid-N>" numbered by first appearance, so
@@ -479,7 +483,9 @@ func (n *normalizer) value(b *bytes.Buffer, dec *json.Decoder, key, indent strin
 		b.WriteString(closing)
 	case string:
 		s := v
-		if timeRE.MatchString(s) {
+		if opaqueStrings[key] {
+			s = "<opaque>"
+		} else if timeRE.MatchString(s) {
 			s = "<time>"
 		} else if naiveTimeRE.MatchString(s) {
 			s = "<naive-time>"

@@ -21,6 +21,7 @@ type listDLQInput struct {
 	ResolutionStatus string `query:"resolution_status" enum:"pending,manually_resolved,permanently_failed,cancelled,Pending,ManuallyResolved,PermanentlyFailed,Cancelled" doc:"Only entries with this status (either spelling)"`
 	Limit            int    `query:"limit" default:"50" minimum:"1" maximum:"1000"`
 	Offset           int    `query:"offset" default:"0" minimum:"0" maximum:"100000000"`
+	TaskUUID         string `query:"task_uuid" doc:"Only this task's entries: its investigation history, newest first"`
 }
 
 type dlqListOutput struct {
@@ -83,6 +84,20 @@ func (s *Server) dlqRoutes() {
 }
 
 func (s *Server) listDLQ(ctx context.Context, in *listDLQInput) (*dlqListOutput, error) {
+	if in.TaskUUID != "" {
+		id, err := parseID("task_uuid", in.TaskUUID)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.store.DLQHistory(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		status := api.DLQSnakeValue(in.ResolutionStatus)
+		rows = slices.DeleteFunc(rows, func(e store.DLQEntry) bool { return status != "" && e.ResolutionStatus != status })
+		rows = rows[min(in.Offset, len(rows)):]
+		return &dlqListOutput{Body: dlqViews(rows[:min(in.Limit, len(rows))])}, nil
+	}
 	rows, err := s.store.ListDLQ(ctx, api.DLQSnakeValue(in.ResolutionStatus), in.Limit, in.Offset)
 	if err != nil {
 		return nil, err

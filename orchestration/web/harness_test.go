@@ -73,12 +73,17 @@ type harnessOptions struct {
 	orch      func(*config.Orchestration)
 	web       func(*config.OrchestrationWeb)
 	heartbeat time.Duration
-	logger    *slog.Logger // the service's logger (default: discard)
+	logger    *slog.Logger  // the service's logger (default: discard)
+	timeout   time.Duration // the harness context's (default 90 s)
 }
 
 func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	timeout := 90 * time.Second
+	for _, o := range opts {
+		timeout = max(timeout, o.timeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, db: testdb.New(t), registry: prometheus.NewRegistry()}
 	cfg := config.Default(config.ContextOrchestration)

@@ -40,7 +40,10 @@ var routePermissions = auth.Routes{
 
 	auth.RouteKey(http.MethodGet, "/v1/analytics/performance"): {Permission: api.PermSystemAnalyticsRead},
 	auth.RouteKey(http.MethodGet, "/v1/analytics/bottlenecks"): {Permission: api.PermSystemAnalyticsRead},
-	auth.RouteKey(http.MethodGet, "/config"):                   {Permission: api.PermSystemConfigRead},
+	auth.RouteKey(http.MethodGet, "/v1/analytics/overview"):    {Permission: api.PermSystemAnalyticsRead},
+	// Any credential may ask what it grants.
+	auth.RouteKey(http.MethodGet, "/v1/auth/whoami"): {AnyCredential: true},
+	auth.RouteKey(http.MethodGet, "/config"):         {Permission: api.PermSystemConfigRead},
 
 	auth.RouteKey(http.MethodGet, "/health"):          {Permission: api.PermSystemRead, Public: config.EndpointsHealth},
 	auth.RouteKey(http.MethodGet, "/health/live"):     {Permission: api.PermSystemRead, Public: config.EndpointsHealth},

@@ -45,17 +45,27 @@ func (s *Server) secure(op *huma.Operation) []int {
 		op.Extensions = map[string]any{}
 	}
 	op.Extensions["x-tasker-permission"] = rule.Permission
+	if rule.AnyCredential {
+		op.Extensions["x-tasker-permission"] = anyCredential
+	}
 	if rule.Public != "" && slices.Contains(s.cfg.Auth.PublicEndpoints, rule.Public) {
 		op.Security = []map[string][]string{} // open (orchestration.web.auth.public_endpoints)
 		return nil
 	}
 	need := []string{rule.Permission}
+	if rule.AnyCredential {
+		need = []string{}
+	}
 	op.Security = []map[string][]string{{schemeBearer: need}, {schemeAPIKey: need}}
 	if rule.QueryToken != "" && slices.Contains(s.cfg.Auth.QueryTokenEndpoints, rule.QueryToken) {
 		op.Security = append(op.Security, map[string][]string{schemeQuery: need})
 	}
 	return []int{http.StatusUnauthorized, http.StatusForbidden}
 }
+
+// anyCredential is the x-tasker-permission of a route open to every valid
+// credential.
+const anyCredential = "any valid credential" //nolint:gosec // a description, not a credential
 
 // writeAuthError answers a refused request in the envelope.
 func writeAuthError(w http.ResponseWriter, status int, code, message string) {

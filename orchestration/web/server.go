@@ -83,6 +83,8 @@ type Server struct {
 	authn   *auth.Authenticator
 	events  *eventHub
 
+	overviews overviewCache
+
 	stopOnce sync.Once
 	stopping chan struct{}
 
@@ -282,6 +284,7 @@ func (s *Server) routes() http.Handler {
 	s.healthRoutes()
 	s.summaryRoutes()
 	s.analyticsRoutes()
+	s.overviewRoutes()
 	s.configRoutes()
 	s.dashboardRoutes()
 	// huma registers its own error model while documenting operations;

@@ -32,14 +32,22 @@ type cancelTaskInput struct {
 }
 
 type listTasksInput struct {
-	Page         int      `query:"page" default:"1" minimum:"1" maximum:"10000000" doc:"1-based page number"`
-	PerPage      int      `query:"per_page" default:"25" minimum:"1" maximum:"100" doc:"Tasks per page"`
-	Namespace    string   `query:"namespace" doc:"Only tasks of this namespace"`
-	Name         string   `query:"name" doc:"Only tasks of this template name"`
-	Status       []string `query:"status,explode" doc:"Only tasks in these states; repeat the parameter or separate states with commas"`
-	Initiator    string   `query:"initiator"`
-	SourceSystem string   `query:"source_system"`
+	Page          int      `query:"page" default:"1" minimum:"1" maximum:"10000000" doc:"1-based page number (ignored with cursor)"`
+	PerPage       int      `query:"per_page" default:"25" minimum:"1" maximum:"100" doc:"Tasks per page"`
+	Cursor        string   `query:"cursor" maxLength:"200" doc:"next_cursor or previous_cursor of an earlier answer: reads that page by key, as fast deep in the list as at its start"`
+	Count         string   `query:"count" default:"exact" enum:"exact,capped" doc:"exact counts every match; capped stops at 10000 (total_count_capped says there are more), which stays fast on large tables"`
+	Namespace     string   `query:"namespace" doc:"Only tasks of this namespace"`
+	Name          string   `query:"name" doc:"Only tasks of this template name"`
+	Status        []string `query:"status,explode" doc:"Only tasks in these states; repeat the parameter or separate states with commas"`
+	Initiator     string   `query:"initiator"`
+	SourceSystem  string   `query:"source_system"`
+	CorrelationID string   `query:"correlation_id" doc:"Only tasks with this correlation id"`
+	CreatedFrom   string   `query:"created_from" doc:"Only tasks created at or after this time (RFC 3339)"`
+	CreatedTo     string   `query:"created_to" doc:"Only tasks created before this time (RFC 3339)"`
 }
+
+// taskCountCap is where count=capped stops counting.
+const taskCountCap = 10000
 
 type taskListOutput struct {
 	Body api.TaskListResponse
@@ -87,9 +95,9 @@ func (s *Server) createTask(ctx context.Context, in *rawBodyInput) (*taskOutput,
 }
 
 func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOutput, error) {
-	f := store.TaskFilter{
+	q := store.TaskQuery{
 		Namespace: in.Namespace, Name: in.Name, Initiator: in.Initiator, SourceSystem: in.SourceSystem,
-		Page: in.Page, PerPage: in.PerPage,
+		Limit: in.PerPage, Offset: (in.Page - 1) * in.PerPage,
 	}
 	for _, v := range in.Status {
 		for st := range strings.SplitSeq(v, ",") {
@@ -100,16 +108,45 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOu
 			if !state.TaskState(st).Valid() {
 				return nil, invalidParam("status", "%q is not a task state", st)
 			}
-			f.States = append(f.States, state.TaskState(st))
+			q.States = append(q.States, state.TaskState(st))
 		}
 	}
-	page, err := s.store.ListTasks(ctx, f)
+	if in.CorrelationID != "" {
+		id, err := parseID("correlation_id", in.CorrelationID)
+		if err != nil {
+			return nil, err
+		}
+		q.CorrelationID = &id
+	}
+	var err error
+	if q.CreatedFrom, err = parseTimeParam("created_from", in.CreatedFrom); err != nil {
+		return nil, err
+	}
+	if q.CreatedTo, err = parseTimeParam("created_to", in.CreatedTo); err != nil {
+		return nil, err
+	}
+	if in.Cursor != "" {
+		c, older, err := decodeTaskCursor(in.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		if older {
+			q.After = &c
+		} else {
+			q.Before = &c
+		}
+		q.Offset = 0
+	}
+	if in.Count == "capped" {
+		q.CountLimit = taskCountCap
+	}
+	list, err := s.store.QueryTasks(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]uuid.UUID, len(page.Tasks))
-	states := make(map[uuid.UUID]state.TaskState, len(page.Tasks))
-	for i, t := range page.Tasks {
+	ids := make([]uuid.UUID, len(list.Tasks))
+	states := make(map[uuid.UUID]state.TaskState, len(list.Tasks))
+	for i, t := range list.Tasks {
 		ids[i] = t.UUID
 		states[t.UUID] = t.State
 	}
@@ -120,14 +157,25 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOu
 		}
 	}
 	ecs := store.ExecutionContextsOf(states, steps)
-	out := api.TaskListResponse{Tasks: make([]api.TaskResponse, len(page.Tasks))}
-	for i, t := range page.Tasks {
+	out := api.TaskListResponse{Tasks: make([]api.TaskResponse, len(list.Tasks))}
+	for i, t := range list.Tasks {
 		out.Tasks[i] = taskView(t, ecs[t.UUID], nil)
 	}
-	pages := (page.TotalCount + in.PerPage - 1) / in.PerPage
+	pages := (list.Count + in.PerPage - 1) / in.PerPage
 	out.Pagination = api.Pagination{
-		Page: in.Page, PerPage: in.PerPage, TotalCount: page.TotalCount, TotalPages: pages,
-		HasNext: in.Page < pages, HasPrevious: in.Page > 1,
+		Page: in.Page, PerPage: in.PerPage, TotalCount: list.Count, TotalPages: pages, TotalCountCapped: list.CountCapped,
+		HasNext: list.HasOlder, HasPrevious: list.HasNewer,
+	}
+	if in.Cursor != "" {
+		out.Pagination.Page = 0
+	}
+	if n := len(list.Tasks); n > 0 {
+		if list.HasOlder {
+			out.Pagination.NextCursor = encodeTaskCursor(list.Tasks[n-1], true)
+		}
+		if list.HasNewer {
+			out.Pagination.PreviousCursor = encodeTaskCursor(list.Tasks[0], false)
+		}
 	}
 	return &taskListOutput{Body: out}, nil
 }

@@ -141,9 +141,13 @@ func TestListTasks(t *testing.T) {
 
 	p1 := list("?per_page=2")
 	require.Len(t, p1.Tasks, 2)
+	require.NotEmpty(t, p1.Pagination.NextCursor, "a numbered page offers the cursor of the next")
+	p1.Pagination.NextCursor = ""
 	require.Equal(t, api.Pagination{Page: 1, PerPage: 2, TotalCount: 5, TotalPages: 3, HasNext: true}, p1.Pagination)
 	p3 := list("?per_page=2&page=3")
 	require.Len(t, p3.Tasks, 1)
+	require.NotEmpty(t, p3.Pagination.PreviousCursor)
+	p3.Pagination.PreviousCursor = ""
 	require.Equal(t, api.Pagination{Page: 3, PerPage: 2, TotalCount: 5, TotalPages: 3, HasPrevious: true}, p3.Pagination)
 	require.Empty(t, list("?per_page=2&page=9").Tasks)
 

@@ -14,6 +14,10 @@ import (
 type Rule struct {
 	// Permission is the permission a credential must grant.
 	Permission string
+	// AnyCredential opens the route to every valid credential, whatever
+	// it grants (Permission is then empty): for routes that tell a caller
+	// about its own credential.
+	AnyCredential bool
 	// Public, when set, names the endpoint group (config.EndpointsHealth,
 	// …) whose listing in public_endpoints opens the route to everyone;
 	// otherwise it needs Permission like any other.
@@ -93,7 +97,7 @@ func (a *Authenticator) Middleware(router chi.Routes, routes Routes, write Error
 				a.refuse(r, route, ReasonUndeclaredRoute, p.Subject)
 				write(w, http.StatusForbidden, api.CodeForbidden, "this route is not open to any credential")
 				return
-			case declared && !p.Allows(rule.Permission):
+			case declared && !rule.AnyCredential && !p.Allows(rule.Permission):
 				a.refuse(r, route, ReasonForbidden, p.Subject)
 				write(w, http.StatusForbidden, api.CodeForbidden,
 					"the credential does not grant the permission this route requires ("+rule.Permission+")")

@@ -43,7 +43,7 @@ function authHeaders() {
   return c.kind === "apikey" ? { "X-API-Key": c.value } : { Authorization: "Bearer " + c.value };
 }
 class APIError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, details) { super(message); this.status = status; this.code = code; this.details = details || []; }
 }
 async function api(path, opts = {}) {
   const headers = Object.assign({ Accept: "application/json" }, authHeaders());
@@ -56,7 +56,7 @@ async function api(path, opts = {}) {
   if (!res.ok) {
     const e = (data && data.error) || {};
     if (res.status === 401) needLogin(e.message);
-    throw new APIError(res.status, e.code || "HTTP_" + res.status, e.message || res.statusText);
+    throw new APIError(res.status, e.code || "HTTP_" + res.status, e.message || res.statusText, e.details);
   }
   return data;
 }
@@ -109,6 +109,32 @@ function followEvents(taskUUID, onEvent) {
   return () => ctl.abort();
 }
 
+// ---- permissions ---------------------------------------------------------
+// whoami is what the credential grants (GET /v1/auth/whoami), read once per
+// sign-in; the pages offer only what it allows. A server without the
+// endpoint is taken to allow everything (its refusals still show).
+let whoami = null;
+async function loadWhoami() {
+  if (whoami) return whoami;
+  try {
+    whoami = await api("/v1/auth/whoami");
+  } catch (err) {
+    if (err.status === 401) throw err;
+    whoami = { auth_enabled: false, permissions: ["tasks:*", "steps:*", "dlq:*", "templates:*", "system:*", "worker:*"] };
+  }
+  return whoami;
+}
+// can reports whether the credential grants a permission, directly or by
+// its resource wildcard ("tasks:*").
+function can(perm) {
+  if (!whoami) return true;
+  const res = perm.split(":")[0];
+  return whoami.permissions.some((g) => g === perm || g === res + ":*");
+}
+function notAllowed(what, perm) {
+  return el("p", { class: "muted notallowed", "data-needs": perm, text: `Your credential does not allow ${what} (${perm}).` });
+}
+
 // ---- login -------------------------------------------------------------
 let loginShown = false;
 function needLogin(message) {
@@ -127,6 +153,7 @@ function needLogin(message) {
       e.preventDefault();
       sessionStorage.setItem(CRED_KEY, JSON.stringify({ kind: kind.value, value: value.value.trim() }));
       loginShown = false;
+      whoami = null;
       route();
     } },
     el("div", {}, el("label", { for: "cred-kind", text: "Credential type" }), kind),
@@ -153,13 +180,22 @@ async function route() {
   document.getElementById("signout").hidden = !credential();
   const { parts, params } = parseHash();
   const main = document.getElementById("main");
-  const page = parts[0] === "tasks" ? "tasks" : "overview";
+  const page = ["tasks", "dlq", "templates"].includes(parts[0]) ? parts[0] : "overview";
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.dataset.nav === page && parts.length < 2) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   try {
+    await loadWhoami();
+    const navPerm = { tasks: "tasks:list", dlq: "dlq:read", templates: "templates:read" };
+    for (const a of document.querySelectorAll("[data-nav]")) a.hidden = !!navPerm[a.dataset.nav] && !can(navPerm[a.dataset.nav]);
+    const who = document.getElementById("whoami");
+    who.textContent = whoami.auth_enabled && whoami.subject ? "Signed in as " + whoami.subject : "";
     if (parts[0] === "tasks" && parts[1]) await taskPage(main, parts[1]);
     else if (parts[0] === "tasks") await tasksPage(main, params);
+    else if (parts[0] === "dlq" && parts[1]) await dlqEntryPage(main, parts[1]);
+    else if (parts[0] === "dlq") await dlqPage(main, params);
+    else if (parts[0] === "templates" && parts.length >= 4) await templatePage(main, parts.slice(1, 4).map(decodeURIComponent));
+    else if (parts[0] === "templates") await templatesPage(main);
     else await overviewPage(main);
   } catch (err) {
     if (err instanceof APIError && err.status === 401) return;
@@ -167,102 +203,92 @@ async function route() {
   }
 }
 
-// ---- overview ----------------------------------------------------------
-async function overviewPage(main) {
-  document.title = "Overview · Tasker";
-  const states = el("div", { class: "cards", id: "task-states" });
-  const queues = el("tbody", { id: "queues" });
-  const dlq = el("div", { class: "cards", id: "dlq" });
-  const health = el("p", { id: "health" });
-  main.replaceChildren(el("h1", { text: "Overview" }), health,
-    el("h2", { text: "Tasks per state" }), states,
-    el("h2", { text: "Queues" }),
-    el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", { text: "Queue" }), el("th", { text: "Depth" }), el("th", { text: "Visible" }),
-        el("th", { text: "Oldest message (s)" }), el("th", { text: "Status" }))), queues)),
-    el("h2", { text: "Dead letter queue" }), dlq);
-  main.focus();
-  const refresh = async () => {
-    const counts = await Promise.all(TASK_STATES.map((s) =>
-      api(`/v1/tasks?status=${s}&per_page=1`).then((r) => r.pagination.total_count)));
-    states.replaceChildren(...TASK_STATES.map((s, i) => el("a", { class: "card", href: `#/tasks?state=${s}`, "data-count-state": s },
-      el("div", { class: "n", text: String(counts[i]) }), el("div", { class: "l" }, stateBadge(s)))));
-    try {
-      const h = await api("/health/detailed");
-      health.replaceChildren("System status: ", stateBadge(h.status), ` · version ${h.version} · leader: ${h.leader ? "yes" : "no"}`);
-      queues.replaceChildren(...(h.queues || []).map((q) => el("tr", { "data-queue": q.queue },
-        el("td", { text: q.queue }), el("td", { text: String(q.depth) }), el("td", { text: String(q.visible) }),
-        el("td", { text: q.oldest_message_age_seconds.toFixed(1) }), el("td", { text: q.status }))));
-      if (!(h.queues || []).length) queues.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No queues yet." })));
-    } catch (err) {
-      if (err.status === 401) throw err;
-      health.textContent = "Health: " + err.message;
-    }
-    try {
-      const stats = await api("/v1/dlq/stats");
-      let total = 0, pending = 0;
-      for (const s of stats || []) { total += s.total_entries; pending += s.pending; }
-      dlq.replaceChildren(
-        el("div", { class: "card", id: "dlq-total" }, el("div", { class: "n", text: String(total) }), el("div", { class: "l", text: "entries" })),
-        el("div", { class: "card", id: "dlq-pending" }, el("div", { class: "n", text: String(pending) }), el("div", { class: "l", text: "pending investigation" })));
-    } catch (err) {
-      if (err.status === 401) throw err;
-      dlq.textContent = "DLQ: " + err.message;
-    }
-  };
-  await refresh();
-  every(5000, () => refresh().catch((e) => setStatus(e.message)));
-}
-
 // ---- task list -----------------------------------------------------------
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// localInput turns an ISO time into a datetime-local field's value.
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (isNaN(d)) return "";
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+const LIST_FILTERS = ["namespace", "name", "state", "initiator", "created_from", "created_to", "correlation_id"];
+
 async function tasksPage(main, params) {
   document.title = "Tasks · Tasker";
-  const page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
+  const field = (id, label, input) => el("div", {}, el("label", { for: id, text: label }), input);
   const ns = el("input", { id: "f-namespace", name: "namespace", value: params.get("namespace") || "" });
   const name = el("input", { id: "f-name", name: "name", value: params.get("name") || "" });
+  const initiator = el("input", { id: "f-initiator", name: "initiator", value: params.get("initiator") || "" });
+  const from = el("input", { id: "f-from", name: "created_from", type: "datetime-local", value: localInput(params.get("created_from")) });
+  const to = el("input", { id: "f-to", name: "created_to", type: "datetime-local", value: localInput(params.get("created_to")) });
   const st = el("select", { id: "f-state", name: "state" }, el("option", { value: "", text: "any" }),
     ...TASK_STATES.map((s) => el("option", { value: s, text: s.replaceAll("_", " "), selected: params.get("state") === s })));
-  const go = (p) => {
+  const go = (cursor) => {
     const q = new URLSearchParams();
     if (ns.value.trim()) q.set("namespace", ns.value.trim());
     if (name.value.trim()) q.set("name", name.value.trim());
     if (st.value) q.set("state", st.value);
-    if (p > 1) q.set("page", String(p));
+    if (initiator.value.trim()) q.set("initiator", initiator.value.trim());
+    if (from.value) q.set("created_from", new Date(from.value).toISOString());
+    if (to.value) q.set("created_to", new Date(to.value).toISOString());
+    if (params.get("correlation_id")) q.set("correlation_id", params.get("correlation_id"));
+    if (cursor) q.set("cursor", cursor);
     location.hash = "#/tasks" + (q.toString() ? "?" + q : "");
   };
-  const search = el("input", { id: "f-uuid", name: "uuid", placeholder: "task UUID", pattern: "[0-9a-fA-F-]{36}" });
+  const search = el("input", { id: "f-uuid", name: "uuid", placeholder: "task UUID or correlation id", autocomplete: "off" });
+  const searchErr = el("p", { class: "error", id: "search-error", role: "alert" });
   const rows = el("tbody", { id: "task-rows" });
   const pager = el("div", { class: "pager" });
+  const corr = params.get("correlation_id");
   main.replaceChildren(el("h1", { text: "Tasks" }),
-    el("form", { class: "filters", role: "search", "aria-label": "Find a task by UUID", onsubmit: (e) => {
-      e.preventDefault(); if (search.value.trim()) location.hash = "#/tasks/" + search.value.trim();
-    } }, el("div", {}, el("label", { for: "f-uuid", text: "Task UUID" }), search), el("button", { type: "submit", id: "f-open", text: "Open" })),
-    el("form", { class: "filters", id: "filters", "aria-label": "Filter tasks", onsubmit: (e) => { e.preventDefault(); go(1); } },
-      el("div", {}, el("label", { for: "f-namespace", text: "Namespace" }), ns),
-      el("div", {}, el("label", { for: "f-name", text: "Template name" }), name),
-      el("div", {}, el("label", { for: "f-state", text: "State" }), st),
+    el("form", { class: "filters", role: "search", "aria-label": "Find a task by UUID or correlation id", onsubmit: async (e) => {
+      e.preventDefault();
+      const v = search.value.trim();
+      searchErr.textContent = "";
+      if (!UUID_RE.test(v)) { searchErr.textContent = "Give a task UUID or a correlation id (a UUID)."; search.focus(); return; }
+      // A task UUID opens the task; otherwise it is a correlation id.
+      try {
+        await api("/v1/tasks/" + v);
+        location.hash = "#/tasks/" + v;
+      } catch (err) {
+        if (err.status !== 404) { searchErr.textContent = err.message; return; }
+        location.hash = "#/tasks?correlation_id=" + encodeURIComponent(v);
+      }
+    } }, field("f-uuid", "Task UUID or correlation id", search), el("button", { type: "submit", id: "f-open", text: "Find" }), searchErr),
+    el("form", { class: "filters", id: "filters", "aria-label": "Filter tasks", onsubmit: (e) => { e.preventDefault(); go(""); } },
+      field("f-namespace", "Namespace", ns), field("f-name", "Template name", name), field("f-state", "State", st),
+      field("f-initiator", "Initiator", initiator), field("f-from", "Created from", from), field("f-to", "Created before", to),
       el("button", { type: "submit", class: "primary", id: "f-apply", text: "Filter" })),
+    corr ? el("p", { id: "corr-filter" }, `Tasks with correlation id ${corr} · `,
+      el("a", { href: "#/tasks", text: "show all" })) : null,
     el("div", { class: "table-wrap" }, el("table", {},
       el("caption", { class: "muted", id: "task-count" }),
       el("thead", {}, el("tr", {}, el("th", { text: "Task" }), el("th", { text: "Namespace / name" }), el("th", { text: "State" }),
-        el("th", { text: "Steps" }), el("th", { class: "hide-sm", text: "Requested" }))), rows)), pager);
+        el("th", { text: "Steps" }), el("th", { class: "hide-sm", text: "Initiator" }), el("th", { class: "hide-sm", text: "Requested" }))), rows)), pager);
   main.focus();
-  const q = new URLSearchParams({ page: String(page), per_page: "25" });
-  if (params.get("namespace")) q.set("namespace", params.get("namespace"));
-  if (params.get("name")) q.set("name", params.get("name"));
-  if (params.get("state")) q.set("status", params.get("state"));
+  // The list is read by cursor: every page costs the same however deep,
+  // and the count stops at 10,000.
+  const q = new URLSearchParams({ per_page: "25", count: "capped" });
+  const map = { state: "status" };
+  for (const k of LIST_FILTERS) if (params.get(k)) q.set(map[k] || k, params.get(k));
+  if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   const r = await api("/v1/tasks?" + q);
-  document.getElementById("task-count").textContent = `${r.pagination.total_count} tasks · page ${r.pagination.page} of ${Math.max(1, r.pagination.total_pages)}`;
+  const p = r.pagination;
+  document.getElementById("task-count").textContent = p.total_count_capped
+    ? `more than ${p.total_count.toLocaleString()} tasks` : `${p.total_count.toLocaleString()} tasks`;
   rows.replaceChildren(...r.tasks.map((t) => el("tr", { "data-task": t.task_uuid },
     el("td", {}, el("a", { href: "#/tasks/" + t.task_uuid, text: "…" + t.task_uuid.slice(-12), "aria-label": "task " + t.task_uuid })),
     el("td", { text: `${t.namespace} / ${t.name} ${t.version}` }),
     el("td", {}, stateBadge(t.status)),
     el("td", { text: `${t.completed_steps}/${t.total_steps}` }),
+    el("td", { class: "hide-sm", text: t.initiator || "—" }),
     el("td", { class: "hide-sm", text: fmtTime(t.requested_at) }))));
-  if (!r.tasks.length) rows.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No tasks match." })));
+  if (!r.tasks.length) rows.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No tasks match." })));
   pager.replaceChildren(
-    el("button", { type: "button", disabled: !r.pagination.has_previous, onclick: () => go(page - 1), text: "← Previous" }),
-    el("button", { type: "button", disabled: !r.pagination.has_next, onclick: () => go(page + 1), text: "Next →" }));
+    el("button", { type: "button", id: "page-prev", disabled: !p.previous_cursor, onclick: () => go(p.previous_cursor), text: "← Newer" }),
+    el("button", { type: "button", id: "page-next", disabled: !p.next_cursor, onclick: () => go(p.next_cursor), text: "Older →" }));
 }
 
 // ---- one task ------------------------------------------------------------
@@ -282,7 +308,10 @@ function layout(steps) {
     return v;
   };
   const cols = [];
-  for (const s of [...steps].sort((a, b) => a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.name.localeCompare(b.name))) {
+  // Task steps by creation; template steps keep their order.
+  const byCreation = (a, b) => !a.created_at || !b.created_at ? 0
+    : a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.name.localeCompare(b.name);
+  for (const s of [...steps].sort(byCreation)) {
     const c = d(s);
     (cols[c] = cols[c] || []).push(s);
   }
@@ -301,7 +330,7 @@ function drawDAG(container, steps) {
   const root = svg("svg", { width: Math.max(width, 10), height: Math.max(height, 10), viewBox: `0 0 ${Math.max(width, 10)} ${Math.max(height, 10)}`,
     role: "img", "aria-labelledby": "dag-title" });
   root.append(svg("title", { id: "dag-title" }, document.createTextNode(
-    "Step graph: " + steps.map((s) => `${s.name} ${s.current_state}`).join(", "))));
+    "Step graph: " + steps.map((s) => `${s.name} ${s.current_state || s.sub || ""}`).join(", "))));
   root.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto" },
     svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrow" }))));
   for (const s of steps) for (const p of s.dependencies || []) {
@@ -314,12 +343,13 @@ function drawDAG(container, steps) {
   for (const s of steps) {
     const p = pos.get(s.name);
     const label = s.name.length > 24 ? s.name.slice(0, 23) + "…" : s.name;
-    const g = svg("g", { class: "node st-" + s.current_state, "data-step": s.name, "data-state": s.current_state,
+    const sub = s.current_state ? s.current_state.replaceAll("_", " ") : (s.sub || "");
+    const g = svg("g", { class: "node st-" + (s.current_state || "template"), "data-step": s.name, "data-state": s.current_state || "",
       transform: `translate(${p.x},${p.y})` },
-    svg("title", {}, document.createTextNode(`${s.name}: ${s.current_state}`)),
+    svg("title", {}, document.createTextNode(`${s.name}: ${sub}`)),
     svg("rect", { width: W, height: H, rx: 6 }),
     svg("text", { x: 8, y: 18 }, document.createTextNode(label)),
-    svg("text", { x: 8, y: 36, class: "s" }, document.createTextNode(s.current_state.replaceAll("_", " "))));
+    svg("text", { x: 8, y: 36, class: "s" }, document.createTextNode(sub.length > 28 ? sub.slice(0, 27) + "…" : sub)));
     root.append(g);
   }
   container.replaceChildren(root);
@@ -357,13 +387,14 @@ async function taskPage(main, uuid) {
         el("dt", { text: "Progress" }), el("dd", { id: "task-progress", text: `${task.completed_steps}/${task.total_steps} steps complete · ${task.execution_status}` }),
         el("dt", { text: "Requested" }), el("dd", { text: fmtTime(task.requested_at) + (task.initiator ? " by " + task.initiator : "") }),
         el("dt", { text: "Correlation id" }), el("dd", { text: task.correlation_id })),
-      el("div", { class: "actions" }, TERMINAL.has(task.status) ? null :
+      el("div", { class: "actions" }, can("dlq:read") ? el("a", { href: "#/dlq/" + task.task_uuid, id: "task-dlq", text: "Investigations (DLQ)" }) : null,
+        TERMINAL.has(task.status) || !can("tasks:cancel") ? null :
         el("button", { type: "button", class: "danger", id: "cancel-task", text: "Cancel task",
           onclick: () => confirmAction({ title: "Cancel this task?", text: "Its unfinished steps are cancelled.", run: (reason) =>
             api(`/v1/tasks/${task.task_uuid}?reason=${encodeURIComponent(reason)}`, { method: "DELETE" }) }) })));
     drawDAG(dag, task.steps);
     stepsBody.replaceChildren(...task.steps.map((s) => {
-      const canFix = s.current_state === "error";
+      const canFix = s.current_state === "error" && can("steps:resolve");
       const act = (type, title, extra) => el("button", { type: "button", "data-action": type, "data-for": s.name, text: title,
         onclick: () => confirmAction({ title: `${title}: ${s.name}?`, text: extra, withResult: type === "complete_manually",
           run: (reason, result) => {
@@ -469,6 +500,6 @@ function confirmAction({ title, text, withResult, run }) {
   reason.focus();
 }
 
-document.getElementById("signout").addEventListener("click", () => { sessionStorage.removeItem(CRED_KEY); route(); });
+document.getElementById("signout").addEventListener("click", () => { sessionStorage.removeItem(CRED_KEY); whoami = null; route(); });
 window.addEventListener("hashchange", route);
 route();
