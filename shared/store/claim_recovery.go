@@ -22,6 +22,10 @@ import (
 // small, so this needs no index on workflow_steps (where one on a column
 // that claims change would cost the table its HOT updates).
 
+// errNoTables is returned by the functions that need the queues as tables
+// of the schema.
+var errNoTables = messaging.ErrNoQueueTables
+
 // ClaimerLocks is what ClaimsInFlight saw.
 type ClaimerLocks struct {
 	// Claimers are the liveness locks steps are claimed under right now.
@@ -105,7 +109,7 @@ func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
 // The lock is checked again in the same statement: a claimer that took its
 // lock back meanwhile keeps its claims. It returns the steps released.
 func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
-	if s.tables == nil || s.batcher == nil {
+	if s.tables == nil {
 		return nil, fmt.Errorf("expiring dead claims: %w", errNoTables)
 	}
 	tables, err := s.workerQueueTables(ctx)
