@@ -145,7 +145,7 @@ func decide(st store.Step, _ store.ReportedTask) store.Decision {
 }
 
 func (e *env) process() store.ProcessOutcome {
-	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 100, Visibility: 30*time.Second})
+	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 100, Visibility: 30 * time.Second})
 	require.NoError(e.t, err)
 	var rms []store.ResultMessage
 	for _, m := range msgs {
@@ -399,7 +399,7 @@ func TestExpiredClaimIsReclaimed(t *testing.T) {
 	ct := e.createTask(specs, `{}`)
 	q := messaging.WorkerQueue("crash")
 	// Worker 1 claims with a short visibility timeout and "dies".
-	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200*time.Millisecond})
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200 * time.Millisecond})
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
@@ -426,7 +426,7 @@ func TestExpiredClaimWithoutAttemptsFails(t *testing.T) {
 	e.register("lost", "lost", specs)
 	ct := e.createTask(specs, `{}`)
 	q := messaging.WorkerQueue("lost")
-	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200*time.Millisecond})
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200 * time.Millisecond})
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
