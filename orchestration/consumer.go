@@ -22,7 +22,7 @@ type consumerConfig struct {
 	// PollInterval, when set, is a poll of the consumer's own when no
 	// wake-up arrives. Zero (the services' setting): none, because the
 	// queue's wake-ups already include its fallback poll (see
-	// messaging.Queue.Subscribe).
+	// messaging.Driver.Subscribe).
 	PollInterval time.Duration
 	// RetryDelay hides a batch whose handling failed before it is retried.
 	RetryDelay time.Duration

@@ -117,13 +117,14 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		return nil, err
 	}
 	type expired struct {
-		Step, Task    uuid.UUID
-		Namespace     string
-		CorrelationID uuid.UUID
-		Queue         string
-		MessageID     int64
-		ReadCount     int
-		Callable      string
+		Step          uuid.UUID `db:"workflow_step_uuid"`
+		Task          uuid.UUID `db:"task_uuid"`
+		Namespace     string    `db:"namespace"`
+		CorrelationID uuid.UUID `db:"correlation_id"`
+		Queue         string    `db:"queue"`
+		MessageID     int64     `db:"msg_id"`
+		ReadCount     int       `db:"read_ct"`
+		Callable      string    `db:"handler_callable"`
 	}
 	var rows []expired
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
@@ -140,7 +141,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 			FROM exp e JOIN tasks t USING (task_uuid) JOIN m ON m.step = e.workflow_step_uuid::text
 			ORDER BY m.msg_id`, lock, claimedBefore).Query(func(r pgx.Rows) error {
 			var err error
-			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[expired])
+			rows, err = pgx.CollectRows(r, pgx.RowToStructByName[expired])
 			return err
 		})
 		if err := o.flush(); err != nil {
