@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,4 +70,67 @@ func TestClaimNextWithoutQueueTables(t *testing.T) {
 	rs, err := e.queue.Stats(e.ctx, messaging.StepResultsQueue)
 	require.NoError(t, err)
 	require.Zero(t, rs.Depth, "the result message was acked in the processing transaction")
+}
+
+// finishRecorder is the PostgreSQL driver with its units of work watched:
+// it records how each Work the store finished ended.
+type finishRecorder struct {
+	messaging.Driver
+	mu       sync.Mutex
+	finished []bool
+}
+
+func (r *finishRecorder) NewWork() messaging.Work {
+	return &recordedWork{Work: r.Driver.NewWork(), r: r}
+}
+
+func (r *finishRecorder) take() []bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.finished
+	r.finished = nil
+	return out
+}
+
+type recordedWork struct {
+	messaging.Work
+	r *finishRecorder
+}
+
+func (w *recordedWork) Finish(ctx context.Context, committed bool) error {
+	w.r.mu.Lock()
+	w.r.finished = append(w.r.finished, committed)
+	w.r.mu.Unlock()
+	return w.Work.Finish(ctx, committed)
+}
+
+// TestUnitsOfWorkFinishTheirWork: the store finishes the driver's Work of
+// every unit of work that acks, defers or claims through it, once the
+// transaction is over, and says whether it committed: a broker driver acks
+// its deliveries only then, and gives them back after a failure.
+func TestUnitsOfWorkFinishTheirWork(t *testing.T) {
+	e := newEnv(t)
+	rec := &finishRecorder{Driver: e.queue}
+	st, err := store.New(store.Config{Pool: e.store.Pool(), Queue: rec, ProcessorID: "test", Schema: e.db.Schema})
+	require.NoError(t, err)
+	e.store = st
+	specs := []stepSpec{{name: "a", maxAttempts: 1}, {name: "b", deps: []string{"a"}, maxAttempts: 1}}
+	e.register("finish", "finish", specs)
+	e.createTask(specs, `{}`)
+	require.Equal(t, []bool{true}, rec.take(), "task creation (its sends)")
+	claimed := e.claimAll("w").Claimed
+	require.Len(t, claimed, 1)
+	require.Equal(t, []bool{true}, rec.take(), "the claim")
+	require.Len(t, e.complete("w", claimed[0], true, false).Recorded, 1)
+	require.Equal(t, []bool{true}, rec.take(), "the completion (its ack of the step message)")
+
+	bad := func(store.Step, store.ReportedTask) store.Decision { return store.Decision{To: state.StepPending} }
+	_, ids, err := st.ProcessNextResults(e.ctx, 10, time.Minute, bad, nil)
+	require.ErrorIs(t, err, store.ErrInvalidState)
+	require.Len(t, ids, 1)
+	require.Equal(t, []bool{false}, rec.take(), "a failed processing unit finishes uncommitted")
+	out, _, err := st.ProcessNextResults(e.ctx, 10, time.Minute, decide, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, out.Steps[state.StepComplete])
+	require.Equal(t, []bool{true}, rec.take(), "the processing unit (its claim, acks and the child's send)")
 }
