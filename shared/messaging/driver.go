@@ -74,7 +74,10 @@ type Driver interface {
 // store builds as batches of statements and then commits or rolls back.
 // The store calls Claim (at most once, before the first batch is sent),
 // Send, Ack and Defer while it builds the batches, and Finish exactly once
-// when the transaction is over. A Work is used by one goroutine.
+// when the transaction is over. A Work used only to send may be left
+// unfinished (a send inside a transaction the store does not own, such as
+// an operator's fix): Send's statements must be all it takes. A Work is used
+// by one goroutine.
 //
 // The contract, which the conformance suite checks:
 //
