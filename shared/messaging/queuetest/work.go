@@ -113,6 +113,19 @@ func testWorkSend(t *testing.T, h Harness) {
 	require.True(t, ok)
 	require.ErrorIs(t, h.Queue.NewWork().Send(ctxT(t), &pgx.Batch{}, "bad-name", 0, []json.RawMessage{msg(1)}),
 		messaging.ErrInvalidQueueName)
+
+	// A send-only Work needs no Finish: the transaction's statements are
+	// all it takes.
+	ctx := ctxT(t)
+	require.NoError(t, pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		if err := h.Queue.NewWork().Send(ctx, b, "wsend", 0, []json.RawMessage{msg(5)}); err != nil {
+			return err
+		}
+		return tx.SendBatch(ctx, b).Close()
+	}))
+	got = claimEventually(t, h, "wsend", 1, time.Minute)
+	require.Equal(t, []int{5}, nums(t, got), "sent without Finish")
 }
 
 // testWorkAck: an ack in a unit of work deletes the message only if the
