@@ -66,7 +66,8 @@ type Driver interface {
 	// for the reads the store composes over messages (finding claims in
 	// flight, messages still queued for a step), or nil when the driver
 	// keeps its messages outside PostgreSQL. The store then does without
-	// those reads (see its ErrNoQueueTables).
+	// those reads: they return ErrNoQueueTables, and a stalled step is
+	// nudged whether or not its message is still queued.
 	Tables() Tables
 }
 
