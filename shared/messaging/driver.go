@@ -106,7 +106,9 @@ type Driver interface {
 //     then gives back what it claimed and acks nothing; the messages come
 //     again and are dropped as duplicates if the transaction did commit).
 //     Finish reports what it could not do; the store logs it (the messages
-//     come again after their visibility timeout).
+//     come again after their visibility timeout). Its ctx is not cancelled
+//     with the caller's (a unit whose caller gave up must still give back
+//     what it claimed): the driver bounds its own waits.
 type Work interface {
 	// Claim claims up to o.N messages of queue for this unit of work and
 	// returns them as a relation for the store's first statement.
