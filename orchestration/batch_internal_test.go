@@ -49,7 +49,7 @@ steps:
 
 	e.processAtOnce(rm)
 	require.Equal(t, 51.0, e.count(e.cores[0].metrics.stepsCreated), "50 workers and gather")
-	require.NoError(t, e.cores[1].processResults(e.ctx, []messaging.Message{rm}))
+	require.NoError(t, processGiven(e.ctx, e.cores[1], []messaging.Message{rm}))
 	require.Equal(t, 51.0, e.count(e.cores[0].metrics.stepsCreated), "a redelivered batchable result creates nothing")
 
 	steps, err := e.st.StepReadiness(e.ctx, []uuid.UUID{task.UUID}, nil)

@@ -158,7 +158,7 @@ func TestBatchCreatesWorkersAndConvergence(t *testing.T) {
 	// The batchable step's result message again: a duplicate, nothing new.
 	b, err := json.Marshal(messaging.StepMessage{TaskUUID: task.UUID, StepUUID: steps["analyze_csv"].UUID})
 	require.NoError(t, err)
-	err = h.queue.Send(h.ctx, messaging.StepResultsQueue, b, 0)
+	err = h.queue.Send(h.ctx, messaging.StepResultsQueue, 0, b)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		st, err := h.queue.Stats(h.ctx, messaging.StepResultsQueue)

@@ -22,7 +22,7 @@ type consumerConfig struct {
 	// PollInterval, when set, is a poll of the consumer's own when no
 	// wake-up arrives. Zero (the services' setting): none, because the
 	// queue's wake-ups already include its fallback poll (see
-	// messaging.Queue.Subscribe).
+	// messaging.Driver.Subscribe).
 	PollInterval time.Duration
 	// RetryDelay hides a batch whose handling failed before it is retried.
 	RetryDelay time.Duration
@@ -68,7 +68,7 @@ type batchHandler func(ctx context.Context, msgs []messaging.Message) error
 // After a failure it waits RetryDelay.
 type consumer struct {
 	cfg    consumerConfig
-	queue  messaging.Queue
+	queue  messaging.Driver
 	handle batchHandler
 	// claimHandle, when set, replaces the queue's claim and handle: the
 	// handler claims inside its own transaction.
@@ -81,7 +81,7 @@ type consumer struct {
 	done   chan struct{}
 }
 
-func newConsumer(cfg consumerConfig, q messaging.Queue, h batchHandler, log *slog.Logger) *consumer {
+func newConsumer(cfg consumerConfig, q messaging.Driver, h batchHandler, log *slog.Logger) *consumer {
 	cfg.setDefaults()
 	return &consumer{cfg: cfg, queue: q, handle: h, log: log.With("queue", cfg.Queue)}
 }
@@ -134,7 +134,7 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 			c.claimAndHandle(ctx, handleCtx, wake, slots, &wg)
 			continue
 		}
-		msgs, err := c.queue.Claim(ctx, c.cfg.Queue, c.cfg.BatchSize, c.cfg.Visibility)
+		msgs, err := c.queue.Claim(ctx, c.cfg.Queue, messaging.ClaimOptions{N: c.cfg.BatchSize, Visibility: c.cfg.Visibility})
 		if err != nil {
 			<-slots
 			if ctx.Err() == nil {
@@ -152,11 +152,7 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 			defer func() { <-slots }()
 			if err := c.handle(handleCtx, msgs); err != nil {
 				c.log.Warn("handling batch failed; it will be retried", "err", err, "messages", len(msgs))
-				ids := make([]int64, len(msgs))
-				for i, m := range msgs {
-					ids[i] = m.ID
-				}
-				c.hide(handleCtx, ids)
+				c.hide(handleCtx, messaging.ReceiptsOf(msgs))
 			}
 		})
 	}
@@ -165,17 +161,13 @@ func (c *consumer) run(ctx context.Context, wake <-chan struct{}) {
 // hide hides the messages of a failed batch for the retry delay, so a
 // failing batch is not retried in a loop. Should that fail, they reappear
 // at the end of their visibility timeout instead.
-func (c *consumer) hide(ctx context.Context, ids []int64) {
-	failed := 0
-	var last error
-	for _, id := range ids {
-		if err := c.queue.Nack(ctx, c.cfg.Queue, id, c.cfg.RetryDelay); err != nil {
-			failed, last = failed+1, err
-		}
+func (c *consumer) hide(ctx context.Context, receipts []messaging.Receipt) {
+	if len(receipts) == 0 {
+		return
 	}
-	if failed > 0 {
+	if err := c.queue.Nack(ctx, c.cfg.Queue, c.cfg.RetryDelay, receipts...); err != nil {
 		c.log.Warn("hiding the messages of a failed batch failed; they reappear at their visibility timeout",
-			"messages", failed, "err", last)
+			"messages", len(receipts), "err", err)
 	}
 }
 
@@ -201,7 +193,13 @@ func (c *consumer) claimAndHandle(ctx, handleCtx context.Context, wake <-chan st
 			} else if ctx.Err() == nil {
 				c.log.Warn("claiming messages failed", "err", err)
 			}
-			c.hide(handleCtx, ids)
+			// The claim was part of the failed unit of work: the
+			// messages are no longer claimed, so they are named by id.
+			rs := make([]messaging.Receipt, len(ids))
+			for i, id := range ids {
+				rs[i] = messaging.Receipt{ID: id}
+			}
+			c.hide(handleCtx, rs)
 		}
 		report(0)
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
@@ -26,7 +27,7 @@ func TestClaimHandlerFailureHidesTheBatch(t *testing.T) {
 	ctx := context.Background()
 	const queue = "consumer_retry"
 	require.NoError(t, q.Ensure(ctx, queue))
-	require.NoError(t, q.Send(ctx, queue, []byte(`{"n":1}`), 0))
+	require.NoError(t, q.Send(ctx, queue, 0, []byte(`{"n":1}`)))
 
 	var mu sync.Mutex
 	var deliveries []time.Time
@@ -35,7 +36,7 @@ func TestClaimHandlerFailureHidesTheBatch(t *testing.T) {
 		// Stand-in for a claim inside a transaction: hidden while the
 		// batch is handled, visible again at once when it fails (the
 		// rollback).
-		msgs, err := q.Claim(ctx, queue, n, time.Minute)
+		msgs, err := q.Claim(ctx, queue, messaging.ClaimOptions{N: n, Visibility: time.Minute})
 		if err != nil {
 			return nil, err
 		}
@@ -47,12 +48,12 @@ func TestClaimHandlerFailureHidesTheBatch(t *testing.T) {
 		defer mu.Unlock()
 		deliveries = append(deliveries, time.Now())
 		if len(deliveries) == 1 {
-			if err := q.Nack(ctx, queue, msgs[0].ID, 0); err != nil {
+			if err := q.Nack(ctx, queue, 0, messaging.Receipt{ID: msgs[0].ID}); err != nil {
 				return nil, err
 			}
 			return []int64{msgs[0].ID}, errors.New("processing failed")
 		}
-		if err := q.Ack(ctx, queue, msgs[0].ID); err != nil {
+		if err := q.Ack(ctx, queue, messaging.Receipt{ID: msgs[0].ID}); err != nil {
 			return nil, err
 		}
 		close(done)

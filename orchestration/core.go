@@ -28,7 +28,7 @@ import (
 type Options struct {
 	// Store and Queue are required; the store must send through Queue.
 	Store *store.Store
-	Queue messaging.Queue
+	Queue messaging.Driver
 	// ConnConfig is used for the leader-election connection. Required.
 	ConnConfig *pgx.ConnConfig
 	// Config, Backoff and Queues are the typed configuration sections
@@ -56,7 +56,7 @@ type Options struct {
 // Core is the orchestration service (the seed's OrchestrationCore).
 type Core struct {
 	store     *store.Store
-	queue     messaging.Queue
+	queue     messaging.Driver
 	cfg       config.Orchestration
 	backoff   config.Backoff
 	queues    config.Queues
@@ -128,15 +128,14 @@ func New(opts Options) (*Core, error) {
 	c.leader = newLeader(opts.ConnConfig, leaderKey(opts.Config.Leader.LockKey, opts.ConnConfig), opts.Config.Leader.RenewInterval, c.log)
 	// The consumers have no poll of their own: the queue's wake-ups include
 	// its fallback poll (queues.poll_interval), one for every queue of the
-	// process.
+	// process. The result consumer claims inside the unit of work that
+	// processes the results (store.ProcessNextResults).
 	c.results = newConsumer(consumerConfig{
 		Queue: messaging.StepResultsQueue, BatchSize: opts.Config.Results.BatchSize,
 		Concurrency: opts.Config.Results.Concurrency, Visibility: opts.Config.Results.ClaimVisibility,
-	}, opts.Queue, c.processResults, c.log)
+	}, opts.Queue, nil, c.log)
 	c.results.onWake = c.activity.fire
-	if opts.Store.ClaimsResultsInTx() {
-		c.results.claimHandle = c.processNextResults
-	}
+	c.results.claimHandle = c.processNextResults
 	c.requests = newConsumer(consumerConfig{
 		Queue: messaging.TaskRequestsQueue, BatchSize: opts.Config.Requests.BatchSize,
 		Concurrency: opts.Config.Requests.Concurrency, Visibility: opts.Queues.VisibilityTimeout,
@@ -157,7 +156,7 @@ func New(opts Options) (*Core, error) {
 func (c *Core) Store() *store.Store { return c.store }
 
 // Queue is the queue Core works through.
-func (c *Core) Queue() messaging.Queue { return c.queue }
+func (c *Core) Queue() messaging.Driver { return c.queue }
 
 // IsLeader reports whether this instance runs the cluster-wide loops.
 func (c *Core) IsLeader() bool { return c.leader.IsLeader() }

@@ -54,8 +54,10 @@ func (c *Core) deadWorkerDetector(cfg config.DeadWorkers, l *pgnotify.Listener) 
 
 func (d *deadWorkerDetector) Start(ctx context.Context) error {
 	d.done = make(chan struct{})
-	if !d.cfg.Enabled || !d.store.ClaimsResultsInTx() {
-		close(d.done) // needs the PostgreSQL queue: claims are found through its tables
+	if !d.cfg.Enabled || !d.store.FindsClaimsThroughQueues() {
+		// Claims are found through the queues' tables; a broker
+		// redelivers the messages of a consumer that died by itself.
+		close(d.done)
 		return nil
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

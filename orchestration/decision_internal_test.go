@@ -30,7 +30,7 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 	require.NoError(t, err)
 	task := created.Task
 
-	require.NoError(t, e.cores[0].processResults(e.ctx,
+	require.NoError(t, processGiven(e.ctx, e.cores[0],
 		[]messaging.Message{e.runStep("validate_request", json.RawMessage(`{"amount": 10000}`))}))
 	raw := e.runStep("routing_decision",
 		json.RawMessage(`{"decision_point_outcome": {"type": "create_steps", "step_names": ["manager_approval", "finance_review"]}}`))
@@ -41,7 +41,7 @@ func TestDecisionResultRacingOrchestrators(t *testing.T) {
 	require.Equal(t, 1.0, e.count(e.cores[0].metrics.duplicates), "the second orchestrator found the step processed")
 
 	// Redelivered: nothing is created.
-	require.NoError(t, e.cores[1].processResults(e.ctx, []messaging.Message{raw}))
+	require.NoError(t, processGiven(e.ctx, e.cores[1], []messaging.Message{raw}))
 	require.Equal(t, 3.0, e.count(e.cores[0].metrics.stepsCreated), "a redelivered decision result creates nothing")
 	require.Equal(t, 2.0, e.count(e.cores[0].metrics.duplicates))
 

@@ -39,7 +39,7 @@ type harness struct {
 	db    testdb.DB
 	infra *infra.Infra
 	pool  *pgxpool.Pool
-	queue messaging.Queue
+	queue messaging.Driver
 	store *store.Store
 	core  *orchestration.Core
 	cfg   config.Orchestration
@@ -240,32 +240,14 @@ func (d *driver) loop(ctx context.Context, worker string) {
 	wake, unsub := d.h.queue.Subscribe(q)
 	defer unsub()
 	for ctx.Err() == nil {
-		msgs, err := d.h.queue.Claim(ctx, q, 20, 11*time.Second)
-		if err != nil || len(msgs) == 0 {
+		out, err := d.h.store.ClaimNext(ctx, store.Claimer{ID: worker}, q, 20, 11*time.Second)
+		if err != nil || out.Messages == 0 {
 			select {
 			case <-ctx.Done():
 			case <-wake:
 			case <-time.After(20 * time.Millisecond):
 			}
 			continue
-		}
-		var reqs []store.ClaimRequest
-		for _, m := range msgs {
-			var sm messaging.StepMessage
-			if json.Unmarshal(m.Payload, &sm) != nil {
-				continue
-			}
-			reqs = append(reqs, store.ClaimRequest{StepUUID: sm.StepUUID, TaskUUID: sm.TaskUUID, MessageID: m.ID, ReadCount: m.ReadCount, Deadline: m.VisibleAt})
-		}
-		out, err := d.h.store.ClaimSteps(ctx, worker, reqs)
-		if err != nil {
-			continue
-		}
-		if len(out.Drop) > 0 {
-			_ = d.h.queue.Ack(ctx, q, out.Drop...)
-		}
-		for _, df := range out.Defer {
-			_ = d.h.queue.Nack(ctx, q, df.MessageID, time.Until(df.Until))
 		}
 		for _, cs := range out.Claimed {
 			d.wg.Go(func() { d.run(ctx, worker, cs) })
@@ -298,16 +280,11 @@ func (d *driver) run(ctx context.Context, worker string, cs store.ClaimedStep) {
 	}
 	res.DomainEvents = o.events
 	body, _ := json.Marshal(res)
-	out, err := d.h.store.CompleteSteps(ctx, []store.StepResult{{
+	_, _ = d.h.store.CompleteSteps(ctx, []store.StepResult{{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: worker,
 		CorrelationID: cs.Task.CorrelationID, Success: !o.fail, Result: body,
 		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
 	}})
-	if err == nil {
-		for q, ids := range out.Acked {
-			_ = d.h.queue.Committed(ctx, q, ids...)
-		}
-	}
 }
 
 func (d *driver) executions() map[string]int {

@@ -47,10 +47,10 @@ func TestReadinessPollerLeavesDeepQueueAlone(t *testing.T) {
 	}
 	require.Equal(t, int64(1), h.depth(q), "no duplicates of a queued message")
 
-	msgs, err := h.queue.Claim(h.ctx, q, 10, time.Hour)
+	msgs, err := h.queue.Claim(h.ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
-	require.NoError(t, h.queue.Ack(h.ctx, q, msgs[0].ID))
+	require.NoError(t, h.queue.Ack(h.ctx, q, messaging.Receipt{ID: msgs[0].ID}))
 	backdate()
 	h.core.RunMaintenance(h.ctx)
 	require.Equal(t, int64(1), h.depth(q), "the lost message is sent again")

@@ -101,7 +101,7 @@ func TestDuplicateResultMessagesAreIdempotent(t *testing.T) {
 	// Replay every step's result message twice.
 	for _, st := range h.steps(task.UUID) {
 		b, _ := json.Marshal(messaging.StepMessage{TaskUUID: task.UUID, StepUUID: st.UUID})
-		require.NoError(t, h.queue.SendBatch(h.ctx, messaging.StepResultsQueue, []json.RawMessage{b, b}, 0))
+		require.NoError(t, h.queue.Send(h.ctx, messaging.StepResultsQueue, 0, []json.RawMessage{b, b}...))
 	}
 	require.Eventually(t, func() bool {
 		s, err := h.queue.Stats(h.ctx, messaging.StepResultsQueue)
@@ -118,7 +118,7 @@ func TestDuplicateResultMessagesAreIdempotent(t *testing.T) {
 	}
 	require.Equal(t, 4, completes, "each step completed exactly once")
 	// Garbage on the queue is dropped too.
-	require.NoError(t, h.queue.Send(h.ctx, messaging.StepResultsQueue, json.RawMessage(`{"nonsense":true}`), 0))
+	require.NoError(t, h.queue.Send(h.ctx, messaging.StepResultsQueue, 0, json.RawMessage(`{"nonsense":true}`)))
 	require.Eventually(t, func() bool {
 		s, err := h.queue.Stats(h.ctx, messaging.StepResultsQueue)
 		require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestTaskRequestsQueue(t *testing.T) {
 		Namespace: tpl.NamespaceName, Name: tpl.Name, Version: tpl.Version, Context: json.RawMessage(`{"even_number":8}`)}})
 	bad, _ := json.Marshal(orchestration.TaskRequestMessage{RequestID: "r2", TaskRequest: orchestration.TaskRequest{
 		Namespace: "nope", Name: "nope"}})
-	require.NoError(t, h.queue.SendBatch(h.ctx, messaging.TaskRequestsQueue, []json.RawMessage{msg, bad, json.RawMessage(`[1]`)}, 0))
+	require.NoError(t, h.queue.Send(h.ctx, messaging.TaskRequestsQueue, 0, []json.RawMessage{msg, bad, json.RawMessage(`[1]`)}...))
 	var page store.TaskPage
 	require.Eventually(t, func() bool {
 		var err error
@@ -297,9 +297,9 @@ func TestReadinessPollerResendsLostMessages(t *testing.T) {
 	task := h.create(tpl, input)
 	q := messaging.WorkerQueue(tpl.NamespaceName)
 	// Lose the first step's message, then start a worker.
-	msgs, err := h.queue.Claim(h.ctx, q, 10, time.Hour)
+	msgs, err := h.queue.Claim(h.ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
 	require.NoError(t, err)
-	require.NoError(t, h.queue.Ack(h.ctx, q, msgs[0].ID))
+	require.NoError(t, h.queue.Ack(h.ctx, q, messaging.Receipt{ID: msgs[0].ID}))
 	h.drive(tpl.NamespaceName, succeed)
 	require.Eventually(t, func() bool {
 		// Shrink the visibility component of "late" by running maintenance

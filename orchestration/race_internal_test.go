@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -69,7 +70,7 @@ func newRaceEnv(t *testing.T, ns string, tpls []*template.Template) *raceEnv {
 func (e *raceEnv) runStep(name string, value json.RawMessage) messaging.Message {
 	t := e.t
 	t.Helper()
-	msgs, err := e.q.Claim(e.ctx, e.queue, 10, 30*time.Second)
+	msgs, err := e.q.Claim(e.ctx, e.queue, messaging.ClaimOptions{N: 10, Visibility: 30 * time.Second})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	var sm messaging.StepMessage
@@ -86,7 +87,7 @@ func (e *raceEnv) runStep(name string, value json.RawMessage) messaging.Message 
 		Attempt: cs.Step.Attempts, WorkerID: "w", CorrelationID: cs.Task.CorrelationID, Success: true, Result: res,
 		Queue: e.queue, MessageID: cs.MessageID, ReadCount: cs.ReadCount}})
 	require.NoError(t, err)
-	rm, err := e.q.Claim(e.ctx, messaging.StepResultsQueue, 10, 0)
+	rm, err := e.q.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 10, Visibility: 0})
 	require.NoError(t, err)
 	require.Len(t, rm, 1)
 	return rm[0]
@@ -101,13 +102,34 @@ func (e *raceEnv) processAtOnce(msg messaging.Message) {
 	for i, c := range e.cores {
 		wg.Go(func() {
 			<-start
-			errs[i] = c.processResults(e.ctx, []messaging.Message{msg})
+			errs[i] = processGiven(e.ctx, c, []messaging.Message{msg})
 		})
 	}
 	close(start)
 	wg.Wait()
 	require.NoError(e.t, errs[0])
 	require.NoError(e.t, errs[1])
+}
+
+// processGiven processes the given result messages on c as its result
+// consumer would had its claim taken them (two orchestrators handed the same
+// delivery): store.ProcessResults and the core's bookkeeping.
+func processGiven(ctx context.Context, c *Core, msgs []messaging.Message) error {
+	rms := make([]store.ResultMessage, 0, len(msgs))
+	for _, m := range msgs {
+		sm, ok := messaging.ParseResultMessage(m.Payload)
+		if !ok {
+			return fmt.Errorf("unreadable result message %d", m.ID)
+		}
+		rms = append(rms, store.ResultMessage{MessageID: m.ID, ReadCount: m.ReadCount, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
+	}
+	start := time.Now()
+	out, err := c.store.ProcessResults(ctx, rms, c.decide)
+	if err != nil {
+		return err
+	}
+	c.observeResults(out, len(rms), start)
+	return nil
 }
 
 // count reads a counter of the shared registry.

@@ -26,7 +26,7 @@ func (c *Core) processRequests(ctx context.Context, msgs []messaging.Message) er
 				return err
 			}
 		}
-		if err := c.queue.Ack(ctx, messaging.TaskRequestsQueue, m.ID); err != nil {
+		if err := c.queue.Ack(ctx, messaging.TaskRequestsQueue, messaging.ReceiptOf(m)); err != nil {
 			return err
 		}
 	}

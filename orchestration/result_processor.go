@@ -4,52 +4,17 @@ import (
 	"context"
 	"time"
 
-	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
-// processResults is the result consumer's batch handler: one transaction per
-// batch (store.ProcessResults). Unreadable messages are acked and logged: they
-// can never succeed, and must not circulate.
-func (c *Core) processResults(ctx context.Context, msgs []messaging.Message) error {
-	rms := make([]store.ResultMessage, 0, len(msgs))
-	var bad []int64
-	for _, m := range msgs {
-		sm, ok := messaging.ParseResultMessage(m.Payload)
-		if !ok {
-			c.log.Error("dropping unreadable step result message", "msg_id", m.ID, "payload", string(m.Payload))
-			bad = append(bad, m.ID)
-			continue
-		}
-		rms = append(rms, store.ResultMessage{MessageID: m.ID, ReadCount: m.ReadCount, TaskUUID: sm.TaskUUID, StepUUID: sm.StepUUID})
-	}
-	if len(bad) > 0 {
-		if err := c.queue.Ack(ctx, messaging.StepResultsQueue, bad...); err != nil {
-			return err
-		}
-	}
-	if len(rms) == 0 {
-		return nil
-	}
-	start := time.Now()
-	out, err := c.store.ProcessResults(ctx, rms, c.decide)
-	if err != nil {
-		return err
-	}
-	if err := c.queue.Committed(ctx, messaging.StepResultsQueue, out.Acked...); err != nil {
-		c.log.Warn("acknowledging processed results", "err", err)
-	}
-	c.observeResults(out, len(rms), start)
-	return nil
-}
-
-// processNextResults is the result consumer's claiming handler with the
-// Postgres queue: the claim is part of the processing transaction
-// (store.ProcessNextResults), so a batch costs one commit, and a batch
-// that fails is visible again at once. It returns the claimed message ids
+// processNextResults is the result consumer's handler: the claim is part of
+// the unit of work that processes the results (store.ProcessNextResults),
+// so a batch costs one commit, and a batch that fails is visible again at
+// once. Unreadable messages are acked in the same unit and logged: they can
+// never succeed, and must not circulate. It returns the claimed message ids
 // (for the consumer to hide them after a failure).
 func (c *Core) processNextResults(ctx context.Context, n int, claimed func(int)) ([]int64, error) {
 	start := time.Now()

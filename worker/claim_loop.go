@@ -116,7 +116,8 @@ func (c *Core) scheduleNext(queue string, timer *time.Timer) {
 }
 
 // claimRound claims up to n messages (n slots are reserved) and their steps
-// (with the Postgres queue in one transaction) and dispatches them. Unused
+// in one unit of work (store.ClaimNext, which also settles the messages it
+// cannot claim) and dispatches them. Unused
 // slots are released. It returns how many messages the queue handed out.
 func (c *Core) claimRound(queue string, n int) (int, error) {
 	ctx, cancel := c.opCtx()
@@ -134,19 +135,6 @@ func (c *Core) claimRound(queue string, n int) (int, error) {
 	if k := len(out.Claimed); k > 0 {
 		c.stats.claimed.Add(int64(k))
 		c.metrics.claimed.WithLabelValues(namespaceOf(queue)).Add(float64(k))
-	}
-	if !out.Settled {
-		if len(out.Drop) > 0 {
-			if err := c.queue.Ack(ctx, queue, out.Drop...); err != nil {
-				c.log.Warn("deleting unclaimable step messages failed", "queue", queue, "err", err)
-			}
-		}
-		now := time.Now()
-		for _, d := range out.Defer {
-			if err := c.queue.Nack(ctx, queue, d.MessageID, d.Until.Sub(now)); err != nil {
-				c.log.Warn("deferring step message failed", "queue", queue, "msg_id", d.MessageID, "err", err)
-			}
-		}
 	}
 	if out.Exhausted > 0 {
 		c.log.Warn("failed steps whose worker died with no attempts left", "queue", queue, "steps", out.Exhausted)

@@ -17,28 +17,23 @@ import (
 
 // countingQueue counts the queue calls a worker makes.
 type countingQueue struct {
-	messaging.Queue
-	claims, nextVisible, stats, extends atomic.Int64
-}
-
-func (q *countingQueue) Claim(ctx context.Context, queue string, n int, vt time.Duration) ([]messaging.Message, error) {
-	q.claims.Add(1)
-	return q.Queue.Claim(ctx, queue, n, vt)
+	messaging.Driver
+	nextVisible, stats, extends atomic.Int64
 }
 
 func (q *countingQueue) NextVisible(ctx context.Context, queue string) (time.Time, bool, error) {
 	q.nextVisible.Add(1)
-	return q.Queue.NextVisible(ctx, queue)
+	return q.Driver.NextVisible(ctx, queue)
 }
 
 func (q *countingQueue) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
 	q.stats.Add(1)
-	return q.Queue.Stats(ctx, queue)
+	return q.Driver.Stats(ctx, queue)
 }
 
-func (q *countingQueue) Extend(ctx context.Context, queue string, vt time.Duration, ids ...int64) error {
+func (q *countingQueue) Extend(ctx context.Context, queue string, vt time.Duration, receipts ...messaging.Receipt) error {
 	q.extends.Add(1)
-	return q.Queue.Extend(ctx, queue, vt, ids...)
+	return q.Driver.Extend(ctx, queue, vt, receipts...)
 }
 
 // TestLostNotifyIsFoundByFallbackPoll: a message that becomes visible
@@ -62,7 +57,7 @@ steps: [{name: only, handler: {callable: idle.only}}]
 	h.register(busy)
 	tk := h.createTask(busy, `{}`)
 	lostQ := messaging.WorkerQueue("lost_ns")
-	msgs, err := h.queue.Claim(h.ctx, lostQ, 1, time.Minute)
+	msgs, err := h.queue.Claim(h.ctx, lostQ, messaging.ClaimOptions{N: 1, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 
@@ -79,7 +74,7 @@ steps: [{name: only, handler: {callable: idle.only}}]
 		w.Handlers.MinConcurrent = 4 // one step never saturates it
 		w.Handlers.ScaleInterval = 10 * time.Millisecond
 	}, before: func(c *Core) {
-		q = &countingQueue{Queue: c.queue}
+		q = &countingQueue{Driver: c.queue}
 		c.queue = q
 		spy = spyOn(c, nil)
 	}})
@@ -87,7 +82,7 @@ steps: [{name: only, handler: {callable: idle.only}}]
 	h.waitFor("the first looks", func() bool { return spy.polls.Load() >= 2 })
 	require.Zero(t, c.Stats().Claimed)
 	// Visible again, and no NOTIFY says so.
-	require.NoError(t, h.queue.Nack(h.ctx, lostQ, msgs[0].ID, 0))
+	require.NoError(t, h.queue.Nack(h.ctx, lostQ, 0, messaging.Receipt{ID: msgs[0].ID}))
 	h.waitFor("the step to run", func() bool { return c.Stats().Recorded == 1 })
 	require.Equal(t, state.StepEnqueuedForOrchestration, h.step(tk, "only").State)
 
@@ -109,11 +104,11 @@ steps: [{name: only, handler: {callable: delay.only}}]
 	h.register(tpl)
 	tk := h.createTask(tpl, `{}`)
 	q := messaging.WorkerQueue("delay_ns")
-	msgs, err := h.queue.Claim(h.ctx, q, 1, time.Minute)
+	msgs, err := h.queue.Claim(h.ctx, q, messaging.ClaimOptions{N: 1, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	// Nack notifies nobody: only the worker's own timer can find it.
-	require.NoError(t, h.queue.Nack(h.ctx, q, msgs[0].ID, 300*time.Millisecond))
+	require.NoError(t, h.queue.Nack(h.ctx, q, 300*time.Millisecond, messaging.Receipt{ID: msgs[0].ID}))
 	reg := NewRegistry()
 	handle(t, reg, "delay.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
@@ -140,8 +135,8 @@ steps: [{name: only, handler: {callable: junk.only}}]
 	handle(t, reg, "junk.only", noop)
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg})
 	q := messaging.WorkerQueue("junk_ns")
-	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"step_uuid": "not-a-uuid", "callable": "junk.only"}`), 0))
-	require.NoError(t, h.queue.Send(h.ctx, q, json.RawMessage(`{"callable": "junk.only", "task_uuid": 12}`), 0))
+	require.NoError(t, h.queue.Send(h.ctx, q, 0, json.RawMessage(`{"step_uuid": "not-a-uuid", "callable": "junk.only"}`)))
+	require.NoError(t, h.queue.Send(h.ctx, q, 0, json.RawMessage(`{"callable": "junk.only", "task_uuid": 12}`)))
 	tk := h.createTask(tpl, `{}`)
 	h.waitFor("the real step", func() bool { return c.Stats().Recorded == 1 })
 	h.waitFor("the junk to be deleted", func() bool {

@@ -227,16 +227,9 @@ func replaceUnstorable(r pending, cause error) (pending, error) {
 	return r, nil
 }
 
-// committed updates the flight table, metrics and broker after a commit.
+// committed updates the flight table and metrics after a commit.
 func (p *completer) committed(batch []pending, out store.CompleteOutcome) {
 	c := p.c
-	ctx, cancel := c.opCtx()
-	defer cancel()
-	for q, ids := range out.Acked {
-		if err := c.queue.Committed(ctx, q, ids...); err != nil {
-			c.log.Warn("acknowledging committed step messages failed", "queue", q, "err", err)
-		}
-	}
 	recorded := make(map[uuid.UUID]bool, len(out.Recorded))
 	for _, id := range out.Recorded {
 		recorded[id] = true

@@ -55,7 +55,7 @@ type Core struct {
 	cfg       config.Worker
 	log       *slog.Logger
 	store     stepStore
-	queue     messaging.Queue
+	queue     messaging.Driver
 	exec      router
 	slots     *slots
 	flights   *flights
@@ -389,8 +389,12 @@ func (c *Core) releaseAll(ctx context.Context) error {
 		return fmt.Errorf("releasing %d unfinished steps: %w", len(ids), err)
 	}
 	var errs []error
+	byQueue := map[string][]messaging.Receipt{}
 	for _, f := range fs {
-		if err := c.queue.Nack(ctx, f.queue, f.step.MessageID, 0); err != nil {
+		byQueue[f.queue] = append(byQueue[f.queue], messaging.Receipt{ID: f.step.MessageID, ReadCount: f.step.ReadCount})
+	}
+	for q, rs := range byQueue {
+		if err := c.queue.Nack(ctx, q, 0, rs...); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -41,7 +41,7 @@ type harness struct {
 	infra    *infra.Infra
 	pool     *pgxpool.Pool
 	listener *pgnotify.Listener
-	queue    messaging.Queue
+	queue    messaging.Driver
 	store    *store.Store
 	// traceParent is stored with the tasks createTask creates.
 	traceParent string
@@ -225,7 +225,7 @@ func (h *harness) orchestrate() {
 			return store.Decision{To: state.StepError}
 		}
 		for {
-			msgs, err := h.queue.Claim(h.ctx, messaging.StepResultsQueue, 100, 30*time.Second)
+			msgs, err := h.queue.Claim(h.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 100, Visibility: 30 * time.Second})
 			if err == nil && len(msgs) > 0 {
 				rms := make([]store.ResultMessage, 0, len(msgs))
 				for _, m := range msgs {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tasker-go/tasker/shared/messaging"
 )
 
 // heartbeatLoop keeps the claims of long-running steps alive: every
@@ -60,15 +62,15 @@ func (c *Core) extendClaims(due []*flight) {
 		lostSet[id] = true
 	}
 	live := make([]*flight, 0, len(due))
-	byQueue := map[string][]int64{}
+	byQueue := map[string][]messaging.Receipt{}
 	for _, f := range due {
 		if !lostSet[f.step.Step.UUID] {
 			live = append(live, f)
-			byQueue[f.queue] = append(byQueue[f.queue], f.step.MessageID)
+			byQueue[f.queue] = append(byQueue[f.queue], messaging.Receipt{ID: f.step.MessageID, ReadCount: f.step.ReadCount})
 		}
 	}
-	for q, msgIDs := range byQueue {
-		if err := c.queue.Extend(ctx, q, vt, msgIDs...); err != nil {
+	for q, rs := range byQueue {
+		if err := c.queue.Extend(ctx, q, vt, rs...); err != nil {
 			c.log.Warn("extending step messages failed", "queue", q, "err", err)
 		}
 	}

@@ -37,10 +37,12 @@ type Options struct {
 
 	// Store runs every SQL statement. Required.
 	Store *store.Store
-	// Queue carries step messages; default Store.Queue(). Wake-ups come from
-	// its Subscribe (the Postgres queue takes them from the process's shared
+	// Queue is the queue driver the worker watches, extends and releases
+	// step messages through; default Store.Queue(). Claims and acks go
+	// through the store (in its units of work). Wake-ups come from its
+	// Subscribe (the PostgreSQL driver takes them from the process's shared
 	// pgnotify listener, which the caller starts and stops).
-	Queue messaging.Queue
+	Queue messaging.Driver
 
 	// Registry holds the Go handlers. Required (it may be empty when
 	// Fallback runs every step).

@@ -203,7 +203,7 @@ steps:
 	require.NoError(t, err)
 	old, err := json.Marshal(messaging.StepMessage{TaskUUID: tk2.id, StepUUID: tk2.steps["go_step"]})
 	require.NoError(t, err)
-	require.NoError(t, h.queue.Send(h.ctx, q, old, 0))
+	require.NoError(t, h.queue.Send(h.ctx, q, 0, old))
 	unserved, err := h.store.UnservedSteps(h.ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"", "Served::Host"}, callablesOf(unserved))

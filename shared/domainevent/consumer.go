@@ -24,7 +24,7 @@ type ConsumerConfig struct {
 	Namespace string
 	// Queue is the messaging backend the orchestration writes events
 	// through. Required.
-	Queue messaging.Queue
+	Queue messaging.Driver
 	// Handler is called once per delivery; the message is acked after it
 	// returns nil. Required.
 	Handler Handler
@@ -189,18 +189,18 @@ func (c *Consumer) sleep(ctx context.Context, wake <-chan struct{}, d time.Durat
 // claimed. Start runs it in a loop; tests and callers with a scheduler of
 // their own may call it directly.
 func (c *Consumer) RunOnce(ctx context.Context) (int, error) {
-	msgs, err := c.cfg.Queue.Claim(ctx, c.queue, c.cfg.BatchSize, c.cfg.Visibility)
+	msgs, err := c.cfg.Queue.Claim(ctx, c.queue, messaging.ClaimOptions{N: c.cfg.BatchSize, Visibility: c.cfg.Visibility})
 	if err != nil {
 		return 0, fmt.Errorf("claiming from %s: %w", c.queue, err)
 	}
-	var acks []int64
+	var acks []messaging.Receipt
 	for _, m := range msgs {
 		ack, err := c.deliver(ctx, m)
 		if err != nil {
 			return len(msgs), err
 		}
 		if ack {
-			acks = append(acks, m.ID)
+			acks = append(acks, messaging.ReceiptOf(m))
 		}
 	}
 	if len(acks) > 0 {
@@ -239,7 +239,7 @@ func (c *Consumer) deliver(ctx context.Context, m messaging.Message) (bool, erro
 	delay := min(c.cfg.RetryDelay<<min(m.ReadCount-1, 16), time.Minute)
 	c.cfg.Logger.Warn("domain event handler failed; retrying", "event_name", e.EventName, "event_id", e.EventID,
 		"attempt", m.ReadCount, "retry_in", delay, "err", herr)
-	if err := c.cfg.Queue.Nack(ctx, c.queue, m.ID, delay); err != nil {
+	if err := c.cfg.Queue.Nack(ctx, c.queue, delay, messaging.ReceiptOf(m)); err != nil {
 		return false, fmt.Errorf("delaying event %s: %w", e.EventID, err)
 	}
 	return false, nil
@@ -249,8 +249,8 @@ func (c *Consumer) deadLetter(ctx context.Context, m messaging.Message, name str
 	var err error
 	if c.cfg.DeadLetter != nil {
 		err = c.cfg.DeadLetter.MoveMessage(ctx, c.queue, c.dlq, m)
-	} else if err = c.cfg.Queue.Send(ctx, c.dlq, m.Payload, 0); err == nil {
-		err = c.cfg.Queue.Ack(ctx, c.queue, m.ID)
+	} else if err = c.cfg.Queue.Send(ctx, c.dlq, 0, m.Payload); err == nil {
+		err = c.cfg.Queue.Ack(ctx, c.queue, messaging.ReceiptOf(m))
 	}
 	if err != nil {
 		return fmt.Errorf("moving message %d to %s: %w", m.ID, c.dlq, err)

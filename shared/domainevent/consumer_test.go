@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/domainevent"
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/testdb"
@@ -59,9 +60,9 @@ func TestConsumerAcksRetriesAndDeadLetters(t *testing.T) {
 	for _, name := range []string{"order.ok", "order.flaky", "order.bad", "payment.other"} {
 		b, err := json.Marshal(event(name, "durable"))
 		require.NoError(t, err)
-		require.NoError(t, q.Send(ctx, domainevent.QueueName("shop"), b, 0))
+		require.NoError(t, q.Send(ctx, domainevent.QueueName("shop"), 0, b))
 	}
-	require.NoError(t, q.Send(ctx, domainevent.QueueName("shop"), []byte(`{"not": "an event"}`), 0))
+	require.NoError(t, q.Send(ctx, domainevent.QueueName("shop"), 0, []byte(`{"not": "an event"}`)))
 
 	require.Eventually(t, func() bool {
 		s, err := q.Stats(ctx, domainevent.QueueName("shop"))
@@ -70,7 +71,7 @@ func TestConsumerAcksRetriesAndDeadLetters(t *testing.T) {
 	mu.Lock()
 	require.Equal(t, map[string]int{"order.ok": 1, "order.flaky": 2, "order.bad": 2}, calls)
 	mu.Unlock()
-	dead, err := q.Claim(ctx, domainevent.DeadLetterQueueName("shop"), 10, time.Minute)
+	dead, err := q.Claim(ctx, domainevent.DeadLetterQueueName("shop"), messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, dead, 2, "the event that kept failing and the unreadable message")
 }

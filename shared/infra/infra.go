@@ -37,7 +37,7 @@ type Infra struct {
 	Pool       *pgxpool.Pool
 	ConnConfig *pgx.ConnConfig
 	Listener   *pgnotify.Listener
-	Queue      messaging.Queue
+	Queue      messaging.Driver
 	Store      *store.Store
 	Logger     *slog.Logger
 }
@@ -100,7 +100,7 @@ func ConnectWith(ctx context.Context, cfg *config.Config, opts ConnectOptions) (
 		pool.Close()
 		return nil, err
 	}
-	var q messaging.Queue
+	var q messaging.Driver
 	switch cfg.Queues.Backend {
 	case config.BackendPostgres, "":
 		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l,

@@ -18,7 +18,7 @@ type StepMessage struct {
 	Attempt int `json:"attempt,omitempty"`
 	// Callable is the step's handler.callable (step messages only). It is
 	// the message's route: a worker claims only the messages whose callable
-	// it can run (see RoutedQueue), so a namespace can be served by workers
+	// it can run (see ClaimOptions.Routes), so a namespace can be served by workers
 	// with different handler sets.
 	Callable string `json:"callable,omitempty"`
 }

@@ -1,9 +1,9 @@
 package store
 
 import (
-	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -84,21 +84,24 @@ func TestClaimReadsStepsByPrimaryKeyWithHistory(t *testing.T) {
 	historyFixture(t, e, 3000, 50)
 	queue := messaging.WorkerQueue("plan")
 	require.NoError(t, e.queue.Ensure(e.ctx, queue))
-	plain, err := e.store.tables.ClaimSQL(e.ctx, queue)
+	w := e.queue.NewWork()
+	plain, err := w.Claim(e.ctx, queue, messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
-	routed, err := e.store.tables.RoutedClaimSQL(e.ctx, queue, "$5", 1)
+	routed, err := w.Claim(e.ctx, queue, messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: []string{"plan"}})
 	require.NoError(t, err)
+	statement := func(src messaging.ClaimSource) string {
+		sql, _ := claimStatement(src, Claimer{ID: "w"})
+		return sql
+	}
 	for _, tc := range []struct {
 		name string
 		sql  string
 		args []string
 	}{
-		{"claim", fmt.Sprintf(claimFromQueueSQL, plain) + fmt.Sprintf(claimBodySQL, "$3", "$4"),
-			[]string{"10", "60000000", "'w'", "0"}},
-		{"routed claim", fmt.Sprintf(claimFromQueueSQL, routed) + fmt.Sprintf(claimBodySQL, "$3", "$4"),
-			[]string{"10", "60000000", "'w'", "0", "'{plan}'"}},
-		{"claim of requests", claimSQL,
-			[]string{"'{}'", "'{}'", "'{}'", "'w'", "'{}'", "'{}'", "0"}},
+		{"claim", statement(plain), []string{"10", "60000000", "'w'", "0"}},
+		{"routed claim", statement(routed), []string{"10", "60000000", "'{plan}'", "'w'", "0"}},
+		{"claim of requests", statement(messaging.ClaimedSource(nil)),
+			[]string{"'{}'", "'{}'", "'{}'", "'{}'", "'{}'", "'w'", "0"}},
 	} {
 		plan := genericPlan(t, e, tc.sql, tc.args...)
 		require.Falsef(t, strings.Contains(plan, `"tasks_open_idx"`), "%s: the claim walks the open tasks:\n%s", tc.name, plan)

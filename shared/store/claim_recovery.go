@@ -22,6 +22,10 @@ import (
 // small, so this needs no index on workflow_steps (where one on a column
 // that claims change would cost the table its HOT updates).
 
+// errNoTables is returned by the functions that need the queues as tables
+// of the schema.
+var errNoTables = messaging.ErrNoQueueTables
+
 // ClaimerLocks is what ClaimsInFlight saw.
 type ClaimerLocks struct {
 	// Claimers are the liveness locks steps are claimed under right now.
@@ -129,7 +133,7 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 // The lock is checked again in the same statement: a claimer that took its
 // lock back meanwhile keeps its claims. It returns the steps released.
 func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
-	if s.tables == nil || s.batcher == nil {
+	if s.tables == nil {
 		return nil, fmt.Errorf("expiring dead claims: %w", errNoTables)
 	}
 	tables, err := s.workerQueueTables(ctx)
@@ -137,13 +141,14 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		return nil, err
 	}
 	type expired struct {
-		Step, Task    uuid.UUID
-		Namespace     string
-		CorrelationID uuid.UUID
-		Queue         string
-		MessageID     int64
-		ReadCount     int
-		Callable      string
+		Step          uuid.UUID `db:"workflow_step_uuid"`
+		Task          uuid.UUID `db:"task_uuid"`
+		Namespace     string    `db:"namespace"`
+		CorrelationID uuid.UUID `db:"correlation_id"`
+		Queue         string    `db:"queue"`
+		MessageID     int64     `db:"msg_id"`
+		ReadCount     int       `db:"read_ct"`
+		Callable      string    `db:"handler_callable"`
 	}
 	var rows []expired
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
@@ -160,7 +165,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 			FROM exp e JOIN tasks t USING (task_uuid) JOIN m ON m.step = e.workflow_step_uuid::text
 			ORDER BY m.msg_id`, lock, claimedBefore).Query(func(r pgx.Rows) error {
 			var err error
-			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[expired])
+			rows, err = pgx.CollectRows(r, pgx.RowToStructByName[expired])
 			return err
 		})
 		if err := o.flush(); err != nil {

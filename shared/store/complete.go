@@ -45,8 +45,7 @@ type CompleteOutcome struct {
 	// Stale are results that no longer match the step (its claim expired and
 	// another worker took it, or it was cancelled or resolved): dropped.
 	Stale []uuid.UUID
-	// Acked maps queue to the message ids acked in the transaction; pass
-	// them to Queue.Committed.
+	// Acked maps queue to the step messages acked with the results.
 	Acked map[string][]int64
 }
 
@@ -139,6 +138,8 @@ func decodeUUID(v []byte) (uuid.UUID, error) {
 	return uuid.ParseBytes(v)
 }
 
+// sendResultMessages sends the result messages of the recorded results in
+// tx.
 func (s *Store) sendResultMessages(ctx context.Context, tx pgx.Tx, results []StepResult, recorded []uuid.UUID) error {
 	if len(recorded) == 0 {
 		return nil
@@ -160,7 +161,11 @@ func (s *Store) sendResultMessages(ctx context.Context, tx pgx.Tx, results []Ste
 		}
 		msgs = append(msgs, b)
 	}
-	return s.queue.SendTx(ctx, tx, messaging.StepResultsQueue, msgs, 0)
+	o := s.txOutbox(ctx, tx)
+	if err := o.send(messaging.StepResultsQueue, msgs, 0); err != nil {
+		return err
+	}
+	return o.flush()
 }
 
 // recordResults CASes steps from in_progress to the two

@@ -129,14 +129,14 @@ func (s *Store) DomainEvents(ctx context.Context, taskID uuid.UUID, after int64,
 	return out, nil
 }
 
-// MoveMessage moves a claimed message from one queue to another in one
-// transaction: the copy is sent and the original deleted together (the
-// domain event consumer's dead-lettering).
+// MoveMessage moves a claimed message from one queue to another in one unit
+// of work: the copy is sent and the original acked together (the domain
+// event consumer's dead-lettering).
 func (s *Store) MoveMessage(ctx context.Context, from, to string, m messaging.Message) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.queue.SendTx(ctx, tx, to, []json.RawMessage{m.Payload}, 0); err != nil {
+	return s.atomically(ctx, func(o *outbox) error {
+		if err := o.send(to, []json.RawMessage{m.Payload}, 0); err != nil {
 			return err
 		}
-		return s.queue.AckTx(ctx, tx, from, m.ID)
+		return o.ack(from, []messaging.Receipt{messaging.ReceiptOf(m)})
 	})
 }

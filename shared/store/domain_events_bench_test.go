@@ -69,7 +69,7 @@ func BenchmarkProcessResultsEvents(b *testing.B) {
 				}
 				_, err = st.CompleteSteps(ctx, results)
 				require.NoError(b, err)
-				msgs, err := q.Claim(ctx, messaging.StepResultsQueue, batch, time.Minute)
+				msgs, err := q.Claim(ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: batch, Visibility: time.Minute})
 				require.NoError(b, err)
 				rms := make([]store.ResultMessage, 0, len(msgs))
 				for _, m := range msgs {

@@ -46,7 +46,7 @@ func (e *env) completeWithEvents(cs store.ClaimedStep, success, retryable bool, 
 }
 
 func (e *env) durableEvents(ns string) []domainevent.Event {
-	msgs, err := e.queue.Claim(e.ctx, domainevent.QueueName(ns), 100, time.Minute)
+	msgs, err := e.queue.Claim(e.ctx, domainevent.QueueName(ns), messaging.ClaimOptions{N: 100, Visibility: time.Minute})
 	require.NoError(e.t, err)
 	var out []domainevent.Event
 	for _, m := range msgs {
@@ -122,7 +122,7 @@ func TestDomainEventsPublishWithTheCommittedResult(t *testing.T) {
 	require.Equal(t, ids[0], out.DomainEvents[0].EventID)
 	require.True(t, out.DomainEvents[0].Metadata.StepSucceeded)
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: cs.Step.UUID})
-	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, b, 0))
+	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, 0, b))
 	out = e.process()
 	require.Equal(t, 1, out.Duplicate)
 	require.Empty(t, out.DomainEvents, "a redelivered result publishes nothing")

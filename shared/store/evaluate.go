@@ -239,21 +239,6 @@ func (s *Store) evaluate(ctx context.Context, tx pgx.Tx, tasks map[uuid.UUID]*lo
 	return p.outcomes, nil
 }
 
-// sendAll sends messages to several queues in tx, in a stable queue order.
-func (s *Store) sendAll(ctx context.Context, tx pgx.Tx, byQueue map[string][]json.RawMessage) error {
-	queues := make([]string, 0, len(byQueue))
-	for q := range byQueue {
-		queues = append(queues, q)
-	}
-	slices.Sort(queues)
-	for _, q := range queues {
-		if err := s.queue.SendTx(ctx, tx, q, byQueue[q], 0); err != nil {
-			return fmt.Errorf("sending to %s: %w", q, err)
-		}
-	}
-	return nil
-}
-
 // taskTransitionRows collects task state changes and their history rows for
 // one set-based statement.
 type taskTransitionRows struct {

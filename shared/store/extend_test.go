@@ -85,7 +85,7 @@ func (e *extendEnv) runToDecision() store.ResultMessage {
 	claimed = e.claimAll("w")
 	require.Equal(e.t, []string{"route"}, names(claimed.Claimed))
 	e.complete("w", claimed.Claimed[0], true, false)
-	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, 0)
+	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 10, Visibility: 0})
 	require.NoError(e.t, err)
 	require.Len(e.t, msgs, 1)
 	return store.ResultMessage{MessageID: msgs[0].ID, ReadCount: msgs[0].ReadCount, TaskUUID: e.task.Task.UUID, StepUUID: e.ids["route"]}
@@ -214,7 +214,7 @@ func TestGraphExtensionOfExistingStepsCreatesNothing(t *testing.T) {
 		}
 		return d
 	}
-	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, 0)
+	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 10, Visibility: 0})
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	var rms []store.ResultMessage

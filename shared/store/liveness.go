@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -103,6 +102,3 @@ const heldLockSQL = `EXISTS (SELECT 1 FROM pg_locks l
 	WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
 	  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	  AND l.classid = (%[1]s >> 32)::oid AND l.objid = (%[1]s & 4294967295)::oid)`
-
-// errNoTables is returned by the functions that need the queue's tables.
-var errNoTables = errors.New("needs the PostgreSQL queue (queue tables in the schema)")

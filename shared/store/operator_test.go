@@ -81,9 +81,9 @@ func TestStalledStepsAreNudged(t *testing.T) {
 	ct := e.createTask(linear, `{}`)
 	q := messaging.WorkerQueue("nudge")
 	// Lose the message.
-	msgs, err := e.queue.Claim(e.ctx, q, 10, time.Hour)
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
 	require.NoError(t, err)
-	require.NoError(t, e.queue.Ack(e.ctx, q, msgs[0].ID))
+	require.NoError(t, e.queue.Ack(e.ctx, q, messaging.Receipt{ID: msgs[0].ID}))
 	// Long enqueued; a window of seconds keeps the test immune to a slow
 	// machine between the nudge and the second look.
 	e.exec(`UPDATE workflow_steps SET state_changed_at = now() - interval '1 hour'`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,18 +13,44 @@ import (
 	"github.com/tasker-go/tasker/shared/messaging"
 )
 
-// outbox collects a unit of work's statements in one pgx.Batch, with the
-// messages it sends and acks. With a Batcher queue everything travels in the
-// batch (one round trip, one transaction); with any other queue the
-// messages go through SendTx/AckTx in the surrounding transaction.
+// outbox is one unit of work: its statements collect in a pgx.Batch, and
+// the messages it sends, acks and defers go through the queue driver's Work,
+// which adds its own statements to the same batch (or, for a broker, writes
+// outbox rows there and acks after the commit). Every unit of work the
+// store runs is one of two shapes: atomically (one batch) or inTxOutbox
+// (several dependent batches in one pipelined transaction). Both finish
+// the Work once the transaction is over.
 type outbox struct {
 	s   *Store
 	ctx context.Context
-	tx  pgx.Tx  // nil when the batch runs as its own implicit transaction
+	tx  pgx.Tx  // set when the batches run inside a caller's transaction
 	p   *pipeTx // set when the batches make up a pipelined transaction
 	b   *pgx.Batch
+	w   messaging.Work
+	// finished says the owner of the outbox finishes its Work after the
+	// transaction: only then can it ack, defer or claim (an outbox made
+	// inside another transaction, see txOutbox, only sends).
+	finished bool
 	// captures are the statements of b queued by capture.
 	captures map[*pgx.QueuedQuery]bool
+}
+
+// txOutbox is an outbox inside tx, a transaction the caller commits. It
+// only sends: the driver's sends need nothing after the commit, while its
+// acks, deferrals and claims do (see messaging.Work).
+func (s *Store) txOutbox(ctx context.Context, tx pgx.Tx) *outbox {
+	return &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
+}
+
+// errNotFinished is a programming error: a unit of work whose Work is not
+// finished after its transaction cannot ack, defer or claim.
+var errNotFinished = errors.New("acks, deferrals and claims need a unit of work the store finishes (atomically or inTxOutbox)")
+
+func (o *outbox) work() messaging.Work {
+	if o.w == nil {
+		o.w = o.s.queue.NewWork()
+	}
+	return o.w
 }
 
 // capture queues sql with a result callback that only copies the raw bytes
@@ -45,28 +72,40 @@ func (o *outbox) capture(dst *[][]byte, sql string, args ...any) {
 	o.captures[q] = true
 }
 
+// claim claims messages of queue for this unit of work (before its first
+// batch is sent) and returns them as the relation its first statement
+// reads (see messaging.ClaimSource).
+func (o *outbox) claim(queue string, opts messaging.ClaimOptions) (messaging.ClaimSource, error) {
+	if !o.finished {
+		return messaging.ClaimSource{}, errNotFinished
+	}
+	return o.work().Claim(o.ctx, queue, opts)
+}
+
 func (o *outbox) send(queue string, payloads []json.RawMessage, delay time.Duration) error {
 	if len(payloads) == 0 {
 		return nil
 	}
-	if o.s.batcher != nil {
-		return o.s.batcher.QueueSend(o.ctx, o.b, queue, payloads, delay)
-	}
-	return o.s.queue.SendTx(o.ctx, o.tx, queue, payloads, delay)
+	return o.work().Send(o.ctx, o.b, queue, delay, payloads)
 }
 
 func (o *outbox) ack(queue string, receipts []messaging.Receipt) error {
 	if len(receipts) == 0 {
 		return nil
 	}
-	if o.s.batcher != nil {
-		return o.s.batcher.QueueAck(o.ctx, o.b, queue, receipts)
+	if !o.finished {
+		return errNotFinished
 	}
-	ids := make([]int64, len(receipts))
-	for i, r := range receipts {
-		ids[i] = r.ID
+	return o.work().Ack(o.ctx, o.b, queue, receipts)
+}
+
+// deferMessage hides the message of r until the given time, if the unit
+// commits.
+func (o *outbox) deferMessage(queue string, r messaging.Receipt, until time.Time) error {
+	if !o.finished {
+		return errNotFinished
 	}
-	return o.s.queue.AckTx(o.ctx, o.tx, queue, ids...)
+	return o.work().Defer(o.ctx, o.b, queue, r, until)
 }
 
 // notify queues the task events announcement.
@@ -106,48 +145,59 @@ func (o *outbox) flush() error {
 	return err
 }
 
-// atomically runs fn's statements as one transaction: with a Batcher queue
-// a single implicit transaction batch (one round trip) when no statement has
-// a result callback but captures, else a pipelined transaction whose COMMIT
-// waits for the callbacks (see pipeTx); with any other queue an explicit
-// transaction.
-func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error {
-	if s.batcher != nil {
-		o := &outbox{s: s, ctx: ctx, b: &pgx.Batch{}}
-		if err := fn(o); err != nil {
-			return err
-		}
-		if !hasCallbacks(o.b, o.captures) {
-			return o.flush()
-		}
-		p, err := s.pipe(ctx)
-		if err != nil {
-			return err
-		}
-		defer p.close()
-		return p.run(o.b, true, o.captures)
+// finish ends the unit's Work once its transaction is over (committed only
+// when the COMMIT was confirmed). It runs even when the caller's context is
+// done: a broker driver must still give back or ack what the unit claimed.
+// What it cannot do is logged: those messages come again after their
+// visibility timeout, and are dropped as duplicates.
+func (o *outbox) finish(committed bool) {
+	if o.w == nil {
+		return
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
-		if err := fn(o); err != nil {
-			return err
-		}
-		return o.flush()
-	})
+	if err := o.w.Finish(context.WithoutCancel(o.ctx), committed); err != nil {
+		o.s.log.Warn("finishing a unit of work's messages failed; they come again after their visibility timeout",
+			"committed", committed, "err", err)
+	}
 }
 
-// inTxOutbox runs fn in one transaction with an outbox whose batch fn may
-// flush several times. With a Batcher queue the transaction is pipelined:
-// BEGIN travels with the first batch and COMMIT with the last, so a unit of
-// k batches costs k round trips; otherwise it is an explicit transaction.
+// atomically runs fn's statements as one transaction: a single implicit
+// transaction batch (one round trip) when no statement has a result
+// callback but captures, else a pipelined transaction whose COMMIT waits
+// for the callbacks (see pipeTx). The driver's Work is finished after it.
+func (s *Store) atomically(ctx context.Context, fn func(o *outbox) error) error {
+	o := &outbox{s: s, ctx: ctx, b: &pgx.Batch{}, finished: true}
+	err := s.runAtomically(o, fn)
+	o.finish(err == nil)
+	return err
+}
+
+func (s *Store) runAtomically(o *outbox, fn func(o *outbox) error) error {
+	if err := fn(o); err != nil {
+		return err
+	}
+	if !hasCallbacks(o.b, o.captures) {
+		return o.flush()
+	}
+	p, err := s.pipe(o.ctx)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return p.run(o.b, true, o.captures)
+}
+
+// inTxOutbox runs fn in one pipelined transaction with an outbox whose
+// batch fn may flush several times: BEGIN travels with the first batch and
+// COMMIT with the last, so a unit of k batches costs k round trips. The
+// driver's Work is finished after it.
 func (s *Store) inTxOutbox(ctx context.Context, fn func(o *outbox) error) error {
-	if s.batcher != nil {
-		p, err := s.pipe(ctx)
-		if err != nil {
-			return err
-		}
+	p, err := s.pipe(ctx)
+	if err != nil {
+		return err
+	}
+	o := &outbox{s: s, ctx: ctx, p: p, b: &pgx.Batch{}, finished: true}
+	err = func() error {
 		defer p.close()
-		o := &outbox{s: s, ctx: ctx, p: p, b: &pgx.Batch{}}
 		if err := fn(o); err != nil {
 			return err
 		}
@@ -155,15 +205,7 @@ func (s *Store) inTxOutbox(ctx context.Context, fn func(o *outbox) error) error 
 			return fmt.Errorf("committing batch: %w", err)
 		}
 		return nil
-	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		o := &outbox{s: s, ctx: ctx, tx: tx, b: &pgx.Batch{}}
-		if err := fn(o); err != nil {
-			return err
-		}
-		if err := o.flush(); err != nil {
-			return fmt.Errorf("committing batch: %w", err)
-		}
-		return nil
-	})
+	}()
+	o.finish(err == nil)
+	return err
 }

@@ -101,11 +101,14 @@ func (s *Store) NudgeSteps(ctx context.Context, steps []OverdueStep) (int, error
 		byQueue[q] = append(byQueue[q], b)
 		sent++
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE workflow_steps SET nudged_at = now() WHERE workflow_step_uuid = ANY($1)`, ids); err != nil {
-			return err
+	err = s.atomically(ctx, func(o *outbox) error {
+		o.b.Queue(`UPDATE workflow_steps SET nudged_at = now() WHERE workflow_step_uuid = ANY($1)`, ids)
+		for _, q := range slices.Sorted(maps.Keys(byQueue)) {
+			if err := o.send(q, byQueue[q], 0); err != nil {
+				return fmt.Errorf("sending to %s: %w", q, err)
+			}
 		}
-		return s.sendAll(ctx, tx, byQueue)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("nudging steps: %w", err)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -107,43 +106,36 @@ func (s *Store) ProcessResults(ctx context.Context, msgs []ResultMessage, decide
 	return out, nil
 }
 
-// ClaimsResultsInTx reports whether ProcessNextResults is available: the
-// queue's tables live in this store's schema.
-func (s *Store) ClaimsResultsInTx() bool { return s.tables != nil && s.batcher != nil }
-
-// ProcessNextResults claims up to n result messages inside the transaction
-// that processes them (ProcessResults), instead of in a transaction of
-// their own: one commit per batch instead of two, and a batch whose
-// processing fails or whose process dies is visible again at once (the
-// claim rolls back with it). claimed, when not nil, is called as soon as
-// the claim returned, with the number of messages it took, so the caller
-// can start the next claim while this batch is processed. Unreadable
-// messages are deleted in the same transaction and counted in Unreadable.
-// The ids of the claimed messages are returned even on error, for the
-// caller to hide them for a while before they are retried. Only when
-// ClaimsResultsInTx.
+// ProcessNextResults claims up to n result messages (hiding them for vt)
+// inside the unit of work that processes them (see ProcessResults): one
+// commit per batch, and a batch whose processing fails or whose process
+// dies is visible again at once (the claim is part of the unit; see
+// messaging.Work). With the PostgreSQL driver the claim is the first
+// statement of the processing transaction. claimed, when not nil, is
+// called as soon as the claim returned, with the number of messages it
+// took, so the caller can start the next claim while this batch is
+// processed. Unreadable messages are deleted in the same unit and counted
+// in Unreadable. The ids of the claimed messages are returned even on
+// error, for the caller to hide them for a while before they are retried.
 func (s *Store) ProcessNextResults(ctx context.Context, n int, vt time.Duration, decide Decider,
 	claimed func(int)) (ProcessOutcome, []int64, error) {
 	out := ProcessOutcome{Steps: map[state.StepState]int{}}
-	if !s.ClaimsResultsInTx() {
-		return out, nil, errors.New("claiming results inside the processing transaction needs the Postgres queue")
-	}
-	csql, err := s.tables.ClaimSQL(ctx, messaging.StepResultsQueue)
-	if err != nil {
-		return out, nil, err
-	}
 	var ids []int64
-	err = s.inTxOutbox(ctx, func(o *outbox) error {
+	err := s.inTxOutbox(ctx, func(o *outbox) error {
+		src, err := o.claim(messaging.StepResultsQueue, messaging.ClaimOptions{N: n, Visibility: vt})
+		if err != nil {
+			return err
+		}
 		type claimedMsg struct {
-			ID      int64
-			Reads   int
-			Payload []byte
+			ID      int64  `db:"msg_id"`
+			Reads   int    `db:"read_ct"`
+			Payload []byte `db:"message"`
 		}
 		var raw []claimedMsg
-		o.b.Queue(`WITH m AS (`+csql+`) SELECT msg_id, read_ct, message FROM m ORDER BY msg_id`,
-			n, vt.Microseconds()).Query(func(rows pgx.Rows) error {
+		o.b.Queue(`WITH m AS (`+src.SQL+`) SELECT msg_id, read_ct, message FROM m ORDER BY msg_id`,
+			src.Args...).Query(func(rows pgx.Rows) error {
 			var err error
-			raw, err = pgx.CollectRows(rows, pgx.RowToStructByPos[claimedMsg])
+			raw, err = pgx.CollectRows(rows, pgx.RowToStructByName[claimedMsg])
 			return err
 		})
 		if err := o.flush(); err != nil {

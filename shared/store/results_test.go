@@ -20,21 +20,20 @@ import (
 // before the processing.
 func TestProcessNextResultsClaimsInsideTheTransaction(t *testing.T) {
 	e := newEnv(t)
-	require.True(t, e.store.ClaimsResultsInTx())
 	specs := []stepSpec{{name: "a", maxAttempts: 1}, {name: "b", deps: []string{"a"}, maxAttempts: 1}}
 	e.register("inline", "inline", specs)
 	taskID := e.createTask(specs, `{}`).Task.UUID
 	claimed := e.claimAll("w").Claimed
 	require.Len(t, claimed, 1)
 	require.Len(t, e.complete("w", claimed[0], true, false).Recorded, 1)
-	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, []byte(`{"step_uuid":"nope"}`), 0))
+	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, 0, []byte(`{"step_uuid":"nope"}`)))
 
 	// The decider moves the step somewhere it cannot go: processing fails.
 	bad := func(store.Step, store.ReportedTask) store.Decision { return store.Decision{To: state.StepPending} }
 	_, ids, err := e.store.ProcessNextResults(e.ctx, 10, time.Minute, bad, nil)
 	require.ErrorIs(t, err, store.ErrInvalidState)
 	require.Len(t, ids, 2, "the claimed ids come back for the caller to hide")
-	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, time.Millisecond)
+	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 10, Visibility: time.Millisecond})
 	require.NoError(t, err)
 	require.Len(t, msgs, 2, "both messages are visible again at once")
 	for _, m := range msgs {

@@ -9,8 +9,13 @@
 // Every state change is a compare-and-swap on the entity's state column plus a
 // history row written in the same statement, and work is batched: one
 // transaction moves many steps. Messages that announce state changes are sent
-// through messaging.Queue inside the same transaction (a transactional
-// outbox), so a worker never sees a message for a step that is not enqueued.
+// through the queue driver's part of the same transaction (messaging.Work:
+// a transactional outbox), so a worker never sees a message for a step that
+// is not enqueued, and the messages that caused a change are acked only
+// with its commit. The store is the only caller of messaging.Work: it runs
+// one claim path and one result path whatever the driver, and the
+// PostgreSQL driver's single-statement claims and one-round-trip units are
+// its own statements folded into the store's batches.
 package store
 
 import (
@@ -57,8 +62,9 @@ type Config struct {
 	// Pool is the connection pool; its connections use the Tasker schema as
 	// search_path (see Connect). Required.
 	Pool *pgxpool.Pool
-	// Queue sends and acks messages inside store transactions. Required.
-	Queue messaging.Queue
+	// Queue is the queue driver: it sends, claims and acks messages inside
+	// store transactions. Required.
+	Queue messaging.Driver
 	// ProcessorID is written into task history rows this process makes.
 	ProcessorID string
 	// Schema names the task events channel (see TaskEventsChannel); empty
@@ -70,16 +76,14 @@ type Config struct {
 // Store runs Tasker's SQL.
 type Store struct {
 	pool          dbPool
-	queue         messaging.Queue
+	queue         messaging.Driver
 	processorID   string
 	eventsChannel string
 	log           *slog.Logger
-	// batcher is the queue when its messages live in PostgreSQL: hot paths
-	// then send state changes, messages and acks in one round trip.
-	batcher messaging.Batcher
-	// tables is the queue when its queues are tables of our schema: claims
-	// and takes are then composed into the store's own statements.
-	tables messaging.TableQueue
+	// tables is the driver's queues as tables of our schema (nil when its
+	// messages live elsewhere), for the reads over messages that recovery
+	// composes (claims in flight, messages still queued for a step).
+	tables messaging.Tables
 	// workerTables caches the worker queue tables (claim recovery).
 	workerTables queueTableCache
 }
@@ -99,20 +103,22 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Schema != "" {
 		st.eventsChannel = TaskEventsChannel(cfg.Schema)
 	}
-	if b, ok := cfg.Queue.(messaging.Batcher); ok {
-		st.batcher = b
-	}
-	if t, ok := cfg.Queue.(messaging.TableQueue); ok {
-		st.tables = t
-	}
+	st.tables = cfg.Queue.Tables()
 	return st, nil
 }
 
 // Pool returns the underlying pool (for health checks and stats).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool.Pool }
 
-// Queue returns the queue the store sends through.
-func (s *Store) Queue() messaging.Queue { return s.queue }
+// Queue returns the queue driver the store works through.
+func (s *Store) Queue() messaging.Driver { return s.queue }
+
+// FindsClaimsThroughQueues reports whether the reads that find claims
+// through their hidden messages (ClaimsInFlight, ExpireDeadClaims,
+// ReleaseOrphanedClaims, UnservedSteps) are available: the driver keeps
+// its queues as tables of the schema. A broker redelivers the messages of a
+// consumer that died by itself.
+func (s *Store) FindsClaimsThroughQueues() bool { return s.tables != nil }
 
 // PoolConfig describes a connection pool.
 type PoolConfig struct {

@@ -114,7 +114,6 @@ func (e *env) createTask(specs []stepSpec, ctxJSON string) store.CreatedTask {
 func (e *env) claimAll(w string) store.ClaimOutcome {
 	out, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: w}, messaging.WorkerQueue(e.nt.Namespace), 100, 30*time.Second)
 	require.NoError(e.t, err)
-	require.True(e.t, out.Settled, "the Postgres queue settles drops and deferrals in the claim")
 	return out
 }
 
@@ -151,7 +150,7 @@ func decide(st store.Step, _ store.ReportedTask) store.Decision {
 }
 
 func (e *env) process() store.ProcessOutcome {
-	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 100, 30*time.Second)
+	msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 100, Visibility: 30 * time.Second})
 	require.NoError(e.t, err)
 	var rms []store.ResultMessage
 	for _, m := range msgs {
@@ -251,7 +250,7 @@ func TestDiamondJoinConcurrentResults(t *testing.T) {
 		for _, b := range branches {
 			e.complete("w", b, true, false)
 		}
-		msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, 10, time.Minute)
+		msgs, err := e.queue.Claim(e.ctx, messaging.StepResultsQueue, messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 		require.NoError(t, err)
 		require.Len(t, msgs, 2)
 		errs := make(chan error, 2)
@@ -357,13 +356,13 @@ func TestDuplicateResultMessagesAreDropped(t *testing.T) {
 	e.complete("w", cs, true, false)
 	// A second copy of the same result message.
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: cs.Task.UUID, StepUUID: cs.Step.UUID})
-	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, b, 0))
+	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, 0, b))
 	out := e.process()
 	require.Equal(t, 1, out.Duplicate)
 	require.Len(t, out.Acked, 2, "both messages deleted")
 	require.Equal(t, state.TaskComplete, e.task(ct.Task.UUID).State)
 	// And a late duplicate for a finished task.
-	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, b, 0))
+	require.NoError(t, e.queue.Send(e.ctx, messaging.StepResultsQueue, 0, b))
 	out = e.process()
 	require.Equal(t, 1, out.Duplicate)
 	require.Empty(t, out.Tasks)
@@ -378,7 +377,7 @@ func TestDuplicateStepMessagesAreDeletedOrDeferred(t *testing.T) {
 	// Another message for the same step while w1 holds a live claim: hidden
 	// until the claim deadline, not claimed.
 	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: cs.Step.UUID})
-	require.NoError(t, e.queue.Send(e.ctx, messaging.WorkerQueue("dupw"), b, 0))
+	require.NoError(t, e.queue.Send(e.ctx, messaging.WorkerQueue("dupw"), 0, b))
 	out := e.claimAll("w2")
 	require.Empty(t, out.Claimed)
 	require.Len(t, out.Defer, 1)
@@ -389,7 +388,7 @@ func TestDuplicateStepMessagesAreDeletedOrDeferred(t *testing.T) {
 	e.complete("w1", cs, true, false)
 	e.process()
 	// Once the step is done the duplicate is simply deleted.
-	require.NoError(t, e.queue.Nack(e.ctx, messaging.WorkerQueue("dupw"), out.Defer[0].MessageID, 0))
+	require.NoError(t, e.queue.Nack(e.ctx, messaging.WorkerQueue("dupw"), 0, messaging.Receipt{ID: out.Defer[0].MessageID}))
 	out = e.claimAll("w2")
 	require.Empty(t, out.Claimed)
 	require.Len(t, out.Drop, 1)
@@ -405,7 +404,7 @@ func TestExpiredClaimIsReclaimed(t *testing.T) {
 	ct := e.createTask(specs, `{}`)
 	q := messaging.WorkerQueue("crash")
 	// Worker 1 claims with a short visibility timeout and "dies".
-	msgs, err := e.queue.Claim(e.ctx, q, 1, 200*time.Millisecond)
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200 * time.Millisecond})
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
@@ -432,7 +431,7 @@ func TestExpiredClaimWithoutAttemptsFails(t *testing.T) {
 	e.register("lost", "lost", specs)
 	ct := e.createTask(specs, `{}`)
 	q := messaging.WorkerQueue("lost")
-	msgs, err := e.queue.Claim(e.ctx, q, 1, 200*time.Millisecond)
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 1, Visibility: 200 * time.Millisecond})
 	require.NoError(t, err)
 	var sm messaging.StepMessage
 	require.NoError(t, json.Unmarshal(msgs[0].Payload, &sm))
@@ -483,7 +482,7 @@ func TestReleaseClaims(t *testing.T) {
 	n, err := e.store.ReleaseClaims(e.ctx, "w", []uuid.UUID{cs.Step.UUID})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.NoError(t, e.queue.Nack(e.ctx, messaging.WorkerQueue("rel"), cs.MessageID, 0))
+	require.NoError(t, e.queue.Nack(e.ctx, messaging.WorkerQueue("rel"), 0, messaging.Receipt{ID: cs.MessageID}))
 	again := e.claimAll("w2").Claimed
 	require.Len(t, again, 1)
 	require.Equal(t, 1, again[0].Step.Attempts, "a released claim does not count as an attempt")
@@ -509,7 +508,7 @@ func TestClaimHydratesAncestorsWhenMessageLacksTask(t *testing.T) {
 		e.process()
 	}
 	q := messaging.WorkerQueue("anc")
-	msgs, err := e.queue.Claim(e.ctx, q, 10, time.Minute)
+	msgs, err := e.queue.Claim(e.ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	var sm messaging.StepMessage
@@ -550,50 +549,4 @@ func TestBlockedTaskStillRunsEnqueuedSteps(t *testing.T) {
 	e.process()
 	require.Equal(t, state.TaskError, e.task(ct.Task.UUID).State)
 	require.Equal(t, state.StepComplete, e.stepState(ct.Task.UUID, "d").State)
-}
-
-// plainQueue hides the Postgres queue's table and batch capabilities: the
-// store then claims the way it would with any other queue backend.
-type plainQueue struct{ messaging.Queue }
-
-// TestClaimNextThroughPlainQueue: with a queue that is not a table of the
-// schema, ClaimNext claims through the queue and leaves drops and deferrals
-// to the caller (Settled is false), with the same verdicts.
-func TestClaimNextThroughPlainQueue(t *testing.T) {
-	e := newEnv(t)
-	st, err := store.New(store.Config{Pool: e.store.Pool(), Queue: plainQueue{e.queue}, ProcessorID: "test", Schema: e.db.Schema})
-	require.NoError(t, err)
-	specs := []stepSpec{{name: "one", retryable: true}}
-	e.register("plain", "plain", specs)
-	ct := e.createTask(specs, `{}`)
-	q := messaging.WorkerQueue("plain")
-	out, err := st.ClaimNext(e.ctx, store.Claimer{ID: "w1"}, q, 10, 30*time.Second)
-	require.NoError(t, err)
-	require.False(t, out.Settled)
-	require.Equal(t, []string{"one"}, names(out.Claimed))
-	require.Equal(t, ct.Task.UUID, out.Claimed[0].Task.UUID)
-	first := out.Claimed[0]
-	require.NotNil(t, first.Step.LastAttemptedAt, "the claim time its result will be matched on")
-	// A duplicate while w1 holds the claim is deferred, and a malformed
-	// message is dropped; both are for the caller to apply.
-	b, _ := json.Marshal(messaging.StepMessage{TaskUUID: ct.Task.UUID, StepUUID: out.Claimed[0].Step.UUID})
-	require.NoError(t, e.queue.Send(e.ctx, q, b, 0))
-	require.NoError(t, e.queue.Send(e.ctx, q, []byte(`{"step_uuid":"nope"}`), 0))
-	out, err = st.ClaimNext(e.ctx, store.Claimer{ID: "w2"}, q, 10, 30*time.Second)
-	require.NoError(t, err)
-	require.False(t, out.Settled)
-	require.Empty(t, out.Claimed)
-	require.Len(t, out.Defer, 1)
-	require.Len(t, out.Drop, 1)
-	require.Equal(t, 2, out.Messages)
-
-	// Completion and result processing go through explicit transactions
-	// and the queue's own SendTx/AckTx.
-	e.store = st
-	e.complete("w1", first, true, false)
-	require.Equal(t, 1, e.process().Steps[state.StepComplete])
-	require.Equal(t, state.TaskComplete, e.task(ct.Task.UUID).State)
-	rs, err := e.queue.Stats(e.ctx, messaging.StepResultsQueue)
-	require.NoError(t, err)
-	require.Zero(t, rs.Depth, "the result message was acked in the processing transaction")
 }

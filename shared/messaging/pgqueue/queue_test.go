@@ -52,13 +52,17 @@ func TestNotifyOnlyAfterCommit(t *testing.T) {
 	}
 	tx, err := h.Pool.Begin(ctx)
 	require.NoError(t, err)
-	require.NoError(t, h.Queue.SendTx(ctx, tx, "late", []json.RawMessage{json.RawMessage(`{}`)}, 0))
+	w := h.Queue.NewWork()
+	b := &pgx.Batch{}
+	require.NoError(t, w.Send(ctx, b, "late", 0, []json.RawMessage{json.RawMessage(`{}`)}))
+	require.NoError(t, tx.SendBatch(ctx, b).Close())
 	select {
 	case <-ch:
 		t.Fatal("woken before commit")
 	case <-time.After(200 * time.Millisecond):
 	}
 	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, w.Finish(ctx, true))
 	select {
 	case <-ch:
 	case <-time.After(10 * time.Second):
@@ -73,7 +77,7 @@ func BenchmarkSend(b *testing.B) {
 	p := json.RawMessage(`{"task_uuid":"0190f1a2-0000-7000-8000-000000000000","step_uuid":"0190f1a2-0000-7000-8000-000000000001"}`)
 	b.ResetTimer()
 	for b.Loop() {
-		if err := h.Queue.Send(ctx, "bench", p, 0); err != nil {
+		if err := h.Queue.Send(ctx, "bench", 0, p); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -89,7 +93,7 @@ func BenchmarkSendBatch100(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if err := h.Queue.SendBatch(ctx, "bench", ps, 0); err != nil {
+		if err := h.Queue.Send(ctx, "bench", 0, ps...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -111,18 +115,14 @@ func BenchmarkClaimAck10(b *testing.B) {
 		st, err := h.Queue.Stats(ctx, "bench")
 		require.NoError(b, err)
 		if st.Visible < 10 {
-			require.NoError(b, h.Queue.SendBatch(ctx, "bench", ps, 0))
+			require.NoError(b, h.Queue.Send(ctx, "bench", 0, ps...))
 		}
 		b.StartTimer()
-		ms, err := h.Queue.Claim(ctx, "bench", 10, time.Minute)
+		ms, err := h.Queue.Claim(ctx, "bench", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ids := make([]int64, len(ms))
-		for i, m := range ms {
-			ids[i] = m.ID
-		}
-		if err := h.Queue.Ack(ctx, "bench", ids...); err != nil {
+		if err := h.Queue.Ack(ctx, "bench", messaging.ReceiptsOf(ms)...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -162,26 +162,20 @@ func benchClaimRouted(b *testing.B, extra int) {
 	for b.Loop() {
 		if waiting < 10 {
 			b.StopTimer()
-			require.NoError(b, q.SendBatch(ctx, "bench", ps, 0))
+			require.NoError(b, q.Send(ctx, "bench", 0, ps...))
 			waiting += len(ps)
 			b.StartTimer()
 		}
-		var ms []messaging.Message
-		var err error
+		o := messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: routes}
 		if extra < 0 {
-			ms, err = q.Claim(ctx, "bench", 10, time.Minute)
-		} else {
-			ms, err = q.ClaimRouted(ctx, "bench", routes, 10, time.Minute)
+			o.Routes = nil
 		}
+		ms, err := q.Claim(ctx, "bench", o)
 		if err != nil {
 			b.Fatal(err)
 		}
 		waiting -= len(ms)
-		ids := make([]int64, len(ms))
-		for i, m := range ms {
-			ids[i] = m.ID
-		}
-		if err := q.Ack(ctx, "bench", ids...); err != nil {
+		if err := q.Ack(ctx, "bench", messaging.ReceiptsOf(ms)...); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
 
@@ -37,8 +38,8 @@ func TestEnsureUpgradesOldTable(t *testing.T) {
 	var index bool
 	require.NoError(t, pool.QueryRow(ctx, `SELECT to_regclass('mq_old_callable') IS NOT NULL`).Scan(&index))
 	require.True(t, index, "the callable index exists")
-	require.NoError(t, q.Send(ctx, "old", json.RawMessage(`{"n": 2, "callable": "a"}`), 0))
-	got, err := q.ClaimRouted(ctx, "old", []string{"a"}, 10, time.Minute)
+	require.NoError(t, q.Send(ctx, "old", 0, json.RawMessage(`{"n": 2, "callable": "a"}`)))
+	got, err := q.Claim(ctx, "old", messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: []string{"a"}})
 	require.NoError(t, err)
 	// The message written before the column existed has no route (the
 	// schema migration fills it in for the tables it finds).
@@ -57,7 +58,7 @@ func TestRoutedClaimWalksTheCallableIndex(t *testing.T) {
 	for i := range 3000 {
 		ps = append(ps, json.RawMessage(fmt.Sprintf(`{"n": %d, "callable": "c%d"}`, i, i%3)))
 	}
-	require.NoError(t, q.SendBatch(ctx, "plan", ps, 0))
+	require.NoError(t, q.Send(ctx, "plan", 0, ps...))
 	s, err := q.stmts(ctx, "plan")
 	require.NoError(t, err)
 	many := []string{"c1", "absent"}
@@ -87,11 +88,11 @@ func TestRoutedClaimWalksTheCallableIndex(t *testing.T) {
 		}
 	}
 	// Nothing was claimed by EXPLAIN; the claims take c1's oldest.
-	got, err := q.ClaimRouted(ctx, "plan", []string{"c1", "absent"}, 3, time.Minute)
+	got, err := q.Claim(ctx, "plan", messaging.ClaimOptions{N: 3, Visibility: time.Minute, Routes: []string{"c1", "absent"}})
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	require.JSONEq(t, `{"n": 1, "callable": "c1"}`, string(got[0].Payload))
-	got, err = q.ClaimRouted(ctx, "plan", many, 3, time.Minute)
+	got, err = q.Claim(ctx, "plan", messaging.ClaimOptions{N: 3, Visibility: time.Minute, Routes: many})
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	require.JSONEq(t, `{"n": 10, "callable": "c1"}`, string(got[0].Payload))

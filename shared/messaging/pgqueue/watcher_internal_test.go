@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
 
@@ -70,7 +71,7 @@ func TestFallbackPollFindsMessagesWhoseNotifyWasLost(t *testing.T) {
 		defer unsubscribe()
 		chans[name] = ch
 	}
-	require.NoError(t, q.Send(ctx, "lost_b", json.RawMessage(`{"n":1}`), 0))
+	require.NoError(t, q.Send(ctx, "lost_b", 0, json.RawMessage(`{"n":1}`)))
 	select {
 	case <-chans["lost_b"]:
 	case <-time.After(20 * time.Second):
@@ -78,7 +79,7 @@ func TestFallbackPollFindsMessagesWhoseNotifyWasLost(t *testing.T) {
 	}
 	require.False(t, woken(chans["lost_a"]), "a queue without messages is not woken")
 	require.False(t, woken(chans["lost_c"]), "a queue without messages is not woken")
-	msgs, err := q.Claim(ctx, "lost_b", 10, time.Minute)
+	msgs, err := q.Claim(ctx, "lost_b", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 
@@ -94,7 +95,7 @@ func TestFallbackPollWakesWhenHiddenMessageIsDue(t *testing.T) {
 	q := newPollOnlyQueue(t, time.Second, nil)
 	ctx := context.Background()
 	require.NoError(t, q.Ensure(ctx, "due"))
-	require.NoError(t, q.Send(ctx, "due", json.RawMessage(`{"n":1}`), 1500*time.Millisecond))
+	require.NoError(t, q.Send(ctx, "due", 1500*time.Millisecond, json.RawMessage(`{"n":1}`)))
 	ch, unsubscribe := q.Subscribe("due")
 	defer unsubscribe()
 	select {
@@ -103,7 +104,7 @@ func TestFallbackPollWakesWhenHiddenMessageIsDue(t *testing.T) {
 		t.Fatal("never woken")
 	}
 	require.EqualValues(t, 1, q.watch.polls.Load(), "woken by the timer the first poll set, not by a second poll")
-	msgs, err := q.Claim(ctx, "due", 10, time.Minute)
+	msgs, err := q.Claim(ctx, "due", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1, "the message is visible when the wake-up arrives")
 }

@@ -1,7 +1,10 @@
-// Package queuetest is the conformance suite every messaging.Queue backend
-// must pass: ordering, visibility timeout expiry and redelivery, exclusive
-// concurrent claims, delays, batches, transactional send and ack, stats and
-// wake-ups, and claims by route for backends that route.
+// Package queuetest is the conformance suite every messaging.Driver must
+// pass: ordering, visibility timeout expiry and redelivery, exclusive
+// concurrent claims, delays, batches, receipts, stats, wake-ups and claims
+// by route; and the unit-of-work contract of messaging.Work (sends, acks,
+// deferrals and claims that take effect only with the commit of the
+// PostgreSQL transaction they are part of). It is written against the
+// interface only, so every driver runs the same tests.
 package queuetest
 
 import (
@@ -12,21 +15,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/messaging"
 )
 
-// Harness is one fresh backend for one subtest.
+// Harness is one fresh driver for one subtest.
 type Harness struct {
-	Queue messaging.Queue
-	// Pool is the database the backend's *Tx methods take part in.
+	Queue messaging.Driver
+	// Pool is the Tasker database the driver's units of work are
+	// transactions of (its connections use the Tasker schema).
 	Pool *pgxpool.Pool
 }
 
-// Run runs the suite. newHarness must return an independent backend (fresh
+// Run runs the suite. newHarness must return an independent driver (fresh
 // schema, fresh broker queues) each time it is called.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	tests := []struct {
@@ -42,14 +45,17 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"DelayedSend", testDelay},
 		{"BatchSendAndClaim", testBatch},
 		{"ConcurrentClaimersExclusive", testConcurrentClaimers},
-		{"SendTxCommitAndRollback", testSendTx},
-		{"AckTxRollbackKeepsMessage", testAckTx},
+		{"StaleReceiptsDoNothing", testStaleReceipts},
+		{"WorkSendCommitsWithTheTransaction", testWorkSend},
+		{"WorkAckOnlyAfterCommit", testWorkAck},
+		{"WorkDeferOnlyAfterCommit", testWorkDefer},
+		{"WorkClaimIsPartOfTheTransaction", testWorkClaim},
+		{"WorkClaimRouted", testWorkClaimRouted},
 		{"Stats", testStats},
 		{"NextVisible", testNextVisible},
 		{"SubscribeWakes", testSubscribe},
 		{"InvalidNamesRejected", testInvalidNames},
 		{"StatsOfMissingQueue", testStatsOfMissingQueue},
-		{"Batcher", testBatcher},
 		{"RoutedClaim", testRoutedClaim},
 		{"RoutedClaimSkipsOtherRoutes", testRoutedClaimDeep},
 		{"RoutedClaimersExclusive", testRoutedConcurrent},
@@ -88,7 +94,7 @@ func claimEventually(t *testing.T, h Harness, q string, want int, vt time.Durati
 	var got []messaging.Message
 	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < want && time.Now().Before(deadline) {
-		ms, err := h.Queue.Claim(ctx, q, want-len(got), vt)
+		ms, err := h.Queue.Claim(ctx, q, messaging.ClaimOptions{N: want - len(got), Visibility: vt})
 		require.NoError(t, err)
 		got = append(got, ms...)
 		if len(got) < want {
@@ -106,13 +112,13 @@ func wait(d time.Duration) { <-time.After(d) }
 func testRoundTrip(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "rt")
-	require.NoError(t, h.Queue.Send(ctx, "rt", json.RawMessage(`{"hello":"world","n":7}`), 0))
+	require.NoError(t, h.Queue.Send(ctx, "rt", 0, json.RawMessage(`{"hello":"world","n":7}`)))
 	ms := claimEventually(t, h, "rt", 1, time.Minute)
 	require.JSONEq(t, `{"hello":"world","n":7}`, string(ms[0].Payload))
 	require.Equal(t, 1, ms[0].ReadCount)
 	require.Equal(t, "rt", ms[0].Queue)
 	require.True(t, ms[0].VisibleAt.After(time.Now().Add(30*time.Second)))
-	more, err := h.Queue.Claim(ctx, "rt", 10, time.Minute)
+	more, err := h.Queue.Claim(ctx, "rt", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Empty(t, more, "a claimed message is hidden")
 }
@@ -121,7 +127,7 @@ func testOrdering(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "fifo")
 	for i := range 20 {
-		require.NoError(t, h.Queue.Send(ctx, "fifo", msg(i), 0))
+		require.NoError(t, h.Queue.Send(ctx, "fifo", 0, msg(i)))
 	}
 	got := claimEventually(t, h, "fifo", 20, time.Minute)
 	for i, m := range got {
@@ -132,24 +138,24 @@ func testOrdering(t *testing.T, h Harness) {
 func testVisibilityTimeout(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "vt")
-	require.NoError(t, h.Queue.Send(ctx, "vt", msg(1), 0))
+	require.NoError(t, h.Queue.Send(ctx, "vt", 0, msg(1)))
 	first := claimEventually(t, h, "vt", 1, 300*time.Millisecond)
 	again := claimEventually(t, h, "vt", 1, time.Minute)
 	require.Equal(t, first[0].ID, again[0].ID, "the same message is redelivered")
 	require.Equal(t, 2, again[0].ReadCount)
-	require.NoError(t, h.Queue.Ack(ctx, "vt", again[0].ID))
+	require.NoError(t, h.Queue.Ack(ctx, "vt", messaging.ReceiptOf(again[0])))
 }
 
 func testAck(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "ack")
-	require.NoError(t, h.Queue.SendBatch(ctx, "ack", []json.RawMessage{msg(1), msg(2)}, 0))
+	require.NoError(t, h.Queue.Send(ctx, "ack", 0, []json.RawMessage{msg(1), msg(2)}...))
 	ms := claimEventually(t, h, "ack", 2, 200*time.Millisecond)
-	require.NoError(t, h.Queue.Ack(ctx, "ack", ms[0].ID))
+	require.NoError(t, h.Queue.Ack(ctx, "ack", messaging.ReceiptOf(ms[0])))
 	// The unacked one comes back after its timeout; the acked one never does.
 	back := claimEventually(t, h, "ack", 1, time.Minute)
 	require.Equal(t, ms[1].ID, back[0].ID)
-	require.NoError(t, h.Queue.Ack(ctx, "ack", back[0].ID))
+	require.NoError(t, h.Queue.Ack(ctx, "ack", messaging.ReceiptOf(back[0])))
 	st, err := h.Queue.Stats(ctx, "ack")
 	require.NoError(t, err)
 	require.Zero(t, st.Depth)
@@ -158,9 +164,9 @@ func testAck(t *testing.T, h Harness) {
 func testNack(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "nack")
-	require.NoError(t, h.Queue.Send(ctx, "nack", msg(1), 0))
+	require.NoError(t, h.Queue.Send(ctx, "nack", 0, msg(1)))
 	ms := claimEventually(t, h, "nack", 1, time.Hour)
-	require.NoError(t, h.Queue.Nack(ctx, "nack", ms[0].ID, 0))
+	require.NoError(t, h.Queue.Nack(ctx, "nack", 0, messaging.ReceiptOf(ms[0])))
 	back := claimEventually(t, h, "nack", 1, time.Hour)
 	require.Equal(t, ms[0].ID, back[0].ID)
 }
@@ -168,15 +174,15 @@ func testNack(t *testing.T, h Harness) {
 func testExtend(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "ext")
-	require.NoError(t, h.Queue.Send(ctx, "ext", msg(1), 0))
+	require.NoError(t, h.Queue.Send(ctx, "ext", 0, msg(1)))
 	ms := claimEventually(t, h, "ext", 1, 300*time.Millisecond)
-	require.NoError(t, h.Queue.Extend(ctx, "ext", time.Hour, ms[0].ID))
+	require.NoError(t, h.Queue.Extend(ctx, "ext", time.Hour, messaging.ReceiptOf(ms[0])))
 	// Well past the original timeout the message is still hidden.
 	next, ok, err := h.Queue.NextVisible(ctx, "ext")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.True(t, next.After(time.Now().Add(30*time.Minute)), "extended timeout is in effect")
-	got, err := h.Queue.Claim(ctx, "ext", 1, time.Minute)
+	got, err := h.Queue.Claim(ctx, "ext", messaging.ClaimOptions{N: 1, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Empty(t, got)
 }
@@ -185,8 +191,8 @@ func testDelay(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "delay")
 	sent := time.Now()
-	require.NoError(t, h.Queue.Send(ctx, "delay", msg(1), 400*time.Millisecond))
-	require.NoError(t, h.Queue.Send(ctx, "delay", msg(2), 0))
+	require.NoError(t, h.Queue.Send(ctx, "delay", 400*time.Millisecond, msg(1)))
+	require.NoError(t, h.Queue.Send(ctx, "delay", 0, msg(2)))
 	first := claimEventually(t, h, "delay", 1, time.Minute)
 	require.Equal(t, 2, num(t, first[0]), "the undelayed message is delivered first")
 	later := claimEventually(t, h, "delay", 1, time.Minute)
@@ -201,7 +207,7 @@ func testBatch(t *testing.T, h Harness) {
 	for i := range 50 {
 		ps = append(ps, msg(i))
 	}
-	require.NoError(t, h.Queue.SendBatch(ctx, "batch", ps, 0))
+	require.NoError(t, h.Queue.Send(ctx, "batch", 0, ps...))
 	a := claimEventually(t, h, "batch", 20, time.Minute)
 	b := claimEventually(t, h, "batch", 20, time.Minute)
 	c := claimEventually(t, h, "batch", 10, time.Minute)
@@ -210,7 +216,7 @@ func testBatch(t *testing.T, h Harness) {
 		seen[num(t, m)] = true
 	}
 	require.Len(t, seen, 50)
-	none, err := h.Queue.Claim(ctx, "batch", 10, time.Minute)
+	none, err := h.Queue.Claim(ctx, "batch", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Empty(t, none)
 }
@@ -223,7 +229,7 @@ func testConcurrentClaimers(t *testing.T, h Harness) {
 	for i := range total {
 		ps = append(ps, msg(i))
 	}
-	require.NoError(t, h.Queue.SendBatch(ctx, "conc", ps, 0))
+	require.NoError(t, h.Queue.Send(ctx, "conc", 0, ps...))
 	var mu sync.Mutex
 	counts := map[int]int{}
 	var wg sync.WaitGroup
@@ -231,7 +237,7 @@ func testConcurrentClaimers(t *testing.T, h Harness) {
 		wg.Go(func() {
 			idle := 0
 			for idle < 20 {
-				ms, err := h.Queue.Claim(ctx, "conc", 7, time.Hour)
+				ms, err := h.Queue.Claim(ctx, "conc", messaging.ClaimOptions{N: 7, Visibility: time.Hour})
 				if err != nil {
 					t.Error(err)
 					return
@@ -242,14 +248,12 @@ func testConcurrentClaimers(t *testing.T, h Harness) {
 					continue
 				}
 				idle = 0
-				ids := make([]int64, 0, len(ms))
 				mu.Lock()
 				for _, m := range ms {
 					counts[num(t, m)]++
-					ids = append(ids, m.ID)
 				}
 				mu.Unlock()
-				if err := h.Queue.Ack(ctx, "conc", ids...); err != nil {
+				if err := h.Queue.Ack(ctx, "conc", messaging.ReceiptsOf(ms)...); err != nil {
 					t.Error(err)
 					return
 				}
@@ -263,41 +267,6 @@ func testConcurrentClaimers(t *testing.T, h Harness) {
 	}
 }
 
-func testSendTx(t *testing.T, h Harness) {
-	ctx := ctxT(t)
-	ensure(t, h, "stx")
-	tx, err := h.Pool.Begin(ctx)
-	require.NoError(t, err)
-	require.NoError(t, h.Queue.SendTx(ctx, tx, "stx", []json.RawMessage{msg(1)}, 0))
-	require.NoError(t, tx.Rollback(ctx))
-	require.NoError(t, pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
-		return h.Queue.SendTx(ctx, tx, "stx", []json.RawMessage{msg(2), msg(3)}, 0)
-	}))
-	got := claimEventually(t, h, "stx", 2, time.Minute)
-	require.Equal(t, 2, num(t, got[0]), "rolled-back message never appears")
-	require.Equal(t, 3, num(t, got[1]))
-}
-
-func testAckTx(t *testing.T, h Harness) {
-	ctx := ctxT(t)
-	ensure(t, h, "atx")
-	require.NoError(t, h.Queue.Send(ctx, "atx", msg(1), 0))
-	ms := claimEventually(t, h, "atx", 1, 300*time.Millisecond)
-	tx, err := h.Pool.Begin(ctx)
-	require.NoError(t, err)
-	require.NoError(t, h.Queue.AckTx(ctx, tx, "atx", ms[0].ID))
-	require.NoError(t, tx.Rollback(ctx))
-	back := claimEventually(t, h, "atx", 1, time.Minute)
-	require.Equal(t, ms[0].ID, back[0].ID, "a rolled-back ack leaves the message")
-	require.NoError(t, pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
-		return h.Queue.AckTx(ctx, tx, "atx", back[0].ID)
-	}))
-	require.NoError(t, h.Queue.Committed(ctx, "atx", back[0].ID))
-	st, err := h.Queue.Stats(ctx, "atx")
-	require.NoError(t, err)
-	require.Zero(t, st.Depth)
-}
-
 func testStats(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	ensure(t, h, "stats")
@@ -305,7 +274,7 @@ func testStats(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.Zero(t, st.Depth)
 	require.Zero(t, st.OldestAge)
-	require.NoError(t, h.Queue.SendBatch(ctx, "stats", []json.RawMessage{msg(1), msg(2), msg(3)}, 0))
+	require.NoError(t, h.Queue.Send(ctx, "stats", 0, []json.RawMessage{msg(1), msg(2), msg(3)}...))
 	_ = claimEventually(t, h, "stats", 1, time.Hour)
 	st, err = h.Queue.Stats(ctx, "stats")
 	require.NoError(t, err)
@@ -320,7 +289,7 @@ func testNextVisible(t *testing.T, h Harness) {
 	_, ok, err := h.Queue.NextVisible(ctx, "nextvis")
 	require.NoError(t, err)
 	require.False(t, ok)
-	require.NoError(t, h.Queue.Send(ctx, "nextvis", msg(1), time.Hour))
+	require.NoError(t, h.Queue.Send(ctx, "nextvis", time.Hour, msg(1)))
 	at, ok, err := h.Queue.NextVisible(ctx, "nextvis")
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -337,12 +306,12 @@ func testSubscribe(t *testing.T, h Harness) {
 	sent := false
 	for {
 		if !sent {
-			require.NoError(t, h.Queue.Send(ctx, "wake", msg(1), 0))
+			require.NoError(t, h.Queue.Send(ctx, "wake", 0, msg(1)))
 			sent = true
 		}
 		select {
 		case <-ch:
-			ms, err := h.Queue.Claim(ctx, "wake", 1, time.Minute)
+			ms, err := h.Queue.Claim(ctx, "wake", messaging.ClaimOptions{N: 1, Visibility: time.Minute})
 			require.NoError(t, err)
 			if len(ms) == 1 {
 				return
@@ -358,7 +327,7 @@ func testInvalidNames(t *testing.T, h Harness) {
 	for _, bad := range []string{"", "a-b", `x"; DROP TABLE tasks; --`, "1abc", "with space",
 		"a23456789012345678901234567890123456789012345678"} {
 		require.ErrorIs(t, h.Queue.Ensure(ctx, bad), messaging.ErrInvalidQueueName, bad)
-		require.ErrorIs(t, h.Queue.Send(ctx, bad, msg(1), 0), messaging.ErrInvalidQueueName, bad)
+		require.ErrorIs(t, h.Queue.Send(ctx, bad, 0, msg(1)), messaging.ErrInvalidQueueName, bad)
 	}
 	require.NoError(t, h.Queue.Ensure(ctx, "Worker_Mixed_Case_queue"))
 }
@@ -371,56 +340,6 @@ func testStatsOfMissingQueue(t *testing.T, h Harness) {
 	_, ok, err := h.Queue.NextVisible(ctx, "never_created")
 	require.NoError(t, err)
 	require.False(t, ok)
-}
-
-// testBatcher checks the optional Batcher interface: batched sends commit
-// with the caller's batch, and an ack by a stale receipt (the message was
-// delivered again since) does not delete it.
-func testBatcher(t *testing.T, h Harness) {
-	bq, ok := h.Queue.(messaging.Batcher)
-	if !ok {
-		t.Skip("backend does not implement messaging.Batcher")
-	}
-	ctx := ctxT(t)
-	ensure(t, h, "bat")
-	b := &pgx.Batch{}
-	require.NoError(t, bq.QueueSend(ctx, b, "bat", []json.RawMessage{msg(1), msg(2)}, 0))
-	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
-	first := claimEventually(t, h, "bat", 2, 200*time.Millisecond)
-	stale := messaging.ReceiptOf(first[0])
-	// The first message's claim lapses and it is delivered again.
-	again := claimEventually(t, h, "bat", 2, time.Hour)
-	var redelivered messaging.Message
-	for _, m := range again {
-		if m.ID == stale.ID {
-			redelivered = m
-		}
-	}
-	require.Equal(t, stale.ReadCount+1, redelivered.ReadCount)
-	b = &pgx.Batch{}
-	require.NoError(t, bq.QueueAck(ctx, b, "bat", []messaging.Receipt{stale}))
-	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
-	st, err := h.Queue.Stats(ctx, "bat")
-	require.NoError(t, err)
-	require.Equal(t, int64(2), st.Depth, "a stale receipt deletes nothing")
-	receipts := []messaging.Receipt{}
-	for _, m := range again {
-		receipts = append(receipts, messaging.ReceiptOf(m))
-	}
-	b = &pgx.Batch{}
-	require.NoError(t, bq.QueueAck(ctx, b, "bat", receipts))
-	require.NoError(t, h.Pool.SendBatch(ctx, b).Close())
-	st, err = h.Queue.Stats(ctx, "bat")
-	require.NoError(t, err)
-	require.Zero(t, st.Depth)
-}
-
-func routed(t *testing.T, h Harness) messaging.RoutedQueue {
-	rq, ok := h.Queue.(messaging.RoutedQueue)
-	if !ok {
-		t.Skip("backend does not implement messaging.RoutedQueue")
-	}
-	return rq
 }
 
 // routedMsg is a message of route (no route when empty).
@@ -440,43 +359,42 @@ func nums(t *testing.T, ms []messaging.Message) []int {
 }
 
 func testRoutedClaim(t *testing.T, h Harness) {
-	rq := routed(t, h)
 	ctx := ctxT(t)
 	ensure(t, h, "route")
 	// 0:a 1:b 2:- 3:a 4:c 5:b
 	for i, r := range []string{"a", "b", "", "a", "c", "b"} {
-		require.NoError(t, h.Queue.Send(ctx, "route", routedMsg(i, r), 0))
+		require.NoError(t, h.Queue.Send(ctx, "route", 0, routedMsg(i, r)))
 	}
-	none, err := rq.ClaimRouted(ctx, "route", []string{"zzz"}, 10, time.Minute)
+	none, err := h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: []string{"zzz"}})
 	require.NoError(t, err)
 	require.Empty(t, none, "no message has route zzz")
-	none, err = rq.ClaimRouted(ctx, "route", nil, 10, time.Minute)
+	none, err = h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: []string{}})
 	require.NoError(t, err)
 	require.Empty(t, none, "no routes, no messages")
 
-	got, err := rq.ClaimRouted(ctx, "route", []string{"a"}, 10, time.Minute)
+	got, err := h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 10, Visibility: time.Minute, Routes: []string{"a"}})
 	require.NoError(t, err)
 	require.Equal(t, []int{0, 3}, nums(t, got), "only route a, oldest first")
 	// Several routes: the oldest of their messages, n at most.
-	got, err = rq.ClaimRouted(ctx, "route", []string{"c", "b"}, 2, time.Minute)
+	got, err = h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 2, Visibility: time.Minute, Routes: []string{"c", "b"}})
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 4}, nums(t, got))
 	require.Equal(t, 1, got[0].ReadCount)
 	require.True(t, got[0].VisibleAt.After(time.Now().Add(30*time.Second)))
 	// An unrouted claim takes what is left, routed or not.
-	got, err = h.Queue.Claim(ctx, "route", 10, time.Minute)
+	got, err = h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 5}, nums(t, got))
 
 	// A routed message's claim lapses and it comes back to its route.
-	require.NoError(t, h.Queue.Send(ctx, "route", routedMsg(6, "a"), 0))
-	first, err := rq.ClaimRouted(ctx, "route", []string{"a"}, 1, 100*time.Millisecond)
+	require.NoError(t, h.Queue.Send(ctx, "route", 0, routedMsg(6, "a")))
+	first, err := h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 1, Visibility: 100 * time.Millisecond, Routes: []string{"a"}})
 	require.NoError(t, err)
 	require.Equal(t, []int{6}, nums(t, first))
 	var again []messaging.Message
 	deadline := time.Now().Add(10 * time.Second)
 	for len(again) == 0 && time.Now().Before(deadline) {
-		again, err = rq.ClaimRouted(ctx, "route", []string{"a"}, 1, time.Minute)
+		again, err = h.Queue.Claim(ctx, "route", messaging.ClaimOptions{N: 1, Visibility: time.Minute, Routes: []string{"a"}})
 		require.NoError(t, err)
 		if len(again) == 0 {
 			wait(10 * time.Millisecond)
@@ -489,31 +407,30 @@ func testRoutedClaim(t *testing.T, h Harness) {
 // testRoutedClaimDeep: a route's message behind a deep backlog of another
 // route is claimed at once, and the backlog's own order is kept.
 func testRoutedClaimDeep(t *testing.T, h Harness) {
-	rq := routed(t, h)
 	ctx := ctxT(t)
 	ensure(t, h, "deep")
 	backlog := make([]json.RawMessage, 500)
 	for i := range backlog {
 		backlog[i] = routedMsg(i, "busy")
 	}
-	require.NoError(t, h.Queue.SendBatch(ctx, "deep", backlog, 0))
-	require.NoError(t, h.Queue.Send(ctx, "deep", routedMsg(1000, "rare"), 0))
-	got, err := rq.ClaimRouted(ctx, "deep", []string{"rare"}, 5, time.Minute)
+	require.NoError(t, h.Queue.Send(ctx, "deep", 0, backlog...))
+	require.NoError(t, h.Queue.Send(ctx, "deep", 0, routedMsg(1000, "rare")))
+	got, err := h.Queue.Claim(ctx, "deep", messaging.ClaimOptions{N: 5, Visibility: time.Minute, Routes: []string{"rare"}})
 	require.NoError(t, err)
 	require.Equal(t, []int{1000}, nums(t, got))
-	got, err = rq.ClaimRouted(ctx, "deep", []string{"rare", "busy"}, 3, time.Minute)
+	got, err = h.Queue.Claim(ctx, "deep", messaging.ClaimOptions{N: 3, Visibility: time.Minute, Routes: []string{"rare", "busy"}})
 	require.NoError(t, err)
 	require.Equal(t, []int{0, 1, 2}, nums(t, got))
 	// A claimer serving many routes, most without messages.
-	require.NoError(t, h.Queue.Send(ctx, "deep", routedMsg(1001, "rare"), 0))
+	require.NoError(t, h.Queue.Send(ctx, "deep", 0, routedMsg(1001, "rare")))
 	many := []string{"busy"}
 	for i := range 30 {
 		many = append(many, fmt.Sprintf("idle_%d", i))
 	}
-	got, err = rq.ClaimRouted(ctx, "deep", append(many, "rare"), 4, time.Minute)
+	got, err = h.Queue.Claim(ctx, "deep", messaging.ClaimOptions{N: 4, Visibility: time.Minute, Routes: append(many, "rare")})
 	require.NoError(t, err)
 	require.Equal(t, []int{3, 4, 5, 6}, nums(t, got))
-	got, err = rq.ClaimRouted(ctx, "deep", append(many[1:], "rare"), 4, time.Minute)
+	got, err = h.Queue.Claim(ctx, "deep", messaging.ClaimOptions{N: 4, Visibility: time.Minute, Routes: append(many[1:], "rare")})
 	require.NoError(t, err)
 	require.Equal(t, []int{1001}, nums(t, got))
 }
@@ -521,7 +438,6 @@ func testRoutedClaimDeep(t *testing.T, h Harness) {
 // testRoutedConcurrent: routed claimers racing over one queue never take a
 // message twice, and each takes only its routes.
 func testRoutedConcurrent(t *testing.T, h Harness) {
-	rq := routed(t, h)
 	ctx := ctxT(t)
 	ensure(t, h, "rconc")
 	const perRoute = 100
@@ -529,7 +445,7 @@ func testRoutedConcurrent(t *testing.T, h Harness) {
 	for i := range perRoute {
 		ps = append(ps, routedMsg(2*i, "even"), routedMsg(2*i+1, "odd"))
 	}
-	require.NoError(t, h.Queue.SendBatch(ctx, "rconc", ps, 0))
+	require.NoError(t, h.Queue.Send(ctx, "rconc", 0, ps...))
 	var mu sync.Mutex
 	seen := map[int]string{}
 	var wg sync.WaitGroup
@@ -540,7 +456,7 @@ func testRoutedConcurrent(t *testing.T, h Harness) {
 		go func() {
 			defer wg.Done()
 			for {
-				ms, err := rq.ClaimRouted(ctx, "rconc", routes, 7, time.Minute)
+				ms, err := h.Queue.Claim(ctx, "rconc", messaging.ClaimOptions{N: 7, Visibility: time.Minute, Routes: routes})
 				if err != nil {
 					errs <- err
 					return

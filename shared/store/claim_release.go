@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ExtendClaims pushes the deadline of this worker's claims (heartbeat for
+// long-running handlers). It returns the steps whose claim is no longer this
+// worker's.
+func (s *Store) ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error) {
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH upd AS (
+			UPDATE workflow_steps SET claim_deadline = $3
+			WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
+			RETURNING workflow_step_uuid
+		)
+		SELECT id FROM unnest($1::uuid[]) AS id WHERE id NOT IN (SELECT workflow_step_uuid FROM upd)`,
+		steps, workerID, deadline)
+	if err != nil {
+		return nil, fmt.Errorf("extending claims: %w", err)
+	}
+	lost, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("extending claims: %w", err)
+	}
+	return lost, nil
+}
+
+// ReleaseClaims gives back steps this worker claimed but will not run (it is
+// shutting down): each goes back to enqueued without the attempt counting, so
+// the caller can make its message visible at once.
+func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error) {
+	if len(steps) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		WITH upd AS (
+			UPDATE workflow_steps SET state = 'enqueued', in_process = false, attempts = GREATEST(attempts - 1, 0),
+				claimed_by = NULL, claim_deadline = NULL, state_changed_at = now(), updated_at = now()
+			WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
+			RETURNING workflow_step_uuid, task_uuid
+		), hist AS (
+			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+			SELECT u.workflow_step_uuid, u.task_uuid, x.f, x.t, x.e,
+				CASE WHEN x.o = 1 THEN jsonb_build_object('reason', 'released', 'worker_id', $2::text) END
+			FROM upd u CROSS JOIN LATERAL (VALUES
+				(1, 'in_progress', 'waiting_for_retry', 'wait_for_retry'),
+				(2, 'waiting_for_retry', 'pending', 'retry'),
+				(3, 'pending', 'enqueued', 'enqueue')) AS x(o, f, t, e)
+			ORDER BY u.workflow_step_uuid, x.o
+		)
+		SELECT count(*) FROM upd`, steps, workerID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("releasing claims: %w", err)
+	}
+	return n, nil
+}
