@@ -59,7 +59,7 @@ func lifecycleMinutes(field string) string {
 		THEN (nt.configuration -> 'lifecycle' ->> '` + field + `')::float8 END`
 }
 
-const staleSelect = `
+var staleSelect = `
 	SELECT t.task_uuid, t.namespace, nt.name, t.state, t.state_changed_at,
 		EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60,
 		th.minutes, EXTRACT(EPOCH FROM now() - t.created_at) / 60,
@@ -75,7 +75,7 @@ const staleSelect = `
 		WHEN 'waiting_for_retry' THEN COALESCE(` + `%[2]s` + `, $2)
 		ELSE COALESCE(` + `%[3]s` + `, $3) END AS minutes,
 		COALESCE(` + `%[4]s` + `, $4) AS lifetime) th
-	WHERE t.state IN ('waiting_for_dependencies', 'waiting_for_retry', 'steps_in_process', 'blocked_by_failures')`
+	WHERE t.state IN (` + waitingTaskStates + `)`
 
 func staleQuery(extra string) string {
 	return fmt.Sprintf(staleSelect,

@@ -36,8 +36,7 @@ func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit
 		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state, s.handler_callable
 		FROM tasks t JOIN workflow_steps s USING (task_uuid)
 		WHERE t.state NOT IN (`+terminalTaskStates+`)
-		  AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
-		                  'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')
+		  AND s.state IN (`+inFlightStepStates+`)
 		  AND COALESCE(s.nudged_at, s.state_changed_at) < now() - $1 * interval '1 millisecond'
 		  AND CASE s.state
 		        WHEN 'in_progress' THEN s.claim_deadline < now() - $1 * interval '1 millisecond'
@@ -182,8 +181,7 @@ func (s *Store) TasksToReconcile(ctx context.Context, olderThan time.Duration, l
 		  AND t.state_changed_at < now() - $1 * interval '1 millisecond'
 		  AND (t.state IN ('pending', 'initializing', 'enqueuing_steps', 'evaluating_results')
 		       OR NOT EXISTS (SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid
-		                      AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
-		                                      'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')))
+		                      AND s.state IN (`+inFlightStepStates+`)))
 		ORDER BY t.state_changed_at LIMIT $2`, olderThan.Milliseconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("finding stuck tasks: %w", err)

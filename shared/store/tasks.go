@@ -126,12 +126,11 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	// inserted and then updated.
 	g := newTaskGraph()
 	for _, st := range nt.Steps {
-		g.steps[st.UUID] = state.StepPending
-		g.names[st.UUID] = st.Name
+		g.AddStep(st.UUID, st.Name, state.StepPending)
 		g.callables[st.UUID] = st.HandlerCallable
 	}
 	for _, e := range nt.Edges {
-		g.parents[e.To] = append(g.parents[e.To], e.From)
+		g.AddEdge(e.From, e.To)
 	}
 	locked := map[uuid.UUID]*lockedTask{nt.UUID: {
 		UUID: nt.UUID, State: state.TaskPending, Namespace: nt.Namespace, CorrelationID: nt.CorrelationID,
@@ -143,7 +142,6 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	var msgs []json.RawMessage
 	for _, id := range p.enqueue[nt.UUID] {
 		enqueued[id] = true
-		g.steps[id] = state.StepEnqueued
 		b, err := g.stepMessage(nt.UUID, id, nt.CorrelationID)
 		if err != nil {
 			return CreatedTask{}, err
@@ -250,10 +248,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	// The steps' readiness, from the graph as it now is.
 	now := time.Now()
 	for _, st := range steps {
-		total, done := g.satisfied(st.UUID)
-		r := Readiness(st, total, done, now)
-		r.Parents = g.parentNames(st.UUID)
-		out.Steps = append(out.Steps, r)
+		out.Steps = append(out.Steps, readiness(st, g, now))
 	}
 	return out, nil
 }
