@@ -36,11 +36,11 @@ type ClaimerLocks struct {
 // ClaimerLock is one liveness lock and the steps claimed under it.
 type ClaimerLock struct {
 	// Lock is the key; 0 gathers the claims made without one.
-	Lock int64
+	Lock int64 `db:"lock"`
 	// Steps counts the steps in progress under it.
-	Steps int
+	Steps int `db:"steps"`
 	// Held says a session holds the lock: the claimer's process lives.
-	Held bool
+	Held bool `db:"held"`
 }
 
 // InProgress counts the steps in progress under every lock.
@@ -73,22 +73,25 @@ func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
 				WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
 				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 			)
-			SELECT COALESCE(s.claimer_lock, 0), count(*)::int, bool_or(h.lock IS NOT NULL)
+			SELECT COALESCE(s.claimer_lock, 0) AS lock, count(*)::int AS steps, bool_or(h.lock IS NOT NULL) AS held
 			FROM (SELECT DISTINCT ` + messageStepSQL + ` AS id FROM m) ids
 			JOIN workflow_steps s ON s.workflow_step_uuid = ids.id
 			LEFT JOIN held h ON h.lock = s.claimer_lock
 			WHERE s.state = 'in_progress'
 			GROUP BY 1 ORDER BY 1`).Query(func(rows pgx.Rows) error {
-			var cl ClaimerLock
-			_, err := pgx.ForEachRow(rows, []any{&cl.Lock, &cl.Steps, &cl.Held}, func() error {
-				out.Claimers = append(out.Claimers, cl)
-				return nil
-			})
+			var err error
+			out.Claimers, err = pgx.CollectRows(rows, pgx.RowToStructByName[ClaimerLock])
 			return err
 		})
 	}
-	b.Queue(`SELECT now(), pg_postmaster_start_time()`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&out.Now, &out.PostgresStarted)
+	type clocks struct {
+		Now             time.Time `db:"now"`
+		PostgresStarted time.Time `db:"postgres_started"`
+	}
+	b.Queue(`SELECT now() AS now, pg_postmaster_start_time() AS postgres_started`).Query(func(rows pgx.Rows) error {
+		c, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[clocks])
+		out.Now, out.PostgresStarted = c.Now, c.PostgresStarted
+		return err
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", err)
@@ -113,13 +116,14 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		return nil, err
 	}
 	type expired struct {
-		Step, Task    uuid.UUID
-		Namespace     string
-		CorrelationID uuid.UUID
-		Queue         string
-		MessageID     int64
-		ReadCount     int
-		Callable      string
+		Step          uuid.UUID `db:"workflow_step_uuid"`
+		Task          uuid.UUID `db:"task_uuid"`
+		Namespace     string    `db:"namespace"`
+		CorrelationID uuid.UUID `db:"correlation_id"`
+		Queue         string    `db:"queue"`
+		MessageID     int64     `db:"msg_id"`
+		ReadCount     int       `db:"read_ct"`
+		Callable      string    `db:"handler_callable"`
 	}
 	var rows []expired
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
@@ -136,7 +140,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 			FROM exp e JOIN tasks t USING (task_uuid) JOIN m ON m.step = e.workflow_step_uuid::text
 			ORDER BY m.msg_id`, lock, claimedBefore).Query(func(r pgx.Rows) error {
 			var err error
-			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[expired])
+			rows, err = pgx.CollectRows(r, pgx.RowToStructByName[expired])
 			return err
 		})
 		if err := o.flush(); err != nil {

@@ -68,6 +68,9 @@ func queueGraphs(b *pgx.Batch, taskIDs []uuid.UUID) map[uuid.UUID]*taskGraph {
 			var group *string
 			var limit *int
 			var isolate bool
+			// By position: this read runs for every task a result batch
+			// touches (the hot path), and ForEachRow reuses one set of
+			// destinations instead of building a struct per row.
 			_, err := pgx.ForEachRow(rows, []any{&task, &step, &st, &name, &callable, &group, &limit, &isolate}, func() error {
 				if g := out[task]; g != nil {
 					g.AddStep(step, name, st)

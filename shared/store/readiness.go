@@ -11,13 +11,37 @@ import (
 	"github.com/tasker-go/tasker/shared/dag"
 )
 
+// stepColumns are the columns of a Step (alias s), named as its db tags
+// and its RetryPolicy's say; scan them by name with scanStep. stepDest is
+// the positional form, kept for the claim and result statements.
 const stepColumns = `s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.template_step_name,
 	s.step_type, s.state, s.handler_callable, s.handler_method, s.retryable, s.max_attempts, s.backoff,
 	s.backoff_base_ms, s.max_backoff_ms, s.backoff_jitter, s.timeout_seconds, s.attempts, s.in_process,
 	s.processed, s.processed_at, s.last_attempted_at, s.backoff_request_seconds, s.next_retry_at,
-	COALESCE(s.claimed_by, ''), s.claim_deadline, s.inputs, s.results, s.checkpoint, s.priority,
+	COALESCE(s.claimed_by, '') AS claimed_by, s.claim_deadline, s.inputs, s.results, s.checkpoint, s.priority,
 	s.state_changed_at, s.created_at, s.updated_at`
 
+// stepRow is a Step as rows of stepColumns hold it: the retry policy's
+// columns are flattened in by the embedded RetryPolicy.
+type stepRow struct {
+	Step
+	RetryPolicy
+}
+
+// step is the row as a Step.
+func (r stepRow) step() Step {
+	st := r.Step
+	st.Retry = r.RetryPolicy
+	return st
+}
+
+// scanStep scans a row of stepColumns by column name.
+func scanStep(row pgx.CollectableRow) (Step, error) {
+	r, err := pgx.RowToStructByName[stepRow](row)
+	return r.step(), err
+}
+
+// stepDest is the scan destination of a row of stepColumns, by position.
 func stepDest(st *Step) []any {
 	return []any{&st.UUID, &st.TaskUUID, &st.NamedStepUUID, &st.Name, &st.TemplateStepName, &st.StepType,
 		&st.State, &st.HandlerCallable, &st.HandlerMethod, &st.Retry.Retryable, &st.Retry.MaxAttempts,
@@ -60,7 +84,7 @@ func stepReadiness(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now(), lf.at
+	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now() AS read_at, lf.at AS last_failure_at
 		FROM workflow_steps s
 		LEFT JOIN LATERAL (
 			SELECT max(a.recorded_at) AS at FROM workflow_step_result_audit a
@@ -71,15 +95,19 @@ func stepReadiness(ctx context.Context, q interface {
 	if err != nil {
 		return nil, fmt.Errorf("reading step readiness: %w", err)
 	}
+	type readinessRow struct {
+		stepRow
+		ReadAt        time.Time  `db:"read_at"`
+		LastFailureAt *time.Time `db:"last_failure_at"`
+	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepReadiness, error) {
-		var st Step
-		var now time.Time
-		var lastFailure *time.Time
-		if err := r.Scan(append(stepDest(&st), &now, &lastFailure)...); err != nil {
+		row, err := pgx.RowToStructByName[readinessRow](r)
+		if err != nil {
 			return StepReadiness{}, err
 		}
-		sr := readiness(st, graphs[st.TaskUUID], now)
-		sr.LastFailureAt = lastFailure
+		st := row.step()
+		sr := readiness(st, graphs[st.TaskUUID], row.ReadAt)
+		sr.LastFailureAt = row.LastFailureAt
 		return sr, nil
 	})
 	if err != nil {

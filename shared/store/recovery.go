@@ -18,13 +18,13 @@ import (
 // OverdueStep is a step whose message may have been lost: it sits in a state
 // that a message should move on, and has not moved for a long time.
 type OverdueStep struct {
-	StepUUID      uuid.UUID
-	TaskUUID      uuid.UUID
-	Namespace     string
-	CorrelationID uuid.UUID
-	State         state.StepState
+	StepUUID      uuid.UUID       `db:"workflow_step_uuid"`
+	TaskUUID      uuid.UUID       `db:"task_uuid"`
+	Namespace     string          `db:"namespace"`
+	CorrelationID uuid.UUID       `db:"correlation_id"`
+	State         state.StepState `db:"state"`
 	// Callable is the step's handler.callable (its message's route).
-	Callable string
+	Callable string `db:"handler_callable"`
 }
 
 // OverdueSteps finds steps that have waited longer than olderThan for the
@@ -46,11 +46,7 @@ func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OverdueStep, error) {
-		var st OverdueStep
-		err := r.Scan(&st.StepUUID, &st.TaskUUID, &st.Namespace, &st.CorrelationID, &st.State, &st.Callable)
-		return st, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[OverdueStep])
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
