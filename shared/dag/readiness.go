@@ -33,11 +33,15 @@ type Readiness struct {
 	ReadyForExecution bool
 }
 
+// AttemptsLeft reports whether a step that ran attempts times has
+// attempts left under its max_attempts.
+func AttemptsLeft(attempts, maxAttempts int) bool { return attempts < maxAttempts }
+
 // RetryEligible reports whether a step that ran attempts times may run
 // again: the first attempt always may; later ones only when the step is
 // retryable and attempts are left.
 func RetryEligible(attempts int, retryable bool, maxAttempts int) bool {
-	return attempts == 0 || (retryable && attempts < maxAttempts)
+	return attempts == 0 || (retryable && AttemptsLeft(attempts, maxAttempts))
 }
 
 // RetryDue reports whether a step's retry time has come at now (no retry

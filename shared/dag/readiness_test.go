@@ -25,6 +25,9 @@ func TestRetryEligible(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, dag.RetryEligible(tc.attempts, tc.retryable, tc.max), "%+v", tc)
 	}
+	require.True(t, dag.AttemptsLeft(2, 3))
+	require.False(t, dag.AttemptsLeft(3, 3))
+	require.False(t, dag.AttemptsLeft(1, 0))
 }
 
 func TestStepReadiness(t *testing.T) {
