@@ -11,6 +11,13 @@
 // transaction moves many steps. Messages that announce state changes are sent
 // through messaging.Queue inside the same transaction (a transactional
 // outbox), so a worker never sees a message for a step that is not enqueued.
+//
+// The store decides nothing itself: what becomes ready, where a task goes
+// and when a step may run again are the rules of package dag, applied here
+// between the reads and writes of one transaction; what a reported step
+// leads to is the caller's Decider. Rows are scanned by column name into
+// structs whose db tags name the columns (pgx.RowToStructByName); the few
+// reads that scan by position on the hot path say why.
 package store
 
 import (
