@@ -18,6 +18,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration"
 	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/dag"
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
@@ -191,6 +192,18 @@ func (h *harness) steps(id uuid.UUID) map[string]store.StepReadiness {
 		out[r.Name] = r
 	}
 	return out
+}
+
+// executionStatus is what the task's steps add up to (dag), from their
+// readiness as the store reports it.
+func (h *harness) executionStatus(id uuid.UUID) dag.ExecutionStatus {
+	rs, err := h.store.StepReadiness(h.ctx, []uuid.UUID{id}, nil)
+	require.NoError(h.t, err)
+	var c dag.StepCounts
+	for _, r := range rs {
+		c.Add(r.State, r.ReadyForExecution)
+	}
+	return c.Classify()
 }
 
 func (h *harness) taskHistory(id uuid.UUID) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tasker-go/tasker/shared/dag"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
@@ -89,7 +90,7 @@ func (c *Core) decideFailure(st store.Step, r stepresult.Result) store.Decision 
 		return store.Decision{To: state.StepError, Reason: "step is not retryable"}
 	case !r.Retryable():
 		return store.Decision{To: state.StepError, Reason: "handler reported a permanent failure"}
-	case st.Attempts >= st.Retry.MaxAttempts:
+	case !dag.AttemptsLeft(st.Attempts, st.Retry.MaxAttempts):
 		return store.Decision{To: state.StepError, Reason: "attempts exhausted"}
 	}
 	delay, ok := r.RetryAfter(time.Now())

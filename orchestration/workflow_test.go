@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/shared/dag"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 )
@@ -52,9 +53,7 @@ func TestShapesHappyPath(t *testing.T) {
 			hist := h.taskHistory(task.UUID)
 			require.Equal(t, "pending", hist[0])
 			require.Equal(t, "complete", hist[len(hist)-1])
-			ec, err := h.store.ExecutionContexts(h.ctx, []uuidT{task.UUID})
-			require.NoError(t, err)
-			require.Equal(t, store.StatusAllComplete, ec[task.UUID].ExecutionStatus)
+			require.Equal(t, dag.StatusAllComplete, h.executionStatus(task.UUID))
 		})
 	}
 }
@@ -154,9 +153,7 @@ func TestMixedFailureAndReadyStepBlocks(t *testing.T) {
 			})
 			task := h.create(tpl, input)
 			h.waitState(task.UUID, state.TaskBlockedByFailures)
-			ec, err := h.store.ExecutionContexts(h.ctx, []uuidT{task.UUID})
-			require.NoError(t, err)
-			require.Equal(t, store.StatusBlockedByFailures, ec[task.UUID].ExecutionStatus)
+			require.Equal(t, dag.StatusBlockedByFailures, h.executionStatus(task.UUID))
 			close(gate)
 			done := h.waitState(task.UUID, state.TaskError)
 			require.Equal(t, state.TaskError, done.State)

@@ -2,7 +2,9 @@
 // shared imports neither orchestration nor worker; orchestration and worker
 // never import each other; handler packages and bindings sit on worker; the
 // REST API's types (api) import nothing of the module, and the Go client
-// nothing but them.
+// nothing but them. The graph rules (shared/dag) are pure: no data access
+// (rules_test.go); handler-facing packages (worker, worker/workertest) do
+// not expose the store's types in their exported API (api_surface_test.go).
 package archtest
 
 import (

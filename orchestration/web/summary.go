@@ -54,7 +54,7 @@ func (s *Server) taskSummary(ctx context.Context, in *taskIDInput) (*summaryOutp
 		return nil, err
 	}
 	out := api.TaskSummaryResponse{Steps: []api.StepSummary{}, Template: api.TemplateOutline{Steps: []api.TemplateStepOutline{}}}
-	ec := store.ExecutionContextsOf(map[uuid.UUID]state.TaskState{id: task.State}, steps)[id]
+	ec := executionContexts(map[uuid.UUID]state.TaskState{id: task.State}, steps)[id]
 	c := ec.StepCounts
 	out.Task = api.TaskSummary{TaskUUID: task.UUID, Name: task.Name, Namespace: task.Namespace, Version: task.Version,
 		Status: string(task.State), CreatedAt: task.CreatedAt, UpdatedAt: task.UpdatedAt, CompletedAt: task.CompletedAt,

@@ -89,7 +89,7 @@ func (s *Server) createTask(ctx context.Context, in *rawBodyInput) (*taskOutput,
 		return nil, err
 	}
 	// The creation returned the steps as committed: no need to read back.
-	ec := store.ExecutionContextsOf(map[uuid.UUID]state.TaskState{created.Task.UUID: created.Task.State},
+	ec := executionContexts(map[uuid.UUID]state.TaskState{created.Task.UUID: created.Task.State},
 		created.Steps)[created.Task.UUID]
 	return &taskOutput{Body: taskView(created.Task, ec, stepViews(created.Steps))}, nil
 }
@@ -156,7 +156,7 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*taskListOu
 			return nil, err
 		}
 	}
-	ecs := store.ExecutionContextsOf(states, steps)
+	ecs := executionContexts(states, steps)
 	out := api.TaskListResponse{Tasks: make([]api.TaskResponse, len(list.Tasks))}
 	for i, t := range list.Tasks {
 		out.Tasks[i] = taskView(t, ecs[t.UUID], nil)
@@ -223,7 +223,7 @@ func (s *Server) taskDetail(ctx context.Context, task store.Task) (api.TaskRespo
 	if err != nil {
 		return api.TaskResponse{}, err
 	}
-	ec := store.ExecutionContextsOf(map[uuid.UUID]state.TaskState{task.UUID: task.State}, steps)[task.UUID]
+	ec := executionContexts(map[uuid.UUID]state.TaskState{task.UUID: task.State}, steps)[task.UUID]
 	return taskView(task, ec, stepViews(steps)), nil
 }
 

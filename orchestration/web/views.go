@@ -1,7 +1,11 @@
 package web
 
 import (
+	"github.com/google/uuid"
+
 	"github.com/tasker-go/tasker/api"
+	"github.com/tasker-go/tasker/shared/dag"
+	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -33,8 +37,18 @@ func stepViews(rs []store.StepReadiness) []api.StepResponse {
 	return out
 }
 
+// executionContexts counts the steps' readiness rows into the execution
+// contexts of tasks (task id → current state).
+func executionContexts(tasks map[uuid.UUID]state.TaskState, steps []store.StepReadiness) map[uuid.UUID]dag.ExecutionContext {
+	ss := make([]dag.StepStatus, len(steps))
+	for i, r := range steps {
+		ss[i] = dag.StepStatus{TaskUUID: r.TaskUUID, State: r.State, Ready: r.ReadyForExecution}
+	}
+	return dag.ExecutionContexts(tasks, ss)
+}
+
 // taskView combines a task, its execution context and (optionally) steps.
-func taskView(t store.Task, ec store.ExecutionContext, steps []api.StepResponse) api.TaskResponse {
+func taskView(t store.Task, ec dag.ExecutionContext, steps []api.StepResponse) api.TaskResponse {
 	tags := t.Tags
 	if tags == nil {
 		tags = []string{}

@@ -169,7 +169,7 @@ func (s *Store) DLQHistory(ctx context.Context, taskID uuid.UUID) ([]DLQEntry, e
 	if err != nil {
 		return nil, fmt.Errorf("listing the DLQ entries of task %s: %w", taskID, err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQEntry, error) { return scanDLQ(r) })
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[DLQEntry])
 	if err != nil {
 		return nil, fmt.Errorf("listing the DLQ entries of task %s: %w", taskID, err)
 	}

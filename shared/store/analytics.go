@@ -31,36 +31,41 @@ const windowTasksSQL = `SELECT task_uuid, named_task_uuid, state, created_at, co
 
 // Performance are the key figures of a window.
 type Performance struct {
-	TotalTasks, ActiveTasks, CompletedTasks, FailedTasks int64
+	TotalTasks     int64 `db:"total_tasks"`
+	ActiveTasks    int64 `db:"active_tasks"`
+	CompletedTasks int64 `db:"completed_tasks"`
+	FailedTasks    int64 `db:"failed_tasks"`
 	// AverageTaskSeconds is creation to completion over completed tasks.
-	AverageTaskSeconds float64
+	AverageTaskSeconds float64 `db:"average_task_seconds"`
 	// AverageStepSeconds is the handlers' reported execution time.
-	AverageStepSeconds float64
+	AverageStepSeconds float64 `db:"average_step_seconds"`
 	// StepResults counts the results workers reported for the window's
 	// tasks.
-	StepResults int64
+	StepResults int64 `db:"step_results"`
 	// Truncated is true when the window held more than MaxTasks tasks.
-	Truncated bool
+	Truncated bool `db:"-"`
 }
 
 // PerformanceMetrics computes the key figures of a window.
 func (s *Store) PerformanceMetrics(ctx context.Context, w AnalyticsWindow) (Performance, error) {
-	var p Performance
-	err := s.pool.QueryRow(ctx, `WITH t AS (`+windowTasksSQL+`),
+	rows, err := s.pool.Query(ctx, `WITH t AS (`+windowTasksSQL+`),
 		a AS (
 			SELECT count(*) AS n, avg(a.execution_time_ms) / 1000.0 AS avg_s
 			FROM t JOIN workflow_steps ws ON ws.task_uuid = t.task_uuid
 			JOIN workflow_step_result_audit a ON a.workflow_step_uuid = ws.workflow_step_uuid
 		)
-		SELECT count(*),
-			count(*) FILTER (WHERE t.state NOT IN (`+terminalTaskStates+`)),
-			count(*) FILTER (WHERE t.state = 'complete'),
-			count(*) FILTER (WHERE t.state = 'error'),
+		SELECT count(*) AS total_tasks,
+			count(*) FILTER (WHERE t.state NOT IN (`+terminalTaskStates+`)) AS active_tasks,
+			count(*) FILTER (WHERE t.state = 'complete') AS completed_tasks,
+			count(*) FILTER (WHERE t.state = 'error') AS failed_tasks,
 			COALESCE(avg(EXTRACT(EPOCH FROM t.completed_at - t.created_at))
-				FILTER (WHERE t.state = 'complete' AND t.completed_at IS NOT NULL), 0)::float8,
-			COALESCE((SELECT avg_s FROM a), 0)::float8, (SELECT n FROM a)
-		FROM t`, w.Since, w.MaxTasks+1).Scan(&p.TotalTasks, &p.ActiveTasks, &p.CompletedTasks, &p.FailedTasks,
-		&p.AverageTaskSeconds, &p.AverageStepSeconds, &p.StepResults)
+				FILTER (WHERE t.state = 'complete' AND t.completed_at IS NOT NULL), 0)::float8 AS average_task_seconds,
+			COALESCE((SELECT avg_s FROM a), 0)::float8 AS average_step_seconds, (SELECT n FROM a) AS step_results
+		FROM t`, w.Since, w.MaxTasks+1)
+	var p Performance
+	if err == nil {
+		p, err = pgx.CollectOneRow(rows, pgx.RowToStructByName[Performance])
+	}
 	if err != nil {
 		return Performance{}, fmt.Errorf("computing performance metrics: %w", err)
 	}
@@ -74,19 +79,28 @@ func (s *Store) PerformanceMetrics(ctx context.Context, w AnalyticsWindow) (Perf
 
 // SlowStep is one template step by its handlers' execution time.
 type SlowStep struct {
-	Namespace, TaskName, Version, StepName string
-	AverageSeconds, MaxSeconds             float64
-	Executions, Errors                     int64
-	LastExecutedAt                         *time.Time
+	Namespace      string     `db:"namespace"`
+	TaskName       string     `db:"task_name"`
+	Version        string     `db:"version"`
+	StepName       string     `db:"step_name"`
+	AverageSeconds float64    `db:"average_seconds"`
+	MaxSeconds     float64    `db:"max_seconds"`
+	Executions     int64      `db:"executions"`
+	Errors         int64      `db:"errors"`
+	LastExecutedAt *time.Time `db:"last_executed_at"`
 }
 
 // SlowTask is one template by how long its tasks took.
 type SlowTask struct {
-	Namespace, TaskName, Version string
-	AverageSeconds, MaxSeconds   float64
-	Executions, Errors           int64
-	AverageSteps                 float64
-	LastExecutedAt               *time.Time
+	Namespace      string     `db:"namespace"`
+	TaskName       string     `db:"task_name"`
+	Version        string     `db:"version"`
+	AverageSeconds float64    `db:"average_seconds"`
+	MaxSeconds     float64    `db:"max_seconds"`
+	Executions     int64      `db:"executions"`
+	Errors         int64      `db:"errors"`
+	AverageSteps   float64    `db:"average_steps"`
+	LastExecutedAt *time.Time `db:"last_executed_at"`
 }
 
 // SlowSteps returns the template steps of the window's tasks with the
@@ -94,9 +108,11 @@ type SlowTask struct {
 // reported results; at most limit.
 func (s *Store) SlowSteps(ctx context.Context, w AnalyticsWindow, minExecutions, limit int) ([]SlowStep, error) {
 	rows, err := s.pool.Query(ctx, `WITH t AS (`+windowTasksSQL+`)
-		SELECT ns.name, nt.name, nt.version, ws.template_step_name,
-			(avg(a.execution_time_ms) / 1000.0)::float8, (max(a.execution_time_ms) / 1000.0)::float8,
-			count(*), count(*) FILTER (WHERE NOT a.success), max(a.recorded_at)
+		SELECT ns.name AS namespace, nt.name AS task_name, nt.version, ws.template_step_name AS step_name,
+			(avg(a.execution_time_ms) / 1000.0)::float8 AS average_seconds,
+			(max(a.execution_time_ms) / 1000.0)::float8 AS max_seconds,
+			count(*) AS executions, count(*) FILTER (WHERE NOT a.success) AS errors,
+			max(a.recorded_at) AS last_executed_at
 		FROM t JOIN workflow_steps ws ON ws.task_uuid = t.task_uuid
 		JOIN workflow_step_result_audit a ON a.workflow_step_uuid = ws.workflow_step_uuid
 		JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
@@ -108,12 +124,7 @@ func (s *Store) SlowSteps(ctx context.Context, w AnalyticsWindow, minExecutions,
 	if err != nil {
 		return nil, fmt.Errorf("finding slow steps: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SlowStep, error) {
-		var x SlowStep
-		err := r.Scan(&x.Namespace, &x.TaskName, &x.Version, &x.StepName, &x.AverageSeconds, &x.MaxSeconds,
-			&x.Executions, &x.Errors, &x.LastExecutedAt)
-		return x, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[SlowStep])
 	if err != nil {
 		return nil, fmt.Errorf("finding slow steps: %w", err)
 	}
@@ -134,20 +145,16 @@ func (s *Store) SlowTasks(ctx context.Context, w AnalyticsWindow, minExecutions,
 				avg((SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid)) AS steps
 			FROM t GROUP BY t.named_task_uuid HAVING count(*) >= $3
 		)
-		SELECT ns.name, nt.name, nt.version, COALESCE(per.avg_s, 0)::float8, COALESCE(per.max_s, 0)::float8,
-			per.n, per.errors, per.steps::float8, per.last_at
+		SELECT ns.name AS namespace, nt.name AS task_name, nt.version,
+			COALESCE(per.avg_s, 0)::float8 AS average_seconds, COALESCE(per.max_s, 0)::float8 AS max_seconds,
+			per.n AS executions, per.errors, per.steps::float8 AS average_steps, per.last_at AS last_executed_at
 		FROM per JOIN named_tasks nt USING (named_task_uuid)
 		JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid
 		ORDER BY 4 DESC, 1, 2, 3 LIMIT $4`, w.Since, w.MaxTasks, minExecutions, limit)
 	if err != nil {
 		return nil, fmt.Errorf("finding slow tasks: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SlowTask, error) {
-		var x SlowTask
-		err := r.Scan(&x.Namespace, &x.TaskName, &x.Version, &x.AverageSeconds, &x.MaxSeconds, &x.Executions,
-			&x.Errors, &x.AverageSteps, &x.LastExecutedAt)
-		return x, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[SlowTask])
 	if err != nil {
 		return nil, fmt.Errorf("finding slow tasks: %w", err)
 	}
@@ -158,25 +165,23 @@ func (s *Store) SlowTasks(ctx context.Context, w AnalyticsWindow, minExecutions,
 func (s *Store) WindowStateCounts(ctx context.Context, w AnalyticsWindow) (StateCounts, error) {
 	out := StateCounts{Tasks: map[state.TaskState]int64{}, Steps: map[state.StepState]int64{}}
 	rows, err := s.pool.Query(ctx, `WITH t AS (`+windowTasksSQL+`)
-		SELECT 't', state, count(*) FROM t GROUP BY state
+		SELECT 't' AS kind, state, count(*) AS n FROM t GROUP BY state
 		UNION ALL
 		SELECT 's', ws.state, count(*) FROM t JOIN workflow_steps ws ON ws.task_uuid = t.task_uuid GROUP BY ws.state`,
 		w.Since, w.MaxTasks)
 	if err != nil {
 		return out, fmt.Errorf("counting states: %w", err)
 	}
-	var kind, st string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&kind, &st, &n}, func() error {
-		if kind == "t" {
-			out.Tasks[state.TaskState(st)] = n
-		} else {
-			out.Steps[state.StepState(st)] = n
-		}
-		return nil
-	})
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByName[stateCount])
 	if err != nil {
 		return out, fmt.Errorf("counting states: %w", err)
+	}
+	for _, c := range counts {
+		if c.Kind == "t" {
+			out.Tasks[state.TaskState(c.State)] = c.N
+		} else {
+			out.Steps[state.StepState(c.State)] = c.N
+		}
 	}
 	return out, nil
 }
@@ -184,11 +189,13 @@ func (s *Store) WindowStateCounts(ctx context.Context, w AnalyticsWindow) (State
 // InvestigationEntry is a pending DLQ entry ranked for investigation.
 type InvestigationEntry struct {
 	DLQEntry
-	Namespace, TaskName, CurrentState string
-	MinutesInDLQ                      float64
-	MinutesInState                    float64
-	Priority                          int
-	Score                             float64
+	Namespace      string  `db:"namespace"`
+	TaskName       string  `db:"task_name"`
+	CurrentState   string  `db:"current_state"`
+	MinutesInDLQ   float64 `db:"minutes_in_dlq"`
+	MinutesInState float64 `db:"minutes_in_state"`
+	Priority       int     `db:"priority"`
+	Score          float64 `db:"score"`
 }
 
 // investigationCandidates caps the pending entries ranked: the oldest
@@ -204,9 +211,9 @@ func (s *Store) InvestigationQueue(ctx context.Context, limit int) ([]Investigat
 			SELECT `+dlqColumns+` FROM tasks_dlq WHERE resolution_status = 'pending'
 			ORDER BY dlq_timestamp LIMIT $2
 		)
-		SELECT d.*, t.namespace, nt.name, t.state,
-			(EXTRACT(EPOCH FROM now() - d.dlq_timestamp) / 60)::float8 AS minutes,
-			(EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60)::float8, t.priority,
+		SELECT d.*, t.namespace, nt.name AS task_name, t.state AS current_state,
+			(EXTRACT(EPOCH FROM now() - d.dlq_timestamp) / 60)::float8 AS minutes_in_dlq,
+			(EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60)::float8 AS minutes_in_state, t.priority,
 			((EXTRACT(EPOCH FROM now() - d.dlq_timestamp) / 60)
 				* CASE d.dlq_reason WHEN 'dependency_cycle_detected' THEN 3.0 WHEN 'max_retries_exceeded' THEN 2.0
 					WHEN 'worker_unavailable' THEN 1.5 WHEN 'staleness_timeout' THEN 1.0 ELSE 1.0 END
@@ -216,15 +223,7 @@ func (s *Store) InvestigationQueue(ctx context.Context, limit int) ([]Investigat
 	if err != nil {
 		return nil, fmt.Errorf("reading the investigation queue: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InvestigationEntry, error) {
-		var e InvestigationEntry
-		d := &e.DLQEntry
-		err := r.Scan(&d.UUID, &d.TaskUUID, &d.OriginalState, &d.Reason, &d.DLQTimestamp, &d.ResolutionStatus,
-			&d.ResolutionTimestamp, &d.ResolutionNotes, &d.ResolvedBy, &d.TaskSnapshot, &d.Metadata, &d.CreatedAt,
-			&d.UpdatedAt, &e.Namespace, &e.TaskName, &e.CurrentState, &e.MinutesInDLQ, &e.MinutesInState,
-			&e.Priority, &e.Score)
-		return e, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[InvestigationEntry])
 	if err != nil {
 		return nil, fmt.Errorf("reading the investigation queue: %w", err)
 	}

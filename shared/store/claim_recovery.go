@@ -40,11 +40,11 @@ type ClaimerLocks struct {
 // ClaimerLock is one liveness lock and the steps claimed under it.
 type ClaimerLock struct {
 	// Lock is the key; 0 gathers the claims made without one.
-	Lock int64
+	Lock int64 `db:"lock"`
 	// Steps counts the steps in progress under it.
-	Steps int
+	Steps int `db:"steps"`
 	// Held says a session holds the lock: the claimer's process lives.
-	Held bool
+	Held bool `db:"held"`
 }
 
 // InProgress counts the steps in progress under every lock.
@@ -96,17 +96,14 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 				WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
 				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 			)
-			SELECT COALESCE(s.claimer_lock, 0), count(*)::int, bool_or(h.lock IS NOT NULL)
+			SELECT COALESCE(s.claimer_lock, 0) AS lock, count(*)::int AS steps, bool_or(h.lock IS NOT NULL) AS held
 			FROM (SELECT DISTINCT ` + messageStepSQL + ` AS id FROM m) ids
 			JOIN workflow_steps s ON s.workflow_step_uuid = ids.id
 			LEFT JOIN held h ON h.lock = s.claimer_lock
 			WHERE s.state = 'in_progress'
 			GROUP BY 1 ORDER BY 1`).Query(func(rows pgx.Rows) error {
-			var cl ClaimerLock
-			_, err := pgx.ForEachRow(rows, []any{&cl.Lock, &cl.Steps, &cl.Held}, func() error {
-				out.Claimers = append(out.Claimers, cl)
-				return nil
-			})
+			var err error
+			out.Claimers, err = pgx.CollectRows(rows, pgx.RowToStructByName[ClaimerLock])
 			return err
 		})
 	}
@@ -115,8 +112,14 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 		current = workerQueueTablesOf(names)
 		return err
 	})
-	b.Queue(`SELECT now(), pg_postmaster_start_time()`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&out.Now, &out.PostgresStarted)
+	type clocks struct {
+		Now             time.Time `db:"now"`
+		PostgresStarted time.Time `db:"postgres_started"`
+	}
+	b.Queue(`SELECT now() AS now, pg_postmaster_start_time() AS postgres_started`).Query(func(rows pgx.Rows) error {
+		c, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[clocks])
+		out.Now, out.PostgresStarted = c.Now, c.PostgresStarted
+		return err
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return ClaimerLocks{}, nil, err

@@ -23,26 +23,26 @@ type StalenessThresholds struct {
 
 // StaleTask is a task the staleness detector flagged.
 type StaleTask struct {
-	TaskUUID         uuid.UUID
-	Namespace        string
-	TaskName         string
-	State            state.TaskState
-	StateChangedAt   time.Time
-	MinutesInState   float64
-	ThresholdMinutes float64
-	TaskAgeMinutes   float64
-	CorrelationID    uuid.UUID
-	Priority         int
-	RequestedAt      time.Time
-	CreatedAt        time.Time
+	TaskUUID         uuid.UUID       `db:"task_uuid"`
+	Namespace        string          `db:"namespace"`
+	TaskName         string          `db:"task_name"`
+	State            state.TaskState `db:"state"`
+	StateChangedAt   time.Time       `db:"state_changed_at"`
+	MinutesInState   float64         `db:"minutes_in_state"`
+	ThresholdMinutes float64         `db:"threshold_minutes"`
+	TaskAgeMinutes   float64         `db:"task_age_minutes"`
+	CorrelationID    uuid.UUID       `db:"correlation_id"`
+	Priority         int             `db:"priority"`
+	RequestedAt      time.Time       `db:"requested_at"`
+	CreatedAt        time.Time       `db:"created_at"`
 	// HealthStatus is stale at or over the threshold, warning at 80 %.
-	HealthStatus string
+	HealthStatus string `db:"health_status"`
 	// StalenessAction, AutoDLQ and AutoFail are the template's lifecycle
 	// staleness_action, auto_dlq_on_timeout and auto_fail_on_timeout
 	// (empty or nil when the template does not set them).
-	StalenessAction string
-	AutoDLQ         *bool
-	AutoFail        *bool
+	StalenessAction string `db:"staleness_action"`
+	AutoDLQ         *bool  `db:"auto_dlq"`
+	AutoFail        *bool  `db:"auto_fail"`
 }
 
 // lifecycleBool reads a boolean lifecycle field of a template (NULL when it
@@ -59,16 +59,16 @@ func lifecycleMinutes(field string) string {
 		THEN (nt.configuration -> 'lifecycle' ->> '` + field + `')::float8 END`
 }
 
-const staleSelect = `
-	SELECT t.task_uuid, t.namespace, nt.name, t.state, t.state_changed_at,
-		EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60,
-		th.minutes, EXTRACT(EPOCH FROM now() - t.created_at) / 60,
+var staleSelect = `
+	SELECT t.task_uuid, t.namespace, nt.name AS task_name, t.state, t.state_changed_at,
+		EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 AS minutes_in_state,
+		th.minutes AS threshold_minutes, EXTRACT(EPOCH FROM now() - t.created_at) / 60 AS task_age_minutes,
 		t.correlation_id, t.priority, t.requested_at, t.created_at,
 		CASE WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes THEN 'stale'
 		     WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes * 0.8 THEN 'warning'
-		     ELSE 'healthy' END,
-		COALESCE(nt.configuration -> 'lifecycle' ->> 'staleness_action', ''),
-		` + `%[5]s` + `, ` + `%[6]s` + `
+		     ELSE 'healthy' END AS health_status,
+		COALESCE(nt.configuration -> 'lifecycle' ->> 'staleness_action', '') AS staleness_action,
+		` + `%[5]s` + ` AS auto_dlq, ` + `%[6]s` + ` AS auto_fail
 	FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
 	CROSS JOIN LATERAL (SELECT CASE t.state
 		WHEN 'waiting_for_dependencies' THEN COALESCE(` + `%[1]s` + `, $1)
@@ -76,7 +76,7 @@ const staleSelect = `
 		ELSE COALESCE(` + `%[3]s` + `, $3) END AS minutes,
 		COALESCE(` + `%[4]s` + `, $4) AS lifetime) th
 	WHERE t.completed_at IS NULL
-		AND t.state IN ('waiting_for_dependencies', 'waiting_for_retry', 'steps_in_process', 'blocked_by_failures')`
+		AND t.state IN (` + waitingTaskStates + `)`
 
 func staleQuery(extra string) string {
 	return fmt.Sprintf(staleSelect,
@@ -109,14 +109,6 @@ const liveStepSQL = `SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_u
 const reopenedSQL = `SELECT max(tt.created_at) FROM task_transitions tt
 	WHERE tt.task_uuid = t.task_uuid AND tt.from_state = 'error'`
 
-func scanStale(r pgx.CollectableRow) (StaleTask, error) {
-	var st StaleTask
-	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
-		&st.ThresholdMinutes, &st.TaskAgeMinutes, &st.CorrelationID, &st.Priority, &st.RequestedAt,
-		&st.CreatedAt, &st.HealthStatus, &st.StalenessAction, &st.AutoDLQ, &st.AutoFail)
-	return st, err
-}
-
 func (th StalenessThresholds) args() []any {
 	return []any{th.WaitingForDependencies.Minutes(), th.WaitingForRetry.Minutes(), th.StepsInProcess.Minutes(),
 		th.MaxLifetime.Minutes()}
@@ -144,7 +136,7 @@ func (s *Store) TasksPastStaleness(ctx context.Context, th StalenessThresholds, 
 	if err != nil {
 		return nil, fmt.Errorf("finding stale tasks: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, scanStale)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[StaleTask])
 	if err != nil {
 		return nil, fmt.Errorf("finding stale tasks: %w", err)
 	}
@@ -161,7 +153,7 @@ func (s *Store) StalenessMonitor(ctx context.Context, th StalenessThresholds, li
 	if err != nil {
 		return nil, fmt.Errorf("reading staleness: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, scanStale)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[StaleTask])
 	if err != nil {
 		return nil, fmt.Errorf("reading staleness: %w", err)
 	}
@@ -267,14 +259,18 @@ func failUnfinishedSteps(ctx context.Context, tx pgx.Tx, st StaleTask) error {
 	return nil
 }
 
+// dlqColumns are the columns of a DLQEntry, named as its db tags say.
 const dlqColumns = `dlq_entry_uuid, task_uuid, original_state, dlq_reason, dlq_timestamp, resolution_status,
-	resolution_timestamp, resolution_notes, resolved_by, task_snapshot, COALESCE(metadata, '{}'), created_at, updated_at`
+	resolution_timestamp, resolution_notes, resolved_by, task_snapshot, COALESCE(metadata, '{}') AS metadata,
+	created_at, updated_at`
 
-func scanDLQ(r pgx.Row) (DLQEntry, error) {
-	var d DLQEntry
-	err := r.Scan(&d.UUID, &d.TaskUUID, &d.OriginalState, &d.Reason, &d.DLQTimestamp, &d.ResolutionStatus,
-		&d.ResolutionTimestamp, &d.ResolutionNotes, &d.ResolvedBy, &d.TaskSnapshot, &d.Metadata, &d.CreatedAt, &d.UpdatedAt)
-	return d, err
+// collectDLQ scans the one entry a query of dlqColumns returned, by column
+// name (pgx.ErrNoRows when there is none).
+func collectDLQ(rows pgx.Rows, err error) (DLQEntry, error) {
+	if err != nil {
+		return DLQEntry{}, err
+	}
+	return pgx.CollectOneRow(rows, pgx.RowToStructByName[DLQEntry])
 }
 
 // ListDLQ lists DLQ entries newest first, optionally of one resolution status.
@@ -285,7 +281,7 @@ func (s *Store) ListDLQ(ctx context.Context, status string, limit, offset int) (
 	if err != nil {
 		return nil, fmt.Errorf("listing DLQ: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQEntry, error) { return scanDLQ(r) })
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[DLQEntry])
 	if err != nil {
 		return nil, fmt.Errorf("listing DLQ: %w", err)
 	}
@@ -294,7 +290,7 @@ func (s *Store) ListDLQ(ctx context.Context, status string, limit, offset int) (
 
 // DLQForTask returns the task's most recent DLQ entry.
 func (s *Store) DLQForTask(ctx context.Context, taskID uuid.UUID) (DLQEntry, error) {
-	d, err := scanDLQ(s.pool.QueryRow(ctx, `SELECT `+dlqColumns+` FROM tasks_dlq WHERE task_uuid = $1
+	d, err := collectDLQ(s.pool.Query(ctx, `SELECT `+dlqColumns+` FROM tasks_dlq WHERE task_uuid = $1
 		ORDER BY dlq_timestamp DESC LIMIT 1`, taskID))
 	if err != nil {
 		return DLQEntry{}, notFound("DLQ entry for task "+taskID.String(), err)
@@ -317,7 +313,7 @@ func (s *Store) UpdateDLQ(ctx context.Context, id uuid.UUID, u DLQUpdate) (DLQEn
 	if len(u.Metadata) > 0 {
 		meta = u.Metadata
 	}
-	d, err := scanDLQ(s.pool.QueryRow(ctx, `UPDATE tasks_dlq SET
+	d, err := collectDLQ(s.pool.Query(ctx, `UPDATE tasks_dlq SET
 			resolution_status = COALESCE($2, resolution_status),
 			resolution_notes = COALESCE($3, resolution_notes),
 			resolved_by = COALESCE($4, resolved_by),
@@ -337,36 +333,32 @@ func (s *Store) UpdateDLQ(ctx context.Context, id uuid.UUID, u DLQUpdate) (DLQEn
 
 // DLQStat summarises entries of one reason.
 type DLQStat struct {
-	Reason                   string
-	Total                    int
-	Pending                  int
-	ManuallyResolved         int
-	PermanentlyFailed        int
-	Cancelled                int
-	Oldest                   *time.Time
-	Newest                   *time.Time
-	AverageResolutionMinutes *float64
+	Reason                   string     `db:"dlq_reason"`
+	Total                    int        `db:"total"`
+	Pending                  int        `db:"pending"`
+	ManuallyResolved         int        `db:"manually_resolved"`
+	PermanentlyFailed        int        `db:"permanently_failed"`
+	Cancelled                int        `db:"cancelled"`
+	Oldest                   *time.Time `db:"oldest"`
+	Newest                   *time.Time `db:"newest"`
+	AverageResolutionMinutes *float64   `db:"average_resolution_minutes"`
 }
 
 // DLQStats summarises the DLQ per reason.
 func (s *Store) DLQStats(ctx context.Context) ([]DLQStat, error) {
-	rows, err := s.pool.Query(ctx, `SELECT dlq_reason, count(*),
-			count(*) FILTER (WHERE resolution_status = 'pending'),
-			count(*) FILTER (WHERE resolution_status = 'manually_resolved'),
-			count(*) FILTER (WHERE resolution_status = 'permanently_failed'),
-			count(*) FILTER (WHERE resolution_status = 'cancelled'),
-			min(dlq_timestamp), max(dlq_timestamp),
-			avg(EXTRACT(EPOCH FROM resolution_timestamp - dlq_timestamp) / 60) FILTER (WHERE resolution_timestamp IS NOT NULL)
+	rows, err := s.pool.Query(ctx, `SELECT dlq_reason, count(*) AS total,
+			count(*) FILTER (WHERE resolution_status = 'pending') AS pending,
+			count(*) FILTER (WHERE resolution_status = 'manually_resolved') AS manually_resolved,
+			count(*) FILTER (WHERE resolution_status = 'permanently_failed') AS permanently_failed,
+			count(*) FILTER (WHERE resolution_status = 'cancelled') AS cancelled,
+			min(dlq_timestamp) AS oldest, max(dlq_timestamp) AS newest,
+			avg(EXTRACT(EPOCH FROM resolution_timestamp - dlq_timestamp) / 60)
+				FILTER (WHERE resolution_timestamp IS NOT NULL) AS average_resolution_minutes
 		FROM tasks_dlq GROUP BY dlq_reason ORDER BY dlq_reason`)
 	if err != nil {
 		return nil, fmt.Errorf("reading DLQ stats: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQStat, error) {
-		var d DLQStat
-		err := r.Scan(&d.Reason, &d.Total, &d.Pending, &d.ManuallyResolved, &d.PermanentlyFailed, &d.Cancelled,
-			&d.Oldest, &d.Newest, &d.AverageResolutionMinutes)
-		return d, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[DLQStat])
 	if err != nil {
 		return nil, fmt.Errorf("reading DLQ stats: %w", err)
 	}
@@ -379,26 +371,32 @@ type StateCounts struct {
 	Steps map[state.StepState]int64
 }
 
+// stateCount is one row of a count of tasks (kind t) or steps (kind s) by
+// state.
+type stateCount struct {
+	Kind  string `db:"kind"`
+	State string `db:"state"`
+	N     int64  `db:"n"`
+}
+
 // CountStates counts every task and step by state.
 func (s *Store) CountStates(ctx context.Context) (StateCounts, error) {
 	out := StateCounts{Tasks: map[state.TaskState]int64{}, Steps: map[state.StepState]int64{}}
-	rows, err := s.pool.Query(ctx, `SELECT 't', state, count(*) FROM tasks GROUP BY state
+	rows, err := s.pool.Query(ctx, `SELECT 't' AS kind, state, count(*) AS n FROM tasks GROUP BY state
 		UNION ALL SELECT 's', state, count(*) FROM workflow_steps GROUP BY state`)
 	if err != nil {
 		return out, fmt.Errorf("counting states: %w", err)
 	}
-	var kind, st string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&kind, &st, &n}, func() error {
-		if kind == "t" {
-			out.Tasks[state.TaskState(st)] = n
-		} else {
-			out.Steps[state.StepState(st)] = n
-		}
-		return nil
-	})
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByName[stateCount])
 	if err != nil {
 		return out, fmt.Errorf("counting states: %w", err)
+	}
+	for _, c := range counts {
+		if c.Kind == "t" {
+			out.Tasks[state.TaskState(c.State)] = c.N
+		} else {
+			out.Steps[state.StepState(c.State)] = c.N
+		}
 	}
 	return out, nil
 }

@@ -115,13 +115,17 @@ func (s *Store) DomainEvents(ctx context.Context, taskID uuid.UUID, after int64,
 	if err != nil {
 		return nil, fmt.Errorf("reading domain events: %w", err)
 	}
+	type eventRow struct {
+		ID       int64  `db:"id"`
+		Envelope []byte `db:"envelope"`
+	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DomainEventRecord, error) {
-		var rec DomainEventRecord
-		var env []byte
-		if err := r.Scan(&rec.ID, &env); err != nil {
-			return rec, err
+		row, err := pgx.RowToStructByName[eventRow](r)
+		if err != nil {
+			return DomainEventRecord{}, err
 		}
-		return rec, json.Unmarshal(env, &rec.Event)
+		rec := DomainEventRecord{ID: row.ID}
+		return rec, json.Unmarshal(row.Envelope, &rec.Event)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading domain events: %w", err)

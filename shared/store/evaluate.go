@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/shared/dag"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 )
@@ -110,22 +111,22 @@ type evalPlan struct {
 	outcomes []TaskOutcome
 }
 
-// evaluable lists the tasks evaluation may move: not terminal, unless
-// reopen lets an errored task be re-driven.
+// evaluable lists the tasks evaluation may move (dag.Evaluable), in uuid
+// order.
 func evaluable(tasks map[uuid.UUID]*lockedTask, reopen bool) []uuid.UUID {
 	ids := make([]uuid.UUID, 0, len(tasks))
 	for id, t := range tasks {
-		if t.State.Terminal() && !(reopen && t.State == state.TaskError) {
-			continue
+		if dag.Evaluable(t.State, reopen) {
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
 	}
 	return uniqueSorted(ids)
 }
 
-// plan decides, from the tasks' graphs, which steps to enqueue (every step
-// whose parents are satisfied, unless the task is blocked by a failure) and
-// where each task goes, recording a legal path through the task machine.
+// plan applies the graph rules (dag.PlanTask) to each locked task and
+// gathers what they decided into the statements that carry it out: the
+// steps to enqueue, and each task's move along a legal path through the
+// task machine with its outcome.
 func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*taskGraph, reopen bool) evalPlan {
 	p := evalPlan{enqueue: map[uuid.UUID][]uuid.UUID{}, graphs: graphs}
 	now := time.Now()
@@ -134,43 +135,26 @@ func (s *Store) plan(tasks map[uuid.UUID]*lockedTask, graphs map[uuid.UUID]*task
 		if g == nil {
 			continue
 		}
-		c := g.counts()
-		// Blocked before ready: a task with a permanently failed step does
-		// not start anything new, except the remaining workers of a batch
-		// that isolates its failed workers.
-		var ready []uuid.UUID
-		switch cls := c.Classify(); {
-		case cls == StatusHasReadySteps:
-			ready = g.ready()
-		case cls == StatusBlockedByFailures && g.isolatedFailures():
-			ready = g.readyIsolated()
+		d := dag.PlanTask(t.State, g.Graph, reopen)
+		n := len(d.Enqueue)
+		if n > 0 {
+			p.enqueue[id] = d.Enqueue
 		}
-		if len(ready) > 0 {
-			slices.SortFunc(ready, compareUUID)
-			p.enqueue[id] = ready
-			n := len(ready)
-			c.Ready -= min(n, c.Ready)
-			c.Pending -= n
-			c.Enqueued += n
-		}
-		n := len(p.enqueue[id])
-		target := TargetState(t.State, c, reopen)
-		if target == t.State {
+		if d.Target == t.State {
 			if n > 0 {
-				p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+				p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: d.Target, EnqueuedSteps: n,
 					CreatedAt: t.CreatedAt, FinishedAt: now, TraceParent: t.TraceParent})
 			}
 			continue
 		}
-		path := state.TaskPath(t.State, target)
-		if path == nil {
-			s.log.Warn("no legal task path", "task", id, "from", t.State, "to", target)
+		if !d.Moves() {
+			s.log.Warn("no legal task path", "task", id, "from", t.State, "to", d.Target)
 			continue
 		}
-		p.tr.add(id, t.State, target, path)
-		p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: target, EnqueuedSteps: n,
+		p.tr.add(id, t.State, d.Target, d.Path)
+		p.outcomes = append(p.outcomes, TaskOutcome{TaskUUID: id, From: t.State, To: d.Target, EnqueuedSteps: n,
 			CreatedAt: t.CreatedAt, FinishedAt: now, TraceParent: t.TraceParent})
-		t.State = target
+		t.State = d.Target
 	}
 	return p
 }

@@ -51,15 +51,15 @@ func (s *Store) notifyTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) err
 type TaskEvent struct {
 	// ID orders events of one kind; pass the last seen ids to
 	// TaskEventsAfter.
-	ID        int64
-	Kind      string // "task" or "step"
-	TaskUUID  uuid.UUID
-	StepUUID  *uuid.UUID
-	StepName  string
-	FromState *string
-	ToState   string
-	Event     string
-	At        time.Time
+	ID        int64      `db:"id"`
+	Kind      string     `db:"kind"` // "task" or "step"
+	TaskUUID  uuid.UUID  `db:"task_uuid"`
+	StepUUID  *uuid.UUID `db:"workflow_step_uuid"`
+	StepName  string     `db:"step_name"`
+	FromState *string    `db:"from_state"`
+	ToState   string     `db:"to_state"`
+	Event     string     `db:"event"`
+	At        time.Time  `db:"created_at"`
 }
 
 // EventCursor is how far a reader of task events got.
@@ -72,7 +72,8 @@ type EventCursor struct {
 // first, and the advanced cursor.
 func (s *Store) TaskEventsAfter(ctx context.Context, taskID uuid.UUID, c EventCursor) ([]TaskEvent, EventCursor, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, 'task', task_uuid, NULL::uuid, '', from_state, to_state, event, created_at
+		SELECT id, 'task' AS kind, task_uuid, NULL::uuid AS workflow_step_uuid, '' AS step_name, from_state, to_state,
+			event, created_at
 		FROM task_transitions WHERE task_uuid = $1 AND id > $2
 		UNION ALL
 		SELECT t.id, 'step', t.task_uuid, t.workflow_step_uuid, s.name, t.from_state, t.to_state, t.event, t.created_at
@@ -82,11 +83,7 @@ func (s *Store) TaskEventsAfter(ctx context.Context, taskID uuid.UUID, c EventCu
 	if err != nil {
 		return nil, c, fmt.Errorf("reading task events: %w", err)
 	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskEvent, error) {
-		var e TaskEvent
-		err := r.Scan(&e.ID, &e.Kind, &e.TaskUUID, &e.StepUUID, &e.StepName, &e.FromState, &e.ToState, &e.Event, &e.At)
-		return e, err
-	})
+	evs, err := pgx.CollectRows(rows, pgx.RowToStructByName[TaskEvent])
 	if err != nil {
 		return nil, c, fmt.Errorf("reading task events: %w", err)
 	}

@@ -11,16 +11,12 @@ import (
 // TaskTransitions returns a task's state history, oldest first.
 func (s *Store) TaskTransitions(ctx context.Context, taskID uuid.UUID) ([]TaskTransition, error) {
 	rows, err := s.pool.Query(ctx, `SELECT task_transition_uuid, task_uuid, from_state, to_state, event,
-			metadata, COALESCE(processor_id, ''), created_at
+			metadata, COALESCE(processor_id, '') AS processor_id, created_at
 		FROM task_transitions WHERE task_uuid = $1 ORDER BY id`, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("reading task history: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TaskTransition, error) {
-		var t TaskTransition
-		err := r.Scan(&t.UUID, &t.TaskUUID, &t.FromState, &t.ToState, &t.Event, &t.Metadata, &t.ProcessorID, &t.CreatedAt)
-		return t, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[TaskTransition])
 	if err != nil {
 		return nil, fmt.Errorf("reading task history: %w", err)
 	}
@@ -31,18 +27,14 @@ func (s *Store) TaskTransitions(ctx context.Context, taskID uuid.UUID) ([]TaskTr
 // when stepID is not Nil), oldest first.
 func (s *Store) StepTransitions(ctx context.Context, taskID, stepID uuid.UUID) ([]StepTransition, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.workflow_step_transition_uuid, t.workflow_step_uuid, t.task_uuid,
-			s.name, t.from_state, t.to_state, t.event, t.metadata, t.created_at
+			s.name AS step_name, t.from_state, t.to_state, t.event, t.metadata, t.created_at
 		FROM workflow_step_transitions t JOIN workflow_steps s USING (workflow_step_uuid)
 		WHERE s.task_uuid = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR t.workflow_step_uuid = $2)
 		ORDER BY t.id`, taskID, stepID)
 	if err != nil {
 		return nil, fmt.Errorf("reading step history: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepTransition, error) {
-		var t StepTransition
-		err := r.Scan(&t.UUID, &t.StepUUID, &t.TaskUUID, &t.StepName, &t.FromState, &t.ToState, &t.Event, &t.Metadata, &t.CreatedAt)
-		return t, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[StepTransition])
 	if err != nil {
 		return nil, fmt.Errorf("reading step history: %w", err)
 	}
@@ -52,8 +44,9 @@ func (s *Store) StepTransitions(ctx context.Context, taskID, stepID uuid.UUID) (
 // StepAudit returns every result workers reported for a step, oldest first.
 func (s *Store) StepAudit(ctx context.Context, taskID, stepID uuid.UUID) ([]AuditEntry, error) {
 	rows, err := s.pool.Query(ctx, `SELECT a.workflow_step_result_audit_uuid, a.workflow_step_uuid, a.task_uuid,
-			s.name, a.attempt, COALESCE(a.worker_id, ''), a.correlation_id, a.success, a.execution_time_ms,
-			a.from_state, a.to_state, a.result, a.recorded_at, COALESCE(tr.workflow_step_transition_uuid, $3)
+			s.name AS step_name, a.attempt, COALESCE(a.worker_id, '') AS worker_id, a.correlation_id, a.success, a.execution_time_ms,
+			a.from_state, a.to_state, a.result, a.recorded_at,
+			COALESCE(tr.workflow_step_transition_uuid, $3) AS workflow_step_transition_uuid
 		FROM workflow_step_result_audit a JOIN workflow_steps s USING (workflow_step_uuid)
 		-- The transition written by the same statement as the audit row
 		-- (recordSQL): same step, same move, the nearest in time.
@@ -65,12 +58,7 @@ func (s *Store) StepAudit(ctx context.Context, taskID, stepID uuid.UUID) ([]Audi
 	if err != nil {
 		return nil, fmt.Errorf("reading step audit: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
-		var a AuditEntry
-		err := r.Scan(&a.UUID, &a.StepUUID, &a.TaskUUID, &a.StepName, &a.Attempt, &a.WorkerID, &a.CorrelationID,
-			&a.Success, &a.ExecutionTimeMs, &a.FromState, &a.ToState, &a.Result, &a.RecordedAt, &a.TransitionUUID)
-		return a, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[AuditEntry])
 	if err != nil {
 		return nil, fmt.Errorf("reading step audit: %w", err)
 	}

@@ -8,16 +8,40 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tasker-go/tasker/shared/state"
+	"github.com/tasker-go/tasker/shared/dag"
 )
 
+// stepColumns are the columns of a Step (alias s), named as its db tags
+// and its RetryPolicy's say; scan them by name with scanStep. stepDest is
+// the positional form, kept for the claim and result statements.
 const stepColumns = `s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.template_step_name,
 	s.step_type, s.state, s.handler_callable, s.handler_method, s.retryable, s.max_attempts, s.backoff,
 	s.backoff_base_ms, s.max_backoff_ms, s.backoff_jitter, s.timeout_seconds, s.attempts, s.in_process,
 	s.processed, s.processed_at, s.last_attempted_at, s.backoff_request_seconds, s.next_retry_at,
-	COALESCE(s.claimed_by, ''), s.claim_deadline, s.inputs, s.results, s.checkpoint, s.priority,
+	COALESCE(s.claimed_by, '') AS claimed_by, s.claim_deadline, s.inputs, s.results, s.checkpoint, s.priority,
 	s.state_changed_at, s.created_at, s.updated_at`
 
+// stepRow is a Step as rows of stepColumns hold it: the retry policy's
+// columns are flattened in by the embedded RetryPolicy.
+type stepRow struct {
+	Step
+	RetryPolicy
+}
+
+// step is the row as a Step.
+func (r stepRow) step() Step {
+	st := r.Step
+	st.Retry = r.RetryPolicy
+	return st
+}
+
+// scanStep scans a row of stepColumns by column name.
+func scanStep(row pgx.CollectableRow) (Step, error) {
+	r, err := pgx.RowToStructByName[stepRow](row)
+	return r.step(), err
+}
+
+// stepDest is the scan destination of a row of stepColumns, by position.
 func stepDest(st *Step) []any {
 	return []any{&st.UUID, &st.TaskUUID, &st.NamedStepUUID, &st.Name, &st.TemplateStepName, &st.StepType,
 		&st.State, &st.HandlerCallable, &st.HandlerMethod, &st.Retry.Retryable, &st.Retry.MaxAttempts,
@@ -27,23 +51,23 @@ func stepDest(st *Step) []any {
 		&st.Checkpoint, &st.Priority, &st.StateChangedAt, &st.CreatedAt, &st.UpdatedAt}
 }
 
-// Readiness computes a step's readiness facts. The rules:
-// dependencies are satisfied when every parent is complete or resolved
-// manually; the first execution is always eligible, later ones only when the
-// step is retryable and attempts < max_attempts; a step is ready when it is
-// pending or waiting for retry, not processed, not in process, its
-// dependencies are satisfied, it is eligible and its retry time has come.
-func Readiness(st Step, totalParents, completedParents int, now time.Time) StepReadiness {
-	r := StepReadiness{Step: st, TotalParents: totalParents, CompletedParents: completedParents}
-	r.DependenciesSatisfied = completedParents == totalParents
-	r.RetryEligible = st.Attempts == 0 || (st.Retry.Retryable && st.Attempts < st.Retry.MaxAttempts)
-	r.ReadyForExecution = (st.State == state.StepPending || st.State == state.StepWaitingForRetry) &&
-		!st.Processed && !st.InProcess && r.DependenciesSatisfied && r.RetryEligible &&
-		(st.NextRetryAt == nil || !st.NextRetryAt.After(now))
-	if st.State == state.StepComplete || st.State == state.StepResolvedManually {
-		r.CompletedAt = st.ProcessedAt
+// readiness is st with its readiness facts, from the rules (dag) applied
+// to its row and its task's graph g (nil: no parents known).
+func readiness(st Step, g *taskGraph, now time.Time) StepReadiness {
+	f := dag.StepFacts{State: st.State, Attempts: st.Attempts, Retryable: st.Retry.Retryable,
+		MaxAttempts: st.Retry.MaxAttempts, Processed: st.Processed, InProcess: st.InProcess, NextRetryAt: st.NextRetryAt}
+	sr := StepReadiness{Step: st}
+	if g != nil {
+		f.TotalParents, f.SatisfiedParents = g.Satisfied(st.UUID)
+		sr.Parents = g.ParentNames(st.UUID)
 	}
-	return r
+	r := dag.StepReadiness(f, now)
+	sr.TotalParents, sr.CompletedParents = f.TotalParents, f.SatisfiedParents
+	sr.DependenciesSatisfied, sr.RetryEligible, sr.ReadyForExecution = r.DependenciesSatisfied, r.RetryEligible, r.ReadyForExecution
+	if st.State.SatisfiesDependents() {
+		sr.CompletedAt = st.ProcessedAt
+	}
+	return sr
 }
 
 // StepReadiness returns every step of the given tasks with readiness facts,
@@ -60,7 +84,7 @@ func stepReadiness(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now(), lf.at
+	rows, err := q.Query(ctx, `SELECT `+stepColumns+`, now() AS read_at, lf.at AS last_failure_at
 		FROM workflow_steps s
 		LEFT JOIN LATERAL (
 			SELECT max(a.recorded_at) AS at FROM workflow_step_result_audit a
@@ -71,23 +95,19 @@ func stepReadiness(ctx context.Context, q interface {
 	if err != nil {
 		return nil, fmt.Errorf("reading step readiness: %w", err)
 	}
+	type readinessRow struct {
+		stepRow
+		ReadAt        time.Time  `db:"read_at"`
+		LastFailureAt *time.Time `db:"last_failure_at"`
+	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StepReadiness, error) {
-		var st Step
-		var now time.Time
-		var lastFailure *time.Time
-		if err := r.Scan(append(stepDest(&st), &now, &lastFailure)...); err != nil {
+		row, err := pgx.RowToStructByName[readinessRow](r)
+		if err != nil {
 			return StepReadiness{}, err
 		}
-		g := graphs[st.TaskUUID]
-		total, done := 0, 0
-		var names []string
-		if g != nil {
-			total, done = g.satisfied(st.UUID)
-			names = g.parentNames(st.UUID)
-		}
-		sr := Readiness(st, total, done, now)
-		sr.Parents = names
-		sr.LastFailureAt = lastFailure
+		st := row.step()
+		sr := readiness(st, graphs[st.TaskUUID], row.ReadAt)
+		sr.LastFailureAt = row.LastFailureAt
 		return sr, nil
 	})
 	if err != nil {
@@ -106,39 +126,4 @@ func (s *Store) GetStep(ctx context.Context, taskID, stepID uuid.UUID) (StepRead
 		return StepReadiness{}, fmt.Errorf("step %s of task %s: %w", stepID, taskID, ErrNotFound)
 	}
 	return rs[0], nil
-}
-
-// ExecutionContexts computes the execution context of tasks from their
-// steps' readiness.
-func (s *Store) ExecutionContexts(ctx context.Context, taskIDs []uuid.UUID) (map[uuid.UUID]ExecutionContext, error) {
-	rows, err := s.pool.Query(ctx, `SELECT task_uuid, state FROM tasks WHERE task_uuid = ANY($1)`, taskIDs)
-	if err != nil {
-		return nil, fmt.Errorf("reading tasks: %w", err)
-	}
-	states := map[uuid.UUID]state.TaskState{}
-	var id uuid.UUID
-	var st state.TaskState
-	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { states[id] = st; return nil }); err != nil {
-		return nil, fmt.Errorf("reading tasks: %w", err)
-	}
-	steps, err := s.StepReadiness(ctx, taskIDs, nil)
-	if err != nil {
-		return nil, err
-	}
-	return ExecutionContextsOf(states, steps), nil
-}
-
-// ExecutionContextsOf aggregates readiness rows into execution contexts.
-func ExecutionContextsOf(states map[uuid.UUID]state.TaskState, steps []StepReadiness) map[uuid.UUID]ExecutionContext {
-	counts := map[uuid.UUID]StepCounts{}
-	for _, sr := range steps {
-		c := counts[sr.TaskUUID]
-		c.Add(sr.State, sr.ReadyForExecution)
-		counts[sr.TaskUUID] = c
-	}
-	out := make(map[uuid.UUID]ExecutionContext, len(states))
-	for id, st := range states {
-		out[id] = NewExecutionContext(id, st, counts[id])
-	}
-	return out
 }

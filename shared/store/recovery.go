@@ -18,13 +18,13 @@ import (
 // OverdueStep is a step whose message may have been lost: it sits in a state
 // that a message should move on, and has not moved for a long time.
 type OverdueStep struct {
-	StepUUID      uuid.UUID
-	TaskUUID      uuid.UUID
-	Namespace     string
-	CorrelationID uuid.UUID
-	State         state.StepState
+	StepUUID      uuid.UUID       `db:"workflow_step_uuid"`
+	TaskUUID      uuid.UUID       `db:"task_uuid"`
+	Namespace     string          `db:"namespace"`
+	CorrelationID uuid.UUID       `db:"correlation_id"`
+	State         state.StepState `db:"state"`
 	// Callable is the step's handler.callable (its message's route).
-	Callable string
+	Callable string `db:"handler_callable"`
 }
 
 // overdueStepsSQL selects the overdue steps ($1 olderThan in ms, $2 limit)
@@ -33,8 +33,7 @@ var overdueStepsSQL = `
 		SELECT s.workflow_step_uuid, s.task_uuid, t.namespace, t.correlation_id, s.state, s.handler_callable
 		FROM tasks t JOIN workflow_steps s USING (task_uuid)
 		WHERE t.completed_at IS NULL AND t.state NOT IN (` + terminalTaskStates + `)
-		  AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
-		                  'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')
+		  AND s.state IN (` + inFlightStepStates + `)
 		  AND COALESCE(s.nudged_at, s.state_changed_at) < now() - $1 * interval '1 millisecond'
 		  AND CASE s.state
 		        WHEN 'in_progress' THEN s.claim_deadline < now() - $1 * interval '1 millisecond'
@@ -51,11 +50,7 @@ func (s *Store) OverdueSteps(ctx context.Context, olderThan time.Duration, limit
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OverdueStep, error) {
-		var st OverdueStep
-		err := r.Scan(&st.StepUUID, &st.TaskUUID, &st.Namespace, &st.CorrelationID, &st.State, &st.Callable)
-		return st, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[OverdueStep])
 	if err != nil {
 		return nil, fmt.Errorf("finding stalled steps: %w", err)
 	}
@@ -187,8 +182,7 @@ var tasksToReconcileSQL = `
 		  AND t.state_changed_at < now() - $1 * interval '1 millisecond'
 		  AND (t.state IN ('pending', 'initializing', 'enqueuing_steps', 'evaluating_results')
 		       OR NOT EXISTS (SELECT 1 FROM workflow_steps s WHERE s.task_uuid = t.task_uuid
-		                      AND s.state IN ('enqueued', 'in_progress', 'waiting_for_retry',
-		                                      'enqueued_for_orchestration', 'enqueued_as_error_for_orchestration')))
+		                      AND s.state IN (` + inFlightStepStates + `)))
 		ORDER BY t.state_changed_at LIMIT $2`
 
 // TasksToReconcile finds open tasks that nothing will move: unchanged for longer

@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 
+	"github.com/tasker-go/tasker/shared/dag"
 	"github.com/tasker-go/tasker/shared/state"
 )
 
@@ -23,6 +24,13 @@ var (
 	terminalTaskStates = sqlList(state.TaskStates, state.TaskState.Terminal)
 	// terminalStepStates is the SQL list of step states no transition leaves.
 	terminalStepStates = sqlList(state.StepStates, state.StepState.Terminal)
+	// inFlightStepStates is the SQL list of the step states in flight
+	// (dag.InFlight): out with a worker, reported, or waiting for a retry.
+	inFlightStepStates = sqlList(state.StepStates, dag.InFlight)
+	// waitingTaskStates is the SQL list of the task states in which a task
+	// waits for something outside orchestration (state.TaskState.Waiting):
+	// the states the staleness thresholds apply to.
+	waitingTaskStates = sqlList(state.TaskStates, state.TaskState.Waiting)
 )
 
 // sqlList is the states of all that keep accepts, as a list of SQL string

@@ -16,6 +16,13 @@
 // one claim path and one result path whatever the driver, and the
 // PostgreSQL driver's single-statement claims and one-round-trip units are
 // its own statements folded into the store's batches.
+//
+// The store decides nothing itself: what becomes ready, where a task goes
+// and when a step may run again are the rules of package dag, applied here
+// between the reads and writes of one transaction; what a reported step
+// leads to is the caller's Decider. Rows are scanned by column name into
+// structs whose db tags name the columns (pgx.RowToStructByName); the few
+// reads that scan by position on the hot path say why.
 package store
 
 import (

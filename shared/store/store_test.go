@@ -223,10 +223,15 @@ func TestLinearHappyPath(t *testing.T) {
 	st, err := e.queue.Stats(e.ctx, messaging.WorkerQueue("lin"))
 	require.NoError(t, err)
 	require.Zero(t, st.Depth, "step messages are deleted on completion")
-	ecs, err := e.store.ExecutionContexts(e.ctx, []uuid.UUID{ct.Task.UUID})
+	rs, err := e.store.StepReadiness(e.ctx, []uuid.UUID{ct.Task.UUID}, nil)
 	require.NoError(t, err)
-	require.Equal(t, store.StatusAllComplete, ecs[ct.Task.UUID].ExecutionStatus)
-	require.Equal(t, 100.0, ecs[ct.Task.UUID].CompletionPercentage)
+	require.Len(t, rs, len(linear))
+	for _, r := range rs {
+		require.Equal(t, state.StepComplete, r.State, r.Name)
+		require.True(t, r.DependenciesSatisfied, r.Name)
+		require.False(t, r.ReadyForExecution, r.Name)
+		require.NotNil(t, r.CompletedAt, r.Name)
+	}
 }
 
 var diamond = []stepSpec{

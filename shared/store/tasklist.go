@@ -129,7 +129,7 @@ func (s *Store) QueryTasks(ctx context.Context, q TaskQuery) (TaskList, error) {
 	var out TaskList
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		var err error
-		out.Tasks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+		out.Tasks, err = pgx.CollectRows(rows, pgx.RowToStructByName[Task])
 		return err
 	})
 	// The count reads the filter's arguments only: they come first.

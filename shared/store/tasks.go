@@ -127,12 +127,11 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	// inserted and then updated.
 	g := newTaskGraph()
 	for _, st := range nt.Steps {
-		g.steps[st.UUID] = state.StepPending
-		g.names[st.UUID] = st.Name
+		g.AddStep(st.UUID, st.Name, state.StepPending)
 		g.callables[st.UUID] = st.HandlerCallable
 	}
 	for _, e := range nt.Edges {
-		g.parents[e.To] = append(g.parents[e.To], e.From)
+		g.AddEdge(e.From, e.To)
 	}
 	locked := map[uuid.UUID]*lockedTask{nt.UUID: {
 		UUID: nt.UUID, State: state.TaskPending, Namespace: nt.Namespace, CorrelationID: nt.CorrelationID,
@@ -144,7 +143,6 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	var msgs []json.RawMessage
 	for _, id := range p.enqueue[nt.UUID] {
 		enqueued[id] = true
-		g.steps[id] = state.StepEnqueued
 		b, err := g.stepMessage(nt.UUID, id, nt.CorrelationID)
 		if err != nil {
 			return CreatedTask{}, err
@@ -224,18 +222,15 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			return err
 		}
 		o.notify([]string{nt.UUID.String()})
-		b.Queue(`SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, nt.UUID).QueryRow(func(row pgx.Row) error {
+		b.Queue(`SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, nt.UUID).Query(func(rows pgx.Rows) error {
 			var err error
-			out.Task, err = scanTask(row)
+			out.Task, err = collectTask(rows)
 			return err
 		})
 		b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s WHERE s.task_uuid = $1
 			ORDER BY s.created_at, s.workflow_step_uuid`, nt.UUID).Query(func(rows pgx.Rows) error {
 			var err error
-			steps, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
-				var st Step
-				return st, r.Scan(stepDest(&st)...)
-			})
+			steps, err = pgx.CollectRows(rows, scanStep)
 			return err
 		})
 		return nil
@@ -252,37 +247,36 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 	// The steps' readiness, from the graph as it now is.
 	now := time.Now()
 	for _, st := range steps {
-		total, done := g.satisfied(st.UUID)
-		r := Readiness(st, total, done, now)
-		r.Parents = g.parentNames(st.UUID)
-		out.Steps = append(out.Steps, r)
+		out.Steps = append(out.Steps, readiness(st, g, now))
 	}
 	return out, nil
 }
 
+// taskColumns are the columns of a Task, named as its db tags say.
 const taskColumns = `t.task_uuid, t.named_task_uuid, t.namespace, nt.name, nt.version, t.state, t.complete,
-	t.requested_at, t.completed_at, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
-	COALESCE(t.reason, ''), t.tags, t.context, t.identity_hash, t.priority, t.correlation_id,
-	t.parent_correlation_id, t.state_changed_at, t.created_at, t.updated_at`
+	t.requested_at, t.completed_at, COALESCE(t.initiator, '') AS initiator,
+	COALESCE(t.source_system, '') AS source_system, COALESCE(t.reason, '') AS reason, t.tags, t.context,
+	t.identity_hash, t.priority, t.correlation_id, t.parent_correlation_id, t.state_changed_at, t.created_at,
+	t.updated_at`
 
 const taskFrom = ` FROM tasks t JOIN named_tasks nt USING (named_task_uuid) `
 
-func scanTask(row pgx.Row) (Task, error) {
-	var t Task
-	err := row.Scan(&t.UUID, &t.NamedTaskUUID, &t.Namespace, &t.Name, &t.Version, &t.State, &t.Complete,
-		&t.RequestedAt, &t.CompletedAt, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Context,
-		&t.IdentityHash, &t.Priority, &t.CorrelationID, &t.ParentCorrelationID, &t.StateChangedAt,
-		&t.CreatedAt, &t.UpdatedAt)
-	return t, err
+// collectTask scans the one row of taskColumns rows holds, by column name
+// (pgx.ErrNoRows when there is none).
+func collectTask(rows pgx.Rows) (Task, error) {
+	return pgx.CollectOneRow(rows, pgx.RowToStructByName[Task])
 }
 
 type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 func getTask(ctx context.Context, q querier, id uuid.UUID) (Task, error) {
-	t, err := scanTask(q.QueryRow(ctx, `SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, id))
+	rows, err := q.Query(ctx, `SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, id)
+	var t Task
+	if err == nil {
+		t, err = collectTask(rows)
+	}
 	if err != nil {
 		return Task{}, notFound("task "+id.String(), err)
 	}
@@ -363,7 +357,7 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) (TaskPage, error) {
 	if err != nil {
 		return page, fmt.Errorf("listing tasks: %w", err)
 	}
-	page.Tasks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+	page.Tasks, err = pgx.CollectRows(rows, pgx.RowToStructByName[Task])
 	if err != nil {
 		return page, fmt.Errorf("listing tasks: %w", err)
 	}

@@ -40,7 +40,7 @@ func (s *Store) RegisterTemplate(ctx context.Context, r TemplateRegistration) (N
 	}
 	var nt NamedTask
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+		rows, err := tx.Query(ctx, `
 			WITH ns AS (
 				INSERT INTO task_namespaces (name) VALUES ($1)
 				ON CONFLICT (name) DO UPDATE SET updated_at = task_namespaces.updated_at
@@ -51,11 +51,15 @@ func (s *Store) RegisterTemplate(ctx context.Context, r TemplateRegistration) (N
 			ON CONFLICT (task_namespace_uuid, name, version) DO UPDATE
 			SET description = EXCLUDED.description, configuration = EXCLUDED.configuration,
 			    identity_strategy = EXCLUDED.identity_strategy, updated_at = now()
-			RETURNING named_task_uuid, task_namespace_uuid, name, version, COALESCE(description, ''),
+			RETURNING named_task_uuid, task_namespace_uuid, name, version, COALESCE(description, '') AS description,
 			          configuration, identity_strategy, created_at, updated_at`,
-			r.Namespace, r.Name, r.Version, nullIfEmpty(r.Description), r.Configuration, strategy,
-		).Scan(&nt.UUID, &nt.NamespaceUUID, &nt.Name, &nt.Version, &nt.Description,
-			&nt.Configuration, &nt.IdentityStrategy, &nt.CreatedAt, &nt.UpdatedAt)
+			r.Namespace, r.Name, r.Version, nullIfEmpty(r.Description), r.Configuration, strategy)
+		if err != nil {
+			return err
+		}
+		// Lax: the namespace's name and the step count are not columns of
+		// the row; they are set below.
+		nt, err = pgx.CollectOneRow(rows, pgx.RowToStructByNameLax[NamedTask])
 		if err != nil {
 			return err
 		}
@@ -73,16 +77,11 @@ func (s *Store) RegisterTemplate(ctx context.Context, r TemplateRegistration) (N
 	return nt, nil
 }
 
-const namedTaskColumns = `nt.named_task_uuid, nt.task_namespace_uuid, ns.name, nt.name, nt.version,
-	COALESCE(nt.description, ''), nt.configuration, nt.identity_strategy,
-	COALESCE(jsonb_array_length(nt.configuration -> 'steps'), 0), nt.created_at, nt.updated_at`
-
-func scanNamedTask(row pgx.Row) (NamedTask, error) {
-	var nt NamedTask
-	err := row.Scan(&nt.UUID, &nt.NamespaceUUID, &nt.Namespace, &nt.Name, &nt.Version, &nt.Description,
-		&nt.Configuration, &nt.IdentityStrategy, &nt.StepCount, &nt.CreatedAt, &nt.UpdatedAt)
-	return nt, err
-}
+// namedTaskColumns are the columns of a NamedTask, named as its db tags
+// say.
+const namedTaskColumns = `nt.named_task_uuid, nt.task_namespace_uuid, ns.name AS namespace, nt.name, nt.version,
+	COALESCE(nt.description, '') AS description, nt.configuration, nt.identity_strategy,
+	COALESCE(jsonb_array_length(nt.configuration -> 'steps'), 0) AS step_count, nt.created_at, nt.updated_at`
 
 // versionOrder sorts named tasks newest version first: numerically by the
 // dot-separated parts of the version (an optional leading "v" and any
@@ -98,11 +97,14 @@ const versionOrder = `(SELECT array_agg(CASE WHEN p ~ '^[0-9]{1,9}$' THEN p::int
 // GetNamedTask loads a registered template. An empty version picks the
 // highest version (see versionOrder).
 func (s *Store) GetNamedTask(ctx context.Context, namespace, name, version string) (NamedTask, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+namedTaskColumns+`
+	rows, err := s.pool.Query(ctx, `SELECT `+namedTaskColumns+`
 		FROM named_tasks nt JOIN task_namespaces ns USING (task_namespace_uuid)
 		WHERE ns.name = $1 AND nt.name = $2 AND ($3 = '' OR nt.version = $3)
 		ORDER BY `+versionOrder+` LIMIT 1`, namespace, name, version)
-	nt, err := scanNamedTask(row)
+	var nt NamedTask
+	if err == nil {
+		nt, err = pgx.CollectOneRow(rows, pgx.RowToStructByName[NamedTask])
+	}
 	if err != nil {
 		return NamedTask{}, notFound(fmt.Sprintf("template %s/%s/%s", namespace, name, version), err)
 	}
@@ -118,7 +120,7 @@ func (s *Store) ListNamedTasks(ctx context.Context, namespace string) ([]NamedTa
 	if err != nil {
 		return nil, fmt.Errorf("listing templates: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NamedTask, error) { return scanNamedTask(r) })
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[NamedTask])
 	if err != nil {
 		return nil, fmt.Errorf("listing templates: %w", err)
 	}
@@ -127,18 +129,14 @@ func (s *Store) ListNamedTasks(ctx context.Context, namespace string) ([]NamedTa
 
 // ListNamespaces lists namespaces with their template counts.
 func (s *Store) ListNamespaces(ctx context.Context) ([]Namespace, error) {
-	rows, err := s.pool.Query(ctx, `SELECT ns.task_namespace_uuid, ns.name, COALESCE(ns.description, ''),
-			count(nt.named_task_uuid)
+	rows, err := s.pool.Query(ctx, `SELECT ns.task_namespace_uuid, ns.name, COALESCE(ns.description, '') AS description,
+			count(nt.named_task_uuid) AS template_count
 		FROM task_namespaces ns LEFT JOIN named_tasks nt USING (task_namespace_uuid)
 		GROUP BY ns.task_namespace_uuid ORDER BY ns.name`)
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Namespace, error) {
-		var n Namespace
-		err := r.Scan(&n.UUID, &n.Name, &n.Description, &n.TemplateCount)
-		return n, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[Namespace])
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
@@ -159,12 +157,17 @@ func (s *Store) NamedStepIDs(ctx context.Context, names []string) (map[string]uu
 	if err != nil {
 		return nil, fmt.Errorf("loading named steps: %w", err)
 	}
-	out := map[string]uuid.UUID{}
-	var name string
-	var id uuid.UUID
-	_, err = pgx.ForEachRow(rows, []any{&name, &id}, func() error { out[name] = id; return nil })
+	type namedStep struct {
+		Name string    `db:"name"`
+		ID   uuid.UUID `db:"named_step_uuid"`
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[namedStep])
 	if err != nil {
 		return nil, fmt.Errorf("loading named steps: %w", err)
+	}
+	out := make(map[string]uuid.UUID, len(found))
+	for _, n := range found {
+		out[n.Name] = n.ID
 	}
 	return out, nil
 }

@@ -18,15 +18,16 @@ import (
 // TableVacuum is PostgreSQL's view of one of the engine's tables.
 type TableVacuum struct {
 	// Table is the table's name (in the Tasker schema).
-	Table string
+	Table string `db:"relname"`
 	// LiveRows and DeadRows are the statistics' estimates.
-	LiveRows, DeadRows int64
+	LiveRows int64 `db:"n_live_tup"`
+	DeadRows int64 `db:"n_dead_tup"`
 	// LastVacuum is the latest manual or automatic vacuum (nil: never,
 	// since the statistics were last reset).
-	LastVacuum *time.Time
+	LastVacuum *time.Time `db:"last_vacuum"`
 	// AutovacuumEnabled is false when the table's storage parameter
 	// autovacuum_enabled turns autovacuum off for it.
-	AutovacuumEnabled bool
+	AutovacuumEnabled bool `db:"autovacuum_enabled"`
 }
 
 // VacuumStatus is the server's autovacuum setting and the engine's tables,
@@ -42,11 +43,11 @@ type VacuumStatus struct {
 
 // engineTablesSQL selects the statistics of the engine's own tables in the
 // current schema: the task and step tables and the queue tables (mq_*).
-const engineTablesSQL = `SELECT s.relname::text, s.n_live_tup, s.n_dead_tup,
+const engineTablesSQL = `SELECT s.relname::text AS relname, s.n_live_tup, s.n_dead_tup,
 		CASE WHEN s.last_vacuum IS NULL THEN s.last_autovacuum
 			WHEN s.last_autovacuum IS NULL THEN s.last_vacuum
-			ELSE greatest(s.last_vacuum, s.last_autovacuum) END,
-		NOT COALESCE('autovacuum_enabled=false' = ANY(c.reloptions), false)
+			ELSE greatest(s.last_vacuum, s.last_autovacuum) END AS last_vacuum,
+		NOT COALESCE('autovacuum_enabled=false' = ANY(c.reloptions), false) AS autovacuum_enabled
 	FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 	WHERE s.schemaname = current_schema()
 		AND (s.relname IN ('tasks', 'workflow_steps', 'workflow_step_edges', 'task_transitions',
@@ -59,19 +60,25 @@ const engineTablesSQL = `SELECT s.relname::text, s.n_live_tup, s.n_dead_tup,
 // lag the writes by up to about a second).
 func (s *Store) VacuumStatus(ctx context.Context) (VacuumStatus, error) {
 	var st VacuumStatus
-	if err := s.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')::bool,
-		current_setting('track_counts')::bool`).Scan(&st.Autovacuum, &st.TrackCounts); err != nil {
+	type settings struct {
+		Autovacuum  bool `db:"autovacuum"`
+		TrackCounts bool `db:"track_counts"`
+	}
+	rows, err := s.pool.Query(ctx, `SELECT current_setting('autovacuum')::bool AS autovacuum,
+		current_setting('track_counts')::bool AS track_counts`)
+	if err != nil {
 		return st, fmt.Errorf("reading the autovacuum settings: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, engineTablesSQL)
+	set, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[settings])
+	if err != nil {
+		return st, fmt.Errorf("reading the autovacuum settings: %w", err)
+	}
+	st.Autovacuum, st.TrackCounts = set.Autovacuum, set.TrackCounts
+	rows, err = s.pool.Query(ctx, engineTablesSQL)
 	if err != nil {
 		return st, fmt.Errorf("reading table statistics: %w", err)
 	}
-	st.Tables, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableVacuum, error) {
-		var t TableVacuum
-		err := r.Scan(&t.Table, &t.LiveRows, &t.DeadRows, &t.LastVacuum, &t.AutovacuumEnabled)
-		return t, err
-	})
+	st.Tables, err = pgx.CollectRows(rows, pgx.RowToStructByName[TableVacuum])
 	if err != nil {
 		return st, fmt.Errorf("reading table statistics: %w", err)
 	}

@@ -98,11 +98,11 @@ func (s *Store) DeregisterWorker(ctx context.Context, lock int64) error {
 // LiveWorker is a registered worker whose process is alive (it holds its
 // liveness lock).
 type LiveWorker struct {
-	WorkerID   string    `json:"worker_id"`
-	Namespaces []string  `json:"namespaces"`
-	Callables  []string  `json:"callables"` // nil: every callable of its namespaces
-	StartedAt  time.Time `json:"started_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
+	WorkerID   string    `json:"worker_id" db:"worker_id"`
+	Namespaces []string  `json:"namespaces" db:"namespaces"`
+	Callables  []string  `json:"callables" db:"callables"` // nil: every callable of its namespaces
+	StartedAt  time.Time `json:"started_at" db:"started_at"`
+	LastSeenAt time.Time `json:"last_seen_at" db:"last_seen_at"`
 }
 
 // LiveWorkers lists the registered workers whose process is alive.
@@ -112,7 +112,7 @@ func (s *Store) LiveWorkers(ctx context.Context) ([]LiveWorker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing live workers: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[LiveWorker])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[LiveWorker])
 	if err != nil {
 		return nil, fmt.Errorf("listing live workers: %w", err)
 	}
@@ -170,8 +170,8 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 			  AND t.state NOT IN (`+terminalTaskStates+`)
 			GROUP BY 1, 2
 		)
-		SELECT q.namespace, COALESCE(q.callable, ''), q.steps,
-			GREATEST(EXTRACT(EPOCH FROM now() - q.oldest), 0)::float8
+		SELECT q.namespace, COALESCE(q.callable, '') AS callable, q.steps,
+			GREATEST(EXTRACT(EPOCH FROM now() - q.oldest), 0)::float8 AS oldest_seconds
 		FROM waiting q
 		WHERE NOT EXISTS (SELECT 1 FROM live l WHERE q.namespace = ANY(l.namespaces)
 			AND (l.callables IS NULL OR q.callable = ANY(l.callables)))
@@ -179,12 +179,16 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counting unserved steps: %w", err)
 	}
+	type unservedRow struct {
+		Namespace     string  `db:"namespace"`
+		Callable      string  `db:"callable"`
+		Steps         int64   `db:"steps"`
+		OldestSeconds float64 `db:"oldest_seconds"`
+	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnservedSteps, error) {
-		var u UnservedSteps
-		var age float64
-		err := r.Scan(&u.Namespace, &u.Callable, &u.Steps, &age)
-		u.OldestAge = time.Duration(age * float64(time.Second))
-		return u, err
+		u, err := pgx.RowToStructByName[unservedRow](r)
+		return UnservedSteps{Namespace: u.Namespace, Callable: u.Callable, Steps: u.Steps,
+			OldestAge: time.Duration(u.OldestSeconds * float64(time.Second))}, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("counting unserved steps: %w", err)

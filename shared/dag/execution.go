@@ -1,4 +1,4 @@
-package store
+package dag
 
 import (
 	"math"
@@ -155,4 +155,28 @@ func TargetState(current state.TaskState, c StepCounts, reopen bool) state.TaskS
 		}
 		return state.TaskWaitingForDependencies
 	}
+}
+
+// StepStatus is one step as its task's execution context counts it.
+type StepStatus struct {
+	TaskUUID uuid.UUID
+	State    state.StepState
+	// Ready: the step can be enqueued now (StepReadiness).
+	Ready bool
+}
+
+// ExecutionContexts counts steps into the execution contexts of tasks
+// (task id → current state). Steps of other tasks are ignored.
+func ExecutionContexts(tasks map[uuid.UUID]state.TaskState, steps []StepStatus) map[uuid.UUID]ExecutionContext {
+	counts := make(map[uuid.UUID]StepCounts, len(tasks))
+	for _, s := range steps {
+		c := counts[s.TaskUUID]
+		c.Add(s.State, s.Ready)
+		counts[s.TaskUUID] = c
+	}
+	out := make(map[uuid.UUID]ExecutionContext, len(tasks))
+	for id, st := range tasks {
+		out[id] = NewExecutionContext(id, st, counts[id])
+	}
+	return out
 }

@@ -1,5 +1,0 @@
-package orchestration_test
-
-import "github.com/google/uuid"
-
-type uuidT = uuid.UUID
