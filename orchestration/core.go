@@ -20,6 +20,7 @@ import (
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/telemetry"
 )
@@ -369,10 +370,12 @@ func (c *Core) visibleDepth(ctx context.Context, q string) (int64, error) {
 // CancelTask cancels a task and its unfinished steps (ErrInvalidState when
 // it already finished).
 func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (store.Task, error) {
+	start := time.Now()
 	t, err := c.store.CancelTask(ctx, id, reason)
 	if err != nil {
 		return store.Task{}, err
 	}
+	c.traceEndedBy(ctx, t, state.TaskEventCancel, reason, start)
 	c.activity.fire()
 	c.metrics.tasksFinished.WithLabelValues(string(t.State)).Inc()
 	c.metrics.taskSeconds.WithLabelValues(string(t.State)).Observe(time.Since(t.CreatedAt).Seconds())

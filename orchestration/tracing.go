@@ -95,3 +95,38 @@ func (c *Core) traceResults(out store.ProcessOutcome, start time.Time) {
 		span.End(trace.WithTimestamp(now))
 	}
 }
+
+// traceEndedBy records the finalization span of a task that an operator's
+// cancel or the staleness detector ended (rather than its last result), as
+// a child of the trace stored with the task, from start (when the action
+// began) to now, with what ended it: event is the task transition's event
+// (cancel, staleness_timeout) and reason the operator's or the detector's
+// reason. The trace context of the request that asked for it (a cancel
+// call's traceparent header) is linked to the span, not its parent. It
+// does nothing when tracing is off or the task is untraced.
+func (c *Core) traceEndedBy(ctx context.Context, t store.Task, event state.TaskEvent, reason string, start time.Time,
+	attrs ...attribute.KeyValue) {
+	if c.tracer == nil || t.TraceParent == "" {
+		return
+	}
+	now := time.Now()
+	opts := []trace.SpanStartOption{trace.WithTimestamp(start), trace.WithAttributes(append(attrs,
+		telemetry.AttrTaskUUID.String(t.UUID.String()),
+		telemetry.AttrNamespace.String(t.Namespace),
+		telemetry.AttrCorrelationID.String(t.CorrelationID.String()),
+		attribute.String("task_state", string(t.State)),
+		telemetry.AttrTaskEvent.String(string(event)),
+		telemetry.AttrReason.String(reason),
+		attribute.Float64("task_duration_seconds", now.Sub(t.CreatedAt).Seconds()))...)}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	// The stored traceparent alone decides the parent: the caller's span
+	// is dropped from the context first.
+	parent := telemetry.ContextWithTraceparent(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), t.TraceParent)
+	_, span := c.tracer.Start(parent, telemetry.SpanTaskFinal, opts...)
+	if t.State == state.TaskError {
+		span.SetStatus(codes.Error, reason)
+	}
+	span.End(trace.WithTimestamp(now))
+}

@@ -43,6 +43,9 @@ type StaleTask struct {
 	StalenessAction string
 	AutoDLQ         *bool
 	AutoFail        *bool
+	// TraceParent is the task's stored W3C traceparent (empty when it was
+	// created untraced).
+	TraceParent string
 }
 
 // lifecycleBool reads a boolean lifecycle field of a template (NULL when it
@@ -68,7 +71,7 @@ const staleSelect = `
 		     WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes * 0.8 THEN 'warning'
 		     ELSE 'healthy' END,
 		COALESCE(nt.configuration -> 'lifecycle' ->> 'staleness_action', ''),
-		` + `%[5]s` + `, ` + `%[6]s` + `
+		` + `%[5]s` + `, ` + `%[6]s` + `, COALESCE(t.trace_parent, '')
 	FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
 	CROSS JOIN LATERAL (SELECT CASE t.state
 		WHEN 'waiting_for_dependencies' THEN COALESCE(` + `%[1]s` + `, $1)
@@ -112,7 +115,7 @@ func scanStale(r pgx.CollectableRow) (StaleTask, error) {
 	var st StaleTask
 	err := r.Scan(&st.TaskUUID, &st.Namespace, &st.TaskName, &st.State, &st.StateChangedAt, &st.MinutesInState,
 		&st.ThresholdMinutes, &st.TaskAgeMinutes, &st.CorrelationID, &st.Priority, &st.RequestedAt,
-		&st.CreatedAt, &st.HealthStatus, &st.StalenessAction, &st.AutoDLQ, &st.AutoFail)
+		&st.CreatedAt, &st.HealthStatus, &st.StalenessAction, &st.AutoDLQ, &st.AutoFail, &st.TraceParent)
 	return st, err
 }
 

@@ -261,7 +261,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 const taskColumns = `t.task_uuid, t.named_task_uuid, t.namespace, nt.name, nt.version, t.state, t.complete,
 	t.requested_at, t.completed_at, COALESCE(t.initiator, ''), COALESCE(t.source_system, ''),
 	COALESCE(t.reason, ''), t.tags, t.context, t.identity_hash, t.priority, t.correlation_id,
-	t.parent_correlation_id, t.state_changed_at, t.created_at, t.updated_at`
+	t.parent_correlation_id, t.state_changed_at, t.created_at, t.updated_at, COALESCE(t.trace_parent, '')`
 
 const taskFrom = ` FROM tasks t JOIN named_tasks nt USING (named_task_uuid) `
 
@@ -270,7 +270,7 @@ func scanTask(row pgx.Row) (Task, error) {
 	err := row.Scan(&t.UUID, &t.NamedTaskUUID, &t.Namespace, &t.Name, &t.Version, &t.State, &t.Complete,
 		&t.RequestedAt, &t.CompletedAt, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Context,
 		&t.IdentityHash, &t.Priority, &t.CorrelationID, &t.ParentCorrelationID, &t.StateChangedAt,
-		&t.CreatedAt, &t.UpdatedAt)
+		&t.CreatedAt, &t.UpdatedAt, &t.TraceParent)
 	return t, err
 }
 

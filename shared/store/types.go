@@ -55,6 +55,10 @@ type Task struct {
 	StateChangedAt      time.Time
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// TraceParent is the W3C traceparent of the span that created the task
+	// (empty when it was created untraced): the parent of every later span
+	// about it.
+	TraceParent string
 }
 
 // Step is a workflow step instance.
