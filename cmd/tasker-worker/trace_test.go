@@ -61,7 +61,7 @@ func TestWorkerProcessJoinsTheTasksTrace(t *testing.T) {
 	defer func() {
 		if !stopped {
 			_ = cmd.Process.Kill()
-			<-exited
+			t.Logf("worker process killed: %v", <-exited)
 		}
 	}()
 	require.NotEqual(t, os.Getpid(), cmd.Process.Pid)

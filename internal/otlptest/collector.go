@@ -159,7 +159,8 @@ func NewHTTP(t testing.TB) *Collector {
 // without TLS) on a loopback port; it stops when the test ends.
 func NewGRPC(t testing.TB) *Collector {
 	c := newCollector()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lis, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("otlptest: listening: %v", err)
 	}
