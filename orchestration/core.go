@@ -385,9 +385,16 @@ func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (sto
 // ApplyStepAction applies an operator's fix to a step and re-drives the
 // task at once.
 func (c *Core) ApplyStepAction(ctx context.Context, task, step uuid.UUID, a store.StepAction) (store.StepReadiness, error) {
+	start := time.Now()
 	sr, outcomes, err := c.store.ApplyStepAction(ctx, task, step, a)
 	if err != nil {
 		return store.StepReadiness{}, err
+	}
+	for _, o := range outcomes {
+		if o.To.Terminal() && o.From != o.To {
+			c.traceEndedBy(ctx, store.Task{UUID: o.TaskUUID, State: o.To, CreatedAt: o.CreatedAt, TraceParent: o.TraceParent},
+				state.TaskEvent(a.Kind), a.Reason, start, telemetry.AttrStepUUID.String(step.String()))
+		}
 	}
 	c.activity.fire()
 	c.observeOutcomes(outcomes)

@@ -105,6 +105,42 @@ func TestCancelledTaskIsFinalizedInItsTrace(t *testing.T) {
 	require.Len(t, ended(rec, telemetry.SpanTaskFinal, task.UUID), 1)
 }
 
+// A task an operator's step fix finishes (the failed last step completed
+// by hand) gets a second finalization span, in its trace, naming the
+// action, its reason and the step.
+func TestTaskFinishedByAStepFixIsFinalizedInItsTrace(t *testing.T) {
+	t.Parallel()
+	rec, tp := spanRecorder(t)
+	h := newTracedHarness(t, telemetry.NewTracer(tp))
+	tpl := h.fixture("rust/mathematical_sequence.yaml", true)
+	h.drive(tpl.NamespaceName, failAt("linear_step_4", false, 0))
+	task := h.create(tpl, input)
+	h.waitState(task.UUID, state.TaskError)
+	root := ended(rec, telemetry.SpanTaskCreate, task.UUID)[0]
+	require.Eventually(t, func() bool { return len(ended(rec, telemetry.SpanTaskFinal, task.UUID)) == 1 },
+		10*time.Second, 10*time.Millisecond, "the failure finalized the task")
+
+	step := h.steps(task.UUID)["linear_step_4"]
+	_, err := h.core.ApplyStepAction(h.ctx, task.UUID, step.UUID, store.StepAction{
+		Kind: store.ActionCompleteManually, By: "ops", Reason: "computed by hand",
+		Result: json.RawMessage(`{"success":true,"status":"completed","result":{"result":1}}`),
+	})
+	require.NoError(t, err)
+	require.Equal(t, state.TaskComplete, h.taskState(task.UUID))
+
+	finals := ended(rec, telemetry.SpanTaskFinal, task.UUID)
+	require.Len(t, finals, 2)
+	f := finals[1]
+	require.Equal(t, root.SpanContext().TraceID(), f.SpanContext().TraceID(), "in the task's trace")
+	require.Equal(t, root.SpanContext().SpanID(), f.Parent().SpanID(), "a child of the creation span")
+	requireAttrs(t, f, map[attribute.Key]attribute.Value{
+		"task_state":            attribute.StringValue("complete"),
+		telemetry.AttrTaskEvent: attribute.StringValue("complete_manually"),
+		telemetry.AttrReason:    attribute.StringValue("computed by hand"),
+		telemetry.AttrStepUUID:  attribute.StringValue(step.UUID.String()),
+	})
+}
+
 // A task the staleness detector moves to error gets its finalization span,
 // in its trace, with the reason and what the detector saw.
 func TestStaleTaskIsFinalizedInItsTrace(t *testing.T) {
