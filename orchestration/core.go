@@ -20,6 +20,7 @@ import (
 	"github.com/tasker-go/tasker/shared/domainevent"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/pgnotify"
+	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/telemetry"
 )
@@ -368,10 +369,12 @@ func (c *Core) visibleDepth(ctx context.Context, q string) (int64, error) {
 // CancelTask cancels a task and its unfinished steps (ErrInvalidState when
 // it already finished).
 func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (store.Task, error) {
+	start := time.Now()
 	t, err := c.store.CancelTask(ctx, id, reason)
 	if err != nil {
 		return store.Task{}, err
 	}
+	c.traceEndedBy(ctx, t, state.TaskEventCancel, reason, start)
 	c.activity.fire()
 	c.metrics.tasksFinished.WithLabelValues(string(t.State)).Inc()
 	c.metrics.taskSeconds.WithLabelValues(string(t.State)).Observe(time.Since(t.CreatedAt).Seconds())
@@ -381,9 +384,16 @@ func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (sto
 // ApplyStepAction applies an operator's fix to a step and re-drives the
 // task at once.
 func (c *Core) ApplyStepAction(ctx context.Context, task, step uuid.UUID, a store.StepAction) (store.StepReadiness, error) {
+	start := time.Now()
 	sr, outcomes, err := c.store.ApplyStepAction(ctx, task, step, a)
 	if err != nil {
 		return store.StepReadiness{}, err
+	}
+	for _, o := range outcomes {
+		if o.To.Terminal() && o.From != o.To {
+			c.traceEndedBy(ctx, store.Task{UUID: o.TaskUUID, State: o.To, CreatedAt: o.CreatedAt, TraceParent: o.TraceParent},
+				state.TaskEvent(a.Kind), a.Reason, start, telemetry.AttrStepUUID.String(step.String()))
+		}
 	}
 	c.activity.fire()
 	c.observeOutcomes(outcomes)

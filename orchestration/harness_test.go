@@ -25,6 +25,7 @@ import (
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
@@ -48,6 +49,8 @@ type harness struct {
 	// metrics registry.
 	events  *domainevent.Bus
 	metrics *prometheus.Registry
+	// tracer, when set, records the orchestrators' spans.
+	tracer *telemetry.Tracer
 }
 
 func testConfig() config.Orchestration {
@@ -66,9 +69,16 @@ func testConfig() config.Orchestration {
 
 func newHarness(t *testing.T, mutate ...func(*config.Orchestration)) *harness {
 	t.Helper()
+	return newTracedHarness(t, nil, mutate...)
+}
+
+// newTracedHarness is newHarness with orchestrators that record their spans
+// with tracer.
+func newTracedHarness(t *testing.T, tracer *telemetry.Tracer, mutate ...func(*config.Orchestration)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, db: testdb.New(t), cfg: testConfig()}
+	h := &harness{t: t, ctx: ctx, db: testdb.New(t), cfg: testConfig(), tracer: tracer}
 	for _, m := range mutate {
 		m(&h.cfg)
 	}
@@ -96,7 +106,7 @@ func (h *harness) config() *config.Config {
 func (h *harness) startCore() *orchestration.Core {
 	reg := prometheus.NewRegistry()
 	svc, err := server.Open(h.ctx, server.OpenOptions{Config: h.config(), Infra: h.infra,
-		Metrics: reg, Logger: slog.New(slog.DiscardHandler)})
+		Metrics: reg, Logger: slog.New(slog.DiscardHandler), Tracer: h.tracer})
 	require.NoError(h.t, err)
 	if h.events == nil {
 		h.events, h.metrics = svc.Events(), reg

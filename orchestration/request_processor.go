@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/telemetry"
 )
 
 // processRequests is the task request consumer's batch handler. A request
@@ -17,7 +19,7 @@ func (c *Core) processRequests(ctx context.Context, msgs []messaging.Message) er
 		var req TaskRequestMessage
 		if err := json.Unmarshal(m.Payload, &req); err != nil {
 			c.log.Error("dropping unreadable task request", "msg_id", m.ID, "err", err)
-		} else if _, err := c.CreateTask(ctx, req.TaskRequest); err != nil {
+		} else if _, err := c.CreateTask(c.requestTraceContext(ctx, req), req.TaskRequest); err != nil {
 			var ve *ValidationError
 			switch {
 			case errors.As(err, &ve), errors.Is(err, ErrTemplateNotFound), errors.Is(err, ErrConflict):
@@ -31,4 +33,19 @@ func (c *Core) processRequests(ctx context.Context, msgs []messaging.Message) er
 		}
 	}
 	return nil
+}
+
+// requestTraceContext is the context to create a queued request's task
+// with: with tracing on and a valid traceparent in the message, the
+// sender's span is the parent of the task's creation span.
+func (c *Core) requestTraceContext(ctx context.Context, req TaskRequestMessage) context.Context {
+	if c.tracer == nil || req.Traceparent == "" {
+		return ctx
+	}
+	out := telemetry.ContextWithTraceparent(ctx, req.Traceparent)
+	if out == ctx {
+		c.log.Warn("ignoring the malformed traceparent of a queued task request", "request_id", req.RequestID,
+			"traceparent", fmt.Sprintf("%.100q", req.Traceparent))
+	}
+	return out
 }

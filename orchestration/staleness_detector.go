@@ -2,9 +2,14 @@ package orchestration
 
 import (
 	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/telemetry"
 )
 
 // stalenessDetector finds tasks that sat in a waiting state past their
@@ -31,9 +36,13 @@ func (c *Core) stalenessDetector(cfg config.Staleness) *loop {
 						"minutes_in_state", st.MinutesInState, "threshold_minutes", st.ThresholdMinutes)
 					continue
 				}
+				start := time.Now()
 				done, err := c.store.HandleStaleTask(ctx, st, act)
 				if err != nil {
 					return true, err
+				}
+				if done && act.Fail {
+					c.traceStale(ctx, st, act, start)
 				}
 				if done {
 					c.metrics.stale.Inc()
@@ -79,4 +88,18 @@ func stalenessThresholds(cfg config.Staleness) store.StalenessThresholds {
 		StepsInProcess:         cfg.StepsInProcess,
 		MaxLifetime:            cfg.TaskMaxLifetime,
 	}
+}
+
+// traceStale records the finalization span of a task the detector moved to
+// error: reason staleness_timeout, with the state it was stuck in, how long
+// and the threshold, and whether an investigation was opened.
+func (c *Core) traceStale(ctx context.Context, st store.StaleTask, act store.StaleAction, start time.Time) {
+	c.traceEndedBy(ctx, store.Task{UUID: st.TaskUUID, Namespace: st.Namespace, CorrelationID: st.CorrelationID,
+		State: state.TaskError, CreatedAt: st.CreatedAt, TraceParent: st.TraceParent},
+		state.TaskEventStalenessTimeout, "staleness_timeout", start,
+		telemetry.AttrTaskName.String(st.TaskName),
+		attribute.String("stale_state", string(st.State)),
+		attribute.Float64("minutes_in_state", st.MinutesInState),
+		attribute.Float64("threshold_minutes", st.ThresholdMinutes),
+		attribute.Bool("dlq", act.DLQ))
 }

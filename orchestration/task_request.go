@@ -38,6 +38,12 @@ type TaskRequestMessage struct {
 	RequestID   string          `json:"request_id"`
 	TaskRequest TaskRequest     `json:"task_request"`
 	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	// Traceparent is the W3C trace context of the sender's span, optional:
+	// with tracing on, the task's trace continues it, as the REST API
+	// continues a request's traceparent header. Senders that do not trace
+	// leave it out; a malformed value is ignored (the task starts a trace
+	// of its own).
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // Context limits (tasker-core's own, so its clients meet the same limits).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -94,4 +95,45 @@ func (c *Core) traceResults(out store.ProcessOutcome, start time.Time) {
 		}
 		span.End(trace.WithTimestamp(now))
 	}
+}
+
+// traceEndedBy records the finalization span of a task that an operator
+// (a cancel, or a step fix that left nothing to run) or the staleness
+// detector ended, rather than its last result, as a child of the trace
+// stored with the task, from start (when the action began) to now, with
+// what ended it: event is cancel, staleness_timeout or the step action
+// (resolve_manually, complete_manually), reason the operator's or the
+// detector's reason. The trace context of the request that asked for it (a cancel
+// call's traceparent header) is linked to the span, not its parent. It
+// does nothing when tracing is off or the task is untraced.
+func (c *Core) traceEndedBy(ctx context.Context, t store.Task, event state.TaskEvent, reason string, start time.Time,
+	attrs ...attribute.KeyValue) {
+	if c.tracer == nil || t.TraceParent == "" {
+		return
+	}
+	now := time.Now()
+	attrs = append(attrs,
+		telemetry.AttrTaskUUID.String(t.UUID.String()),
+		attribute.String("task_state", string(t.State)),
+		telemetry.AttrTaskEvent.String(string(event)),
+		telemetry.AttrReason.String(reason),
+		attribute.Float64("task_duration_seconds", now.Sub(t.CreatedAt).Seconds()))
+	if t.Namespace != "" {
+		attrs = append(attrs, telemetry.AttrNamespace.String(t.Namespace))
+	}
+	if t.CorrelationID != uuid.Nil {
+		attrs = append(attrs, telemetry.AttrCorrelationID.String(t.CorrelationID.String()))
+	}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(start), trace.WithAttributes(attrs...)}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	// The stored traceparent alone decides the parent: the caller's span
+	// is dropped from the context first.
+	parent := telemetry.ContextWithTraceparent(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), t.TraceParent)
+	_, span := c.tracer.Start(parent, telemetry.SpanTaskFinal, opts...)
+	if t.State == state.TaskError {
+		span.SetStatus(codes.Error, reason)
+	}
+	span.End(trace.WithTimestamp(now))
 }

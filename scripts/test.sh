@@ -26,3 +26,9 @@ echo "== deploy/ (Kubernetes manifests module)"
 (cd deploy && go mod tidy -diff && go vet ./... && go test -count=1 -timeout 5m ./...)
 echo "== bench/ (River baseline module)"
 (cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)
+# Builds both container images with buildah (installed from Debian when
+# missing) and runs them against the local PostgreSQL; removes its
+# containers and images when done (docs/deploy.md, "How the deployment
+# files are checked").
+echo "== container images"
+scripts/build-images.sh --ci

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +20,21 @@ import (
 	"github.com/tasker-go/tasker/shared/testdb"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// runWorkerEnv, when set to 1 in the environment, makes the test binary
+// run the worker (run, as main does) instead of the tests: the
+// two-process trace test starts the worker as an OS process of its own
+// this way, without building the binary first.
+const runWorkerEnv = "TASKER_WORKER_TEST_RUN_WORKER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runWorkerEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, nil, os.Environ(), os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestFlagsAndConfigErrors(t *testing.T) {
 	for _, tc := range []struct {

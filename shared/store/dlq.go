@@ -43,6 +43,9 @@ type StaleTask struct {
 	StalenessAction string `db:"staleness_action"`
 	AutoDLQ         *bool  `db:"auto_dlq"`
 	AutoFail        *bool  `db:"auto_fail"`
+	// TraceParent is the task's stored W3C traceparent (empty when it was
+	// created untraced).
+	TraceParent string `db:"trace_parent"`
 }
 
 // lifecycleBool reads a boolean lifecycle field of a template (NULL when it
@@ -68,7 +71,8 @@ var staleSelect = `
 		     WHEN EXTRACT(EPOCH FROM now() - t.state_changed_at) / 60 >= th.minutes * 0.8 THEN 'warning'
 		     ELSE 'healthy' END AS health_status,
 		COALESCE(nt.configuration -> 'lifecycle' ->> 'staleness_action', '') AS staleness_action,
-		` + `%[5]s` + ` AS auto_dlq, ` + `%[6]s` + ` AS auto_fail
+		` + `%[5]s` + ` AS auto_dlq, ` + `%[6]s` + ` AS auto_fail,
+		COALESCE(t.trace_parent, '') AS trace_parent
 	FROM tasks t JOIN named_tasks nt USING (named_task_uuid)
 	CROSS JOIN LATERAL (SELECT CASE t.state
 		WHEN 'waiting_for_dependencies' THEN COALESCE(` + `%[1]s` + `, $1)

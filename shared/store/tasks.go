@@ -257,7 +257,7 @@ const taskColumns = `t.task_uuid, t.named_task_uuid, t.namespace, nt.name, nt.ve
 	t.requested_at, t.completed_at, COALESCE(t.initiator, '') AS initiator,
 	COALESCE(t.source_system, '') AS source_system, COALESCE(t.reason, '') AS reason, t.tags, t.context,
 	t.identity_hash, t.priority, t.correlation_id, t.parent_correlation_id, t.state_changed_at, t.created_at,
-	t.updated_at`
+	t.updated_at, COALESCE(t.trace_parent, '') AS trace_parent`
 
 const taskFrom = ` FROM tasks t JOIN named_tasks nt USING (named_task_uuid) `
 

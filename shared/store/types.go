@@ -55,6 +55,10 @@ type Task struct {
 	StateChangedAt      time.Time       `db:"state_changed_at"`
 	CreatedAt           time.Time       `db:"created_at"`
 	UpdatedAt           time.Time       `db:"updated_at"`
+	// TraceParent is the W3C traceparent of the span that created the task
+	// (empty when it was created untraced): the parent of every later span
+	// about it.
+	TraceParent string `db:"trace_parent"`
 }
 
 // Step is a workflow step instance. The db tags name the columns its rows

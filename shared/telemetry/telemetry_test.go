@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tasker-go/tasker/internal/otlptest"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/telemetry"
 )
@@ -68,6 +69,42 @@ func TestSetupExportsOverHTTP(t *testing.T) {
 	require.True(t, bytes.HasPrefix(bodies[0], []byte("/v1/traces ")), "posted to %q", strings.SplitN(string(bodies[0]), " ", 2)[0])
 	require.Contains(t, string(bodies[0]), "exported-span-name")
 	require.Contains(t, string(bodies[0]), "tasker-test-service")
+}
+
+// The gRPC exporter sends the spans, with their parent, attributes, the
+// service name and the OTEL_EXPORTER_OTLP_HEADERS headers, to a real OTLP
+// gRPC receiver (the collector's TraceService).
+func TestSetupExportsOverGRPC(t *testing.T) {
+	col := otlptest.NewGRPC(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret-123")
+	p, err := telemetry.Setup(t.Context(), config.Telemetry{Enabled: true, Protocol: config.ProtocolGRPC,
+		Endpoint: col.Endpoint}, "tasker-grpc-test")
+	require.NoError(t, err)
+	parent, root := p.Tracer.Start(t.Context(), "grpc-root")
+	_, child := p.Tracer.Start(parent, "grpc-child", trace.WithAttributes(telemetry.AttrStepName.String("step_one"),
+		telemetry.AttrAttempt.Int(2)))
+	child.End()
+	root.End()
+	require.NoError(t, p.Shutdown(t.Context()), "shutdown flushes to the receiver")
+
+	spans := map[string]otlptest.Span{}
+	for _, s := range col.Spans() {
+		spans[s.Name] = s
+	}
+	require.Len(t, spans, 2)
+	r, c := spans["grpc-root"], spans["grpc-child"]
+	require.Equal(t, "tasker-grpc-test", r.Service, "the default service name")
+	require.Equal(t, root.SpanContext().TraceID().String(), c.TraceID())
+	require.Equal(t, r.SpanID(), c.ParentID())
+	require.Empty(t, r.ParentID())
+	require.Equal(t, "step_one", c.Attr("step_name"))
+	require.Equal(t, "2", c.Attr("attempt"))
+	md := col.Metadata()
+	require.NotEmpty(t, md)
+	require.Equal(t, []string{"secret-123"}, md[0].Get("x-api-key"))
 }
 
 func TestTraceparentRoundTrip(t *testing.T) {

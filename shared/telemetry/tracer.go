@@ -34,6 +34,11 @@ const (
 	AttrCorrelationID = attribute.Key("correlation_id")
 	AttrCallable      = attribute.Key("callable")
 	AttrOutcome       = attribute.Key("outcome")
+	// AttrTaskEvent and AttrReason say what ended a task that no result
+	// finished: the transition's event (cancel, staleness_timeout) and
+	// the operator's or the staleness detector's reason.
+	AttrTaskEvent = attribute.Key("task_event")
+	AttrReason    = attribute.Key("reason")
 )
 
 // Tracer records Tasker's spans. A nil *Tracer is valid and records nothing:
