@@ -120,6 +120,11 @@ func (c *Core) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	// The scaler may have moved the limit while the row was written (its
+	// update found no row yet, or was overwritten): write the new one.
+	if now, _ := c.slots.snapshot(); now != limit {
+		c.recordLimit(now)
+	}
 	return nil
 }
 
