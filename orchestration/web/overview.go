@@ -49,7 +49,7 @@ func (s *Server) overviewRoutes() {
 		Summary: "Tasks per state, tasks created and finished over time, latency and workers",
 		Description: "One answer for a dashboard's overview: every state's task count, the tasks created and finished " +
 			"per bucket over the window with the latency of those that completed, and the live workers with the " +
-			"steps each runs. Answers are reused for up to 2 seconds.",
+			"steps each runs against its handler capacity (saturation). Answers are reused for up to 2 seconds.",
 	}, []int{400}, s.overview)
 	register(s, huma.Operation{
 		OperationID: "whoami", Method: http.MethodGet, Path: "/v1/auth/whoami", Tags: []string{"auth"},
