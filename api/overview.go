@@ -14,6 +14,13 @@ type OverviewResponse struct {
 	BucketSeconds int              `json:"bucket_seconds"`
 	Buckets       []ActivityBucket `json:"buckets" doc:"Oldest first; the last one holds now"`
 	Workers       []WorkerLoad     `json:"workers" doc:"Live workers (their process holds its liveness lock)"`
+	// WorkerCapacity sums the handler capacity of the live workers whose
+	// capacity is known; WorkerInProgressSteps their steps in progress;
+	// WorkerSaturation is one divided by the other (null when no live
+	// worker reports its capacity).
+	WorkerCapacity        int64    `json:"worker_capacity" doc:"The summed max_concurrent of the live workers that report it"`
+	WorkerInProgressSteps int64    `json:"worker_in_progress_steps" doc:"The steps in progress on those workers"`
+	WorkerSaturation      *float64 `json:"worker_saturation" doc:"worker_in_progress_steps / worker_capacity; null when no live worker reports its capacity"`
 }
 
 // ActivityBucket is one time bucket of the overview's window. Finished
@@ -40,6 +47,15 @@ type WorkerLoad struct {
 	StartedAt       time.Time `json:"started_at"`
 	LastSeenAt      time.Time `json:"last_seen_at"`
 	InProgressSteps int64     `json:"in_progress_steps"`
+	// Capacity is the most step handlers the worker runs at once (its
+	// handlers.max_concurrent); ConcurrencyLimit the limit in force now
+	// (lower while an adaptive worker runs below its ceiling). Both are
+	// null for a worker that does not report them (older than the
+	// capacity columns).
+	Capacity         *int `json:"capacity" doc:"The worker's handlers.max_concurrent; null when it does not report it"`
+	ConcurrencyLimit *int `json:"concurrency_limit" doc:"The handler limit in force now (an adaptive worker's current limit); null when unknown"`
+	// Saturation is InProgressSteps / Capacity (1: the worker takes no more).
+	Saturation *float64 `json:"saturation" doc:"in_progress_steps / capacity; null when the capacity is unknown"`
 }
 
 // WhoAmIResponse tells a caller what its credential is allowed (GET

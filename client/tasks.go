@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,19 +25,39 @@ func (c *Client) GetTask(ctx context.Context, id uuid.UUID) (*Task, error) {
 	return &t, c.do(ctx, http.MethodGet, "/v1/tasks/"+id.String(), nil, nil, &t)
 }
 
-// ListOptions filters ListTasks.
+// ListOptions filters and pages ListTasks. Zero fields are left out.
+//
+// A list is read either by page number (Page) or by cursor (Cursor): the
+// answer's Pagination.NextCursor and PreviousCursor read the pages after
+// and before it by key, as fast deep in the list as at its start. With
+// CappedCount the total stops at 10,000 (Pagination.TotalCountCapped says
+// there are more), which stays fast on large tables.
 type ListOptions struct {
 	Namespace string
 	Name      string
 	Status    []string
 	Page      int
 	PerPage   int
+	// Cursor is a NextCursor or PreviousCursor of an earlier answer; the
+	// page is then read by key and Page is ignored.
+	Cursor string
+	// CappedCount asks for count=capped instead of an exact count.
+	CappedCount bool
+	Initiator   string
+	// SourceSystem lists only tasks created with this source system.
+	SourceSystem string
+	// CorrelationID lists only the tasks of this correlation id.
+	CorrelationID uuid.UUID
+	// CreatedFrom and CreatedTo bound the creation time: at or after
+	// CreatedFrom, before CreatedTo.
+	CreatedFrom, CreatedTo time.Time
 }
 
 // ListFilter adds a filter to ListTasks beyond ListOptions.
 type ListFilter func(url.Values)
 
-// WithInitiator lists only tasks created with this initiator.
+// WithInitiator lists only tasks created with this initiator (the same as
+// ListOptions.Initiator).
 func WithInitiator(initiator string) ListFilter {
 	return func(q url.Values) { q.Set("initiator", initiator) }
 }
@@ -47,12 +68,13 @@ func (c *Client) ListTasks(ctx context.Context, o ListOptions, filters ...ListFi
 	for _, f := range filters {
 		f(q)
 	}
-	if o.Namespace != "" {
-		q.Set("namespace", o.Namespace)
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
-	if o.Name != "" {
-		q.Set("name", o.Name)
-	}
+	set("namespace", o.Namespace)
+	set("name", o.Name)
 	for _, s := range o.Status {
 		q.Add("status", s)
 	}
@@ -61,6 +83,21 @@ func (c *Client) ListTasks(ctx context.Context, o ListOptions, filters ...ListFi
 	}
 	if o.PerPage > 0 {
 		q.Set("per_page", strconv.Itoa(o.PerPage))
+	}
+	set("cursor", o.Cursor)
+	if o.CappedCount {
+		q.Set("count", "capped")
+	}
+	set("initiator", o.Initiator)
+	set("source_system", o.SourceSystem)
+	if o.CorrelationID != uuid.Nil {
+		q.Set("correlation_id", o.CorrelationID.String())
+	}
+	if !o.CreatedFrom.IsZero() {
+		q.Set("created_from", o.CreatedFrom.Format(time.RFC3339Nano))
+	}
+	if !o.CreatedTo.IsZero() {
+		q.Set("created_to", o.CreatedTo.Format(time.RFC3339Nano))
 	}
 	var l TaskList
 	return &l, c.do(ctx, http.MethodGet, "/v1/tasks", q, nil, &l)

@@ -35,6 +35,7 @@ type stepStore interface {
 	HoldLiveness(ctx context.Context, key int64) (*store.LivenessSession, error)
 	RegisterWorker(ctx context.Context, w store.WorkerRegistration) error
 	DeregisterWorker(ctx context.Context, lock int64) error
+	UpdateWorkerConcurrency(ctx context.Context, lock int64, limit int) error
 	Ping(ctx context.Context) error
 }
 

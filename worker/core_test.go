@@ -19,6 +19,7 @@ import (
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
+	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
 )
 
@@ -332,7 +333,7 @@ steps:
 
 // TestAdaptiveConcurrency: the limit starts at the floor, grows to the
 // ceiling while a backlog waits and every slot is busy, and shrinks back
-// when the worker idles.
+// when the worker idles; the workers registry follows the limit.
 func TestAdaptiveConcurrency(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, `name: single
@@ -363,14 +364,29 @@ steps: [{name: only, handler: {callable: adapt.only}}]
 		w.Handlers.DefaultTimeout = time.Minute
 	}})
 	require.Equal(t, 1, c.Stats().ConcurrencyLimit, "starts at the floor")
+	registered := func() store.LiveWorker {
+		live, err := h.store.LiveWorkers(h.ctx)
+		require.NoError(t, err)
+		for _, w := range live {
+			if w.WorkerID == c.WorkerID() {
+				return w
+			}
+		}
+		t.Fatalf("worker %s is not in the registry", c.WorkerID())
+		return store.LiveWorker{}
+	}
+	require.Equal(t, 6, registered().MaxConcurrent, "the ceiling is registered")
 	h.waitFor("the limit to reach the ceiling", func() bool {
 		st := c.Stats()
 		return st.ConcurrencyLimit == 6 && st.Running == 6
 	})
 	require.Equal(t, 6.0, gaugeValue(t, c, "tasker_worker_concurrency_limit"))
+	h.waitFor("the registry to record the grown limit", func() bool { return registered().ConcurrencyLimit == 6 })
 	close(release)
 	h.waitFor("all results", func() bool { return c.Stats().Recorded == n })
 	h.waitFor("the limit to shrink back to the floor", func() bool { return c.Stats().ConcurrencyLimit == 1 })
+	h.waitFor("the registry to record the floor", func() bool { return registered().ConcurrencyLimit == 1 })
+	require.Equal(t, 6, registered().MaxConcurrent)
 }
 
 // TestStartErrors: bad templates and nothing to consume fail Start with a

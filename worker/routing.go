@@ -107,15 +107,23 @@ func (c *Core) Callables() []string {
 
 // register records the worker in the workers registry under its liveness
 // lock, so orchestration can tell which waiting steps no live worker can
-// run. Start fails when it cannot; after the liveness lock is taken again
-// it is retried by the liveness loop.
+// run, and how many handlers the worker runs at once (the overview's
+// saturation). Start fails when it cannot; after the liveness lock is
+// taken again it is retried by the liveness loop.
 func (c *Core) register(ctx context.Context) error {
 	reg := c.registered()
+	limit, _ := c.slots.snapshot()
 	err := c.store.RegisterWorker(ctx, store.WorkerRegistration{
 		Lock: c.live.key, WorkerID: c.cfg.WorkerID, Namespaces: reg.namespaces, Callables: reg.callables,
+		MaxConcurrent: c.cfg.Handlers.MaxConcurrent, ConcurrencyLimit: limit,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
+	}
+	// The scaler may have moved the limit while the row was written (its
+	// update found no row yet, or was overwritten): write the new one.
+	if now, _ := c.slots.snapshot(); now != limit {
+		c.recordLimit(now)
 	}
 	return nil
 }

@@ -44,6 +44,18 @@ func (c *Core) scale() {
 	c.slots.setLimit(next)
 	c.metrics.concurrency.Set(float64(next))
 	c.log.Debug("handler concurrency changed", "from", limit, "to", next, "peak", peak)
+	c.recordLimit(next)
+}
+
+// recordLimit writes a changed handler limit to the worker's registry row
+// (the overview shows it); it is written only when the limit moves. A
+// failure is logged: the next change or registration writes it again.
+func (c *Core) recordLimit(limit int) {
+	ctx, cancel := c.opCtx()
+	defer cancel()
+	if err := c.store.UpdateWorkerConcurrency(ctx, c.live.key, limit); err != nil {
+		c.log.Debug("recording the handler limit in the workers registry failed", "limit", limit, "err", err)
+	}
 }
 
 // backlog is the number of visible messages in the worker's queues.

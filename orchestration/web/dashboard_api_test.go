@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tasker-go/tasker/api"
 	"github.com/tasker-go/tasker/orchestration/web"
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
@@ -158,6 +160,75 @@ func TestOverview(t *testing.T) {
 	e := h.do(http.MethodGet, "/v1/analytics/overview?minutes=10080&bucket_seconds=1", nil).
 		requireError(t, http.StatusBadRequest, web.CodeBadRequest)
 	require.Equal(t, []string{"param:bucket_seconds"}, e.pointers(t))
+}
+
+// busyWorker registers a live worker serving ns with the given handler
+// capacity and claims k of the namespace's waiting steps under its
+// liveness lock, so the overview counts them in progress on it.
+func (h *harness) busyWorker(id, ns string, capacity, k int) {
+	h.t.Helper()
+	key, err := store.NewLivenessKey()
+	require.NoError(h.t, err)
+	sess, err := h.store.HoldLiveness(h.ctx, key)
+	require.NoError(h.t, err)
+	h.t.Cleanup(func() { require.NoError(h.t, sess.Close(context.Background())) })
+	require.NoError(h.t, h.store.RegisterWorker(h.ctx, store.WorkerRegistration{Lock: key, WorkerID: id,
+		Namespaces: []string{ns}, MaxConcurrent: capacity, ConcurrencyLimit: capacity}))
+	claimed := 0
+	var claimErr error
+	require.Eventually(h.t, func() bool {
+		if claimed == k {
+			return true
+		}
+		out, err := h.store.ClaimNext(h.ctx, store.Claimer{ID: id, Lock: key}, messaging.WorkerQueue(ns), k-claimed, time.Minute)
+		if err != nil {
+			claimErr = err
+			return true
+		}
+		claimed += len(out.Claimed)
+		return claimed == k
+	}, 30*time.Second, 10*time.Millisecond, "%d steps claimed by %s", k, id)
+	require.NoError(h.t, claimErr)
+}
+
+// TestOverviewWorkerSaturation: each live worker reports its capacity and
+// its saturation (steps in progress / capacity), and the total sums the
+// workers that report a capacity; a worker that reports none (a row of a
+// worker older than the capacity columns) has null figures.
+func TestOverviewWorkerSaturation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tpl := h.fixture("rust/mathematical_sequence.yaml")
+	for range 3 {
+		h.createTask(tpl, input)
+	}
+	h.busyWorker("busy", tpl.NamespaceName, 4, 3)
+	h.busyWorker("legacy", "other_ns", 0, 0)
+
+	res := h.do(http.MethodGet, "/v1/analytics/overview?minutes=10&bucket_seconds=60", nil)
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	var o api.OverviewResponse
+	res.json(t, &o)
+	require.Len(t, o.Workers, 2)
+	busy, legacy := o.Workers[0], o.Workers[1]
+	require.Equal(t, "busy", busy.WorkerID)
+	require.EqualValues(t, 3, busy.InProgressSteps)
+	require.NotNil(t, busy.Capacity)
+	require.Equal(t, 4, *busy.Capacity)
+	require.NotNil(t, busy.ConcurrencyLimit)
+	require.Equal(t, 4, *busy.ConcurrencyLimit)
+	require.NotNil(t, busy.Saturation)
+	require.InDelta(t, 0.75, *busy.Saturation, 1e-9)
+
+	require.Equal(t, "legacy", legacy.WorkerID)
+	require.Nil(t, legacy.Capacity)
+	require.Nil(t, legacy.ConcurrencyLimit)
+	require.Nil(t, legacy.Saturation)
+
+	require.EqualValues(t, 4, o.WorkerCapacity)
+	require.EqualValues(t, 3, o.WorkerInProgressSteps)
+	require.NotNil(t, o.WorkerSaturation)
+	require.InDelta(t, 0.75, *o.WorkerSaturation, 1e-9)
 }
 
 // TestDLQTaskHistory: GET /v1/dlq?task_uuid= lists a task's entries.

@@ -121,6 +121,7 @@ func TestDashboardFlows(t *testing.T) {
 
 	t.Run("overview charts", func(t *testing.T) {
 		b := b.on(t)
+		h.busyWorker("dash-worker", linear.NamespaceName, 4, 1)
 		b.run(chromedp.Navigate(ui + "#/?window=15m"))
 		b.waitFor("the charts drawn from the buckets and the live samples",
 			`document.querySelector("#chart-throughput polyline[data-series=created]") !== null &&
@@ -130,6 +131,11 @@ func TestDashboardFlows(t *testing.T) {
 			 document.querySelector("#chart-queues svg") !== null &&
 			 document.querySelector("#workers tr") !== null &&
 			 document.querySelector('[data-count-state="complete"] .n').textContent === "1"`)
+		b.waitFor("the worker's saturation and the total", `
+			document.querySelector('#workers tr[data-worker="dash-worker"] meter')?.value === 0.25 &&
+			document.querySelector('#workers tr[data-worker="dash-worker"] .saturation-text')?.textContent === " 1/4 (25%)" &&
+			document.querySelector("#workers-total meter")?.value === 0.25 &&
+			document.querySelector("#workers-total .saturation-text")?.textContent === " 1/4 (25%)"`)
 		title := eval[string](b, `document.querySelector("#chart-throughput title").textContent`)
 		require.Contains(t, title, "created")
 	})

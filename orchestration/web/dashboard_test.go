@@ -225,6 +225,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	t.Run("overview", func(t *testing.T) {
 		b := b.on(t)
+		h.busyWorker("worker-1", linear.NamespaceName, 4, 2) // the two linear tasks' first steps
 		b.run(chromedp.Navigate(ui))
 		b.waitFor("two complete tasks, two waiting and the queues",
 			`document.querySelector('[data-count-state="complete"] .n')?.textContent === "2" &&
@@ -238,6 +239,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			total += n
 		}
 		require.Equal(t, 4, total, "every task counted once: %v", states)
+		b.waitFor("the worker half saturated", `document.querySelector('#workers tr[data-worker="worker-1"] .saturation-text')?.textContent === " 2/4 (50%)"`)
 		b.shot("dashboard-overview")
 	})
 

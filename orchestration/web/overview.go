@@ -49,7 +49,7 @@ func (s *Server) overviewRoutes() {
 		Summary: "Tasks per state, tasks created and finished over time, latency and workers",
 		Description: "One answer for a dashboard's overview: every state's task count, the tasks created and finished " +
 			"per bucket over the window with the latency of those that completed, and the live workers with the " +
-			"steps each runs. Answers are reused for up to 2 seconds.",
+			"steps each runs against its handler capacity (saturation). Answers are reused for up to 2 seconds.",
 	}, []int{400}, s.overview)
 	register(s, huma.Operation{
 		OperationID: "whoami", Method: http.MethodGet, Path: "/v1/auth/whoami", Tags: []string{"auth"},
@@ -110,10 +110,30 @@ func overviewView(a store.Activity, bucketSeconds int) api.OverviewResponse {
 		open = max(0, open-v.Created+v.Completed+v.Failed+v.Cancelled+v.ResolvedManually)
 	}
 	for _, w := range a.Workers {
-		out.Workers = append(out.Workers, api.WorkerLoad{WorkerID: w.WorkerID, Namespaces: w.Namespaces,
-			Callables: w.Callables, StartedAt: w.StartedAt, LastSeenAt: w.LastSeenAt, InProgressSteps: w.InProgressSteps})
+		v := api.WorkerLoad{WorkerID: w.WorkerID, Namespaces: w.Namespaces,
+			Callables: w.Callables, StartedAt: w.StartedAt, LastSeenAt: w.LastSeenAt, InProgressSteps: w.InProgressSteps}
+		if w.MaxConcurrent > 0 {
+			v.Capacity = &w.MaxConcurrent
+			v.Saturation = share(w.InProgressSteps, int64(w.MaxConcurrent))
+			out.WorkerCapacity += int64(w.MaxConcurrent)
+			out.WorkerInProgressSteps += w.InProgressSteps
+		}
+		if w.ConcurrencyLimit > 0 {
+			v.ConcurrencyLimit = &w.ConcurrencyLimit
+		}
+		out.Workers = append(out.Workers, v)
 	}
+	out.WorkerSaturation = share(out.WorkerInProgressSteps, out.WorkerCapacity)
 	return out
+}
+
+// share is n/d, nil when d is 0.
+func share(n, d int64) *float64 {
+	if d <= 0 {
+		return nil
+	}
+	r := float64(n) / float64(d)
+	return &r
 }
 
 func (s *Server) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error) {

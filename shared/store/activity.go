@@ -139,12 +139,14 @@ func (s *Store) Activity(ctx context.Context, w ActivityWindow) (Activity, error
 		return err
 	})
 	var locks []int64
-	b.Queue(`SELECT liveness_lock, worker_id, namespaces, callables, started_at, last_seen_at
+	b.Queue(`SELECT liveness_lock, worker_id, namespaces, callables, started_at, last_seen_at,
+			max_concurrent, concurrency_limit
 		FROM workers w WHERE ` + fmt.Sprintf(heldLockSQL, "w.liveness_lock") + ` ORDER BY worker_id, started_at`).
 		Query(func(rows pgx.Rows) error {
 			var lock int64
 			var lw LiveWorker
-			_, err := pgx.ForEachRow(rows, []any{&lock, &lw.WorkerID, &lw.Namespaces, &lw.Callables, &lw.StartedAt, &lw.LastSeenAt},
+			_, err := pgx.ForEachRow(rows, []any{&lock, &lw.WorkerID, &lw.Namespaces, &lw.Callables, &lw.StartedAt, &lw.LastSeenAt,
+				&lw.MaxConcurrent, &lw.ConcurrencyLimit},
 				func() error {
 					locks = append(locks, lock)
 					out.Workers = append(out.Workers, WorkerLoad{LiveWorker: lw})

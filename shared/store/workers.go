@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,11 @@ type WorkerRegistration struct {
 	// Callables are the handler callables the worker runs; nil means every
 	// callable of its namespaces (it claims without routing).
 	Callables []string
+	// MaxConcurrent is the most step handlers the worker runs at once (its
+	// handlers.max_concurrent); ConcurrencyLimit the limit in force now
+	// (at most MaxConcurrent; lower while an adaptive worker has scaled
+	// down). 0 means unknown.
+	MaxConcurrent, ConcurrencyLimit int
 }
 
 // workerGrace is how long the row of a worker whose liveness lock is free
@@ -47,17 +53,22 @@ func (s *Store) RegisterWorker(ctx context.Context, w WorkerRegistration) error 
 	}
 	namespaces := slices.Compact(slices.Sorted(slices.Values(w.Namespaces)))
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO workers (liveness_lock, worker_id, namespaces, callables)
-		VALUES ($1, $2, $3, $4)
+	b.Queue(`INSERT INTO workers (liveness_lock, worker_id, namespaces, callables, max_concurrent, concurrency_limit)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (liveness_lock) DO UPDATE SET worker_id = EXCLUDED.worker_id,
-			namespaces = EXCLUDED.namespaces, callables = EXCLUDED.callables, last_seen_at = now()`,
-		w.Lock, w.WorkerID, namespaces, callables)
+			namespaces = EXCLUDED.namespaces, callables = EXCLUDED.callables,
+			max_concurrent = EXCLUDED.max_concurrent, concurrency_limit = EXCLUDED.concurrency_limit, last_seen_at = now()`,
+		w.Lock, w.WorkerID, namespaces, callables, w.MaxConcurrent, w.ConcurrencyLimit)
 	b.Queue(`DELETE FROM workers w WHERE w.last_seen_at < now() - $1 * interval '1 millisecond'
 		AND NOT `+fmt.Sprintf(heldLockSQL, "w.liveness_lock"), workerGrace.Milliseconds())
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 			return fmt.Errorf("registering worker %s: the schema has no workers table (migration 00005): run `tasker migrate up`: %w",
+				w.WorkerID, err)
+		}
+		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+			return fmt.Errorf("registering worker %s: the workers table has no capacity columns (migration 00014): run `tasker migrate up`: %w",
 				w.WorkerID, err)
 		}
 		return fmt.Errorf("registering worker %s: %w", w.WorkerID, err)
@@ -76,6 +87,7 @@ func (w WorkerRegistration) validate() error {
 	if len(w.Namespaces) == 0 {
 		problems = append(problems, "a worker serves at least one namespace")
 	}
+	problems = append(problems, capacityProblems(w.MaxConcurrent, w.ConcurrencyLimit)...)
 	for _, v := range append(slices.Clone(w.Namespaces), w.Callables...) {
 		if v == "" || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 			problems = append(problems, fmt.Sprintf("namespace or callable %q must be non-empty UTF-8 without NUL", v))
@@ -83,6 +95,38 @@ func (w WorkerRegistration) validate() error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: registering worker: %s", ErrInvalidInput, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// capacityProblems checks a worker's handler capacity: both figures at
+// least 0 (0: unknown), the limit in force at most the ceiling.
+func capacityProblems(maxConcurrent, limit int) []string {
+	var problems []string
+	if maxConcurrent < 0 || limit < 0 {
+		problems = append(problems, fmt.Sprintf("max concurrent (%d) and concurrency limit (%d) must not be negative", maxConcurrent, limit))
+	} else if maxConcurrent > 0 && limit > maxConcurrent {
+		problems = append(problems, fmt.Sprintf("concurrency limit %d exceeds max concurrent %d", limit, maxConcurrent))
+	}
+	if maxConcurrent > math.MaxInt32 || limit > math.MaxInt32 {
+		problems = append(problems, "max concurrent and concurrency limit must fit in 32 bits")
+	}
+	return problems
+}
+
+// UpdateWorkerConcurrency records the handler limit now in force of a
+// registered worker (its adaptive limit changed). It writes nothing per
+// step: a worker calls it only when the limit moves. A worker with no row
+// (not registered yet, or its row was dropped) is left alone: its next
+// registration writes the limit.
+func (s *Store) UpdateWorkerConcurrency(ctx context.Context, lock int64, limit int) error {
+	if problems := capacityProblems(0, limit); lock <= 0 || len(problems) > 0 {
+		return fmt.Errorf("%w: updating worker concurrency: liveness lock %d, limit %d (lock positive, limit 0 or more)",
+			ErrInvalidInput, lock, limit)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE workers SET concurrency_limit = $2
+		WHERE liveness_lock = $1 AND (max_concurrent = 0 OR $2 <= max_concurrent)`, lock, limit); err != nil {
+		return fmt.Errorf("updating worker concurrency: %w", err)
 	}
 	return nil
 }
@@ -103,11 +147,16 @@ type LiveWorker struct {
 	Callables  []string  `json:"callables" db:"callables"` // nil: every callable of its namespaces
 	StartedAt  time.Time `json:"started_at" db:"started_at"`
 	LastSeenAt time.Time `json:"last_seen_at" db:"last_seen_at"`
+	// MaxConcurrent and ConcurrencyLimit are the worker's handler ceiling
+	// and the limit in force (see WorkerRegistration); 0: unknown.
+	MaxConcurrent    int `json:"max_concurrent" db:"max_concurrent"`
+	ConcurrencyLimit int `json:"concurrency_limit" db:"concurrency_limit"`
 }
 
 // LiveWorkers lists the registered workers whose process is alive.
 func (s *Store) LiveWorkers(ctx context.Context) ([]LiveWorker, error) {
-	rows, err := s.pool.Query(ctx, `SELECT worker_id, namespaces, callables, started_at, last_seen_at
+	rows, err := s.pool.Query(ctx, `SELECT worker_id, namespaces, callables, started_at, last_seen_at,
+			max_concurrent, concurrency_limit
 		FROM workers w WHERE `+fmt.Sprintf(heldLockSQL, "w.liveness_lock")+` ORDER BY worker_id, started_at`)
 	if err != nil {
 		return nil, fmt.Errorf("listing live workers: %w", err)

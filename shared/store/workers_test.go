@@ -28,6 +28,8 @@ func TestRegisterWorkerRejectsBadInput(t *testing.T) {
 		"empty callable":  {Lock: 1, WorkerID: "w", Namespaces: []string{"ns"}, Callables: []string{""}},
 		"NUL in callable": {Lock: 1, WorkerID: "w", Namespaces: []string{"ns"}, Callables: []string{"a\x00b"}},
 		"long id":         {Lock: 1, WorkerID: string(make([]byte, 129)), Namespaces: []string{"ns"}},
+		"negative max":    {Lock: 1, WorkerID: "w", Namespaces: []string{"ns"}, MaxConcurrent: -1},
+		"limit over max":  {Lock: 1, WorkerID: "w", Namespaces: []string{"ns"}, MaxConcurrent: 4, ConcurrencyLimit: 5},
 	} {
 		err := e.store.RegisterWorker(e.ctx, w)
 		require.ErrorIs(t, err, store.ErrInvalidInput, name)
@@ -35,6 +37,43 @@ func TestRegisterWorkerRejectsBadInput(t *testing.T) {
 	live, err := e.store.LiveWorkers(e.ctx)
 	require.NoError(t, err)
 	require.Empty(t, live, "nothing was written")
+}
+
+// TestWorkerCapacity: a worker's handler ceiling and limit are recorded
+// when it registers, the limit follows UpdateWorkerConcurrency (never above
+// the ceiling), and a row written without them reads as 0 (unknown).
+func TestWorkerCapacity(t *testing.T) {
+	e := newEnv(t)
+	key, err := store.NewLivenessKey()
+	require.NoError(t, err)
+	sess, err := e.store.HoldLiveness(e.ctx, key)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, sess.Close(e.ctx)) })
+	require.NoError(t, e.store.RegisterWorker(e.ctx, store.WorkerRegistration{Lock: key, WorkerID: "w",
+		Namespaces: []string{"ns"}, MaxConcurrent: 8, ConcurrencyLimit: 2}))
+	capacity := func() (int, int) {
+		live, err := e.store.LiveWorkers(e.ctx)
+		require.NoError(t, err)
+		require.Len(t, live, 1)
+		return live[0].MaxConcurrent, live[0].ConcurrencyLimit
+	}
+	maxC, limit := capacity()
+	require.Equal(t, [2]int{8, 2}, [2]int{maxC, limit})
+
+	require.NoError(t, e.store.UpdateWorkerConcurrency(e.ctx, key, 6))
+	maxC, limit = capacity()
+	require.Equal(t, [2]int{8, 6}, [2]int{maxC, limit})
+	require.NoError(t, e.store.UpdateWorkerConcurrency(e.ctx, key, 9), "above the ceiling: not written")
+	_, limit = capacity()
+	require.Equal(t, 6, limit)
+	require.ErrorIs(t, e.store.UpdateWorkerConcurrency(e.ctx, key, -1), store.ErrInvalidInput)
+	require.ErrorIs(t, e.store.UpdateWorkerConcurrency(e.ctx, 0, 1), store.ErrInvalidInput)
+
+	// A row as a worker older than the capacity columns wrote it.
+	_, err = e.store.Pool().Exec(e.ctx, `UPDATE workers SET max_concurrent = DEFAULT, concurrency_limit = DEFAULT`)
+	require.NoError(t, err)
+	maxC, limit = capacity()
+	require.Equal(t, [2]int{0, 0}, [2]int{maxC, limit}, "unknown")
 }
 
 // TestRoutedClaimTakesOnlyServedCallables: a claim with callables takes only

@@ -31,6 +31,7 @@ async function overviewPage(main, params) {
   const queueChart = el("div", { id: "queue-chart" });
   const dlq = el("div", { class: "cards", id: "dlq" });
   const workers = el("tbody", { id: "workers" });
+  const workersTotal = el("p", { id: "workers-total" });
   const pick = el("select", { id: "window", "aria-label": "Time window",
     onchange: () => { location.hash = "#/?window=" + pick.value; } },
   ...Object.entries(WINDOWS).map(([k, v]) => el("option", { value: k, text: "last " + v.label, selected: k === win })));
@@ -46,9 +47,9 @@ async function overviewPage(main, params) {
         el("th", { text: "Oldest message (s)" }), el("th", { text: "Status" }))), queues)), queueChart)
       : notAllowed("the queues", "system:read"),
     el("h2", { text: "Workers" }),
-    analytics ? el("div", { class: "table-wrap" }, el("table", {},
+    analytics ? el("div", {}, workersTotal, el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { text: "Worker" }), el("th", { text: "Namespaces" }),
-        el("th", { text: "Steps in progress" }), el("th", { class: "hide-sm", text: "Last seen" }))), workers))
+        el("th", { text: "Steps in progress / capacity" }), el("th", { class: "hide-sm", text: "Last seen" }))), workers)))
       : notAllowed("the workers", "system:analytics_read"),
     el("h2", {}, "Dead letter queue ", can("dlq:read") ? el("a", { href: "#/dlq", class: "small", text: "(entries)" }) : null),
     dlqStats ? dlq : notAllowed("the DLQ figures", "dlq:stats"));
@@ -64,7 +65,7 @@ async function overviewPage(main, params) {
     sample(live.times, now);
     if (o) {
       sample(live.states, o.tasks_by_state);
-      drawOverview(o, states, charts, workers);
+      drawOverview(o, states, charts, workers, workersTotal);
     }
     if (h instanceof Error) health.textContent = "Health: " + h.message;
     else if (h) {
@@ -92,7 +93,7 @@ async function overviewPage(main, params) {
   every(5000, () => refresh().catch((e) => setStatus(e.message)));
 }
 
-function drawOverview(o, states, charts, workers) {
+function drawOverview(o, states, charts, workers, workersTotal) {
   states.replaceChildren(...TASK_STATES.map((s) => el("a", { class: "card", href: `#/tasks?state=${s}`, "data-count-state": s },
     el("div", { class: "n", text: String(o.tasks_by_state[s] || 0) }), el("div", { class: "l" }, stateBadge(s)))));
   const times = o.buckets.map((b) => b.start);
@@ -112,10 +113,26 @@ function drawOverview(o, states, charts, workers) {
     lineChart({ id: "chart-states", title: "Open tasks per state, live (sampled every 5 s while this page is open)",
       times: live.times.slice(-live.states.length),
       series: openStates.map((s, i) => ({ name: s.replaceAll("_", " "), cls: i % 6, values: live.states.map((c) => c[s] || 0) })) }));
-  const busiest = Math.max(1, ...o.workers.map((w) => w.in_progress_steps));
   workers.replaceChildren(...o.workers.map((w) => el("tr", { "data-worker": w.worker_id },
     el("td", { text: w.worker_id }), el("td", { text: w.namespaces.join(", ") }),
-    el("td", {}, el("meter", { min: 0, max: busiest, value: w.in_progress_steps, "aria-hidden": "true" }), " " + w.in_progress_steps),
+    el("td", { "data-saturation": w.saturation ?? "" }, saturationBar(w.in_progress_steps, w.capacity, w.saturation),
+      w.concurrency_limit != null && w.capacity != null && w.concurrency_limit < w.capacity
+        ? el("span", { class: "small muted", text: ` (limit now ${w.concurrency_limit})` }) : null),
     el("td", { class: "hide-sm", text: fmtTime(w.last_seen_at) }))));
   if (!o.workers.length) workers.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No live workers." })));
+  workersTotal.replaceChildren(...(o.worker_saturation == null ? [] : [
+    "All workers: ", saturationBar(o.worker_in_progress_steps, o.worker_capacity, o.worker_saturation), " handler slots busy"]));
+  workersTotal.dataset.saturation = o.worker_saturation ?? "";
+}
+
+// saturationBar shows steps in progress against a capacity: a meter
+// (green, then amber from 70 %, red from 90 %) and the same in words, so
+// the colour is never the only cue. Without a capacity (a worker that does
+// not report it) it shows the count alone.
+function saturationBar(inProgress, capacity, saturation) {
+  if (capacity == null || saturation == null) return el("span", { class: "saturation", text: `${inProgress} (capacity unknown)` });
+  const pct = Math.round(saturation * 100);
+  return el("span", { class: "saturation" },
+    el("meter", { min: 0, max: 1, low: 0.7, high: 0.9, optimum: 0, value: Math.min(1, saturation), "aria-hidden": "true" }),
+    el("span", { class: "saturation-text", text: ` ${inProgress}/${capacity} (${pct}%)` }));
 }
