@@ -244,22 +244,12 @@ func (s *Store) ReleaseOrphanedClaims(ctx context.Context, c Claimer, queue stri
 	b.Queue(`WITH m AS (
 			SELECT message->>'step_uuid' AS step FROM `+table+` WHERE vt > now()
 		), upd AS (
-			UPDATE workflow_steps SET state = 'enqueued', in_process = false, attempts = GREATEST(attempts - 1, 0),
-				claimed_by = NULL, claim_deadline = NULL, state_changed_at = now(), updated_at = now()
+			UPDATE workflow_steps SET `+unclaimSet+`
 			WHERE workflow_step_uuid IN (SELECT `+messageStepSQL+` FROM m)
 			  AND workflow_step_uuid <> ALL(COALESCE($3::uuid[], '{}'))
 			  AND state = 'in_progress' AND claimed_by = $1 AND claimer_lock IS NOT DISTINCT FROM NULLIF($2::bigint, 0)
 			RETURNING workflow_step_uuid, task_uuid
-		), hist AS (
-			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
-			SELECT u.workflow_step_uuid, u.task_uuid, x.f, x.t, x.e,
-				CASE WHEN x.o = 1 THEN jsonb_build_object('reason', 'claim_outcome_unknown', 'worker_id', $1::text) END
-			FROM upd u CROSS JOIN LATERAL (VALUES
-				(1, 'in_progress', 'waiting_for_retry', 'wait_for_retry'),
-				(2, 'waiting_for_retry', 'pending', 'retry'),
-				(3, 'pending', 'enqueued', 'enqueue')) AS x(o, f, t, e)
-			ORDER BY u.workflow_step_uuid, x.o
-		), vis AS (
+		), hist AS (`+unclaimedHistory("claim_outcome_unknown", "$1")+`), vis AS (
 			UPDATE `+table+` q SET vt = now() FROM upd
 			WHERE q.message->>'step_uuid' = upd.workflow_step_uuid::text AND q.vt > now()
 		)

@@ -44,23 +44,35 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 	var n int
 	err := s.pool.QueryRow(ctx, `
 		WITH upd AS (
-			UPDATE workflow_steps SET state = 'enqueued', in_process = false, attempts = GREATEST(attempts - 1, 0),
-				claimed_by = NULL, claim_deadline = NULL, state_changed_at = now(), updated_at = now()
+			UPDATE workflow_steps SET `+unclaimSet+`
 			WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
 			RETURNING workflow_step_uuid, task_uuid
-		), hist AS (
-			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
-			SELECT u.workflow_step_uuid, u.task_uuid, x.f, x.t, x.e,
-				CASE WHEN x.o = 1 THEN jsonb_build_object('reason', 'released', 'worker_id', $2::text) END
-			FROM upd u CROSS JOIN LATERAL (VALUES
-				(1, 'in_progress', 'waiting_for_retry', 'wait_for_retry'),
-				(2, 'waiting_for_retry', 'pending', 'retry'),
-				(3, 'pending', 'enqueued', 'enqueue')) AS x(o, f, t, e)
-			ORDER BY u.workflow_step_uuid, x.o
-		)
+		), hist AS (`+unclaimedHistory("released", "$2")+`)
 		SELECT count(*) FROM upd`, steps, workerID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("releasing claims: %w", err)
 	}
 	return n, nil
+}
+
+// unclaimSet is the SET list that gives a claimed step back to enqueued
+// without its attempt counting.
+const unclaimSet = `state = 'enqueued', in_process = false, attempts = GREATEST(attempts - 1, 0),
+	claimed_by = NULL, claim_deadline = NULL, state_changed_at = now(), updated_at = now()`
+
+// unclaimedHistory is the INSERT that records, for each step of the CTE upd
+// (workflow_step_uuid, task_uuid) given back by unclaimSet, the legal path
+// in_progress → waiting_for_retry → pending → enqueued, the first
+// transition carrying reason and the worker id in workerParam (e.g. "$2").
+func unclaimedHistory(reason, workerParam string) string {
+	return `
+			INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
+			SELECT u.workflow_step_uuid, u.task_uuid, x.f, x.t, x.e,
+				CASE WHEN x.o = 1 THEN jsonb_build_object('reason', '` + reason + `', 'worker_id', ` + workerParam + `::text) END
+			FROM upd u CROSS JOIN LATERAL (VALUES
+				(1, 'in_progress', 'waiting_for_retry', 'wait_for_retry'),
+				(2, 'waiting_for_retry', 'pending', 'retry'),
+				(3, 'pending', 'enqueued', 'enqueue')) AS x(o, f, t, e)
+			ORDER BY u.workflow_step_uuid, x.o
+		`
 }
