@@ -52,6 +52,19 @@ func spanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool
 	return attribute.Value{}, false
 }
 
+// lastFinalizeSpan checks that task has n finalization spans and returns
+// the last, after checking it is in the trace of the task's creation span
+// root and its child.
+func lastFinalizeSpan(t *testing.T, rec *tracetest.SpanRecorder, task uuid.UUID, root sdktrace.ReadOnlySpan, n int) sdktrace.ReadOnlySpan {
+	t.Helper()
+	finals := ended(rec, telemetry.SpanTaskFinal, task)
+	require.Len(t, finals, n)
+	f := finals[n-1]
+	require.Equal(t, root.SpanContext().TraceID(), f.SpanContext().TraceID(), "in the task's trace")
+	require.Equal(t, root.SpanContext().SpanID(), f.Parent().SpanID(), "a child of the creation span")
+	return f
+}
+
 func requireAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[attribute.Key]attribute.Value) {
 	t.Helper()
 	for key, w := range want {
@@ -83,11 +96,7 @@ func TestCancelledTaskIsFinalizedInItsTrace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, state.TaskCancelled, cancelled.State)
 
-	finals := ended(rec, telemetry.SpanTaskFinal, task.UUID)
-	require.Len(t, finals, 1)
-	f := finals[0]
-	require.Equal(t, root.SpanContext().TraceID(), f.SpanContext().TraceID(), "in the task's trace")
-	require.Equal(t, root.SpanContext().SpanID(), f.Parent().SpanID(), "a child of the creation span")
+	f := lastFinalizeSpan(t, rec, task.UUID, root, 1)
 	requireAttrs(t, f, map[attribute.Key]attribute.Value{
 		"task_state":                attribute.StringValue("cancelled"),
 		telemetry.AttrTaskEvent:     attribute.StringValue("cancel"),
@@ -128,11 +137,7 @@ func TestTaskFinishedByAStepFixIsFinalizedInItsTrace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, state.TaskComplete, h.taskState(task.UUID))
 
-	finals := ended(rec, telemetry.SpanTaskFinal, task.UUID)
-	require.Len(t, finals, 2)
-	f := finals[1]
-	require.Equal(t, root.SpanContext().TraceID(), f.SpanContext().TraceID(), "in the task's trace")
-	require.Equal(t, root.SpanContext().SpanID(), f.Parent().SpanID(), "a child of the creation span")
+	f := lastFinalizeSpan(t, rec, task.UUID, root, 2)
 	requireAttrs(t, f, map[attribute.Key]attribute.Value{
 		"task_state":            attribute.StringValue("complete"),
 		telemetry.AttrTaskEvent: attribute.StringValue("complete_manually"),
@@ -164,11 +169,7 @@ func TestStaleTaskIsFinalizedInItsTrace(t *testing.T) {
 	h.core.RunMaintenance(h.ctx)
 	require.Equal(t, state.TaskError, h.taskState(task.UUID))
 
-	finals := ended(rec, telemetry.SpanTaskFinal, task.UUID)
-	require.Len(t, finals, 1)
-	f := finals[0]
-	require.Equal(t, root.SpanContext().TraceID(), f.SpanContext().TraceID(), "in the task's trace")
-	require.Equal(t, root.SpanContext().SpanID(), f.Parent().SpanID(), "a child of the creation span")
+	f := lastFinalizeSpan(t, rec, task.UUID, root, 1)
 	requireAttrs(t, f, map[attribute.Key]attribute.Value{
 		"task_state":            attribute.StringValue("error"),
 		telemetry.AttrTaskEvent: attribute.StringValue("staleness_timeout"),
