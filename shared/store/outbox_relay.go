@@ -53,6 +53,25 @@ func (s *Store) WriteOutboxTx(ctx context.Context, tx pgx.Tx, msgs ...OutboxWrit
 	if tx == nil {
 		return fmt.Errorf("writing outbox: %w: no transaction", ErrInvalidInput)
 	}
+	b := &pgx.Batch{}
+	if err := QueueOutboxWrites(b, s.OutboxChannel(), msgs...); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("writing outbox: %w", Classify(err))
+	}
+	return nil
+}
+
+// QueueOutboxWrites adds to b the statements that write msgs to the message
+// outbox (and, when channel is not empty, announce them on it), for a
+// caller that runs b in its own transaction: the rows exist only if that
+// transaction commits. Queue names and payloads are checked first; a bad
+// one fails the call before anything is queued.
+func QueueOutboxWrites(b *pgx.Batch, channel string, msgs ...OutboxWrite) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	queues := make([]string, len(msgs))
 	payloads := make([]string, len(msgs))
 	delays := make([]int64, len(msgs))
@@ -65,15 +84,11 @@ func (s *Store) WriteOutboxTx(ctx context.Context, tx pgx.Tx, msgs ...OutboxWrit
 		}
 		queues[i], payloads[i], delays[i] = m.Queue, string(m.Payload), max(m.Delay, 0).Microseconds()
 	}
-	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO message_outbox (queue, payload, deliver_at)
 SELECT q, p::jsonb, now() + make_interval(secs => d / 1e6)
 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(q, p, d)`, queues, payloads, delays)
-	if ch := s.OutboxChannel(); ch != "" {
-		b.Queue(`SELECT pg_notify($1, '')`, ch)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("writing outbox: %w", Classify(err))
+	if channel != "" {
+		b.Queue(`SELECT pg_notify($1, '')`, channel)
 	}
 	return nil
 }
@@ -151,6 +166,24 @@ func (s *Store) NextOutboxDue(ctx context.Context) (time.Time, bool, error) {
 	var at *time.Time
 	if err := s.pool.QueryRow(ctx, `SELECT min(deliver_at) FROM message_outbox`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("reading next outbox row: %w", Classify(err))
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
+}
+
+// NextOutboxDueOf reports when the earliest outbox row of queue that is not
+// due yet becomes due, read through db (a pool or a transaction of the
+// Tasker schema); false when there is none.
+func NextOutboxDueOf(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, queue string,
+) (time.Time, bool, error) {
+	var at *time.Time
+	if err := db.QueryRow(ctx, `SELECT min(deliver_at) FROM message_outbox WHERE queue = $1 AND deliver_at > now()`,
+		queue).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("reading next outbox row of %s: %w", queue, Classify(err))
 	}
 	if at == nil {
 		return time.Time{}, false, nil

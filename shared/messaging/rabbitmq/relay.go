@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -188,25 +189,46 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// publish publishes rows grouped by queue, in order within each queue.
+// publish publishes rows grouped by target (the queue, or the route queue
+// of a routed message: see RouteQueue), in order within each target.
 func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) error {
-	var order []string
-	byQueue := map[string][]Message{}
+	type target struct{ queue, route string }
+	var order []target
+	byTarget := map[target][]Message{}
 	for _, row := range rows {
-		if _, ok := byQueue[row.Queue]; !ok {
-			order = append(order, row.Queue)
+		t := target{row.Queue, RouteOf(row.Payload)}
+		if _, ok := byTarget[t]; !ok {
+			order = append(order, t)
 		}
-		byQueue[row.Queue] = append(byQueue[row.Queue], Message{ID: row.ID, Payload: row.Payload, Timestamp: row.CreatedAt})
+		byTarget[t] = append(byTarget[t], Message{ID: row.ID, Payload: row.Payload, Timestamp: row.CreatedAt})
 	}
-	for _, q := range order {
-		err := r.pub.Publish(ctx, q, byQueue[q]...)
+	c := r.pub.c
+	for _, t := range order {
+		if err := messaging.ValidateQueueName(t.queue); err != nil {
+			return err
+		}
+		name := t.queue
+		if t.route != "" {
+			// Declared once per client: a route queue must exist before
+			// its first message, or the message would come back.
+			var err error
+			if name, err = c.DeclareRoute(ctx, t.queue, t.route); err != nil {
+				return err
+			}
+		}
+		err := r.pub.publish(ctx, name, byTarget[t]...)
 		if errors.Is(err, ErrUnroutable) {
-			// The queue does not exist yet: every message to it came back.
-			// Declare it and publish again.
-			if derr := r.pub.c.DeclareQueue(ctx, q); derr != nil {
+			// The queue does not exist yet (or was deleted): every message
+			// to it came back. Declare it and publish again.
+			derr := c.DeclareQueue(ctx, t.queue)
+			if derr == nil && t.route != "" {
+				c.forgetRoute(t.queue, t.route)
+				_, derr = c.DeclareRoute(ctx, t.queue, t.route)
+			}
+			if derr != nil {
 				return fmt.Errorf("%w (declaring it: %w)", err, derr)
 			}
-			err = r.pub.Publish(ctx, q, byQueue[q]...)
+			err = r.pub.publish(ctx, name, byTarget[t]...)
 		}
 		if err != nil {
 			return err
