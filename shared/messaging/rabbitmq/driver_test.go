@@ -216,3 +216,125 @@ func (w *prefixedWork) Defer(ctx context.Context, b *pgx.Batch, q string, r mess
 	}
 	return w.Work.Defer(ctx, b, n, r, until)
 }
+
+// newTestDriver is a driver on client c and a private schema, closed when
+// the test ends.
+func newTestDriver(t testing.TB, c *rabbitmq.Client) (*rabbitmq.Driver, *store.Store) {
+	t.Helper()
+	db := testdb.New(t)
+	pool := db.Pool(t, 4)
+	d, err := c.NewDriver(rabbitmq.DriverConfig{Pool: pool, Schema: db.Schema})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	st, err := store.New(store.Config{Pool: pool, Queue: d, Schema: db.Schema})
+	require.NoError(t, err)
+	return d, st
+}
+
+func claimOne(t testing.TB, d messaging.Driver, q string, o messaging.ClaimOptions) messaging.Message {
+	t.Helper()
+	var got []messaging.Message
+	eventually(t, "a message claimed", func() bool {
+		var err error
+		got, err = d.Claim(testCtx(t), q, o)
+		require.NoError(t, err)
+		return len(got) > 0
+	})
+	require.Len(t, got, 1)
+	return got[0]
+}
+
+func TestNewDriverRejectsBadConfig(t *testing.T) {
+	c, err := rabbitmq.New(rabbitmq.Config{URL: "amqp://guest:guest@127.0.0.1:5672/"})
+	require.NoError(t, err)
+	_, err = c.NewDriver(rabbitmq.DriverConfig{})
+	require.ErrorIs(t, err, rabbitmq.ErrInvalidConfig)
+	require.ErrorContains(t, err, "pool")
+	db := testdb.New(t)
+	_, err = c.NewDriver(rabbitmq.DriverConfig{Pool: db.Pool(t, 1), PollInterval: -time.Second})
+	require.ErrorIs(t, err, rabbitmq.ErrInvalidConfig)
+	require.ErrorContains(t, err, "PollInterval")
+}
+
+// TestDriverChannelLossGivesBack: when the connection drops, the broker
+// requeues what the driver held claimed; the driver's old receipts then do
+// nothing, and the message is claimed again with a higher read count.
+func TestDriverChannelLossGivesBack(t *testing.T) {
+	dialer := &cutDialer{}
+	c := newClient(t, func(cfg *rabbitmq.Config) { cfg.Dial = dialer.Dial })
+	d, _ := newTestDriver(t, c)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, d.Send(ctx, q, 0, json.RawMessage(`{"n":1}`)))
+	first := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour})
+	require.Equal(t, 1, first.ReadCount)
+
+	dialer.cut()
+	eventually(t, "reconnected", func() bool { st := c.Status(); return st.Connected && st.Connects == 2 })
+	again := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour})
+	require.Equal(t, first.ID, again.ID)
+	require.Equal(t, 2, again.ReadCount, "the broker counts the delivery lost with the channel")
+	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(first)), "a stale receipt does nothing")
+	st, err := d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Depth, "the current claim holds the message")
+	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(again)))
+	st, err = d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+}
+
+// TestDriverDropsSecondCopy: two copies of one message (a relay that
+// published twice) are one message to the driver: the second is acked
+// while the first is claimed.
+func TestDriverDropsSecondCopy(t *testing.T) {
+	c := newClient(t, nil)
+	d, _ := newTestDriver(t, c)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	p := newPublisher(t, c)
+	for range 2 {
+		require.NoError(t, p.Publish(ctx, q, rabbitmq.Message{ID: 42, Payload: json.RawMessage(`{"n":42}`)}))
+	}
+	m := claimOne(t, d, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
+	require.Equal(t, int64(42), m.ID)
+	none, err := d.Claim(ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
+	require.NoError(t, err)
+	require.Empty(t, none, "the copy was dropped")
+	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(m)))
+	st, err := d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Zero(t, st.Depth)
+}
+
+// TestDriverWorkWakesRelay: a committed unit of work that sent messages
+// wakes the relay of its process, which publishes them at once (this
+// relay would otherwise look only after an hour).
+func TestDriverWorkWakesRelay(t *testing.T) {
+	c := newClient(t, nil)
+	d, st := newTestDriver(t, c)
+	r, err := c.NewRelay(st, rabbitmq.RelayConfig{PollInterval: time.Hour})
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	// A row committed before the relay started is published by its first
+	// look; after that it sleeps.
+	tx, err := st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.WriteOutboxTx(ctx, tx, store.OutboxWrite{Queue: q, Payload: json.RawMessage(`{"n":0}`)}))
+	require.NoError(t, tx.Commit(ctx))
+	startRelay(t, r)
+	d.SetRelay(r)
+	eventually(t, "the relay's first look done", func() bool { return r.Published() == 1 })
+	w := d.NewWork()
+	tx, err = st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	b := &pgx.Batch{}
+	require.NoError(t, w.Send(ctx, b, q, 0, []json.RawMessage{json.RawMessage(`{"n":7,"callable":"x"}`)}))
+	require.NoError(t, tx.SendBatch(ctx, b).Close())
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, w.Finish(ctx, true))
+	m := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour, Routes: []string{"x"}})
+	require.JSONEq(t, `{"n":7,"callable":"x"}`, string(m.Payload))
+	require.Equal(t, int64(2), r.Published())
+}
