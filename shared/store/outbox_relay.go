@@ -29,6 +29,10 @@ type OutboxMessage struct {
 	CreatedAt time.Time
 }
 
+// BrokerWakeChannel is the NOTIFY channel on which outbox relays announce
+// the broker queues they published to (see RelayOutboxAnnouncing).
+func BrokerWakeChannel(schema string) string { return schema + ".broker_wake" }
+
 // OutboxChannel is the NOTIFY channel on which WriteOutboxTx announces new
 // rows, so relays wake without polling.
 func OutboxChannel(schema string) string { return schema + ".message_outbox" }
@@ -110,6 +114,18 @@ func (s *Store) OutboxChannel() string {
 // so a message can be published more than once, never lost. It returns how
 // many rows were published.
 func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(ctx context.Context, msgs []OutboxMessage) error) (int, error) {
+	return s.RelayOutboxAnnouncing(ctx, limit, "", func(ctx context.Context, msgs []OutboxMessage) ([]string, error) {
+		return nil, publish(ctx, msgs)
+	})
+}
+
+// RelayOutboxAnnouncing is RelayOutbox whose publish also returns payloads
+// to NOTIFY on channel in the same transaction: the notifications are
+// delivered when the rows' delete commits, after the broker confirmed the
+// messages, so a consumer woken by one finds its messages in the broker.
+func (s *Store) RelayOutboxAnnouncing(ctx context.Context, limit int, channel string,
+	publish func(ctx context.Context, msgs []OutboxMessage) ([]string, error),
+) (int, error) {
 	if limit < 1 {
 		return 0, fmt.Errorf("relaying outbox: %w: limit %d, want at least 1", ErrInvalidInput, limit)
 	}
@@ -131,7 +147,8 @@ ORDER BY deliver_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
-		if err := publish(ctx, msgs); err != nil {
+		announce, err := publish(ctx, msgs)
+		if err != nil {
 			return &publishError{err}
 		}
 		ids := make([]int64, len(msgs))
@@ -140,6 +157,11 @@ ORDER BY deliver_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM message_outbox WHERE id = ANY($1)`, ids); err != nil {
 			return err
+		}
+		if channel != "" && len(announce) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, channel, announce); err != nil {
+				return err
+			}
 		}
 		n = len(msgs)
 		return nil

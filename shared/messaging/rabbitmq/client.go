@@ -48,9 +48,10 @@ type Client struct {
 	status Status
 	// declared caches the delay buckets declared on the broker.
 	declared map[time.Duration]bool
-	// routes maps a work queue to the route queues declared through this
-	// client (route → route queue): an unrouted claim reads them too.
-	routes map[string]map[string]string
+	// routes maps a work queue to the route queues known to exist
+	// (declared through this client, or seen): an unrouted claim reads them
+	// too.
+	routes map[string]map[string]bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -63,7 +64,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), declared: map[time.Duration]bool{},
-		routes: map[string]map[string]string{}}, nil
+		routes: map[string]map[string]bool{}}, nil
 }
 
 // Config returns the client's configuration with defaults applied.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -29,8 +31,16 @@ type DriverConfig struct {
 	// store.OutboxChannel(Schema) so that relays wake at once ("" sends no
 	// notification: relays find the rows on their poll).
 	Schema string
-	// PollInterval is how often a subscription asks the broker whether
-	// its queue has ready messages (see Subscribe). Default 500ms.
+	// Listener, when set, receives the relays' announcements of the queues
+	// they published to (store.BrokerWakeChannel(Schema); see
+	// RelayConfig.Announce): subscribers wake at once, and claims read the
+	// queues announced. Without it, messages other processes send are
+	// found by the fallback sweep only.
+	Listener *pgnotify.Listener
+	// PollInterval is the fallback sweep: this often a subscription is
+	// woken and the next claim reads every queue it covers, also those it
+	// found empty before and heard nothing of since (see Claim). Default
+	// 500ms.
 	PollInterval time.Duration
 	// Logger; default the client's.
 	Logger *slog.Logger
@@ -73,13 +83,26 @@ type Driver struct {
 	leases  map[leaseKey]*lease
 	delayed map[string][]time.Time // queue → due times of this driver's delayed sends
 	rot     int                    // rotates the order in which a claim reads its queues
-	closed  bool
 
 	subMu     sync.Mutex
 	subs      map[string]map[chan struct{}]struct{}
 	subWG     sync.WaitGroup
 	done      chan struct{} // closed by Close: the subscription polls end
 	closeOnce sync.Once
+	announced *pgnotify.Subscription
+
+	// hints say which broker queues a claim may skip (see Claim).
+	hintMu  sync.Mutex
+	hints   map[string]*hint
+	sweepAt map[string]time.Time // work queue → next full sweep
+	timers  map[*time.Timer]struct{}
+}
+
+// hint is what the driver knows of one broker queue: found empty by a get,
+// and nothing announced or sent to it since (ver counts the news).
+type hint struct {
+	empty bool
+	ver   uint64
 }
 
 type leaseKey struct {
@@ -116,9 +139,65 @@ func (c *Client) NewDriver(cfg DriverConfig) (*Driver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = c.log
 	}
-	return &Driver{c: c, cfg: cfg, log: cfg.Logger, pub: c.NewPublisher(),
+	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, pub: c.NewPublisher(),
 		leases: map[leaseKey]*lease{}, delayed: map[string][]time.Time{},
-		subs: map[string]map[chan struct{}]struct{}{}, done: make(chan struct{})}, nil
+		subs: map[string]map[chan struct{}]struct{}{}, done: make(chan struct{}),
+		hints: map[string]*hint{}, sweepAt: map[string]time.Time{}, timers: map[*time.Timer]struct{}{}}
+	if cfg.Listener != nil && cfg.Schema != "" {
+		d.announced = cfg.Listener.SubscribeFunc(store.BrokerWakeChannel(cfg.Schema), "", func(n pgnotify.Notification) {
+			queue, target, ok := strings.Cut(n.Payload, " ")
+			if !ok {
+				return
+			}
+			if target != queue {
+				d.c.noteRoute(queue, target)
+			}
+			d.news(queue, target)
+		})
+	}
+	return d, nil
+}
+
+// news notes that target (queue or one of its route queues) may hold
+// messages, and wakes queue's subscribers.
+func (d *Driver) news(queue, target string) {
+	d.hintMu.Lock()
+	h := d.hints[target]
+	if h == nil {
+		h = &hint{}
+		d.hints[target] = h
+	}
+	h.empty = false
+	h.ver++
+	d.hintMu.Unlock()
+	d.wake(queue)
+}
+
+// newsAfter calls news after delay (a delayed message's due time), unless
+// the driver closed.
+func (d *Driver) newsAfter(delay time.Duration, queue, target string) {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	if d.closed() {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(delay, func() {
+		d.hintMu.Lock()
+		delete(d.timers, t)
+		d.hintMu.Unlock()
+		d.news(queue, target)
+	})
+	d.timers[t] = struct{}{}
+}
+
+func (d *Driver) closed() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // SetRelay makes the driver wake r after a unit of work committed sends
@@ -130,9 +209,17 @@ func (d *Driver) SetRelay(r *Relay) { d.relay.Store(r) }
 // requeues every message still claimed.
 func (d *Driver) Close() error {
 	d.closeOnce.Do(func() { close(d.done) })
+	if d.announced != nil {
+		d.announced.Close()
+	}
 	d.subWG.Wait()
+	d.hintMu.Lock()
+	for t := range d.timers {
+		t.Stop()
+		delete(d.timers, t)
+	}
+	d.hintMu.Unlock()
 	d.mu.Lock()
-	d.closed = true
 	d.dropLeases()
 	if d.ch != nil {
 		_ = d.ch.Close()
@@ -187,6 +274,11 @@ func (d *Driver) Send(ctx context.Context, queue string, delay time.Duration, pa
 		if err := d.pub.publish(ctx, target, byTarget[target]...); err != nil {
 			return err
 		}
+		if delay > 0 {
+			d.newsAfter(delay, queue, target)
+		} else {
+			d.news(queue, target)
+		}
 	}
 	if delay > 0 {
 		d.mu.Lock()
@@ -194,8 +286,6 @@ func (d *Driver) Send(ctx context.Context, queue string, delay time.Duration, pa
 			d.delayed[queue] = append(d.delayed[queue], now.Add(delay))
 		}
 		d.mu.Unlock()
-	} else {
-		d.wake(queue)
 	}
 	return nil
 }
@@ -204,7 +294,7 @@ func (d *Driver) Send(ctx context.Context, queue string, delay time.Duration, pa
 // channel closed, its leases are void (the broker requeued their messages).
 // Called with d.mu held.
 func (d *Driver) channel(ctx context.Context) (*amqp.Channel, error) {
-	if d.closed {
+	if d.closed() {
 		return nil, ErrClosed
 	}
 	if d.ch != nil && !d.ch.IsClosed() {
@@ -241,19 +331,30 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 	if o.N <= 0 || (o.Routes != nil && len(o.Routes) == 0) {
 		return nil, nil
 	}
+	sweep := d.sweep(queue)
 	var targets []string
 	if o.Routes == nil {
 		targets = append([]string{queue}, d.c.knownRoutes(queue)...)
 	} else {
 		for _, r := range o.Routes {
-			name, err := d.c.DeclareRoute(ctx, queue, r)
-			if err != nil {
-				return nil, err
+			name := RouteQueue(queue, r)
+			if slices.Contains(targets, name) {
+				continue
 			}
-			if !slices.Contains(targets, name) {
+			known := d.c.knownRoute(queue, name)
+			if !known && sweep {
+				var err error
+				if known, err = d.c.routeExists(ctx, queue, name); err != nil {
+					return nil, err
+				}
+			}
+			if known {
 				targets = append(targets, name)
 			}
 		}
+	}
+	if !sweep {
+		targets = d.worthReading(targets)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -273,6 +374,7 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 			if len(out) == o.N {
 				break
 			}
+			ver := d.version(target)
 			m, ok, err := d.get(ctx, ch, queue, target, o.Visibility)
 			if err != nil {
 				return d.giveBack(out, fmt.Errorf("claiming from %s: %w", target, err))
@@ -280,6 +382,8 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 			if ok {
 				out = append(out, m)
 				active = append(active, target)
+			} else {
+				d.foundEmpty(target, ver)
 			}
 		}
 		targets = active
@@ -296,13 +400,86 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 	return out, nil
 }
 
+// sweep reports whether this claim of queue is a sweep (at most one every
+// PollInterval per work queue): a sweep reads every queue the claim covers
+// and looks for route queues not known yet, so that messages that arrive
+// unannounced (sent by a process without a relay's announcement, released
+// by a delay bucket, given back by another process) are found.
+func (d *Driver) sweep(queue string) bool {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	now := time.Now()
+	if now.Before(d.sweepAt[queue]) {
+		return false
+	}
+	d.sweepAt[queue] = now.Add(d.cfg.PollInterval)
+	return true
+}
+
+// worthReading drops from targets the broker queues found empty with no
+// news since.
+func (d *Driver) worthReading(targets []string) []string {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	out := targets[:0]
+	for _, t := range targets {
+		if h := d.hints[t]; h == nil || !h.empty {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// version is target's news count, read before a get.
+func (d *Driver) version(target string) uint64 {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	if h := d.hints[target]; h != nil {
+		return h.ver
+	}
+	return 0
+}
+
+// foundEmpty notes that a get found target empty, unless news came while
+// it ran.
+func (d *Driver) foundEmpty(target string, ver uint64) {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	h := d.hints[target]
+	if h == nil {
+		h = &hint{}
+		d.hints[target] = h
+	}
+	if h.ver == ver {
+		h.empty = true
+	}
+}
+
 // giveBack requeues what a failed claim took and returns err. Called with
 // d.mu held.
 func (d *Driver) giveBack(msgs []messaging.Message, err error) ([]messaging.Message, error) {
 	for _, m := range msgs {
-		d.settle(leaseKey{m.Queue, m.ID}, func(l *lease) error { return l.ch.Nack(l.tag, false, true) })
+		d.requeue(leaseKey{m.Queue, m.ID})
 	}
 	return nil, err
+}
+
+// requeue gives the message of key's lease back to its queue at once.
+// Called with d.mu held.
+func (d *Driver) requeue(key leaseKey) error {
+	l := d.leases[key]
+	if l == nil {
+		return nil
+	}
+	err := d.settle(key, func(l *lease) error { return l.ch.Nack(l.tag, false, true) })
+	// Not d.news: subscribers are woken by the caller, outside d.mu.
+	d.hintMu.Lock()
+	if h := d.hints[l.target]; h != nil {
+		h.empty = false
+		h.ver++
+	}
+	d.hintMu.Unlock()
+	return err
 }
 
 // get takes one message of target and leases it. Messages that came early
@@ -356,7 +533,7 @@ func (d *Driver) expire(key leaseKey, l *lease) {
 		d.mu.Unlock()
 		return
 	}
-	d.settle(key, func(l *lease) error { return l.ch.Nack(l.tag, false, true) })
+	_ = d.requeue(key)
 	d.mu.Unlock()
 	d.wake(key.queue)
 }
@@ -419,7 +596,7 @@ func (d *Driver) Nack(ctx context.Context, queue string, delay time.Duration, re
 		}
 		key := leaseKey{queue, r.ID}
 		if delay <= 0 {
-			errs = append(errs, d.settle(key, func(l *lease) error { return l.ch.Nack(l.tag, false, true) }))
+			errs = append(errs, d.requeue(key))
 			continue
 		}
 		err := d.pub.publish(ctx, l.target, Message{ID: r.ID, Payload: l.payload, Delay: delay,
@@ -431,6 +608,7 @@ func (d *Driver) Nack(ctx context.Context, queue string, delay time.Duration, re
 		}
 		errs = append(errs, d.settle(key, func(l *lease) error { return l.ch.Ack(l.tag, false) }))
 		d.delayed[queue] = append(d.delayed[queue], time.Now().Add(delay))
+		d.newsAfter(delay, queue, l.target)
 	}
 	d.mu.Unlock()
 	if delay <= 0 {
@@ -528,10 +706,10 @@ func (d *Driver) NextVisible(ctx context.Context, queue string) (time.Time, bool
 	return at, !at.IsZero(), nil
 }
 
-// Subscribe returns a channel woken when queue may have ready messages:
-// at once by this driver's own sends and give-backs, and, for messages
-// other processes send or the delay buckets release, when a poll every
-// PollInterval finds ready messages in the queue or its known route queues.
+// Subscribe returns a channel woken when queue may have ready messages: at
+// once by this driver's own sends and give-backs, by the relays'
+// announcements (DriverConfig.Listener), when a delayed message this driver
+// sent is due, and every PollInterval for the fallback sweep (see Claim).
 func (d *Driver) Subscribe(queue string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	stop := make(chan struct{})
@@ -542,7 +720,7 @@ func (d *Driver) Subscribe(queue string) (<-chan struct{}, func()) {
 	d.subs[queue][ch] = struct{}{}
 	d.subWG.Add(1)
 	d.subMu.Unlock()
-	go d.poll(queue, ch, stop)
+	go d.poll(ch, stop)
 	var once sync.Once
 	return ch, func() {
 		once.Do(func() {
@@ -554,9 +732,8 @@ func (d *Driver) Subscribe(queue string) (<-chan struct{}, func()) {
 	}
 }
 
-// poll wakes ch while queue has ready messages, until stop closes or the
-// driver closes.
-func (d *Driver) poll(queue string, ch chan struct{}, stop chan struct{}) {
+// poll wakes ch every PollInterval, until stop closes or the driver closes.
+func (d *Driver) poll(ch chan struct{}, stop chan struct{}) {
 	defer d.subWG.Done()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
@@ -568,14 +745,9 @@ func (d *Driver) poll(queue string, ch chan struct{}, stop chan struct{}) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d.cfg.PollInterval)
-		st, err := d.Stats(ctx, queue)
-		cancel()
-		if err == nil && st.Visible > 0 {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+		select {
+		case ch <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rabbitmq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -25,7 +26,10 @@ import (
 // routes' queues, so it never takes, holds or gives back a message it
 // cannot run. Route queues are declared before their first message (by the
 // sender or the relay) and by the first claim of their route, once per
-// client.
+// client. A claim does not declare route queues: a route queue that does
+// not exist holds no message; claims look for the route queues they do not
+// know yet on their sweeps (see Driver.Claim), and learn of new ones from
+// the relays' announcements.
 
 // RouteOf returns the route a payload names (its messaging.RouteKey
 // string), or "" when it names none.
@@ -61,10 +65,7 @@ func (c *Client) DeclareRoute(ctx context.Context, queue, route string) (string,
 		return "", err
 	}
 	name := RouteQueue(queue, route)
-	c.mu.Lock()
-	_, done := c.routes[queue][route]
-	c.mu.Unlock()
-	if done {
+	if c.knownRoute(queue, name) {
 		return name, nil
 	}
 	err := c.withChannel(ctx, func(ch *amqp.Channel) error {
@@ -80,19 +81,51 @@ func (c *Client) DeclareRoute(ctx context.Context, queue, route string) (string,
 	if err != nil {
 		return "", err
 	}
-	c.mu.Lock()
-	if c.routes[queue] == nil {
-		c.routes[queue] = map[string]string{}
-	}
-	c.routes[queue][route] = name
-	c.mu.Unlock()
+	c.noteRoute(queue, name)
 	return name, nil
+}
+
+// knownRoute reports whether the route queue name of queue is known to
+// exist (declared through this client, or seen).
+func (c *Client) knownRoute(queue, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.routes[queue][name]
+}
+
+// noteRoute records that the route queue name of queue exists.
+func (c *Client) noteRoute(queue, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.routes[queue] == nil {
+		c.routes[queue] = map[string]bool{}
+	}
+	c.routes[queue][name] = true
+}
+
+// routeExists asks the broker whether the route queue name of queue
+// exists (a passive declare on a channel of its own, which the broker
+// closes when it does not), and records it when it does.
+func (c *Client) routeExists(ctx context.Context, queue, name string) (bool, error) {
+	err := c.withChannel(ctx, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclarePassive(name, true, false, false, false, queueArgs(queue))
+		return err
+	})
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking for route queue %s: %w", name, err)
+	}
+	c.noteRoute(queue, name)
+	return true, nil
 }
 
 // forgetRoute drops a route queue from the cache (it was deleted under us).
 func (c *Client) forgetRoute(queue, route string) {
 	c.mu.Lock()
-	delete(c.routes[queue], route)
+	delete(c.routes[queue], RouteQueue(queue, route))
 	c.mu.Unlock()
 }
 
@@ -102,7 +135,7 @@ func (c *Client) knownRoutes(queue string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]string, 0, len(c.routes[queue]))
-	for _, name := range c.routes[queue] {
+	for name := range c.routes[queue] {
 		out = append(out, name)
 	}
 	sort.Strings(out)
