@@ -338,3 +338,61 @@ func TestDriverWorkWakesRelay(t *testing.T) {
 	require.JSONEq(t, `{"n":7,"callable":"x"}`, string(m.Payload))
 	require.Equal(t, int64(2), r.Published())
 }
+
+// TestDriverWokenByAnnouncement: a relay announces the queues it published
+// to; a driver of another process that listens wakes its subscribers and
+// claims from the announced route queue between its sweeps (this one
+// sweeps once an hour).
+func TestDriverWokenByAnnouncement(t *testing.T) {
+	c := newClient(t, nil)
+	db := testdb.New(t)
+	pool := db.Pool(t, 4)
+	cc, err := pgx.ParseConfig(db.URL)
+	require.NoError(t, err)
+	l, err := pgnotify.New(pgnotify.Config{ConnConfig: cc})
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(l.Stop)
+	require.NoError(t, l.WaitReady(ctx))
+	// Two processes: two clients.
+	newDriver := func(c *rabbitmq.Client, listener *pgnotify.Listener) *rabbitmq.Driver {
+		d, err := c.NewDriver(rabbitmq.DriverConfig{Pool: pool, Schema: db.Schema, Listener: listener, PollInterval: time.Hour})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, d.Close()) })
+		return d
+	}
+	sender, receiver := newDriver(c, nil), newDriver(newClient(t, nil), l)
+	st, err := store.New(store.Config{Pool: pool, Queue: sender, Schema: db.Schema})
+	require.NoError(t, err)
+	r, err := c.NewRelay(st, rabbitmq.RelayConfig{PollInterval: time.Hour, Announce: store.BrokerWakeChannel(db.Schema)})
+	require.NoError(t, err)
+	startRelay(t, r)
+	sender.SetRelay(r)
+	q := newQueue(t, c)
+
+	wake, unsubscribe := receiver.Subscribe(q)
+	defer unsubscribe()
+	routed := messaging.ClaimOptions{N: 1, Visibility: time.Hour, Routes: []string{"late"}}
+	none, err := receiver.Claim(ctx, q, routed) // the sweep: nothing yet
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	w := sender.NewWork()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	b := &pgx.Batch{}
+	require.NoError(t, w.Send(ctx, b, q, 0, []json.RawMessage{json.RawMessage(`{"n":1,"callable":"late"}`)}))
+	require.NoError(t, tx.SendBatch(ctx, b).Close())
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, w.Finish(ctx, true))
+	select {
+	case <-wake:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no wake-up from the relay's announcement")
+	}
+	got, err := receiver.Claim(ctx, q, routed)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "the announced route queue is read between sweeps")
+	require.JSONEq(t, `{"n":1,"callable":"late"}`, string(got[0].Payload))
+}
