@@ -103,7 +103,7 @@ func connectBroker(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, 
 		return nil, fmt.Errorf("connecting to rabbitmq at %s: %w", config.RedactSecrets(cfg.Queues.RabbitMQ.URL), err)
 	}
 	b.driver, err = c.NewDriver(rabbitmq.DriverConfig{Pool: pool, Schema: cfg.Database.Schema, Listener: l,
-		PollInterval: cfg.Queues.PollInterval, Logger: log})
+		PollInterval: cfg.Queues.PollInterval, MaxDeliveries: settings.MaxDeliveries, Logger: log})
 	if err != nil {
 		b.close(log)
 		return nil, err

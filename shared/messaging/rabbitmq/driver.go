@@ -42,6 +42,11 @@ type DriverConfig struct {
 	// found empty before and heard nothing of since (see Claim). Default
 	// 500ms.
 	PollInterval time.Duration
+	// MaxDeliveries dead-letters a message delivered more often than this
+	// (its ReadCount above it) into {queue}_dlq instead of claiming it: a
+	// message that kills or stalls its claimer every time stops
+	// circulating. 0 means no limit.
+	MaxDeliveries int
 	// Logger; default the client's.
 	Logger *slog.Logger
 }
@@ -129,6 +134,9 @@ var _ messaging.Driver = (*Driver)(nil)
 func (c *Client) NewDriver(cfg DriverConfig) (*Driver, error) {
 	if cfg.Pool == nil {
 		return nil, fmt.Errorf("%w: the driver needs the Tasker database pool", ErrInvalidConfig)
+	}
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("%w: driver MaxDeliveries must not be negative, got %d", ErrInvalidConfig, cfg.MaxDeliveries)
 	}
 	if cfg.PollInterval < 0 {
 		return nil, fmt.Errorf("%w: driver PollInterval must not be negative, got %s", ErrInvalidConfig, cfg.PollInterval)
@@ -508,6 +516,14 @@ func (d *Driver) get(ctx context.Context, ch *amqp.Channel, queue, target string
 				}
 				continue
 			}
+		}
+		if d.cfg.MaxDeliveries > 0 && reads > d.cfg.MaxDeliveries {
+			d.log.Warn("rabbitmq message dead-lettered after too many deliveries",
+				"queue", queue, "id", id, "deliveries", reads-1, "max", d.cfg.MaxDeliveries)
+			if err := ch.Reject(raw.DeliveryTag, false); err != nil {
+				return messaging.Message{}, false, err
+			}
+			continue
 		}
 		key := leaseKey{queue, id}
 		if _, dup := d.leases[key]; dup {

@@ -396,3 +396,30 @@ func TestDriverWokenByAnnouncement(t *testing.T) {
 	require.Len(t, got, 1, "the announced route queue is read between sweeps")
 	require.JSONEq(t, `{"n":1,"callable":"late"}`, string(got[0].Payload))
 }
+
+// TestDriverDeadLettersPastMaxDeliveries: a message delivered more often
+// than MaxDeliveries goes to its dead-letter queue instead of being
+// claimed again.
+func TestDriverDeadLettersPastMaxDeliveries(t *testing.T) {
+	c := newClient(t, nil)
+	db := testdb.New(t)
+	d, err := c.NewDriver(rabbitmq.DriverConfig{Pool: db.Pool(t, 2), MaxDeliveries: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	ctx := testCtx(t)
+	q := newQueue(t, c)
+	require.NoError(t, d.Send(ctx, q, 0, json.RawMessage(`{"n":1}`)))
+	for reads := 1; reads <= 2; reads++ {
+		m := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour})
+		require.Equal(t, reads, m.ReadCount)
+		require.NoError(t, d.Nack(ctx, q, 0, messaging.ReceiptOf(m)))
+	}
+	eventually(t, "dead-lettered", func() bool {
+		got, err := d.Claim(ctx, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour})
+		require.NoError(t, err)
+		require.Empty(t, got, "the third delivery is not claimed")
+		st, err := c.Stats(ctx, rabbitmq.DLQName(q))
+		require.NoError(t, err)
+		return st.Ready == 1
+	})
+}
