@@ -26,7 +26,8 @@ func BrokerVHost(t testing.TB) string {
 		}
 		t.Skip(why + ": skipping; set TASKER_REQUIRE_RABBITMQ=1 to fail instead")
 	}
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:5672", 2*time.Second)
+	dialer := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := dialer.DialContext(context.Background(), "tcp", "127.0.0.1:5672")
 	if err != nil {
 		skip("RabbitMQ not reachable at 127.0.0.1:5672")
 		return ""

@@ -467,7 +467,11 @@ func (d *Driver) foundEmpty(target string, ver uint64) {
 // d.mu held.
 func (d *Driver) giveBack(msgs []messaging.Message, err error) ([]messaging.Message, error) {
 	for _, m := range msgs {
-		d.requeue(leaseKey{m.Queue, m.ID})
+		if rerr := d.requeue(leaseKey{m.Queue, m.ID}); rerr != nil {
+			// Its channel is failing: the broker requeues it when the
+			// channel closes.
+			d.log.Warn("giving back a claimed message failed", "queue", m.Queue, "id", m.ID, "err", rerr)
+		}
 	}
 	return nil, err
 }
