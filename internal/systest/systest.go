@@ -20,6 +20,7 @@ import (
 	"github.com/tasker-go/tasker/orchestration/web"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
+	"github.com/tasker-go/tasker/shared/messaging/rabbitmq"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/telemetry"
 	"github.com/tasker-go/tasker/shared/template"
@@ -50,6 +51,9 @@ type Options struct {
 	PoolSize int32
 	// PollInterval is the queues' fallback poll (default 200ms).
 	PollInterval time.Duration
+	// RabbitMQURL, when set, runs the system on the rabbitmq queue backend
+	// with this broker URL (see BrokerVHost for a private one).
+	RabbitMQURL string
 	// Tracer, when set, sees every statement of the system's connections
 	// (pool, LISTEN, leader-election and liveness connections).
 	Tracer pgx.QueryTracer
@@ -98,6 +102,11 @@ func Start(t testing.TB, opts Options) *System {
 	cfg.Database.URL, cfg.Database.Schema = s.DB.URL, s.DB.Schema
 	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = int(opts.PoolSize), 0
 	cfg.Queues.PollInterval = opts.PollInterval
+	if opts.RabbitMQURL != "" {
+		cfg.Queues.Backend = config.BackendRabbitMQ
+		cfg.Queues.RabbitMQ.URL = opts.RabbitMQURL
+		cfg.Queues.RabbitMQ.OutboxPollInterval = opts.PollInterval
+	}
 	ocfg := cfg.Orchestration
 	ocfg.Web.Enabled = false // served over httptest below
 	ocfg.Web.BindAddress = "127.0.0.1:0"
@@ -174,3 +183,7 @@ func (s *System) StartWorker(id string, opts Options, tpls []*template.Template)
 	s.Workers = append(s.Workers, w)
 	return w
 }
+
+// Broker is the system's RabbitMQ connection (nil on the postgres
+// backend).
+func (s *System) Broker() *rabbitmq.Client { return s.infra.Broker }

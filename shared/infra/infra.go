@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,7 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/messaging/rabbitmq"
 	"github.com/tasker-go/tasker/shared/pgnotify"
 	"github.com/tasker-go/tasker/shared/store"
 )
@@ -40,6 +42,91 @@ type Infra struct {
 	Queue      messaging.Driver
 	Store      *store.Store
 	Logger     *slog.Logger
+	// Broker is the RabbitMQ connection when queues.backend is rabbitmq
+	// (nil otherwise); its health is Broker.Status().
+	Broker *rabbitmq.Client
+
+	// broker holds what the rabbitmq backend runs beside the store.
+	broker *brokerParts
+}
+
+// brokerParts are the rabbitmq backend's pieces: the driver, and the outbox
+// relay every process runs (the store's units of work write outbox rows in
+// every process; relays share the rows, each row published by one).
+type brokerParts struct {
+	client *rabbitmq.Client
+	driver *rabbitmq.Driver
+	relay  *rabbitmq.Relay
+	wake   *pgnotify.Subscription
+}
+
+// close stops the relay, closes the driver (the broker requeues what it
+// held claimed) and closes the connection.
+func (b *brokerParts) close(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if b.relay != nil {
+		if err := b.relay.Stop(ctx); err != nil {
+			log.Warn("stopping the outbox relay", "err", err)
+		}
+	}
+	if b.wake != nil {
+		b.wake.Close()
+	}
+	if b.driver != nil {
+		if err := b.driver.Close(); err != nil {
+			log.Warn("closing the rabbitmq driver", "err", err)
+		}
+	}
+	if err := b.client.Stop(ctx); err != nil {
+		log.Warn("closing the rabbitmq connection", "err", err)
+	}
+}
+
+// connectBroker starts the rabbitmq backend: the connection (waiting for
+// it up to the configured connect timeout), the driver and, once the store
+// exists (see startRelay), the relay.
+func connectBroker(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, l *pgnotify.Listener, name string, log *slog.Logger) (*brokerParts, error) {
+	settings := rabbitmq.FromConfig(cfg.Queues.RabbitMQ, name, log)
+	c, err := rabbitmq.New(settings.Conn)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	b := &brokerParts{client: c}
+	waitCtx, cancel := context.WithTimeout(ctx, max(c.Config().DialTimeout, time.Second))
+	defer cancel()
+	if err := c.WaitConnected(waitCtx); err != nil {
+		b.close(log)
+		return nil, fmt.Errorf("connecting to rabbitmq at %s: %w", config.RedactSecrets(cfg.Queues.RabbitMQ.URL), err)
+	}
+	b.driver, err = c.NewDriver(rabbitmq.DriverConfig{Pool: pool, Schema: cfg.Database.Schema, Listener: l,
+		PollInterval: cfg.Queues.PollInterval, MaxDeliveries: settings.MaxDeliveries, Logger: log})
+	if err != nil {
+		b.close(log)
+		return nil, err
+	}
+	return b, nil
+}
+
+// startRelay starts the process's outbox relay, woken by the outbox's
+// NOTIFY on l.
+func (b *brokerParts) startRelay(ctx context.Context, st *store.Store, l *pgnotify.Listener, schema string, rc rabbitmq.RelayConfig) error {
+	b.wake = l.SubscribeWake(st.OutboxChannel(), "")
+	rc.Wake = b.wake.Wake()
+	rc.Announce = store.BrokerWakeChannel(schema)
+	r, err := b.client.NewRelay(st, rc)
+	if err != nil {
+		return err
+	}
+	if err := r.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	b.relay = r
+	b.driver.SetRelay(r)
+	return nil
 }
 
 // Connect opens the pool, starts the shared LISTEN connection and builds the
@@ -101,32 +188,55 @@ func ConnectWith(ctx context.Context, cfg *config.Config, opts ConnectOptions) (
 		return nil, err
 	}
 	var q messaging.Driver
+	var broker *brokerParts
 	switch cfg.Queues.Backend {
 	case config.BackendPostgres, "":
 		q, err = pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema, Listener: l,
 			PollInterval: cfg.Queues.PollInterval})
+	case config.BackendRabbitMQ:
+		broker, err = connectBroker(ctx, cfg, pool, l, name, log)
+		if err == nil {
+			q = broker.driver
+		}
 	default:
-		err = fmt.Errorf("queue backend %q is not implemented yet: set queues.backend to %q (the default; "+
-			"TASKER_MESSAGING_BACKEND sets it too)", cfg.Queues.Backend, config.BackendPostgres)
+		err = fmt.Errorf("unknown queue backend %q: set queues.backend to %q or %q",
+			cfg.Queues.Backend, config.BackendPostgres, config.BackendRabbitMQ)
 	}
 	if err != nil {
+		l.Stop()
+		pool.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Infra, error) {
+		if broker != nil {
+			broker.close(log)
+		}
 		l.Stop()
 		pool.Close()
 		return nil, err
 	}
 	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: name, Schema: db.Schema, Logger: log})
 	if err != nil {
-		l.Stop()
-		pool.Close()
-		return nil, err
+		return fail(err)
 	}
-	return &Infra{Config: cfg, Pool: pool, ConnConfig: connCfg, Listener: l, Queue: q, Store: st, Logger: log}, nil
+	in := &Infra{Config: cfg, Pool: pool, ConnConfig: connCfg, Listener: l, Queue: q, Store: st, Logger: log, broker: broker}
+	if broker != nil {
+		if err := broker.startRelay(ctx, st, l, db.Schema, rabbitmq.FromConfig(cfg.Queues.RabbitMQ, name, log).Relay); err != nil {
+			return fail(err)
+		}
+		in.Broker = broker.client
+	}
+	return in, nil
 }
 
-// Close stops the listener and closes the pool.
+// Close stops the broker's pieces (when the backend is rabbitmq) and the
+// listener, and closes the pool.
 func (i *Infra) Close() {
 	if i == nil {
 		return
+	}
+	if i.broker != nil {
+		i.broker.close(i.Logger)
 	}
 	i.Listener.Stop()
 	i.Pool.Close()

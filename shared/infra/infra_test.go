@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -121,15 +122,27 @@ func TestCheckSchema(t *testing.T) {
 	require.ErrorIs(t, in.CheckSchema(ctx), ErrNoSchema)
 }
 
-// TestUnimplementedQueueBackend: a configuration that picks the RabbitMQ
-// backend loads (tasker-core configurations carry it), but connecting says
-// it is not implemented and what to set instead, and leaves nothing open.
-func TestUnimplementedQueueBackend(t *testing.T) {
+// TestRabbitMQBackendUnreachable: with queues.backend = "rabbitmq" and no
+// broker at the URL, connecting fails within the connect timeout, names
+// the broker (without its password), and leaves nothing open.
+func TestRabbitMQBackendUnreachable(t *testing.T) {
 	db := testdb.New(t)
 	cfg := config.Default(config.ContextShared)
 	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
 	cfg.Queues.Backend = config.BackendRabbitMQ
+	cfg.Queues.RabbitMQ.URL = "amqp://guest:secret@127.0.0.1:1/"
+	cfg.Queues.RabbitMQ.ConnectTimeout = 200 * time.Millisecond
 	_, err := Connect(context.Background(), cfg, "app-test", nil)
-	require.EqualError(t, err, `queue backend "rabbitmq" is not implemented yet: set queues.backend to "postgres" `+
-		`(the default; TASKER_MESSAGING_BACKEND sets it too)`)
+	require.ErrorContains(t, err, "connecting to rabbitmq at amqp://guest:")
+	require.NotContains(t, err.Error(), "secret")
+}
+
+// TestUnknownQueueBackend: a backend that is neither is refused by name.
+func TestUnknownQueueBackend(t *testing.T) {
+	db := testdb.New(t)
+	cfg := config.Default(config.ContextShared)
+	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
+	cfg.Queues.Backend = "kafka"
+	_, err := Connect(context.Background(), cfg, "app-test", nil)
+	require.EqualError(t, err, `unknown queue backend "kafka": set queues.backend to "postgres" or "rabbitmq"`)
 }

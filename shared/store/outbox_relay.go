@@ -29,6 +29,10 @@ type OutboxMessage struct {
 	CreatedAt time.Time
 }
 
+// BrokerWakeChannel is the NOTIFY channel on which outbox relays announce
+// the broker queues they published to (see RelayOutboxAnnouncing).
+func BrokerWakeChannel(schema string) string { return schema + ".broker_wake" }
+
 // OutboxChannel is the NOTIFY channel on which WriteOutboxTx announces new
 // rows, so relays wake without polling.
 func OutboxChannel(schema string) string { return schema + ".message_outbox" }
@@ -53,6 +57,25 @@ func (s *Store) WriteOutboxTx(ctx context.Context, tx pgx.Tx, msgs ...OutboxWrit
 	if tx == nil {
 		return fmt.Errorf("writing outbox: %w: no transaction", ErrInvalidInput)
 	}
+	b := &pgx.Batch{}
+	if err := QueueOutboxWrites(b, s.OutboxChannel(), msgs...); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("writing outbox: %w", Classify(err))
+	}
+	return nil
+}
+
+// QueueOutboxWrites adds to b the statements that write msgs to the message
+// outbox (and, when channel is not empty, announce them on it), for a
+// caller that runs b in its own transaction: the rows exist only if that
+// transaction commits. Queue names and payloads are checked first; a bad
+// one fails the call before anything is queued.
+func QueueOutboxWrites(b *pgx.Batch, channel string, msgs ...OutboxWrite) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	queues := make([]string, len(msgs))
 	payloads := make([]string, len(msgs))
 	delays := make([]int64, len(msgs))
@@ -65,15 +88,11 @@ func (s *Store) WriteOutboxTx(ctx context.Context, tx pgx.Tx, msgs ...OutboxWrit
 		}
 		queues[i], payloads[i], delays[i] = m.Queue, string(m.Payload), max(m.Delay, 0).Microseconds()
 	}
-	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO message_outbox (queue, payload, deliver_at)
 SELECT q, p::jsonb, now() + make_interval(secs => d / 1e6)
 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(q, p, d)`, queues, payloads, delays)
-	if ch := s.OutboxChannel(); ch != "" {
-		b.Queue(`SELECT pg_notify($1, '')`, ch)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("writing outbox: %w", Classify(err))
+	if channel != "" {
+		b.Queue(`SELECT pg_notify($1, '')`, channel)
 	}
 	return nil
 }
@@ -95,6 +114,18 @@ func (s *Store) OutboxChannel() string {
 // so a message can be published more than once, never lost. It returns how
 // many rows were published.
 func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(ctx context.Context, msgs []OutboxMessage) error) (int, error) {
+	return s.RelayOutboxAnnouncing(ctx, limit, "", func(ctx context.Context, msgs []OutboxMessage) ([]string, error) {
+		return nil, publish(ctx, msgs)
+	})
+}
+
+// RelayOutboxAnnouncing is RelayOutbox whose publish also returns payloads
+// to NOTIFY on channel in the same transaction: the notifications are
+// delivered when the rows' delete commits, after the broker confirmed the
+// messages, so a consumer woken by one finds its messages in the broker.
+func (s *Store) RelayOutboxAnnouncing(ctx context.Context, limit int, channel string,
+	publish func(ctx context.Context, msgs []OutboxMessage) ([]string, error),
+) (int, error) {
 	if limit < 1 {
 		return 0, fmt.Errorf("relaying outbox: %w: limit %d, want at least 1", ErrInvalidInput, limit)
 	}
@@ -116,7 +147,8 @@ ORDER BY deliver_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
-		if err := publish(ctx, msgs); err != nil {
+		announce, err := publish(ctx, msgs)
+		if err != nil {
 			return &publishError{err}
 		}
 		ids := make([]int64, len(msgs))
@@ -125,6 +157,11 @@ ORDER BY deliver_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM message_outbox WHERE id = ANY($1)`, ids); err != nil {
 			return err
+		}
+		if channel != "" && len(announce) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, channel, announce); err != nil {
+				return err
+			}
 		}
 		n = len(msgs)
 		return nil
@@ -151,6 +188,24 @@ func (s *Store) NextOutboxDue(ctx context.Context) (time.Time, bool, error) {
 	var at *time.Time
 	if err := s.pool.QueryRow(ctx, `SELECT min(deliver_at) FROM message_outbox`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("reading next outbox row: %w", Classify(err))
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
+}
+
+// NextOutboxDueOf reports when the earliest outbox row of queue that is not
+// due yet becomes due, read through db (a pool or a transaction of the
+// Tasker schema); false when there is none.
+func NextOutboxDueOf(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, queue string,
+) (time.Time, bool, error) {
+	var at *time.Time
+	if err := db.QueryRow(ctx, `SELECT min(deliver_at) FROM message_outbox WHERE queue = $1 AND deliver_at > now()`,
+		queue).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("reading next outbox row of %s: %w", queue, Classify(err))
 	}
 	if at == nil {
 		return time.Time{}, false, nil

@@ -48,6 +48,10 @@ type Client struct {
 	status Status
 	// declared caches the delay buckets declared on the broker.
 	declared map[time.Duration]bool
+	// routes maps a work queue to the route queues known to exist
+	// (declared through this client, or seen): an unrouted claim reads them
+	// too.
+	routes map[string]map[string]bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -59,7 +63,8 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), declared: map[time.Duration]bool{}}, nil
+	return &Client{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), declared: map[time.Duration]bool{},
+		routes: map[string]map[string]bool{}}, nil
 }
 
 // Config returns the client's configuration with defaults applied.

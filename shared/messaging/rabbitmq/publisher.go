@@ -90,6 +90,12 @@ func (p *Publisher) Publish(ctx context.Context, queue string, msgs ...Message) 
 	if err := messaging.ValidateQueueName(queue); err != nil {
 		return err
 	}
+	return p.publish(ctx, queue, msgs...)
+}
+
+// publish publishes msgs to queue, a checked name: a work queue or a route
+// queue (see RouteQueue).
+func (p *Publisher) publish(ctx context.Context, queue string, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}

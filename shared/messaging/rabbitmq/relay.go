@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -25,8 +26,13 @@ type RelayConfig struct {
 	RunTimeout time.Duration
 	// Wake, when set, signals that rows may have been written (subscribe it
 	// to store.OutboxChannel with a pgnotify listener).
-	Wake   <-chan struct{}
-	Logger *slog.Logger
+	Wake <-chan struct{}
+	// Announce, when set, is the NOTIFY channel on which each run announces
+	// the queues it published to, when its delete commits
+	// (store.BrokerWakeChannel: drivers listening there wake their
+	// consumers; see Driver).
+	Announce string
+	Logger   *slog.Logger
 }
 
 func (c *RelayConfig) setDefaults() {
@@ -183,34 +189,61 @@ func (r *Relay) sleep(ctx context.Context, d time.Duration) bool {
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RunTimeout)
 	defer cancel()
-	n, err := r.store.RelayOutbox(ctx, r.cfg.BatchSize, r.publish)
+	n, err := r.store.RelayOutboxAnnouncing(ctx, r.cfg.BatchSize, r.cfg.Announce, r.publish)
 	r.published.Add(int64(n))
 	return n, err
 }
 
-// publish publishes rows grouped by queue, in order within each queue.
-func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) error {
-	var order []string
-	byQueue := map[string][]Message{}
+// publish publishes rows grouped by target (the queue, or the route queue
+// of a routed message: see RouteQueue), in order within each target.
+func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) ([]string, error) {
+	type target struct{ queue, route string }
+	var order []target
+	byTarget := map[target][]Message{}
 	for _, row := range rows {
-		if _, ok := byQueue[row.Queue]; !ok {
-			order = append(order, row.Queue)
+		t := target{row.Queue, RouteOf(row.Payload)}
+		if _, ok := byTarget[t]; !ok {
+			order = append(order, t)
 		}
-		byQueue[row.Queue] = append(byQueue[row.Queue], Message{ID: row.ID, Payload: row.Payload, Timestamp: row.CreatedAt})
+		byTarget[t] = append(byTarget[t], Message{ID: row.ID, Payload: row.Payload, Timestamp: row.CreatedAt})
 	}
-	for _, q := range order {
-		err := r.pub.Publish(ctx, q, byQueue[q]...)
-		if errors.Is(err, ErrUnroutable) {
-			// The queue does not exist yet: every message to it came back.
-			// Declare it and publish again.
-			if derr := r.pub.c.DeclareQueue(ctx, q); derr != nil {
-				return fmt.Errorf("%w (declaring it: %w)", err, derr)
+	c := r.pub.c
+	announce := make([]string, 0, len(order))
+	for _, t := range order {
+		if err := messaging.ValidateQueueName(t.queue); err != nil {
+			return nil, err
+		}
+		name := t.queue
+		if t.route != "" {
+			// Declared once per client: a route queue must exist before
+			// its first message, or the message would come back.
+			var err error
+			if name, err = c.DeclareRoute(ctx, t.queue, t.route); err != nil {
+				return nil, err
 			}
-			err = r.pub.Publish(ctx, q, byQueue[q]...)
+		}
+		err := r.pub.publish(ctx, name, byTarget[t]...)
+		if errors.Is(err, ErrUnroutable) {
+			// The queue does not exist yet (or was deleted): every message
+			// to it came back. Declare it and publish again.
+			derr := c.DeclareQueue(ctx, t.queue)
+			if derr == nil && t.route != "" {
+				c.forgetRoute(t.queue, t.route)
+				_, derr = c.DeclareRoute(ctx, t.queue, t.route)
+			}
+			if derr != nil {
+				return nil, fmt.Errorf("%w (declaring it: %w)", err, derr)
+			}
+			err = r.pub.publish(ctx, name, byTarget[t]...)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		announce = append(announce, wakePayload(t.queue, name))
 	}
-	return nil
+	return announce, nil
 }
+
+// wakePayload is the announcement that target (queue itself or one of its
+// route queues) received messages: "queue target".
+func wakePayload(queue, target string) string { return queue + " " + target }

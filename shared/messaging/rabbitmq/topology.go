@@ -175,8 +175,12 @@ func (c *Client) Stats(ctx context.Context, queue string) (QueueStats, error) {
 	return st, err
 }
 
-// DeleteQueue deletes queue and its dead-letter queue with their messages.
+// DeleteQueue deletes queue, its dead-letter queue and the route queues of
+// queue this client declared, with their messages.
 func (c *Client) DeleteQueue(ctx context.Context, queue string) error {
+	if err := c.deleteRoutes(ctx, queue); err != nil {
+		return err
+	}
 	return c.withChannel(ctx, func(ch *amqp.Channel) error {
 		for _, q := range []string{queue, DLQName(queue)} {
 			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
