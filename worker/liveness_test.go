@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/store"
 	"github.com/tasker-go/tasker/shared/template"
@@ -130,5 +132,47 @@ steps:
 			meta = append(meta, string(tr.Metadata))
 		}
 		require.Contains(t, strings.Join(meta, " "), "claim_outcome_unknown", "step %s was released by the reconcile", name)
+	}
+}
+
+// tablelessStore is an ambiguousStore on a queue backend whose messages are
+// not PostgreSQL rows (a broker): it cannot find the orphaned claims.
+type tablelessStore struct{ *ambiguousStore }
+
+func (tablelessStore) ReleaseOrphanedClaims(context.Context, store.Claimer, string, []uuid.UUID) (int, error) {
+	return 0, fmt.Errorf("releasing orphaned claims: %w", messaging.ErrNoQueueTables)
+}
+
+// TestUnknownOutcomeOnABrokerWaitsForTheDeadline: on a backend that cannot
+// find orphaned claims, a claim round of unknown outcome does not stop the
+// worker claiming: the steps the lost round took run again once their claim
+// deadline passes (the lost run counts as an attempt).
+func TestUnknownOutcomeOnABrokerWaitsForTheDeadline(t *testing.T) {
+	h := newHarness(t)
+	tpl := parseTemplate(t, `name: tableless
+namespace_name: tableless_ns
+version: "1"
+steps:
+  - {name: a, handler: {callable: tableless.step}}
+  - {name: b, handler: {callable: tableless.step}}
+`)
+	h.register(tpl)
+	tk := h.createTask(tpl, `{}`)
+	reg := NewRegistry()
+	handle(t, reg, "tableless.step", noop)
+	var spy *ambiguousStore
+	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
+		w.Claims.VisibilityTimeout = time.Second
+		w.Claims.HeartbeatInterval = 200 * time.Millisecond
+	}, before: func(c *Core) {
+		spy = &ambiguousStore{stepStore: c.store}
+		c.store = tablelessStore{spy}
+	}})
+	h.waitFor("both steps recorded", func() bool { return c.Stats().Recorded == 2 })
+	require.True(t, spy.fired.Load())
+	for _, name := range []string{"a", "b"} {
+		st := h.step(tk, name)
+		require.Equal(t, state.StepEnqueuedForOrchestration, st.State)
+		require.Equal(t, 2, st.Attempts, "step %s ran again after its claim deadline", name)
 	}
 }

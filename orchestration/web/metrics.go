@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -95,8 +96,9 @@ func (m *serverMetrics) refresh(ctx context.Context) statsSnapshot {
 		return statsSnapshot{}
 	}
 	unserved, err := m.s.store.UnservedSteps(ctx)
-	if err != nil {
-		// The other series stand; tasker_unserved_steps is left out.
+	if err != nil && !errors.Is(err, messaging.ErrNoQueueTables) {
+		// The other series stand; tasker_unserved_steps is left out (as it
+		// always is on a broker backend, which cannot count them).
 		m.s.log.Warn("metrics: counting unserved steps", "err", err)
 	}
 	m.snap = statsSnapshot{at: time.Now(), counts: counts, queues: queues, unserved: unserved, ok: true}
