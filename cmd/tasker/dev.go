@@ -220,8 +220,10 @@ func devDatabase(ctx context.Context, out io.Writer, configured string, f devFla
 			return "", nil, fmt.Errorf("PostgreSQL at %s: %w", config.RedactSecrets(configured), err)
 		}
 	}
+	// The folder is searchable by others: when tasker runs as root the
+	// server runs as the postgres user, which must reach its cluster.
 	dir := filepath.Join(f.dir, "postgres")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
 	c, err := devpg.New(dir)

@@ -176,10 +176,54 @@ func (c *Cluster) Init(ctx context.Context) error {
 	if err := os.MkdirAll(c.dataDir(), 0o700); err != nil {
 		return err
 	}
+	if err := c.reachable(); err != nil {
+		return err
+	}
 	if err := c.chown(c.Dir, c.dataDir()); err != nil {
 		return err
 	}
 	return run(c.command(ctx, "initdb", "-D", c.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"))
+}
+
+// reachable checks that the unprivileged server user can enter every folder
+// above Dir (its own folder is handed to it): a folder it cannot search makes
+// initdb and the server fail with a bare "permission denied".
+func (c *Cluster) reachable() error {
+	if c.cred == nil {
+		return nil
+	}
+	abs, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return err
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !searchable(st, c.cred) {
+			return fmt.Errorf("the PostgreSQL server runs as uid %d, which cannot enter %s (mode %v): "+
+				"make it searchable (chmod o+x %s) or put the cluster in another folder", c.cred.Uid, dir, st.Mode().Perm(), dir)
+		}
+		if dir == filepath.Dir(dir) {
+			return nil
+		}
+	}
+}
+
+// searchable reports whether a process with cred may enter the folder st
+// describes.
+func searchable(st os.FileInfo, cred *syscall.Credential) bool {
+	perm := st.Mode().Perm()
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		switch {
+		case sys.Uid == cred.Uid:
+			return perm&0o100 != 0
+		case sys.Gid == cred.Gid:
+			return perm&0o010 != 0
+		}
+	}
+	return perm&0o001 != 0
 }
 
 func (c *Cluster) chown(paths ...string) error {

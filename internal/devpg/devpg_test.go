@@ -75,6 +75,27 @@ func TestClusterLifecycle(t *testing.T) {
 
 // A setting that is not a plain name=value is refused before anything
 // runs: the options go through a shell.
+// TestUnreachableFolderIsNamed: a cluster under a folder the server user
+// cannot enter fails with an error that names the folder, before initdb.
+func TestUnreachableFolderIsNamed(t *testing.T) {
+	if _, err := FindBinDir(); err != nil {
+		t.Skip(err)
+	}
+	base, err := os.MkdirTemp("", "devpg-private-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o750))
+	c, err := New(filepath.Join(base, "pg"))
+	require.NoError(t, err)
+	if c.cred == nil {
+		t.Skip("the server runs as this user: every folder it created is reachable")
+	}
+	require.NoError(t, os.MkdirAll(c.Dir, 0o755))
+	err = c.Init(context.Background())
+	require.ErrorContains(t, err, "cannot enter "+base)
+	require.False(t, c.Exists())
+}
+
 func TestSettingsAreValidated(t *testing.T) {
 	for _, bad := range []string{"autovacuum", "autovacuum=off; rm -rf /", "Autovacuum=on", "a=b c", "a='b'", "=on"} {
 		c := &Cluster{Settings: []string{bad}}
