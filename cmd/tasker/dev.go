@@ -223,7 +223,7 @@ func devDatabase(ctx context.Context, out io.Writer, configured string, f devFla
 	// The folder is searchable by others: when tasker runs as root the
 	// server runs as the postgres user, which must reach its cluster.
 	dir := filepath.Join(f.dir, "postgres")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // the postgres user must be able to enter it
 		return "", nil, err
 	}
 	c, err := devpg.New(dir)
