@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/template"
 	"github.com/tasker-go/tasker/worker/wasm"
 )
@@ -21,24 +23,52 @@ func newWASMCmd() *cobra.Command {
 }
 
 // wasmFlags are the executor settings the wasm commands share with
-// tasker-worker.
+// tasker-worker: the worker configuration's [worker.wasm] section, which
+// --modules and --map override.
 type wasmFlags struct {
 	modules []string
 	mapping []string
+	env     string
+	root    string
 }
 
 func (f *wasmFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringSliceVar(&f.modules, "modules", nil, "directories holding the <module>.wasm files, searched in order (required)")
-	cmd.Flags().StringArrayVar(&f.mapping, "map", nil, "map a template callable to a WASM handler: CALLABLE=module/function (repeatable)")
-	_ = cmd.MarkFlagRequired("modules")
+	cmd.Flags().StringSliceVar(&f.modules, "modules", nil,
+		"directories holding the <module>.wasm files, searched in order (default: worker.wasm.module_paths of the configuration)")
+	cmd.Flags().StringArrayVar(&f.mapping, "map", nil,
+		"map a template callable to a WASM handler: CALLABLE=module/function (repeatable; replaces worker.wasm.callables)")
+	cmd.Flags().StringVar(&f.env, "env", "", "configuration environment (default $TASKER_ENV, else development)")
+	cmd.Flags().StringVar(&f.root, "root", "", "configuration directory (default $"+configRootEnv+", else the copy built into this binary)")
+}
+
+// settings are the executor settings: the worker configuration's
+// [worker.wasm], with the flags given on the command line in its place.
+func (f *wasmFlags) settings() (wasm.Config, error) {
+	cfg, err := loadConfig(f.root, config.ContextWorker, f.env)
+	if err != nil {
+		return wasm.Config{}, err
+	}
+	wc := wasm.ConfigFrom(cfg.Worker.Wasm)
+	if len(f.modules) > 0 {
+		wc.ModulePaths = f.modules
+	}
+	if len(f.mapping) > 0 {
+		if wc.Callables, err = parseWASMMap(f.mapping); err != nil {
+			return wasm.Config{}, err
+		}
+	}
+	if len(wc.ModulePaths) == 0 {
+		return wasm.Config{}, errors.New("no module paths: pass --modules DIR or set worker.wasm.module_paths")
+	}
+	return wc, nil
 }
 
 func (f *wasmFlags) executor(cmd *cobra.Command) (*wasm.Executor, error) {
-	callables, err := parseWASMMap(f.mapping)
+	wc, err := f.settings()
 	if err != nil {
 		return nil, err
 	}
-	return wasm.New(cmd.Context(), wasm.Config{ModulePaths: f.modules, Callables: callables}, slog.New(slog.DiscardHandler))
+	return wasm.New(cmd.Context(), wc, slog.New(slog.DiscardHandler))
 }
 
 // parseWASMMap reads CALLABLE=module/function pairs.
@@ -57,7 +87,7 @@ func parseWASMMap(pairs []string) (map[string]string, error) {
 func newWASMCheckCmd() *cobra.Command {
 	var f wasmFlags
 	cmd := &cobra.Command{
-		Use:   "check --modules DIR [--map CALLABLE=module/function]... PATH...",
+		Use:   "check [--modules DIR] [--map CALLABLE=module/function]... PATH...",
 		Short: "Verify that every WASM callable of the templates is exported by a module",
 		Long: `Parse every template under the paths (files, directories or globs) and check
 each step whose handler.callable names a WASM handler (wasm:<module>/<function>,
@@ -105,7 +135,7 @@ checked. Exits 1 when a template does not parse or a callable is not exported.`,
 func newWASMListCmd() *cobra.Command {
 	var f wasmFlags
 	cmd := &cobra.Command{
-		Use:   "list --modules DIR [--map CALLABLE=module/function]...",
+		Use:   "list [--modules DIR] [--map CALLABLE=module/function]...",
 		Short: "List the callables the modules serve",
 		Long: `Load every module on the module paths and print the callables a worker with
 these settings serves, one a line: wasm:<module>/<function> for each handler

@@ -41,3 +41,26 @@ func TestWASMCheckAndList(t *testing.T) {
 	// Without --map, Greeter::Bye is not a WASM callable: not checked.
 	require.Contains(t, out, "wasm_demo/greet/1.0.0: 1 WASM callable(s) checked")
 }
+
+// TestWASMCommandsReadTheWorkerConfiguration: without --modules and --map
+// the commands use the worker configuration's [worker.wasm] section (here
+// from TASKER__WORKER__WASM__* variables), and refuse to run with no module
+// path at all.
+func TestWASMCommandsReadTheWorkerConfiguration(t *testing.T) {
+	modules := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(modules, "greeter.wasm"), wasmtest.StubModule(1, "hello", "bye"), 0o600))
+
+	out, err := runCmd(t, "wasm", "list")
+	require.ErrorContains(t, err, "no module paths: pass --modules DIR or set worker.wasm.module_paths", out)
+
+	t.Setenv("TASKER__WORKER__WASM__MODULE_PATHS", modules)
+	t.Setenv("TASKER__WORKER__WASM__CALLABLES", "Greeter::Bye=greeter/bye")
+	out, err = runCmd(t, "wasm", "list")
+	require.NoError(t, err, out)
+	require.Equal(t, "Greeter::Bye\nwasm:greeter/bye\nwasm:greeter/hello\n", out)
+
+	// Flags replace the section's values.
+	out, err = runCmd(t, "wasm", "list", "--map", "Greeter::Hi=greeter/hello")
+	require.NoError(t, err, out)
+	require.Equal(t, "Greeter::Hi\nwasm:greeter/bye\nwasm:greeter/hello\n", out)
+}
