@@ -261,11 +261,7 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema s
 	res.TasksPerSec = math.Round(float64(tasks)/elapsed.Seconds()*10) / 10
 	res.Backpressured = retries.Load()
 	if db != nil {
-		// Backends report their statistics at most once a second (an idle one
-		// a second after its last report): wait for them.
-		time.Sleep(1100 * time.Millisecond)
-		_, _ = db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
-		after, err := readCounters(ctx, db, schema)
+		after, err := settledCounters(ctx, db, schema, before, res.Steps)
 		if err == nil {
 			res.Updates = updatesBetween(before.updates, after.updates)
 			x := round2(float64(after.xacts-before.xacts) / float64(res.Steps))
@@ -280,6 +276,32 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema s
 		}
 	}
 	return res, nil
+}
+
+// settledCounters reads the counters once the run's statistics have reached
+// them. Backends report statistics at most once a second, and a backend
+// that went idle with a report pending sends it only after up to ten
+// seconds, so it reads until the step table's updates cover the run (every
+// step of it was updated at least once) or twelve seconds passed.
+func settledCounters(ctx context.Context, db *pgx.Conn, schema string, before dbCounters, steps int) (dbCounters, error) {
+	deadline := time.Now().Add(12 * time.Second)
+	for {
+		_, _ = db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
+		after, err := readCounters(ctx, db, schema)
+		if err != nil {
+			return after, err
+		}
+		a, ok := after.updates["workflow_steps"]
+		covered := !ok || a.Updates-before.updates["workflow_steps"].Updates >= int64(steps)
+		if covered || time.Now().After(deadline) {
+			return after, nil
+		}
+		select {
+		case <-ctx.Done():
+			return after, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // openTaskStates are the task states a run's task is in until it finishes.
