@@ -92,33 +92,41 @@ func (s *ambiguousStore) ClaimNext(ctx context.Context, c store.Claimer, queue s
 	return out, err
 }
 
+// startAmbiguous runs a task of independent steps named steps (one noop
+// callable) on a worker whose store, wrapped by wrap, loses the outcome of
+// its first claim round that claimed something.
+func startAmbiguous(t *testing.T, name string, steps []string, vt, heartbeat time.Duration,
+	wrap func(*ambiguousStore) stepStore) (*harness, task, *Core, *ambiguousStore) {
+	t.Helper()
+	h := newHarness(t)
+	yaml := "name: " + name + "\nnamespace_name: " + name + "_ns\nversion: \"1\"\nsteps:\n"
+	for _, s := range steps {
+		yaml += "  - {name: " + s + ", handler: {callable: " + name + ".step}}\n"
+	}
+	tpl := parseTemplate(t, yaml)
+	h.register(tpl)
+	tk := h.createTask(tpl, `{}`)
+	reg := NewRegistry()
+	handle(t, reg, name+".step", noop)
+	var spy *ambiguousStore
+	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
+		w.Claims.VisibilityTimeout = vt
+		w.Claims.HeartbeatInterval = heartbeat
+	}, before: func(c *Core) {
+		spy = &ambiguousStore{stepStore: c.store}
+		c.store = wrap(spy)
+	}})
+	return h, tk, c, spy
+}
+
 // TestClaimWithUnknownOutcomeIsReconciled: when a claim round's outcome is
 // unknown (it committed, but the connection died before the worker learned
 // what it claimed), the worker releases the steps claimed under its
 // identity that it does not run at once, without spending their attempt,
 // and runs them: they do not wait for their (here 60 s) claim deadline.
 func TestClaimWithUnknownOutcomeIsReconciled(t *testing.T) {
-	h := newHarness(t)
-	tpl := parseTemplate(t, `name: unknown
-namespace_name: unknown_ns
-version: "1"
-steps:
-  - {name: a, handler: {callable: unknown.step}}
-  - {name: b, handler: {callable: unknown.step}}
-  - {name: c, handler: {callable: unknown.step}}
-`)
-	h.register(tpl)
-	tk := h.createTask(tpl, `{}`)
-	reg := NewRegistry()
-	handle(t, reg, "unknown.step", noop)
-	var spy *ambiguousStore
-	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
-		w.Claims.VisibilityTimeout = time.Minute
-		w.Claims.HeartbeatInterval = 10 * time.Second
-	}, before: func(c *Core) {
-		spy = &ambiguousStore{stepStore: c.store}
-		c.store = spy
-	}})
+	h, tk, c, spy := startAmbiguous(t, "unknown", []string{"a", "b", "c"}, time.Minute, 10*time.Second,
+		func(s *ambiguousStore) stepStore { return s })
 	h.waitFor("all three steps recorded", func() bool { return c.Stats().Recorded == 3 })
 	require.True(t, spy.fired.Load())
 	for _, name := range []string{"a", "b", "c"} {
@@ -148,26 +156,8 @@ func (tablelessStore) ReleaseOrphanedClaims(context.Context, store.Claimer, stri
 // worker claiming: the steps the lost round took run again once their claim
 // deadline passes (the lost run counts as an attempt).
 func TestUnknownOutcomeOnABrokerWaitsForTheDeadline(t *testing.T) {
-	h := newHarness(t)
-	tpl := parseTemplate(t, `name: tableless
-namespace_name: tableless_ns
-version: "1"
-steps:
-  - {name: a, handler: {callable: tableless.step}}
-  - {name: b, handler: {callable: tableless.step}}
-`)
-	h.register(tpl)
-	tk := h.createTask(tpl, `{}`)
-	reg := NewRegistry()
-	handle(t, reg, "tableless.step", noop)
-	var spy *ambiguousStore
-	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg, config: func(w *config.Worker) {
-		w.Claims.VisibilityTimeout = time.Second
-		w.Claims.HeartbeatInterval = 200 * time.Millisecond
-	}, before: func(c *Core) {
-		spy = &ambiguousStore{stepStore: c.store}
-		c.store = tablelessStore{spy}
-	}})
+	h, tk, c, spy := startAmbiguous(t, "tableless", []string{"a", "b"}, time.Second, 200*time.Millisecond,
+		func(s *ambiguousStore) stepStore { return tablelessStore{s} })
 	h.waitFor("both steps recorded", func() bool { return c.Stats().Recorded == 2 })
 	require.True(t, spy.fired.Load())
 	for _, name := range []string{"a", "b"} {
