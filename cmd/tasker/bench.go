@@ -279,6 +279,11 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			targets = append(targets, &benchTarget{backend: b, sys: sys, apiURL: sys.apiURL, schema: sys.schema})
 		}
 		rep.Config["schema"] = targets[0].schema
+		for _, t := range targets {
+			if t.sys.brokerURL != "" {
+				rep.Config["rabbitmq_url"] = config.RedactSecrets(t.sys.brokerURL)
+			}
+		}
 		rep.Config["orchestration_results"] = targets[0].sys.resultsCfg
 		if len(targets) > 1 {
 			schemas := map[string]string{}

@@ -87,7 +87,7 @@ func benchBroker(ctx context.Context, out io.Writer, f benchFlags, cfg *config.C
 	}
 	shown := config.RedactSecrets(base)
 	if err := brokervhost.Reachable(ctx, base); err != nil {
-		return nil, fmt.Errorf("--backend rabbitmq: %w (the broker is --rabbitmq-url, else queues.rabbitmq.url: %s)", err, shown)
+		return nil, fmt.Errorf("--backend rabbitmq: %w (broker %s, from --rabbitmq-url or queues.rabbitmq.url)", err, shown)
 	}
 	v, err := brokervhost.Create(ctx, base, "tasker_bench_")
 	if errors.Is(err, brokervhost.ErrNoRabbitmqctl) {
