@@ -653,11 +653,25 @@ func (d *Driver) Extend(_ context.Context, queue string, vt time.Duration, recei
 	return nil
 }
 
-// Stats reports the ready messages of queue and its known route queues
-// (Visible), plus the messages this driver holds claimed (Depth). The
-// broker does not tell a message's age, nor the messages other processes
-// hold claimed or that wait in a delay bucket: OldestAge is 0 and Depth
-// counts none of those. A queue that does not exist reports zeros.
+// Stats reports what can be counted and dated without disturbing the
+// queue:
+//
+//   - Visible: the ready messages of queue and its known route queues
+//     (passive declares).
+//   - Depth: Visible, plus the messages this driver holds claimed, plus
+//     queue's outbox rows (committed sends the relay has not published
+//     yet). Messages other processes hold claimed and messages waiting in a
+//     delay bucket are not counted: the broker does not report them per
+//     queue.
+//   - OldestAge: the oldest of the outbox rows (since their transaction
+//     wrote them) and of the messages this driver holds claimed (since
+//     they were first sent, the AMQP timestamp). The broker reports no age
+//     for a ready message, and reading one would mean taking it (a get and
+//     a requeue count a delivery and can reorder the queue), so ready
+//     messages are not dated: a backlog in the broker shows in Depth, not
+//     in OldestAge.
+//
+// A queue that does not exist reports zeros.
 func (d *Driver) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
 	st := messaging.Stats{Queue: queue}
 	if err := messaging.ValidateQueueName(queue); err != nil {
@@ -674,11 +688,20 @@ func (d *Driver) Stats(ctx context.Context, queue string) (messaging.Stats, erro
 		}
 		st.Visible += int64(qs.Ready)
 	}
-	st.Depth = st.Visible
+	rows, age, err := store.OutboxStatsOf(ctx, d.cfg.Pool, queue)
+	if err != nil {
+		return st, err
+	}
+	st.Depth = st.Visible + rows
+	st.OldestAge = age
+	now := time.Now()
 	d.mu.Lock()
-	for k := range d.leases {
+	for k, l := range d.leases {
 		if k.queue == queue {
 			st.Depth++
+			if !l.enqueued.IsZero() {
+				st.OldestAge = max(st.OldestAge, now.Sub(l.enqueued))
+			}
 		}
 	}
 	d.mu.Unlock()

@@ -423,3 +423,51 @@ func TestDriverDeadLettersPastMaxDeliveries(t *testing.T) {
 		return st.Ready == 1
 	})
 }
+
+// TestDriverStatsDatesWhatItCan: Stats counts and dates the committed sends
+// still in the outbox and the messages the driver holds claimed; a ready
+// message in the broker is counted but not dated (reading its age would
+// take it off the queue).
+func TestDriverStatsDatesWhatItCan(t *testing.T) {
+	c := newClient(t, nil)
+	d, st := newTestDriver(t, c)
+	q := newQueue(t, c)
+	ctx := testCtx(t)
+
+	tx, err := st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.WriteOutboxTx(ctx, tx, store.OutboxWrite{Queue: q, Payload: json.RawMessage(`{"n":1}`)}))
+	require.NoError(t, tx.Commit(ctx))
+	_, err = st.Pool().Exec(ctx, `UPDATE message_outbox SET created_at = now() - interval '90 seconds' WHERE queue = $1`, q)
+	require.NoError(t, err)
+	s, err := d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), s.Depth, "the unpublished outbox row is a message of the queue")
+	require.Zero(t, s.Visible, "not in the broker yet")
+	require.GreaterOrEqual(t, s.OldestAge, 90*time.Second)
+	require.Less(t, s.OldestAge, time.Hour)
+	_, err = st.Pool().Exec(ctx, `DELETE FROM message_outbox WHERE queue = $1`, q)
+	require.NoError(t, err)
+
+	// A message first sent ten minutes ago (a copy keeps its timestamp).
+	sent := time.Now().Add(-10 * time.Minute)
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 7, Payload: json.RawMessage(`{"n":2}`), Timestamp: sent}))
+	eventually(t, "the message is ready", func() bool {
+		s, err = d.Stats(ctx, q)
+		require.NoError(t, err)
+		return s.Visible == 1
+	})
+	require.Equal(t, int64(1), s.Depth)
+	require.Zero(t, s.OldestAge, "a ready message in the broker is not dated")
+
+	m := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Minute})
+	s, err = d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), s.Depth, "claimed by this driver")
+	require.Zero(t, s.Visible)
+	require.GreaterOrEqual(t, s.OldestAge, 10*time.Minute-time.Second, "dated from its first send")
+	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(m)))
+	s, err = d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, messaging.Stats{Queue: q}, s)
+}
