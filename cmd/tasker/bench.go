@@ -447,9 +447,9 @@ type benchSystem struct {
 	// the private virtual host of a rabbitmq system.
 	backend, brokerURL string
 	workerCfg          config.Worker
-	resultsCfg            config.ResultConsumer
-	infra                 *infra.Infra
-	workerConfig          *config.Config
+	resultsCfg         config.ResultConsumer
+	infra              *infra.Infra
+	workerConfig       *config.Config
 	// worker is the running worker (one at a time: every language serves
 	// the same namespaces).
 	worker *benchWorker
