@@ -82,6 +82,8 @@ func BenchmarkDriverClaim(b *testing.B) {
 			var wg sync.WaitGroup
 			for range claimers {
 				wg.Go(func() {
+					wake, stop := env.d.Subscribe(q)
+					defer stop()
 					for taken.Load() < int64(b.N) {
 						ms, err := env.d.Claim(ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Minute})
 						if err != nil {
@@ -89,7 +91,10 @@ func BenchmarkDriverClaim(b *testing.B) {
 							return
 						}
 						if len(ms) == 0 {
-							time.Sleep(time.Millisecond)
+							select {
+							case <-wake:
+							case <-time.After(50 * time.Millisecond):
+							}
 							continue
 						}
 						if err := env.d.Ack(ctx, q, messaging.ReceiptsOf(ms)...); err != nil {
