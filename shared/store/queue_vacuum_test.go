@@ -21,7 +21,6 @@ import (
 // table without dead rows, and one whose few dead rows sit beside a large
 // backlog, are left alone.
 func TestVacuumQueuesKeepsClaimsCheap(t *testing.T) {
-	t.Parallel()
 	// A database of its own: a vacuum cannot remove rows that a snapshot
 	// of any session of the same database may still see, and other tests'
 	// transactions would hold it back.
