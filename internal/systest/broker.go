@@ -25,7 +25,7 @@ func BrokerVHost(t testing.TB) string {
 		}
 		t.Skip(why + ": skipping; set TASKER_REQUIRE_RABBITMQ=1 to fail instead")
 	}
-	const base = "amqp://guest:guest@127.0.0.1:5672/"
+	const base = "amqp://guest:guest@127.0.0.1:5672/" //nolint:gosec // the local test broker's documented guest account
 	if err := brokervhost.Reachable(context.Background(), base); err != nil {
 		skip(err.Error())
 		return ""
