@@ -76,7 +76,9 @@ func (x *Executor) compile(ctx context.Context, name string, st fileStamp) (*ver
 	}
 	if !x.cfg.UninterruptibleLoops {
 		if data, err = instrumentLoops(data); err != nil {
-			return nil, fmt.Errorf("wasm module %s (%s): adding the checks that let the step timeout stop it: %w", name, st.path, err)
+			// The file is not a module wazero would take either: say so
+			// as a compilation error.
+			return nil, fmt.Errorf("compiling wasm module %s (%s): %w", name, st.path, err)
 		}
 	}
 	cm, err := x.rt.CompileModule(ctx, data)
