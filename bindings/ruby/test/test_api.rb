@@ -23,6 +23,35 @@ class TestIndifferentHash < Minitest::Test
     assert_equal '{"b":{"c":[{"d":2}]}}', JSON.generate(h)
   end
 
+  # A decoded JSON object takes the fast copy; anything else (symbol keys,
+  # a default, identity comparison, a subclass) the key-by-key path. Both
+  # give the same indifferent hash, nested hashes converted also inside
+  # arrays, and never share the source's tables.
+  def test_copies_of_plain_and_other_hashes_agree
+    json = JSON.parse('{"a":{"b":[{"c":1},[{"d":2}],3]},"e":null,"f":"g"}')
+    fast = HWIA.new(json)
+    slow = HWIA.new(json.transform_keys(&:to_sym))
+    [fast, slow].each do |h|
+      assert_equal json, h.to_hash
+      assert_instance_of HWIA, h[:a]
+      assert_instance_of HWIA, h[:a][:b][0]
+      assert_instance_of HWIA, h.dig(:a, :b, 1, 0)
+      assert_equal 2, h.dig(:a, :b, 1, 0, :d)
+      assert_equal %w[a e f], h.keys
+    end
+    fast[:x] = 1
+    fast[:a][:y] = 2
+    refute json.key?('x'), 'the source is not changed'
+    refute json['a'].key?('y')
+
+    defaulted = Hash.new(7).merge!('k' => 1)
+    assert_nil HWIA.new(defaulted)[:missing], 'the default of the source is not copied'
+    identity = {}.compare_by_identity
+    identity['k'] = 1
+    refute HWIA.new(identity).compare_by_identity?
+    assert_equal 1, HWIA.new(identity)[:k]
+  end
+
   def test_merge_and_core_extensions
     h = HWIA.new(a: 1).merge(b: 2)
     assert_instance_of HWIA, h

@@ -47,10 +47,11 @@ module TaskerCore
     class WorkflowStepWrapper
       FIELDS = %i[workflow_step_uuid task_uuid named_step_uuid name template_step_name retryable max_attempts in_process
                   processed processed_at attempts last_attempted_at backoff_request_seconds created_at updated_at].freeze
+      IVARS = FIELDS.to_h { |f| [:"@#{f}", f.name] }.freeze
       attr_reader(*FIELDS, :inputs, :results, :checkpoint)
 
       def initialize(data)
-        FIELDS.each { |f| instance_variable_set("@#{f}", data[f]) }
+        IVARS.each { |ivar, key| instance_variable_set(ivar, data[key]) }
         @inputs = Models.indifferent(data[:inputs])
         @results = Models.indifferent(data[:results])
         @checkpoint = data[:checkpoint] && Models.indifferent(data[:checkpoint])
