@@ -7,9 +7,10 @@ module TaskerCore
   #
   # The views read the event's hashes as they come (string keys from JSON,
   # symbol keys from hand-built events, or indifferent) and convert only
-  # what they hand out: the hashes that are not exposed themselves (the
-  # step row, the step definition and its handler) are not copied, which
-  # saves the worker a third of converting every event.
+  # what they hand out, when it is first read: the hashes that are not
+  # exposed themselves (the step row, the step definition and its handler)
+  # are never copied, and a handler that reads two fields of the event
+  # does not pay for converting all of it.
   module Models
     HWIA = HashWithIndifferentAccess
 
@@ -21,9 +22,10 @@ module TaskerCore
 
     # The value of key (a Symbol) in a hash with string or symbol keys.
     def self.field(data, key)
-      return data[key] if data.is_a?(HWIA)
+      value = data[key.name] # a decoded event, or an indifferent hash
+      return value unless value.nil? && !data.key?(key.name)
 
-      data.fetch(key.name) { data[key] }
+      data[key]
     end
 
     # value as an indifferent hash stores it: nested hashes, also inside
@@ -55,83 +57,103 @@ module TaskerCore
       def get_results(step_name) = @dependency_results.get_results(step_name)
     end
 
+    # Readers computed on their first call and kept: a handler pays only
+    # for the parts of the event it reads (a view is read by the thread
+    # running its step).
+    module LazyReaders
+      def lazy_reader(name, &compute)
+        ivar = :"@#{name}"
+        define_method(name) do
+          return instance_variable_get(ivar) if instance_variable_defined?(ivar)
+
+          instance_variable_set(ivar, instance_exec(&compute))
+        end
+      end
+    end
+
     class TaskWrapper
-      attr_reader :task_uuid, :context, :namespace_name, :task_name, :task_version, :task
+      extend LazyReaders
 
       def initialize(data)
-        @task = Models.indifferent(Models.field(data, :task) || data)
-        @task_uuid = @task[:task_uuid]
-        @context = Models.indifferent(@task[:context])
-        @namespace_name = Models.deep(Models.field(data, :namespace_name))
-        @task_name = Models.deep(Models.field(data, :task_name))
-        @task_version = Models.deep(Models.field(data, :task_version))
+        @data = data
       end
 
-      def correlation_id = @task[:correlation_id]
+      lazy_reader(:task) { Models.indifferent(Models.field(@data, :task) || @data) }
+      lazy_reader(:task_uuid) { task[:task_uuid] }
+      lazy_reader(:context) { Models.indifferent(task[:context]) }
+      lazy_reader(:namespace_name) { Models.deep(Models.field(@data, :namespace_name)) }
+      lazy_reader(:task_name) { Models.deep(Models.field(@data, :task_name)) }
+      lazy_reader(:task_version) { Models.deep(Models.field(@data, :task_version)) }
+
+      def correlation_id = task[:correlation_id]
     end
 
     class WorkflowStepWrapper
+      extend LazyReaders
+
       FIELDS = %i[workflow_step_uuid task_uuid named_step_uuid name template_step_name retryable max_attempts in_process
                   processed processed_at attempts last_attempted_at backoff_request_seconds created_at updated_at].freeze
-      IVARS = FIELDS.to_h { |f| [:"@#{f}", f] }.freeze
-      attr_reader(*FIELDS, :inputs, :results, :checkpoint)
 
       def initialize(data)
-        IVARS.each { |ivar, key| instance_variable_set(ivar, Models.deep(Models.field(data, key))) }
-        @inputs = Models.indifferent(Models.field(data, :inputs))
-        @results = Models.indifferent(Models.field(data, :results))
-        checkpoint = Models.field(data, :checkpoint)
-        @checkpoint = checkpoint && Models.indifferent(checkpoint)
+        @data = data
       end
+
+      FIELDS.each { |f| lazy_reader(f) { Models.deep(Models.field(@data, f)) } }
+      lazy_reader(:inputs) { Models.indifferent(Models.field(@data, :inputs)) }
+      lazy_reader(:results) { Models.indifferent(Models.field(@data, :results)) }
+      lazy_reader(:checkpoint) { (c = Models.field(@data, :checkpoint)) && Models.indifferent(c) }
     end
 
     # Parent results by step name: get_result is the parent's whole
     # StepExecutionResult, get_results the value the parent returned.
     class DependencyResultsWrapper
       def initialize(results)
-        @results = Models.indifferent(results)
+        @raw = results
       end
 
-      def get_result(step_name) = @results[step_name]
+      def get_result(step_name) = to_h[step_name]
       alias [] get_result
 
       def get_results(step_name)
-        r = @results[step_name]
+        r = to_h[step_name]
         r.is_a?(Hash) && r.key?('result') ? r['result'] : r
       end
 
-      def keys = @results.keys
-      def key?(step_name) = @results.key?(step_name)
-      def each_key(&) = @results.keys.each(&)
-      def to_h = @results
+      def keys = to_h.keys
+      def key?(step_name) = to_h.key?(step_name)
+      def each_key(&) = to_h.keys.each(&)
+      def to_h = @results ||= Models.indifferent(@raw)
     end
 
     class StepDefinitionWrapper
-      attr_reader :name, :description, :handler, :dependencies, :retry, :timeout_seconds, :publishes_events, :type,
-                  :batch_config
+      extend LazyReaders
 
       def initialize(data)
-        @name = Models.deep(Models.field(data, :name))
-        @description = Models.deep(Models.field(data, :description))
-        @handler = HandlerWrapper.new(Models.hash_or_empty(Models.field(data, :handler)))
-        @dependencies = Models.deep(Models.field(data, :dependencies)) || []
-        @retry = Models.indifferent(Models.field(data, :retry))
-        @timeout_seconds = Models.deep(Models.field(data, :timeout_seconds))
-        @publishes_events = Models.deep(Models.field(data, :publishes_events)) || []
-        @type = Models.deep(Models.field(data, :type))
-        @batch_config = Models.deep(Models.field(data, :batch_config))
+        @data = data
       end
+
+      lazy_reader(:name) { Models.deep(Models.field(@data, :name)) }
+      lazy_reader(:description) { Models.deep(Models.field(@data, :description)) }
+      lazy_reader(:handler) { HandlerWrapper.new(Models.hash_or_empty(Models.field(@data, :handler))) }
+      lazy_reader(:dependencies) { Models.deep(Models.field(@data, :dependencies)) || [] }
+      lazy_reader(:retry) { Models.indifferent(Models.field(@data, :retry)) }
+      lazy_reader(:timeout_seconds) { Models.deep(Models.field(@data, :timeout_seconds)) }
+      lazy_reader(:publishes_events) { Models.deep(Models.field(@data, :publishes_events)) || [] }
+      lazy_reader(:type) { Models.deep(Models.field(@data, :type)) }
+      lazy_reader(:batch_config) { Models.deep(Models.field(@data, :batch_config)) }
     end
 
     class HandlerWrapper
-      attr_reader :callable, :initialization, :handler_method, :resolver
+      extend LazyReaders
 
       def initialize(data)
-        @callable = Models.deep(Models.field(data, :callable))
-        @initialization = Models.indifferent(Models.field(data, :initialization))
-        @handler_method = Models.deep(Models.field(data, :method))
-        @resolver = Models.deep(Models.field(data, :resolver))
+        @data = data
       end
+
+      lazy_reader(:callable) { Models.deep(Models.field(@data, :callable)) }
+      lazy_reader(:initialization) { Models.indifferent(Models.field(@data, :initialization)) }
+      lazy_reader(:handler_method) { Models.deep(Models.field(@data, :method)) }
+      lazy_reader(:resolver) { Models.deep(Models.field(@data, :resolver)) }
 
       def to_definition
         Types::HandlerDefinition.new(callable: callable.to_s, initialization: initialization,
