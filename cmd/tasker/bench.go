@@ -253,10 +253,15 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 					return err
 				}
 			}
+			var cpu *workerCPU
+			if sys != nil {
+				cpu = startWorkerCPU(ctx, sys.worker, db, f.schema)
+			}
 			run, err := measureScenarios(ctx, c, db, perRound, apiURL, prog)
 			if sys != nil && sys.worker != nil {
 				if err == nil {
 					run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
+					cpu.finish(ctx, run, db, f.schema)
 				}
 				sys.stopWorker(cmd.ErrOrStderr())
 			}
