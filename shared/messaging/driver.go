@@ -179,4 +179,3 @@ type Tables interface {
 	// (jsonb) and callable (the message's route).
 	Table(ctx context.Context, queue string) (string, error)
 }
-
