@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,10 +158,12 @@ func TestKilledWorkerOnRabbitMQ(t *testing.T) {
 		}
 		exited <- victim.Wait()
 	}()
-	t.Cleanup(func() {
-		_ = victim.Process.Kill()
-		<-exited
+	var waited error
+	kill := sync.OnceFunc(func() {
+		_ = victim.Process.Kill() // SIGKILL
+		waited = <-exited
 	})
+	t.Cleanup(kill)
 	waitLine(t, lines, "victim: running the step")
 	steps, err := sys.Store.StepReadiness(sys.Ctx, []uuid.UUID{task}, nil)
 	require.NoError(t, err)
@@ -172,9 +175,8 @@ func TestKilledWorkerOnRabbitMQ(t *testing.T) {
 	// The rescuer is running before the kill (as in a real deployment).
 	sys.StartWorker("rescuer", opts, []*template.Template{tpl})
 	killed := time.Now()
-	require.NoError(t, victim.Process.Kill())
-	<-exited
-	exited <- nil // for the cleanup
+	kill()
+	require.ErrorContains(t, waited, "killed")
 	require.Eventually(t, func() bool {
 		tk, err := sys.Store.GetTask(sys.Ctx, task)
 		return err == nil && tk.State.Terminal()
