@@ -57,14 +57,18 @@ func newBrokerEnv(t *testing.T) (*env, *config.Config) {
 }
 
 // claimSteps claims through st until n steps are claimed (the relay
-// publishes a task's messages after its creation commits).
+// publishes a task's messages after its creation commits), as a worker's
+// claim loop does: a failed round is retried.
 func claimSteps(t *testing.T, ctx context.Context, st *store.Store, c store.Claimer, queue string, n int) []store.ClaimedStep {
 	t.Helper()
 	var got []store.ClaimedStep
 	for deadline := time.Now().Add(30 * time.Second); len(got) < n; {
 		require.True(t, time.Now().Before(deadline), "claiming %d steps as %s: %d within 30s", n, c.ID, len(got))
 		out, err := st.ClaimNext(ctx, c, queue, n-len(got), 30*time.Second)
-		require.NoError(t, err)
+		if err != nil {
+			// A claim error leaves nothing claimed; a worker retries too.
+			t.Logf("claiming as %s (retried): %v", c.ID, err)
+		}
 		got = append(got, out.Claimed...)
 		if len(got) < n {
 			time.Sleep(20 * time.Millisecond)
