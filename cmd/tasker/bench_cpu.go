@@ -50,6 +50,11 @@ type cpuPerStep struct {
 	PostgresUS   *float64 `json:"postgres_us,omitempty"`
 	SessionsUS   *float64 `json:"postgres_sessions_us,omitempty"`
 	PostgresNote string   `json:"postgres_note,omitempty"`
+	// WALBytes is the write-ahead log the server wrote per step (the
+	// advance of its WAL position: the whole server, so on a shared server
+	// other clients' writes too). Every row written is logged, so it
+	// tracks the database's write work, local server or not.
+	WALBytes *float64 `json:"wal_bytes,omitempty"`
 	// CoresBusy is the CPU measured here divided by the wall time: how many
 	// cores the run kept busy.
 	CoresBusy float64 `json:"cores_busy"`
@@ -59,6 +64,15 @@ type cpuPerStep struct {
 	steps                                  int
 	wall, process, client, server, session time.Duration
 	haveClient, haveServer                 bool
+	walBytes                               int64
+	haveWAL                                bool
+}
+
+// readWAL reads the server's WAL position, in bytes.
+func readWAL(ctx context.Context, db *pgx.Conn) (int64, error) {
+	var lsn int64
+	err := db.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&lsn)
+	return lsn, err
 }
 
 // cpuMeter measures one throughput run.
@@ -82,6 +96,8 @@ type cpuMeter struct {
 	proc       time.Duration
 	server     time.Duration
 	sessions   map[int]time.Duration
+	wal        int64
+	haveWAL    bool
 }
 
 // newCPUMeter prepares a meter. embedded says whether Tasker runs in this
@@ -109,6 +125,11 @@ func (m *cpuMeter) abort() {
 func (m *cpuMeter) begin(ctx context.Context) error {
 	if m == nil {
 		return nil
+	}
+	if m.db != nil {
+		if w, err := readWAL(ctx, m.db); err == nil {
+			m.wal, m.haveWAL = w, true
+		}
 	}
 	if m.db == nil {
 		m.note = "n/a: no database connection"
@@ -148,6 +169,11 @@ func (m *cpuMeter) end(ctx context.Context, steps int) (*cpuPerStep, error) {
 		return nil, nil
 	}
 	r := &cpuPerStep{steps: steps, wall: time.Since(m.start), process: processCPU() - m.proc}
+	if m.haveWAL {
+		if w, err := readWAL(ctx, m.db); err == nil {
+			r.walBytes, r.haveWAL = w-m.wal, true
+		}
+	}
 	if m.postmaster != 0 {
 		r.server, r.haveServer = treeCPU(m.postmaster)-m.server, true
 		if after, err := sessionCPU(ctx, m.db, m.appName); err == nil {
@@ -202,6 +228,10 @@ func (r *cpuPerStep) finish(embedded bool) {
 		r.PostgresUS, r.SessionsUS = &s, &ss
 		busy += r.server
 	}
+	if r.haveWAL {
+		b := math.Round(float64(r.walBytes) / float64(r.steps))
+		r.WALBytes = &b
+	}
 	if r.wall > 0 {
 		r.CoresBusy = round2(busy.Seconds() / r.wall.Seconds())
 	}
@@ -226,6 +256,8 @@ func mergeCPU(into, add *cpuPerStep) *cpuPerStep {
 	add.client += into.client
 	add.server += into.server
 	add.session += into.session
+	add.walBytes += into.walBytes
+	add.haveWAL = add.haveWAL && into.haveWAL
 	add.haveClient = add.haveClient && into.haveClient
 	add.haveServer = add.haveServer && into.haveServer
 	add.finish(add.ClientUS != nil || into.ClientUS != nil)
@@ -250,6 +282,9 @@ func printCPU(out io.Writer, c *cpuPerStep) {
 		fmt.Fprintf(out, "; PostgreSQL %s", c.PostgresNote)
 	}
 	fmt.Fprintf(out, "; %.2f cores busy\n", c.CoresBusy)
+	if c.WALBytes != nil {
+		fmt.Fprintf(out, "WAL per step: %.0f bytes (the whole server)\n", *c.WALBytes)
+	}
 }
 
 // processCPU is this process's user and system CPU time.

@@ -134,7 +134,8 @@ func TestLocalPostmaster(t *testing.T) {
 // TestMergeCPU adds rounds up from their raw totals.
 func TestMergeCPU(t *testing.T) {
 	a := &cpuPerStep{steps: 100, wall: time.Second, process: 50 * time.Millisecond, client: 10 * time.Millisecond,
-		server: 80 * time.Millisecond, session: 60 * time.Millisecond, haveClient: true, haveServer: true}
+		server: 80 * time.Millisecond, session: 60 * time.Millisecond, haveClient: true, haveServer: true,
+		walBytes: 1_000_000, haveWAL: true}
 	a.finish(true)
 	require.InDelta(t, 500, a.ProcessUS, 0.01)
 	require.InDelta(t, 100, *a.ClientUS, 0.01)
@@ -142,11 +143,14 @@ func TestMergeCPU(t *testing.T) {
 	require.InDelta(t, 800, *a.PostgresUS, 0.01)
 	require.InDelta(t, 0.13, a.CoresBusy, 0.001)
 	b := &cpuPerStep{steps: 300, wall: time.Second, process: 90 * time.Millisecond, client: 10 * time.Millisecond,
-		server: 120 * time.Millisecond, session: 100 * time.Millisecond, haveClient: true, haveServer: true}
+		server: 120 * time.Millisecond, session: 100 * time.Millisecond, haveClient: true, haveServer: true,
+		walBytes: 3_000_000, haveWAL: true}
 	b.finish(true)
+	require.InDelta(t, 10000, *b.WALBytes, 0.01)
 	m := mergeCPU(a, b)
 	require.InDelta(t, 350, m.ProcessUS, 0.01)
 	require.InDelta(t, 50, *m.ClientUS, 0.01)
 	require.InDelta(t, 500, *m.PostgresUS, 0.01)
 	require.InDelta(t, 400, *m.SessionsUS, 0.01)
+	require.InDelta(t, 10000, *m.WALBytes, 0.01)
 }

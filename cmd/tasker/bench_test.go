@@ -69,6 +69,8 @@ func TestBenchEmbedded(t *testing.T) {
 	require.NotNil(t, cpu.PostgresUS, "the test server is local: %s", cpu.PostgresNote)
 	require.Positive(t, *cpu.PostgresUS)
 	require.Positive(t, *cpu.SessionsUS, "Tasker's sessions did the run's statements")
+	require.NotNil(t, cpu.WALBytes)
+	require.Positive(t, *cpu.WALBytes, "the run's writes are logged")
 	require.Contains(t, text, "CPU per step")
 	require.Positive(t, rep.Machine.Cores)
 	require.NotEmpty(t, rep.Machine.PostgresVersion)
