@@ -75,7 +75,8 @@ Go worker's example templates:
   creation    POST /v1/tasks latency, from the same runs
   throughput  M linear tasks submitted by concurrent clients; steps/s from the first
               create to the last completion; database transactions and statements per
-              step (pg_stat_database, pg_stat_statements when installed); peak RSS
+              step (pg_stat_database, pg_stat_statements when installed); CPU time
+              per step of this process and of a local PostgreSQL; peak RSS
   pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
               physical reference for this machine
   stages      linear 4's latency per step and stage, from the step history (needs
