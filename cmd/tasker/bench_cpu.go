@@ -152,10 +152,12 @@ func (m *cpuMeter) begin(ctx context.Context) error {
 		if err := pprof.StartCPUProfile(w); err != nil {
 			if m.file != nil {
 				_ = m.file.Close()
+				return fmt.Errorf("CPU profile: %w", err)
 			}
-			return fmt.Errorf("CPU profile: %w", err)
+			// Only the client's share needs it: measure without.
+		} else {
+			m.started = true
 		}
-		m.started = true
 	}
 	m.start = time.Now()
 	m.proc = processCPU()
@@ -196,7 +198,7 @@ func (m *cpuMeter) end(ctx context.Context, steps int) (*cpuPerStep, error) {
 			}
 			data = b
 		}
-		if m.appName != "" {
+		if m.appName != "" && len(data) > 0 {
 			share, err := labelShare(data, "role", benchClientLabel)
 			if err != nil {
 				return nil, fmt.Errorf("reading the CPU profile: %w", err)
@@ -218,6 +220,7 @@ func (r *cpuPerStep) finish(embedded bool) {
 		return math.Round(float64(d.Microseconds())/float64(r.steps)*10) / 10
 	}
 	r.ProcessUS = us(r.process)
+	r.ClientUS, r.TaskerUS, r.PostgresUS, r.SessionsUS, r.WALBytes = nil, nil, nil, nil, nil
 	busy := r.process
 	if r.haveClient {
 		c, t := us(r.client), us(r.process-r.client)

@@ -153,4 +153,14 @@ func TestMergeCPU(t *testing.T) {
 	require.InDelta(t, 500, *m.PostgresUS, 0.01)
 	require.InDelta(t, 400, *m.SessionsUS, 0.01)
 	require.InDelta(t, 10000, *m.WALBytes, 0.01)
+
+	// A round without the client's split or a local server leaves the sum
+	// without them.
+	c := &cpuPerStep{steps: 100, wall: time.Second, process: 40 * time.Millisecond}
+	c.finish(false)
+	m = mergeCPU(m, c)
+	require.InDelta(t, 360, m.ProcessUS, 0.01)
+	require.Nil(t, m.ClientUS)
+	require.Nil(t, m.PostgresUS)
+	require.Nil(t, m.WALBytes)
 }
