@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +57,8 @@ type benchFlags struct {
 	// bindingConcurrency is the handler concurrency of the Ruby and Python
 	// workers.
 	bindingConcurrency int
+	// appName is the embedded system's application_name (set, not a flag).
+	appName string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -74,7 +75,8 @@ Go worker's example templates:
   creation    POST /v1/tasks latency, from the same runs
   throughput  M linear tasks submitted by concurrent clients; steps/s from the first
               create to the last completion; database transactions and statements per
-              step (pg_stat_database, pg_stat_statements when installed); peak RSS
+              step (pg_stat_database, pg_stat_statements when installed); CPU time
+              per step of this process and of a local PostgreSQL; peak RSS
   pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
               physical reference for this machine
   stages      linear 4's latency per step and stage, from the step history (needs
@@ -219,6 +221,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		defer sys.stop(out)
 		apiURL, dbURL = sys.apiURL, sys.dbURL
 		f.schema = sys.schema
+		f.appName = sys.appName
 		rep.Config["schema"] = sys.schema
 		rep.Config["orchestration_results"] = sys.resultsCfg
 	}
@@ -369,6 +372,8 @@ type benchSystem struct {
 	// stopServices stops orchestration, the worker and the API; stopDB
 	// drops the schema and stops a private cluster. Each runs once.
 	stopServices, stopDB func(io.Writer)
+	// appName is the application_name of the system's sessions.
+	appName string
 }
 
 // stop tears the whole system down (safe to call after stopServices).
@@ -402,7 +407,8 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 			_ = cluster.Stop(sctx)
 		}
 	}
-	schema := "tasker_bench_" + randomSuffix()
+	suffix := randomSuffix()
+	schema := "tasker_bench_" + suffix
 	ocfg.Database.URL, ocfg.Database.Schema = url, schema
 	wcfg.Database.URL, wcfg.Database.Schema = url, schema
 	if err := migrations.Migrate(bg, url, schema); err != nil {
@@ -423,7 +429,10 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	}
 	log := slog.New(slog.DiscardHandler)
 	ocfg.Database.Pool.MaxConnections += wcfg.Database.Pool.MaxConnections
-	in, err := infra.Connect(bg, ocfg, "tasker-bench", log)
+	// The sessions' name is this run's own, so that their CPU time can be
+	// told from other runs' on a shared server.
+	appName := "tasker-bench-" + suffix
+	in, err := infra.Connect(bg, ocfg, appName, log)
 	if err != nil {
 		dropSchema()
 		stopCluster()
@@ -443,7 +452,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 			return nil, err
 		}
 	}
-	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema,
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, appName: appName,
 		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
 	var servicesOnce, dbOnce sync.Once
 	sys.stopServices = func(out io.Writer) {
@@ -508,23 +517,6 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// startCPUProfile starts a CPU profile when path is set and returns the
-// function that stops it.
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
-}
-
 // measureScenarios runs the latency and throughput scenarios (as --only
 // selects) against the system's current worker.
 func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f benchFlags, apiURL string, prog *progress) (*handlerRun, error) {
@@ -554,10 +546,6 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 	if !want("throughput") {
 		return run, nil
 	}
-	stopProfile, err := startCPUProfile(f.cpuProfile)
-	if err != nil {
-		return nil, err
-	}
 	var sampler *rssSampler
 	if !f.embedded {
 		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
@@ -567,8 +555,11 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		sampler = newRSSSampler(targets, 100*time.Millisecond)
 		sampler.Start(ctx)
 	}
-	run.Throughput, err = runThroughput(ctx, c, db, f.schema, f.throughputTasks, f.concurrency, prog)
-	stopProfile()
+	cpu := newCPUMeter(db, f.embedded, f.appName, f.cpuProfile)
+	var err error
+	withClientLabel(ctx, func(ctx context.Context) {
+		run.Throughput, err = runThroughput(ctx, c, db, f.schema, f.throughputTasks, f.concurrency, prog, cpu)
+	})
 	if err != nil {
 		if sampler != nil {
 			sampler.Stop(ctx)

@@ -321,6 +321,7 @@ func mergeRuns(into, add *handlerRun) *handlerRun {
 			t.TasksPerSec = math.Round(float64(t.Tasks)/t.Seconds*10) / 10
 			t.Backpressured += m.Backpressured
 			t.PeakRSSMB = max(t.PeakRSSMB, m.PeakRSSMB)
+			t.CPU = mergeCPU(m.CPU, t.CPU)
 		}
 		into.Throughput = t
 	}
