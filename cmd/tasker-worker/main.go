@@ -38,7 +38,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/tasker-go/tasker/internal/gctune"
 	"github.com/tasker-go/tasker/internal/probe"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
@@ -48,7 +47,6 @@ import (
 )
 
 func main() {
-	gctune.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stderr)
 	stop()

@@ -8,22 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseProcStatCPU(t *testing.T) {
-	// A command name with spaces and a parenthesis: fields are counted
-	// after the last ")".
-	line := "4242 (ruby (worker) x) S 1 4242 4242 0 -1 4194304 1000 0 0 0 250 37 0 0 20 0 12 0 100 1000 200\n"
-	d, ok := parseProcStatCPU(line)
-	require.True(t, ok)
-	require.Equal(t, 2870*time.Millisecond, d, "utime 250 + stime 37 ticks of 10 ms")
-
-	for _, bad := range []string{"", "4242 ruby S 1", "4242 (ruby) S 1 2 3", "4242 (ruby) S 1 4242 4242 0 -1 4194304 1 0 0 0 x 37"} {
-		_, ok := parseProcStatCPU(bad)
-		require.False(t, ok, "%q", bad)
-	}
-}
-
-func TestProcessCPUOfThisProcess(t *testing.T) {
-	before, ok := processCPU(os.Getpid())
+func TestPidCPUOfThisProcess(t *testing.T) {
+	before, ok := pidCPU(os.Getpid())
 	require.True(t, ok)
 	// Spin until the figure moves (a tick is 10 ms of CPU; a loaded
 	// machine may take a while to give us one).
@@ -32,11 +18,11 @@ func TestProcessCPUOfThisProcess(t *testing.T) {
 		for x := 0; x < 1e6; x++ {
 			_ = x * x
 		}
-		after, ok = processCPU(os.Getpid())
+		after, ok = pidCPU(os.Getpid())
 		require.True(t, ok)
 	}
 	require.Greater(t, after, before)
-	_, ok = processCPU(-1)
+	_, ok = pidCPU(-1)
 	require.False(t, ok)
 }
 

@@ -11,12 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/tasker-go/tasker/internal/gctune"
 )
 
 func main() {
-	gctune.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd()
