@@ -49,17 +49,20 @@ func readClaims(t *testing.T, ctx context.Context, pool *pgxpool.Pool, steps []u
 }
 
 // slowSteps creates n slow tasks and returns them and their steps once every
-// step is in progress under worker.
+// step is in progress under worker. The tasks are all created before the
+// first wait, so the steps start close together and none has finished
+// before the last one started.
 func slowSteps(t *testing.T, ctx context.Context, c *client.Client, pool *pgxpool.Pool, n, sleepMS int, worker string) ([]uuid.UUID, []uuid.UUID) {
 	t.Helper()
 	var tasks, steps []uuid.UUID
 	for range n {
-		id := slowTask(t, ctx, c, sleepMS)
-		tasks = append(tasks, id)
+		tasks = append(tasks, slowTask(t, ctx, c, sleepMS))
+	}
+	for _, id := range tasks {
 		steps = append(steps, waitStep(t, ctx, c, id, "in_progress").StepUUID)
 	}
-	for _, r := range readClaims(t, ctx, pool, steps) {
-		require.Equal(t, worker, r.by)
+	for id, r := range readClaims(t, ctx, pool, steps) {
+		require.Equal(t, worker, r.by, "claimer of step %s (now %s)", id, r.state)
 	}
 	return tasks, steps
 }
