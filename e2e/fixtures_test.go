@@ -141,7 +141,9 @@ func runFixtureWorkflows(t *testing.T, b queueBackend) {
 		require.NoError(t, err, c.file)
 		tpls = append(tpls, ts...)
 	}
-	sys := systest.Start(t, b.options(systest.Options{Templates: tpls, PoolSize: 12}))
+	// Every fixture has its own deadline below; the system outlives them all
+	// (the broker variant takes a few minutes on a loaded machine).
+	sys := systest.Start(t, b.options(systest.Options{Templates: tpls, PoolSize: 12, Timeout: 10 * time.Minute}))
 	c, err := client.New(sys.URL)
 	require.NoError(t, err)
 	byFile := map[string]*template.Template{}

@@ -26,8 +26,10 @@ func StartForTest(t testing.TB, prefix string) *Node {
 	if _, err := FindBinDir(); err != nil {
 		if os.Getenv(RequireEnv) != "" {
 			t.Fatalf("this test runs a private RabbitMQ node: %v, and %s is set", err, RequireEnv)
+			return nil
 		}
 		t.Skipf("this test runs a private RabbitMQ node: %v: skipping; set %s=1 to fail instead", err, RequireEnv)
+		return nil
 	}
 	n, err := New(t.TempDir(), fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), testNodes.Add(1)))
 	if err != nil {
