@@ -21,13 +21,15 @@ type queueBackend struct {
 }
 
 // brokerPollInterval is queues.poll_interval on the rabbitmq backend,
-// where it is the claims' sweep interval. A sweep reads every known route
-// queue and looks up every route not known yet (a channel and a passive
-// declare each), so the 200-250 ms the postgres tests use makes sweeps
-// crowd out the claims: the 500-task scale test finished 194 tasks in
-// 3 minutes with 200 ms and all 500 in 16 s with 2 s (2 cores, load 20).
-// Announced messages (the relays' wake-ups) are claimed at once either way.
-const brokerPollInterval = 2 * time.Second
+// where it paces the claims' sweeps. A sweep reads every known route queue
+// and looks up every route not known yet (a channel and a passive declare
+// each, for each of the ~90 callables the native workers serve), so a
+// claim that sweeps takes seconds on a loaded machine and every message
+// behind it waits. Measured on 2 cores at load average 20-30: the 500-task
+// scale test completed 194 tasks in 3 minutes at 200 ms and all 500 in
+// 16-21 s at 2-5 s; the fixtures took 207 s at 2 s and 31 s at 5 s.
+// Announced messages (the relays' wake-ups) do not wait for a sweep.
+const brokerPollInterval = 5 * time.Second
 
 // onBroker reports whether the queues are on RabbitMQ.
 func (b queueBackend) onBroker() bool { return b.name == config.BackendRabbitMQ }
