@@ -81,8 +81,8 @@ func (b queueBackend) schemaEnv(t *testing.T, extra ...string) (testdb.DB, []str
 }
 
 // onBackends runs body once per queue backend, as subtests named
-// "postgres" and "rabbitmq" that run in parallel with each other: the
-// broker variant adds little to the suite's wall time. On rabbitmq each
+// "postgres" and "rabbitmq" that run in parallel with each other, so a
+// test takes as long as its slower variant, not the sum. On rabbitmq each
 // subtest gets a private virtual host (systest.BrokerVHost: skipped when
 // no broker is reachable, failed instead when TASKER_REQUIRE_RABBITMQ is
 // set).

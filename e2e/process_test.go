@@ -201,14 +201,19 @@ func runWorkerKilledMidStep(t *testing.T, b queueBackend) {
 
 // TestSigtermBusyWorker: SIGTERM to a worker running several long steps; it
 // exits within its 5 s budget, releases what did not finish, and another
-// worker completes every task — nothing is lost.
+// worker completes every task — nothing is lost. It runs on each queue
+// backend.
 func TestSigtermBusyWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	onBackends(t, runSigtermBusyWorker)
+}
+
+func runSigtermBusyWorker(t *testing.T, b queueBackend) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env := processEnv(t, "TASKER__WORKER__SHUTDOWN_GRACE=2s", "TASKER__WORKER__HANDLERS__MIN_CONCURRENT=8",
+	env := b.processEnv(t, "TASKER__WORKER__SHUTDOWN_GRACE=2s", "TASKER__WORKER__HANDLERS__MIN_CONCURRENT=8",
 		"TASKER__WORKER__HANDLERS__MAX_CONCURRENT=8")
 	c := startServer(t, env)
 	busy := start(t, append(env, "TASKER__WORKER__WORKER_ID=busy"), "tasker-worker")
