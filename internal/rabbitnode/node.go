@@ -109,7 +109,7 @@ func New(dir, name string) (*Node, error) {
 		}
 	}
 	for _, d := range []string{"mnesia", "log"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
 			return nil, fmt.Errorf("rabbitnode: %w", err)
 		}
 	}
@@ -135,7 +135,8 @@ func freePorts(k int) ([]int, error) {
 	}()
 	var out []int
 	for range k {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
@@ -180,12 +181,13 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("rabbitnode: %s is already running", n.Name)
 	}
 	outPath := filepath.Join(n.Dir, "log", "server.out")
-	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		n.mu.Unlock()
 		return fmt.Errorf("rabbitnode: %w", err)
 	}
-	cmd := exec.Command(filepath.Join(n.binDir, "rabbitmq-server"))
+	// The node outlives ctx (ctx bounds the start only): Stop ends it.
+	cmd := exec.Command(filepath.Join(n.binDir, "rabbitmq-server")) //nolint:gosec,noctx // the broker's own script, no arguments
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = n.Dir, n.env(), out, out
 	// A group of its own, so that a node that does not shut down can be
 	// killed with every process it started (but not the shared epmd, which
@@ -216,9 +218,10 @@ func (n *Node) Start(ctx context.Context) error {
 		case err = <-done:
 		case <-exited:
 			cancel()
-			<-done
+			awaitErr := <-done
 			n.forget()
-			return fmt.Errorf("rabbitnode: %s exited while starting (%v); see %s and %s", n.Name, n.exitErr(), outPath, n.LogFile())
+			return fmt.Errorf("rabbitnode: %s exited while starting (%v; await_startup: %v); see %s and %s",
+				n.Name, n.exitErr(), awaitErr, outPath, n.LogFile())
 		}
 		cancel()
 		if err == nil && portOpen(n.Port) {
@@ -305,7 +308,7 @@ func (n *Node) kill() error {
 
 // Ctl runs rabbitmqctl against the node.
 func (n *Node) Ctl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(n.binDir, "rabbitmqctl"), append([]string{"-n", n.Name}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(n.binDir, "rabbitmqctl"), append([]string{"-n", n.Name}, args...)...) //nolint:gosec // the broker's own tool, arguments built here
 	cmd.Dir, cmd.Env = n.Dir, n.env()
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -320,7 +323,8 @@ func (n *Node) ctl(ctx context.Context, args ...string) error {
 }
 
 func portOpen(port int) bool {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return false
 	}
