@@ -189,10 +189,7 @@ func (n *Node) Start(ctx context.Context) error {
 	// The node outlives ctx (ctx bounds the start only): Stop ends it.
 	cmd := exec.Command(filepath.Join(n.binDir, "rabbitmq-server")) //nolint:gosec,noctx // the broker's own script, no arguments
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = n.Dir, n.env(), out, out
-	// A group of its own, so that a node that does not shut down can be
-	// killed with every process it started (but not the shared epmd, which
-	// daemonizes into a session of its own).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		_ = out.Close()
 		n.mu.Unlock()
