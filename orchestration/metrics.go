@@ -30,6 +30,8 @@ type metrics struct {
 	purged       prometheus.Counter
 	// deadWorkerSteps counts steps whose claimer's process was found gone.
 	deadWorkerSteps prometheus.Counter
+	// tableVacuums counts the tables the table vacuum loop vacuumed.
+	tableVacuums prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -82,6 +84,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tasker_dead_worker_steps_released_total",
 			Help: "Steps whose worker process was found gone (its liveness lock free), released for other workers.",
 		}),
+		tableVacuums: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_table_vacuums_total",
+			Help: "Queue tables, the outbox and tasks vacuumed by the engine because their dead rows piled up.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -101,6 +107,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	register(reg, &m.stale, &errs)
 	register(reg, &m.purged, &errs)
 	register(reg, &m.deadWorkerSteps, &errs)
+	register(reg, &m.tableVacuums, &errs)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("registering orchestration metrics: %w", errors.Join(errs...))
 	}
@@ -145,5 +152,5 @@ func MetricCollectors() []prometheus.Collector {
 	m, _ := newMetrics(nil) // without a registerer nothing can fail
 	return []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
 		m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged,
-		m.deadWorkerSteps}
+		m.deadWorkerSteps, m.tableVacuums}
 }

@@ -48,7 +48,8 @@ func printHistory(out io.Writer, fresh *handlerRun, h *historyResult) {
 	if h == nil || h.Run == nil || fresh == nil {
 		return
 	}
-	fmt.Fprintf(out, "\nhistory: %d finished steps (%d tasks) loaded in %.1f s, not vacuumed or analysed\n", h.Steps, h.Tasks, h.LoadSeconds)
+	fmt.Fprintf(out, "\nhistory: %d finished steps (%d tasks) loaded in %.1f s, not vacuumed or analysed "+
+		"(the queue tables' dead rows are left to the engine's table vacuum)\n", h.Steps, h.Tasks, h.LoadSeconds)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tfresh\twith history\tchange\t")
 	row := func(name string, a, b float64) {

@@ -41,6 +41,9 @@ type Orchestration struct {
 	// Statistics tunes the loop that keeps planner statistics fresh on the
 	// hot tables.
 	Statistics Statistics `toml:"statistics"`
+	// Vacuum tunes the loop that vacuums the queue tables (and tasks) when their
+	// dead rows pile up.
+	Vacuum Vacuum `toml:"vacuum"`
 	// Retention tunes the loop that deletes old finished tasks.
 	Retention Retention `toml:"retention"`
 	// DeadWorkers tunes the loop that gives the steps of dead worker
@@ -123,6 +126,7 @@ func defaultOrchestration() Orchestration {
 		Staleness:       defaultStaleness(),
 		Reconciler:      Reconciler{Interval: 30 * time.Second, ActiveStateGrace: time.Minute, BatchSize: 100},
 		Statistics:      defaultStatistics(),
+		Vacuum:          defaultVacuum(),
 		Retention:       defaultRetention(),
 		DeadWorkers:     defaultDeadWorkers(),
 		Leader:          Leader{LockKey: DefaultLeaderLockKey, RenewInterval: 5 * time.Second},
@@ -143,6 +147,7 @@ func (o *Orchestration) Validate() error {
 	ps.nest("staleness", o.Staleness.Validate())
 	ps.nest("reconciler", o.Reconciler.Validate())
 	ps.nest("statistics", o.Statistics.Validate())
+	ps.nest("vacuum", o.Vacuum.Validate())
 	ps.nest("retention", o.Retention.Validate())
 	ps.nest("dead_workers", o.DeadWorkers.Validate())
 	ps.nest("leader", o.Leader.Validate())
