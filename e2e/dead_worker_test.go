@@ -49,17 +49,20 @@ func readClaims(t *testing.T, ctx context.Context, pool *pgxpool.Pool, steps []u
 }
 
 // slowSteps creates n slow tasks and returns them and their steps once every
-// step is in progress under worker.
+// step is in progress under worker. The tasks are all created before the
+// first wait, so the steps start close together and none has finished
+// before the last one started.
 func slowSteps(t *testing.T, ctx context.Context, c *client.Client, pool *pgxpool.Pool, n, sleepMS int, worker string) ([]uuid.UUID, []uuid.UUID) {
 	t.Helper()
 	var tasks, steps []uuid.UUID
 	for range n {
-		id := slowTask(t, ctx, c, sleepMS)
-		tasks = append(tasks, id)
+		tasks = append(tasks, slowTask(t, ctx, c, sleepMS))
+	}
+	for _, id := range tasks {
 		steps = append(steps, waitStep(t, ctx, c, id, "in_progress").StepUUID)
 	}
-	for _, r := range readClaims(t, ctx, pool, steps) {
-		require.Equal(t, worker, r.by)
+	for id, r := range readClaims(t, ctx, pool, steps) {
+		require.Equal(t, worker, r.by, "claimer of step %s (now %s)", id, r.state)
 	}
 	return tasks, steps
 }
@@ -87,13 +90,20 @@ func requireOneResult(t *testing.T, ctx context.Context, c *client.Client, tasks
 // second worker, and the lost run counts as an attempt. The time from the
 // kill to all four steps running again is logged (it is a measurement, not
 // an assertion).
+//
+// Both queue backends run it (on rabbitmq the claims in flight are found
+// through the open tasks instead of the queue tables).
 func TestKilledWorkerIsNoticedInSeconds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	onBackends(t, runKilledWorkerIsNoticed)
+}
+
+func runKilledWorkerIsNoticed(t *testing.T, b queueBackend) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	db, env := schemaEnv(t, deadWorkerEnv...)
+	db, env := b.schemaEnv(t, deadWorkerEnv...)
 	pool := db.Pool(t, 4)
 	c := startServer(t, env)
 	victim := start(t, append(env, "TASKER__WORKER__WORKER_ID=victim"), "tasker-worker")
@@ -124,8 +134,15 @@ func TestKilledWorkerIsNoticedInSeconds(t *testing.T) {
 	t.Logf("SIGKILL → all %d steps running again on another worker: %v (claim deadline %v away at the kill)",
 		len(steps), running.Round(time.Millisecond), before[steps[0]].deadline.Sub(killed).Round(time.Second))
 
-	// The steps were taken before their claims lapsed: detection, not the
-	// deadline, gave them back.
+	requireReclaimedBefore(t, ctx, pool, steps, before)
+	requireOneResult(t, ctx, c, tasks, "rescuer", 2)
+}
+
+// requireReclaimedBefore checks that each step ran again before the claim
+// it had in before lapsed: dead worker detection, not the deadline, gave
+// it back.
+func requireReclaimedBefore(t *testing.T, ctx context.Context, pool *pgxpool.Pool, steps []uuid.UUID, before map[uuid.UUID]claimRow) {
+	t.Helper()
 	for _, id := range steps {
 		var reclaimed time.Time
 		require.NoError(t, pool.QueryRow(ctx, `SELECT max(created_at) FROM workflow_step_transitions
@@ -133,20 +150,24 @@ func TestKilledWorkerIsNoticedInSeconds(t *testing.T) {
 		require.True(t, reclaimed.Before(before[id].deadline), "step %s reclaimed at %v, its claim lapsed at %v",
 			id, reclaimed, before[id].deadline)
 	}
-	requireOneResult(t, ctx, c, tasks, "rescuer", 2)
 }
 
 // TestStoppedWorkerKeepsItsClaims: a worker that is only slow, stopped with
 // SIGSTOP for 10 s while it runs four steps and another worker is idle,
 // keeps its claims (its liveness session stays open), and after SIGCONT
 // completes them itself: one attempt, one recorded result, no second run.
+// It runs on each queue backend.
 func TestStoppedWorkerKeepsItsClaims(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	onBackends(t, runStoppedWorkerKeepsItsClaims)
+}
+
+func runStoppedWorkerKeepsItsClaims(t *testing.T, b queueBackend) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, env := schemaEnv(t, deadWorkerEnv...)
+	db, env := b.schemaEnv(t, deadWorkerEnv...)
 	pool := db.Pool(t, 4)
 	c := startServer(t, env)
 	sleeper := start(t, append(env, "TASKER__WORKER__WORKER_ID=sleeper"), "tasker-worker")

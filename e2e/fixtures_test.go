@@ -121,9 +121,14 @@ var fixtureCases = []fixtureCase{
 }
 
 // TestFixtureWorkflows runs tasker-core's own fixture templates, unchanged
-// (with their "test" environment overrides), through the whole system and
-// checks results, step counts, attempts and final states.
+// (with their "test" environment overrides), through the whole system on
+// each queue backend and checks results, step counts, attempts and final
+// states.
 func TestFixtureWorkflows(t *testing.T) {
+	onBackends(t, runFixtureWorkflows)
+}
+
+func runFixtureWorkflows(t *testing.T, b queueBackend) {
 	dir := filepath.Join(testdb.FixturesDir(t), "task_templates")
 	var tpls []*template.Template
 	seen := map[string]bool{}
@@ -136,7 +141,9 @@ func TestFixtureWorkflows(t *testing.T) {
 		require.NoError(t, err, c.file)
 		tpls = append(tpls, ts...)
 	}
-	sys := systest.Start(t, systest.Options{Templates: tpls, PoolSize: 12})
+	// Every fixture has its own deadline below; the system outlives them all
+	// (the broker variant takes a few minutes on a loaded machine).
+	sys := systest.Start(t, b.options(systest.Options{Templates: tpls, PoolSize: 12, Timeout: 10 * time.Minute}))
 	c, err := client.New(sys.URL)
 	require.NoError(t, err)
 	byFile := map[string]*template.Template{}

@@ -33,7 +33,8 @@ func slowTaskBy(t *testing.T, ctx context.Context, c *client.Client, sleepMS int
 // queued; the cluster is stopped (fast: every session is cut), left down for
 // two seconds, and started again on the same port. Both processes must
 // report the outage on /health/ready, recover on their own, finish every
-// task submitted before the restart, and take new tasks after it.
+// task submitted before the restart, and take new tasks after it; every
+// step has exactly one recorded result.
 func TestPostgresRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and processes")
@@ -114,6 +115,13 @@ func TestPostgresRestart(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("slow task %s: step %s after %d attempt(s)", id, steps[0].CurrentState, steps[0].Attempts)
 	}
+	// However the outage cut the workers' and orchestration's transactions,
+	// no step has a result recorded twice (or none).
+	var steps int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM workflow_steps`).Scan(&steps))
+	results, withOneResult := countResults(t, ctx, pool)
+	require.Equal(t, steps, withOneResult, "steps with exactly one recorded result")
+	require.Equal(t, steps, results)
 	require.Eventually(t, func() bool {
 		h, err := c.DetailedHealth(ctx)
 		return err == nil && h.Leader

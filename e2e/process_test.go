@@ -181,15 +181,20 @@ func waitStep(t *testing.T, ctx context.Context, c *client.Client, task uuid.UUI
 // TestWorkerKilledMidStep: a worker is SIGKILLed while a step runs; its death
 // is noticed (dead worker detection) or its claim lapses with the message's
 // visibility timeout, whichever comes first; another worker reclaims the
-// step (the attempt counts) and the task completes. TestKilledWorkerIsNoticedInSeconds
-// measures the detection with a 30 s deadline.
+// step (the attempt counts) and the task completes, on each queue backend.
+// TestKilledWorkerIsNoticedInSeconds measures the detection with a 30 s
+// deadline.
 func TestWorkerKilledMidStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	onBackends(t, runWorkerKilledMidStep)
+}
+
+func runWorkerKilledMidStep(t *testing.T, b queueBackend) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env := processEnv(t, "TASKER__WORKER__CLAIMS__VISIBILITY_TIMEOUT=2s", "TASKER__WORKER__CLAIMS__HEARTBEAT_INTERVAL=500ms")
+	env := b.processEnv(t, "TASKER__WORKER__CLAIMS__VISIBILITY_TIMEOUT=2s", "TASKER__WORKER__CLAIMS__HEARTBEAT_INTERVAL=500ms")
 	c := startServer(t, env)
 	victim := start(t, append(env, "TASKER__WORKER__WORKER_ID=victim"), "tasker-worker")
 	victim.waitLine(t, regexp.MustCompile(`tasker-worker started`))
@@ -212,14 +217,19 @@ func TestWorkerKilledMidStep(t *testing.T) {
 
 // TestSigtermBusyWorker: SIGTERM to a worker running several long steps; it
 // exits within its 5 s budget, releases what did not finish, and another
-// worker completes every task — nothing is lost.
+// worker completes every task — nothing is lost. It runs on each queue
+// backend.
 func TestSigtermBusyWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	onBackends(t, runSigtermBusyWorker)
+}
+
+func runSigtermBusyWorker(t *testing.T, b queueBackend) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env := processEnv(t, "TASKER__WORKER__SHUTDOWN_GRACE=2s", "TASKER__WORKER__HANDLERS__MIN_CONCURRENT=8",
+	env := b.processEnv(t, "TASKER__WORKER__SHUTDOWN_GRACE=2s", "TASKER__WORKER__HANDLERS__MIN_CONCURRENT=8",
 		"TASKER__WORKER__HANDLERS__MAX_CONCURRENT=8")
 	c := startServer(t, env)
 	busy := start(t, append(env, "TASKER__WORKER__WORKER_ID=busy"), "tasker-worker")

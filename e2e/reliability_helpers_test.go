@@ -63,14 +63,16 @@ func (x countingExecutor) Execute(ctx context.Context, step *worker.StepContext)
 }
 
 // countingInfra connects the infrastructure the counting workers of a test
-// share (pool, LISTEN connection, queue, store) on db's schema; its pool of
-// maxConns connections also serves the handlers' inserts.
-func countingInfra(t *testing.T, db testdb.DB, maxConns int) *infra.Infra {
+// share (pool, LISTEN connection, queue, store) on db's schema and the
+// queue backend b; its pool of maxConns connections also serves the
+// handlers' inserts.
+func countingInfra(t *testing.T, db testdb.DB, maxConns int, b queueBackend) *infra.Infra {
 	t.Helper()
 	cfg := config.Default(config.ContextWorker)
 	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
 	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = maxConns, 0
 	cfg.Queues.PollInterval = 200 * time.Millisecond
+	b.configure(cfg)
 	in, err := infra.Connect(context.Background(), cfg, "e2e-workers", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(in.Close)
@@ -88,7 +90,7 @@ func startCountingWorker(t *testing.T, in *infra.Infra, id string) *worker.Core 
 	examples, err := native.Templates()
 	require.NoError(t, err)
 	cfg := config.Default(config.ContextWorker)
-	cfg.Database = in.Config.Database
+	cfg.Database, cfg.Queues = in.Config.Database, in.Config.Queues
 	wcfg := cfg.Worker
 	wcfg.WorkerID = id
 	wcfg.Web.Enabled = false

@@ -16,13 +16,17 @@ import (
 )
 
 // TestThreeWorkersTwoOrchestrators runs 500 tasks of five workflow shapes
-// through two orchestrators and three workers sharing one database: every
-// task completes and every step runs exactly once.
+// through two orchestrators and three workers sharing one database, on each
+// queue backend: every task completes and every step runs exactly once.
 func TestThreeWorkersTwoOrchestrators(t *testing.T) {
 	if testing.Short() {
 		t.Skip("500 tasks")
 	}
-	sys := systest.Start(t, systest.Options{Workers: -1, Orchestrators: 2, PoolSize: 20})
+	onBackends(t, runThreeWorkersTwoOrchestrators)
+}
+
+func runThreeWorkersTwoOrchestrators(t *testing.T, b queueBackend) {
+	sys := systest.Start(t, b.options(systest.Options{Workers: -1, Orchestrators: 2, PoolSize: 20}))
 	_, err := sys.Store.Pool().Exec(sys.Ctx, executionsTable)
 	require.NoError(t, err)
 	examples, err := native.Templates()

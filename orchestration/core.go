@@ -147,7 +147,7 @@ func New(opts Options) (*Core, error) {
 		c.reconciler(opts.Config.Reconciler),
 		c.stalenessDetector(opts.Config.Staleness),
 		c.statisticsKeeper(opts.Config.Statistics),
-		c.queueVacuum(opts.Config.QueueVacuum),
+		c.tableVacuum(opts.Config.Vacuum),
 		c.retention(opts.Config.Retention),
 	}
 	c.deadWorkers = c.deadWorkerDetector(opts.Config.DeadWorkers, opts.Listener)

@@ -19,7 +19,11 @@ import (
 // claim; PostgreSQL frees the lock the moment the process dies. On the
 // leader, the detector looks for steps in progress under a lock nobody holds
 // and, once the lock stayed free for cfg.Grace, ends their claims
-// (store.ExpireDeadClaims): the next claim of any worker reclaims them.
+// (store.ExpireDeadClaims): the next claim of any worker reclaims them. It
+// works the same on every queue backend: with a broker the claims are found
+// through the open tasks and each released step gets a new message (the
+// broker's own redelivery of the dead consumer's message would be deferred
+// until the claim deadline).
 //
 // A live worker is never taken for a dead one: it takes its lock back
 // within moments of losing its connection (well inside the grace), claims
@@ -54,9 +58,7 @@ func (c *Core) deadWorkerDetector(cfg config.DeadWorkers, l *pgnotify.Listener) 
 
 func (d *deadWorkerDetector) Start(ctx context.Context) error {
 	d.done = make(chan struct{})
-	if !d.cfg.Enabled || !d.store.FindsClaimsThroughQueues() {
-		// Claims are found through the queues' tables; a broker
-		// redelivers the messages of a consumer that died by itself.
+	if !d.cfg.Enabled {
 		close(d.done)
 		return nil
 	}

@@ -13,7 +13,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/brokertest"
 	"github.com/tasker-go/tasker/shared/config"
+	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
 	"github.com/tasker-go/tasker/shared/store"
@@ -40,6 +42,35 @@ func newDetectorEnv(t *testing.T, cfg config.DeadWorkers) detectorEnv {
 	require.NoError(t, err)
 	st, err := store.New(store.Config{Pool: pool, Queue: q, Schema: db.Schema, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	return newDetectorEnvOn(t, ctx, db, st, q, cfg)
+}
+
+// newBrokerDetectorEnv is newDetectorEnv on the rabbitmq queue backend (a
+// private virtual host), assembled as the services assemble it.
+func newBrokerDetectorEnv(t *testing.T, cfg config.DeadWorkers) detectorEnv {
+	t.Helper()
+	url := brokertest.VHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	db := testdb.New(t)
+	c := config.Default(config.ContextOrchestration)
+	c.Database.URL, c.Database.Schema = db.URL, db.Schema
+	c.Database.Pool.MaxConnections, c.Database.Pool.MinConnections = 8, 0
+	c.Queues.Backend = config.BackendRabbitMQ
+	c.Queues.RabbitMQ.URL = url
+	c.Queues.PollInterval = 100 * time.Millisecond
+	c.Queues.RabbitMQ.OutboxPollInterval = 100 * time.Millisecond
+	in, err := infra.Connect(ctx, c, "detector-test", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(in.Close)
+	require.Nil(t, in.Queue.Tables())
+	return newDetectorEnvOn(t, ctx, db, in.Store, in.Queue, cfg)
+}
+
+// newDetectorEnvOn builds the detector env on a store and its driver.
+func newDetectorEnvOn(t *testing.T, ctx context.Context, db testdb.DB, st *store.Store, q messaging.Driver,
+	cfg config.DeadWorkers) detectorEnv {
+	t.Helper()
 	nt, err := st.RegisterTemplate(ctx, store.TemplateRegistration{Namespace: "dw", Name: "t", Version: "1",
 		Configuration: json.RawMessage(`{"steps":[]}`), StepNames: []string{"a"}})
 	require.NoError(t, err)
@@ -95,15 +126,30 @@ func (e detectorEnv) lockFree(t *testing.T, key int64) {
 // detector waits out the grace period and then ends the claim, and another
 // worker reclaims the step (the lost run counts).
 func TestDeadWorkerDetection(t *testing.T) {
-	e := newDetectorEnv(t, config.DeadWorkers{Enabled: true, Interval: 100 * time.Millisecond,
-		IdleInterval: time.Second, Grace: 300 * time.Millisecond, RestartGrace: time.Millisecond})
+	testDeadWorkerDetection(t, newDetectorEnv(t, detectorConfig))
+}
+
+// TestDeadWorkerDetectionOnABroker is TestDeadWorkerDetection on the
+// rabbitmq queue backend: the detector runs there too, finds the claims
+// through the open tasks, and the step's new message reaches the rescuer
+// long before the (one minute) claim deadline.
+func TestDeadWorkerDetectionOnABroker(t *testing.T) {
+	testDeadWorkerDetection(t, newBrokerDetectorEnv(t, detectorConfig))
+}
+
+var detectorConfig = config.DeadWorkers{Enabled: true, Interval: 100 * time.Millisecond,
+	IdleInterval: time.Second, Grace: 300 * time.Millisecond, RestartGrace: time.Millisecond}
+
+func testDeadWorkerDetection(t *testing.T, e detectorEnv) {
 	key, err := store.NewLivenessKey()
 	require.NoError(t, err)
 	sess, err := e.store.HoldLiveness(e.ctx, key)
 	require.NoError(t, err)
-	out, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: "victim", Lock: key}, e.queue, 10, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, out.Claimed, 1)
+	var out store.ClaimOutcome
+	require.Eventually(t, func() bool { // a broker's relay publishes the message after the task's commit
+		out, err = e.store.ClaimNext(e.ctx, store.Claimer{ID: "victim", Lock: key}, e.queue, 10, time.Minute)
+		return err == nil && len(out.Claimed) == 1
+	}, 20*time.Second, 20*time.Millisecond)
 
 	for range 3 {
 		require.Equal(t, 100*time.Millisecond, e.d.check(e.ctx), "steps in progress: look again after interval")
@@ -123,14 +169,15 @@ func TestDeadWorkerDetection(t *testing.T) {
 		e.d.check(e.ctx)
 		again, err := e.store.ClaimNext(e.ctx, store.Claimer{ID: "rescuer"}, e.queue, 10, time.Minute)
 		return err == nil && len(again.Claimed) == 1 && again.Claimed[0].Reclaimed
-	}, 10*time.Second, 50*time.Millisecond)
+	}, 20*time.Second, 50*time.Millisecond, "reclaimed long before the one-minute claim deadline")
 	by, attempts := e.claimedBy(t)
 	require.Equal(t, "rescuer", by)
 	require.Equal(t, 2, attempts, "the lost run counts")
 	var m dto.Metric
 	require.NoError(t, e.d.released.Write(&m))
-	require.Equal(t, 1.0, m.GetCounter().GetValue())
-	require.Empty(t, e.d.freeSince)
+	require.Equal(t, 1.0, m.GetCounter().GetValue(), "released once (a look before the new message arrived ends nothing)")
+	e.d.check(e.ctx)
+	require.Empty(t, e.d.freeSince, "the dead lock holds no claims any more")
 }
 
 // TestDeadWorkerDetectionWaitsAfterRestart: right after PostgreSQL started

@@ -30,8 +30,8 @@ type metrics struct {
 	purged       prometheus.Counter
 	// deadWorkerSteps counts steps whose claimer's process was found gone.
 	deadWorkerSteps prometheus.Counter
-	// queueVacuums counts the queue tables the queue vacuum loop vacuumed.
-	queueVacuums prometheus.Counter
+	// tableVacuums counts the tables the table vacuum loop vacuumed.
+	tableVacuums prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -84,9 +84,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tasker_dead_worker_steps_released_total",
 			Help: "Steps whose worker process was found gone (its liveness lock free), released for other workers.",
 		}),
-		queueVacuums: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tasker_queue_vacuums_total",
-			Help: "Queue tables vacuumed by the engine because their dead rows piled up.",
+		tableVacuums: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_table_vacuums_total",
+			Help: "Queue tables, the outbox and tasks vacuumed by the engine because their dead rows piled up.",
 		}),
 	}
 	if reg == nil {
@@ -107,7 +107,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	register(reg, &m.stale, &errs)
 	register(reg, &m.purged, &errs)
 	register(reg, &m.deadWorkerSteps, &errs)
-	register(reg, &m.queueVacuums, &errs)
+	register(reg, &m.tableVacuums, &errs)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("registering orchestration metrics: %w", errors.Join(errs...))
 	}
@@ -152,5 +152,5 @@ func MetricCollectors() []prometheus.Collector {
 	m, _ := newMetrics(nil) // without a registerer nothing can fail
 	return []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
 		m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged,
-		m.deadWorkerSteps, m.queueVacuums}
+		m.deadWorkerSteps, m.tableVacuums}
 }

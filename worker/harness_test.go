@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tasker-go/tasker/internal/brokertest"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
 	"github.com/tasker-go/tasker/shared/messaging"
@@ -56,6 +57,26 @@ func newHarness(t testing.TB) *harness {
 // interval.
 func newHarnessPolling(t testing.TB, interval time.Duration) *harness {
 	t.Helper()
+	return newHarnessWith(t, interval, nil)
+}
+
+// newBrokerHarness is newHarness on the rabbitmq queue backend, on a
+// private virtual host of the local broker (skipped without one unless
+// TASKER_REQUIRE_RABBITMQ is set).
+func newBrokerHarness(t testing.TB) *harness {
+	t.Helper()
+	url := brokertest.VHost(t)
+	return newHarnessWith(t, 100*time.Millisecond, func(q *config.Queues) {
+		q.Backend = config.BackendRabbitMQ
+		q.RabbitMQ.URL = url
+		q.RabbitMQ.OutboxPollInterval = 100 * time.Millisecond
+	})
+}
+
+// newHarnessWith is newHarnessPolling with the queue settings adjusted by
+// queues (nil: the PostgreSQL queue).
+func newHarnessWith(t testing.TB, interval time.Duration, queues func(*config.Queues)) *harness {
+	t.Helper()
 	db := testdb.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -63,6 +84,9 @@ func newHarnessPolling(t testing.TB, interval time.Duration) *harness {
 	cfg.Database.URL, cfg.Database.Schema = db.URL, db.Schema
 	cfg.Database.Pool.MaxConnections, cfg.Database.Pool.MinConnections = 16, 0
 	cfg.Queues.PollInterval = interval
+	if queues != nil {
+		queues(&cfg.Queues)
+	}
 	in, err := infra.Connect(ctx, cfg, "test-orchestrator", testLogger())
 	require.NoError(t, err)
 	t.Cleanup(in.Close)
@@ -132,6 +156,7 @@ func (h *harness) buildCore(spec coreSpec) *Core {
 	h.t.Helper()
 	cfg := config.Default(config.ContextWorker)
 	cfg.Database = h.infra.Config.Database
+	cfg.Queues = h.infra.Config.Queues
 	w := testConfig()
 	if spec.config != nil {
 		spec.config(&w)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -156,13 +155,6 @@ func (c *Core) reconcileClaims(queue string) bool {
 	ctx, cancel := c.opCtx()
 	defer cancel()
 	n, err := c.store.ReleaseOrphanedClaims(ctx, c.claimer(), queue, c.flights.steps())
-	if errors.Is(err, messaging.ErrNoQueueTables) {
-		// A broker backend gives back the messages of a claim that did not
-		// commit; a step the claim did take waits for its claim deadline,
-		// after which any worker reclaims it.
-		c.log.Debug("claims of an unknown outcome are left to their claim deadline on this queue backend", "queue", queue)
-		return true
-	}
 	if err != nil {
 		c.log.Warn("reconciling claims after a claim with an unknown outcome failed; retrying", "queue", queue, "err", err)
 		return false

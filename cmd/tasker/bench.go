@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +58,8 @@ type benchFlags struct {
 	// bindingConcurrency is the handler concurrency of the Ruby and Python
 	// workers.
 	bindingConcurrency int
+	// appName is the embedded system's application_name (set, not a flag).
+	appName string
 	// backend is --backend (a comma list; "" the configured backend) and
 	// rabbitmqURL the broker of the rabbitmq backend.
 	backend, rabbitmqURL string
@@ -88,7 +89,8 @@ Go worker's example templates:
   creation    POST /v1/tasks latency, from the same runs
   throughput  M linear tasks submitted by concurrent clients; steps/s from the first
               create to the last completion; database transactions and statements per
-              step (pg_stat_database, pg_stat_statements when installed); peak RSS
+              step (pg_stat_database, pg_stat_statements when installed); CPU time
+              per step of this process and of a local PostgreSQL; peak RSS
   pgbench     a short TPC-B run on a scratch database when pgbench is installed, as a
               physical reference for this machine
   stages      linear 4's latency per step and stage, from the step history (needs
@@ -324,16 +326,24 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			}
 			tf := perRound
 			tf.schema = t.schema
+			if t.sys != nil {
+				tf.appName = t.sys.appName
+			}
 			for _, lang := range rep.Handlers {
 				if t.sys != nil {
 					if err := t.sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
 						return err
 					}
 				}
+				var cpu *workerCPU
+				if t.sys != nil {
+					cpu = startWorkerCPU(ctx, t.sys.worker, db, t.schema)
+				}
 				run, err := measureScenarios(ctx, t.c, db, tf, t.apiURL, prog)
 				if t.sys != nil && t.sys.worker != nil {
 					if err == nil {
 						run.WorkerPeakRSSMB = t.sys.worker.peakRSSMB()
+						cpu.finish(ctx, run, db, t.schema)
 					}
 					t.sys.stopWorker(cmd.ErrOrStderr())
 				}
@@ -379,6 +389,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	sys := targets[0].sys
 	f.schema = targets[0].schema
+	if sys != nil {
+		f.appName = sys.appName
+	}
 	apiURL, c := targets[0].apiURL, targets[0].c
 	if f.history > 0 {
 		measure := func(ctx context.Context) (*handlerRun, error) { return measureScenarios(ctx, c, db, f, apiURL, prog) }
@@ -463,6 +476,8 @@ type benchSystem struct {
 	// drops the schema and the virtual host, then runs the cleanups. Each
 	// runs once.
 	stopServices, stopDB func(io.Writer)
+	// appName is the application_name of the system's sessions.
+	appName string
 }
 
 // stop tears the whole system down (safe to call after stopServices).
@@ -531,7 +546,8 @@ func startBenchSystemOn(ctx context.Context, out io.Writer, f benchFlags, db *be
 		}
 	}
 	url := db.url
-	schema := "tasker_bench_" + randomSuffix()
+	suffix := randomSuffix()
+	schema := "tasker_bench_" + suffix
 	ocfg.Database.URL, ocfg.Database.Schema = url, schema
 	wcfg.Database.URL, wcfg.Database.Schema = url, schema
 	if err := migrations.Migrate(bg, url, schema); err != nil {
@@ -552,7 +568,10 @@ func startBenchSystemOn(ctx context.Context, out io.Writer, f benchFlags, db *be
 	}
 	log := slog.New(slog.DiscardHandler)
 	ocfg.Database.Pool.MaxConnections += wcfg.Database.Pool.MaxConnections
-	in, err := infra.Connect(bg, ocfg, "tasker-bench", log)
+	// The sessions' name is this run's own, so that their CPU time can be
+	// told from other runs' on a shared server.
+	appName := "tasker-bench-" + suffix
+	in, err := infra.Connect(bg, ocfg, appName, log)
 	if err != nil {
 		dropSchema()
 		dropVHost()
@@ -572,7 +591,7 @@ func startBenchSystemOn(ctx context.Context, out io.Writer, f benchFlags, db *be
 			return nil, err
 		}
 	}
-	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, backend: backend,
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, backend: backend, appName: appName,
 		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
 	if vhost != nil {
 		sys.brokerURL = vhost.URL
@@ -640,23 +659,6 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// startCPUProfile starts a CPU profile when path is set and returns the
-// function that stops it.
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
-}
-
 // measureScenarios runs the latency and throughput scenarios (as --only
 // selects) against the system's current worker.
 func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f benchFlags, apiURL string, prog *progress) (*handlerRun, error) {
@@ -686,10 +688,6 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 	if !want("throughput") {
 		return run, nil
 	}
-	stopProfile, err := startCPUProfile(f.cpuProfile)
-	if err != nil {
-		return nil, err
-	}
 	var sampler *rssSampler
 	if !f.embedded {
 		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
@@ -699,8 +697,11 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		sampler = newRSSSampler(targets, 100*time.Millisecond)
 		sampler.Start(ctx)
 	}
-	run.Throughput, err = runThroughput(ctx, c, db, f.schema, f.throughputTasks, f.concurrency, prog)
-	stopProfile()
+	cpu := newCPUMeter(db, f.embedded, f.appName, f.cpuProfile)
+	var err error
+	withClientLabel(ctx, func(ctx context.Context) {
+		run.Throughput, err = runThroughput(ctx, c, db, f.schema, f.throughputTasks, f.concurrency, prog, cpu)
+	})
 	if err != nil {
 		if sampler != nil {
 			sampler.Stop(ctx)

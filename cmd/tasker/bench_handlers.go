@@ -280,9 +280,16 @@ type handlerRun struct {
 	WorkerPeakRSSMB float64 `json:"worker_peak_rss_mb,omitempty"`
 	// Overhead compares this language with the Go worker of the same run.
 	Overhead *handlerOverhead `json:"overhead_vs_go,omitempty"`
+	// WorkerCPUMSPerStep is the CPU time of the binding worker process
+	// (all its threads: the handlers, the binding and the worker library)
+	// per step it ran, over every scenario (absent for the in-process Go
+	// worker).
+	WorkerCPUMSPerStep float64 `json:"worker_cpu_ms_per_step,omitempty"`
 	// Rounds is how many rounds were merged into these figures.
-	Rounds  int `json:"rounds"`
-	creates []time.Duration
+	Rounds      int `json:"rounds"`
+	creates     []time.Duration
+	workerCPU   time.Duration
+	workerSteps int64
 }
 
 // mergeRuns adds one round's figures to the rounds before (nil: none):
@@ -318,10 +325,16 @@ func mergeRuns(into, add *handlerRun) *handlerRun {
 			t.TasksPerSec = math.Round(float64(t.Tasks)/t.Seconds*10) / 10
 			t.Backpressured += m.Backpressured
 			t.PeakRSSMB = max(t.PeakRSSMB, m.PeakRSSMB)
+			t.CPU = mergeCPU(m.CPU, t.CPU)
 		}
 		into.Throughput = t
 	}
 	into.WorkerPeakRSSMB = max(into.WorkerPeakRSSMB, add.WorkerPeakRSSMB)
+	if add.workerSteps > 0 {
+		into.workerCPU += add.workerCPU
+		into.workerSteps += add.workerSteps
+		into.WorkerCPUMSPerStep = round2(float64(into.workerCPU.Microseconds()) / 1000 / float64(into.workerSteps))
+	}
 	return into
 }
 
@@ -367,13 +380,13 @@ func printHandlers(out io.Writer, r *benchReport) {
 	}
 	fmt.Fprintln(out, "\nworkers side by side (linear 4; added latency against the Go worker; target < 5 %)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "worker\tclient p50\tp99\tserver p50\tsteps/s\tadded ms/step\tadded %\thandler +ms/step\tworker RSS MB\t")
+	fmt.Fprintln(tw, "worker\tclient p50\tp99\tserver p50\tsteps/s\tadded ms/step\tadded %\thandler +ms/step\tworker RSS MB\tworker CPU ms/step\t")
 	for _, lang := range r.Handlers {
 		run := r.ByHandler[lang]
 		if run == nil {
 			continue
 		}
-		cells := []string{lang, "-", "-", "-", "-", "-", "-", "-", "-"}
+		cells := []string{lang, "-", "-", "-", "-", "-", "-", "-", "-", "-"}
 		if l := run.Latency["linear4"]; l != nil {
 			cells[1], cells[2], cells[3] = fmt.Sprintf("%.1f", l.ClientMS.P50), fmt.Sprintf("%.1f", l.ClientMS.P99), fmt.Sprintf("%.1f", l.ServerMS.P50)
 		}
@@ -388,6 +401,9 @@ func printHandlers(out io.Writer, r *benchReport) {
 		}
 		if run.WorkerPeakRSSMB > 0 {
 			cells[8] = fmt.Sprintf("%.1f", run.WorkerPeakRSSMB)
+		}
+		if run.WorkerCPUMSPerStep > 0 {
+			cells[9] = fmt.Sprintf("%.3f", run.WorkerCPUMSPerStep)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}

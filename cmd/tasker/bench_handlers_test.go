@@ -115,6 +115,8 @@ func TestBenchHandlers(t *testing.T) {
 			require.Nil(t, rep.ByHandler["go"].Overhead, "Go is the reference")
 			require.NotNil(t, rep.ByHandler[lang].Overhead)
 			require.Positive(t, rep.ByHandler[lang].WorkerPeakRSSMB, "the worker process's peak RSS")
+			require.Positive(t, rep.ByHandler[lang].WorkerCPUMSPerStep, "the worker process's CPU per step")
+			require.Zero(t, rep.ByHandler["go"].WorkerCPUMSPerStep, "the Go worker shares the bench's process")
 			require.Equal(t, rep.ByHandler["go"].Latency, rep.Latency, "the top-level figures are the first worker's")
 		})
 	}

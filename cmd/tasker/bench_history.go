@@ -49,7 +49,7 @@ func printHistory(out io.Writer, fresh *handlerRun, h *historyResult) {
 		return
 	}
 	fmt.Fprintf(out, "\nhistory: %d finished steps (%d tasks) loaded in %.1f s, not vacuumed or analysed "+
-		"(the queue tables' dead rows are left to the engine's queue vacuum)\n", h.Steps, h.Tasks, h.LoadSeconds)
+		"(the queue tables' dead rows are left to the engine's table vacuum)\n", h.Steps, h.Tasks, h.LoadSeconds)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tfresh\twith history\tchange\t")
 	row := func(name string, a, b float64) {

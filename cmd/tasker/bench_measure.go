@@ -142,6 +142,8 @@ type throughputResult struct {
 	// Updates are the row updates of tasks and workflow_steps during the
 	// run, and how many were HOT (pg_stat_user_tables of the schema).
 	Updates map[string]hotUpdates `json:"updates,omitempty"`
+	// CPU is the CPU time per step of this process and of PostgreSQL.
+	CPU *cpuPerStep `json:"cpu_per_step,omitempty"`
 }
 
 // hotUpdates counts a table's row updates and the HOT ones among them.
@@ -184,7 +186,10 @@ func readCounters(ctx context.Context, db *pgx.Conn, schema string) (dbCounters,
 
 // runThroughput submits tasks from concurrent clients as fast as they are
 // accepted and waits for all to complete.
-func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema string, tasks, concurrency int, p *progress) (*throughputResult, error) {
+//
+// cpu (nil: none) measures the CPU time from the first create to the last
+// completion.
+func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema string, tasks, concurrency int, p *progress, cpu *cpuMeter) (*throughputResult, error) {
 	run := "tasker-bench-" + uuid.NewString()[:8]
 	sc := latencyScenarios[0]
 	if db != nil {
@@ -203,6 +208,10 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema s
 		RSSNote: "one process: orchestration, worker and benchmark client (embedded mode)"}
 	var next, created atomic.Int64
 	var retries atomic.Int64
+	defer cpu.abort()
+	if err := cpu.begin(ctx); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	errc := make(chan error, concurrency)
@@ -256,6 +265,9 @@ func runThroughput(ctx context.Context, c *client.Client, db *pgx.Conn, schema s
 	}
 	<-done
 	elapsed := time.Since(start)
+	if res.CPU, err = cpu.end(ctx, res.Steps); err != nil {
+		return nil, err
+	}
 	res.Seconds = math.Round(elapsed.Seconds()*1000) / 1000
 	res.StepsPerSec = math.Round(float64(res.Steps)/elapsed.Seconds()*10) / 10
 	res.TasksPerSec = math.Round(float64(tasks)/elapsed.Seconds()*10) / 10
@@ -548,6 +560,7 @@ func printBench(out io.Writer, r *benchReport) {
 		} else {
 			fmt.Fprintf(out, "peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, t.RSSNote)
 		}
+		printCPU(out, t.CPU)
 		printStatements(out, t.TopStatements)
 	}
 	if p := r.PGBench; p != nil {

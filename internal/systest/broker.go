@@ -1,45 +1,17 @@
 package systest
 
 import (
-	"context"
-	"errors"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/internal/brokervhost"
+	"github.com/tasker-go/tasker/internal/brokertest"
 )
 
-// BrokerVHost creates a private virtual host on the local RabbitMQ (with
-// rabbitmqctl) for one test, deleted when the test ends, and returns its
-// AMQP URL: a system on it shares no queue with other tests. The test is
-// skipped when the broker or rabbitmqctl is not available, unless
-// TASKER_REQUIRE_RABBITMQ is set; then it fails.
+// BrokerVHost creates a private virtual host on the local RabbitMQ for one
+// test, deleted when the test ends, and returns its AMQP URL: a system on
+// it shares no queue with other tests. The test is skipped when the broker
+// or rabbitmqctl is not available, unless TASKER_REQUIRE_RABBITMQ is set;
+// then it fails (see brokertest.VHost).
 func BrokerVHost(t testing.TB) string {
 	t.Helper()
-	skip := func(why string) {
-		if os.Getenv("TASKER_REQUIRE_RABBITMQ") != "" {
-			t.Fatalf("%s and TASKER_REQUIRE_RABBITMQ is set", why)
-		}
-		t.Skip(why + ": skipping; set TASKER_REQUIRE_RABBITMQ=1 to fail instead")
-	}
-	const base = "amqp://guest:guest@127.0.0.1:5672/" //nolint:gosec // the local test broker's documented guest account
-	if err := brokervhost.Reachable(context.Background(), base); err != nil {
-		skip(err.Error())
-		return ""
-	}
-	v, err := brokervhost.Create(context.Background(), base, "tasker_systest_")
-	if errors.Is(err, brokervhost.ErrNoRabbitmqctl) {
-		skip("rabbitmqctl not found")
-		return ""
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		require.NoError(t, v.Delete(ctx))
-	})
-	return v.URL
+	return brokertest.VHost(t)
 }

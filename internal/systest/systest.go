@@ -51,6 +51,9 @@ type Options struct {
 	PoolSize int32
 	// PollInterval is the queues' fallback poll (default 200ms).
 	PollInterval time.Duration
+	// Timeout bounds the system's context (default 5 minutes): a test
+	// whose work takes longer fails instead of hanging.
+	Timeout time.Duration
 	// RabbitMQURL, when set, runs the system on the rabbitmq queue backend
 	// with this broker URL (see BrokerVHost for a private one).
 	RabbitMQURL string
@@ -93,7 +96,10 @@ func Start(t testing.TB, opts Options) *System {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	t.Cleanup(cancel)
 	s := &System{T: t, Ctx: ctx, DB: testdb.New(t)}
 	log := slog.New(slog.DiscardHandler)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tasker-go/tasker/api"
-	"github.com/tasker-go/tasker/shared/messaging"
 )
 
 // How long a readiness check waits for the database.
@@ -146,9 +144,6 @@ func (s *Server) detailedHealth(ctx context.Context, _ *struct{}) (*detailedHeal
 	unserved, err := s.store.UnservedSteps(ctx)
 	uc := api.HealthCheck{Status: statusHealthy, DurationMs: api.DurationMs(time.Since(start))}
 	switch {
-	case errors.Is(err, messaging.ErrNoQueueTables):
-		// A broker backend: waiting messages are not rows to count by callable.
-		uc.Message = "not counted on this queue backend (its messages are not in PostgreSQL)"
 	case err != nil:
 		s.log.Warn("health: counting unserved steps", "err", err)
 		uc.Status, uc.Message = statusUnhealthy, "unserved steps could not be counted"

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -96,9 +95,8 @@ func (m *serverMetrics) refresh(ctx context.Context) statsSnapshot {
 		return statsSnapshot{}
 	}
 	unserved, err := m.s.store.UnservedSteps(ctx)
-	if err != nil && !errors.Is(err, messaging.ErrNoQueueTables) {
-		// The other series stand; tasker_unserved_steps is left out (as it
-		// always is on a broker backend, which cannot count them).
+	if err != nil {
+		// The other series stand; tasker_unserved_steps is left out.
 		m.s.log.Warn("metrics: counting unserved steps", "err", err)
 	}
 	m.snap = statsSnapshot{at: time.Now(), counts: counts, queues: queues, unserved: unserved, ok: true}

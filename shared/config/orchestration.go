@@ -41,9 +41,9 @@ type Orchestration struct {
 	// Statistics tunes the loop that keeps planner statistics fresh on the
 	// hot tables.
 	Statistics Statistics `toml:"statistics"`
-	// QueueVacuum tunes the loop that vacuums the queue tables when their
+	// Vacuum tunes the loop that vacuums the queue tables (and tasks) when their
 	// dead rows pile up.
-	QueueVacuum QueueVacuum `toml:"queue_vacuum"`
+	Vacuum Vacuum `toml:"vacuum"`
 	// Retention tunes the loop that deletes old finished tasks.
 	Retention Retention `toml:"retention"`
 	// DeadWorkers tunes the loop that gives the steps of dead worker
@@ -126,7 +126,7 @@ func defaultOrchestration() Orchestration {
 		Staleness:       defaultStaleness(),
 		Reconciler:      Reconciler{Interval: 30 * time.Second, ActiveStateGrace: time.Minute, BatchSize: 100},
 		Statistics:      defaultStatistics(),
-		QueueVacuum:     defaultQueueVacuum(),
+		Vacuum:          defaultVacuum(),
 		Retention:       defaultRetention(),
 		DeadWorkers:     defaultDeadWorkers(),
 		Leader:          Leader{LockKey: DefaultLeaderLockKey, RenewInterval: 5 * time.Second},
@@ -147,7 +147,7 @@ func (o *Orchestration) Validate() error {
 	ps.nest("staleness", o.Staleness.Validate())
 	ps.nest("reconciler", o.Reconciler.Validate())
 	ps.nest("statistics", o.Statistics.Validate())
-	ps.nest("queue_vacuum", o.QueueVacuum.Validate())
+	ps.nest("vacuum", o.Vacuum.Validate())
 	ps.nest("retention", o.Retention.Validate())
 	ps.nest("dead_workers", o.DeadWorkers.Validate())
 	ps.nest("leader", o.Leader.Validate())

@@ -39,8 +39,8 @@ type WorkerWasm struct {
 	// Empty (the default) means compile on every start.
 	CompilationCacheDir string `toml:"compilation_cache_dir"`
 	// UninterruptibleLoops compiles modules without the checks that let a
-	// step's timeout stop a running module: faster, for trusted modules
-	// only. Default false.
+	// step's timeout stop a running module: slightly faster, for trusted
+	// modules only. Default false.
 	UninterruptibleLoops bool `toml:"uninterruptible_loops"`
 	// SystemClock grants modules the real wall clock, monotonic clock and
 	// sleep (otherwise fixed and fake). Default false.

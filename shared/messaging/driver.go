@@ -3,7 +3,6 @@ package messaging
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,9 +64,9 @@ type Driver interface {
 	// Tables returns the driver's queues as tables of the Tasker schema,
 	// for the reads the store composes over messages (finding claims in
 	// flight, messages still queued for a step), or nil when the driver
-	// keeps its messages outside PostgreSQL. The store then does without
-	// those reads: they return ErrNoQueueTables, and a stalled step is
-	// nudged whether or not its message is still queued.
+	// keeps its messages outside PostgreSQL. The store then finds claims in
+	// flight and waiting steps through the open tasks instead, and a
+	// stalled step is nudged whether or not its message is still queued.
 	Tables() Tables
 }
 
@@ -180,7 +179,3 @@ type Tables interface {
 	// (jsonb) and callable (the message's route).
 	Table(ctx context.Context, queue string) (string, error)
 }
-
-// ErrNoQueueTables is returned by reads that need the queues as tables of
-// the Tasker schema when the driver keeps its messages elsewhere.
-var ErrNoQueueTables = errors.New("the queue backend does not keep its messages in PostgreSQL tables")

@@ -16,15 +16,13 @@ import (
 	"github.com/tasker-go/tasker/shared/messaging"
 )
 
-// Claims in flight are found through their messages: a claimed step's
-// message stays hidden in its worker queue until the claim ends (hidden
-// until the claim deadline, deleted with the result). Worker queues are
-// small, so this needs no index on workflow_steps (where one on a column
-// that claims change would cost the table its HOT updates).
-
-// errNoTables is returned by the functions that need the queues as tables
-// of the schema.
-var errNoTables = messaging.ErrNoQueueTables
+// With the PostgreSQL queue, claims in flight are found through their
+// messages: a claimed step's message stays hidden in its worker queue until
+// the claim ends (hidden until the claim deadline, deleted with the
+// result). Worker queues are small, so this needs no index on
+// workflow_steps (where one on a column that claims change would cost the
+// table its HOT updates). A driver without queue tables (a broker) has them
+// found through the open tasks instead (claim_recovery_open.go).
 
 // ClaimerLocks is what ClaimsInFlight saw.
 type ClaimerLocks struct {
@@ -62,10 +60,11 @@ func (c ClaimerLocks) InProgress() int {
 // and the list of worker queues, which checks the one it read): when a
 // worker queue was created since the last look (a worker creates its
 // namespaces' queues one by one as it starts), it reads again with the new
-// list, so no namespace's claims go unseen. It needs the PostgreSQL queue.
+// list, so no namespace's claims go unseen. With a driver that has no
+// queue tables it reads the steps in progress of the open tasks instead.
 func (s *Store) ClaimsInFlight(ctx context.Context) (ClaimerLocks, error) {
 	if s.tables == nil {
-		return ClaimerLocks{}, fmt.Errorf("finding claims in flight: %w", errNoTables)
+		return s.claimsInFlightOfOpenTasks(ctx)
 	}
 	tables, err := s.workerQueueTables(ctx)
 	if err != nil {
@@ -112,6 +111,16 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 		current = workerQueueTablesOf(names)
 		return err
 	})
+	queueClocks(b, &out)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return ClaimerLocks{}, nil, err
+	}
+	return out, current, nil
+}
+
+// queueClocks adds to b the read of the database's clock and start time
+// into out.
+func queueClocks(b *pgx.Batch, out *ClaimerLocks) {
 	type clocks struct {
 		Now             time.Time `db:"now"`
 		PostgresStarted time.Time `db:"postgres_started"`
@@ -121,10 +130,6 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 		out.Now, out.PostgresStarted = c.Now, c.PostgresStarted
 		return err
 	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return ClaimerLocks{}, nil, err
-	}
-	return out, current, nil
 }
 
 // ExpireDeadClaims ends the claims held under a liveness lock that no
@@ -134,10 +139,13 @@ func (s *Store) claimsInFlight(ctx context.Context, tables []workerQueueTable) (
 // of any worker reclaims the step as it would after the deadline (the lost
 // run counts as an attempt; with none left the step fails as worker_lost).
 // The lock is checked again in the same statement: a claimer that took its
-// lock back meanwhile keeps its claims. It returns the steps released.
+// lock back meanwhile keeps its claims. It returns the steps released. With
+// a driver that has no queue tables the steps are found through the open
+// tasks, and each gets a new message (sent in the same unit of work) since
+// the old delivery cannot be reached.
 func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
 	if s.tables == nil {
-		return nil, fmt.Errorf("expiring dead claims: %w", errNoTables)
+		return s.expireDeadClaimsOfOpenTasks(ctx, lock, claimedBefore)
 	}
 	tables, err := s.workerQueueTables(ctx)
 	if err != nil || len(tables) == 0 {
@@ -224,11 +232,13 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 // may have claimed steps no handler runs. Each goes back to enqueued without
 // the attempt counting (it never ran), with the reason
 // claim_outcome_unknown in its history, and its message becomes visible at
-// once. It returns how many steps it released. It needs the PostgreSQL
-// queue (it finds the claims through their hidden messages).
+// once. It returns how many steps it released. With the PostgreSQL queue it
+// finds the claims through their hidden messages; with a driver that has no
+// queue tables, through the open tasks of queue's namespace, and each step
+// released gets a new message in the same unit of work.
 func (s *Store) ReleaseOrphanedClaims(ctx context.Context, c Claimer, queue string, running []uuid.UUID) (int, error) {
 	if s.tables == nil {
-		return 0, fmt.Errorf("releasing orphaned claims: %w", errNoTables)
+		return s.releaseOrphanedClaimsOfOpenTasks(ctx, c, queue, running)
 	}
 	table, err := s.queueTable(ctx, queue)
 	if err != nil {

@@ -23,16 +23,11 @@ func (plainQueue) Tables() messaging.Tables { return nil }
 // TestClaimNextWithoutQueueTables: with a driver whose queues the store
 // cannot read as tables, claims, completion and result processing go the
 // one path they always go (through the driver's Work), with the same
-// verdicts applied in the claim's unit of work; only the reads over queue
-// tables are unavailable, and say so.
+// verdicts applied in the claim's unit of work.
 func TestClaimNextWithoutQueueTables(t *testing.T) {
 	e := newEnv(t)
 	st, err := store.New(store.Config{Pool: e.store.Pool(), Queue: plainQueue{e.queue}, ProcessorID: "test", Schema: e.db.Schema})
 	require.NoError(t, err)
-	require.False(t, st.FindsClaimsThroughQueues())
-	require.True(t, e.store.FindsClaimsThroughQueues())
-	_, err = st.ClaimsInFlight(e.ctx)
-	require.ErrorIs(t, err, messaging.ErrNoQueueTables)
 	specs := []stepSpec{{name: "one", retryable: true}}
 	e.register("plain", "plain", specs)
 	ct := e.createTask(specs, `{}`)

@@ -89,7 +89,8 @@ type Store struct {
 	log           *slog.Logger
 	// tables is the driver's queues as tables of our schema (nil when its
 	// messages live elsewhere), for the reads over messages that recovery
-	// composes (claims in flight, messages still queued for a step).
+	// composes (claims in flight, messages still queued for a step); without
+	// them claims in flight are found through the open tasks.
 	tables messaging.Tables
 	// workerTables caches the worker queue tables (claim recovery).
 	workerTables queueTableCache
@@ -119,13 +120,6 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool.Pool }
 
 // Queue returns the queue driver the store works through.
 func (s *Store) Queue() messaging.Driver { return s.queue }
-
-// FindsClaimsThroughQueues reports whether the reads that find claims
-// through their hidden messages (ClaimsInFlight, ExpireDeadClaims,
-// ReleaseOrphanedClaims, UnservedSteps) are available: the driver keeps
-// its queues as tables of the schema. A broker redelivers the messages of a
-// consumer that died by itself.
-func (s *Store) FindsClaimsThroughQueues() bool { return s.tables != nil }
 
 // PoolConfig describes a connection pool.
 type PoolConfig struct {

@@ -29,7 +29,7 @@ type env struct {
 	ctx   context.Context
 	db    testdb.DB
 	store *store.Store
-	queue *pgqueue.Queue
+	queue messaging.Driver
 	nt    store.NamedTask
 	ids   map[string]uuid.UUID
 }

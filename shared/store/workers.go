@@ -187,11 +187,12 @@ type UnservedSteps struct {
 // their handler starts. Only messages of steps that can still run count
 // (enqueued, waiting for a retry, or in progress, of a task not finished):
 // a leftover message of a finished step is dropped by the next claim that
-// meets it. One statement over every worker queue; it needs the PostgreSQL
-// queue.
+// meets it. One statement over every worker queue; with a driver that has
+// no queue tables, one statement over the steps of the open tasks (the
+// same steps: those whose message is still out).
 func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 	if s.tables == nil {
-		return nil, fmt.Errorf("counting unserved steps: %w", errNoTables)
+		return s.unservedStepsOfOpenTasks(ctx)
 	}
 	// The tables are listed afresh: a namespace's queue that appeared a
 	// moment ago is counted at once.
@@ -228,19 +229,23 @@ func (s *Store) UnservedSteps(ctx context.Context) ([]UnservedSteps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("counting unserved steps: %w", err)
 	}
+	out, err := pgx.CollectRows(rows, rowToUnserved)
+	if err != nil {
+		return nil, fmt.Errorf("counting unserved steps: %w", err)
+	}
+	return out, nil
+}
+
+// rowToUnserved reads a row (namespace, callable, steps, oldest_seconds)
+// of an unserved steps count.
+func rowToUnserved(r pgx.CollectableRow) (UnservedSteps, error) {
 	type unservedRow struct {
 		Namespace     string  `db:"namespace"`
 		Callable      string  `db:"callable"`
 		Steps         int64   `db:"steps"`
 		OldestSeconds float64 `db:"oldest_seconds"`
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnservedSteps, error) {
-		u, err := pgx.RowToStructByName[unservedRow](r)
-		return UnservedSteps{Namespace: u.Namespace, Callable: u.Callable, Steps: u.Steps,
-			OldestAge: time.Duration(u.OldestSeconds * float64(time.Second))}, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("counting unserved steps: %w", err)
-	}
-	return out, nil
+	u, err := pgx.RowToStructByName[unservedRow](r)
+	return UnservedSteps{Namespace: u.Namespace, Callable: u.Callable, Steps: u.Steps,
+		OldestAge: time.Duration(u.OldestSeconds * float64(time.Second))}, err
 }

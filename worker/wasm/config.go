@@ -59,12 +59,13 @@ type Config struct {
 	SystemRandom bool
 	// Env is the environment modules see (empty by default).
 	Env map[string]string
-	// UninterruptibleLoops compiles modules without the checks that let
-	// the step's timeout stop a running module (wazero tests for
-	// cancellation at every loop head and function entry). Loop-heavy
-	// handlers run several times faster, but a module that never returns
-	// keeps its goroutine and a core busy until the worker exits (its step
-	// still fails at the timeout). Only for trusted modules.
+	// UninterruptibleLoops compiles modules as they are, without the
+	// checks the executor adds at every loop head so that the step's
+	// timeout can stop a running module (loopcheck.go). The checks cost
+	// little, so this saves little; and a module that never returns keeps
+	// its goroutine and a core busy until the worker exits (its step still
+	// fails at the timeout) and, since compiled code cannot be preempted,
+	// holds up the worker's garbage collector. Only for trusted modules.
 	UninterruptibleLoops bool
 }
 

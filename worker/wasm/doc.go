@@ -16,8 +16,9 @@
 // Each module is compiled once (and again only when its file changes) and
 // instantiated per step from a pool: a step has an instance to itself, so
 // concurrent steps never share memory. Each instance is sandboxed: its
-// memory is capped, the step's timeout interrupts it, and it sees no file
-// system, no network, no environment, a fixed clock and a deterministic
+// memory is capped, the step's timeout interrupts it (through checks the
+// executor adds at loop heads before compiling, loopcheck.go), and it sees
+// no file system, no network, no environment, a fixed clock and a deterministic
 // random source unless the configuration grants them. A trap, a runaway
 // loop, an exhausted memory or a file access is a failure of the step with
 // a message that says so; the worker carries on.

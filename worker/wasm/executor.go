@@ -55,8 +55,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Executor, error) {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.memoryLimitPages()).
-		WithCloseOnContextDone(!cfg.UninterruptibleLoops).
+		// The step's timeout stops a module through the checks
+		// instrumentLoops adds, not wazero's, which leave the native code
+		// at every loop iteration (see loopcheck.go).
+		WithCloseOnContextDone(false).
 		WithCompilationCache(cache))
+	if err := instantiateLoopCheck(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, fmt.Errorf("wasm: instantiating the loop check: %w", err)
+	}
 	if err := instantiateWASI(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)

@@ -215,6 +215,23 @@ func TestRunawayLoopStoppedByTimeout(t *testing.T) {
 	requireWorkerCarriesOn(t, x)
 }
 
+// TestInterruptedInstanceIsNotReused: an instance stopped in the middle
+// of a loop (its memory and the guest runtime's state are whatever the
+// loop left) leaves the pool, and the next step gets a new one.
+func TestInterruptedInstanceIsNotReused(t *testing.T) {
+	t.Parallel()
+	x := newExecutor(t, wasm.Config{MaxIdleInstances: 1}, "misbehave")
+	requireWorkerCarriesOn(t, x)
+	require.Equal(t, 1, wasm.IdleInstances(x, "misbehave"), "a step that ended well gives its instance back")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, worker.ErrStepTimeout)
+	res := workertest.ExecuteContext(ctx, x, workertest.NewStep("spin").WithCallable("wasm:misbehave/spin"))
+	cancel()
+	require.Contains(t, res.Message(), "interrupted: step timed out")
+	require.Zero(t, wasm.IdleInstances(x, "misbehave"), "the interrupted instance was discarded")
+	requireWorkerCarriesOn(t, x)
+	require.Equal(t, 1, wasm.IdleInstances(x, "misbehave"))
+}
+
 func TestFailuresAreStepFailures(t *testing.T) {
 	t.Parallel()
 	x := newExecutor(t, wasm.Config{MemoryLimitMiB: 64}, "misbehave", "trapper")

@@ -45,7 +45,8 @@ func (v *version) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiating wasm module %s: %w%s", v.name, err, outputNote(stderr))
 	}
 	inst := &instance{mod: mod, mem: mod.Memory(), alloc: mod.ExportedFunction(exportAlloc),
-		free: mod.ExportedFunction(exportFree), funcs: map[string]api.Function{}, stderr: stderr, stack: make([]uint64, 2), limitPages: cfg.memoryLimitPages()}
+		free: mod.ExportedFunction(exportFree), funcs: map[string]api.Function{}, stderr: stderr, stack: make([]uint64, 2),
+		limitPages: cfg.memoryLimitPages()}
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
 		if _, err := init.Call(ctx); err != nil {
 			inst.close()

@@ -74,6 +74,13 @@ func (x *Executor) compile(ctx context.Context, name string, st fileStamp) (*ver
 	if err != nil {
 		return nil, fmt.Errorf("reading wasm module %s: %w", name, err)
 	}
+	if !x.cfg.UninterruptibleLoops {
+		if data, err = instrumentLoops(data); err != nil {
+			// The file is not a module wazero would take either: say so
+			// as a compilation error.
+			return nil, fmt.Errorf("compiling wasm module %s (%s): %w", name, st.path, err)
+		}
+	}
 	cm, err := x.rt.CompileModule(ctx, data)
 	if err != nil {
 		return nil, fmt.Errorf("compiling wasm module %s (%s): %w", name, st.path, err)

@@ -99,8 +99,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every result: json.dumps with options builds a new one per
+# call. An encoder keeps only its options, so threads can share it.
+_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _retry_after(meta: dict[str, Any]) -> int | None:

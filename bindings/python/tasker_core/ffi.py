@@ -53,6 +53,22 @@ def library_path(explicit: str | None = None) -> str:
     return "libtasker_worker.so"
 
 
+_OK = b'{"ok":true}'
+
+# Set in a child process after fork(): only then can the process id differ
+# from the one that loaded the library, so the common case makes no
+# getpid() system call per call.
+_forked = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _text(value: str | None) -> bytes | None:
     return None if value is None else value.encode("utf-8")
 
@@ -80,7 +96,7 @@ class Library:
             raise FFIError(f"{self.path}: C ABI version {version}, this package speaks {ABI_VERSION}", code="abi_mismatch")
 
     def _call(self, name: str, *args: Any) -> dict[str, Any]:
-        if os.getpid() != self._pid:
+        if _forked and os.getpid() != self._pid:
             raise FFIError(f"the worker library was loaded in process {self._pid} and this is {os.getpid()} (a fork): "
                            "start the worker in the child process instead", code="forked")
         ptr = getattr(self._lib, name)(*args)
@@ -90,6 +106,8 @@ class Library:
             raw = ctypes.string_at(ptr)
         finally:
             self._lib.tasker_free(ptr)
+        if raw == _OK:  # most replies (every completed step's): no need to decode them
+            return {"ok": True}
         try:
             data = json.loads(raw)
         except ValueError as exc:

@@ -39,9 +39,34 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(self.code(self.lib.bootstrap, config), "bootstrap_failed")
 
     def test_a_forked_child_is_refused(self):
-        child = Library(LIB)
-        child._pid = -1  # as if this process were a fork of the one that loaded it
-        self.assertEqual(self.code(child.status, 1), "forked")
+        # A real fork: the child must refuse before calling into the
+        # library (whose Go threads did not survive the fork).
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                self.lib.status(1)
+                answer = "called"
+            except FFIError as exc:
+                answer = exc.code
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                answer = repr(exc)
+            os.write(write, answer.encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as r:
+            answer = r.read().decode()
+        os.waitpid(pid, 0)
+        self.assertEqual(answer, "forked")
+        self.assertEqual(self.code(self.lib.status, 999999), "unknown_handle", "the parent still calls the library")
+
+    def test_the_common_reply_is_not_decoded_twice(self):
+        # tasker_log answers {"ok":true}: the reply comes back as a new dict
+        # each time (a caller may change it).
+        first = self.lib._call("tasker_log", 0, b"debug", b"x", None)
+        self.assertEqual(first, {"ok": True})
+        first["changed"] = 1
+        self.assertEqual(self.lib._call("tasker_log", 0, b"debug", b"x", None), {"ok": True})
 
     def test_free_accepts_null(self):
         self.lib._lib.tasker_free(None)

@@ -23,6 +23,35 @@ class TestIndifferentHash < Minitest::Test
     assert_equal '{"b":{"c":[{"d":2}]}}', JSON.generate(h)
   end
 
+  # A decoded JSON object takes the fast copy; anything else (symbol keys,
+  # a default, identity comparison, a subclass) the key-by-key path. Both
+  # give the same indifferent hash, nested hashes converted also inside
+  # arrays, and never share the source's tables.
+  def test_copies_of_plain_and_other_hashes_agree
+    json = JSON.parse('{"a":{"b":[{"c":1},[{"d":2}],3]},"e":null,"f":"g"}')
+    fast = HWIA.new(json)
+    slow = HWIA.new(json.transform_keys(&:to_sym))
+    [fast, slow].each do |h|
+      assert_equal json, h.to_hash
+      assert_instance_of HWIA, h[:a]
+      assert_instance_of HWIA, h[:a][:b][0]
+      assert_instance_of HWIA, h.dig(:a, :b, 1, 0)
+      assert_equal 2, h.dig(:a, :b, 1, 0, :d)
+      assert_equal %w[a e f], h.keys
+    end
+    fast[:x] = 1
+    fast[:a][:y] = 2
+    refute json.key?('x'), 'the source is not changed'
+    refute json['a'].key?('y')
+
+    defaulted = Hash.new(7).merge!('k' => 1)
+    assert_nil HWIA.new(defaulted)[:missing], 'the default of the source is not copied'
+    identity = {}.compare_by_identity
+    identity['k'] = 1
+    refute HWIA.new(identity).compare_by_identity?
+    assert_equal 1, HWIA.new(identity)[:k]
+  end
+
   def test_merge_and_core_extensions
     h = HWIA.new(a: 1).merge(b: 2)
     assert_instance_of HWIA, h
@@ -96,6 +125,48 @@ class TestStepContext < Minitest::Test
   include EventFactory
 
   def context(**kw) = TaskerCore::Types::StepContext.new(build_event(callable: 'X', **kw)['task_sequence_step'])
+
+  # What a context shows, as plain values and the classes of its hashes.
+  def views(ctx)
+    s, d, t = ctx.workflow_step, ctx.step_definition, ctx.task
+    fields = TaskerCore::Models::WorkflowStepWrapper::FIELDS.map { |f| s.public_send(f) }
+    [t.task, t.context, t.task_uuid, t.namespace_name, t.task_name, t.task_version, fields, s.inputs, s.results, s.checkpoint,
+     ctx.dependency_results.to_h, d.name, d.description, d.dependencies, d.retry, d.timeout_seconds, d.publishes_events, d.type,
+     d.batch_config, d.handler.callable, d.handler.initialization, d.handler.handler_method, d.handler.resolver]
+  end
+
+  def shapes(value)
+    case value
+    when Hash then [value.class, value.to_h { |k, v| [k, shapes(v)] }]
+    when Array then value.map { |v| shapes(v) }
+    else value
+    end
+  end
+
+  # The worker hands the decoded event (string keys) to the views as it
+  # is; a hand-built one may have symbol keys or be indifferent already.
+  # All three show the same values, every hash they hand out indifferent
+  # (also inside arrays), and none changes the event.
+  def test_views_agree_whatever_the_keys
+    event = build_event(callable: 'X', task_context: { 'n' => [{ 'deep' => 1 }] }, inputs: { 'i' => 1 },
+                        checkpoint: { 'cursor' => 2 }, dependency_results: { 'p' => dependency({ 'x' => 1 }) })
+    tss = JSON.parse(JSON.generate(event['task_sequence_step']))
+    tss['step_definition']['publishes_events'] = [{ 'name' => 'e', 'schema' => { 'type' => 'object' } }]
+    tss['step_definition']['batch_config'] = { 'batch_size' => 5 }
+    before = Marshal.load(Marshal.dump(tss))
+    plain = views(TaskerCore::Types::StepContext.new(tss))
+    symbols = views(TaskerCore::Types::StepContext.new(TaskerCore::HashWithIndifferentAccess.deep_keys(tss, :to_sym)))
+    indifferent = views(TaskerCore::Types::StepContext.new(TaskerCore::HashWithIndifferentAccess.new(tss)))
+    assert_equal shapes(plain), shapes(symbols)
+    assert_equal shapes(plain), shapes(indifferent)
+    assert_equal before, tss
+    ctx = TaskerCore::Types::StepContext.new(tss)
+    assert_instance_of TaskerCore::HashWithIndifferentAccess, ctx.step_definition.publishes_events[0][:schema]
+    assert_instance_of TaskerCore::HashWithIndifferentAccess, ctx.context[:n][0]
+    assert_equal [5, 2, 1], [ctx.step_definition.batch_config[:batch_size], ctx.checkpoint_cursor, ctx.get_dependency_result(:p)['x']]
+    refute_same tss['step_definition']['dependencies'], ctx.step_definition.dependencies, 'arrays are copies, as before'
+    assert_nil TaskerCore::Types::StepContext.new({}).step_definition.handler.callable, 'an empty event has empty views'
+  end
 
   def test_accessors
     ctx = context(task_context: { 'n' => 2, 'nested' => { 'k' => 'v' } }, step_name: 's1', inputs: { 'cursor' => 3 },

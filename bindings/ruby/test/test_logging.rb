@@ -36,6 +36,20 @@ class TestLogLevelFilter < Minitest::Test
     assert_equal [%w[warn w], %w[error e]], @calls.map { |c| c.first(2) }
   end
 
+  def test_a_line_below_the_level_costs_no_block_and_no_fields
+    TaskerCore::Tracing.level = 'warn'
+    logger = TaskerCore::Logger.instance
+    called = []
+    logger.define_singleton_method(:step_fields) { called << :fields and {} }
+    logger.info { called << :block and 'i' }
+    assert_empty called
+    logger.warn { called << :block and 'w' }
+    assert_equal %i[block fields], called
+    assert_equal [%w[warn w]], @calls.map { |c| c.first(2) }
+  ensure
+    logger.singleton_class.remove_method(:step_fields)
+  end
+
   def test_the_level_follows_the_library_names
     TaskerCore::Tracing.level = 'trace'
     TaskerCore::Logger.instance.debug('d')

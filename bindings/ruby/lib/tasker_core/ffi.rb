@@ -28,6 +28,7 @@ module TaskerCore
       tasker_log: [H, S, S, S], tasker_begin_shutdown: [H], tasker_stop: [H, I]
     }.freeze
     LOCK = Mutex.new
+    OK_REPLY = '{"ok":true}'
 
     class << self
       # The handle tasker_log tags lines with (0 = the process logger).
@@ -83,6 +84,8 @@ module TaskerCore
 
         text = ptr.to_s.force_encoding(Encoding::UTF_8)
         @free.call(ptr)
+        return { 'ok' => true } if text == OK_REPLY # most replies (every completed step's): nothing to decode
+
         reply = JSON.parse(text)
         return reply if reply['ok']
 

@@ -31,6 +31,9 @@ module TaskerCore
 
       def enabled?(level) = LEVELS.index(level.to_s).to_i >= threshold
 
+      # Whether a line of level goes anywhere (a sink takes every line).
+      def wanted?(level) = !@sink.nil? || enabled?(level)
+
       def emit(level, message, fields)
         return @sink.call(level, message.to_s, normalize(fields)) if @sink
         return unless enabled?(level)
@@ -63,8 +66,12 @@ module TaskerCore
   class Logger
     include Singleton
 
+    # A line below the log level costs a level check: its block is not
+    # called and the step's fields are not gathered.
     %w[debug info warn error].each do |level|
-      define_method(level) { |message = nil, &blk| Tracing.emit(level, message || blk&.call, step_fields) }
+      define_method(level) do |message = nil, &blk|
+        Tracing.emit(level, message || blk&.call, step_fields) if Tracing.wanted?(level)
+      end
     end
 
     def fatal(message = nil) = Tracing.emit('error', message || (yield if block_given?), step_fields.merge(severity: 'fatal'))

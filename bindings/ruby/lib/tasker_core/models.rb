@@ -4,6 +4,13 @@ module TaskerCore
   # Read-only views of a step event's task_sequence_step, with tasker-core's
   # names (context.task, context.workflow_step, ...). Hashes inside are
   # indifferent: 'key' and :key both work.
+  #
+  # The views read the event's hashes as they come (string keys from JSON,
+  # symbol keys from hand-built events, or indifferent) and convert only
+  # what they hand out, when it is first read: the hashes that are not
+  # exposed themselves (the step row, the step definition and its handler)
+  # are never copied, and a handler that reads two fields of the event
+  # does not pay for converting all of it.
   module Models
     HWIA = HashWithIndifferentAccess
 
@@ -13,15 +20,36 @@ module TaskerCore
       value.is_a?(Hash) ? HWIA.new(value) : HWIA.new
     end
 
+    # The value of key (a Symbol) in a hash with string or symbol keys.
+    def self.field(data, key)
+      value = data[key.name] # a decoded event, or an indifferent hash
+      return value unless value.nil? && !data.key?(key.name)
+
+      data[key]
+    end
+
+    # value as an indifferent hash stores it: nested hashes, also inside
+    # arrays, become indifferent.
+    def self.deep(value)
+      case value
+      when HWIA then value
+      when Hash then HWIA.new(value)
+      when Array then value.map { |v| deep(v) }
+      else value
+      end
+    end
+
+    def self.hash_or_empty(value) = value.is_a?(Hash) ? value : {}
+
     class TaskSequenceStepWrapper
       attr_reader :task, :workflow_step, :dependency_results, :step_definition
 
       def initialize(step_data)
-        data = step_data.is_a?(HWIA) ? step_data : Models.indifferent(step_data)
-        @task = TaskWrapper.new(data[:task] || {})
-        @workflow_step = WorkflowStepWrapper.new(data[:workflow_step] || {})
-        @dependency_results = DependencyResultsWrapper.new(data[:dependency_results])
-        @step_definition = StepDefinitionWrapper.new(data[:step_definition] || {})
+        data = Models.hash_or_empty(step_data)
+        @task = TaskWrapper.new(Models.hash_or_empty(Models.field(data, :task)))
+        @workflow_step = WorkflowStepWrapper.new(Models.hash_or_empty(Models.field(data, :workflow_step)))
+        @dependency_results = DependencyResultsWrapper.new(Models.field(data, :dependency_results))
+        @step_definition = StepDefinitionWrapper.new(Models.hash_or_empty(Models.field(data, :step_definition)))
       end
 
       def get_task_field(name) = @task.context[name.to_s]
@@ -29,81 +57,103 @@ module TaskerCore
       def get_results(step_name) = @dependency_results.get_results(step_name)
     end
 
+    # Readers computed on their first call and kept: a handler pays only
+    # for the parts of the event it reads (a view is read by the thread
+    # running its step).
+    module LazyReaders
+      def lazy_reader(name, &compute)
+        ivar = :"@#{name}"
+        define_method(name) do
+          return instance_variable_get(ivar) if instance_variable_defined?(ivar)
+
+          instance_variable_set(ivar, instance_exec(&compute))
+        end
+      end
+    end
+
     class TaskWrapper
-      attr_reader :task_uuid, :context, :namespace_name, :task_name, :task_version, :task
+      extend LazyReaders
 
       def initialize(data)
-        @task = Models.indifferent(data[:task] || data)
-        @task_uuid = @task[:task_uuid]
-        @context = Models.indifferent(@task[:context])
-        @namespace_name = data[:namespace_name]
-        @task_name = data[:task_name]
-        @task_version = data[:task_version]
+        @data = data
       end
 
-      def correlation_id = @task[:correlation_id]
+      lazy_reader(:task) { Models.indifferent(Models.field(@data, :task) || @data) }
+      lazy_reader(:task_uuid) { task[:task_uuid] }
+      lazy_reader(:context) { Models.indifferent(task[:context]) }
+      lazy_reader(:namespace_name) { Models.deep(Models.field(@data, :namespace_name)) }
+      lazy_reader(:task_name) { Models.deep(Models.field(@data, :task_name)) }
+      lazy_reader(:task_version) { Models.deep(Models.field(@data, :task_version)) }
+
+      def correlation_id = task[:correlation_id]
     end
 
     class WorkflowStepWrapper
+      extend LazyReaders
+
       FIELDS = %i[workflow_step_uuid task_uuid named_step_uuid name template_step_name retryable max_attempts in_process
                   processed processed_at attempts last_attempted_at backoff_request_seconds created_at updated_at].freeze
-      attr_reader(*FIELDS, :inputs, :results, :checkpoint)
 
       def initialize(data)
-        FIELDS.each { |f| instance_variable_set("@#{f}", data[f]) }
-        @inputs = Models.indifferent(data[:inputs])
-        @results = Models.indifferent(data[:results])
-        @checkpoint = data[:checkpoint] && Models.indifferent(data[:checkpoint])
+        @data = data
       end
+
+      FIELDS.each { |f| lazy_reader(f) { Models.deep(Models.field(@data, f)) } }
+      lazy_reader(:inputs) { Models.indifferent(Models.field(@data, :inputs)) }
+      lazy_reader(:results) { Models.indifferent(Models.field(@data, :results)) }
+      lazy_reader(:checkpoint) { (c = Models.field(@data, :checkpoint)) && Models.indifferent(c) }
     end
 
     # Parent results by step name: get_result is the parent's whole
     # StepExecutionResult, get_results the value the parent returned.
     class DependencyResultsWrapper
       def initialize(results)
-        @results = Models.indifferent(results)
+        @raw = results
       end
 
-      def get_result(step_name) = @results[step_name]
+      def get_result(step_name) = to_h[step_name]
       alias [] get_result
 
       def get_results(step_name)
-        r = @results[step_name]
+        r = to_h[step_name]
         r.is_a?(Hash) && r.key?('result') ? r['result'] : r
       end
 
-      def keys = @results.keys
-      def key?(step_name) = @results.key?(step_name)
-      def each_key(&) = @results.keys.each(&)
-      def to_h = @results
+      def keys = to_h.keys
+      def key?(step_name) = to_h.key?(step_name)
+      def each_key(&) = to_h.keys.each(&)
+      def to_h = @results ||= Models.indifferent(@raw)
     end
 
     class StepDefinitionWrapper
-      attr_reader :name, :description, :handler, :dependencies, :retry, :timeout_seconds, :publishes_events, :type,
-                  :batch_config
+      extend LazyReaders
 
       def initialize(data)
-        @name = data[:name]
-        @description = data[:description]
-        @handler = HandlerWrapper.new(data[:handler] || {})
-        @dependencies = data[:dependencies] || []
-        @retry = Models.indifferent(data[:retry])
-        @timeout_seconds = data[:timeout_seconds]
-        @publishes_events = data[:publishes_events] || []
-        @type = data[:type]
-        @batch_config = data[:batch_config]
+        @data = data
       end
+
+      lazy_reader(:name) { Models.deep(Models.field(@data, :name)) }
+      lazy_reader(:description) { Models.deep(Models.field(@data, :description)) }
+      lazy_reader(:handler) { HandlerWrapper.new(Models.hash_or_empty(Models.field(@data, :handler))) }
+      lazy_reader(:dependencies) { Models.deep(Models.field(@data, :dependencies)) || [] }
+      lazy_reader(:retry) { Models.indifferent(Models.field(@data, :retry)) }
+      lazy_reader(:timeout_seconds) { Models.deep(Models.field(@data, :timeout_seconds)) }
+      lazy_reader(:publishes_events) { Models.deep(Models.field(@data, :publishes_events)) || [] }
+      lazy_reader(:type) { Models.deep(Models.field(@data, :type)) }
+      lazy_reader(:batch_config) { Models.deep(Models.field(@data, :batch_config)) }
     end
 
     class HandlerWrapper
-      attr_reader :callable, :initialization, :handler_method, :resolver
+      extend LazyReaders
 
       def initialize(data)
-        @callable = data[:callable]
-        @initialization = Models.indifferent(data[:initialization])
-        @handler_method = data[:method]
-        @resolver = data[:resolver]
+        @data = data
       end
+
+      lazy_reader(:callable) { Models.deep(Models.field(@data, :callable)) }
+      lazy_reader(:initialization) { Models.indifferent(Models.field(@data, :initialization)) }
+      lazy_reader(:handler_method) { Models.deep(Models.field(@data, :method)) }
+      lazy_reader(:resolver) { Models.deep(Models.field(@data, :resolver)) }
 
       def to_definition
         Types::HandlerDefinition.new(callable: callable.to_s, initialization: initialization,

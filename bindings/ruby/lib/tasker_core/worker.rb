@@ -244,7 +244,7 @@ module TaskerCore
       # (a raised exception becomes a failure). The domain events the
       # handler publishes are appended to events.
       def run_handler(event, events = [])
-        step = Models::TaskSequenceStepWrapper.new(HashWithIndifferentAccess.new(event['task_sequence_step'] || {}))
+        step = Models::TaskSequenceStepWrapper.new(event['task_sequence_step'] || {})
         handler = @registry.resolve_handler(step.step_definition.handler)
         raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
 

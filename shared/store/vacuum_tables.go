@@ -14,29 +14,33 @@ import (
 // vacuum. Without one, a queue that moved 100,000 messages reads about 600
 // buffers per claim instead of 7 (500,000: about 5,000 buffers, 145 ms),
 // and the engine slows in proportion to the work it has done. The broker
-// backend's outbox churns the same way. VacuumQueues keeps those tables
-// small whatever autovacuum does.
+// backend's outbox churns the same way, and so does the index of open
+// tasks: a task's finishing update takes it out of that index, and its old
+// entry stays until a vacuum (100,000 finished tasks: 276 buffers per look
+// at the open tasks instead of a few). Task and step updates are otherwise
+// HOT, whose old versions PostgreSQL prunes without vacuum.
+// VacuumHotTables keeps those tables small whatever autovacuum does.
 
-// queueTablesSQL selects the queue tables (and the outbox) of the current
+// hotTablesSQL selects the queue tables, the outbox and tasks in the current
 // schema whose dead rows exceed max($1, $2 × live rows), skipping those
 // vacuumed in the last few seconds (the statistics lag the vacuum that
 // cleared them).
-const queueTablesSQL = `SELECT relname::text FROM pg_stat_user_tables
+const hotTablesSQL = `SELECT relname::text FROM pg_stat_user_tables
 	WHERE schemaname = current_schema()
-	  AND (relname LIKE 'mq\_%' OR relname = 'message_outbox')
+	  AND (relname LIKE 'mq\_%' OR relname IN ('message_outbox', 'tasks'))
 	  AND n_dead_tup > GREATEST($1::float8, $2::float8 * n_live_tup)
 	  AND COALESCE(GREATEST(last_vacuum, last_autovacuum), 'epoch') < now() - interval '5 seconds'
 	ORDER BY n_dead_tup DESC, relname`
 
-// VacuumQueues vacuums the queue tables and the outbox whose dead rows
-// exceed both minDead and fraction × their live rows, and returns the
-// tables it vacuumed. VACUUM takes no lock that blocks sends, claims or
-// acks (it waits for another vacuum or analyze of the same table, and an
-// autovacuum worker gives way to it); it cannot remove rows that a transaction
-// older than their deletion may still see, so a long-running transaction
-// holds it back as it holds back autovacuum.
-func (s *Store) VacuumQueues(ctx context.Context, minDead int, fraction float64) ([]string, error) {
-	rows, err := s.pool.Query(ctx, queueTablesSQL, minDead, fraction)
+// VacuumHotTables vacuums the queue tables, the outbox and tasks when their
+// dead rows exceed both minDead and fraction × their live rows, and returns
+// the tables it vacuumed. VACUUM takes no lock that blocks sends, claims,
+// acks or task updates (it waits for another vacuum or analyze of the same
+// table, and an autovacuum worker gives way to it); it cannot remove rows
+// that a transaction older than their deletion may still see, so a
+// long-running transaction holds it back as it holds back autovacuum.
+func (s *Store) VacuumHotTables(ctx context.Context, minDead int, fraction float64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, hotTablesSQL, minDead, fraction)
 	if err != nil {
 		return nil, fmt.Errorf("reading queue table statistics: %w", err)
 	}

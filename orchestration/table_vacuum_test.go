@@ -9,11 +9,11 @@ import (
 	"github.com/tasker-go/tasker/shared/config"
 )
 
-// TestQueueVacuumLoop: the leader vacuums a queue table whose dead rows
+// TestTableVacuumLoop: the leader vacuums a queue table whose dead rows
 // pass the thresholds (autovacuum is off for it), and counts it.
-func TestQueueVacuumLoop(t *testing.T) {
+func TestTableVacuumLoop(t *testing.T) {
 	h := newHarness(t, func(o *config.Orchestration) {
-		o.QueueVacuum = config.QueueVacuum{Enabled: true, Interval: time.Second, MinDeadRows: 200, DeadFraction: 0.2}
+		o.Vacuum = config.Vacuum{Enabled: true, Interval: time.Second, MinDeadRows: 200, DeadFraction: 0.2}
 	})
 	const queue = "worker_vacuumed_queue"
 	require.NoError(t, h.queue.Ensure(h.ctx, queue))
@@ -44,7 +44,7 @@ func TestQueueVacuumLoop(t *testing.T) {
 		families, err := h.metrics.Gather()
 		require.NoError(t, err)
 		for _, f := range families {
-			if f.GetName() == "tasker_queue_vacuums_total" {
+			if f.GetName() == "tasker_table_vacuums_total" {
 				return f.GetMetric()[0].GetCounter().GetValue() >= 1
 			}
 		}

@@ -12,15 +12,15 @@ import (
 	"github.com/tasker-go/tasker/shared/messaging"
 )
 
-// TestVacuumQueuesKeepsClaimsCheap: every acked message leaves a dead row,
+// TestVacuumHotTablesKeepsClaimsCheap: every acked message leaves a dead row,
 // and until a vacuum the claim's scan walks past them all. With autovacuum
 // off for the queue, 20,000 messages make the claim's scan read some 2,000
-// buffers; VacuumQueues picks the table from its statistics and vacuums it,
+// buffers; VacuumHotTables picks the table from its statistics and vacuums it,
 // and with it vacuuming as the messages go, 20,000 more leave the claim no
 // dearer than after the first vacuum (without it, the cost doubles). A
 // table without dead rows, and one whose few dead rows sit beside a large
 // backlog, are left alone.
-func TestVacuumQueuesKeepsClaimsCheap(t *testing.T) {
+func TestVacuumHotTablesKeepsClaimsCheap(t *testing.T) {
 	// A database of its own: a vacuum cannot remove rows that a snapshot
 	// of any session of the same database may still see, and other tests'
 	// transactions would hold it back.
@@ -64,7 +64,7 @@ func TestVacuumQueuesKeepsClaimsCheap(t *testing.T) {
 	vacuum := func() []string {
 		var vacuumed []string
 		require.Eventually(t, func() bool {
-			tables, err := e.store.VacuumQueues(e.ctx, 1000, 0.2)
+			tables, err := e.store.VacuumHotTables(e.ctx, 1000, 0.2)
 			require.NoError(t, err)
 			vacuumed = append(vacuumed, tables...)
 			return slices.Contains(vacuumed, "mq_worker_vac_queue")
@@ -90,7 +90,7 @@ func TestVacuumQueuesKeepsClaimsCheap(t *testing.T) {
 	require.LessOrEqual(t, steady, cleaned+cleaned/4, "the vacuumed queue does not grow with the messages it moved")
 
 	// Just vacuumed: the next pass leaves it alone.
-	tables, err := e.store.VacuumQueues(e.ctx, 1000, 0.2)
+	tables, err := e.store.VacuumHotTables(e.ctx, 1000, 0.2)
 	require.NoError(t, err)
 	require.NotContains(t, tables, "mq_worker_vac_queue")
 
@@ -111,8 +111,27 @@ func TestVacuumQueuesKeepsClaimsCheap(t *testing.T) {
 	}
 	require.NoError(t, e.queue.Ack(e.ctx, backlog, receipts...))
 	require.Never(t, func() bool {
-		tables, err := e.store.VacuumQueues(e.ctx, 50, 0.2)
+		tables, err := e.store.VacuumHotTables(e.ctx, 50, 0.2)
 		require.NoError(t, err)
 		return slices.Contains(tables, "mq_"+backlog)
 	}, 3*time.Second, 250*time.Millisecond)
+}
+
+// TestVacuumHotTablesTakesTasks: finished tasks leave dead rows in tasks
+// (their finishing update is not HOT: it takes them out of the index of
+// open tasks); past the thresholds the table is vacuumed like a queue.
+func TestVacuumHotTablesTakesTasks(t *testing.T) {
+	e := newEnv(t)
+	e.register("vac", "vac", linear)
+	for range 60 {
+		e.createTask(linear, `{}`)
+	}
+	_, err := e.store.Pool().Exec(e.ctx, `UPDATE tasks SET state = 'cancelled', completed_at = now()`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		tables, err := e.store.VacuumHotTables(e.ctx, 50, 0.2)
+		require.NoError(t, err)
+		require.NotContains(t, tables, "workflow_steps", "not a table the loop vacuums")
+		return slices.Contains(tables, "tasks")
+	}, 30*time.Second, 200*time.Millisecond)
 }
