@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/client"
+	"github.com/tasker-go/tasker/internal/brokervhost"
 	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/infra"
@@ -59,6 +60,19 @@ type benchFlags struct {
 	bindingConcurrency int
 	// appName is the embedded system's application_name (set, not a flag).
 	appName string
+	// backend is --backend (a comma list; "" the configured backend) and
+	// rabbitmqURL the broker of the rabbitmq backend.
+	backend, rabbitmqURL string
+}
+
+// benchTarget is one system measured, with its figures per worker.
+type benchTarget struct {
+	backend   string
+	sys       *benchSystem // nil with --url
+	apiURL    string
+	schema    string
+	c         *client.Client
+	byHandler map[string]*handlerRun
 }
 
 func newBenchCmd() *cobra.Command {
@@ -129,6 +143,8 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
 	fl.StringVar(&f.workerLib, "worker-lib", "", "the worker library the ruby and python workers load (default $TASKER_WORKER_LIB, else built from bindings/capi)")
 	fl.IntVar(&f.bindingConcurrency, "binding-concurrency", 10, "handler threads of the ruby and python workers")
+	fl.StringVar(&f.backend, "backend", "", "with --embedded: run the system on these queue backends one after another (comma list of postgres, rabbitmq; default queues.backend); several are measured side by side, with one --handlers language")
+	fl.StringVar(&f.rabbitmqURL, "rabbitmq-url", "", "with --backend rabbitmq: the broker (default queues.rabbitmq.url: $TASKER__QUEUES__RABBITMQ__URL, $RABBITMQ_URL, else amqp://guest:guest@127.0.0.1:5672/); the system runs on a private virtual host made with rabbitmqctl and deleted afterwards")
 	fl.StringVar(&f.only, "only", "", "run only these scenarios (comma list of latency, throughput, pgbench)")
 	return cmd
 }
@@ -149,6 +165,12 @@ type benchReport struct {
 	// Creation and Throughput above are the first one's.
 	Handlers  []string               `json:"handlers"`
 	ByHandler map[string]*handlerRun `json:"by_handler,omitempty"`
+	// Backends are the queue backends measured (--embedded), in order;
+	// the figures above are the first one's. ByBackend holds each
+	// backend's figures (of the one worker language) when there are
+	// several.
+	Backends  []string               `json:"backends,omitempty"`
+	ByBackend map[string]*handlerRun `json:"by_backend,omitempty"`
 	// History is the --history scenario (the first worker language).
 	History *historyResult    `json:"history,omitempty"`
 	Targets map[string]string `json:"targets"`
@@ -210,24 +232,73 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		"latency_n": f.latencyN, "warmup": f.warmup, "throughput_tasks": f.throughputTasks,
 		"concurrency": f.concurrency, "quick": f.quick, "autovacuum": f.autovacuum}
 
-	var sys *benchSystem
-	apiURL, dbURL := f.url, f.databaseURL
+	var backends []string
 	if f.embedded {
-		var err error
-		sys, err = startBenchSystem(ctx, out, f)
+		ocfg, err := loadConfig(f.root, config.ContextOrchestration, f.env)
 		if err != nil {
 			return err
 		}
-		defer sys.stop(out)
-		apiURL, dbURL = sys.apiURL, sys.dbURL
-		f.schema = sys.schema
-		f.appName = sys.appName
-		rep.Config["schema"] = sys.schema
-		rep.Config["orchestration_results"] = sys.resultsCfg
+		if backends, err = parseBackends(f.backend, ocfg.Queues.Backend); err != nil {
+			return err
+		}
+	} else if f.backend != "" || f.rabbitmqURL != "" {
+		return errors.New("--backend and --rabbitmq-url: only with --embedded (with --url the running system's backend is measured)")
 	}
-	c, err := client.New(apiURL)
-	if err != nil {
-		return err
+	if len(backends) > 1 && len(handlers) > 1 {
+		return errors.New("--backend with several backends measures one worker: give --handlers one language")
+	}
+	if len(backends) > 1 && f.history > 0 {
+		return errors.New("--history measures one backend: give --backend one")
+	}
+	rep.Backends = backends
+	if len(backends) > 0 {
+		rep.Config["backend"] = strings.Join(backends, ",")
+	}
+
+	// targets are the systems measured: one per backend with --embedded
+	// (each in a schema of its own on one database), else the server of
+	// --url.
+	targets := []*benchTarget{{apiURL: f.url, schema: f.schema}}
+	dbURL := f.databaseURL
+	if f.embedded {
+		bdb, err := openBenchDB(ctx, out, f)
+		if err != nil {
+			return err
+		}
+		defer bdb.stop()
+		dbURL = bdb.url
+		targets = targets[:0]
+		defer func() {
+			for _, t := range targets {
+				t.sys.stop(out)
+			}
+		}()
+		for _, b := range backends {
+			sys, err := startBenchSystemOn(ctx, out, f, bdb, b)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, &benchTarget{backend: b, sys: sys, apiURL: sys.apiURL, schema: sys.schema})
+		}
+		rep.Config["schema"] = targets[0].schema
+		for _, t := range targets {
+			if t.sys.brokerURL != "" {
+				rep.Config["rabbitmq_url"] = config.RedactSecrets(t.sys.brokerURL)
+			}
+		}
+		rep.Config["orchestration_results"] = targets[0].sys.resultsCfg
+		if len(targets) > 1 {
+			schemas := map[string]string{}
+			for _, t := range targets {
+				schemas[t.backend] = t.schema
+			}
+			rep.Config["schemas"] = schemas
+		}
+	}
+	for _, t := range targets {
+		if t.c, err = client.New(t.apiURL); err != nil {
+			return err
+		}
 	}
 	var db *pgx.Conn
 	if dbURL != "" {
@@ -241,49 +312,70 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	prog := newProgress(cmd.ErrOrStderr())
 
-	rep.ByHandler = map[string]*handlerRun{}
-	// With several rounds each worker runs a share of every scenario in
-	// each round, the languages interleaved, so that a slow spell of a
-	// shared machine falls on all of them.
+	// With several rounds each worker (and each backend) runs a share of
+	// every scenario in each round, interleaved with the others, so that a
+	// slow spell of a shared machine falls on all of them.
 	rounds := max(f.rounds, 1)
 	perRound := f
 	perRound.latencyN = max(f.latencyN/rounds, 1)
 	perRound.throughputTasks = max(f.throughputTasks/rounds, 1)
 	for r := range rounds {
-		for _, lang := range rep.Handlers {
-			if sys != nil {
-				if err := sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+		for _, t := range targets {
+			if t.byHandler == nil {
+				t.byHandler = map[string]*handlerRun{}
+			}
+			tf := perRound
+			tf.schema = t.schema
+			if t.sys != nil {
+				tf.appName = t.sys.appName
+			}
+			for _, lang := range rep.Handlers {
+				if t.sys != nil {
+					if err := t.sys.startWorker(ctx, cmd.ErrOrStderr(), lang, f); err != nil {
+						return err
+					}
+				}
+				var cpu *workerCPU
+				if t.sys != nil {
+					cpu = startWorkerCPU(ctx, t.sys.worker, db, t.schema)
+				}
+				run, err := measureScenarios(ctx, t.c, db, tf, t.apiURL, prog)
+				if t.sys != nil && t.sys.worker != nil {
+					if err == nil {
+						run.WorkerPeakRSSMB = t.sys.worker.peakRSSMB()
+						cpu.finish(ctx, run, db, t.schema)
+					}
+					t.sys.stopWorker(cmd.ErrOrStderr())
+				}
+				if err != nil {
+					if len(targets) > 1 {
+						return fmt.Errorf("%s backend, %s worker, round %d: %w", t.backend, lang, r+1, err)
+					}
+					if len(rep.Handlers) > 1 || rounds > 1 {
+						return fmt.Errorf("%s worker, round %d: %w", lang, r+1, err)
+					}
 					return err
 				}
+				t.byHandler[lang] = mergeRuns(t.byHandler[lang], run)
 			}
-			var cpu *workerCPU
-			if sys != nil {
-				cpu = startWorkerCPU(ctx, sys.worker, db, f.schema)
-			}
-			run, err := measureScenarios(ctx, c, db, perRound, apiURL, prog)
-			if sys != nil && sys.worker != nil {
-				if err == nil {
-					run.WorkerPeakRSSMB = sys.worker.peakRSSMB()
-					cpu.finish(ctx, run, db, f.schema)
-				}
-				sys.stopWorker(cmd.ErrOrStderr())
-			}
-			if err != nil {
-				if len(rep.Handlers) > 1 || rounds > 1 {
-					return fmt.Errorf("%s worker, round %d: %w", lang, r+1, err)
-				}
-				return err
-			}
-			rep.ByHandler[lang] = mergeRuns(rep.ByHandler[lang], run)
 		}
 	}
 	if rounds > 1 {
-		for _, run := range rep.ByHandler {
-			if l := run.Latency["linear4"]; l != nil && db != nil {
-				if l.Stages, err = readStages(ctx, db, f.schema, l.timings); err != nil {
-					return err
+		for _, t := range targets {
+			for _, run := range t.byHandler {
+				if l := run.Latency["linear4"]; l != nil && db != nil {
+					if l.Stages, err = readStages(ctx, db, t.schema, l.timings); err != nil {
+						return err
+					}
 				}
 			}
+		}
+	}
+	rep.ByHandler = targets[0].byHandler
+	if len(targets) > 1 {
+		rep.ByBackend = map[string]*handlerRun{}
+		for _, t := range targets {
+			rep.ByBackend[t.backend] = t.byHandler[handlers[0]]
 		}
 	}
 	first := rep.ByHandler[rep.Handlers[0]]
@@ -295,6 +387,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			}
 		}
 	}
+	sys := targets[0].sys
+	f.schema = targets[0].schema
+	if sys != nil {
+		f.appName = sys.appName
+	}
+	apiURL, c := targets[0].apiURL, targets[0].c
 	if f.history > 0 {
 		measure := func(ctx context.Context) (*handlerRun, error) { return measureScenarios(ctx, c, db, f, apiURL, prog) }
 		if rep.History, err = runHistory(ctx, cmd.ErrOrStderr(), sys, measure, db, f, handlers[0]); err != nil {
@@ -317,10 +415,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	prog.done()
 	if f.peers {
-		if sys != nil {
-			// River gets the database to itself: no idle Tasker sessions
-			// polling beside it or counted in its pg_stat_database figures.
-			sys.stopServices(out)
+		// River gets the database to itself: no idle Tasker sessions
+		// polling beside it or counted in its pg_stat_database figures.
+		for _, t := range targets {
+			if t.sys != nil {
+				t.sys.stopServices(out)
+			}
 		}
 		rep.Peers = map[string]json.RawMessage{}
 		river, err := runRiverBaseline(ctx, cmd.ErrOrStderr(), dbURL, f.quick)
@@ -356,10 +456,13 @@ func designTargets() map[string]string {
 // benchSystem is the in-process system of --embedded.
 type benchSystem struct {
 	apiURL, dbURL, schema string
-	workerCfg             config.Worker
-	resultsCfg            config.ResultConsumer
-	infra                 *infra.Infra
-	workerConfig          *config.Config
+	// backend is the queue backend (postgres or rabbitmq); brokerURL is
+	// the private virtual host of a rabbitmq system.
+	backend, brokerURL string
+	workerCfg          config.Worker
+	resultsCfg         config.ResultConsumer
+	infra              *infra.Infra
+	workerConfig       *config.Config
 	// worker is the running worker (one at a time: every language serves
 	// the same namespaces).
 	worker *benchWorker
@@ -370,7 +473,8 @@ type benchSystem struct {
 	wasmDir  string
 	cleanups []func()
 	// stopServices stops orchestration, the worker and the API; stopDB
-	// drops the schema and stops a private cluster. Each runs once.
+	// drops the schema and the virtual host, then runs the cleanups. Each
+	// runs once.
 	stopServices, stopDB func(io.Writer)
 	// appName is the application_name of the system's sessions.
 	appName string
@@ -382,7 +486,27 @@ func (s *benchSystem) stop(out io.Writer) {
 	s.stopDB(out)
 }
 
+// startBenchSystem starts a system on the database of f (opened for it and
+// closed with it) and the configured queue backend.
 func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchSystem, error) {
+	db, err := openBenchDB(ctx, out, f)
+	if err != nil {
+		return nil, err
+	}
+	sys, err := startBenchSystemOn(ctx, out, f, db, "")
+	if err != nil {
+		db.stop()
+		return nil, err
+	}
+	sys.cleanups = append(sys.cleanups, db.stop)
+	return sys, nil
+}
+
+// startBenchSystemOn starts a system on db, in a fresh schema, with the
+// queue backend named (postgres or rabbitmq; "" is the configured one). A
+// rabbitmq system runs on a private virtual host of the broker (see
+// benchBroker), deleted when the system stops.
+func startBenchSystemOn(ctx context.Context, out io.Writer, f benchFlags, db *benchDB, backend string) (*benchSystem, error) {
 	ocfg, err := loadConfig(f.root, config.ContextOrchestration, f.env)
 	if err != nil {
 		return nil, err
@@ -392,27 +516,42 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 		return nil, err
 	}
 	bg := context.WithoutCancel(ctx)
-	df := devFlags{dir: f.dir, embedded: f.embeddedPG, pgStatements: true}
-	if f.autovacuum != "" {
-		df.pgSettings = append(df.pgSettings, "autovacuum="+f.autovacuum)
+	if backend == "" {
+		backend = string(ocfg.Queues.Backend)
 	}
-	url, cluster, err := devDatabase(bg, out, ocfg.Database.URL, df)
-	if err != nil {
-		return nil, err
+	var vhost *brokervhost.VHost
+	switch config.Backend(backend) {
+	case config.BackendPostgres:
+	case config.BackendRabbitMQ:
+		if vhost, err = benchBroker(bg, out, f, ocfg); err != nil {
+			return nil, err
+		}
+		for _, c := range []*config.Config{ocfg, wcfg} {
+			c.Queues.RabbitMQ.URL = vhost.URL
+		}
+	default:
+		return nil, fmt.Errorf("queue backend %q: want %s or %s", backend, config.BackendPostgres, config.BackendRabbitMQ)
 	}
-	stopCluster := func() {
-		if cluster != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = cluster.Stop(sctx)
+	for _, c := range []*config.Config{ocfg, wcfg} {
+		c.Queues.Backend = config.Backend(backend)
+	}
+	dropVHost := func() {
+		if vhost == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := vhost.Delete(sctx); err != nil {
+			fmt.Fprintln(out, "deleting the benchmark's virtual host:", err)
 		}
 	}
+	url := db.url
 	suffix := randomSuffix()
 	schema := "tasker_bench_" + suffix
 	ocfg.Database.URL, ocfg.Database.Schema = url, schema
 	wcfg.Database.URL, wcfg.Database.Schema = url, schema
 	if err := migrations.Migrate(bg, url, schema); err != nil {
-		stopCluster()
+		dropVHost()
 		return nil, err
 	}
 	dropSchema := func() {
@@ -435,7 +574,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	in, err := infra.Connect(bg, ocfg, appName, log)
 	if err != nil {
 		dropSchema()
-		stopCluster()
+		dropVHost()
 		return nil, err
 	}
 	ocfg.Orchestration.Web.BindAddress = "127.0.0.1:0"
@@ -444,7 +583,7 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 	if err != nil {
 		in.Close()
 		dropSchema()
-		stopCluster()
+		dropVHost()
 		return nil, err
 	}
 	for _, s := range []interface{ Start(context.Context) error }{orch.Core(), orch.API()} {
@@ -452,8 +591,11 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 			return nil, err
 		}
 	}
-	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, appName: appName,
+	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, backend: backend, appName: appName,
 		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
+	if vhost != nil {
+		sys.brokerURL = vhost.URL
+	}
 	var servicesOnce, dbOnce sync.Once
 	sys.stopServices = func(out io.Writer) {
 		servicesOnce.Do(func() {
@@ -463,19 +605,19 @@ func startBenchSystem(ctx context.Context, out io.Writer, f benchFlags) (*benchS
 			_ = orch.API().Stop(ctx)
 			_ = orch.Stop(ctx)
 			in.Close()
-			fmt.Fprintln(out, "Tasker stopped")
+			fmt.Fprintf(out, "Tasker stopped (%s backend)\n", backend)
 		})
 	}
 	sys.stopDB = func(io.Writer) {
 		dbOnce.Do(func() {
 			dropSchema()
-			stopCluster()
+			dropVHost()
 			for _, c := range sys.cleanups {
 				c()
 			}
 		})
 	}
-	fmt.Fprintf(out, "benchmark system: %s (schema %s)\n", sys.apiURL, schema)
+	fmt.Fprintf(out, "benchmark system: %s (schema %s, %s backend)\n", sys.apiURL, schema, backend)
 	return sys, nil
 }
 

@@ -195,6 +195,10 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), append(env, "TASKER_WORKER_LIB="+s.workerLib, "DATABASE_URL="+s.dbURL,
 		"TASKER__DATABASE__URL="+s.dbURL, "TASKER__DATABASE__SCHEMA="+s.schema, "TASKER__WORKER__WEB__ENABLED=false")...)
+	cmd.Env = append(cmd.Env, "TASKER__QUEUES__BACKEND="+s.backend)
+	if s.brokerURL != "" {
+		cmd.Env = append(cmd.Env, "TASKER__QUEUES__RABBITMQ__URL="+s.brokerURL)
+	}
 	if f.env != "" {
 		cmd.Env = append(cmd.Env, "TASKER_ENV="+f.env)
 	}

@@ -515,6 +515,13 @@ func procKB(file, key string) int64 {
 func printBench(out io.Writer, r *benchReport) {
 	fmt.Fprintf(out, "\nTasker for Go %s — %d cores, %d MB, PostgreSQL %s, %s\n\n", r.Version, r.Machine.Cores,
 		r.Machine.MemoryMB, r.Machine.PostgresVersion, r.Machine.GoVersion)
+	if len(r.Backends) > 0 {
+		fmt.Fprintf(out, "queue backend: %s", r.Backends[0])
+		if len(r.Backends) > 1 {
+			fmt.Fprintf(out, " (the figures below; %s side by side at the end)", strings.Join(r.Backends, ", "))
+		}
+		fmt.Fprint(out, "\n\n")
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency (ms)\tsteps\tclient p50\tp95\tp99\tmax\tserver p50\tp95\tp99\t")
 	for _, sc := range latencyScenarios {
@@ -568,6 +575,7 @@ func printBench(out io.Writer, r *benchReport) {
 		}
 	}
 	printHandlers(out, r)
+	printBackends(out, r)
 	if r.History != nil && len(r.Handlers) > 0 {
 		printHistory(out, r.ByHandler[r.Handlers[0]], r.History)
 		if l := r.History.Run.Latency["linear4"]; l != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/internal/brokervhost"
 	"github.com/tasker-go/tasker/internal/devpg"
 	"github.com/tasker-go/tasker/orchestration/server"
 	"github.com/tasker-go/tasker/orchestration/web"
@@ -39,6 +40,10 @@ type devFlags struct {
 	// pgStatements preloads pg_stat_statements in the private cluster when
 	// it is installed.
 	pgStatements bool
+	// rabbitmq runs the queues on the broker at rabbitmqURL ("": the
+	// configured queues.rabbitmq.url).
+	rabbitmq    bool
+	rabbitmqURL string
 }
 
 func newDevCmd() *cobra.Command {
@@ -66,6 +71,12 @@ dev stops and says so; it never moves to another port unless asked to with
 Templates on templates.search_paths (TASKER_TEMPLATE_PATH) are registered
 besides the built-in examples; the default list is empty.
 
+--rabbitmq runs the queues on RabbitMQ instead of PostgreSQL (queues.backend =
+"rabbitmq"): the broker at --rabbitmq-url, else queues.rabbitmq.url
+(TASKER__QUEUES__RABBITMQ__URL, RABBITMQ_URL), whose default is the local
+broker amqp://guest:guest@127.0.0.1:5672/. Its default virtual host is used
+as the URL says; dev stops at once, naming the URL, when nothing answers there.
+
 --demo submits one task of every example workflow, shows each step as it
 commits, prints a summary table and exits 0 only if every task completed as
 expected.`,
@@ -81,6 +92,8 @@ expected.`,
 	fl.BoolVar(&f.demoFailures, "demo-failures", false, "with --demo, also run the examples that fail on purpose")
 	fl.BoolVar(&f.embedded, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.BoolVar(&f.verbose, "verbose", false, "log what the services do")
+	fl.BoolVar(&f.rabbitmq, "rabbitmq", false, "run the queues on RabbitMQ (queues.backend = rabbitmq)")
+	fl.StringVar(&f.rabbitmqURL, "rabbitmq-url", "", "with --rabbitmq: the broker's AMQP URL (default queues.rabbitmq.url, else amqp://guest:guest@127.0.0.1:5672/)")
 	return cmd
 }
 
@@ -102,6 +115,9 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel}))
 	ocfg.Orchestration.Web.BindAddress = devBindAddress(f.bind, ocfg.Orchestration.Web.BindAddress)
 	if err := checkBind(ctx, ocfg.Orchestration.Web.BindAddress); err != nil {
+		return err
+	}
+	if err := devBroker(ctx, out, f, ocfg, wcfg); err != nil {
 		return err
 	}
 
@@ -185,6 +201,32 @@ func runDev(cmd *cobra.Command, f devFlags) error {
 	}
 	stopDev(out, ocfg.Orchestration.ShutdownTimeout+wcfg.Worker.ShutdownGrace, orch, wk)
 	return runErr
+}
+
+// devBroker puts both services on the broker when --rabbitmq asks for it,
+// after checking that something answers at its address (the connection
+// itself, credentials included, is checked when the services connect, and
+// its error names the URL too).
+func devBroker(ctx context.Context, out io.Writer, f devFlags, cfgs ...*config.Config) error {
+	if f.rabbitmqURL != "" && !f.rabbitmq {
+		return errors.New("--rabbitmq-url: only with --rabbitmq")
+	}
+	if !f.rabbitmq {
+		return nil
+	}
+	url := f.rabbitmqURL
+	if url == "" {
+		url = cfgs[0].Queues.RabbitMQ.URL
+	}
+	shown := config.RedactSecrets(url)
+	if err := brokervhost.Reachable(ctx, url); err != nil {
+		return fmt.Errorf("--rabbitmq: cannot connect to the broker at %s: %w (start RabbitMQ, or give its URL with --rabbitmq-url)", shown, err)
+	}
+	for _, c := range cfgs {
+		c.Queues.Backend, c.Queues.RabbitMQ.URL = config.BackendRabbitMQ, url
+	}
+	fmt.Fprintf(out, "Using RabbitMQ at %s for the queues\n", shown)
+	return nil
 }
 
 // stopDev stops the services in order: no new requests, no new claims, then

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/systest"
 	"github.com/tasker-go/tasker/shared/config"
 	"github.com/tasker-go/tasker/shared/testdb"
 )
@@ -142,4 +143,54 @@ func TestDevHonoursAnExplicitURL(t *testing.T) {
 			require.True(t, os.IsNotExist(statErr), "no cluster folder was created")
 		})
 	}
+}
+
+// TestDevDemoOnRabbitMQ: with --rabbitmq the local system runs its queues
+// on the broker (a private virtual host of the real one here) and every
+// example workflow still ends as expected.
+func TestDevDemoOnRabbitMQ(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a system on the broker")
+	}
+	brokerURL := systest.BrokerVHost(t)
+	cleanConfigEnv(t)
+	db := testdb.Empty(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER__DATABASE__SCHEMA", db.Schema)
+	out, err := runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0", "--rabbitmq", "--rabbitmq-url", brokerURL)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "Using RabbitMQ at "+config.RedactSecrets(brokerURL)+" for the queues\n")
+	require.Contains(t, out, "All 8 example workflows ended as expected.")
+	var rows int
+	require.NoError(t, db.Pool(t, 1).QueryRow(t.Context(),
+		`SELECT count(*) FROM `+db.Schema+`.message_outbox`).Scan(&rows))
+	require.Zero(t, rows, "the messages went through the outbox to the broker")
+	for _, table := range []string{"mq_orchestration_step_results", "mq_worker_examples_linear_queue"} {
+		var exists bool
+		require.NoError(t, db.Pool(t, 1).QueryRow(t.Context(),
+			`SELECT to_regclass($1) IS NOT NULL`, db.Schema+"."+table).Scan(&exists))
+		require.False(t, exists, "no PostgreSQL queue table %s: the queues are on the broker", table)
+	}
+}
+
+// TestDevRabbitMQUnreachable: when nothing answers at the broker's URL, dev
+// stops before starting anything and names the URL (without its password).
+func TestDevRabbitMQUnreachable(t *testing.T) {
+	cleanConfigEnv(t)
+	db := testdb.Empty(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER__DATABASE__SCHEMA", db.Schema)
+	out, err := runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0", "--rabbitmq", "--rabbitmq-url", "amqp://guest:secret@127.0.0.1:1/")
+	require.Error(t, err, out)
+	require.Contains(t, err.Error(), "--rabbitmq: cannot connect to the broker at amqp://guest:***@127.0.0.1:1/")
+	require.Contains(t, err.Error(), "--rabbitmq-url")
+	require.NotContains(t, err.Error(), "secret")
+	require.NotContains(t, out, "Using PostgreSQL", "nothing started")
+
+	t.Setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:1/")
+	_, err = runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0", "--rabbitmq")
+	require.ErrorContains(t, err, "cannot connect to the broker at amqp://guest:***@127.0.0.1:1/", "the configured URL by default")
+
+	_, err = runCmd(t, "dev", "--demo", "--bind", "127.0.0.1:0", "--rabbitmq-url", "amqp://127.0.0.1:1/")
+	require.EqualError(t, err, "--rabbitmq-url: only with --rabbitmq")
 }

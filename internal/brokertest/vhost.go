@@ -2,20 +2,20 @@
 // RabbitMQ, so that tests on the rabbitmq queue backend share no queue with
 // each other or with other test processes. It sits below every package that
 // runs such tests (the store, the worker, orchestration, the system tests),
-// none of which it imports.
+// none of which it imports; the virtual hosts are made by
+// internal/brokervhost, which tasker bench uses too.
 package brokertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
+	"errors"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/brokervhost"
 )
 
 // VHost creates a private virtual host on the local RabbitMQ (with
@@ -30,29 +30,21 @@ func VHost(t testing.TB) string {
 		}
 		t.Skip(why + ": skipping; set TASKER_REQUIRE_RABBITMQ=1 to fail instead")
 	}
-	dialer := net.Dialer{Timeout: 2 * time.Second}
-	conn, err := dialer.DialContext(context.Background(), "tcp", "127.0.0.1:5672")
-	if err != nil {
-		skip("RabbitMQ not reachable at 127.0.0.1:5672")
+	const base = "amqp://guest:guest@127.0.0.1:5672/" //nolint:gosec // the local test broker's documented guest account
+	if err := brokervhost.Reachable(context.Background(), base); err != nil {
+		skip(err.Error())
 		return ""
 	}
-	_ = conn.Close()
-	ctl, err := exec.LookPath("rabbitmqctl")
-	if err != nil {
+	v, err := brokervhost.Create(context.Background(), base, "tasker_systest_")
+	if errors.Is(err, brokervhost.ErrNoRabbitmqctl) {
 		skip("rabbitmqctl not found")
 		return ""
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	vhost := "tasker_systest_" + hex.EncodeToString(b[:])
-	run := func(args ...string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, ctl, args...).CombinedOutput()
-		require.NoError(t, err, "rabbitmqctl %v: %s", args, out)
-	}
-	run("add_vhost", vhost)
-	t.Cleanup(func() { run("delete_vhost", vhost) })
-	run("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-	return "amqp://guest:guest@127.0.0.1:5672/" + vhost
+		require.NoError(t, v.Delete(ctx))
+	})
+	return v.URL
 }

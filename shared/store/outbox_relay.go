@@ -213,6 +213,23 @@ func NextOutboxDueOf(ctx context.Context, db interface {
 	return *at, true, nil
 }
 
+// OutboxStatsOf counts queue's outbox rows (committed messages the relay
+// has not published yet, due or not) and reports how long the oldest has
+// waited since its transaction wrote it (0 when there is none), read
+// through db (a pool or a transaction of the Tasker schema). The age is
+// the database's clock, as the rows' created_at.
+func OutboxStatsOf(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, queue string,
+) (rows int64, oldest time.Duration, err error) {
+	var secs float64
+	if err := db.QueryRow(ctx, `SELECT count(*), COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(created_at)), 0)::float8
+		FROM message_outbox WHERE queue = $1`, queue).Scan(&rows, &secs); err != nil {
+		return 0, 0, fmt.Errorf("reading the outbox rows of %s: %w", queue, Classify(err))
+	}
+	return rows, time.Duration(max(secs, 0) * float64(time.Second)), nil
+}
+
 // OutboxDepth counts the rows waiting in the outbox, due or not.
 func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
 	var n int64

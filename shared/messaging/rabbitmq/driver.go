@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,10 +84,12 @@ type Driver struct {
 
 	mu      sync.Mutex // guards what follows; held for the channel's calls
 	ch      *amqp.Channel
+	feeds   map[string]*feed // broker queue → the subscription claims read first
 	leases  map[leaseKey]*lease
 	delayed map[string][]time.Time // queue → due times of this driver's delayed sends
 	rot     int                    // rotates the order in which a claim reads its queues
 
+	feedWG    sync.WaitGroup // the feeds' readers
 	subMu     sync.Mutex
 	subs      map[string]map[chan struct{}]struct{}
 	subWG     sync.WaitGroup
@@ -148,7 +149,7 @@ func (c *Client) NewDriver(cfg DriverConfig) (*Driver, error) {
 		cfg.Logger = c.log
 	}
 	d := &Driver{c: c, cfg: cfg, log: cfg.Logger, pub: c.NewPublisher(),
-		leases: map[leaseKey]*lease{}, delayed: map[string][]time.Time{},
+		leases: map[leaseKey]*lease{}, feeds: map[string]*feed{}, delayed: map[string][]time.Time{},
 		subs: map[string]map[chan struct{}]struct{}{}, done: make(chan struct{}),
 		hints: map[string]*hint{}, sweepAt: map[string]time.Time{}, timers: map[*time.Timer]struct{}{}}
 	if cfg.Listener != nil && cfg.Schema != "" {
@@ -228,12 +229,17 @@ func (d *Driver) Close() error {
 	}
 	d.hintMu.Unlock()
 	d.mu.Lock()
-	d.dropLeases()
+	d.dropLeases(nil)
+	for target, f := range d.feeds {
+		f.close()
+		delete(d.feeds, target)
+	}
 	if d.ch != nil {
 		_ = d.ch.Close()
 		d.ch = nil
 	}
 	d.mu.Unlock()
+	d.feedWG.Wait()
 	return d.pub.Close()
 }
 
@@ -308,7 +314,9 @@ func (d *Driver) channel(ctx context.Context) (*amqp.Channel, error) {
 	if d.ch != nil && !d.ch.IsClosed() {
 		return d.ch, nil
 	}
-	d.dropLeases()
+	if d.ch != nil {
+		d.dropLeases(d.ch)
+	}
 	ch, err := d.c.channel(ctx)
 	if err != nil {
 		return nil, err
@@ -317,12 +325,14 @@ func (d *Driver) channel(ctx context.Context) (*amqp.Channel, error) {
 	return ch, nil
 }
 
-// dropLeases forgets every lease (their channel is gone). Called with d.mu
-// held.
-func (d *Driver) dropLeases() {
+// dropLeases forgets the leases of messages claimed on ch (every lease when
+// ch is nil): their channel is gone. Called with d.mu held.
+func (d *Driver) dropLeases(ch *amqp.Channel) {
 	for k, l := range d.leases {
-		l.timer.Stop()
-		delete(d.leases, k)
+		if ch == nil || l.ch == ch {
+			l.timer.Stop()
+			delete(d.leases, k)
+		}
 	}
 }
 
@@ -361,41 +371,120 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 			}
 		}
 	}
+	// all are the queues the claim covers (their feeds are read); targets
+	// those of them worth a get.
+	all := slices.Clone(targets)
 	if !sweep {
 		targets = d.worthReading(targets)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ch, err := d.channel(ctx)
-	if err != nil {
-		return nil, err
+	if d.closed() {
+		return nil, ErrClosed
 	}
-	if len(targets) > 1 {
+	if len(all) > 1 {
 		d.rot++
-		k := d.rot % len(targets)
-		targets = append(targets[k:], targets[:k]...)
+		k := d.rot % len(all)
+		all = append(all[k:], all[:k]...)
+		if len(targets) > 1 {
+			k = d.rot % len(targets)
+			targets = append(targets[k:], targets[:k]...)
+		}
 	}
+	now := time.Now()
+	took := map[string]bool{}
+	news := map[string]bool{}    // queues with news since their feed's last sync
+	drained := map[string]bool{} // queues a get found empty
 	var out []messaging.Message
-	for len(out) < o.N && len(targets) > 0 {
-		active := targets[:0]
-		for _, target := range targets {
+	// First what the feeds hold (no round trip), a message of each queue
+	// per round.
+	fed := slices.Clone(all)
+	for len(out) < o.N && len(fed) > 0 {
+		active := fed[:0]
+		for _, target := range fed {
 			if len(out) == o.N {
 				break
 			}
+			f := d.feeds[target]
+			if f == nil {
+				continue
+			}
 			ver := d.version(target)
-			m, ok, err := d.get(ctx, ch, queue, target, o.Visibility)
+			if f.synced != ver {
+				news[target] = true
+			}
+			if err := f.sync(ver, false); err != nil {
+				d.log.Warn("rabbitmq claim subscription failed; claiming with gets meanwhile", "queue", target, "err", err)
+				continue
+			}
+			m, ok, err := d.takeFed(ctx, f, queue, target, o.Visibility)
 			if err != nil {
 				return d.giveBack(out, fmt.Errorf("claiming from %s: %w", target, err))
 			}
 			if ok {
 				out = append(out, m)
 				active = append(active, target)
-			} else {
-				d.foundEmpty(target, ver)
+				took[target] = true
 			}
 		}
-		targets = active
+		fed = active
 	}
+	// Then gets for the rest, of the queues that may hold more (the
+	// feeds hold only what the broker pushed them so far).
+	if len(out) < o.N && len(targets) > 0 {
+		ch, err := d.channel(ctx)
+		if err != nil {
+			return d.giveBack(out, err)
+		}
+		gets := slices.Clone(targets)
+		for len(out) < o.N && len(gets) > 0 {
+			active := gets[:0]
+			for _, target := range gets {
+				if len(out) == o.N {
+					break
+				}
+				ver := d.version(target)
+				m, ok, err := d.get(ctx, ch, queue, target, o.Visibility)
+				if err != nil {
+					return d.giveBack(out, fmt.Errorf("claiming from %s: %w", target, err))
+				}
+				if ok {
+					out = append(out, m)
+					active = append(active, target)
+					took[target] = true
+				} else {
+					d.foundEmpty(target, ver)
+					drained[target] = true
+				}
+			}
+			gets = active
+		}
+	}
+	// A message sent just before the claim that the broker handed a feed
+	// while the get looked: it was on its way before the get's answer, so
+	// it is in the pool once another round trip on the feed's channel
+	// returns.
+	for _, target := range all {
+		f := d.feeds[target]
+		if len(out) == o.N || f == nil || !news[target] || !drained[target] {
+			continue
+		}
+		if f.sync(f.synced, true) != nil {
+			continue
+		}
+		for len(out) < o.N {
+			m, ok, err := d.takeFed(ctx, f, queue, target, o.Visibility)
+			if err != nil {
+				return d.giveBack(out, fmt.Errorf("claiming from %s: %w", target, err))
+			}
+			if !ok {
+				break
+			}
+			out = append(out, m)
+			took[target] = true
+		}
+	}
+	d.feedClaims(ctx, queue, all, took, o, now)
 	slices.SortStableFunc(out, func(a, b messaging.Message) int {
 		switch {
 		case a.ID < b.ID:
@@ -406,6 +495,58 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 		return 0
 	})
 	return out, nil
+}
+
+// feedClaims keeps the feeds of a claim's queues going (see feed): every
+// queue the claim read that has a feed keeps it, and a queue it took
+// messages from gets one, with a prefetch of the claim's N when that is
+// more than the feed has. A feed that cannot be opened is logged, and the
+// claims get the queue's messages one by one meanwhile. Called with d.mu
+// held.
+func (d *Driver) feedClaims(ctx context.Context, queue string, targets []string, took map[string]bool, o messaging.ClaimOptions, now time.Time) {
+	hold := max(o.Visibility, d.cfg.PollInterval)
+	for _, target := range targets {
+		f := d.feeds[target]
+		if f != nil && f.ch.IsClosed() {
+			d.dropLeases(f.ch)
+			f.close()
+			delete(d.feeds, target)
+			f = nil
+		}
+		var err error
+		switch {
+		case f == nil && took[target]:
+			if f, err = d.openFeed(ctx, queue, target, o.N); err == nil {
+				d.feeds[target] = f
+			}
+		case f == nil:
+		case f.tag == "":
+			err = f.subscribe(max(f.prefetch, o.N))
+		case f.tag != "" && o.N > f.prefetch:
+			err = f.grow(o.N)
+		}
+		if err != nil {
+			d.log.Warn("rabbitmq claim subscription failed; claiming with gets meanwhile", "queue", target, "err", err)
+			if f != nil && d.feeds[target] == f && f.tag == "" {
+				f.close()
+				delete(d.feeds, target)
+			}
+			continue
+		}
+		if f != nil {
+			f.touch(now, hold)
+		}
+	}
+}
+
+// requeued notes that messages went back to target.
+func (d *Driver) requeued(target string) {
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	if h := d.hints[target]; h != nil {
+		h.empty = false
+		h.ver++
+	}
 }
 
 // sweep reports whether this claim of queue is a sweep (at most one every
@@ -476,21 +617,23 @@ func (d *Driver) giveBack(msgs []messaging.Message, err error) ([]messaging.Mess
 	return nil, err
 }
 
-// requeue gives the message of key's lease back to its queue at once.
-// Called with d.mu held.
+// requeue gives the message of key's lease back at once: to the pool of
+// its queue's feed while the feed is subscribed and the message's channel
+// open (see feed), else to the broker. Called with d.mu held.
 func (d *Driver) requeue(key leaseKey) error {
 	l := d.leases[key]
 	if l == nil {
 		return nil
 	}
+	if f := d.feeds[l.target]; f != nil && f.tag != "" && !l.ch.IsClosed() {
+		l.timer.Stop()
+		delete(d.leases, key)
+		f.giveBack(held{id: key.id, ch: l.ch, tag: l.tag, body: l.payload, ts: l.enqueued, reads: l.readCount})
+		return nil
+	}
 	err := d.settle(key, func(l *lease) error { return l.ch.Nack(l.tag, false, true) })
 	// Not d.news: subscribers are woken by the caller, outside d.mu.
-	d.hintMu.Lock()
-	if h := d.hints[l.target]; h != nil {
-		h.empty = false
-		h.ver++
-	}
-	d.hintMu.Unlock()
+	d.requeued(l.target)
 	return err
 }
 
@@ -504,46 +647,80 @@ func (d *Driver) get(ctx context.Context, ch *amqp.Channel, queue, target string
 		if err != nil || !ok {
 			return messaging.Message{}, false, err
 		}
-		id, _ := strconv.ParseInt(raw.MessageId, 10, 64)
-		prior := headerInt(raw.Headers, headerDeliveries)
-		reads := prior + headerInt(raw.Headers, brokerDeliveryCount) + 1
-		if ms := headerInt(raw.Headers, headerDueAt); ms > 0 {
-			due := time.UnixMilli(int64(ms))
-			if time.Until(due) > DueSlack {
-				if err := d.pub.publish(ctx, target, Message{ID: id, Payload: raw.Body, Timestamp: raw.Timestamp,
-					deliveries: reads - 1, dueAt: due}); err != nil {
-					_ = ch.Nack(raw.DeliveryTag, false, true)
-					return messaging.Message{}, false, err
-				}
-				if err := ch.Ack(raw.DeliveryTag, false); err != nil {
-					return messaging.Message{}, false, err
-				}
-				continue
-			}
+		m, ok, err := d.accept(ctx, heldOf(ch, raw), queue, target, vt)
+		if err != nil || ok {
+			return m, ok, err
 		}
-		if d.cfg.MaxDeliveries > 0 && reads > d.cfg.MaxDeliveries {
-			d.log.Warn("rabbitmq message dead-lettered after too many deliveries",
-				"queue", queue, "id", id, "deliveries", reads-1, "max", d.cfg.MaxDeliveries)
-			if err := ch.Reject(raw.DeliveryTag, false); err != nil {
-				return messaging.Message{}, false, err
-			}
-			continue
-		}
-		key := leaseKey{queue, id}
-		if _, dup := d.leases[key]; dup {
-			if err := ch.Ack(raw.DeliveryTag, false); err != nil {
-				return messaging.Message{}, false, err
-			}
-			continue
-		}
-		now := time.Now()
-		l := &lease{ch: ch, tag: raw.DeliveryTag, target: target, readCount: reads,
-			payload: json.RawMessage(raw.Body), enqueued: raw.Timestamp, deadline: now.Add(vt)}
-		l.timer = time.AfterFunc(vt, func() { d.expire(key, l) })
-		d.leases[key] = l
-		return messaging.Message{ID: id, Queue: queue, Payload: l.payload, ReadCount: reads,
-			EnqueuedAt: raw.Timestamp, VisibleAt: l.deadline}, true, nil
 	}
+}
+
+// takeFed takes one buffered message of f and leases it, as get does with
+// the broker's next message. Called with d.mu held.
+func (d *Driver) takeFed(ctx context.Context, f *feed, queue, target string, vt time.Duration) (messaging.Message, bool, error) {
+	for {
+		raw, ok := f.take()
+		if !ok {
+			return messaging.Message{}, false, nil
+		}
+		m, ok, err := d.accept(ctx, raw, queue, target, vt)
+		if err != nil || ok {
+			return m, ok, err
+		}
+	}
+}
+
+// accept leases h, a message delivered from target, and returns it; false
+// when it was not for a claimer (sent on through a delay bucket,
+// dead-lettered, or a second copy of a leased message, acked). Called with
+// d.mu held.
+func (d *Driver) accept(ctx context.Context, h held, queue, target string, vt time.Duration) (messaging.Message, bool, error) {
+	id, ch := h.id, h.ch
+	reads := h.reads + 1
+	if h.reads == 0 {
+		reads = headerInt(h.headers, headerDeliveries) + headerInt(h.headers, brokerDeliveryCount) + 1
+	}
+	if ms := headerInt(h.headers, headerDueAt); ms > 0 {
+		due := time.UnixMilli(int64(ms))
+		if time.Until(due) > DueSlack {
+			if err := d.pub.publish(ctx, target, Message{ID: id, Payload: h.body, Timestamp: h.ts,
+				deliveries: reads - 1, dueAt: due}); err != nil {
+				_ = ch.Nack(h.tag, false, true)
+				return messaging.Message{}, false, err
+			}
+			if err := ch.Ack(h.tag, false); err != nil {
+				return messaging.Message{}, false, err
+			}
+			return messaging.Message{}, false, nil
+		}
+		// Early by less than the slack (a bucket released it a moment
+		// before its due time, which the header holds to the millisecond):
+		// not worth a hop, but not handed out early either.
+		if early := time.Until(due.Add(time.Millisecond)); early > 0 {
+			time.Sleep(early)
+		}
+	}
+	if d.cfg.MaxDeliveries > 0 && reads > d.cfg.MaxDeliveries {
+		d.log.Warn("rabbitmq message dead-lettered after too many deliveries",
+			"queue", queue, "id", id, "deliveries", reads-1, "max", d.cfg.MaxDeliveries)
+		if err := ch.Reject(h.tag, false); err != nil {
+			return messaging.Message{}, false, err
+		}
+		return messaging.Message{}, false, nil
+	}
+	key := leaseKey{queue, id}
+	if _, dup := d.leases[key]; dup {
+		if err := ch.Ack(h.tag, false); err != nil {
+			return messaging.Message{}, false, err
+		}
+		return messaging.Message{}, false, nil
+	}
+	now := time.Now()
+	l := &lease{ch: ch, tag: h.tag, target: target, readCount: reads,
+		payload: json.RawMessage(h.body), enqueued: h.ts, deadline: now.Add(vt)}
+	l.timer = time.AfterFunc(vt, func() { d.expire(key, l) })
+	d.leases[key] = l
+	return messaging.Message{ID: id, Queue: queue, Payload: l.payload, ReadCount: reads,
+		EnqueuedAt: h.ts, VisibleAt: l.deadline}, true, nil
 }
 
 // expire requeues the message of a lease whose deadline passed.
@@ -653,11 +830,25 @@ func (d *Driver) Extend(_ context.Context, queue string, vt time.Duration, recei
 	return nil
 }
 
-// Stats reports the ready messages of queue and its known route queues
-// (Visible), plus the messages this driver holds claimed (Depth). The
-// broker does not tell a message's age, nor the messages other processes
-// hold claimed or that wait in a delay bucket: OldestAge is 0 and Depth
-// counts none of those. A queue that does not exist reports zeros.
+// Stats reports what can be counted and dated without disturbing the
+// queue:
+//
+//   - Visible: the ready messages of queue and its known route queues
+//     (passive declares).
+//   - Depth: Visible, plus the messages this driver holds claimed, plus
+//     queue's outbox rows (committed sends the relay has not published
+//     yet). Messages other processes hold claimed and messages waiting in a
+//     delay bucket are not counted: the broker does not report them per
+//     queue.
+//   - OldestAge: the oldest of the outbox rows (since their transaction
+//     wrote them) and of the messages this driver holds claimed (since
+//     they were first sent, the AMQP timestamp). The broker reports no age
+//     for a ready message, and reading one would mean taking it (a get and
+//     a requeue count a delivery and can reorder the queue), so ready
+//     messages are not dated: a backlog in the broker shows in Depth, not
+//     in OldestAge.
+//
+// A queue that does not exist reports zeros.
 func (d *Driver) Stats(ctx context.Context, queue string) (messaging.Stats, error) {
 	st := messaging.Stats{Queue: queue}
 	if err := messaging.ValidateQueueName(queue); err != nil {
@@ -674,11 +865,31 @@ func (d *Driver) Stats(ctx context.Context, queue string) (messaging.Stats, erro
 		}
 		st.Visible += int64(qs.Ready)
 	}
-	st.Depth = st.Visible
+	rows, age, err := store.OutboxStatsOf(ctx, d.cfg.Pool, queue)
+	if err != nil {
+		return st, err
+	}
+	st.Depth = st.Visible + rows
+	st.OldestAge = age
+	now := time.Now()
 	d.mu.Lock()
-	for k := range d.leases {
+	for k, l := range d.leases {
 		if k.queue == queue {
 			st.Depth++
+			if !l.enqueued.IsZero() {
+				st.OldestAge = max(st.OldestAge, now.Sub(l.enqueued))
+			}
+		}
+	}
+	for _, f := range d.feeds {
+		if f.queue != queue {
+			continue
+		}
+		n, oldest := f.buffered()
+		st.Visible += int64(n)
+		st.Depth += int64(n)
+		if !oldest.IsZero() {
+			st.OldestAge = max(st.OldestAge, now.Sub(oldest))
 		}
 	}
 	d.mu.Unlock()

@@ -3,6 +3,8 @@ package rabbitmq_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -273,7 +275,12 @@ func TestDriverChannelLossGivesBack(t *testing.T) {
 	eventually(t, "reconnected", func() bool { st := c.Status(); return st.Connected && st.Connects == 2 })
 	again := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour})
 	require.Equal(t, first.ID, again.ID)
-	require.Equal(t, 2, again.ReadCount, "the broker counts the delivery lost with the channel")
+	// The broker counts the delivery lost with the channel; it may also
+	// count one to the driver's subscription, lost with the same
+	// connection before the broker noticed (the message came back while
+	// that channel was still closing).
+	require.GreaterOrEqual(t, again.ReadCount, 2, "the broker counts the delivery lost with the channel")
+	require.LessOrEqual(t, again.ReadCount, 3)
 	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(first)), "a stale receipt does nothing")
 	st, err := d.Stats(ctx, q)
 	require.NoError(t, err)
@@ -336,7 +343,9 @@ func TestDriverWorkWakesRelay(t *testing.T) {
 	require.NoError(t, w.Finish(ctx, true))
 	m := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Hour, Routes: []string{"x"}})
 	require.JSONEq(t, `{"n":7,"callable":"x"}`, string(m.Payload))
-	require.Equal(t, int64(2), r.Published())
+	// The relay counts the row once its delete committed, which may be
+	// after the claim took the message.
+	eventually(t, "the relay counted the row", func() bool { return r.Published() == 2 })
 }
 
 // TestDriverWokenByAnnouncement: a relay announces the queues it published
@@ -422,4 +431,140 @@ func TestDriverDeadLettersPastMaxDeliveries(t *testing.T) {
 		require.NoError(t, err)
 		return st.Ready == 1
 	})
+}
+
+// TestDriverStatsDatesWhatItCan: Stats counts and dates the committed sends
+// still in the outbox and the messages the driver holds claimed; a ready
+// message in the broker is counted but not dated (reading its age would
+// take it off the queue).
+func TestDriverStatsDatesWhatItCan(t *testing.T) {
+	c := newClient(t, nil)
+	d, st := newTestDriver(t, c)
+	q := newQueue(t, c)
+	ctx := testCtx(t)
+
+	tx, err := st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.WriteOutboxTx(ctx, tx, store.OutboxWrite{Queue: q, Payload: json.RawMessage(`{"n":1}`)}))
+	require.NoError(t, tx.Commit(ctx))
+	_, err = st.Pool().Exec(ctx, `UPDATE message_outbox SET created_at = now() - interval '90 seconds' WHERE queue = $1`, q)
+	require.NoError(t, err)
+	s, err := d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), s.Depth, "the unpublished outbox row is a message of the queue")
+	require.Zero(t, s.Visible, "not in the broker yet")
+	require.GreaterOrEqual(t, s.OldestAge, 90*time.Second)
+	require.Less(t, s.OldestAge, time.Hour)
+	_, err = st.Pool().Exec(ctx, `DELETE FROM message_outbox WHERE queue = $1`, q)
+	require.NoError(t, err)
+
+	// A message first sent ten minutes ago (a copy keeps its timestamp).
+	sent := time.Now().Add(-10 * time.Minute)
+	require.NoError(t, newPublisher(t, c).Publish(ctx, q, rabbitmq.Message{ID: 7, Payload: json.RawMessage(`{"n":2}`), Timestamp: sent}))
+	eventually(t, "the message is ready", func() bool {
+		s, err = d.Stats(ctx, q)
+		require.NoError(t, err)
+		return s.Visible == 1
+	})
+	require.Equal(t, int64(1), s.Depth)
+	require.Zero(t, s.OldestAge, "a ready message in the broker is not dated")
+
+	m := claimOne(t, d, q, messaging.ClaimOptions{N: 1, Visibility: time.Minute})
+	s, err = d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), s.Depth, "claimed by this driver")
+	require.Zero(t, s.Visible)
+	require.GreaterOrEqual(t, s.OldestAge, 10*time.Minute-time.Second, "dated from its first send")
+	require.NoError(t, d.Ack(ctx, q, messaging.ReceiptOf(m)))
+	s, err = d.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, messaging.Stats{Queue: q}, s)
+}
+
+// TestDriverFeedHoldsOnlyItsClaimersSlots: after a claim, the broker
+// pushes the claimer's queue to it ahead of its next claim, but no more
+// than that claim's N: the rest stays in the broker for other processes,
+// and the next claim takes the pushed messages.
+func TestDriverFeedHoldsOnlyItsClaimersSlots(t *testing.T) {
+	c := newClient(t, nil)
+	a, _ := newTestDriver(t, c)
+	b, _ := newTestDriver(t, c)
+	q := newQueue(t, c)
+	ctx := testCtx(t)
+	var ps []json.RawMessage
+	for i := range 50 {
+		ps = append(ps, json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	require.NoError(t, a.Send(ctx, q, 0, ps...))
+	first, err := a.Claim(ctx, q, messaging.ClaimOptions{N: 5, Visibility: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, first, 5)
+	// a's feed takes up to 5 more; the broker keeps the other 40 ready.
+	eventually(t, "a's feed filled", func() bool {
+		st, err := c.Stats(ctx, q)
+		require.NoError(t, err)
+		return st.Ready == 40
+	})
+	st, err := c.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, 40, st.Ready, "a holds no more than its claim asked for")
+	aStats, err := a.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(50), aStats.Depth)
+	require.Equal(t, int64(45), aStats.Visible, "the 40 ready in the broker and the 5 at hand")
+
+	var taken []messaging.Message
+	eventually(t, "b took the rest", func() bool {
+		ms, err := b.Claim(ctx, q, messaging.ClaimOptions{N: 50, Visibility: time.Hour})
+		require.NoError(t, err)
+		taken = append(taken, ms...)
+		return len(taken) == 40
+	})
+	second, err := a.Claim(ctx, q, messaging.ClaimOptions{N: 5, Visibility: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, second, 5, "a's next claim takes what its feed holds")
+	seen := map[int64]bool{}
+	for _, m := range slices.Concat(first, second, taken) {
+		require.False(t, seen[m.ID], "message %d claimed twice", m.ID)
+		seen[m.ID] = true
+		require.Equal(t, 1, m.ReadCount)
+	}
+	require.Len(t, seen, 50)
+}
+
+// TestDriverFeedGivesBackWhenIdle: a process that stops claiming a queue
+// does not keep the messages its feed holds: after one visibility timeout
+// of its last claim they go back to the broker, where another process
+// claims them.
+func TestDriverFeedGivesBackWhenIdle(t *testing.T) {
+	c := newClient(t, nil)
+	a, _ := newTestDriver(t, c)
+	b, _ := newTestDriver(t, c)
+	q := newQueue(t, c)
+	ctx := testCtx(t)
+	var ps []json.RawMessage
+	for i := range 10 {
+		ps = append(ps, json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	require.NoError(t, a.Send(ctx, q, 0, ps...))
+	got, err := a.Claim(ctx, q, messaging.ClaimOptions{N: 3, Visibility: 300 * time.Millisecond})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	// Neither acked nor claimed again: the claims lapse, the feed goes
+	// idle and everything returns to the broker.
+	eventually(t, "all ten back in the broker", func() bool {
+		st, err := c.Stats(ctx, q)
+		require.NoError(t, err)
+		return st.Ready == 10
+	})
+	var taken []messaging.Message
+	eventually(t, "b took them all", func() bool {
+		ms, err := b.Claim(ctx, q, messaging.ClaimOptions{N: 10, Visibility: time.Hour})
+		require.NoError(t, err)
+		taken = append(taken, ms...)
+		return len(taken) == 10
+	})
+	for _, m := range taken {
+		require.LessOrEqual(t, m.ReadCount, 3, "message %d: delivered to a's claim or feed once, and given back", m.ID)
+	}
 }
