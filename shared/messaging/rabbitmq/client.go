@@ -52,6 +52,9 @@ type Client struct {
 	// (declared through this client, or seen): an unrouted claim reads them
 	// too.
 	routes map[string]map[string]bool
+	// absent maps a route queue to when the broker last said it does not
+	// exist (see routeExists).
+	absent map[string]time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -64,7 +67,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), declared: map[time.Duration]bool{},
-		routes: map[string]map[string]bool{}}, nil
+		routes: map[string]map[string]bool{}, absent: map[string]time.Time{}}, nil
 }
 
 // Config returns the client's configuration with defaults applied.

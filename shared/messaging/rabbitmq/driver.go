@@ -167,6 +167,12 @@ func (c *Client) NewDriver(cfg DriverConfig) (*Driver, error) {
 	return d, nil
 }
 
+// routeRecheck is how long a route queue the broker said was missing is
+// taken as missing by the sweeps (ten fallback sweeps, at least 5 s).
+func (d *Driver) routeRecheck() time.Duration {
+	return max(10*d.cfg.PollInterval, 5*time.Second)
+}
+
 // news notes that target (queue or one of its route queues) may hold
 // messages, and wakes queue's subscribers.
 func (d *Driver) news(queue, target string) {
@@ -362,7 +368,7 @@ func (d *Driver) Claim(ctx context.Context, queue string, o messaging.ClaimOptio
 			known := d.c.knownRoute(queue, name)
 			if !known && sweep {
 				var err error
-				if known, err = d.c.routeExists(ctx, queue, name); err != nil {
+				if known, err = d.c.routeExists(ctx, queue, name, d.routeRecheck()); err != nil {
 					return nil, err
 				}
 			}

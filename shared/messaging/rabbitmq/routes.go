@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -101,18 +102,33 @@ func (c *Client) noteRoute(queue, name string) {
 		c.routes[queue] = map[string]bool{}
 	}
 	c.routes[queue][name] = true
+	delete(c.absent, name)
 }
 
 // routeExists asks the broker whether the route queue name of queue
 // exists (a passive declare on a channel of its own, which the broker
-// closes when it does not), and records it when it does.
-func (c *Client) routeExists(ctx context.Context, queue, name string) (bool, error) {
+// closes when it does not), and records it when it does. A route the
+// broker said was missing less than recheck ago is not asked about again:
+// a worker serving many callables would otherwise pay three round trips
+// per callable without a queue on every sweep. A route queue that appears
+// meanwhile is announced by the relay that publishes to it (noteRoute),
+// so only a lost announcement waits for the recheck.
+func (c *Client) routeExists(ctx context.Context, queue, name string, recheck time.Duration) (bool, error) {
+	c.mu.Lock()
+	at, missing := c.absent[name]
+	c.mu.Unlock()
+	if missing && time.Since(at) < recheck {
+		return false, nil
+	}
 	err := c.withChannel(ctx, func(ch *amqp.Channel) error {
 		_, err := ch.QueueDeclarePassive(name, true, false, false, false, queueArgs(queue))
 		return err
 	})
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+		c.mu.Lock()
+		c.absent[name] = time.Now()
+		c.mu.Unlock()
 		return false, nil
 	}
 	if err != nil {

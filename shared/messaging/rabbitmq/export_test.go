@@ -1,0 +1,4 @@
+package rabbitmq
+
+// RouteExists exposes routeExists to the package's tests.
+var RouteExists = (*Client).routeExists
