@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -162,6 +161,7 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		Callable      string    `db:"handler_callable"`
 	}
 	var rows []expired
+	var fresh []reenqueued
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
 		o.b.Queue(`WITH m AS (`+hiddenMessagesSQL(tables)+`),
 			exp AS (
@@ -183,45 +183,31 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 			return err
 		}
 		acks := map[string][]messaging.Receipt{}
-		sends := map[string][]json.RawMessage{}
 		seen := map[uuid.UUID]bool{}
+		fresh = fresh[:0]
 		for _, r := range rows {
 			acks[r.Queue] = append(acks[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
 			if seen[r.Step] {
 				continue
 			}
 			seen[r.Step] = true
-			msg, err := json.Marshal(messaging.StepMessage{TaskUUID: r.Task, StepUUID: r.Step, CorrelationID: r.CorrelationID,
-				Callable: r.Callable})
-			if err != nil {
-				return err
-			}
-			q := messaging.WorkerQueue(r.Namespace)
-			sends[q] = append(sends[q], msg)
+			fresh = append(fresh, reenqueued{Step: r.Step, Task: r.Task, Namespace: r.Namespace,
+				CorrelationID: r.CorrelationID, Callable: r.Callable})
 		}
 		for _, q := range slices.Sorted(maps.Keys(acks)) {
 			if err := o.ack(q, acks[q]); err != nil {
 				return err
 			}
 		}
-		for _, q := range slices.Sorted(maps.Keys(sends)) {
-			if err := o.send(q, sends[q], 0); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sendStepMessages(o, fresh)
 	})
 	if err != nil {
 		s.workerTables.forget()
 		return nil, fmt.Errorf("expiring dead claims: %w", err)
 	}
 	var out []uuid.UUID
-	seen := map[uuid.UUID]bool{}
-	for _, r := range rows {
-		if !seen[r.Step] {
-			seen[r.Step] = true
-			out = append(out, r.Step)
-		}
+	for _, r := range fresh {
+		out = append(out, r.Step)
 	}
 	return out, nil
 }

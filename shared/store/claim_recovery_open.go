@@ -120,15 +120,13 @@ func sendStepMessages(o *outbox, steps []reenqueued) error {
 	return nil
 }
 
-// expireDeadClaimsOfOpenTasks is ExpireDeadClaims without queue tables:
-// the old deliveries of the steps cannot be found, so each step gets a new
-// message in the same unit of work. Whichever delivery a worker claims
-// first reclaims the step (its deadline has passed); the other one is a
-// duplicate the claim drops or defers.
-func (s *Store) expireDeadClaimsOfOpenTasks(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
+// reenqueue runs sql, a statement that moves steps and returns them as
+// reenqueued rows, and sends each of them a fresh step message, in one unit
+// of work.
+func (s *Store) reenqueue(ctx context.Context, sql string, args ...any) ([]reenqueued, error) {
 	var rows []reenqueued
 	err := s.inTxOutbox(ctx, func(o *outbox) error {
-		o.b.Queue(expireOpenClaimsSQL, lock, claimedBefore).Query(func(r pgx.Rows) error {
+		o.b.Queue(sql, args...).Query(func(r pgx.Rows) error {
 			var err error
 			rows, err = pgx.CollectRows(r, pgx.RowToStructByName[reenqueued])
 			return err
@@ -138,6 +136,16 @@ func (s *Store) expireDeadClaimsOfOpenTasks(ctx context.Context, lock int64, cla
 		}
 		return sendStepMessages(o, rows)
 	})
+	return rows, err
+}
+
+// expireDeadClaimsOfOpenTasks is ExpireDeadClaims without queue tables:
+// the old deliveries of the steps cannot be found, so each step gets a new
+// message in the same unit of work. Whichever delivery a worker claims
+// first reclaims the step (its deadline has passed); the other one is a
+// duplicate the claim drops or defers.
+func (s *Store) expireDeadClaimsOfOpenTasks(ctx context.Context, lock int64, claimedBefore time.Time) ([]uuid.UUID, error) {
+	rows, err := s.reenqueue(ctx, expireOpenClaimsSQL, lock, claimedBefore)
 	if err != nil {
 		return nil, fmt.Errorf("expiring dead claims: %w", err)
 	}
@@ -178,18 +186,7 @@ func (s *Store) releaseOrphanedClaimsOfOpenTasks(ctx context.Context, c Claimer,
 		return 0, fmt.Errorf("%w: releasing orphaned claims: %q is not a worker queue (worker_<namespace>_queue)",
 			ErrInvalidInput, queue)
 	}
-	var rows []reenqueued
-	err := s.inTxOutbox(ctx, func(o *outbox) error {
-		o.b.Queue(releaseOpenOrphansSQL, c.ID, c.Lock, running, ns).Query(func(r pgx.Rows) error {
-			var err error
-			rows, err = pgx.CollectRows(r, pgx.RowToStructByName[reenqueued])
-			return err
-		})
-		if err := o.flush(); err != nil {
-			return err
-		}
-		return sendStepMessages(o, rows)
-	})
+	rows, err := s.reenqueue(ctx, releaseOpenOrphansSQL, c.ID, c.Lock, running, ns)
 	if err != nil {
 		return 0, fmt.Errorf("releasing orphaned claims: %w", err)
 	}
