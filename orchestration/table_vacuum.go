@@ -2,6 +2,7 @@ package orchestration
 
 import (
 	"context"
+	"time"
 
 	"github.com/tasker-go/tasker/shared/config"
 )
@@ -13,6 +14,9 @@ import (
 func (c *Core) tableVacuum(cfg config.Vacuum) *loop {
 	return &loop{
 		name: "table_vacuum", interval: cfg.Interval, leaderOnly: true, leader: c.leader, activity: c.activity, log: c.log,
+		// The vacuum of a large tasks table may take minutes; a run cut
+		// short would start over on the next pass and never finish.
+		timeout: 30 * time.Minute,
 		fn: func(ctx context.Context) (bool, error) {
 			if !cfg.Enabled {
 				return false, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -48,9 +49,32 @@ func (s *Store) VacuumHotTables(ctx context.Context, minDead int, fraction float
 	if err != nil {
 		return nil, fmt.Errorf("reading queue table statistics: %w", err)
 	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vacuuming: %w", err)
+	}
+	defer conn.Release()
+	// The vacuum of a large tasks table can outlast the statement timeout
+	// of the pool's connections (and would then be cancelled and retried
+	// on every pass, never finishing): this connection runs without one
+	// while it vacuums, and gets the pool's back after (RESET restores the
+	// connection's start-up value). One that cannot be reset is closed.
+	if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {
+		return nil, fmt.Errorf("vacuuming: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(rctx, "RESET statement_timeout"); err != nil {
+			_ = conn.Conn().Close(rctx)
+		}
+	}()
 	var done []string
 	for _, n := range names {
-		if _, err := s.pool.Exec(ctx, "VACUUM "+pgx.Identifier{n}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "VACUUM "+pgx.Identifier{n}.Sanitize()); err != nil {
 			return done, fmt.Errorf("vacuuming %s: %w", n, err)
 		}
 		done = append(done, n)

@@ -1,15 +1,20 @@
 package store_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/shared/messaging"
+	"github.com/tasker-go/tasker/shared/messaging/pgqueue"
+	"github.com/tasker-go/tasker/shared/store"
+	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestVacuumHotTablesKeepsClaimsCheap: every acked message leaves a dead row,
@@ -134,4 +139,44 @@ func TestVacuumHotTablesTakesTasks(t *testing.T) {
 		require.NotContains(t, tables, "workflow_steps", "not a table the loop vacuums")
 		return slices.Contains(tables, "tasks")
 	}, 30*time.Second, 200*time.Millisecond)
+}
+
+// TestVacuumHotTablesRunsWithoutTheStatementTimeout: the vacuum of a large
+// table must not be cut short by the pool's statement timeout (it would
+// start over on every pass and never finish), so VacuumHotTables runs it
+// on a connection without one, and gives that connection its timeout back.
+func TestVacuumHotTablesRunsWithoutTheStatementTimeout(t *testing.T) {
+	db := testdb.New(t)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "20000"
+	cfg.MaxConns = 1 // the one connection the vacuum ran on is checked after
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
+	require.NoError(t, err)
+	st, err := store.New(store.Config{Pool: pool, Queue: q, ProcessorID: "test", Schema: db.Schema})
+	require.NoError(t, err)
+	require.NoError(t, q.Ensure(ctx, "worker_timeout_queue"))
+	for _, sql := range []string{
+		`INSERT INTO mq_worker_timeout_queue (message) SELECT '{}' FROM generate_series(1, 3000)`,
+		`DELETE FROM mq_worker_timeout_queue`,
+		`SELECT pg_stat_force_next_flush()`,
+		`SELECT 1`,
+	} {
+		_, err := pool.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		tables, err := st.VacuumHotTables(ctx, 1000, 0.2)
+		require.NoError(t, err)
+		return slices.Contains(tables, "mq_worker_timeout_queue")
+	}, 30*time.Second, 100*time.Millisecond)
+	var timeout string
+	require.NoError(t, pool.QueryRow(ctx, `SHOW statement_timeout`).Scan(&timeout))
+	require.Equal(t, "20s", timeout, "the connection has its statement timeout back")
 }
