@@ -20,26 +20,12 @@ type queueBackend struct {
 	brokerURL string
 }
 
-// brokerPollInterval is queues.poll_interval on the rabbitmq backend,
-// where it paces the claims' sweeps. A sweep reads every known route queue
-// and looks up every route not known yet (a channel and a passive declare
-// each, for each of the ~90 callables the native workers serve), so a
-// claim that sweeps takes seconds on a loaded machine and every message
-// behind it waits. Measured on 2 cores at load average 20-30: the 500-task
-// scale test completed 194 tasks in 3 minutes at 200 ms and all 500 in
-// 16-21 s at 2-5 s; the fixtures took 207 s at 2 s and 31 s at 5 s.
-// Announced messages (the relays' wake-ups) do not wait for a sweep.
-const brokerPollInterval = 5 * time.Second
-
 // onBroker reports whether the queues are on RabbitMQ.
 func (b queueBackend) onBroker() bool { return b.name == config.BackendRabbitMQ }
 
 // options puts a systest system on this backend.
 func (b queueBackend) options(o systest.Options) systest.Options {
 	o.RabbitMQURL = b.brokerURL
-	if b.onBroker() {
-		o.PollInterval = brokerPollInterval
-	}
 	return o
 }
 
@@ -49,8 +35,7 @@ func (b queueBackend) env() []string {
 	if !b.onBroker() {
 		return nil
 	}
-	return []string{"TASKER__QUEUES__BACKEND=" + string(config.BackendRabbitMQ), "TASKER__QUEUES__RABBITMQ__URL=" + b.brokerURL,
-		"TASKER__QUEUES__POLL_INTERVAL=" + brokerPollInterval.String()}
+	return []string{"TASKER__QUEUES__BACKEND=" + string(config.BackendRabbitMQ), "TASKER__QUEUES__RABBITMQ__URL=" + b.brokerURL}
 }
 
 // configure puts an in-process configuration on this backend.
@@ -61,7 +46,6 @@ func (b queueBackend) configure(cfg *config.Config) {
 	cfg.Queues.Backend = config.BackendRabbitMQ
 	cfg.Queues.RabbitMQ.URL = b.brokerURL
 	cfg.Queues.RabbitMQ.OutboxPollInterval = cfg.Queues.PollInterval
-	cfg.Queues.PollInterval = brokerPollInterval
 	// As the processes' test environment: a broker that comes back is
 	// found within a second.
 	cfg.Queues.RabbitMQ.ReconnectMax = time.Second

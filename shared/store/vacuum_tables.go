@@ -43,11 +43,11 @@ const hotTablesSQL = `SELECT relname::text FROM pg_stat_user_tables
 func (s *Store) VacuumHotTables(ctx context.Context, minDead int, fraction float64) ([]string, error) {
 	rows, err := s.pool.Query(ctx, hotTablesSQL, minDead, fraction)
 	if err != nil {
-		return nil, fmt.Errorf("reading queue table statistics: %w", err)
+		return nil, fmt.Errorf("reading table statistics: %w", err)
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("reading queue table statistics: %w", err)
+		return nil, fmt.Errorf("reading table statistics: %w", err)
 	}
 	if len(names) == 0 {
 		return nil, nil
