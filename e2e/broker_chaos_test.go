@@ -19,7 +19,7 @@ import (
 const brokerOutage = 10 * time.Second
 
 // TestBrokerStopped: a `tasker server` process and two counting workers (in
-// this process, on a connection of their own) run 300 tasks on the rabbitmq
+// this process, on a connection of their own) run 800 tasks on the rabbitmq
 // backend, on a private RabbitMQ node (package rabbitnode; the machine's
 // shared broker is not touched). While the tasks run, the node is shut down,
 // left down for 10 s and started again on the same port and data folder:
@@ -53,7 +53,10 @@ func TestBrokerStopped(t *testing.T) {
 	require.NoError(t, err)
 
 	demos := reliabilityDemos(t)
-	const total, initiator = 300, "broker-chaos"
+	// Enough work that the node's graceful shutdown (4–6 s) cannot outlast
+	// it: the workers process their own successes, 300 tasks were done
+	// before the node was down.
+	const total, initiator = 800, "broker-chaos"
 	began := time.Now()
 	wantComplete, wantError, wantSteps := submit(t, ctx, c, demos, total, initiator)
 	t.Logf("submitted %d tasks (%d steps) in %v", total, wantSteps, time.Since(began).Round(time.Millisecond))
@@ -112,6 +115,7 @@ func requireOnceEach(t *testing.T, ctx context.Context, pool *pgxpool.Pool, want
 		steps, finished, firstAttempt, executions, distinct, results)
 	if repeated > 0 || firstAttempt != steps || withOneResult != steps {
 		logRepeats(t, ctx, pool)
+		logResultCounts(t, ctx, pool)
 	}
 	require.Equal(t, wantSteps, steps)
 	require.Equal(t, steps, finished, "every step is complete or in error")
@@ -126,6 +130,29 @@ func requireOnceEach(t *testing.T, ctx context.Context, pool *pgxpool.Pool, want
 
 // countResults counts the recorded results (workflow_step_result_audit
 // rows) of the schema's steps, and the steps that have exactly one.
+// logResultCounts logs the history of steps that do not have exactly one
+// recorded result.
+func logResultCounts(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
+	rows, err := pool.Query(ctx, `SELECT s.workflow_step_uuid::text, s.name, s.state,
+			(SELECT count(*) FROM workflow_step_result_audit a WHERE a.workflow_step_uuid = s.workflow_step_uuid),
+			COALESCE((SELECT string_agg(t.to_state || ':' || t.event || COALESCE(' ' || t.metadata::text, ''), ' > ' ORDER BY t.id)
+				FROM workflow_step_transitions t WHERE t.workflow_step_uuid = s.workflow_step_uuid), '')
+		FROM workflow_steps s
+		WHERE (SELECT count(*) FROM workflow_step_result_audit a WHERE a.workflow_step_uuid = s.workflow_step_uuid) <> 1
+		LIMIT 20`)
+	if err != nil {
+		t.Logf("result counts: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var step, name, state, history string
+		var n int
+		_ = rows.Scan(&step, &name, &state, &n, &history)
+		t.Logf("step %s %s (%s) has %d recorded results; history: %s", step, name, state, n, history)
+	}
+}
+
 func countResults(t *testing.T, ctx context.Context, pool *pgxpool.Pool) (results, withOneResult int) {
 	t.Helper()
 	require.NoError(t, pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0), count(*) FILTER (WHERE n = 1) FROM (

@@ -377,8 +377,8 @@ func (c *Core) CancelTask(ctx context.Context, id uuid.UUID, reason string) (sto
 	}
 	c.traceEndedBy(ctx, t, state.TaskEventCancel, reason, start)
 	c.activity.fire()
-	c.metrics.tasksFinished.WithLabelValues(string(t.State)).Inc()
-	c.metrics.taskSeconds.WithLabelValues(string(t.State)).Observe(time.Since(t.CreatedAt).Seconds())
+	c.observeOutcomes([]store.TaskOutcome{{TaskUUID: t.UUID, From: state.TaskStepsInProcess, To: t.State,
+		CreatedAt: t.CreatedAt, FinishedAt: time.Now()}})
 	return t, nil
 }
 

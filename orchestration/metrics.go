@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tasker-go/tasker/shared/servicemetrics"
+
 	"github.com/tasker-go/tasker/shared/store"
 )
 
@@ -13,14 +15,13 @@ import (
 // counts, queue depths and pool stats are collected at scrape time by the
 // REST layer.
 type metrics struct {
-	tasksCreated   *prometheus.CounterVec
-	tasksFinished  *prometheus.CounterVec
-	taskSeconds    *prometheus.HistogramVec
-	stepResults    *prometheus.CounterVec
-	handlerSeconds prometheus.Histogram
-	batchSize      *prometheus.HistogramVec
-	batchSeconds   *prometheus.HistogramVec
-	duplicates     prometheus.Counter
+	tasksCreated *prometheus.CounterVec
+	// results are the series a worker that processes its own successes
+	// exports too (step results, finished tasks, handler times).
+	results      *servicemetrics.Results
+	batchSize    *prometheus.HistogramVec
+	batchSeconds *prometheus.HistogramVec
+	duplicates   prometheus.Counter
 	// stepsCreated counts steps added to running tasks (decision and batch
 	// outcomes).
 	stepsCreated prometheus.Counter
@@ -39,20 +40,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tasksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tasker_tasks_created_total", Help: "Tasks created, by namespace.",
 		}, []string{"namespace"}),
-		tasksFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tasker_tasks_finished_total", Help: "Tasks that reached a terminal state, by state.",
-		}, []string{"state"}),
-		taskSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tasker_task_duration_seconds", Help: "Task creation to terminal state.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
-		}, []string{"state"}),
-		stepResults: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tasker_step_results_total", Help: "Step results processed, by the state they moved the step to.",
-		}, []string{"state"}),
-		handlerSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "tasker_step_execution_seconds", Help: "Handler execution time reported by workers.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
-		}),
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tasker_orchestration_batch_size", Help: "Messages handled per transaction.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500},
@@ -89,15 +76,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Queue tables, the outbox and tasks vacuumed by the engine because their dead rows piled up.",
 		}),
 	}
+	results, err := servicemetrics.NewResults(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.results = results
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
 	register(reg, &m.tasksCreated, &errs)
-	register(reg, &m.tasksFinished, &errs)
-	register(reg, &m.taskSeconds, &errs)
-	register(reg, &m.stepResults, &errs)
-	register(reg, &m.handlerSeconds, &errs)
 	register(reg, &m.batchSize, &errs)
 	register(reg, &m.batchSeconds, &errs)
 	register(reg, &m.duplicates, &errs)
@@ -114,35 +102,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// register registers *c with reg. When an identical collector is already
-// registered (a second Core on the same registry) *c becomes that one, so
-// both count into the series that is exported; any other failure is
-// appended to errs.
+// register is servicemetrics.Register.
 func register[C prometheus.Collector](reg prometheus.Registerer, c *C, errs *[]error) {
-	err := reg.Register(*c)
-	if err == nil {
-		return
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			*c = existing
-			return
-		}
-	}
-	*errs = append(*errs, err)
+	servicemetrics.Register(reg, c, errs)
 }
 
 // observeOutcomes records tasks that reached a terminal state.
 func (c *Core) observeOutcomes(out []store.TaskOutcome) {
-	for _, o := range out {
-		if o.To.Terminal() && o.From != o.To {
-			c.metrics.tasksFinished.WithLabelValues(string(o.To)).Inc()
-			if !o.CreatedAt.IsZero() {
-				c.metrics.taskSeconds.WithLabelValues(string(o.To)).Observe(o.FinishedAt.Sub(o.CreatedAt).Seconds())
-			}
-		}
-	}
+	c.metrics.results.Outcomes(out)
 }
 
 // MetricCollectors returns new, unregistered collectors of every series the
@@ -150,7 +117,6 @@ func (c *Core) observeOutcomes(out []store.TaskOutcome) {
 // dashboards and alerting rules name only series (and labels) that exist.
 func MetricCollectors() []prometheus.Collector {
 	m, _ := newMetrics(nil) // without a registerer nothing can fail
-	return []prometheus.Collector{m.tasksCreated, m.tasksFinished, m.taskSeconds, m.stepResults,
-		m.handlerSeconds, m.batchSize, m.batchSeconds, m.duplicates, m.nudged, m.reconciled, m.stale, m.purged,
-		m.deadWorkerSteps, m.tableVacuums}
+	return append(m.results.Collectors(), m.tasksCreated, m.batchSize, m.batchSeconds, m.duplicates,
+		m.stepsCreated, m.nudged, m.reconciled, m.stale, m.purged, m.deadWorkerSteps, m.tableVacuums)
 }

@@ -38,7 +38,7 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 	c.metrics.batchSize.WithLabelValues("results").Observe(float64(n))
 	c.metrics.batchSeconds.WithLabelValues("results").Observe(time.Since(start).Seconds())
 	for st, k := range out.Steps {
-		c.metrics.stepResults.WithLabelValues(string(st)).Add(float64(k))
+		c.metrics.results.Steps(st, k)
 	}
 	c.metrics.duplicates.Add(float64(out.Duplicate))
 	c.metrics.stepsCreated.Add(float64(out.StepsCreated))
@@ -60,9 +60,7 @@ func (c *Core) observeResults(out store.ProcessOutcome, n int, start time.Time) 
 // (capped) or the template's backoff. Anything else is a permanent error.
 func (c *Core) decide(st store.Step, rt store.ReportedTask) store.Decision {
 	r := stepresult.Parse(st.Results)
-	if r.Metadata.ExecutionTimeMs > 0 {
-		c.metrics.handlerSeconds.Observe(float64(r.Metadata.ExecutionTimeMs) / 1000)
-	}
+	c.metrics.results.HandlerTime(r.Metadata.ExecutionTimeMs)
 	if r.Success && st.StepType == string(template.StepDecision) {
 		x, err := c.decisionExtension(st, rt, r.Result)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
 )
@@ -164,7 +165,11 @@ func (p *completer) write(batch []pending) bool {
 			results[i] = r.result
 		}
 		ctx, cancel := c.opCtx()
-		out, err := c.store.CompleteSteps(ctx, results)
+		complete := c.store.CompleteSteps
+		if c.cfg.Completion.ProcessSuccesses {
+			complete = c.store.CompleteAndProcessSteps
+		}
+		out, err := complete(ctx, results)
 		cancel()
 		if err == nil {
 			p.committed(batch, out)
@@ -248,6 +253,20 @@ func (p *completer) committed(batch []pending, out store.CompleteOutcome) {
 		default:
 			c.metrics.failed.WithLabelValues(ns, r.errorType).Inc()
 		}
+	}
+	if len(out.Processed) > 0 {
+		processed := make(map[uuid.UUID]bool, len(out.Processed))
+		for _, id := range out.Processed {
+			processed[id] = true
+		}
+		for _, r := range batch {
+			if processed[r.result.StepUUID] {
+				c.metrics.results.HandlerTime(r.result.ExecutionMs)
+			}
+		}
+		c.metrics.results.Steps(state.StepComplete, len(out.Processed))
+		c.metrics.results.Outcomes(out.Tasks)
+		c.stats.processed.Add(int64(len(out.Processed)))
 	}
 	c.stats.recorded.Add(int64(len(out.Recorded)))
 	c.stats.batches.Add(1)

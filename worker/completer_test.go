@@ -72,6 +72,13 @@ func (s *failingStore) CompleteSteps(ctx context.Context, rs []store.StepResult)
 	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
+func (s *failingStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+	if s.fail(s.calls.Add(1), rs) {
+		return store.CompleteOutcome{}, errors.New("simulated database failure")
+	}
+	return s.stepStore.CompleteAndProcessSteps(ctx, rs)
+}
+
 // TestCompletionRetriesAndIsolatesUnstorableResults: failed commits are
 // retried; a result the database keeps rejecting is split from the others
 // and finally replaced by a failure result, so every step gets a result.

@@ -28,6 +28,7 @@ type stepStore interface {
 	RegisterTemplate(ctx context.Context, r store.TemplateRegistration) (store.NamedTask, error)
 	ClaimNext(ctx context.Context, c store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
+	CompleteAndProcessSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
 	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
@@ -95,7 +96,7 @@ type Core struct {
 	serverDone chan struct{}
 
 	stats struct {
-		claimed, recorded, stale, released, lost, batches atomic.Int64
+		claimed, recorded, processed, stale, released, lost, batches atomic.Int64
 		// events counts the domain events handlers published with their
 		// results, by delivery mode.
 		eventsDurable, eventsFast, eventsBroadcast atomic.Uint64

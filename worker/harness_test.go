@@ -125,6 +125,10 @@ func testConfig() config.Worker {
 	cfg.Handlers.MinConcurrent = 1
 	cfg.Handlers.DefaultTimeout = 5 * time.Second
 	cfg.ShutdownGrace = 2 * time.Second
+	// These tests play the worker alone: successes stay reported for
+	// orchestration (enqueued_for_orchestration), as the assertions
+	// expect. TestWorkerProcessesItsSuccesses covers the default.
+	cfg.Completion.ProcessSuccesses = false
 	return cfg
 }
 
@@ -331,6 +335,17 @@ func (s *spyStore) ClaimNext(ctx context.Context, w store.Claimer, queue string,
 }
 
 func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+	s.seeComplete(rs)
+	return s.stepStore.CompleteSteps(ctx, rs)
+}
+
+func (s *spyStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+	s.seeComplete(rs)
+	return s.stepStore.CompleteAndProcessSteps(ctx, rs)
+}
+
+// seeComplete counts a completion call and holds the first at the gate.
+func (s *spyStore) seeComplete(rs []store.StepResult) {
 	s.mu.Lock()
 	first := len(s.complete) == 0
 	s.complete = append(s.complete, len(rs))
@@ -339,7 +354,6 @@ func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (st
 	if first && gate != nil {
 		<-gate
 	}
-	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
 func (s *spyStore) claimsOn(queue string) int {

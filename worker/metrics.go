@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tasker-go/tasker/shared/servicemetrics"
 )
 
 // metrics are the worker's Prometheus series.
@@ -23,6 +25,10 @@ type metrics struct {
 	checkpoints     prometheus.Counter
 	authFailures    *prometheus.CounterVec
 	saturation      prometheus.GaugeFunc
+	// results are the series of the successes this worker processed
+	// itself, shared with orchestration's (see config
+	// worker.completion.process_successes).
+	results *servicemetrics.Results
 }
 
 // newMetrics builds and registers the worker's series; saturation reports
@@ -85,6 +91,11 @@ func newMetrics(reg prometheus.Registerer, workerID string, saturation func() fl
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}
 	}
+	results, err := servicemetrics.NewResults(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.results = results
 	return m, nil
 }
 

@@ -101,6 +101,15 @@ type Completion struct {
 	// transaction; 0 (the default) commits at once, batching only results
 	// that are already waiting.
 	FlushInterval time.Duration `toml:"flush_interval"`
+	// ProcessSuccesses lets the worker do orchestration's part for its plain
+	// successes in the transaction that records them (step complete,
+	// children enqueued, task moved or finalized; see
+	// store.CompleteAndProcessSteps) instead of sending them to
+	// orchestration as result messages: a step saves a commit, a wake-up
+	// and orchestration's transaction. Failures, decision and batchable
+	// steps, results with domain events, traced tasks and tasks whose lock
+	// is busy still go to orchestration. Default true.
+	ProcessSuccesses bool `toml:"process_successes"`
 }
 
 func defaultWorker() Worker {
@@ -122,7 +131,7 @@ func defaultWorker() Worker {
 			Adaptive:       true,
 			ScaleInterval:  time.Second,
 		},
-		Completion: Completion{BatchSize: 200, FlushInterval: 0},
+		Completion: Completion{BatchSize: 200, FlushInterval: 0, ProcessSuccesses: true},
 		Wasm:       defaultWorkerWasm(),
 	}
 }

@@ -230,10 +230,7 @@ func (s *Store) ReleaseOrphanedClaims(ctx context.Context, c Claimer, queue stri
 	if err != nil {
 		return 0, err
 	}
-	p, err := s.pipe(ctx)
-	if err != nil {
-		return 0, err
-	}
+	p := s.pipe(ctx)
 	defer p.close()
 	b := &pgx.Batch{}
 	var n int

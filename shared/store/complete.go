@@ -47,6 +47,13 @@ type CompleteOutcome struct {
 	Stale []uuid.UUID
 	// Acked maps queue to the step messages acked with the results.
 	Acked map[string][]int64
+	// Processed are the recorded successes CompleteAndProcessSteps also
+	// took through orchestration's processing (step complete, children
+	// enqueued, task moved); the others went to orchestration.
+	Processed []uuid.UUID
+	// Tasks are the task outcomes of that processing (tasks that enqueued
+	// steps or changed state).
+	Tasks []TaskOutcome
 }
 
 // CompleteSteps records results in one transaction: each step moves from

@@ -178,10 +178,7 @@ func (s *Store) runAtomically(o *outbox, fn func(o *outbox) error) error {
 	if !hasCallbacks(o.b, o.captures) {
 		return o.flush()
 	}
-	p, err := s.pipe(o.ctx)
-	if err != nil {
-		return err
-	}
+	p := s.pipe(o.ctx)
 	defer p.close()
 	return p.run(o.b, true, o.captures)
 }
@@ -191,12 +188,9 @@ func (s *Store) runAtomically(o *outbox, fn func(o *outbox) error) error {
 // COMMIT with the last, so a unit of k batches costs k round trips. The
 // driver's Work is finished after it.
 func (s *Store) inTxOutbox(ctx context.Context, fn func(o *outbox) error) error {
-	p, err := s.pipe(ctx)
-	if err != nil {
-		return err
-	}
+	p := s.pipe(ctx)
 	o := &outbox{s: s, ctx: ctx, p: p, b: &pgx.Batch{}, finished: true}
-	err = func() error {
+	err := func() error {
 		defer p.close()
 		if err := fn(o); err != nil {
 			return err

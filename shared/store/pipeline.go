@@ -24,22 +24,32 @@ import (
 // once every callback succeeded. Hot paths (ClaimNext, result processing)
 // read everything they need in earlier batches, so their last batch carries
 // the COMMIT.
+//
+// The connection is taken from the pool when the first batch is sent, not
+// before: a unit of work that waits for a broker's deliveries before its
+// first statement (a claim on the rabbitmq backend) holds no connection
+// while it waits, so a broker outage cannot drain the pool that handlers
+// and heartbeats need.
 type pipeTx struct {
 	ctx   context.Context
+	pool  dbPool
 	conn  *pgxpool.Conn
 	begun bool
 	done  bool
 }
 
-func (s *Store) pipe(ctx context.Context) (*pipeTx, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("acquiring a connection: %w", err)
-	}
-	return &pipeTx{ctx: ctx, conn: conn}, nil
+func (s *Store) pipe(ctx context.Context) *pipeTx {
+	return &pipeTx{ctx: ctx, pool: s.pool}
 }
 
 func (p *pipeTx) run(b *pgx.Batch, commit bool, captures map[*pgx.QueuedQuery]bool) error {
+	if p.conn == nil {
+		conn, err := p.pool.Acquire(p.ctx)
+		if err != nil {
+			return fmt.Errorf("acquiring a connection: %w", err)
+		}
+		p.conn = conn
+	}
 	nb := &pgx.Batch{}
 	if !p.begun {
 		nb.Queue("begin")
@@ -86,6 +96,9 @@ func (p *pipeTx) commit(b *pgx.Batch) error { return p.run(b, true, nil) }
 // close rolls back unless committed, and gives the connection back. A
 // connection left in a broken state is closed rather than reused.
 func (p *pipeTx) close() {
+	if p.conn == nil {
+		return
+	}
 	if p.begun && !p.done {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5e9)
 		defer cancel()

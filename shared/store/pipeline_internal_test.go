@@ -67,27 +67,51 @@ func failingRead(b *pgx.Batch) {
 // the callback ran.)
 func TestPipeTxCallbackFailureCommitsNothing(t *testing.T) {
 	e := newInternalEnv(t)
-	p, err := e.store.pipe(e.ctx)
-	require.NoError(t, err)
+	p := e.store.pipe(e.ctx)
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO probe VALUES (1)`)
 	require.NoError(t, p.send(b))
 	b = &pgx.Batch{}
 	b.Queue(`INSERT INTO probe VALUES (2)`)
 	failingRead(b)
-	err = p.commit(b)
+	err := p.commit(b)
 	p.close()
 	require.ErrorIs(t, err, errInjected)
 	require.Zero(t, e.probes(t), "an error was returned, so nothing may be committed")
 
 	// Without callbacks the COMMIT travels with the batch, and commits.
-	p, err = e.store.pipe(e.ctx)
-	require.NoError(t, err)
+	p = e.store.pipe(e.ctx)
 	b = &pgx.Batch{}
 	b.Queue(`INSERT INTO probe VALUES (3)`)
 	require.NoError(t, p.commit(b))
 	p.close()
 	require.Equal(t, 1, e.probes(t))
+}
+
+// TestPipeTxTakesItsConnectionAtItsFirstBatch: a unit of work holds no
+// connection until it sends its first statement (a rabbitmq claim waits for
+// the broker first: during an outage, waiting claims must not hold the
+// pool), and gives it back when closed, also when it never sent anything.
+func TestPipeTxTakesItsConnectionAtItsFirstBatch(t *testing.T) {
+	e := newInternalEnv(t)
+	held := func() int32 { return e.store.pool.Stat().AcquiredConns() }
+	before := held()
+	p := e.store.pipe(e.ctx)
+	require.Equal(t, before, held(), "no connection before the first batch")
+	p.close()
+	require.Equal(t, before, held())
+
+	p = e.store.pipe(e.ctx)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO probe VALUES (1)`)
+	require.NoError(t, p.send(b))
+	require.Equal(t, before+1, held(), "the first batch takes a connection")
+	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO probe VALUES (2)`)
+	require.NoError(t, p.commit(b))
+	p.close()
+	require.Equal(t, before, held())
+	require.Equal(t, 2, e.probes(t))
 }
 
 // TestOutboxCallbackFailureCommitsNothing: the outbox paths (one-batch units

@@ -58,6 +58,7 @@ type stepSpec struct {
 	deps        []string
 	maxAttempts int
 	retryable   bool
+	stepType    string // template.StepType; "" is a plain step
 }
 
 func (e *env) register(ns, name string, specs []stepSpec) {
@@ -97,6 +98,7 @@ func (e *env) createTask(specs []stepSpec, ctxJSON string) store.CreatedTask {
 		nt.Steps = append(nt.Steps, store.NewStep{
 			UUID: id, NamedStepUUID: named[s.name], Name: s.name, HandlerCallable: "h." + s.name,
 			Retryable: s.retryable, MaxAttempts: max, Backoff: "exponential", BackoffBaseMs: 10, MaxBackoffMs: 50,
+			StepType: s.stepType,
 		})
 	}
 	for _, s := range specs {
@@ -118,6 +120,13 @@ func (e *env) claimAll(w string) store.ClaimOutcome {
 }
 
 func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) store.CompleteOutcome {
+	out, err := e.store.CompleteSteps(e.ctx, []store.StepResult{e.result(w, cs, success, retryable)})
+	require.NoError(e.t, err)
+	return out
+}
+
+// result is the StepResult worker w reports for cs.
+func (e *env) result(w string, cs store.ClaimedStep, success, retryable bool) store.StepResult {
 	var res stepresult.Result
 	if success {
 		res = stepresult.Success(cs.Step.UUID, json.RawMessage(fmt.Sprintf(`{"step":%q}`, cs.Step.Name)), nil)
@@ -126,13 +135,11 @@ func (e *env) complete(w string, cs store.ClaimedStep, success, retryable bool) 
 	}
 	b, err := json.Marshal(res)
 	require.NoError(e.t, err)
-	out, err := e.store.CompleteSteps(e.ctx, []store.StepResult{{
+	return store.StepResult{
 		StepUUID: cs.Step.UUID, TaskUUID: cs.Task.UUID, Attempt: cs.Step.Attempts, WorkerID: w,
 		CorrelationID: cs.Task.CorrelationID, Success: success, Result: b, ClaimedAt: cs.Step.LastAttemptedAt,
 		Queue: messaging.WorkerQueue(cs.Task.Namespace), MessageID: cs.MessageID, ReadCount: cs.ReadCount,
-	}})
-	require.NoError(e.t, err)
-	return out
+	}
 }
 
 // decide is the test's retry policy: retry retryable failures with a tiny
