@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tasker-go/tasker/shared/messaging"
 	"github.com/tasker-go/tasker/shared/state"
 	"github.com/tasker-go/tasker/shared/stepresult"
 	"github.com/tasker-go/tasker/shared/store"
@@ -165,11 +166,16 @@ func (p *completer) write(batch []pending) bool {
 			results[i] = r.result
 		}
 		ctx, cancel := c.opCtx()
-		complete := c.store.CompleteSteps
+		var out store.CompleteOutcome
+		var err error
 		if c.cfg.Completion.ProcessSuccesses {
-			complete = c.store.CompleteAndProcessSteps
+			next, reserved, unlock := p.continuation(results)
+			out, err = c.store.CompleteAndProcessSteps(ctx, results, next)
+			p.continued(reserved, out.Claimed, err)
+			unlock()
+		} else {
+			out, err = c.store.CompleteSteps(ctx, results)
 		}
-		out, err := complete(ctx, results)
 		cancel()
 		if err == nil {
 			p.committed(batch, out)
@@ -209,6 +215,72 @@ func (p *completer) write(batch []pending) bool {
 			return false
 		}
 		delay = min(2*delay, writeRetryMax)
+	}
+}
+
+// continuation reserves handler slots for the steps the batch's successes
+// may make ready, so the write can claim them for this worker at once (see
+// store.Continuation): one per success, up to claims.batch_size. Nothing
+// is reserved while the worker does not hold its liveness lock or is
+// stopping. It returns nil when nothing is reserved; unlock, to call once
+// the claimed steps are dispatched, lets closeClaims proceed (see
+// Core.claimGate).
+func (p *completer) continuation(results []store.StepResult) (next *store.Continuation, reserved int, unlock func()) {
+	c := p.c
+	none := func() {}
+	successes := 0
+	for _, r := range results {
+		if r.Success {
+			successes++
+		}
+	}
+	if successes == 0 {
+		return nil, 0, none
+	}
+	if held, _ := c.live.state(); !held {
+		return nil, 0, none
+	}
+	c.claimGate.RLock()
+	select {
+	case <-c.stopClaims:
+		c.claimGate.RUnlock()
+		return nil, 0, none
+	default:
+	}
+	n, _ := c.slots.reserve(min(successes, c.cfg.Claims.BatchSize))
+	if n == 0 {
+		c.claimGate.RUnlock()
+		return nil, 0, none
+	}
+	reg := c.registered()
+	queues := make([]string, len(reg.namespaces))
+	for i, ns := range reg.namespaces {
+		queues[i] = messaging.WorkerQueue(ns)
+	}
+	return &store.Continuation{Claimer: c.claimer(), Queues: queues, Max: n,
+		Visibility: c.cfg.Claims.VisibilityTimeout}, n, c.claimGate.RUnlock
+}
+
+// continued starts the handlers of the steps a write claimed and gives
+// back the slots it did not use. After a write whose outcome is unknown it
+// may have claimed steps no handler runs: they are released at once (or,
+// should that fail, when their claim lapses).
+func (p *completer) continued(reserved int, claimed []store.ClaimedStep, err error) {
+	c := p.c
+	if reserved == 0 {
+		return
+	}
+	c.slots.settle(reserved, len(claimed))
+	for i := range claimed {
+		q := messaging.WorkerQueue(claimed[i].Task.Namespace)
+		c.dispatch(&claimed[i], q, claimed[i].Deadline)
+		c.stats.claimed.Add(1)
+		c.metrics.claimed.WithLabelValues(claimed[i].Task.Namespace).Inc()
+	}
+	if err != nil && store.OutcomeUnknown(err) {
+		for _, ns := range c.registered().namespaces {
+			c.reconcileClaims(messaging.WorkerQueue(ns))
+		}
 	}
 }
 

@@ -72,11 +72,11 @@ func (s *failingStore) CompleteSteps(ctx context.Context, rs []store.StepResult)
 	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
-func (s *failingStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+func (s *failingStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult, next *store.Continuation) (store.CompleteOutcome, error) {
 	if s.fail(s.calls.Add(1), rs) {
 		return store.CompleteOutcome{}, errors.New("simulated database failure")
 	}
-	return s.stepStore.CompleteAndProcessSteps(ctx, rs)
+	return s.stepStore.CompleteAndProcessSteps(ctx, rs, next)
 }
 
 // TestCompletionRetriesAndIsolatesUnstorableResults: failed commits are

@@ -28,7 +28,7 @@ type stepStore interface {
 	RegisterTemplate(ctx context.Context, r store.TemplateRegistration) (store.NamedTask, error)
 	ClaimNext(ctx context.Context, c store.Claimer, queue string, n int, vt time.Duration) (store.ClaimOutcome, error)
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
-	CompleteAndProcessSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
+	CompleteAndProcessSteps(ctx context.Context, results []store.StepResult, next *store.Continuation) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
 	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
 	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
@@ -88,6 +88,11 @@ type Core struct {
 
 	stopClaims chan struct{} // closed (once, by closeClaims): claim loops return
 	claimsOnce sync.Once
+	// claimGate orders claims made outside the claim loops (the
+	// completer's continuation) with closeClaims: such a claim holds it for
+	// reading until its handlers are dispatched, so once closeClaims has
+	// closed stopClaims no handler is added.
+	claimGate  sync.RWMutex
 	claimLoops sync.WaitGroup // claim loops
 	handlers   sync.WaitGroup // handler runs
 	stopBG     chan struct{}  // closed: heartbeat and scaler return
@@ -334,7 +339,13 @@ func (c *Core) BeginShutdown() {
 	}
 }
 
-func (c *Core) closeClaims() { c.claimsOnce.Do(func() { close(c.stopClaims) }) }
+func (c *Core) closeClaims() {
+	c.claimsOnce.Do(func() {
+		c.claimGate.Lock()
+		defer c.claimGate.Unlock()
+		close(c.stopClaims)
+	})
+}
 
 func (c *Core) stop(ctx context.Context) error {
 	c.state.Store(stateStopping)

@@ -339,9 +339,9 @@ func (s *spyStore) CompleteSteps(ctx context.Context, rs []store.StepResult) (st
 	return s.stepStore.CompleteSteps(ctx, rs)
 }
 
-func (s *spyStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult) (store.CompleteOutcome, error) {
+func (s *spyStore) CompleteAndProcessSteps(ctx context.Context, rs []store.StepResult, next *store.Continuation) (store.CompleteOutcome, error) {
 	s.seeComplete(rs)
-	return s.stepStore.CompleteAndProcessSteps(ctx, rs)
+	return s.stepStore.CompleteAndProcessSteps(ctx, rs, next)
 }
 
 // seeComplete counts a completion call and holds the first at the gate.

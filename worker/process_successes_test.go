@@ -14,10 +14,11 @@ import (
 
 // TestWorkerProcessesItsSuccesses: with worker.completion.process_successes
 // (the default) a worker takes a linear task to completion without
-// orchestration: each success completes its step and enqueues the next in
-// the transaction that records it, the last one finalizes the task, no
-// result message is left for orchestration, and the worker exports the
-// result series orchestration would have.
+// orchestration: each success completes its step and claims the next for
+// this worker in the transaction that records it (only the first step is
+// claimed from the queue), the last one finalizes the task, no result
+// message is left for orchestration, no step message is left behind, and
+// the worker exports the result series orchestration would have.
 func TestWorkerProcessesItsSuccesses(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, `name: chain
@@ -31,8 +32,10 @@ steps:
 	h.register(tpl)
 	reg := NewRegistry()
 	handle(t, reg, "inline.step", noop)
+	var spy *spyStore
 	c := h.newCore(coreSpec{templates: []*template.Template{tpl}, registry: reg,
-		config: func(w *config.Worker) { w.Completion.ProcessSuccesses = true }})
+		config: func(w *config.Worker) { w.Completion.ProcessSuccesses = true },
+		before: func(c *Core) { spy = spyOn(c, nil) }})
 	tk := h.createTask(tpl, `{}`)
 	h.waitFor("the task to complete without orchestration", func() bool {
 		return h.taskState(tk.id) == state.TaskComplete
@@ -44,6 +47,12 @@ steps:
 	require.NoError(t, err)
 	require.Zero(t, st.Depth, "no result message was sent")
 	require.EqualValues(t, 3, c.stats.processed.Load())
+	require.EqualValues(t, 3, c.stats.claimed.Load())
+	claims, _ := spy.calls()
+	require.Equal(t, []int{1}, claims, "steps b and c were claimed by the completions of a and b")
+	st, err = h.queue.Stats(h.ctx, messaging.WorkerQueue("inline_ns"))
+	require.NoError(t, err)
+	require.Zero(t, st.Depth, "every step message was acked")
 
 	g, ok := c.opts.Registerer.(prometheus.Gatherer)
 	require.True(t, ok)

@@ -54,6 +54,9 @@ type CompleteOutcome struct {
 	// Tasks are the task outcomes of that processing (tasks that enqueued
 	// steps or changed state).
 	Tasks []TaskOutcome
+	// Claimed are the steps that processing made ready and the worker
+	// claimed in the same transaction (see Continuation), hydrated.
+	Claimed []ClaimedStep
 }
 
 // CompleteSteps records results in one transaction: each step moves from

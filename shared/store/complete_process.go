@@ -34,7 +34,16 @@ import (
 // recorded result goes to orchestration as a result message, as with
 // CompleteSteps. The transaction takes two round trips (one when nothing
 // is eligible).
-func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResult) (CompleteOutcome, error) {
+//
+// With next (and the PostgreSQL queue driver) the worker also claims, in
+// the same transaction, steps its successes made ready that it can run
+// (see Continuation): they go from pending straight to in_progress under
+// its claim, with their step message written already claimed (hidden until
+// the claim's deadline, delivery count 1), so the heartbeat, the ack at
+// completion and every recovery path treat them like any claim; they are
+// returned hydrated in CompleteOutcome.Claimed. The transaction then takes
+// three round trips.
+func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResult, next *Continuation) (CompleteOutcome, error) {
 	cand := processCandidatesOf(results)
 	if len(cand.steps) == 0 {
 		return s.CompleteSteps(ctx, results)
@@ -54,6 +63,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 	var recorded []uuid.UUID
 	var processed []uuid.UUID
 	var tasks map[uuid.UUID]*lockedTask
+	var took *continued
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
 		// Round trip 1: record every result, lock the candidates' tasks
 		// that are free and complete their steps, read those tasks'
@@ -77,6 +87,10 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		// announce, commit.
 		p := s.plan(tasks, graphs, false)
 		out.Tasks = p.outcomes
+		var err error
+		if took, err = s.takeReady(o, tasks, &p, next); err != nil {
+			return err
+		}
 		if err := s.queuePlan(o, tasks, p); err != nil {
 			return err
 		}
@@ -99,6 +113,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
 	}
 	out.Recorded, out.Processed = recorded, processed
+	out.Claimed = took.claimed()
 	ok := make(map[uuid.UUID]bool, len(recorded))
 	for _, id := range recorded {
 		ok[id] = true

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,15 @@ import (
 
 // completeAndProcess reports results through CompleteAndProcessSteps.
 func (e *env) completeAndProcess(rs ...store.StepResult) store.CompleteOutcome {
-	out, err := e.store.CompleteAndProcessSteps(e.ctx, rs)
+	out, err := e.store.CompleteAndProcessSteps(e.ctx, rs, nil)
+	require.NoError(e.t, err)
+	return out
+}
+
+// completeAndProcessNext reports results through CompleteAndProcessSteps
+// with a continuation.
+func (e *env) completeAndProcessNext(next *store.Continuation, rs ...store.StepResult) store.CompleteOutcome {
+	out, err := e.store.CompleteAndProcessSteps(e.ctx, rs, next)
 	require.NoError(e.t, err)
 	return out
 }
@@ -107,7 +116,7 @@ func TestCompleteAndProcessJoinsOnce(t *testing.T) {
 		errs := make(chan error, 2)
 		for _, b := range branches {
 			go func() {
-				_, err := e.store.CompleteAndProcessSteps(e.ctx, []store.StepResult{e.result("w", b, true, false)})
+				_, err := e.store.CompleteAndProcessSteps(e.ctx, []store.StepResult{e.result("w", b, true, false)}, nil)
 				errs <- err
 			}()
 		}
@@ -203,4 +212,89 @@ func TestCompleteAndProcessLeavesTheRestToOrchestration(t *testing.T) {
 		require.Zero(t, e.resultDepth())
 		require.Equal(t, state.StepInProgress, e.stepState(ct.Task.UUID, "only").State)
 	})
+}
+
+// TestContinuationClaimsTheNextStep runs a linear task on one worker that
+// claims, with each success, the step it made ready: the step comes back
+// hydrated (its task's context, its ancestors' results), its message is
+// written already claimed (hidden, one delivery) and acked when the step
+// completes, and the task completes without any claim through the queue.
+func TestContinuationClaimsTheNextStep(t *testing.T) {
+	e := newEnv(t)
+	e.register("lin", "linear", linear)
+	ct := e.createTask(linear, `{"n":1}`)
+	queue := messaging.WorkerQueue("lin")
+	next := &store.Continuation{Claimer: store.Claimer{ID: "w1"}, Queues: []string{queue}, Max: 1, Visibility: 30 * time.Second}
+	cs := e.claimAll("w1").Claimed[0]
+	for i, name := range []string{"s2", "s3", "s4"} {
+		out := e.completeAndProcessNext(next, e.result("w1", cs, true, false))
+		require.Len(t, out.Claimed, 1, name)
+		cs = out.Claimed[0]
+		require.Equal(t, name, cs.Step.Name)
+		require.Equal(t, state.StepInProgress, cs.Step.State)
+		require.Equal(t, 1, cs.Step.Attempts)
+		require.Equal(t, "w1", cs.Step.ClaimedBy)
+		require.JSONEq(t, `{"n":1}`, string(cs.Task.Context))
+		require.Len(t, cs.Dependencies, i+1, "every completed ancestor is hydrated")
+		require.NotZero(t, cs.MessageID)
+		require.Equal(t, 1, cs.ReadCount)
+		require.WithinDuration(t, time.Now().Add(30*time.Second), cs.Deadline, 10*time.Second)
+		st, err := e.queue.Stats(e.ctx, queue)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, st.Depth, "the claimed step's message exists")
+		require.Empty(t, e.claimAll("w2").Claimed, "and is hidden from other workers")
+	}
+	out := e.completeAndProcessNext(next, e.result("w1", cs, true, false))
+	require.Empty(t, out.Claimed)
+	require.Equal(t, state.TaskComplete, e.task(ct.Task.UUID).State)
+	st, err := e.queue.Stats(e.ctx, queue)
+	require.NoError(t, err)
+	require.Zero(t, st.Depth, "every message was acked")
+	require.Zero(t, e.resultDepth())
+	rows, err := e.store.StepTransitions(e.ctx, ct.Task.UUID, e.ids["s2"])
+	require.NoError(t, err)
+	var path []string
+	for _, r := range rows {
+		path = append(path, r.ToState)
+	}
+	require.Equal(t, []string{"enqueued", "in_progress", "enqueued_for_orchestration", "complete"}, path)
+}
+
+// TestContinuationTakesOnlyWhatTheWorkerRuns: the steps a worker cannot
+// run (another callable, another namespace's queue, beyond Max) are
+// enqueued for the claim loops as usual.
+func TestContinuationTakesOnlyWhatTheWorkerRuns(t *testing.T) {
+	fan := []stepSpec{{name: "root"}, {name: "a", deps: []string{"root"}}, {name: "b", deps: []string{"root"}},
+		{name: "c", deps: []string{"root"}}}
+	cases := map[string]struct {
+		next  func(q string) *store.Continuation
+		taken int
+	}{
+		"callables": {next: func(q string) *store.Continuation {
+			return &store.Continuation{Claimer: store.Claimer{ID: "w", Callables: []string{"h.a", "h.c"}}, Queues: []string{q}, Max: 10,
+				Visibility: time.Minute}
+		}, taken: 2},
+		"max": {next: func(q string) *store.Continuation {
+			return &store.Continuation{Claimer: store.Claimer{ID: "w"}, Queues: []string{q}, Max: 1, Visibility: time.Minute}
+		}, taken: 1},
+		"other queue": {next: func(string) *store.Continuation {
+			return &store.Continuation{Claimer: store.Claimer{ID: "w"}, Queues: []string{"worker_other_queue"}, Max: 10, Visibility: time.Minute}
+		}, taken: 0},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.register("fan", "fan", fan)
+			e.createTask(fan, `{}`)
+			q := messaging.WorkerQueue("fan")
+			out := e.completeAndProcessNext(c.next(q), e.result("w", e.claimAll("w").Claimed[0], true, false))
+			require.Len(t, out.Claimed, c.taken)
+			for _, cs := range out.Claimed {
+				if name == "callables" {
+					require.Contains(t, []string{"a", "c"}, cs.Step.Name)
+				}
+			}
+			require.Len(t, e.claimAll("w2").Claimed, 3-c.taken, "the rest is enqueued")
+		})
+	}
 }
