@@ -80,7 +80,7 @@ type ChannelExecutorConfig struct {
 type ChannelExecutor struct {
 	mu      sync.Mutex
 	queue   []*channelEvent          // dispatched, not yet polled, oldest first
-	waiters []chan *channelEvent     // blocked PollWaits (buffered 1), oldest first
+	waiters []*waiter                // blocked PollWaits, oldest first
 	polled  map[string]*channelEvent // handed out, by event id
 }
 
@@ -129,16 +129,20 @@ func (x *ChannelExecutor) ExecuteAsync(ctx context.Context, step *StepContext, d
 	// A context that has already ended runs abandon on its own goroutine,
 	// once the event is published.
 	e.stop = context.AfterFunc(ctx, func() { x.abandon(e) })
-	if n := len(x.waiters); n > 0 {
-		w := x.waiters[0]
+	var w *waiter
+	if len(x.waiters) > 0 {
+		w = x.waiters[0]
 		x.waiters[0] = nil
 		x.waiters = x.waiters[1:]
 		e.state = eventHanded
-		w <- e
+		w.e = e
 	} else {
 		x.queue = append(x.queue, e)
 	}
 	x.mu.Unlock()
+	if w != nil {
+		w.wake() // the poll's own thread, woken directly
+	}
 }
 
 // abandon ends an event whose context ended before it was completed.
@@ -251,7 +255,12 @@ func (x *ChannelExecutor) Poll(max int) []Event {
 
 // PollWait waits until at least one event is available (or ctx ends) and
 // returns up to max events. A step dispatched while it waits is put
-// straight into its slot: the wait is woken by the step itself.
+// straight into its slot: the wait is woken by the step itself, the
+// dispatcher waking the waiting thread directly (one thread wake-up, not a
+// hand-over through the Go scheduler). On Linux the wait holds its OS
+// thread, asleep in the kernel, as a foreign host's poll holds the host's
+// thread anyway; Go callers waiting in many PollWaits at once use a thread
+// each.
 func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error) {
 	if max <= 0 {
 		return nil, nil
@@ -270,24 +279,24 @@ func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error
 			x.mu.Unlock()
 			return nil, err
 		}
-		slot := make(chan *channelEvent, 1)
-		x.waiters = append(x.waiters, slot)
+		w := &waiter{parker: newParker()}
+		x.waiters = append(x.waiters, w)
 		x.mu.Unlock()
 
-		var e *channelEvent
-		select {
-		case e = <-slot:
-		case <-ctx.Done():
-			x.mu.Lock()
-			x.removeWaiter(slot)
-			x.mu.Unlock()
-			select {
-			case e = <-slot: // handed over before the wait was withdrawn
-			default:
-				return nil, ctx.Err()
-			}
-		}
+		// The dispatcher sets w.e and wakes w; so does the end of ctx,
+		// leaving w.e nil.
+		stop := context.AfterFunc(ctx, w.wake)
+		w.wait()
+		stop()
 		x.mu.Lock()
+		e := w.e
+		if e == nil {
+			x.removeWaiter(w)
+			x.mu.Unlock()
+			return nil, ctx.Err()
+		}
+		// An event handed over before the wait was withdrawn is taken even
+		// when ctx has ended.
 		if x.handOut(e) {
 			es = x.takeQueued(append(es, e), max-1)
 		}
@@ -298,10 +307,19 @@ func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error
 	}
 }
 
-// removeWaiter withdraws a PollWait's slot. Called with mu held.
-func (x *ChannelExecutor) removeWaiter(slot chan *channelEvent) {
-	for i, w := range x.waiters {
-		if w == slot {
+// waiter is a PollWait blocked for an event: ExecuteAsync takes it out of
+// waiters and sets e (with the executor's mu held), then wakes it. On a
+// foreign host's poll the wait runs on the host's own thread, and the wake
+// goes straight to that thread (see parker).
+type waiter struct {
+	parker
+	e *channelEvent
+}
+
+// removeWaiter withdraws a PollWait's wait. Called with mu held.
+func (x *ChannelExecutor) removeWaiter(w *waiter) {
+	for i, o := range x.waiters {
+		if o == w {
 			copy(x.waiters[i:], x.waiters[i+1:])
 			x.waiters[len(x.waiters)-1] = nil
 			x.waiters = x.waiters[:len(x.waiters)-1]

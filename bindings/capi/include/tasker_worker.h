@@ -163,7 +163,8 @@ char *tasker_worker_bootstrap(const char *config_json);
  * as an event arrives, the wait ends, or tasker_stop finishes: a step
  * claimed while polls wait is put straight into the oldest waiting poll,
  * which encodes its event on the calling thread (one thread wake-up from
- * claim to host; let each handler thread poll for one event and run it).
+ * claim to host: the claiming thread wakes the polling thread itself; let
+ * each handler thread poll for one event and run it).
  * Errors: invalid_argument, unknown_handle.
  */
 char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_ms);
