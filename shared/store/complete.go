@@ -151,25 +151,9 @@ func decodeUUID(v []byte) (uuid.UUID, error) {
 // sendResultMessages sends the result messages of the recorded results in
 // tx.
 func (s *Store) sendResultMessages(ctx context.Context, tx pgx.Tx, results []StepResult, recorded []uuid.UUID) error {
-	if len(recorded) == 0 {
+	msgs := resultMessages(results, recorded, nil)
+	if len(msgs) == 0 {
 		return nil
-	}
-	ok := map[uuid.UUID]bool{}
-	for _, id := range recorded {
-		ok[id] = true
-	}
-	var msgs []json.RawMessage
-	for _, r := range results {
-		if !ok[r.StepUUID] {
-			continue
-		}
-		delete(ok, r.StepUUID)
-		b, err := json.Marshal(messaging.StepMessage{TaskUUID: r.TaskUUID, StepUUID: r.StepUUID,
-			CorrelationID: r.CorrelationID, Attempt: r.Attempt})
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, b)
 	}
 	o := s.txOutbox(ctx, tx)
 	if err := o.send(messaging.StepResultsQueue, msgs, 0); err != nil {

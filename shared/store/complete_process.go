@@ -193,7 +193,10 @@ func scanProcessed(rows pgx.Rows) ([]uuid.UUID, map[uuid.UUID]*lockedTask, error
 // processSuccessesSQL locks the candidates' tasks that are free and
 // untraced (in uuid order, skipping those another transaction holds), and
 // moves the candidates of those tasks that are plain steps and were just
-// recorded as successes on to complete, with their history. $1 are the
+// recorded as successes on to complete, with their history. "Just
+// recorded" is updated_at = now(): recordSQL, earlier in the same
+// transaction, set it; a step another claim's result left waiting for
+// orchestration is left to that result's message. $1 are the
 // candidate steps, $2 their tasks, $3 the workers that reported them. It
 // returns one row per completed step, with its task's row.
 var processSuccessesSQL = `
@@ -208,7 +211,7 @@ var processSuccessesSQL = `
 			next_retry_at = NULL, state_changed_at = now(), updated_at = now()
 		FROM c JOIN locked l USING (task_uuid)
 		WHERE w.workflow_step_uuid = c.step_uuid AND w.workflow_step_uuid = ANY($1::uuid[])
-			AND w.state = 'enqueued_for_orchestration' AND w.step_type NOT IN ('` +
+			AND w.state = 'enqueued_for_orchestration' AND w.updated_at = now() AND w.step_type NOT IN ('` +
 	string(template.StepDecision) + `', '` + string(template.StepBatchable) + `')
 		RETURNING w.workflow_step_uuid, w.task_uuid, c.worker_id
 	), hist AS (

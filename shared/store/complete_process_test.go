@@ -212,6 +212,20 @@ func TestCompleteAndProcessLeavesTheRestToOrchestration(t *testing.T) {
 		require.Zero(t, e.resultDepth())
 		require.Equal(t, state.StepInProgress, e.stepState(ct.Task.UUID, "only").State)
 	})
+
+	t.Run("stale, the step already reported", func(t *testing.T) {
+		e := newEnv(t)
+		e.register("ns", "one", one)
+		ct := e.createTask(one, `{}`)
+		r := e.result("w", e.claimAll("w").Claimed[0], true, false)
+		_, err := e.store.CompleteSteps(e.ctx, []store.StepResult{r})
+		require.NoError(t, err)
+		out := e.completeAndProcess(r) // the same result again: a retried write
+		require.Empty(t, out.Recorded)
+		require.Empty(t, out.Processed, "a step this transaction did not record is left to its result message")
+		require.Equal(t, state.StepEnqueuedForOrchestration, e.stepState(ct.Task.UUID, "only").State)
+		require.EqualValues(t, 1, e.resultDepth())
+	})
 }
 
 // TestContinuationClaimsTheNextStep runs a linear task on one worker that
