@@ -171,7 +171,7 @@ func (p *completer) write(batch []pending) bool {
 		if c.cfg.Completion.ProcessSuccesses {
 			next, reserved, unlock := p.continuation(results)
 			out, err = c.store.CompleteAndProcessSteps(ctx, results, next)
-			p.continued(reserved, out.Claimed, err)
+			p.continued(reserved, out.Claimed, out.ClaimErr, err)
 			unlock()
 		} else {
 			out, err = c.store.CompleteSteps(ctx, results)
@@ -262,10 +262,11 @@ func (p *completer) continuation(results []store.StepResult) (next *store.Contin
 }
 
 // continued starts the handlers of the steps a write claimed and gives
-// back the slots it did not use. After a write whose outcome is unknown it
-// may have claimed steps no handler runs: they are released at once (or,
-// should that fail, when their claim lapses).
-func (p *completer) continued(reserved int, claimed []store.ClaimedStep, err error) {
+// back the slots it did not use. After a write whose outcome is unknown, or
+// whose claimed steps could not be read, it may have claimed steps no
+// handler runs: they are released at once (or, should that fail, when
+// their claim lapses).
+func (p *completer) continued(reserved int, claimed []store.ClaimedStep, claimErr, err error) {
 	c := p.c
 	if reserved == 0 {
 		return
@@ -277,7 +278,7 @@ func (p *completer) continued(reserved int, claimed []store.ClaimedStep, err err
 		c.stats.claimed.Add(1)
 		c.metrics.claimed.WithLabelValues(claimed[i].Task.Namespace).Inc()
 	}
-	if err != nil && store.OutcomeUnknown(err) {
+	if (err != nil && store.OutcomeUnknown(err)) || (err == nil && claimErr != nil) {
 		for _, ns := range c.registered().namespaces {
 			c.reconcileClaims(messaging.WorkerQueue(ns))
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // hydration collects what the hydrate statements read.
@@ -36,8 +37,7 @@ var testHookClaimRead func() error
 // claimed tasks on the task events channel. With nothing claimed it reads
 // nothing.
 func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
-	h := &hydration{rows: map[uuid.UUID]Step{}, tasks: map[uuid.UUID]ClaimedTask{},
-		deps: map[uuid.UUID]map[string]json.RawMessage{}}
+	h := newHydration()
 	b.Queue(hydrateSQL, workerID, s.eventsChannel).Query(func(rows pgx.Rows) error {
 		if testHookClaimRead != nil {
 			if err := testHookClaimRead(); err != nil {
@@ -45,29 +45,68 @@ func (s *Store) queueHydrate(b *pgx.Batch, workerID string) *hydration {
 			}
 		}
 		for rows.Next() {
-			var st Step
-			var t ClaimedTask
-			var deps []byte
-			var announced int
-			dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
-				&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority,
-				&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt, &t.TraceParent,
-				&deps, &announced)
-			if err := rows.Scan(dest...); err != nil {
+			if err := h.add(rows.Scan); err != nil {
 				return err
 			}
-			d := map[string]json.RawMessage{}
-			if err := json.Unmarshal(deps, &d); err != nil {
-				return fmt.Errorf("decoding the ancestor results of step %s: %w", st.UUID, err)
-			}
-			t.UUID = st.TaskUUID
-			h.rows[st.UUID] = st
-			h.tasks[st.UUID] = t
-			h.deps[st.UUID] = d
 		}
 		return rows.Err()
 	})
 	return h
+}
+
+func newHydration() *hydration {
+	return &hydration{rows: map[uuid.UUID]Step{}, tasks: map[uuid.UUID]ClaimedTask{},
+		deps: map[uuid.UUID]map[string]json.RawMessage{}}
+}
+
+// add reads one row of hydrateSQL through scan.
+func (h *hydration) add(scan func(dest ...any) error) error {
+	var st Step
+	var t ClaimedTask
+	var deps []byte
+	var announced int
+	dest := append(stepDest(&st), &t.Namespace, &t.Name, &t.Version, &t.Context, &t.CorrelationID,
+		&t.ParentCorrelationID, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Priority,
+		&t.NamedTaskUUID, &t.Complete, &t.RequestedAt, &t.IdentityHash, &t.CreatedAt, &t.UpdatedAt, &t.TraceParent,
+		&deps, &announced)
+	if err := scan(dest...); err != nil {
+		return err
+	}
+	d := map[string]json.RawMessage{}
+	if err := json.Unmarshal(deps, &d); err != nil {
+		return fmt.Errorf("decoding the ancestor results of step %s: %w", st.UUID, err)
+	}
+	t.UUID = st.TaskUUID
+	h.rows[st.UUID] = st
+	h.tasks[st.UUID] = t
+	h.deps[st.UUID] = d
+	return nil
+}
+
+// queueHydrateCaptured is queueHydrate with the rows captured (see
+// outbox.captureRows), so the batch keeps its COMMIT; decode them with
+// hydrateCaptured after the batch returned.
+func (s *Store) queueHydrateCaptured(o *outbox, workerID string, dst *capturedRows) {
+	o.captureRows(dst, hydrateSQL, workerID, s.eventsChannel)
+}
+
+// hydrateCaptured decodes rows captured by queueHydrateCaptured.
+func hydrateCaptured(c *capturedRows) (*hydration, error) {
+	if testHookClaimRead != nil {
+		if err := testHookClaimRead(); err != nil {
+			return nil, err
+		}
+	}
+	h := newHydration()
+	for _, row := range c.rows {
+		m := decodeMaps.Get().(*pgtype.Map) //nolint:forcetypeassert // the pool holds maps only
+		err := h.add(func(dest ...any) error { return pgx.ScanRow(m, c.fields, row, dest...) })
+		decodeMaps.Put(m)
+		if err != nil {
+			return nil, fmt.Errorf("reading the claimed steps: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // hydrateSQL reads the steps the claim of the current transaction claimed

@@ -57,6 +57,9 @@ type CompleteOutcome struct {
 	// Claimed are the steps that processing made ready and the worker
 	// claimed in the same transaction (see Continuation), hydrated.
 	Claimed []ClaimedStep
+	// ClaimErr is set when steps were claimed (the transaction committed)
+	// but could not be read: the caller must release its orphaned claims.
+	ClaimErr error
 }
 
 // CompleteSteps records results in one transaction: each step moves from

@@ -41,8 +41,10 @@ import (
 // its claim, with their step message written already claimed (hidden until
 // the claim's deadline, delivery count 1), so the heartbeat, the ack at
 // completion and every recovery path treat them like any claim; they are
-// returned hydrated in CompleteOutcome.Claimed. The transaction then takes
-// three round trips.
+// returned hydrated in CompleteOutcome.Claimed. Their rows are captured
+// and decoded after the commit, so the COMMIT still travels with the
+// second round trip; should the decoding fail, CompleteOutcome.ClaimErr
+// says so and the caller releases what it claimed.
 func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResult, next *Continuation) (CompleteOutcome, error) {
 	cand := processCandidatesOf(results)
 	if len(cand.steps) == 0 {
@@ -113,7 +115,10 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
 	}
 	out.Recorded, out.Processed = recorded, processed
-	out.Claimed = took.claimed()
+	if out.Claimed, err = took.claimed(); err != nil {
+		out.ClaimErr = err
+		s.log.Error("steps claimed with a completion cannot be read; the worker releases them", "err", err)
+	}
 	ok := make(map[uuid.UUID]bool, len(recorded))
 	for _, id := range recorded {
 		ok[id] = true

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tasker-go/tasker/shared/messaging"
 )
@@ -31,10 +30,11 @@ type Continuation struct {
 	Visibility time.Duration
 }
 
-// continued is what takeReady claimed, filled in when its batch runs.
+// continued is what takeReady claimed, captured when its batch runs and
+// decoded after the commit.
 type continued struct {
-	h        *hydration
-	messages map[uuid.UUID]int64 // step → its claimed message
+	messages []*capturedRows // msg_id, step_uuid of each queue's claimed messages
+	hydrated capturedRows
 }
 
 // takeReady picks, among the steps plan p enqueues, those next can claim,
@@ -55,7 +55,7 @@ func (s *Store) takeReady(o *outbox, tasks map[uuid.UUID]*lockedTask, p *evalPla
 	}
 	var steps []uuid.UUID
 	byQueue := map[string][]json.RawMessage{}
-	c := &continued{messages: map[uuid.UUID]int64{}}
+	c := &continued{}
 	for _, taskID := range slices.SortedFunc(maps.Keys(p.enqueue), compareUUID) {
 		t, g := tasks[taskID], p.graphs[taskID]
 		q := messaging.WorkerQueue(t.Namespace)
@@ -92,42 +92,52 @@ func (s *Store) takeReady(o *outbox, tasks map[uuid.UUID]*lockedTask, p *evalPla
 		if err != nil {
 			return nil, fmt.Errorf("ensuring queue %s: %w", q, err)
 		}
-		o.b.Queue(`INSERT INTO `+table+` (vt, read_ct, message, callable)
+		rows := &capturedRows{}
+		o.captureRows(rows, `INSERT INTO `+table+` (vt, read_ct, message, callable)
 			SELECT now() + $2 * interval '1 millisecond', 1, m, m->>'`+messaging.RouteKey+`' FROM unnest($1::jsonb[]) AS m
-			RETURNING msg_id, message->>'step_uuid'`, byQueue[q], vtMs).Query(func(rows pgx.Rows) error {
-			var id int64
-			var step uuid.UUID
-			_, err := pgx.ForEachRow(rows, []any{&id, &step}, func() error {
-				c.messages[step] = id
-				return nil
-			})
-			return err
-		})
+			RETURNING msg_id, (message->>'step_uuid')::uuid`, byQueue[q], vtMs)
+		c.messages = append(c.messages, rows)
 	}
-	c.h = s.queueHydrate(o.b, next.Claimer.ID)
+	s.queueHydrateCaptured(o, next.Claimer.ID, &c.hydrated)
 	return c, nil
 }
 
-// claimed are the steps takeReady claimed, hydrated (none when it took
-// nothing).
-func (c *continued) claimed() []ClaimedStep {
-	if c == nil || c.h == nil {
-		return nil
+// claimed decodes the steps takeReady claimed (none when it took
+// nothing). The claims are committed: an error here means steps are
+// claimed that no handler will run, for the caller to release.
+func (c *continued) claimed() ([]ClaimedStep, error) {
+	if c == nil {
+		return nil, nil
 	}
-	out := make([]ClaimedStep, 0, len(c.h.rows))
-	for _, id := range slices.SortedFunc(maps.Keys(c.h.rows), compareUUID) {
-		st := c.h.rows[id]
-		d := c.h.deps[id]
+	messages := map[uuid.UUID]int64{}
+	var id int64
+	var step uuid.UUID
+	for _, rows := range c.messages {
+		if err := rows.scan([]any{&id, &step}, func() error {
+			messages[step] = id
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("reading the claimed steps' messages: %w", err)
+		}
+	}
+	h, err := hydrateCaptured(&c.hydrated)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ClaimedStep, 0, len(h.rows))
+	for _, id := range slices.SortedFunc(maps.Keys(h.rows), compareUUID) {
+		st := h.rows[id]
+		d := h.deps[id]
 		if d == nil {
 			d = map[string]json.RawMessage{}
 		}
-		cs := ClaimedStep{MessageID: c.messages[id], ReadCount: 1, Step: st, Task: c.h.tasks[id], Dependencies: d}
+		cs := ClaimedStep{MessageID: messages[id], ReadCount: 1, Step: st, Task: h.tasks[id], Dependencies: d}
 		if st.ClaimDeadline != nil {
 			cs.Deadline = *st.ClaimDeadline
 		}
 		out = append(out, cs)
 	}
-	return out
+	return out, nil
 }
 
 // continueClaimSQL claims steps ($1) that the same transaction found ready

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tasker-go/tasker/shared/messaging"
 )
@@ -70,6 +74,57 @@ func (o *outbox) capture(dst *[][]byte, sql string, args ...any) {
 		o.captures = map[*pgx.QueuedQuery]bool{}
 	}
 	o.captures[q] = true
+}
+
+// capturedRows are a statement's rows as they arrived (every column's raw
+// bytes), to be decoded once the batch returned (see captureRows).
+type capturedRows struct {
+	fields []pgconn.FieldDescription
+	rows   [][][]byte
+}
+
+// captureRows is capture for every column: it copies the rows' raw values
+// and their field descriptions, which cannot fail on the Go side, so the
+// batch keeps its COMMIT. scan decodes them afterwards.
+func (o *outbox) captureRows(dst *capturedRows, sql string, args ...any) {
+	q := o.b.Queue(sql, args...)
+	q.Query(func(rows pgx.Rows) error {
+		dst.fields = slices.Clone(rows.FieldDescriptions())
+		for rows.Next() {
+			raw := rows.RawValues()
+			row := make([][]byte, len(raw))
+			for i, v := range raw {
+				if v != nil {
+					row[i] = bytes.Clone(v)
+				}
+			}
+			dst.rows = append(dst.rows, row)
+		}
+		return rows.Err()
+	})
+	if o.captures == nil {
+		o.captures = map[*pgx.QueuedQuery]bool{}
+	}
+	o.captures[q] = true
+}
+
+// decodeMaps are type maps for decoding captured rows away from their
+// connection (a map is not safe for concurrent use).
+var decodeMaps = sync.Pool{New: func() any { return pgtype.NewMap() }}
+
+// scan decodes each captured row into dest, calling each after its row.
+func (c *capturedRows) scan(dest []any, each func() error) error {
+	m := decodeMaps.Get().(*pgtype.Map) //nolint:forcetypeassert // the pool holds maps only
+	defer decodeMaps.Put(m)
+	for _, row := range c.rows {
+		if err := pgx.ScanRow(m, c.fields, row, dest...); err != nil {
+			return err
+		}
+		if err := each(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // claim claims messages of queue for this unit of work (before its first

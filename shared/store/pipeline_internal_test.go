@@ -294,3 +294,64 @@ func TestClaimReadFailureClaimsNothing(t *testing.T) {
 	require.Equal(t, 1, out.Claimed[0].Step.Attempts)
 	require.Equal(t, "w2", out.Claimed[0].Step.ClaimedBy)
 }
+
+// TestContinuationReadFailureLeavesClaimsToRelease: the steps a completion
+// claims are read after its commit; when that read fails the results still
+// count, ClaimErr says so, and the claimed step (in progress under the
+// worker, its message hidden) is what ReleaseOrphanedClaims gives back, so
+// another worker claims it with no attempt spent.
+func TestContinuationReadFailureLeavesClaimsToRelease(t *testing.T) {
+	e := newInternalEnv(t)
+	nt, err := e.store.RegisterTemplate(e.ctx, TemplateRegistration{
+		Namespace: "ns", Name: "t", Version: "1.0.0", Configuration: json.RawMessage(`{"steps":[]}`), StepNames: []string{"a", "b"},
+	})
+	require.NoError(t, err)
+	queue := messaging.WorkerQueue("ns")
+	require.NoError(t, e.queue.Ensure(e.ctx, queue))
+	require.NoError(t, e.queue.Ensure(e.ctx, messaging.StepResultsQueue))
+	named, err := e.store.NamedStepIDs(e.ctx, []string{"a", "b"})
+	require.NoError(t, err)
+	a, b := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	step := func(id uuid.UUID, name string) NewStep {
+		return NewStep{UUID: id, NamedStepUUID: named[name], Name: name, HandlerCallable: "h." + name,
+			Retryable: true, MaxAttempts: 3, Backoff: "exponential", BackoffBaseMs: 10, MaxBackoffMs: 50}
+	}
+	_, err = e.store.CreateTask(e.ctx, NewTask{
+		UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: nt.Namespace,
+		Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+		Steps: []NewStep{step(a, "a"), step(b, "b")}, Edges: []NewEdge{{From: a, To: b}},
+	})
+	require.NoError(t, err)
+	w1 := Claimer{ID: "w1"}
+	claimed, err := e.store.ClaimNext(e.ctx, w1, queue, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, claimed.Claimed, 1)
+	cs := claimed.Claimed[0]
+
+	testHookClaimRead = func() error { return errInjected }
+	out, err := e.store.CompleteAndProcessSteps(e.ctx, []StepResult{{
+		StepUUID: a, TaskUUID: cs.Task.UUID, Attempt: 1, WorkerID: "w1", CorrelationID: cs.Task.CorrelationID,
+		Success: true, Result: json.RawMessage(`{"success":true,"result":{}}`), ClaimedAt: cs.Step.LastAttemptedAt,
+		Queue: queue, MessageID: cs.MessageID, ReadCount: cs.ReadCount,
+	}}, &Continuation{Claimer: w1, Queues: []string{queue}, Max: 1, Visibility: 30 * time.Second})
+	testHookClaimRead = nil
+	require.NoError(t, err, "the results were committed")
+	require.Equal(t, []uuid.UUID{a}, out.Processed)
+	require.Empty(t, out.Claimed)
+	require.ErrorIs(t, out.ClaimErr, errInjected)
+
+	var st, by string
+	require.NoError(t, e.store.pool.QueryRow(e.ctx, `SELECT state, claimed_by FROM workflow_steps WHERE workflow_step_uuid = $1`, b).
+		Scan(&st, &by))
+	require.Equal(t, "in_progress", st, "b was claimed by the committed completion")
+	require.Equal(t, "w1", by)
+
+	n, err := e.store.ReleaseOrphanedClaims(e.ctx, w1, queue, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	again, err := e.store.ClaimNext(e.ctx, Claimer{ID: "w2"}, queue, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, again.Claimed, 1)
+	require.Equal(t, b, again.Claimed[0].Step.UUID)
+	require.Equal(t, 1, again.Claimed[0].Step.Attempts, "the released claim spent no attempt")
+}
