@@ -85,26 +85,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	register(reg, &m.tasksCreated, &errs)
-	register(reg, &m.batchSize, &errs)
-	register(reg, &m.batchSeconds, &errs)
-	register(reg, &m.duplicates, &errs)
-	register(reg, &m.stepsCreated, &errs)
-	register(reg, &m.nudged, &errs)
-	register(reg, &m.reconciled, &errs)
-	register(reg, &m.stale, &errs)
-	register(reg, &m.purged, &errs)
-	register(reg, &m.deadWorkerSteps, &errs)
-	register(reg, &m.tableVacuums, &errs)
+	servicemetrics.Register(reg, &m.tasksCreated, &errs)
+	servicemetrics.Register(reg, &m.batchSize, &errs)
+	servicemetrics.Register(reg, &m.batchSeconds, &errs)
+	servicemetrics.Register(reg, &m.duplicates, &errs)
+	servicemetrics.Register(reg, &m.stepsCreated, &errs)
+	servicemetrics.Register(reg, &m.nudged, &errs)
+	servicemetrics.Register(reg, &m.reconciled, &errs)
+	servicemetrics.Register(reg, &m.stale, &errs)
+	servicemetrics.Register(reg, &m.purged, &errs)
+	servicemetrics.Register(reg, &m.deadWorkerSteps, &errs)
+	servicemetrics.Register(reg, &m.tableVacuums, &errs)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("registering orchestration metrics: %w", errors.Join(errs...))
 	}
 	return m, nil
-}
-
-// register is servicemetrics.Register.
-func register[C prometheus.Collector](reg prometheus.Registerer, c *C, errs *[]error) {
-	servicemetrics.Register(reg, c, errs)
 }
 
 // observeOutcomes records tasks that reached a terminal state.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // hydration collects what the hydrate statements read.
@@ -98,13 +97,8 @@ func hydrateCaptured(c *capturedRows) (*hydration, error) {
 		}
 	}
 	h := newHydration()
-	for _, row := range c.rows {
-		m := decodeMaps.Get().(*pgtype.Map) //nolint:forcetypeassert // the pool holds maps only
-		err := h.add(func(dest ...any) error { return pgx.ScanRow(m, c.fields, row, dest...) })
-		decodeMaps.Put(m)
-		if err != nil {
-			return nil, fmt.Errorf("reading the claimed steps: %w", err)
-		}
+	if err := c.each(h.add); err != nil {
+		return nil, fmt.Errorf("reading the claimed steps: %w", err)
 	}
 	return h, nil
 }

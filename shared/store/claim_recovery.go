@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -151,14 +150,10 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 		return nil, err
 	}
 	type expired struct {
-		Step          uuid.UUID `db:"workflow_step_uuid"`
-		Task          uuid.UUID `db:"task_uuid"`
-		Namespace     string    `db:"namespace"`
-		CorrelationID uuid.UUID `db:"correlation_id"`
-		Queue         string    `db:"queue"`
-		MessageID     int64     `db:"msg_id"`
-		ReadCount     int       `db:"read_ct"`
-		Callable      string    `db:"handler_callable"`
+		reenqueued
+		Queue     string `db:"queue"`
+		MessageID int64  `db:"msg_id"`
+		ReadCount int    `db:"read_ct"`
 	}
 	var rows []expired
 	var fresh []reenqueued
@@ -191,13 +186,10 @@ func (s *Store) ExpireDeadClaims(ctx context.Context, lock int64, claimedBefore 
 				continue
 			}
 			seen[r.Step] = true
-			fresh = append(fresh, reenqueued{Step: r.Step, Task: r.Task, Namespace: r.Namespace,
-				CorrelationID: r.CorrelationID, Callable: r.Callable})
+			fresh = append(fresh, r.reenqueued)
 		}
-		for _, q := range slices.Sorted(maps.Keys(acks)) {
-			if err := o.ack(q, acks[q]); err != nil {
-				return err
-			}
+		if err := o.ackAll(acks); err != nil {
+			return err
 		}
 		return sendStepMessages(o, fresh)
 	})

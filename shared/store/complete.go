@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,7 +83,6 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		return out, fmt.Errorf("encoding results: %w", err)
 	}
 	var msgs []json.RawMessage
-	receipts := map[string][]messaging.Receipt{}
 	var tasks []string
 	for _, r := range results {
 		b, err := json.Marshal(messaging.StepMessage{TaskUUID: r.TaskUUID, StepUUID: r.StepUUID,
@@ -95,11 +92,8 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		}
 		msgs = append(msgs, b)
 		tasks = append(tasks, r.TaskUUID.String())
-		if r.Queue != "" && r.MessageID != 0 {
-			receipts[r.Queue] = append(receipts[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
-			out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
-		}
 	}
+	receipts := stepReceipts(results, out.Acked)
 	var raw [][]byte
 	err = s.atomically(ctx, func(o *outbox) error {
 		// Captured, decoded after the commit: the write keeps its one
@@ -108,10 +102,8 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		if err := o.send(messaging.StepResultsQueue, msgs, 0); err != nil {
 			return err
 		}
-		for _, q := range slices.Sorted(maps.Keys(receipts)) {
-			if err := o.ack(q, receipts[q]); err != nil {
-				return err
-			}
+		if err := o.ackAll(receipts); err != nil {
+			return err
 		}
 		o.notify(tasks)
 		return nil
@@ -130,16 +122,36 @@ func (s *Store) CompleteSteps(ctx context.Context, results []StepResult) (Comple
 		recorded = append(recorded, id)
 	}
 	out.Recorded = recorded
-	ok := map[uuid.UUID]bool{}
+	out.Stale = staleOf(results, recorded)
+	return out, nil
+}
+
+// stepReceipts groups the receipts of the results' step messages by queue,
+// and adds their message ids to acked.
+func stepReceipts(results []StepResult, acked map[string][]int64) map[string][]messaging.Receipt {
+	receipts := map[string][]messaging.Receipt{}
+	for _, r := range results {
+		if r.Queue != "" && r.MessageID != 0 {
+			receipts[r.Queue] = append(receipts[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
+			acked[r.Queue] = append(acked[r.Queue], r.MessageID)
+		}
+	}
+	return receipts
+}
+
+// staleOf lists the steps of results that were not recorded.
+func staleOf(results []StepResult, recorded []uuid.UUID) []uuid.UUID {
+	ok := make(map[uuid.UUID]bool, len(recorded))
 	for _, id := range recorded {
 		ok[id] = true
 	}
+	var stale []uuid.UUID
 	for _, r := range results {
 		if !ok[r.StepUUID] {
-			out.Stale = append(out.Stale, r.StepUUID)
+			stale = append(stale, r.StepUUID)
 		}
 	}
-	return out, nil
+	return stale
 }
 
 // decodeUUID decodes a captured uuid column: 16 bytes in the binary format,

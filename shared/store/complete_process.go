@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -55,13 +53,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 	if err != nil {
 		return out, fmt.Errorf("encoding results: %w", err)
 	}
-	receipts := map[string][]messaging.Receipt{}
-	for _, r := range results {
-		if r.Queue != "" && r.MessageID != 0 {
-			receipts[r.Queue] = append(receipts[r.Queue], messaging.Receipt{ID: r.MessageID, ReadCount: r.ReadCount})
-			out.Acked[r.Queue] = append(out.Acked[r.Queue], r.MessageID)
-		}
-	}
+	receipts := stepReceipts(results, out.Acked)
 	var recorded []uuid.UUID
 	var processed []uuid.UUID
 	var tasks map[uuid.UUID]*lockedTask
@@ -99,10 +91,8 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		if err := o.send(messaging.StepResultsQueue, resultMessages(results, recorded, processed), 0); err != nil {
 			return err
 		}
-		for _, q := range slices.Sorted(maps.Keys(receipts)) {
-			if err := o.ack(q, receipts[q]); err != nil {
-				return err
-			}
+		if err := o.ackAll(receipts); err != nil {
+			return err
 		}
 		touched := make([]string, 0, len(results))
 		for _, id := range tasksOf(results, recorded) {
@@ -119,15 +109,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		out.ClaimErr = err
 		s.log.Error("steps claimed with a completion cannot be read; the worker releases them", "err", err)
 	}
-	ok := make(map[uuid.UUID]bool, len(recorded))
-	for _, id := range recorded {
-		ok[id] = true
-	}
-	for _, r := range results {
-		if !ok[r.StepUUID] {
-			out.Stale = append(out.Stale, r.StepUUID)
-		}
-	}
+	out.Stale = staleOf(results, recorded)
 	return out, nil
 }
 

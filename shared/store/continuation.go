@@ -113,7 +113,10 @@ func (c *continued) claimed() ([]ClaimedStep, error) {
 	var id int64
 	var step uuid.UUID
 	for _, rows := range c.messages {
-		if err := rows.scan([]any{&id, &step}, func() error {
+		if err := rows.each(func(scan func(dest ...any) error) error {
+			if err := scan(&id, &step); err != nil {
+				return err
+			}
 			messages[step] = id
 			return nil
 		}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -85,7 +86,7 @@ type capturedRows struct {
 
 // captureRows is capture for every column: it copies the rows' raw values
 // and their field descriptions, which cannot fail on the Go side, so the
-// batch keeps its COMMIT. scan decodes them afterwards.
+// batch keeps its COMMIT. each decodes them afterwards.
 func (o *outbox) captureRows(dst *capturedRows, sql string, args ...any) {
 	q := o.b.Queue(sql, args...)
 	q.Query(func(rows pgx.Rows) error {
@@ -112,15 +113,13 @@ func (o *outbox) captureRows(dst *capturedRows, sql string, args ...any) {
 // connection (a map is not safe for concurrent use).
 var decodeMaps = sync.Pool{New: func() any { return pgtype.NewMap() }}
 
-// scan decodes each captured row into dest, calling each after its row.
-func (c *capturedRows) scan(dest []any, each func() error) error {
+// each calls fn once per captured row with the function that decodes that
+// row into its destinations.
+func (c *capturedRows) each(fn func(scan func(dest ...any) error) error) error {
 	m := decodeMaps.Get().(*pgtype.Map) //nolint:forcetypeassert // the pool holds maps only
 	defer decodeMaps.Put(m)
 	for _, row := range c.rows {
-		if err := pgx.ScanRow(m, c.fields, row, dest...); err != nil {
-			return err
-		}
-		if err := each(); err != nil {
+		if err := fn(func(dest ...any) error { return pgx.ScanRow(m, c.fields, row, dest...) }); err != nil {
 			return err
 		}
 	}
@@ -152,6 +151,16 @@ func (o *outbox) ack(queue string, receipts []messaging.Receipt) error {
 		return errNotFinished
 	}
 	return o.work().Ack(o.ctx, o.b, queue, receipts)
+}
+
+// ackAll acks receipts grouped by queue, the queues in name order.
+func (o *outbox) ackAll(receipts map[string][]messaging.Receipt) error {
+	for _, q := range slices.Sorted(maps.Keys(receipts)) {
+		if err := o.ack(q, receipts[q]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deferMessage hides the message of r until the given time, if the unit
