@@ -178,6 +178,9 @@ func (p *completer) write(batch []pending) bool {
 		}
 		cancel()
 		if err == nil {
+			if out.Predicted {
+				c.metrics.predicted.Inc()
+			}
 			p.committed(batch, out)
 			return true
 		}

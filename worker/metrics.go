@@ -21,6 +21,7 @@ type metrics struct {
 	concurrency     prometheus.Gauge
 	completionBatch prometheus.Histogram
 	completionErrs  prometheus.Counter
+	predicted       prometheus.Counter
 	claimErrs       prometheus.Counter
 	checkpoints     prometheus.Counter
 	authFailures    *prometheus.CounterVec
@@ -71,6 +72,10 @@ func newMetrics(reg prometheus.Registerer, workerID string, saturation func() fl
 		completionErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_worker_completion_errors_total", Help: "Failed result commits (retried).", ConstLabels: labels,
 		}),
+		predicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tasker_worker_predicted_completions_total", ConstLabels: labels,
+			Help: "Result commits planned on the task graph the worker's previous completion left, in one round trip.",
+		}),
 		claimErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tasker_worker_claim_errors_total", Help: "Failed claim rounds (retried).", ConstLabels: labels,
 		}),
@@ -112,6 +117,6 @@ func MetricCollectors() []prometheus.Collector {
 
 func (m *metrics) all() []prometheus.Collector {
 	return []prometheus.Collector{m.claimed, m.completed, m.failed, m.stale, m.lost, m.released,
-		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.claimErrs, m.checkpoints, m.authFailures,
+		m.handlerDuration, m.inFlight, m.concurrency, m.completionBatch, m.completionErrs, m.predicted, m.claimErrs, m.checkpoints, m.authFailures,
 		m.saturation}
 }

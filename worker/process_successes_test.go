@@ -17,8 +17,10 @@ import (
 // orchestration: each success completes its step and claims the next for
 // this worker in the transaction that records it (only the first step is
 // claimed from the queue), the last one finalizes the task, no result
-// message is left for orchestration, no step message is left behind, and
-// the worker exports the result series orchestration would have.
+// message is left for orchestration, no step message is left behind, the
+// completions after the first plan on the graph the one before left (one
+// round trip each), and the worker exports the result series
+// orchestration would have.
 func TestWorkerProcessesItsSuccesses(t *testing.T) {
 	h := newHarness(t)
 	tpl := parseTemplate(t, `name: chain
@@ -71,4 +73,11 @@ steps:
 	require.InDelta(t, 3, got["tasker_step_results_total"], 0)
 	require.InDelta(t, 1, got["tasker_tasks_finished_total"], 0)
 	require.InDelta(t, 1, got["tasker_task_duration_seconds"], 0)
+	for _, f := range families {
+		if f.GetName() == "tasker_worker_predicted_completions_total" {
+			got[f.GetName()] = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	require.InDelta(t, 2, got["tasker_worker_predicted_completions_total"], 0,
+		"b's and c's completions planned on the graph a's and b's left")
 }

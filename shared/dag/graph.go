@@ -1,6 +1,8 @@
 package dag
 
 import (
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 
@@ -174,3 +176,31 @@ func (g *Graph) Counts() StepCounts {
 	}
 	return c
 }
+
+// Clone is an independent copy of g (its batch slots and parents shared
+// by value).
+func (g *Graph) Clone() *Graph {
+	c := &Graph{states: maps.Clone(g.states), names: maps.Clone(g.names),
+		parents: make(map[uuid.UUID][]uuid.UUID, len(g.parents)), batches: maps.Clone(g.batches)}
+	for id, ps := range g.parents {
+		c.parents[id] = slices.Clone(ps)
+	}
+	return c
+}
+
+// SetState sets the state of a step the graph holds (a step it does not
+// hold is ignored).
+func (g *Graph) SetState(step uuid.UUID, st state.StepState) {
+	if _, ok := g.states[step]; ok {
+		g.states[step] = st
+	}
+}
+
+// States are the graph's steps and their states.
+func (g *Graph) States() iter.Seq2[uuid.UUID, state.StepState] { return maps.All(g.states) }
+
+// Len is how many steps the graph holds.
+func (g *Graph) Len() int { return len(g.states) }
+
+// HasBatches reports whether any step is a batch worker.
+func (g *Graph) HasBatches() bool { return len(g.batches) > 0 }

@@ -58,6 +58,10 @@ type CompleteOutcome struct {
 	// ClaimErr is set when steps were claimed (the transaction committed)
 	// but could not be read: the caller must release its orphaned claims.
 	ClaimErr error
+	// Predicted says the completion planned from the graph the worker's
+	// previous completion of the task left, in one round trip (see
+	// CompleteAndProcessSteps).
+	Predicted bool
 }
 
 // CompleteSteps records results in one transaction: each step moves from

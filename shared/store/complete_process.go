@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ import (
 // template), and its result publishes no domain events. Every other
 // recorded result goes to orchestration as a result message, as with
 // CompleteSteps. The transaction takes two round trips (one when nothing
-// is eligible).
+// is eligible, or when the worker predicted the graph: see prediction.go).
 //
 // With next (and the PostgreSQL queue driver) the worker also claims, in
 // the same transaction, steps its successes made ready that it can run
@@ -44,6 +45,12 @@ import (
 // second round trip; should the decoding fail, CompleteOutcome.ClaimErr
 // says so and the caller releases what it claimed.
 func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResult, next *Continuation) (CompleteOutcome, error) {
+	if pr, ok := s.graphs.predict(results); ok {
+		out, err := s.completePredicted(ctx, results, pr, next)
+		if !errors.Is(err, errMispredicted) {
+			return out, err
+		}
+	}
 	cand := processCandidatesOf(results)
 	if len(cand.steps) == 0 {
 		return s.CompleteSteps(ctx, results)
@@ -58,6 +65,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 	var processed []uuid.UUID
 	var tasks map[uuid.UUID]*lockedTask
 	var took *continued
+	var p evalPlan
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
 		// Round trip 1: record every result, lock the candidates' tasks
 		// that are free and complete their steps, read those tasks'
@@ -79,7 +87,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		// Round trip 2: enqueue what became ready, move the tasks, send
 		// the other results to orchestration, delete the step messages,
 		// announce, commit.
-		p := s.plan(tasks, graphs, false)
+		p = s.plan(tasks, graphs, false)
 		out.Tasks = p.outcomes
 		var err error
 		if took, err = s.takeReady(o, tasks, &p, next); err != nil {
@@ -105,6 +113,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		return CompleteOutcome{}, fmt.Errorf("completing steps: %w", err)
 	}
 	out.Recorded, out.Processed = recorded, processed
+	s.graphs.put(tasks, &p, took)
 	if out.Claimed, err = took.claimed(); err != nil {
 		out.ClaimErr = err
 		s.log.Error("steps claimed with a completion cannot be read; the worker releases them", "err", err)

@@ -61,13 +61,14 @@ func TestCompleteAndProcessRunsALinearTask(t *testing.T) {
 	e := newEnv(t)
 	e.register("lin", "linear", linear)
 	ct := e.createTask(linear, `{}`)
-	s1 := e.ids["s1"]
+	s1, s3 := e.ids["s1"], e.ids["s3"]
 	for i, name := range []string{"s1", "s2", "s3", "s4"} {
 		claimed := e.claimAll("w1")
 		require.Equal(t, []string{name}, names(claimed.Claimed), "step %d", i)
 		out := e.completeAndProcess(e.result("w1", claimed.Claimed[0], true, false))
 		require.Equal(t, []uuid.UUID{claimed.Claimed[0].Step.UUID}, out.Recorded)
 		require.Equal(t, out.Recorded, out.Processed)
+		require.Equal(t, i > 0, out.Predicted, "step %d: the steps after the first complete on the graph the one before left", i)
 		require.Zero(t, e.resultDepth(), "a processed result sends no message")
 		require.Equal(t, state.StepComplete, e.stepState(ct.Task.UUID, name).State)
 		require.Len(t, out.Tasks, 1)
@@ -99,6 +100,28 @@ func TestCompleteAndProcessRunsALinearTask(t *testing.T) {
 	last := rows[len(rows)-1]
 	require.Equal(t, "complete", last.ToState)
 	require.JSONEq(t, `{"processed_by":"w1"}`, string(last.Metadata), "the history names who processed the result")
+
+	// A predicted completion (s3's) writes the rows the long way writes.
+	rows, err = e.store.StepTransitions(e.ctx, ct.Task.UUID, s3)
+	require.NoError(t, err)
+	require.Len(t, rows, 4)
+	require.Equal(t, "enqueued_for_orchestration", rows[2].ToState)
+	var meta map[string]any
+	require.NoError(t, json.Unmarshal(rows[2].Metadata, &meta))
+	require.Equal(t, "w1", meta["worker_id"])
+	require.Equal(t, ct.Task.CorrelationID.String(), meta["correlation_id"])
+	require.Contains(t, meta, "execution_time_ms")
+	require.JSONEq(t, `{"processed_by":"w1"}`, string(rows[3].Metadata))
+	audit, err := e.store.StepAudit(e.ctx, ct.Task.UUID, s3)
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	require.True(t, audit[0].Success)
+	require.Equal(t, "w1", audit[0].WorkerID)
+	require.Equal(t, "enqueued_for_orchestration", audit[0].ToState)
+	require.Equal(t, rows[2].UUID, audit[0].TransitionUUID, "the audit row points at the history row of the result")
+	step, err := e.store.GetStep(e.ctx, ct.Task.UUID, s3)
+	require.NoError(t, err)
+	require.JSONEq(t, string(step.Results), string(audit[0].Result))
 }
 
 // TestCompleteAndProcessJoinsOnce completes the two branches of a diamond
@@ -242,6 +265,7 @@ func TestContinuationClaimsTheNextStep(t *testing.T) {
 	cs := e.claimAll("w1").Claimed[0]
 	for i, name := range []string{"s2", "s3", "s4"} {
 		out := e.completeAndProcessNext(next, e.result("w1", cs, true, false))
+		require.Equal(t, i > 0, out.Predicted, "the completion after the first plans on the graph the one before left")
 		require.Len(t, out.Claimed, 1, name)
 		cs = out.Claimed[0]
 		require.Equal(t, name, cs.Step.Name)
@@ -259,6 +283,7 @@ func TestContinuationClaimsTheNextStep(t *testing.T) {
 		require.Empty(t, e.claimAll("w2").Claimed, "and is hidden from other workers")
 	}
 	out := e.completeAndProcessNext(next, e.result("w1", cs, true, false))
+	require.True(t, out.Predicted)
 	require.Empty(t, out.Claimed)
 	require.Equal(t, state.TaskComplete, e.task(ct.Task.UUID).State)
 	st, err := e.queue.Stats(e.ctx, queue)

@@ -33,6 +33,7 @@ type Continuation struct {
 // continued is what takeReady claimed, captured when its batch runs and
 // decoded after the commit.
 type continued struct {
+	steps    []uuid.UUID     // the steps claimed
 	messages []*capturedRows // msg_id, step_uuid of each queue's claimed messages
 	hydrated capturedRows
 }
@@ -55,7 +56,6 @@ func (s *Store) takeReady(o *outbox, tasks map[uuid.UUID]*lockedTask, p *evalPla
 	}
 	var steps []uuid.UUID
 	byQueue := map[string][]json.RawMessage{}
-	c := &continued{}
 	for _, taskID := range slices.SortedFunc(maps.Keys(p.enqueue), compareUUID) {
 		t, g := tasks[taskID], p.graphs[taskID]
 		q := messaging.WorkerQueue(t.Namespace)
@@ -85,6 +85,7 @@ func (s *Store) takeReady(o *outbox, tasks map[uuid.UUID]*lockedTask, p *evalPla
 	if len(steps) == 0 {
 		return nil, nil
 	}
+	c := &continued{steps: steps}
 	vtMs := next.Visibility.Milliseconds()
 	o.b.Queue(continueClaimSQL, steps, next.Claimer.ID, next.Claimer.Lock, vtMs)
 	for _, q := range slices.Sorted(maps.Keys(byQueue)) {

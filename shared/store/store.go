@@ -94,6 +94,9 @@ type Store struct {
 	tables messaging.Tables
 	// workerTables caches the worker queue tables (claim recovery).
 	workerTables queueTableCache
+	// graphs are the task graphs this store's completions left, for the
+	// next completion of the same task to plan from (prediction.go).
+	graphs *graphCache
 }
 
 // New creates a Store.
@@ -107,7 +110,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	st := &Store{pool: dbPool{cfg.Pool}, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger}
+	st := &Store{pool: dbPool{cfg.Pool}, queue: cfg.Queue, processorID: cfg.ProcessorID, log: cfg.Logger,
+		graphs: newGraphCache()}
 	if cfg.Schema != "" {
 		st.eventsChannel = TaskEventsChannel(cfg.Schema)
 	}

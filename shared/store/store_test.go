@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // env is one test's store on a private schema, plus helpers that play the
 // worker and orchestration roles step by step.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    testdb.DB
 	store *store.Store
@@ -34,13 +34,13 @@ type env struct {
 	ids   map[string]uuid.UUID
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvOn(t, testdb.New(t))
 }
 
 // newEnvOn is newEnv on a given private schema.
-func newEnvOn(t *testing.T, db testdb.DB) *env {
+func newEnvOn(t testing.TB, db testdb.DB) *env {
 	t.Helper()
 	pool := db.Pool(t, 8)
 	q, err := pgqueue.New(pgqueue.Config{Pool: pool, Schema: db.Schema})
