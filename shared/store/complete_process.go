@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -70,16 +71,12 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 		// Round trip 1: record every result, lock the candidates' tasks
 		// that are free and complete their steps, read those tasks'
 		// graphs (after the completion, in the same snapshot order).
-		o.b.Queue(recordSQL, payload, false, stepIDsOf(results)).Query(func(rows pgx.Rows) error {
-			var err error
-			recorded, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-			return err
-		})
-		o.b.Queue(processSuccessesSQL, cand.steps, cand.tasks, cand.workers).Query(func(rows pgx.Rows) error {
-			var err error
-			processed, tasks, err = scanProcessed(rows)
-			return err
-		})
+		o.b.Queue(recordProcessSQL, payload, stepIDsOf(results), cand.steps, uniqueSorted(cand.tasks)).
+			Query(func(rows pgx.Rows) error {
+				var err error
+				recorded, processed, tasks, err = scanRecorded(rows)
+				return err
+			})
 		graphs := queueGraphs(o.b, uniqueSorted(cand.tasks))
 		if err := o.flush(); err != nil {
 			return fmt.Errorf("recording results: %w", err)
@@ -128,7 +125,6 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 // mentions it goes the long way, which is always correct).
 type processCandidates struct {
 	steps, tasks []uuid.UUID
-	workers      []string
 }
 
 func processCandidatesOf(results []StepResult) processCandidates {
@@ -139,7 +135,6 @@ func processCandidatesOf(results []StepResult) processCandidates {
 		}
 		c.steps = append(c.steps, r.StepUUID)
 		c.tasks = append(c.tasks, r.TaskUUID)
-		c.workers = append(c.workers, r.WorkerID)
 	}
 	return c
 }
@@ -167,56 +162,99 @@ func resultMessages(results []StepResult, recorded, processed []uuid.UUID) []jso
 	return msgs
 }
 
-// scanProcessed reads processSuccessesSQL's rows: the completed steps and
-// the locked tasks they belong to.
-func scanProcessed(rows pgx.Rows) ([]uuid.UUID, map[uuid.UUID]*lockedTask, error) {
-	var steps []uuid.UUID
-	tasks := map[uuid.UUID]*lockedTask{}
+// scanRecorded reads recordProcessSQL's rows: the recorded steps, those
+// of them completed, and the locked tasks of those.
+func scanRecorded(rows pgx.Rows) (recorded, processed []uuid.UUID, tasks map[uuid.UUID]*lockedTask, err error) {
+	tasks = map[uuid.UUID]*lockedTask{}
 	var step uuid.UUID
-	var t lockedTask
-	_, err := pgx.ForEachRow(rows, []any{&step, &t.UUID, &t.State, &t.Namespace, &t.CorrelationID, &t.CreatedAt,
-		&t.NamedTaskUUID}, func() error {
-		steps = append(steps, step)
-		if tasks[t.UUID] == nil {
-			c := t
-			tasks[c.UUID] = &c
-		}
-		return nil
-	})
-	return steps, tasks, err
+	var done bool
+	// The task's columns are NULL for a step recorded but not completed.
+	var taskID, correlation, named *uuid.UUID
+	var st, namespace *string
+	var created *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&step, &done, &taskID, &st, &namespace, &correlation, &created, &named},
+		func() error {
+			recorded = append(recorded, step)
+			if !done || taskID == nil || st == nil || namespace == nil || correlation == nil || created == nil || named == nil {
+				return nil
+			}
+			processed = append(processed, step)
+			if tasks[*taskID] == nil {
+				tasks[*taskID] = &lockedTask{UUID: *taskID, State: state.TaskState(*st), Namespace: *namespace,
+					CorrelationID: *correlation, CreatedAt: *created, NamedTaskUUID: *named}
+			}
+			return nil
+		})
+	return recorded, processed, tasks, err
 }
 
-// processSuccessesSQL locks the candidates' tasks that are free and
-// untraced (in uuid order, skipping those another transaction holds), and
-// moves the candidates of those tasks that are plain steps and were just
-// recorded as successes on to complete, with their history. "Just
-// recorded" is updated_at = now(): recordSQL, earlier in the same
-// transaction, set it; a step another claim's result left waiting for
-// orchestration is left to that result's message. $1 are the
-// candidate steps, $2 their tasks, $3 the workers that reported them. It
-// returns one row per completed step, with its task's row.
-var processSuccessesSQL = `
-	WITH c AS (
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS c(step_uuid, task_uuid, worker_id)
-	), locked AS MATERIALIZED (
+// processedSQL is true for a row of recordProcessSQL's update (w, joined
+// with its result r) that the transaction completes: a plain success whose
+// task it locked.
+const processedSQL = `(r.processable AND w.step_type NOT IN ('` + string(template.StepDecision) + `', '` +
+	string(template.StepBatchable) + `'))`
+
+// recordProcessSQL records results like recordSQL (each step the claim
+// still owns moves out of in_progress, storing its result, with history
+// and audit rows) and, in the same statement, does orchestration's part of
+// the plain successes it can: it locks the candidates' tasks ($4, in uuid
+// order, skipping those another transaction holds; untraced only), and a
+// candidate ($3: a success whose result publishes no domain events) of a
+// locked task that is neither a decision point nor batchable goes straight
+// on to complete (history in_progress → enqueued_for_orchestration →
+// complete, processed_by the worker): one new version of the step row
+// instead of two. $1 are the results, $2 their steps. It returns one row
+// per recorded step: whether it was completed, and then its locked task.
+var recordProcessSQL = `
+	WITH locked AS MATERIALIZED (
 		SELECT task_uuid, state, namespace, correlation_id, created_at, named_task_uuid FROM tasks
-		WHERE task_uuid = ANY($2::uuid[]) AND trace_parent IS NULL
+		WHERE task_uuid = ANY($4::uuid[]) AND trace_parent IS NULL
 		ORDER BY task_uuid FOR UPDATE SKIP LOCKED
+	), r AS (
+		SELECT r.*, r.step_uuid = ANY($3::uuid[]) AND EXISTS (SELECT 1 FROM locked l WHERE l.task_uuid = r.task_uuid)
+			AS processable
+		FROM jsonb_to_recordset($1::jsonb) AS r(step_uuid uuid, task_uuid uuid, attempt int,
+			worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint,
+			claimed_at timestamptz)
 	), upd AS (
-		UPDATE workflow_steps w SET state = 'complete', processed = true, processed_at = now(), in_process = false,
-			next_retry_at = NULL, state_changed_at = now(), updated_at = now()
-		FROM c JOIN locked l USING (task_uuid)
-		WHERE w.workflow_step_uuid = c.step_uuid AND w.workflow_step_uuid = ANY($1::uuid[])
-			AND w.state = 'enqueued_for_orchestration' AND w.updated_at = now() AND w.step_type NOT IN ('` +
-	string(template.StepDecision) + `', '` + string(template.StepBatchable) + `')
-		RETURNING w.workflow_step_uuid, w.task_uuid, c.worker_id
+		UPDATE workflow_steps w SET
+			state = CASE WHEN ` + processedSQL + ` THEN '` + string(state.StepComplete) + `'
+			             WHEN r.success THEN 'enqueued_for_orchestration'
+			             ELSE 'enqueued_as_error_for_orchestration' END,
+			processed = w.processed OR ` + processedSQL + `,
+			processed_at = CASE WHEN ` + processedSQL + ` THEN now() ELSE w.processed_at END,
+			next_retry_at = CASE WHEN ` + processedSQL + ` THEN NULL ELSE w.next_retry_at END,
+			in_process = false, results = r.result, claimed_by = NULL, claim_deadline = NULL,
+			state_changed_at = now(), updated_at = now()
+		FROM r
+		WHERE w.workflow_step_uuid = r.step_uuid AND w.workflow_step_uuid = ANY($2::uuid[]) AND w.state = 'in_progress'
+			AND w.attempts = r.attempt AND w.claimed_by = r.worker_id
+			AND (r.claimed_at IS NULL OR w.last_attempted_at = r.claimed_at)
+		RETURNING w.workflow_step_uuid, w.task_uuid, w.state = '` + string(state.StepComplete) + `' AS done,
+			w.attempts, r.worker_id, r.correlation_id, r.success, r.result, r.execution_time_ms
 	), hist AS (
 		INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
-		SELECT workflow_step_uuid, task_uuid, '` + string(state.StepEnqueuedForOrchestration) + `', '` +
-	string(state.StepComplete) + `', '` + string(state.StepEventComplete) + `',
-			jsonb_build_object('processed_by', worker_id)
+		SELECT u.workflow_step_uuid, u.task_uuid, x.from_state, x.to_state, x.event, x.meta
+		FROM upd u CROSS JOIN LATERAL (VALUES
+			(1, 'in_progress',
+				CASE WHEN u.success THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END,
+				CASE WHEN u.success THEN 'enqueue_for_orchestration' ELSE 'enqueue_as_error_for_orchestration' END,
+				jsonb_build_object('worker_id', u.worker_id, 'correlation_id', u.correlation_id,
+					'execution_time_ms', u.execution_time_ms)),
+			(2, '` + string(state.StepEnqueuedForOrchestration) + `', '` + string(state.StepComplete) + `', '` +
+	string(state.StepEventComplete) + `', jsonb_build_object('processed_by', u.worker_id))
+		) AS x(ord, from_state, to_state, event, meta)
+		WHERE x.ord = 1 OR u.done
+		ORDER BY u.workflow_step_uuid, x.ord
+	), aud AS (
+		INSERT INTO workflow_step_result_audit (workflow_step_uuid, task_uuid, attempt, worker_id,
+			correlation_id, success, execution_time_ms, from_state, to_state, result)
+		SELECT workflow_step_uuid, task_uuid, attempts, worker_id, correlation_id, success,
+			execution_time_ms, 'in_progress',
+			CASE WHEN success THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END, result
 		FROM upd
 	)
-	SELECT u.workflow_step_uuid, l.task_uuid, l.state, l.namespace, l.correlation_id, l.created_at, l.named_task_uuid
-	FROM upd u JOIN locked l USING (task_uuid)
-	ORDER BY l.task_uuid, u.workflow_step_uuid`
+	SELECT u.workflow_step_uuid, u.done, l.task_uuid, l.state, l.namespace, l.correlation_id, l.created_at,
+		l.named_task_uuid
+	FROM upd u LEFT JOIN locked l ON l.task_uuid = u.task_uuid AND u.done
+	ORDER BY u.workflow_step_uuid`

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tasker-go/tasker/shared/state"
-	"github.com/tasker-go/tasker/shared/template"
 )
 
 // A worker's completion normally takes two round trips: the first records
@@ -169,8 +168,8 @@ func (c *graphCache) predict(results []StepResult) (*prediction, bool) {
 // guardSQL holds when the tasks ($1) are in the states predicted ($2),
 // their steps are exactly $3 in the states $4 (each predicted step is in
 // its state, and the tasks have as many steps as predicted), and this
-// transaction completed the steps $5 (processSuccessesSQL, earlier in it,
-// sets processed_at to its start); otherwise it aborts the transaction
+// transaction completed the steps $5 (recordProcessSQL, earlier in it, sets
+// processed_at to its start); otherwise it aborts the transaction
 // with SQLSTATE TK001. Every read is by primary key or by task (OFFSET 0
 // keeps each lookup a nested index probe whatever the statistics say: a
 // generic plan hashed the whole tasks table). The tasks are locked by then (a task whose lock was
@@ -187,53 +186,6 @@ const guardSQL = `SELECT tasker_expect(
 			AND state = 'complete' AND processed_at = now()) = cardinality($5::uuid[]),
 		'the completion''s predicted task graph does not hold')`
 
-// recordCompleteSQL is recordSQL and processSuccessesSQL in one statement,
-// for a predicted completion (every result a plain success): it locks the
-// tasks ($3, in uuid order, skipping those another transaction holds, and
-// untraced only) and moves each step of a locked task that this claim
-// still owns from in_progress straight to complete, storing its result:
-// one new version of the step row instead of two, with the same history
-// (in_progress → enqueued_for_orchestration → complete, processed_by the
-// worker) and audit rows. Decision points and batchable steps are left
-// alone, which fails the guard (their outcomes are orchestration's).
-const recordCompleteSQL = `
-	WITH r AS (
-		SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(step_uuid uuid, task_uuid uuid, attempt int,
-			worker_id text, correlation_id uuid, success boolean, result jsonb, execution_time_ms bigint,
-			claimed_at timestamptz)
-	), locked AS MATERIALIZED (
-		SELECT task_uuid FROM tasks WHERE task_uuid = ANY($3::uuid[]) AND trace_parent IS NULL
-		ORDER BY task_uuid FOR UPDATE SKIP LOCKED
-	), upd AS (
-		UPDATE workflow_steps w SET state = 'complete', processed = true, processed_at = now(), in_process = false,
-			results = r.result, claimed_by = NULL, claim_deadline = NULL, next_retry_at = NULL,
-			state_changed_at = now(), updated_at = now()
-		FROM r JOIN locked l USING (task_uuid)
-		WHERE w.workflow_step_uuid = r.step_uuid AND w.workflow_step_uuid = ANY($2::uuid[]) AND w.state = 'in_progress'
-			AND r.success AND w.attempts = r.attempt AND w.claimed_by = r.worker_id
-			AND (r.claimed_at IS NULL OR w.last_attempted_at = r.claimed_at)
-			AND w.step_type NOT IN ('` + string(template.StepDecision) + `', '` + string(template.StepBatchable) + `')
-		RETURNING w.workflow_step_uuid, w.task_uuid, w.attempts, r.worker_id, r.correlation_id, r.result,
-			r.execution_time_ms
-	), hist AS (
-		INSERT INTO workflow_step_transitions (workflow_step_uuid, task_uuid, from_state, to_state, event, metadata)
-		SELECT u.workflow_step_uuid, u.task_uuid, x.from_state, x.to_state, x.event,
-			CASE WHEN x.ord = 1 THEN jsonb_build_object('worker_id', u.worker_id, 'correlation_id', u.correlation_id,
-				'execution_time_ms', u.execution_time_ms)
-			ELSE jsonb_build_object('processed_by', u.worker_id) END
-		FROM upd u CROSS JOIN LATERAL (VALUES
-			(1, 'in_progress', '` + string(state.StepEnqueuedForOrchestration) + `', 'enqueue_for_orchestration'),
-			(2, '` + string(state.StepEnqueuedForOrchestration) + `', '` + string(state.StepComplete) + `', '` +
-	string(state.StepEventComplete) + `')
-		) AS x(ord, from_state, to_state, event)
-		ORDER BY u.workflow_step_uuid, x.ord
-	)
-	INSERT INTO workflow_step_result_audit (workflow_step_uuid, task_uuid, attempt, worker_id,
-		correlation_id, success, execution_time_ms, from_state, to_state, result)
-	SELECT workflow_step_uuid, task_uuid, attempts, worker_id, correlation_id, true,
-		execution_time_ms, 'in_progress', '` + string(state.StepEnqueuedForOrchestration) + `', result
-	FROM upd`
-
 // completePredicted is CompleteAndProcessSteps on a prediction: record,
 // complete, guard, apply the plan made from the prediction, claim (next),
 // ack, announce and commit, in one round trip. It returns errMispredicted
@@ -249,7 +201,7 @@ func (s *Store) completePredicted(ctx context.Context, results []StepResult, pr 
 	p := s.plan(pr.tasks, pr.graphs, false)
 	var took *continued
 	err = s.inTxOutbox(ctx, func(o *outbox) error {
-		o.b.Queue(recordCompleteSQL, payload, stepIDsOf(results), uniqueSorted(cand.tasks))
+		o.b.Queue(recordProcessSQL, payload, stepIDsOf(results), cand.steps, uniqueSorted(cand.tasks))
 		o.b.Queue(guardSQL, pr.taskIDs, pr.taskStates, pr.stepIDs, pr.stepStates, pr.completed)
 		var err error
 		if took, err = s.takeReady(o, pr.tasks, &p, next); err != nil {
