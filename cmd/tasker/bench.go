@@ -688,8 +688,13 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 	if !want("throughput") {
 		return run, nil
 	}
+	// Peak RSS: this process's own in embedded mode, else sampled from
+	// the measured processes' /metrics.
+	var self *selfRSS
 	var sampler *rssSampler
-	if !f.embedded {
+	if f.embedded {
+		self = startSelfRSS(selfRSSInterval)
+	} else {
 		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
 		if f.workerURL != "" {
 			targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
@@ -706,10 +711,16 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		if sampler != nil {
 			sampler.Stop(ctx)
 		}
+		if self != nil {
+			self.stop()
+		}
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
-	if sampler == nil {
-		run.Throughput.PeakRSSMB = peakRSSMB()
+	if self != nil {
+		p := self.stop()
+		t := run.Throughput
+		t.PeakRSSMB, t.PeakRSSAnonMB, t.PeakRSSFileMB = p.HWM, &p.Anon, &p.File
+		t.RSSNote += "; " + p.note(selfRSSInterval)
 	} else {
 		applyRSS(ctx, run.Throughput, sampler)
 	}
