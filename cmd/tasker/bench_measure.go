@@ -641,6 +641,11 @@ func printPeer(out io.Writer, r *benchReport, raw json.RawMessage) {
 			row("  anonymous MB (sampled)", *t.PeakRSSAnonMB, river.Throughput.PeakRSSAnonMB)
 			row("  file-backed MB (sampled)", *t.PeakRSSFileMB, river.Throughput.PeakRSSFileMB)
 		}
+		// A worker alone (--handlers go-process) against River's client
+		// and worker: the like-for-like figure.
+		if gp := r.ByHandler[benchGoProcess]; gp != nil && gp.WorkerPeakRSSMB > 0 {
+			row("peak RSS MB, Go worker process", gp.WorkerPeakRSSMB, river.Throughput.PeakRSSMB)
+		}
 	}
 	_ = tw.Flush()
 }

@@ -48,7 +48,8 @@ func TestSelfRSS(t *testing.T) {
 
 // TestPrintPeerRSSSplit: beside River, the peak RSS is split into its
 // anonymous and file-backed parts when both reports carry them, and left
-// whole otherwise.
+// whole otherwise; a Go worker process measured (go-process) gets a row of
+// its own.
 func TestPrintPeerRSSSplit(t *testing.T) {
 	anon, file := 40.0, 29.0
 	r := &benchReport{Throughput: &throughputResult{StepsPerSec: 1500, PeakRSSMB: 70, PeakRSSAnonMB: &anon, PeakRSSFileMB: &file}}
@@ -57,6 +58,13 @@ func TestPrintPeerRSSSplit(t *testing.T) {
 	require.Regexp(t, `peak RSS MB\s+70\.0\s+27\.0`, b.String())
 	require.Regexp(t, `anonymous MB \(sampled\)\s+40\.0\s+16\.0`, b.String())
 	require.Regexp(t, `file-backed MB \(sampled\)\s+29\.0\s+11\.0`, b.String())
+	require.NotContains(t, b.String(), "Go worker process")
+
+	b.Reset()
+	r.ByHandler = map[string]*handlerRun{benchGoProcess: {WorkerPeakRSSMB: 48.5}}
+	printPeer(&b, r, json.RawMessage(`{"throughput":{"steps_per_sec":1000,"peak_rss_mb":27}}`))
+	require.Regexp(t, `peak RSS MB, Go worker process\s+48\.5\s+27\.0`, b.String())
+	r.ByHandler = nil
 
 	b.Reset()
 	printPeer(&b, r, json.RawMessage(`{"throughput":{"steps_per_sec":1000,"peak_rss_mb":27}}`))
