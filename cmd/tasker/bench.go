@@ -106,7 +106,10 @@ each adds per step. wasm runs the same templates on WASM handlers in the Go
 worker (the arith Go guest, built from the checkout with GOOS=wasip1;
 wasm-uninterruptible compiles it without the checks that let a step's
 timeout stop a running module; wasm-c runs them on the arith C guest, built
-with clang for wasm32-wasi). --history N loads N finished steps of history with COPY
+with clang for wasm32-wasi). go-process runs the Go worker as a process of
+its own (tasker-worker built from the checkout), whose peak RSS is then a
+worker's alone: the like-for-like figure beside River's process (a River
+client and worker). --history N loads N finished steps of history with COPY
 after the fresh run and measures again beside it.
 
 --embedded starts its own system in this process (like tasker dev) on a fresh
@@ -137,7 +140,7 @@ bench/ module of a source checkout and prints both side by side.`,
 	fl.BoolVar(&f.embeddedPG, "embedded-postgres", false, "always use the private PostgreSQL cluster")
 	fl.StringVar(&f.autovacuum, "autovacuum", "", "with --embedded: run on the private PostgreSQL cluster with autovacuum on or off (implies --embedded-postgres)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput scenario to this file (embedded mode profiles the whole system)")
-	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible, wasm-c; all but go need the source checkout)")
+	fl.StringVar(&f.handlers, "handlers", "go", "with --embedded: measure these workers one after another (comma list of go, ruby, python, wasm, wasm-uninterruptible, wasm-c, go-process; all but go need the source checkout)")
 	fl.StringVar(&f.schema, "schema", "tasker", "with --url and --database-url: the server's schema, for the stage breakdown")
 	fl.IntVar(&f.rounds, "rounds", 1, "split every scenario into this many rounds, the workers of --handlers interleaved in each")
 	fl.IntVar(&f.history, "history", 0, "with --embedded: after the fresh run, load N finished steps of history (COPY) and measure again")
@@ -469,6 +472,8 @@ type benchSystem struct {
 	// workerLib is the C ABI library the binding workers load (built on
 	// first use unless given); cleanups run when the system stops.
 	workerLib string
+	// goWorkerBin is tasker-worker built from the checkout (go-process).
+	goWorkerBin string
 	// wasmDir holds the WASM workers' guest module (built on first use).
 	wasmDir  string
 	cleanups []func()
@@ -688,8 +693,13 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 	if !want("throughput") {
 		return run, nil
 	}
+	// Peak RSS: this process's own in embedded mode, else sampled from
+	// the measured processes' /metrics.
+	var self *selfRSS
 	var sampler *rssSampler
-	if !f.embedded {
+	if f.embedded {
+		self = startSelfRSS(selfRSSInterval)
+	} else {
 		targets := map[string]string{"orchestration": strings.TrimRight(apiURL, "/") + "/metrics"}
 		if f.workerURL != "" {
 			targets["worker"] = strings.TrimRight(f.workerURL, "/") + "/metrics"
@@ -706,10 +716,16 @@ func measureScenarios(ctx context.Context, c *client.Client, db *pgx.Conn, f ben
 		if sampler != nil {
 			sampler.Stop(ctx)
 		}
+		if self != nil {
+			self.stop()
+		}
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
-	if sampler == nil {
-		run.Throughput.PeakRSSMB = peakRSSMB()
+	if self != nil {
+		p := self.stop()
+		t := run.Throughput
+		t.PeakRSSMB, t.PeakRSSAnonMB, t.PeakRSSFileMB = p.HWM, &p.Anon, &p.File
+		t.RSSNote += "; " + p.note(selfRSSInterval)
 	} else {
 		applyRSS(ctx, run.Throughput, sampler)
 	}

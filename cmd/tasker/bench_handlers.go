@@ -24,7 +24,14 @@ import (
 // a process of its own running the worker library (bindings/capi) with
 // handlers written for the native example templates, and the WASM workers
 // (bench_wasmhost.go).
-var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible, benchWasmC}
+var benchLanguages = []string{"go", "ruby", "python", benchWasm, benchWasmUninterruptible, benchWasmC, benchGoProcess}
+
+// benchGoProcess is the native Go worker as a process of its own
+// (tasker-worker built from the checkout): its peak RSS is a worker's
+// alone, the nearest equivalent of the River baseline's process (a River
+// client and worker), where the in-process Go worker shares the bench
+// process with orchestration, the REST API and the bench client.
+const benchGoProcess = "go-process"
 
 // parseHandlers reads --handlers: a comma list of benchLanguages, each once.
 func parseHandlers(s string) ([]string, error) {
@@ -75,6 +82,8 @@ func (s *benchSystem) startWorker(ctx context.Context, out io.Writer, lang strin
 	switch {
 	case lang == "go":
 		w, err = s.startGoWorker(ctx)
+	case lang == benchGoProcess:
+		w, err = s.startGoProcessWorker(ctx, out, f)
 	case isWasmHandler(lang):
 		w, err = s.startWasmWorker(ctx, out, lang)
 	default:
@@ -109,7 +118,7 @@ func sourceRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("bindings/ not found above the working directory: run --handlers ruby/python from the source checkout")
+			return "", errors.New("bindings/ not found above the working directory: run --handlers other than go from the source checkout")
 		}
 		dir = parent
 	}
@@ -191,9 +200,43 @@ func (s *benchSystem) startBindingWorker(ctx context.Context, out io.Writer, lan
 			return nil, err
 		}
 	}
+	return s.startProcessWorker(ctx, out, lang, root, bin, args, append(env, "TASKER_WORKER_LIB="+s.workerLib), started, f)
+}
+
+// startGoProcessWorker runs tasker-worker, built from the checkout on first
+// use, as a process on the system's schema: the native Go worker serving
+// the same example templates as the in-process one.
+func (s *benchSystem) startGoProcessWorker(ctx context.Context, out io.Writer, f benchFlags) (*benchWorker, error) {
+	root, err := sourceRoot()
+	if err != nil {
+		return nil, err
+	}
+	if s.goWorkerBin == "" {
+		tmp, err := os.MkdirTemp("", "tasker-bench-worker-")
+		if err != nil {
+			return nil, err
+		}
+		s.cleanups = append(s.cleanups, func() { _ = os.RemoveAll(tmp) })
+		bin := filepath.Join(tmp, "tasker-worker")
+		fmt.Fprintln(out, "building the Go worker (go build ./cmd/tasker-worker)...")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tasker-worker")
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building tasker-worker: %w\n%s", err, b)
+		}
+		s.goWorkerBin = bin
+	}
+	return s.startProcessWorker(ctx, out, benchGoProcess, root, s.goWorkerBin, nil, nil, "tasker-worker started", f)
+}
+
+// startProcessWorker runs a worker process (bin with args, env added to
+// this process's and the system's database and queue settings) and waits
+// until it writes a line containing started.
+func (s *benchSystem) startProcessWorker(ctx context.Context, out io.Writer, lang, root, bin string, args, env []string,
+	started string, f benchFlags) (*benchWorker, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), append(env, "TASKER_WORKER_LIB="+s.workerLib, "DATABASE_URL="+s.dbURL,
+	cmd.Env = append(os.Environ(), append(env, "DATABASE_URL="+s.dbURL,
 		"TASKER__DATABASE__URL="+s.dbURL, "TASKER__DATABASE__SCHEMA="+s.schema, "TASKER__WORKER__WEB__ENABLED=false")...)
 	cmd.Env = append(cmd.Env, "TASKER__QUEUES__BACKEND="+s.backend)
 	if s.brokerURL != "" {

@@ -152,3 +152,28 @@ func TestBindingWorkersLogAtTheSameLevel(t *testing.T) {
 	require.Contains(t, args, "--log-level")
 	require.Equal(t, "WARNING", args[len(args)-1])
 }
+
+// TestBenchGoProcessWorker: go-process measures the native Go worker as a
+// process of its own, with that process's peak RSS and CPU per step.
+func TestBenchGoProcessWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a system and builds tasker-worker")
+	}
+	db := testdb.Empty(t)
+	cleanConfigEnv(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	t.Setenv("TASKER_ENV", "test")
+	out := filepath.Join(t.TempDir(), "bench.json")
+	text, err := runCmd(t, "bench", "--embedded", "--handlers", "go,go-process", "--latency-n", "2", "--warmup", "0",
+		"--throughput-tasks", "8", "--concurrency", "2", "--pgbench=false", "--json", out)
+	require.NoError(t, err, text)
+	require.Contains(t, text, "go-process worker running (pid ")
+	rep := readReport(t, out)
+	require.Equal(t, []string{"go", "go-process"}, rep.Handlers)
+	run := rep.ByHandler["go-process"]
+	require.NotNil(t, run)
+	require.Equal(t, 32, run.Throughput.Steps)
+	require.Positive(t, run.WorkerPeakRSSMB, "the worker process's peak RSS")
+	require.Positive(t, run.WorkerCPUMSPerStep, "the worker process's CPU per step")
+	require.Zero(t, rep.ByHandler["go"].WorkerPeakRSSMB, "the in-process Go worker has no process of its own")
+}

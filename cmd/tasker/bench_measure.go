@@ -133,8 +133,13 @@ type throughputResult struct {
 	DBStatementsPerStep *float64 `json:"db_statements_per_step"`
 	PeakRSSMB           float64  `json:"peak_rss_mb"`
 	WorkerPeakRSSMB     *float64 `json:"worker_peak_rss_mb,omitempty"`
-	StepsPerPGBenchTPS  *float64 `json:"steps_per_pgbench_tps,omitempty"`
-	RSSNote             string   `json:"peak_rss_note"`
+	// PeakRSSAnonMB and PeakRSSFileMB split PeakRSSMB in embedded mode:
+	// the highest anonymous (heap, stacks, runtime) and file-backed (the
+	// binary's pages) resident memory sampled over the scenario.
+	PeakRSSAnonMB      *float64 `json:"peak_rss_anon_mb,omitempty"`
+	PeakRSSFileMB      *float64 `json:"peak_rss_file_mb,omitempty"`
+	StepsPerPGBenchTPS *float64 `json:"steps_per_pgbench_tps,omitempty"`
+	RSSNote            string   `json:"peak_rss_note"`
 	// TopStatements are where the database's time went during the run
 	// (with pg_stat_statements).
 	TopStatements []statementStat `json:"top_statements,omitempty"`
@@ -599,6 +604,8 @@ func printPeer(out io.Writer, r *benchReport, raw json.RawMessage) {
 			StepsPerSec    float64  `json:"steps_per_sec"`
 			DBXactsPerStep *float64 `json:"db_xacts_per_step"`
 			PeakRSSMB      float64  `json:"peak_rss_mb"`
+			PeakRSSAnonMB  float64  `json:"peak_rss_anon_mb"`
+			PeakRSSFileMB  float64  `json:"peak_rss_file_mb"`
 		} `json:"throughput"`
 	}
 	if err := json.Unmarshal(raw, &river); err != nil {
@@ -627,6 +634,18 @@ func printPeer(out io.Writer, r *benchReport, raw json.RawMessage) {
 			row("transactions per step", *r.Throughput.DBXactsPerStep, *river.Throughput.DBXactsPerStep)
 		}
 		row("peak RSS MB", r.Throughput.PeakRSSMB, river.Throughput.PeakRSSMB)
+		// The split (embedded mode, and a River baseline that reports it):
+		// anonymous memory is what the load costs; file-backed pages are
+		// the binaries' (see docs/benchmarks.md, "Peak RSS: where it goes").
+		if t := r.Throughput; t.PeakRSSAnonMB != nil && t.PeakRSSFileMB != nil && river.Throughput.PeakRSSAnonMB > 0 {
+			row("  anonymous MB (sampled)", *t.PeakRSSAnonMB, river.Throughput.PeakRSSAnonMB)
+			row("  file-backed MB (sampled)", *t.PeakRSSFileMB, river.Throughput.PeakRSSFileMB)
+		}
+		// A worker alone (--handlers go-process) against River's client
+		// and worker: the like-for-like figure.
+		if gp := r.ByHandler[benchGoProcess]; gp != nil && gp.WorkerPeakRSSMB > 0 {
+			row("peak RSS MB, Go worker process", gp.WorkerPeakRSSMB, river.Throughput.PeakRSSMB)
+		}
 	}
 	_ = tw.Flush()
 }

@@ -61,6 +61,11 @@ func TestBenchEmbedded(t *testing.T) {
 	require.Positive(t, steps.Updates, "the HOT share of the step updates is reported")
 	require.LessOrEqual(t, steps.HOT, steps.Updates)
 	require.Positive(t, rep.Throughput.PeakRSSMB)
+	require.NotNil(t, rep.Throughput.PeakRSSAnonMB, "embedded: the peak is split into anonymous and file-backed memory")
+	require.NotNil(t, rep.Throughput.PeakRSSFileMB)
+	require.Positive(t, *rep.Throughput.PeakRSSAnonMB)
+	require.Positive(t, *rep.Throughput.PeakRSSFileMB)
+	require.Contains(t, rep.Throughput.RSSNote, "VmHWM since the throughput scenario began")
 	cpu := rep.Throughput.CPU
 	require.NotNil(t, cpu, "the throughput run reports its CPU time per step")
 	require.Positive(t, cpu.ProcessUS)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,14 +180,7 @@ func (o *outbox) notify(tasks []string) {
 	}
 	for len(tasks) > 0 {
 		n := min(len(tasks), notifyChunk)
-		payload := ""
-		for i, t := range tasks[:n] {
-			if i > 0 {
-				payload += ","
-			}
-			payload += t
-		}
-		o.b.Queue(`SELECT pg_notify($1, $2)`, o.s.eventsChannel, payload)
+		o.b.Queue(`SELECT pg_notify($1, $2)`, o.s.eventsChannel, strings.Join(tasks[:n], ","))
 		tasks = tasks[n:]
 	}
 }

@@ -85,7 +85,7 @@ func TestQuickRunWritesFilledJSON(t *testing.T) {
 	tp := doc["throughput"].(map[string]any)
 	require.Equal(t, 100.0, tp["tasks"])
 	require.Equal(t, 400.0, tp["steps"])
-	for _, key := range []string{"seconds", "steps_per_sec", "db_xacts_per_step", "peak_rss_mb"} {
+	for _, key := range []string{"seconds", "steps_per_sec", "db_xacts_per_step", "peak_rss_mb", "peak_rss_anon_mb", "peak_rss_file_mb"} {
 		require.Greater(t, tp[key], 0.0, key)
 	}
 	require.Contains(t, tp, "db_statements_per_step") // null without pg_stat_statements

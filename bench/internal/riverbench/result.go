@@ -54,6 +54,11 @@ type Throughput struct {
 	DBXactsPerStep      float64  `json:"db_xacts_per_step"`
 	DBStatementsPerStep *float64 `json:"db_statements_per_step"`
 	PeakRSSMB           float64  `json:"peak_rss_mb"`
+	// PeakRSSAnonMB and PeakRSSFileMB split PeakRSSMB: the highest
+	// anonymous (heap, stacks, runtime) and file-backed (the binary's
+	// pages) resident memory sampled every 50 ms over the scenario.
+	PeakRSSAnonMB float64 `json:"peak_rss_anon_mb,omitempty"`
+	PeakRSSFileMB float64 `json:"peak_rss_file_mb,omitempty"`
 }
 
 // Extra are diagnostics for the human summary only.
@@ -138,6 +143,11 @@ func (r *Result) Summary() string {
 	}
 	fmt.Fprintf(&b, "                   %d (%.2f per job, counted by the River pool's pgx tracer)\n",
 		r.Extra.ClientStatements, float64(r.Extra.ClientStatements)/steps)
-	fmt.Fprintf(&b, "  peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, r.Extra.RSSScope)
+	if t.PeakRSSAnonMB > 0 {
+		fmt.Fprintf(&b, "  peak RSS: %.1f MB (%s; anonymous ≤ %.1f MB, file-backed ≤ %.1f MB, sampled every %s)\n",
+			t.PeakRSSMB, r.Extra.RSSScope, t.PeakRSSAnonMB, t.PeakRSSFileMB, rssSplitInterval)
+	} else {
+		fmt.Fprintf(&b, "  peak RSS: %.1f MB (%s)\n", t.PeakRSSMB, r.Extra.RSSScope)
+	}
 	return b.String()
 }

@@ -1,6 +1,8 @@
 package riverbench
 
 import (
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,4 +34,23 @@ func TestPeakRSS(t *testing.T) {
 		t.Skipf("no /proc/self/status here: %v", err)
 	}
 	require.Greater(t, mb, 0.0)
+}
+
+// TestRSSSplit: the anonymous peak covers memory that was resident only
+// between two samples' starts and stops.
+func TestRSSSplit(t *testing.T) {
+	if statusKB("RssAnon:") == 0 {
+		t.Skip("no RssAnon in /proc/self/status here")
+	}
+	s := startRSSSplit(time.Hour) // samples at the start, on sample and at stop
+	b, err := syscall.Mmap(-1, 0, 32<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	require.NoError(t, err)
+	for i := 0; i < len(b); i += os.Getpagesize() {
+		b[i] = 1
+	}
+	s.sample()
+	require.NoError(t, syscall.Munmap(b))
+	anon, file := s.stop()
+	require.GreaterOrEqual(t, anon, 32.0)
+	require.Positive(t, file)
 }

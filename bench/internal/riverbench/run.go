@@ -204,6 +204,13 @@ func runThroughput(ctx context.Context, cfg *Config, admin *pgx.Conn, res *Resul
 		return err
 	}
 	rssReset := resetPeakRSS()
+	split := startRSSSplit(rssSplitInterval)
+	splitStopped := false
+	defer func() {
+		if !splitStopped {
+			split.stop()
+		}
+	}()
 	others, err := stats.otherSessions(ctx)
 	if err != nil {
 		return err
@@ -276,6 +283,8 @@ func runThroughput(ctx context.Context, cfg *Config, admin *pgx.Conn, res *Resul
 	if err != nil {
 		return err
 	}
+	anonMB, fileMB := split.stop()
+	splitStopped = true
 
 	// Server-side window and a completeness check.
 	var (
@@ -303,6 +312,8 @@ func runThroughput(ctx context.Context, cfg *Config, admin *pgx.Conn, res *Resul
 		StepsPerSec:    round(float64(steps)/secs, 1),
 		DBXactsPerStep: round(float64(after.xacts-before.xacts)/float64(steps), 3),
 		PeakRSSMB:      rss,
+		PeakRSSAnonMB:  anonMB,
+		PeakRSSFileMB:  fileMB,
 	}
 	res.Extra.DBXacts = after.xacts - before.xacts
 	res.Extra.OtherSessions = others
