@@ -54,6 +54,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 	}
 	cand := processCandidatesOf(results)
 	if len(cand.steps) == 0 {
+		s.graphs.drop(results, nil)
 		return s.CompleteSteps(ctx, results)
 	}
 	out := CompleteOutcome{Acked: map[string][]int64{}}
@@ -111,6 +112,7 @@ func (s *Store) CompleteAndProcessSteps(ctx context.Context, results []StepResul
 	}
 	out.Recorded, out.Processed = recorded, processed
 	s.graphs.put(tasks, &p, took)
+	s.graphs.drop(results, processed)
 	if out.Claimed, err = took.claimed(); err != nil {
 		out.ClaimErr = err
 		s.log.Error("steps claimed with a completion cannot be read; the worker releases them", "err", err)

@@ -94,6 +94,23 @@ func (c *graphCache) put(tasks map[uuid.UUID]*lockedTask, p *evalPlan, took *con
 	}
 }
 
+// drop forgets the tasks of results a completion did not process (a
+// failure, a busy task, a stale result...): orchestration moves those
+// tasks on, so what the cache holds of them is no longer what the next
+// completion will find.
+func (c *graphCache) drop(results []StepResult, processed []uuid.UUID) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range results {
+		if !slices.Contains(processed, r.StepUUID) {
+			delete(c.items, r.TaskUUID)
+		}
+	}
+}
+
 // prediction is what a completion expects to find, and the plan made
 // from it.
 type prediction struct {
@@ -168,12 +185,13 @@ func (c *graphCache) predict(results []StepResult) (*prediction, bool) {
 // guardSQL holds when the tasks ($1) are in the states predicted ($2),
 // their steps are exactly $3 in the states $4 (each predicted step is in
 // its state, and the tasks have as many steps as predicted), and this
-// transaction completed the steps $5 (recordProcessSQL, earlier in it, sets
-// processed_at to its start); otherwise it aborts the transaction
+// transaction completed the steps $5 (recordProcessSQL, earlier in it,
+// sets processed_at to its start); otherwise it aborts the transaction
 // with SQLSTATE TK001. Every read is by primary key or by task (OFFSET 0
 // keeps each lookup a nested index probe whatever the statistics say: a
-// generic plan hashed the whole tasks table). The tasks are locked by then (a task whose lock was
-// skipped has its step not completed, which fails the guard).
+// generic plan hashed the whole tasks table). The tasks are locked by then
+// (a task whose lock was skipped has its step not completed, which fails
+// the guard).
 const guardSQL = `SELECT tasker_expect(
 		(SELECT count(*) FROM unnest($1::uuid[], $2::text[]) AS e(task_uuid, state)
 			CROSS JOIN LATERAL (SELECT state FROM tasks WHERE task_uuid = e.task_uuid OFFSET 0) t
@@ -230,7 +248,7 @@ func (s *Store) completePredicted(ctx context.Context, results []StepResult, pr 
 				s.graphs.mu.Lock()
 				s.graphs.off = true
 				s.graphs.mu.Unlock()
-				s.log.Warn("completions take two round trips: the database lacks tasker_expect (migration 00015); run `tasker migrate up`")
+				s.log.Warn("completions take two round trips: the database lacks tasker_expect (migration 00015); run `tasker migrate up` and restart the worker")
 				return CompleteOutcome{}, errMispredicted
 			}
 		}
