@@ -16,15 +16,19 @@ import (
 // tasks and tasks with an open investigation stay.
 func TestPurgeFinishedTasks(t *testing.T) {
 	e := newEnv(t)
-	specs := []stepSpec{{name: "only", maxAttempts: 1}}
+	specs := []stepSpec{{name: "first", maxAttempts: 1}, {name: "second", deps: []string{"first"}, maxAttempts: 1}}
 	e.register("purge", "purge", specs)
 	run := func(success bool) uuid.UUID {
 		id := e.createTask(specs, `{}`).Task.UUID
-		claimed := e.claimAll("w").Claimed
-		require.Len(t, claimed, 1)
-		e.complete("w", claimed[0], success, false)
-		e.process()
-		return id
+		for {
+			claimed := e.claimAll("w").Claimed
+			if len(claimed) == 0 {
+				return id
+			}
+			require.Len(t, claimed, 1)
+			e.complete("w", claimed[0], success, false)
+			e.process()
+		}
 	}
 	oldest, old, recent := run(true), run(true), run(true)
 	investigated := run(false)
@@ -50,10 +54,15 @@ func TestPurgeFinishedTasks(t *testing.T) {
 			(SELECT count(*) FROM task_transitions WHERE task_uuid = $1) +
 			(SELECT count(*) FROM workflow_step_transitions WHERE task_uuid = $1) +
 			(SELECT count(*) FROM workflow_step_result_audit WHERE task_uuid = $1) +
+			(SELECT count(*) FROM workflow_step_edges WHERE task_uuid = $1) +
 			(SELECT count(*) FROM tasks_dlq WHERE task_uuid = $1)`, id).Scan(&n))
 		return n
 	}
 	require.Positive(t, rows(oldest))
+	var edges int
+	require.NoError(t, e.store.Pool().QueryRow(e.ctx, `SELECT count(*) FROM workflow_step_edges WHERE task_uuid = $1`, oldest).
+		Scan(&edges))
+	require.Equal(t, 1, edges)
 
 	n, err := e.store.PurgeFinishedTasks(e.ctx, time.Hour, 1)
 	require.NoError(t, err)
