@@ -173,6 +173,7 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 
 	var out CreatedTask
 	var steps []Step
+	var taskRows, stepRows capturedRows
 	err = s.atomically(ctx, func(o *outbox) error {
 		b := o.b
 		b.Queue(`WITH ins AS (
@@ -222,17 +223,12 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			return err
 		}
 		o.notify([]string{nt.UUID.String()})
-		b.Queue(`SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, nt.UUID).Query(func(rows pgx.Rows) error {
-			var err error
-			out.Task, err = collectTask(rows)
-			return err
-		})
-		b.Queue(`SELECT `+stepColumns+` FROM workflow_steps s WHERE s.task_uuid = $1
-			ORDER BY s.created_at, s.workflow_step_uuid`, nt.UUID).Query(func(rows pgx.Rows) error {
-			var err error
-			steps, err = pgx.CollectRows(rows, scanStep)
-			return err
-		})
+		// The rows as written, captured and decoded after the batch: a
+		// batch with no other result callbacks is one round trip, its
+		// COMMIT included (see atomically).
+		o.captureRows(&taskRows, `SELECT `+taskColumns+taskFrom+`WHERE t.task_uuid = $1`, nt.UUID)
+		o.captureRows(&stepRows, `SELECT `+stepColumns+` FROM workflow_steps s WHERE s.task_uuid = $1
+			ORDER BY s.created_at, s.workflow_step_uuid`, nt.UUID)
 		return nil
 	})
 	if err != nil {
@@ -240,6 +236,24 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (CreatedTask, error)
 			return CreatedTask{}, fmt.Errorf("a task with the same identity already exists: %w", ErrConflict)
 		}
 		return CreatedTask{}, fmt.Errorf("creating task: %w", err)
+	}
+	// The task is committed; a row that cannot be decoded here is a bug
+	// between this code and the schema, reported as an error all the same.
+	if len(taskRows.rows) != 1 {
+		return CreatedTask{}, fmt.Errorf("reading the created task %s: %d rows", nt.UUID, len(taskRows.rows))
+	}
+	if err := taskRows.each(func(scan func(dest ...any) error) error { return scan(taskDest(&out.Task)...) }); err != nil {
+		return CreatedTask{}, fmt.Errorf("reading the created task %s: %w", nt.UUID, err)
+	}
+	if err := stepRows.each(func(scan func(dest ...any) error) error {
+		var st Step
+		if err := scan(stepDest(&st)...); err != nil {
+			return err
+		}
+		steps = append(steps, st)
+		return nil
+	}); err != nil {
+		return CreatedTask{}, fmt.Errorf("reading the steps of the created task %s: %w", nt.UUID, err)
 	}
 	if len(p.outcomes) == 1 {
 		out.Outcome = p.outcomes[0]
@@ -260,6 +274,14 @@ const taskColumns = `t.task_uuid, t.named_task_uuid, t.namespace, nt.name, nt.ve
 	t.updated_at, COALESCE(t.trace_parent, '') AS trace_parent`
 
 const taskFrom = ` FROM tasks t JOIN named_tasks nt USING (named_task_uuid) `
+
+// taskDest is the scan destination of a row of taskColumns, by position.
+func taskDest(t *Task) []any {
+	return []any{&t.UUID, &t.NamedTaskUUID, &t.Namespace, &t.Name, &t.Version, &t.State, &t.Complete,
+		&t.RequestedAt, &t.CompletedAt, &t.Initiator, &t.SourceSystem, &t.Reason, &t.Tags, &t.Context,
+		&t.IdentityHash, &t.Priority, &t.CorrelationID, &t.ParentCorrelationID, &t.StateChangedAt, &t.CreatedAt,
+		&t.UpdatedAt, &t.TraceParent}
+}
 
 // collectTask scans the one row of taskColumns rows holds, by column name
 // (pgx.ErrNoRows when there is none).
