@@ -112,7 +112,11 @@ func (o *outbox) captureRows(dst *capturedRows, sql string, args ...any) {
 
 // decodeMaps are type maps for decoding captured rows away from their
 // connection (a map is not safe for concurrent use).
-var decodeMaps = sync.Pool{New: func() any { return pgtype.NewMap() }}
+var decodeMaps = sync.Pool{New: func() any {
+	m := pgtype.NewMap()
+	registerUUID(m)
+	return m
+}}
 
 // each calls fn once per captured row with the function that decodes that
 // row into its destinations.

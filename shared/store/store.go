@@ -212,6 +212,10 @@ func Connect(ctx context.Context, pc PoolConfig) (*pgxpool.Pool, error) {
 		cfg.HealthCheckPeriod = pc.HealthCheckPeriod
 	}
 	cfg.ShouldPing = shouldPing
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		registerUUID(conn.TypeMap())
+		return nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening pool: %w", err)
