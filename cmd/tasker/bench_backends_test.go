@@ -13,7 +13,6 @@ import (
 
 	"github.com/tasker-go/tasker/internal/brokervhost"
 	"github.com/tasker-go/tasker/shared/config"
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // requireLocalBroker skips the test when the local RabbitMQ or rabbitmqctl
@@ -71,9 +70,7 @@ func TestBenchRabbitMQUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens the database")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	benchDatabase(t)
 	text, err := runCmd(t, "bench", "--embedded", "--backend", "rabbitmq", "--rabbitmq-url", "amqp://guest:secret@127.0.0.1:1/",
 		"--latency-n", "1", "--warmup", "0", "--only", "latency", "--pgbench=false")
 	require.Error(t, err)
@@ -95,9 +92,7 @@ func TestBenchBackendsSideBySide(t *testing.T) {
 		t.Skip("starts two systems")
 	}
 	requireLocalBroker(t)
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	db := benchDatabase(t)
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--backend", "postgres,rabbitmq", "--latency-n", "2", "--warmup", "1",
 		"--throughput-tasks", "8", "--concurrency", "2", "--only", "latency,throughput", "--pgbench=false", "--json", out)

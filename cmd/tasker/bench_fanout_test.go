@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestBenchFanOut runs a small fan-out benchmark on an embedded system:
@@ -17,9 +15,7 @@ func TestBenchFanOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a system")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	benchDatabase(t)
 	out := filepath.Join(t.TempDir(), "fanout.json")
 	text, err := runCmd(t, "bench", "fanout", "--workers", "25", "--runs", "2", "--run-timeout", "2m", "--json", out)
 	require.NoError(t, err, text)

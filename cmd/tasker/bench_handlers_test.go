@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 func TestParseHandlers(t *testing.T) {
@@ -90,9 +88,7 @@ func TestBenchHandlers(t *testing.T) {
 			if lib == "" {
 				lib = buildWorkerLibrary(t, libDir)
 			}
-			db := testdb.Empty(t)
-			cleanConfigEnv(t)
-			t.Setenv("DATABASE_URL", db.URL)
+			benchDatabase(t)
 			t.Setenv("TASKER_ENV", "test")
 			out := filepath.Join(t.TempDir(), "bench.json")
 			text, err := runCmd(t, "bench", "--embedded", "--handlers", "go,"+lang, "--worker-lib", lib,
@@ -159,9 +155,7 @@ func TestBenchGoProcessWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a system and builds tasker-worker")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	benchDatabase(t)
 	t.Setenv("TASKER_ENV", "test")
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--handlers", "go,go-process", "--latency-n", "2", "--warmup", "0",

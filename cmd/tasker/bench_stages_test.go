@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestBenchStagesAndHistory runs linear 4 on a fresh schema, then loads
@@ -18,9 +16,7 @@ func TestBenchStagesAndHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a system")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	db := benchDatabase(t)
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--only", "latency", "--latency-n", "3", "--warmup", "0",
 		"--history", "42", "--keep", "--pgbench=false", "--json", out)

@@ -33,9 +33,7 @@ func TestBenchEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a system")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	db := benchDatabase(t)
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--latency-n", "2", "--warmup", "1", "--throughput-tasks", "12",
 		"--concurrency", "3", "--pgbench=false", "--json", out)
@@ -125,4 +123,14 @@ func TestBenchURL(t *testing.T) {
 	require.NotNil(t, rep.Throughput.WorkerPeakRSSMB)
 	require.Equal(t, 17.0, *rep.Throughput.WorkerPeakRSSMB)
 	require.Nil(t, rep.Throughput.DBXactsPerStep, "no --database-url: no database figures")
+}
+
+// benchDatabase gives a bench test an empty database of its own, named
+// by DATABASE_URL, with no configuration from the environment.
+func benchDatabase(t *testing.T) testdb.DB {
+	t.Helper()
+	db := testdb.Empty(t)
+	cleanConfigEnv(t)
+	t.Setenv("DATABASE_URL", db.URL)
+	return db
 }

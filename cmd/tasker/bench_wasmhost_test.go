@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/shared/testdb"
 )
 
 // TestBenchWasm runs a tiny embedded benchmark with the Go worker and the
@@ -19,9 +17,7 @@ func TestBenchWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a system and builds a WASM guest")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	benchDatabase(t)
 	t.Setenv("TASKER_ENV", "test")
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--handlers", "go,wasm", "--latency-n", "1", "--warmup", "0",
@@ -53,9 +49,7 @@ func TestBenchWasmC(t *testing.T) {
 	if _, err := exec.LookPath("clang"); err != nil {
 		t.Skip("the C guest needs clang with the wasm32 target")
 	}
-	db := testdb.Empty(t)
-	cleanConfigEnv(t)
-	t.Setenv("DATABASE_URL", db.URL)
+	benchDatabase(t)
 	t.Setenv("TASKER_ENV", "test")
 	out := filepath.Join(t.TempDir(), "bench.json")
 	text, err := runCmd(t, "bench", "--embedded", "--handlers", "wasm-c", "--latency-n", "1", "--warmup", "0",
