@@ -102,10 +102,14 @@ func (c *graphCache) drop(results []StepResult, processed []uuid.UUID) {
 	if c == nil {
 		return
 	}
+	done := make(map[uuid.UUID]bool, len(processed))
+	for _, id := range processed {
+		done[id] = true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range results {
-		if !slices.Contains(processed, r.StepUUID) {
+		if !done[r.StepUUID] {
 			delete(c.items, r.TaskUUID)
 		}
 	}
@@ -118,9 +122,9 @@ type prediction struct {
 	graphs map[uuid.UUID]*taskGraph
 	// The guard's arguments: each task's state, each of their steps'
 	// state after the completion, and the steps it completes.
-	taskIDs, taskStates []string
-	stepIDs, stepStates []string
-	completed           []uuid.UUID
+	taskIDs, stepIDs       []uuid.UUID
+	taskStates, stepStates []string
+	completed              []uuid.UUID
 }
 
 // predict takes from the cache what a completion of results needs to plan
@@ -172,10 +176,10 @@ func (c *graphCache) predict(results []StepResult) (*prediction, bool) {
 		}
 		t := e.task
 		pr.tasks[id], pr.graphs[id] = &t, g
-		pr.taskIDs = append(pr.taskIDs, id.String())
+		pr.taskIDs = append(pr.taskIDs, id)
 		pr.taskStates = append(pr.taskStates, string(t.State))
 		for step, st := range g.States() {
-			pr.stepIDs = append(pr.stepIDs, step.String())
+			pr.stepIDs = append(pr.stepIDs, step)
 			pr.stepStates = append(pr.stepStates, string(st))
 		}
 	}
