@@ -30,7 +30,7 @@ type stepStore interface {
 	CompleteSteps(ctx context.Context, results []store.StepResult) (store.CompleteOutcome, error)
 	CompleteAndProcessSteps(ctx context.Context, results []store.StepResult, next *store.Continuation) (store.CompleteOutcome, error)
 	ExtendClaims(ctx context.Context, workerID string, steps []uuid.UUID, deadline time.Time) ([]uuid.UUID, error)
-	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error)
+	ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID, messages map[string][]messaging.Receipt) (int, error)
 	SaveCheckpoint(ctx context.Context, workerID string, step uuid.UUID, attempts int, cp store.Checkpoint) (json.RawMessage, error)
 	ReleaseOrphanedClaims(ctx context.Context, c store.Claimer, queue string, running []uuid.UUID) (int, error)
 	HoldLiveness(ctx context.Context, key int64) (*store.LivenessSession, error)
@@ -394,29 +394,21 @@ func (c *Core) releaseAll(ctx context.Context) error {
 		return nil
 	}
 	ids := make([]uuid.UUID, len(fs))
+	byQueue := map[string][]messaging.Receipt{}
 	for i, f := range fs {
 		ids[i] = f.step.Step.UUID
-	}
-	n, err := c.store.ReleaseClaims(ctx, c.cfg.WorkerID, ids)
-	if err != nil {
-		return fmt.Errorf("releasing %d unfinished steps: %w", len(ids), err)
-	}
-	var errs []error
-	byQueue := map[string][]messaging.Receipt{}
-	for _, f := range fs {
 		byQueue[f.queue] = append(byQueue[f.queue], messaging.Receipt{ID: f.step.MessageID, ReadCount: f.step.ReadCount})
 	}
-	for q, rs := range byQueue {
-		if err := c.queue.Nack(ctx, q, 0, rs...); err != nil {
-			errs = append(errs, err)
-		}
+	// One unit of work: the steps go back to enqueued and their messages
+	// become visible together (a shutdown short of time once released the
+	// steps and then ran out of it before the messages).
+	n, err := c.store.ReleaseClaims(ctx, c.cfg.WorkerID, ids, byQueue)
+	if err != nil {
+		return fmt.Errorf("releasing %d unfinished steps: %w", len(ids), err)
 	}
 	c.stats.released.Add(int64(n))
 	c.metrics.released.Add(float64(n))
 	c.log.Info("released unfinished steps", "steps", n)
-	if len(errs) > 0 {
-		return fmt.Errorf("making released steps visible: %w", errors.Join(errs...))
-	}
 	return nil
 }
 

@@ -362,7 +362,7 @@ func TestYieldAfterClaimLost(t *testing.T) {
 	evs, err := x.PollWait(ctx, 1)
 	require.NoError(t, err)
 	// Another worker takes the step over (as if this claim had expired).
-	n, err := h.store.ReleaseClaims(ctx, c.WorkerID(), []uuid.UUID{tk.steps["crunch"]})
+	n, err := h.store.ReleaseClaims(ctx, c.WorkerID(), []uuid.UUID{tk.steps["crunch"]}, nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	err = x.Yield(ctx, evs[0].ID, []byte(`{"cursor": 1, "items_processed": 1}`))

@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/shared/messaging"
 )
 
 // ExtendClaims pushes the deadline of this worker's claims (heartbeat for
@@ -35,20 +39,33 @@ func (s *Store) ExtendClaims(ctx context.Context, workerID string, steps []uuid.
 }
 
 // ReleaseClaims gives back steps this worker claimed but will not run (it is
-// shutting down): each goes back to enqueued without the attempt counting, so
-// the caller can make its message visible at once.
-func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID) (int, error) {
+// shutting down): each goes back to enqueued without the attempt counting,
+// and the messages given (by queue) become visible again at once, in the
+// same unit of work, so a shutdown pressed for time settles both or
+// neither. It returns how many steps were released.
+func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid.UUID, messages map[string][]messaging.Receipt) (int, error) {
 	if len(steps) == 0 {
 		return 0, nil
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, `
-		WITH upd AS (
-			UPDATE workflow_steps SET `+unclaimSet+`
-			WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
-			RETURNING workflow_step_uuid, task_uuid
-		), hist AS (`+unclaimedHistory("released", "$2")+`)
-		SELECT count(*) FROM upd`, steps, workerID).Scan(&n)
+	err := s.atomically(ctx, func(o *outbox) error {
+		o.b.Queue(`
+			WITH upd AS (
+				UPDATE workflow_steps SET `+unclaimSet+`
+				WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
+				RETURNING workflow_step_uuid, task_uuid
+			), hist AS (`+unclaimedHistory("released", "$2")+`)
+			SELECT count(*) FROM upd`, steps, workerID).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+		now := time.Now()
+		for _, q := range slices.Sorted(maps.Keys(messages)) {
+			for _, r := range messages[q] {
+				if err := o.deferMessage(q, r, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("releasing claims: %w", err)
 	}
