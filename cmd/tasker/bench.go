@@ -466,6 +466,9 @@ type benchSystem struct {
 	resultsCfg         config.ResultConsumer
 	infra              *infra.Infra
 	workerConfig       *config.Config
+	// catchUp are the thresholds of orchestration's table vacuum and
+	// statistics keeper (--history waits for their first pass).
+	catchUp catchUp
 	// worker is the running worker (one at a time: every language serves
 	// the same namespaces).
 	worker *benchWorker
@@ -597,7 +600,8 @@ func startBenchSystemOn(ctx context.Context, out io.Writer, f benchFlags, db *be
 		}
 	}
 	sys := &benchSystem{apiURL: displayURL(orch.Addr()), dbURL: url, schema: schema, backend: backend, appName: appName,
-		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg}
+		resultsCfg: ocfg.Orchestration.Results, infra: in, workerConfig: wcfg,
+		catchUp: catchUp{stats: ocfg.Orchestration.Statistics, vacuum: ocfg.Orchestration.Vacuum}}
 	if vhost != nil {
 		sys.brokerURL = vhost.URL
 	}

@@ -49,6 +49,8 @@ func TestBenchStagesAndHistory(t *testing.T) {
 		"workflow_step_transitions": 160, "workflow_step_result_audit": 40,
 		// The acked messages' dead rows a real history leaves in the queues.
 		"mq_worker_examples_linear_queue (dead)": 40, "mq_orchestration_step_results (dead)": 40}, h.Rows)
+	require.True(t, h.Checkpointed, "the load is flushed before the scenarios run")
+	require.True(t, h.CaughtUp, "a history below the loops' thresholds needs no pass")
 	require.Equal(t, 3, h.Run.Latency["linear4"].ClientMS.N, "measured again with the history")
 	require.Contains(t, text, "with history")
 
