@@ -7,13 +7,14 @@ import (
 )
 
 // purgeFinishedSQL deletes finished tasks ($1 age in µs, $2 limit) with
-// their history, result audit and edges (tables without foreign keys, see
-// migration 00016; steps and DLQ entries go by their keys' cascade). The
+// their steps, history, result audit and edges (tables without foreign
+// keys, see migrations 00016 and 00017; DLQ entries go by their key's
+// cascade). The
 // chosen ids are deleted by primary key (= ANY of an array): as a join the
 // generic plan, which cannot see the limit, may hash the whole table. Every
 // table is reached through an index on the task or the step id. The
 // statement's parts share one snapshot, in which the tasks' steps are
-// still visible (the cascade deletes them at its end).
+// still visible to the CTE that lists them while another deletes them.
 var purgeFinishedSQL = `
 		WITH t AS (
 			DELETE FROM tasks WHERE task_uuid = ANY(ARRAY(
@@ -40,6 +41,8 @@ var purgeFinishedSQL = `
 			DELETE FROM task_transitions WHERE task_uuid = ANY((SELECT tasks FROM ids)::uuid[])
 		), ed AS (
 			DELETE FROM workflow_step_edges WHERE task_uuid = ANY((SELECT tasks FROM ids)::uuid[])
+		), sd AS (
+			DELETE FROM workflow_steps WHERE task_uuid = ANY((SELECT tasks FROM ids)::uuid[])
 		)
 		SELECT cardinality(tasks) FROM ids`
 

@@ -187,9 +187,9 @@ func TestForeignKeysAreIndexed(t *testing.T) {
 		AND connamespace = $1::regnamespace`, db.Schema).Scan(&fks))
 	require.GreaterOrEqual(t, fks, 3, "the check saw the schema's foreign keys")
 
-	// The tables retention deletes from without a cascade (migration
-	// 00016) are reached by an index on the column it deletes by.
-	for table, column := range map[string]string{"workflow_step_transitions": "workflow_step_uuid",
+	// The tables retention deletes from without a cascade (migrations
+	// 00016 and 00017) are reached by an index on the column it deletes by.
+	for table, column := range map[string]string{"workflow_steps": "task_uuid", "workflow_step_transitions": "workflow_step_uuid",
 		"workflow_step_result_audit": "workflow_step_uuid", "task_transitions": "task_uuid", "workflow_step_edges": "task_uuid"} {
 		var leads bool
 		require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
