@@ -46,6 +46,9 @@ type Event struct {
 	// "workflow_step", "dependency_results", "step_definition"}} (see
 	// docs/capi.md).
 	JSON json.RawMessage
+	// Index locates the parts of JSON and repeats the fields hosts read
+	// for every step (the C ABI's indexed poll hands it to the host).
+	Index EventIndex
 }
 
 // MarshalJSON encodes the event as its JSON.
@@ -224,8 +227,11 @@ func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
 		if e.run != nil {
 			def, defJSON = e.run.def, e.run.defJSON
 		}
-		data, err := encodeStepEvent(e.id, e.step.claimed, def, defJSON)
+		out = append(out, Event{ID: e.id, TaskUUID: e.step.TaskUUID(), StepUUID: e.step.StepUUID(), Callable: e.step.Callable()})
+		ev := &out[len(out)-1]
+		data, err := encodeIndexedStepEvent(e.id, e.step.claimed, def, defJSON, &ev.Index)
 		if err != nil {
+			out = out[:len(out)-1]
 			if x.take(e.id) != nil {
 				e.stop()
 				e.done(systemFailure(fmt.Sprintf("encoding step for the foreign handler: %v", err),
@@ -233,8 +239,7 @@ func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
 			}
 			continue
 		}
-		out = append(out, Event{ID: e.id, TaskUUID: e.step.TaskUUID(), StepUUID: e.step.StepUUID(),
-			Callable: e.step.Callable(), JSON: data})
+		ev.JSON = data
 	}
 	return out
 }
