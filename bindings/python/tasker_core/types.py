@@ -13,6 +13,9 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from tasker_core.indexed_event import (CHECKPOINT, CONTEXT, DEPENDENCY_RESULTS, INITIALIZATION, INPUTS, TASK,
+                                       WORKFLOW_STEP, IndexedEvent)
+
 
 def _uuid(value: Any) -> Any:
     """A UUID when the text is one, else the value itself."""
@@ -120,8 +123,25 @@ class StepHandlerResult:
         return f"StepHandlerResult.failure({self.error_message!r}, error_type={self.error_type!r}, retryable={self.retryable})"
 
 
+class _FromIndexed:
+    """An attribute of an object made from an :class:`IndexedEvent`, computed
+    when first read and then stored as a plain attribute (objects built the
+    ordinary way set it in ``__init__``, and never get here)."""
+
+    def __init__(self, compute: Any) -> None:
+        self.compute, self.name = compute, compute.__name__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
 class FfiStepEvent:
     """A step event as the worker library hands it over (attribute access)."""
+
+    _indexed: IndexedEvent | None = None  # set when made from an indexed poll
 
     def __init__(self, event_id: str = "", task_uuid: str = "", step_uuid: str = "", correlation_id: str = "",
                  task_sequence_step: dict[str, Any] | None = None, **extra: Any) -> None:
@@ -138,6 +158,39 @@ class FfiStepEvent:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FfiStepEvent:
         return cls(**data)
+
+    @classmethod
+    def from_indexed(cls, ix: IndexedEvent) -> FfiStepEvent:
+        """The event of an indexed poll: ``task_sequence_step`` and the other
+        fields only in the event's JSON are decoded when first read."""
+        event = cls.__new__(cls)
+        event._indexed = ix
+        event.event_id, event.task_uuid, event.step_uuid, event.correlation_id = \
+            ix.event_id, ix.task_uuid, ix.step_uuid, ix.correlation_id
+        return event
+
+    def _full(self) -> dict[str, Any]:
+        return self._indexed.to_dict() if self._indexed is not None else {}
+
+    @_FromIndexed
+    def task_sequence_step(self) -> dict[str, Any]:
+        return self._full().get("task_sequence_step") or {}
+
+    @_FromIndexed
+    def task_correlation_id(self) -> Any:
+        return self._full().get("task_correlation_id")
+
+    @_FromIndexed
+    def parent_correlation_id(self) -> Any:
+        return self._full().get("parent_correlation_id")
+
+    @_FromIndexed
+    def trace_id(self) -> Any:
+        return self._full().get("trace_id")
+
+    @_FromIndexed
+    def span_id(self) -> Any:
+        return self._full().get("span_id")
 
 
 class _View:
@@ -226,6 +279,70 @@ class StepContext:
             raise ValueError(f"event name must be a non-empty string, got {name!r}")
         self.published_events.append({"event_name": name, "payload": {} if payload is None else payload})
 
+    _indexed: IndexedEvent | None = None  # set when made from an indexed poll
+
+    @classmethod
+    def from_indexed(cls, ix: IndexedEvent, handler_name: str = "") -> StepContext:
+        """The context of an indexed poll's event: what ``from_ffi_event``
+        gives, each part of the event decoded when first read."""
+        ctx = cls.__new__(cls)
+        ctx._indexed = ix
+        ctx.handler_name = handler_name
+        ctx.retry_count = ix.attempts or 0
+        ctx.max_retries = ix.max_attempts or 3
+        ctx.published_events = []
+        return ctx
+
+    @_FromIndexed
+    def event(self) -> FfiStepEvent:
+        return FfiStepEvent.from_indexed(self._indexed) if self._indexed is not None else FfiStepEvent()
+
+    @_FromIndexed
+    def task_uuid(self) -> Any:
+        return _uuid(self._indexed.task_uuid) if self._indexed is not None else None
+
+    @_FromIndexed
+    def step_uuid(self) -> Any:
+        return _uuid(self._indexed.step_uuid) if self._indexed is not None else None
+
+    @_FromIndexed
+    def correlation_id(self) -> Any:
+        return _uuid(self._indexed.correlation_id) if self._indexed is not None else None
+
+    @_FromIndexed
+    def input_data(self) -> dict[str, Any]:
+        return _dict(self._indexed.part(CONTEXT)) if self._indexed is not None else {}
+
+    @_FromIndexed
+    def dependency_results(self) -> dict[str, Any]:
+        return _dict(self._indexed.part(DEPENDENCY_RESULTS)) if self._indexed is not None else {}
+
+    @_FromIndexed
+    def step_config(self) -> dict[str, Any]:
+        return _dict(self._indexed.part(INITIALIZATION)) if self._indexed is not None else {}
+
+    @_FromIndexed
+    def step_inputs(self) -> dict[str, Any]:
+        return _dict(self._indexed.part(INPUTS)) if self._indexed is not None else {}
+
+    def _ws_field(self, name: str) -> Any:
+        """A field of the step row, without decoding the whole event when it
+        came from an indexed poll (the checkpoint and, until the step row is
+        decoded, the name need not even decode the row)."""
+        ix = self._indexed
+        if ix is not None and "event" not in self.__dict__:
+            if name == "checkpoint":
+                return ix.part(CHECKPOINT)
+            if name == "name" and not ix.decoded(WORKFLOW_STEP):
+                return ix.step_name
+            return _dict(ix.part(WORKFLOW_STEP)).get(name)
+        return _dict(self.event.task_sequence_step.get("workflow_step")).get(name)
+
+    def _task_field(self, name: str) -> Any:
+        if self._indexed is not None and "event" not in self.__dict__:
+            return _dict(self._indexed.part(TASK)).get(name)
+        return _dict(self.event.task_sequence_step.get("task")).get(name)
+
     @classmethod
     def from_ffi_event(cls, event: FfiStepEvent | dict[str, Any], handler_name: str = "") -> StepContext:
         if isinstance(event, dict):
@@ -250,15 +367,15 @@ class StepContext:
     # --- where the step sits ---
     @property
     def step_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("workflow_step")).get("name")
+        return self._ws_field("name")
 
     @property
     def namespace_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("task")).get("namespace_name")
+        return self._task_field("namespace_name")
 
     @property
     def task_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("task")).get("task_name")
+        return self._task_field("task_name")
 
     @property
     def task_sequence_step(self) -> TaskSequenceStepWrapper:
@@ -307,7 +424,7 @@ class StepContext:
     # --- checkpoints (batch workers that yielded) ---
     @property
     def checkpoint(self) -> dict[str, Any] | None:
-        cp = _dict(self.event.task_sequence_step.get("workflow_step")).get("checkpoint")
+        cp = self._ws_field("checkpoint")
         return cp if isinstance(cp, dict) else None
 
     @property

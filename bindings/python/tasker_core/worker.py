@@ -29,6 +29,7 @@ from typing import Any
 from tasker_core import execution
 from tasker_core.errors import FFIError
 from tasker_core.ffi import Library, TaskerLogHandler
+from tasker_core.indexed_event import IndexedEvent
 from tasker_core.registry import HandlerRegistry, template_callables
 
 log = logging.getLogger("tasker_core.worker")
@@ -143,7 +144,7 @@ class Worker:
                 if not self._slots.acquire(timeout=0.5):
                     continue
                 try:
-                    answer = self.library.poll(self.handle, 1, self.poll_wait_ms)
+                    events, state = self._poll_once()
                 except FFIError as exc:
                     self._slots.release()
                     if exc.code in _GONE:
@@ -151,10 +152,9 @@ class Worker:
                     log.error("polling step events failed: %s", exc)
                     self._stopped.wait(0.2)
                     continue
-                events = answer.get("events") or []
                 if not events:
                     self._slots.release()
-                    if answer.get("state") == "stopped":
+                    if state == "stopped":
                         return
                     continue
                 run = self._start_run(events[0])
@@ -167,7 +167,16 @@ class Worker:
             if last:
                 self._stopped.set()
 
-    def _start_run(self, event: dict[str, Any]) -> _Run | None:
+    def _poll_once(self) -> tuple[list[Any], str]:
+        """Polls for one event: with the indexed poll when the library has
+        it (each event decoded only as far as its handler reads it)."""
+        library = self.library
+        if getattr(library, "indexed", False):
+            return library.poll_indexed(self.handle, 1, self.poll_wait_ms)
+        answer = library.poll(self.handle, 1, self.poll_wait_ms)
+        return answer.get("events") or [], answer.get("state", "")
+
+    def _start_run(self, event: dict[str, Any] | IndexedEvent) -> _Run | None:
         try:
             started = time.monotonic()
             p = execution.prepare(self.registry, event, started)
@@ -176,7 +185,8 @@ class Worker:
                 self._runs[p.event_id] = run
         except Exception:  # noqa: BLE001 - one bad event must not stop the poller
             self._slots.release()
-            log.exception("could not start step event %s", event.get("event_id"))
+            log.exception("could not start step event %s",
+                          event.event_id if isinstance(event, IndexedEvent) else event.get("event_id"))
             return None
         if p.failure is not None:
             self._finish(run, p.failure, None)
