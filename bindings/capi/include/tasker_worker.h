@@ -108,7 +108,15 @@ void tasker_free(char *p);
  *     "namespaces":     ["optional; serve only these namespaces (default:
  *                         every namespace of the templates found)"],
  *     "overrides":      {"optional": "nested keys of the worker configuration,
- *                        e.g. {\"worker\": {\"handlers\": {\"max_concurrent\": 8}}}"}
+ *                        e.g. {\"worker\": {\"handlers\": {\"max_concurrent\": 8}}}"},
+ *     "poll_spin_us":   optional, 0..100000, default 0: how long a blocked
+ *                       poll keeps its thread checking for a step before it
+ *                       sleeps. A step arriving meanwhile goes to the
+ *                       spinning poll (its thread never slept, so the
+ *                       host's work on it runs warm; docs/benchmarks.md).
+ *                       At most one poll spins at a time; it burns a CPU
+ *                       for up to this long after each step it finishes
+ *                       when no next step comes.
  *   }
  *
  * "callables" (non-empty) and "language" (lower case, e.g. "ruby") are

@@ -386,6 +386,8 @@ int main(int argc, char **argv) {
                 "bootstrap without callables");
     expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"colour\":1}"), "invalid_config",
                 "bootstrap with an unknown key");
+    expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"poll_spin_us\":-1}"), "invalid_config",
+                "bootstrap with a negative poll spin");
     expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"overrides\":{\"worker\":"
                                         "{\"handlers\":{\"max_concurrent\":0}}}}"),
                 "invalid_config", "bootstrap with an invalid override");
@@ -402,7 +404,7 @@ int main(int argc, char **argv) {
     snprintf(cfg, sizeof cfg,
              "{\"callables\":[\"Capi::First\",\"Capi::Second\",\"Capi::Fail\",\"Capi::Flaky\",\"Capi::Crunch\","
              "\"Capi::BadResult\",\"Capi::BadJSON\",\"Capi::Parallel\",\"Capi::Hold\"],\"language\":\"c\","
-             "\"template_paths\":[\"%s\"],\"overrides\":{\"worker\":{\"shutdown_grace\":\"1s\","
+             "\"template_paths\":[\"%s\"],\"poll_spin_us\":100,\"overrides\":{\"worker\":{\"shutdown_grace\":\"1s\","
              "\"handlers\":{\"max_concurrent\":16,\"adaptive\":false}}}}",
              templates);
     char *boot = tasker_worker_bootstrap(cfg);

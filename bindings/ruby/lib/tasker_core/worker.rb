@@ -19,9 +19,11 @@ module TaskerCore
       # environment, namespaces, worker_id, database_url, config_root,
       # overrides: the bootstrap configuration of the C ABI. hung_grace:
       # seconds past a step's timeout after which a still-running handler's
-      # thread is replaced.
+      # thread is replaced. poll_spin_us: how long a blocked poll keeps its
+      # thread checking for a step before it sleeps (0: it sleeps at once).
       def initialize(handler_dirs: [], template_dirs: [], concurrency: 8, environment: nil, namespaces: nil, worker_id: nil,
                      database_url: nil, config_root: nil, overrides: {}, shutdown_timeout: 4.0, poll_wait_ms: 500, hung_grace: 30,
+                     poll_spin_us: 0,
                      registry: Registry::HandlerRegistry.instance, ffi: TaskerCore::FFI, logger: TaskerCore::Logger.instance)
         raise ArgumentError, "concurrency must be 1..1000, got #{concurrency.inspect}" unless concurrency.is_a?(Integer) && concurrency.between?(1, 1000)
 
@@ -29,7 +31,8 @@ module TaskerCore
         @template_dirs = Array(template_dirs)
         @concurrency = concurrency
         @config = { 'language' => 'ruby', 'environment' => environment, 'namespaces' => namespaces, 'worker_id' => worker_id,
-                    'database_url' => database_url, 'config_root' => config_root }.compact
+                    'database_url' => database_url, 'config_root' => config_root,
+                    'poll_spin_us' => poll_spin_us.positive? ? poll_spin_us : nil }.compact
         @overrides = overrides || {}
         @shutdown_timeout = shutdown_timeout
         @poll_wait_ms = poll_wait_ms
