@@ -12,10 +12,12 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import threading
 import time
 import traceback
 from decimal import Decimal
 from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from uuid import UUID
 
@@ -144,8 +146,26 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))
 
 
+_local = threading.local()
+
+
 def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """``_ENCODER.encode(value)``, with one C encoder per thread kept from
+    call to call (``encode`` builds a new one every time, ~7k instructions).
+    Its circular-reference markers are emptied after an error, as a new
+    encoder's would be."""
+    if c_make_encoder is None:
+        return _ENCODER.encode(value)
+    enc = getattr(_local, "encoder", None)
+    if enc is None:
+        markers: dict[int, Any] = {}
+        enc = _local.encoder = (markers, c_make_encoder(markers, _json_default, encode_basestring_ascii, None, ":", ",",
+                                                         False, False, False))
+    try:
+        return "".join(enc[1](value, 0))
+    except BaseException:
+        enc[0].clear()
+        raise
 
 
 def _retry_after(meta: dict[str, Any]) -> int | None:
@@ -162,6 +182,13 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
     events the handler published (``domain_events``). A result that cannot
     be written as JSON becomes a non-retryable ``invalid_result`` failure."""
     meta = r.metadata if isinstance(r.metadata, dict) else {"metadata": r.metadata}
+    if r.is_success is True and type(elapsed_ms) is int:
+        events = p.context.published_events if with_events and p.context is not None else None
+        try:
+            return _success_json(p, r, worker_id, elapsed_ms, meta, events)
+        except (TypeError, ValueError) as exc:
+            bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
+            return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
     metadata: dict[str, Any] = {"execution_time_ms": elapsed_ms, "retryable": bool(r.retryable) and not r.is_success,
                                 "custom": meta, "worker_id": worker_id, "started_at": p.started_at,
                                 "completed_at": now()}
@@ -188,6 +215,29 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
     except (TypeError, ValueError) as exc:
         bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
         return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
+
+
+def _success_json(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms: int, meta: dict[str, Any],
+                  events: list[dict[str, Any]] | None) -> str:
+    """result_payload's JSON for a success, written around the handler's
+    values rather than encoded from a dict: the same text (a test compares
+    them), at half the cost. Raises what encoding a bad value raises."""
+    parts = ['{"step_uuid":', _text(p.step_uuid), ',"success":true,"metadata":{"execution_time_ms":', int.__repr__(elapsed_ms),
+             ',"retryable":false,"custom":', dumps(meta), ',"worker_id":', _text(worker_id), ',"started_at":',
+             _text(p.started_at), ',"completed_at":', encode_basestring_ascii(now())]
+    if p.handler_version:
+        parts += (',"handler_version":', dumps(p.handler_version))
+    parts += ('},"error":null,"orchestration_metadata":null,"status":"completed","result":',
+              dumps({} if r.result is None else r.result))
+    if events:
+        parts += (',"domain_events":', dumps(events))
+    parts.append("}")
+    return "".join(parts)
+
+
+def _text(value: Any) -> str:
+    """A value as dumps writes it, a str without the encoder's set-up."""
+    return encode_basestring_ascii(value) if type(value) is str else dumps(value)
 
 
 def is_checkpoint(r: StepHandlerResult) -> bool:
