@@ -36,13 +36,10 @@ def now() -> str:
     it, the date and time of day formatted once per second (a result carries
     two timestamps, and datetime's formatting is ~15k instructions each)."""
     global _second
-    us = time.time_ns() // 1000
-    sec, frac = divmod(us, 1_000_000)
-    cached_sec, text = _second
-    if sec != cached_sec:
-        text = dt.datetime.fromtimestamp(sec, dt.timezone.utc).replace(tzinfo=None).isoformat()
-        _second = (sec, text)
-    return f"{text}.{frac:06d}+00:00" if frac else f"{text}+00:00"
+    sec, frac = divmod(time.time_ns() // 1000, 1_000_000)
+    if sec != _second[0]:
+        _second = (sec, dt.datetime.fromtimestamp(sec, dt.timezone.utc).replace(tzinfo=None).isoformat())
+    return f"{_second[1]}.{frac:06d}+00:00" if frac else f"{_second[1]}+00:00"
 
 
 @dataclasses.dataclass
@@ -61,48 +58,32 @@ class Prepared:
 
 
 def prepare(registry: HandlerRegistry, event: dict[str, Any] | IndexedEvent, started: float) -> Prepared:
+    """The step's handler and context. An indexed poll's event gives the
+    handler and timeout from its header; its context decodes what is read."""
     if isinstance(event, IndexedEvent):
-        return _prepare_indexed(registry, event, started)
-    tss = event.get("task_sequence_step") or {}
-    definition = tss.get("step_definition") or {}
-    handler_def = definition.get("handler") or {}
-    callable_name = handler_def.get("callable") or (tss.get("workflow_step") or {}).get("template_step_name") or ""
-    timeout = definition.get("timeout_seconds")
-    base = dict(event_id=str(event.get("event_id", "")), step_uuid=str(event.get("step_uuid", "")),
+        callable_name = event.callable or (event.part(WORKFLOW_STEP) or {}).get("template_step_name") or ""
+        event_id, step_uuid, method, timeout = event.event_id, event.step_uuid, event.method, event.timeout_seconds
+        initialization, make_context = lambda: event.part(INITIALIZATION), StepContext.from_indexed
+    else:
+        tss = event.get("task_sequence_step") or {}
+        definition = tss.get("step_definition") or {}
+        handler_def = definition.get("handler") or {}
+        callable_name = handler_def.get("callable") or (tss.get("workflow_step") or {}).get("template_step_name") or ""
+        event_id, step_uuid, method, timeout = event.get("event_id", ""), event.get("step_uuid", ""), handler_def.get("method"), \
+            definition.get("timeout_seconds")
+        initialization, make_context = lambda: handler_def.get("initialization"), StepContext.from_ffi_event
+    base = dict(event_id=str(event_id), step_uuid=str(step_uuid),
                 timeout_seconds=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
                 started_at=now(), started=started)
     try:
-        handler, target = registry.resolve(callable_name, handler_def.get("method"), handler_def.get("initialization"))
-        context = StepContext.from_ffi_event(event, handler.name)
+        handler, target = registry.resolve(callable_name, method, initialization())
+        context = make_context(event, handler.name)
     except HandlerNotFound as exc:
         failure = StepHandlerResult.failure(str(exc), "handler_not_found", False)
         return Prepared(target=None, context=None, failure=failure, handler_version=None, **base)
     except Exception as exc:  # noqa: BLE001 - a handler whose constructor raises
         return Prepared(target=None, context=None, failure=outcome_from_exception(exc)[0], handler_version=None, **base)
     return Prepared(target=target, context=context, failure=None, handler_version=handler.version, **base)
-
-
-def _prepare_indexed(registry: HandlerRegistry, event: IndexedEvent, started: float) -> Prepared:
-    """prepare for an indexed poll's event: the header gives the handler and
-    timeout, and the context decodes what the handler reads."""
-    callable_name = event.callable or _dict(event.part(WORKFLOW_STEP)).get("template_step_name") or ""
-    timeout = event.timeout_seconds
-    base = dict(event_id=str(event.event_id), step_uuid=str(event.step_uuid),
-                timeout_seconds=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
-                started_at=now(), started=started)
-    try:
-        handler, target = registry.resolve(callable_name, event.method, _dict(event.part(INITIALIZATION)))
-        context = StepContext.from_indexed(event, handler.name)
-    except HandlerNotFound as exc:
-        failure = StepHandlerResult.failure(str(exc), "handler_not_found", False)
-        return Prepared(target=None, context=None, failure=failure, handler_version=None, **base)
-    except Exception as exc:  # noqa: BLE001 - a handler whose constructor raises
-        return Prepared(target=None, context=None, failure=outcome_from_exception(exc)[0], handler_version=None, **base)
-    return Prepared(target=target, context=context, failure=None, handler_version=handler.version, **base)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def outcome_from_return(value: Any) -> StepHandlerResult:
@@ -156,11 +137,9 @@ def dumps(value: Any) -> str:
     encoder's would be."""
     if c_make_encoder is None:
         return _ENCODER.encode(value)
-    enc = getattr(_local, "encoder", None)
-    if enc is None:
+    if (enc := getattr(_local, "encoder", None)) is None:
         markers: dict[int, Any] = {}
-        enc = _local.encoder = (markers, c_make_encoder(markers, _json_default, encode_basestring_ascii, None, ":", ",",
-                                                         False, False, False))
+        enc = _local.encoder = (markers, c_make_encoder(markers, _json_default, encode_basestring_ascii, None, ":", ",", False, False, False))
     try:
         return "".join(enc[1](value, 0))
     except BaseException:
@@ -222,17 +201,12 @@ def _success_json(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms:
     """result_payload's JSON for a success, written around the handler's
     values rather than encoded from a dict: the same text (a test compares
     them), at half the cost. Raises what encoding a bad value raises."""
-    parts = ['{"step_uuid":', _text(p.step_uuid), ',"success":true,"metadata":{"execution_time_ms":', int.__repr__(elapsed_ms),
-             ',"retryable":false,"custom":', dumps(meta), ',"worker_id":', _text(worker_id), ',"started_at":',
-             _text(p.started_at), ',"completed_at":', encode_basestring_ascii(now())]
-    if p.handler_version:
-        parts += (',"handler_version":', dumps(p.handler_version))
-    parts += ('},"error":null,"orchestration_metadata":null,"status":"completed","result":',
-              dumps({} if r.result is None else r.result))
-    if events:
-        parts += (',"domain_events":', dumps(events))
-    parts.append("}")
-    return "".join(parts)
+    version = f',"handler_version":{dumps(p.handler_version)}' if p.handler_version else ""
+    return "".join(('{"step_uuid":', _text(p.step_uuid), ',"success":true,"metadata":{"execution_time_ms":', int.__repr__(elapsed_ms),
+                    ',"retryable":false,"custom":', dumps(meta), ',"worker_id":', _text(worker_id), ',"started_at":', _text(p.started_at),
+                    ',"completed_at":', encode_basestring_ascii(now()), version, '},"error":null,"orchestration_metadata":null,',
+                    '"status":"completed","result":', dumps({} if r.result is None else r.result),
+                    f',"domain_events":{dumps(events)}' if events else "", "}"))
 
 
 def _text(value: Any) -> str:

@@ -3,11 +3,11 @@
 ``tasker_poll_step_events_indexed`` answers with a header line (for each
 event, an array of its ids, handler, step name, attempts and the byte
 ranges of its parts; bindings/capi/include/tasker_worker.h) and then the
-events' JSON. :class:`IndexedEvent` keeps that text and decodes
-a part (the task context, the dependency results, the step row...) only
-when something reads it, and the whole event only when a handler reads
-``context.event``: most handlers read one or two small parts, and decoding
-JSON is most of what a step costs the interpreter (docs/benchmarks.md).
+events' JSON. :class:`IndexedEvent` keeps that text and decodes a part (the
+task context, the dependency results, the step row...) only when something
+reads it, and the whole event only when a handler reads ``context.event``:
+most handlers read one or two small parts, and decoding JSON is most of
+what a step costs the interpreter (docs/benchmarks.md).
 
 Every part is decoded at most once and is the same object wherever it is
 read: a part decoded before its enclosing part (or the whole event) is put
@@ -19,29 +19,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# The spans of the reply, in the order the library lists them.
+# The spans of the reply, in the order the library lists them, and where each part sits in the event.
 EVENT, TASK, CONTEXT, WORKFLOW_STEP, INPUTS, CHECKPOINT, DEPENDENCY_RESULTS, STEP_DEFINITION, INITIALIZATION = range(9)
-
-_TSS = ("task_sequence_step",)
-# Where each part sits in the event.
-PATHS: tuple[tuple[str, ...], ...] = (
-    (),
-    _TSS + ("task",),
-    _TSS + ("task", "task", "context"),
-    _TSS + ("workflow_step",),
-    _TSS + ("workflow_step", "inputs"),
-    _TSS + ("workflow_step", "checkpoint"),
-    _TSS + ("dependency_results",),
-    _TSS + ("step_definition",),
-    _TSS + ("step_definition", "handler", "initialization"),
-)
-# For each part: the parts enclosing it, innermost first.
-_ENCLOSING = tuple(tuple(sorted((j for j in range(len(PATHS)) if j != k and PATHS[k][:len(PATHS[j])] == PATHS[j]),
-                                key=lambda j: -len(PATHS[j]))) for k in range(len(PATHS)))
-# For each part: the parts inside it, outermost first.
-_INSIDE = tuple(tuple(sorted((j for j in range(len(PATHS)) if k in _ENCLOSING[j]), key=lambda j: len(PATHS[j])))
-                for k in range(len(PATHS)))
-
+PATHS: tuple[tuple[str, ...], ...] = tuple(tuple(("task_sequence_step " + p).split()) if p != "-" else () for p in (
+    "-", "task", "task task context", "workflow_step", "workflow_step inputs", "workflow_step checkpoint", "dependency_results",
+    "step_definition", "step_definition handler initialization"))
+# For each part: the parts enclosing it, innermost first; the parts inside it, outermost first.
+_ENCLOSING = tuple(sorted((j for j in range(9) if j != k and PATHS[k][:len(PATHS[j])] == PATHS[j]), key=lambda j: -len(PATHS[j]))
+                   for k in range(9))
+_INSIDE = tuple(sorted((j for j in range(9) if k in _ENCLOSING[j]), key=lambda j: len(PATHS[j])) for k in range(9))
 _raw_decode = json.JSONDecoder().raw_decode
 _MISSING = object()
 
@@ -63,27 +49,22 @@ class IndexedEvent:
     def __init__(self, entry: list[Any], raw: bytes, base: int) -> None:
         (self.event_id, self.task_uuid, self.step_uuid, self.correlation_id, self.callable, self.method, self.resolver,
          self.timeout_seconds, self.step_name, self.attempts, self.max_attempts, self._spans) = entry[:12]
-        self._raw, self._base = raw, base
-        self._parts: dict[int, Any] = {}
+        self._raw, self._base, self._parts = raw, base, {}
 
     def part(self, k: int) -> Any:
         """The decoded value of part ``k`` (``CONTEXT``, ``DEPENDENCY_RESULTS``...)."""
         parts = self._parts
-        value = parts.get(k, _MISSING)
-        if value is not _MISSING:
-            return value
-        for j in _ENCLOSING[k]:
-            outer = parts.get(j, _MISSING)
-            if outer is not _MISSING:
-                value = _dig(outer, PATHS[k][len(PATHS[j]):])
-                break
+        if k in parts:
+            return parts[k]
+        outer = next((j for j in _ENCLOSING[k] if j in parts), None)
+        value = _MISSING if outer is None else _dig(parts[outer], PATHS[k][len(PATHS[outer]):])
         if value is _MISSING:  # nothing decoded holds it (or a handler changed what did)
             s, e = self._spans[2 * k] + self._base, self._spans[2 * k + 1] + self._base
             value = decode(self._raw[s:e].decode("utf-8"))
-            for j in _INSIDE[k]:
-                inner = parts.get(j, _MISSING)
-                if inner is not _MISSING:
-                    _put(value, PATHS[j][len(PATHS[k]):], inner)
+            for j in (j for j in _INSIDE[k] if j in parts):
+                holder = _dig(value, PATHS[j][len(PATHS[k]):-1])
+                if isinstance(holder, dict) and PATHS[j][-1] in holder:
+                    holder[PATHS[j][-1]] = parts[j]
         parts[k] = value
         return value
 
@@ -95,9 +76,6 @@ class IndexedEvent:
         """The whole event, as ``tasker_poll_step_events`` hands it over."""
         return self.part(EVENT)
 
-    def __repr__(self) -> str:
-        return f"IndexedEvent(event_id={self.event_id!r}, step_uuid={self.step_uuid!r}, callable={self.callable!r})"
-
 
 def _dig(value: Any, path: tuple[str, ...]) -> Any:
     for key in path:
@@ -107,19 +85,9 @@ def _dig(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _put(value: Any, path: tuple[str, ...], inner: Any) -> None:
-    for key in path[:-1]:
-        value = value.get(key) if isinstance(value, dict) else None
-    if isinstance(value, dict) and path[-1] in value:
-        value[path[-1]] = inner
-
-
 def events_of(raw: bytes) -> tuple[list[IndexedEvent], dict[str, Any]]:
     """The events of an indexed poll reply and its header (``ok``, ``state``,
     or the error of a failed call)."""
     nl = raw.find(b"\n")
     header = decode((raw if nl < 0 else raw[:nl]).decode("utf-8"))
-    if nl < 0 or not header.get("ok"):
-        return [], header
-    base = nl + 1
-    return [IndexedEvent(h, raw, base) for h in header["events"]], header
+    return ([IndexedEvent(h, raw, nl + 1) for h in header["events"]] if nl >= 0 and header.get("ok") else []), header

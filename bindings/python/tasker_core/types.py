@@ -124,17 +124,17 @@ class StepHandlerResult:
 
 
 class _FromIndexed:
-    """An attribute of an object made from an :class:`IndexedEvent`, computed
-    when first read and then stored as a plain attribute (objects built the
-    ordinary way set it in ``__init__``, and never get here)."""
+    """An attribute of objects made from an :class:`IndexedEvent`: computed
+    from it when first read, then stored as a plain attribute (objects built
+    the ordinary way set it in ``__init__`` and never get here)."""
 
-    def __init__(self, compute: Any) -> None:
-        self.compute, self.name = compute, compute.__name__
+    def __init__(self, name: str, make: Any) -> None:
+        self.name, self.make = name, make
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.compute(obj)
+        if obj is None or obj._indexed is None:
+            raise AttributeError(self.name)
+        value = obj.__dict__[self.name] = self.make(obj._indexed)
         return value
 
 
@@ -164,33 +164,14 @@ class FfiStepEvent:
         """The event of an indexed poll: ``task_sequence_step`` and the other
         fields only in the event's JSON are decoded when first read."""
         event = cls.__new__(cls)
-        event._indexed = ix
-        event.event_id, event.task_uuid, event.step_uuid, event.correlation_id = \
-            ix.event_id, ix.task_uuid, ix.step_uuid, ix.correlation_id
+        event._indexed, event.event_id, event.task_uuid, event.step_uuid, event.correlation_id = \
+            ix, ix.event_id, ix.task_uuid, ix.step_uuid, ix.correlation_id
         return event
 
-    def _full(self) -> dict[str, Any]:
-        return self._indexed.to_dict() if self._indexed is not None else {}
 
-    @_FromIndexed
-    def task_sequence_step(self) -> dict[str, Any]:
-        return self._full().get("task_sequence_step") or {}
-
-    @_FromIndexed
-    def task_correlation_id(self) -> Any:
-        return self._full().get("task_correlation_id")
-
-    @_FromIndexed
-    def parent_correlation_id(self) -> Any:
-        return self._full().get("parent_correlation_id")
-
-    @_FromIndexed
-    def trace_id(self) -> Any:
-        return self._full().get("trace_id")
-
-    @_FromIndexed
-    def span_id(self) -> Any:
-        return self._full().get("span_id")
+for _k in ("task_correlation_id", "parent_correlation_id", "trace_id", "span_id"):
+    setattr(FfiStepEvent, _k, _FromIndexed(_k, lambda ix, k=_k: ix.to_dict().get(k)))
+FfiStepEvent.task_sequence_step = _FromIndexed("task_sequence_step", lambda ix: ix.to_dict().get("task_sequence_step") or {})
 
 
 class _View:
@@ -286,62 +267,25 @@ class StepContext:
         """The context of an indexed poll's event: what ``from_ffi_event``
         gives, each part of the event decoded when first read."""
         ctx = cls.__new__(cls)
-        ctx._indexed = ix
-        ctx.handler_name = handler_name
-        ctx.retry_count = ix.attempts or 0
-        ctx.max_retries = ix.max_attempts or 3
-        ctx.published_events = []
+        ctx._indexed, ctx.handler_name, ctx.published_events = ix, handler_name, []
+        ctx.retry_count, ctx.max_retries = ix.attempts or 0, ix.max_attempts or 3
         return ctx
-
-    @_FromIndexed
-    def event(self) -> FfiStepEvent:
-        return FfiStepEvent.from_indexed(self._indexed) if self._indexed is not None else FfiStepEvent()
-
-    @_FromIndexed
-    def task_uuid(self) -> Any:
-        return _uuid(self._indexed.task_uuid) if self._indexed is not None else None
-
-    @_FromIndexed
-    def step_uuid(self) -> Any:
-        return _uuid(self._indexed.step_uuid) if self._indexed is not None else None
-
-    @_FromIndexed
-    def correlation_id(self) -> Any:
-        return _uuid(self._indexed.correlation_id) if self._indexed is not None else None
-
-    @_FromIndexed
-    def input_data(self) -> dict[str, Any]:
-        return _dict(self._indexed.part(CONTEXT)) if self._indexed is not None else {}
-
-    @_FromIndexed
-    def dependency_results(self) -> dict[str, Any]:
-        return _dict(self._indexed.part(DEPENDENCY_RESULTS)) if self._indexed is not None else {}
-
-    @_FromIndexed
-    def step_config(self) -> dict[str, Any]:
-        return _dict(self._indexed.part(INITIALIZATION)) if self._indexed is not None else {}
-
-    @_FromIndexed
-    def step_inputs(self) -> dict[str, Any]:
-        return _dict(self._indexed.part(INPUTS)) if self._indexed is not None else {}
 
     def _ws_field(self, name: str) -> Any:
         """A field of the step row, without decoding the whole event when it
         came from an indexed poll (the checkpoint and, until the step row is
         decoded, the name need not even decode the row)."""
         ix = self._indexed
-        if ix is not None and "event" not in self.__dict__:
-            if name == "checkpoint":
-                return ix.part(CHECKPOINT)
-            if name == "name" and not ix.decoded(WORKFLOW_STEP):
-                return ix.step_name
-            return _dict(ix.part(WORKFLOW_STEP)).get(name)
-        return _dict(self.event.task_sequence_step.get("workflow_step")).get(name)
+        if ix is None or "event" in self.__dict__:
+            return _dict(self.event.task_sequence_step.get("workflow_step")).get(name)
+        if name == "checkpoint":
+            return ix.part(CHECKPOINT)
+        return ix.step_name if name == "name" and not ix.decoded(WORKFLOW_STEP) else _dict(ix.part(WORKFLOW_STEP)).get(name)
 
     def _task_field(self, name: str) -> Any:
-        if self._indexed is not None and "event" not in self.__dict__:
-            return _dict(self._indexed.part(TASK)).get(name)
-        return _dict(self.event.task_sequence_step.get("task")).get(name)
+        if self._indexed is None or "event" in self.__dict__:
+            return _dict(self.event.task_sequence_step.get("task")).get(name)
+        return _dict(self._indexed.part(TASK)).get(name)
 
     @classmethod
     def from_ffi_event(cls, event: FfiStepEvent | dict[str, Any], handler_name: str = "") -> StepContext:
@@ -583,3 +527,10 @@ class BatchWorkerContext(_Model):
         cfg = CursorConfig(c.get("start_cursor", 0), c.get("end_cursor", 0), c.get("step_size", 1), _dict(c.get("metadata")))
         return cls(str(data.get("batch_id", "")), cfg, data.get("batch_index", 0), data.get("total_batches", 1),
                    _dict(data.get("batch_metadata")), checkpoint)
+
+
+for _k, _make in {"event": FfiStepEvent.from_indexed, "task_uuid": lambda ix: _uuid(ix.task_uuid),
+                   "step_uuid": lambda ix: _uuid(ix.step_uuid), "correlation_id": lambda ix: _uuid(ix.correlation_id),
+                   "input_data": lambda ix: _dict(ix.part(CONTEXT)), "dependency_results": lambda ix: _dict(ix.part(DEPENDENCY_RESULTS)),
+                   "step_config": lambda ix: _dict(ix.part(INITIALIZATION)), "step_inputs": lambda ix: _dict(ix.part(INPUTS))}.items():
+    setattr(StepContext, _k, _FromIndexed(_k, _make))

@@ -17,39 +17,27 @@ module TaskerCore
   # is put into it, and one decoded after it is taken from it.
   class IndexedEvent
     EVENT, TASK, CONTEXT, WORKFLOW_STEP, INPUTS, CHECKPOINT, DEPENDENCY_RESULTS, STEP_DEFINITION, INITIALIZATION = (0..8).to_a.freeze
-    TSS = %w[task_sequence_step].freeze
-    # Where each part sits in the event.
-    PATHS = [
-      [], TSS + %w[task], TSS + %w[task task context], TSS + %w[workflow_step], TSS + %w[workflow_step inputs],
-      TSS + %w[workflow_step checkpoint], TSS + %w[dependency_results], TSS + %w[step_definition],
-      TSS + %w[step_definition handler initialization]
-    ].map(&:freeze).freeze
-    # For each part: the parts enclosing it, innermost first.
-    ENCLOSING = PATHS.each_index.map do |k|
-      PATHS.each_index.select { |j| j != k && PATHS[k][0, PATHS[j].size] == PATHS[j] }.sort_by { |j| -PATHS[j].size }.freeze
-    end.freeze
-    # For each part: the parts inside it, outermost first.
-    INSIDE = PATHS.each_index.map { |k| PATHS.each_index.select { |j| ENCLOSING[j].include?(k) }.sort_by { |j| PATHS[j].size }.freeze }.freeze
+    # Where each part sits in the event, in the order the library lists the spans.
+    PATHS = ['', 'task', 'task task context', 'workflow_step', 'workflow_step inputs', 'workflow_step checkpoint', 'dependency_results',
+             'step_definition', 'step_definition handler initialization'].map { |p| p.empty? ? [] : ['task_sequence_step', *p.split] }.freeze
+    # For each part: the parts enclosing it, innermost first; the parts inside it, outermost first.
+    ENCLOSING = PATHS.map { |path| PATHS.each_index.select { |j| PATHS[j] != path && path[0, PATHS[j].size] == PATHS[j] }.sort_by { |j| -PATHS[j].size } }
+    INSIDE = PATHS.each_index.map { |k| PATHS.each_index.select { |j| ENCLOSING[j].include?(k) }.sort_by { |j| PATHS[j].size } }
 
     attr_reader :event_id, :task_uuid, :step_uuid, :correlation_id, :callable, :handler_method, :resolver, :timeout_seconds,
                 :step_name, :attempts, :max_attempts
 
-    # The events of an indexed poll reply (a binary String) and its header
-    # ("ok", "state", or the error of a failed call).
+    # The events of an indexed poll reply (bytes) and its header ("ok",
+    # "state", or the error of a failed call).
     def self.events_of(raw)
       raw = raw.b unless raw.encoding == Encoding::BINARY # byte offsets
       nl = raw.index("\n")
-      header = decode(nl ? raw.byteslice(0, nl) : raw)
-      return [[], header] unless nl && header['ok']
-
-      [header['events'].map { |entry| new(entry, raw, nl + 1) }, header]
+      header = decode(nl ? raw.byteslice(0, nl) : raw.dup)
+      [nl && header['ok'] ? header['events'].map { |entry| new(entry, raw, nl + 1) } : [], header]
     end
 
-    # Decodes JSON text the library wrote (bytes in any encoding).
-    def self.decode(text)
-      text = text.dup if text.frozen?
-      JSON::Parser.new(text.force_encoding(Encoding::UTF_8)).parse
-    end
+    # Decodes JSON text the library wrote (an unfrozen String of its bytes).
+    def self.decode(text) = JSON::Parser.new(text.force_encoding(Encoding::UTF_8)).parse
 
     def initialize(entry, raw, base)
       @event_id, @task_uuid, @step_uuid, @correlation_id, @callable, @handler_method, @resolver, @timeout_seconds, @step_name,
@@ -63,10 +51,14 @@ module TaskerCore
     def part(k)
       return @parts[k] if @parts.key?(k)
 
-      value = from_enclosing(k)
-      if value.equal?(MISSING) # nothing decoded holds it (or a handler changed what did)
+      outer = ENCLOSING[k].find { |j| @parts.key?(j) }
+      value = outer && IndexedEvent.dig(@parts[outer], PATHS[k].drop(PATHS[outer].size))
+      if value.nil? || value.equal?(MISSING) # nothing decoded holds it (or a handler changed what did)
         value = IndexedEvent.decode(@raw.byteslice(@base + @spans[2 * k], @spans[(2 * k) + 1] - @spans[2 * k]))
-        INSIDE[k].each { |j| put(value, PATHS[j].drop(PATHS[k].size), @parts[j]) if @parts.key?(j) }
+        INSIDE[k].each do |j|
+          holder = @parts.key?(j) && IndexedEvent.dig(value, PATHS[j][PATHS[k].size...-1])
+          holder[PATHS[j].last] = @parts[j] if holder.is_a?(Hash) && holder.key?(PATHS[j].last)
+        end
       end
       @parts[k] = value
     end
@@ -77,47 +69,21 @@ module TaskerCore
     # The whole event, as tasker_poll_step_events hands it over.
     def to_h = part(EVENT)
 
-    # A field of the event: the header's own without decoding anything.
+    # A field of the event: the header's ids without decoding anything.
     def [](key)
       case key
       when 'event_id' then @event_id
-      when 'task_uuid' then @task_uuid
       when 'step_uuid' then @step_uuid
+      when 'task_uuid' then @task_uuid
       when 'correlation_id' then @correlation_id
       else to_h[key]
       end
     end
 
-    def dig(key, *rest)
-      value = self[key]
-      rest.empty? || value.nil? ? value : value.dig(*rest)
-    end
-
     def inspect = "#<TaskerCore::IndexedEvent event_id=#{@event_id} step_uuid=#{@step_uuid} callable=#{@callable}>"
 
     MISSING = Object.new.freeze
-    private_constant :MISSING
 
-    private
-
-    def from_enclosing(k)
-      ENCLOSING[k].each do |j|
-        next unless @parts.key?(j)
-
-        value = @parts[j]
-        PATHS[k].drop(PATHS[j].size).each do |key|
-          return MISSING unless value.is_a?(Hash) && value.key?(key)
-
-          value = value[key]
-        end
-        return value
-      end
-      MISSING
-    end
-
-    def put(value, path, inner)
-      path[0..-2].each { |key| value = value.is_a?(Hash) ? value[key] : nil }
-      value[path.last] = inner if value.is_a?(Hash) && value.key?(path.last)
-    end
+    def self.dig(value, path) = path.reduce(value) { |v, key| v.is_a?(Hash) && v.key?(key) ? v[key] : (return MISSING) }
   end
 end
