@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -46,6 +47,9 @@ type Event struct {
 	// "workflow_step", "dependency_results", "step_definition"}} (see
 	// docs/capi.md).
 	JSON json.RawMessage
+	// Index locates the parts of JSON and repeats the fields hosts read
+	// for every step (the C ABI's indexed poll hands it to the host).
+	Index EventIndex
 }
 
 // MarshalJSON encodes the event as its JSON.
@@ -58,6 +62,14 @@ type ChannelExecutorConfig struct {
 	//
 	// Deprecated: the queue needs no size.
 	Buffer int
+	// Spin is how long a PollWait keeps checking for a step before its
+	// thread sleeps (0, the default: it sleeps at once). A step dispatched
+	// meanwhile goes to the spinning wait, whose thread has not slept: a
+	// foreign host's work right after a sleep costs it about twice as much
+	// CPU as on a thread that kept running (docs/benchmarks.md). At most one
+	// wait spins at a time, holding a CPU for up to Spin whenever no step
+	// comes.
+	Spin time.Duration
 }
 
 // ChannelExecutor hands steps to handlers written in another language
@@ -82,6 +94,8 @@ type ChannelExecutor struct {
 	queue   []*channelEvent          // dispatched, not yet polled, oldest first
 	waiters []*waiter                // blocked PollWaits, oldest first
 	polled  map[string]*channelEvent // handed out, by event id
+	spin    time.Duration            // see ChannelExecutorConfig.Spin
+	spinner *waiter                  // the waiter spinning, also in waiters
 }
 
 // states of a channelEvent (guarded by the executor's mu).
@@ -106,8 +120,8 @@ type channelEvent struct {
 }
 
 // NewChannelExecutor returns an executor with an empty queue.
-func NewChannelExecutor(ChannelExecutorConfig) *ChannelExecutor {
-	return &ChannelExecutor{polled: map[string]*channelEvent{}}
+func NewChannelExecutor(cfg ChannelExecutorConfig) *ChannelExecutor {
+	return &ChannelExecutor{polled: map[string]*channelEvent{}, spin: max(cfg.Spin, 0)}
 }
 
 var _ AsyncExecutor = (*ChannelExecutor)(nil)
@@ -130,13 +144,20 @@ func (x *ChannelExecutor) ExecuteAsync(ctx context.Context, step *StepContext, d
 	// once the event is published.
 	e.stop = context.AfterFunc(ctx, func() { x.abandon(e) })
 	var w *waiter
-	if len(x.waiters) > 0 {
+	switch {
+	case x.spinner != nil: // its thread is awake
+		w = x.spinner
+		x.spinner = nil
+		x.removeWaiter(w)
+		e.state = eventHanded
+		w.e = e
+	case len(x.waiters) > 0:
 		w = x.waiters[0]
 		x.waiters[0] = nil
 		x.waiters = x.waiters[1:]
 		e.state = eventHanded
 		w.e = e
-	} else {
+	default:
 		x.queue = append(x.queue, e)
 	}
 	x.mu.Unlock()
@@ -224,8 +245,11 @@ func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
 		if e.run != nil {
 			def, defJSON = e.run.def, e.run.defJSON
 		}
-		data, err := encodeStepEvent(e.id, e.step.claimed, def, defJSON)
+		out = append(out, Event{ID: e.id, TaskUUID: e.step.TaskUUID(), StepUUID: e.step.StepUUID(), Callable: e.step.Callable()})
+		ev := &out[len(out)-1]
+		data, err := encodeIndexedStepEvent(e.id, e.step.claimed, def, defJSON, &ev.Index)
 		if err != nil {
+			out = out[:len(out)-1]
 			if x.take(e.id) != nil {
 				e.stop()
 				e.done(systemFailure(fmt.Sprintf("encoding step for the foreign handler: %v", err),
@@ -233,8 +257,7 @@ func (x *ChannelExecutor) encode(es []*channelEvent) []Event {
 			}
 			continue
 		}
-		out = append(out, Event{ID: e.id, TaskUUID: e.step.TaskUUID(), StepUUID: e.step.StepUUID(),
-			Callable: e.step.Callable(), JSON: data})
+		ev.JSON = data
 	}
 	return out
 }
@@ -281,16 +304,28 @@ func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error
 		}
 		w := &waiter{parker: newParker()}
 		x.waiters = append(x.waiters, w)
+		spin := x.spin
+		if spin > 0 && x.spinner == nil {
+			x.spinner = w
+		} else {
+			spin = 0
+		}
 		x.mu.Unlock()
 
 		// The dispatcher sets w.e and wakes w; so does the end of ctx,
 		// leaving w.e nil.
 		stop := context.AfterFunc(ctx, w.wake)
+		if spin > 0 {
+			x.spinFor(w, spin)
+		}
 		w.wait()
 		stop()
 		x.mu.Lock()
 		e := w.e
 		if e == nil {
+			if x.spinner == w {
+				x.spinner = nil
+			}
 			x.removeWaiter(w)
 			x.mu.Unlock()
 			return nil, ctx.Err()
@@ -314,6 +349,23 @@ func (x *ChannelExecutor) PollWait(ctx context.Context, max int) ([]Event, error
 type waiter struct {
 	parker
 	e *channelEvent
+}
+
+// spinFor keeps w's thread checking for a wake-up for up to d, then gives
+// up spinning (w goes on waiting asleep).
+func (x *ChannelExecutor) spinFor(w *waiter, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for i := 0; !w.woken(); i++ {
+		if i%64 == 0 && time.Now().After(deadline) {
+			break
+		}
+		spinPause()
+	}
+	x.mu.Lock()
+	if x.spinner == w {
+		x.spinner = nil
+	}
+	x.mu.Unlock()
 }
 
 // removeWaiter withdraws a PollWait's wait. Called with mu held.

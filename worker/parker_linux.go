@@ -41,3 +41,11 @@ func (p *parker) wake() {
 		_, _, _ = syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&p.state)), futexWakePrivate, 1, 0, 0, 0)
 	}
 }
+
+// woken reports whether wake has been called.
+func (p *parker) woken() bool { return p.state.Load() != 0 }
+
+// spinPause is one round of a spinning wait: nothing on Linux, where the
+// waiting thread is the host's own and holds its P anyway (giving the P up
+// would hand the thread over, the very wake-up spinning avoids).
+func spinPause() {}

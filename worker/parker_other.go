@@ -2,7 +2,10 @@
 
 package worker
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // parker puts a goroutine to sleep until another wakes it (on Linux, a
 // futex: see parker_linux.go). Make it with newParker.
@@ -18,3 +21,16 @@ func (p *parker) wait() { <-p.ch }
 
 // wake ends wait, now or before it starts; a second call does nothing.
 func (p *parker) wake() { p.once.Do(func() { close(p.ch) }) }
+
+// woken reports whether wake has been called.
+func (p *parker) woken() bool {
+	select {
+	case <-p.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// spinPause is one round of a spinning wait.
+func spinPause() { runtime.Gosched() }

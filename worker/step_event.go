@@ -82,13 +82,25 @@ func StepEvent(ctx context.Context, step *StepContext) (json.RawMessage, error) 
 // to a foreign handler goes through here, and encoding/json would reflect
 // over every field and scan every embedded value twice.
 func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJSON json.RawMessage) (json.RawMessage, error) {
+	return encodeIndexedStepEvent(id, cs, def, defJSON, nil)
+}
+
+// encodeIndexedStepEvent is encodeStepEvent that also fills ix (when not
+// nil) with where the event's parts are and the fields hosts read on every
+// step (see EventIndex).
+func encodeIndexedStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJSON json.RawMessage,
+	ix *EventIndex) (json.RawMessage, error) {
 	t, st := &cs.Task, &cs.Step
+	if ix == nil {
+		ix = &EventIndex{} // filled and dropped: cheaper than a branch at every part
+	}
 	if len(defJSON) == 0 {
 		var err error
 		if defJSON, err = json.Marshal(definitionOf(st, def)); err != nil {
 			return nil, fmt.Errorf("encoding the step definition: %w", err)
 		}
 	}
+	ix.fill(cs, def)
 	deps := dependencyResults(cs.Dependencies)
 	names := make([]string, 0, len(deps))
 	size := 1536 + len(id) + len(t.Context) + len(st.Inputs) + len(st.Checkpoint) + len(defJSON) + len(t.TraceParent)
@@ -114,7 +126,9 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.raw(`,"traceparent":`)
 		w.str(t.TraceParent)
 	}
-	w.raw(`,"task_sequence_step":{"task":{"task":{"task_uuid":`)
+	w.raw(`,"task_sequence_step":{"task":`)
+	ix.Spans[SpanTask].Start = len(w.b)
+	w.raw(`{"task":{"task_uuid":`)
 	w.uuid(t.UUID)
 	w.raw(`,"named_task_uuid":`)
 	w.optUUID(t.NamedTaskUUID)
@@ -136,7 +150,9 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.str(tag)
 	}
 	w.raw(`],"context":`)
+	ix.Spans[SpanContext].Start = len(w.b)
 	w.json("task context", t.Context, `{}`)
+	ix.Spans[SpanContext].End = len(w.b)
 	w.raw(`,"identity_hash":`)
 	w.optStr(t.IdentityHash)
 	w.raw(`,"priority":`)
@@ -155,7 +171,11 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 	w.str(t.Version)
 	w.raw(`,"namespace_name":`)
 	w.str(t.Namespace)
-	w.raw(`},"workflow_step":{"workflow_step_uuid":`)
+	w.raw(`}`)
+	ix.Spans[SpanTask].End = len(w.b)
+	w.raw(`,"workflow_step":`)
+	ix.Spans[SpanWorkflowStep].Start = len(w.b)
+	w.raw(`{"workflow_step_uuid":`)
 	w.uuid(st.UUID)
 	w.raw(`,"task_uuid":`)
 	w.uuid(st.TaskUUID)
@@ -186,14 +206,22 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.int(*st.BackoffRequestSeconds)
 	}
 	w.raw(`,"inputs":`)
+	ix.Spans[SpanInputs].Start = len(w.b)
 	w.json("step inputs", st.Inputs, `{}`)
+	ix.Spans[SpanInputs].End = len(w.b)
 	w.raw(`,"results":null,"checkpoint":`)
+	ix.Spans[SpanCheckpoint].Start = len(w.b)
 	w.json("step checkpoint", st.Checkpoint, `null`)
+	ix.Spans[SpanCheckpoint].End = len(w.b)
 	w.raw(`,"created_at":`)
 	w.optTime(st.CreatedAt)
 	w.raw(`,"updated_at":`)
 	w.optTime(st.UpdatedAt)
-	w.raw(`},"dependency_results":{`)
+	w.raw(`}`)
+	ix.Spans[SpanWorkflowStep].End = len(w.b)
+	w.raw(`,"dependency_results":`)
+	ix.Spans[SpanDependencyResults].Start = len(w.b)
+	w.raw(`{`)
 	for i, name := range names {
 		if i > 0 {
 			w.raw(`,`)
@@ -202,9 +230,16 @@ func encodeStepEvent(id string, cs *store.ClaimedStep, def *template.Step, defJS
 		w.raw(`:`)
 		w.json("dependency result", deps[name], `null`)
 	}
-	w.raw(`},"step_definition":`)
+	w.raw(`}`)
+	ix.Spans[SpanDependencyResults].End = len(w.b)
+	w.raw(`,"step_definition":`)
+	ix.Spans[SpanStepDefinition] = Span{len(w.b), len(w.b) + len(defJSON)}
+	init := initializationSpan(defJSON)
+	ix.Spans[SpanInitialization] = Span{ix.Spans[SpanStepDefinition].Start + init.Start,
+		ix.Spans[SpanStepDefinition].Start + init.End}
 	w.b = append(w.b, defJSON...)
 	w.raw(`}}`)
+	ix.Spans[SpanEvent] = Span{0, len(w.b)}
 	if w.err != nil {
 		return nil, fmt.Errorf("encoding the step event: %w", w.err)
 	}

@@ -63,6 +63,12 @@ func TestStepEventEncodingMatchesReference(t *testing.T) {
 		require.NoError(t, err, name)
 		require.JSONEq(t, string(want), string(got), name)
 		require.NotContains(t, string(got), `": `, "embedded values are compacted, as hosts have always had them")
+
+		var ix EventIndex
+		again, err := encodeIndexedStepEvent("e-1", tc.cs, tc.def, tc.defJSON, &ix)
+		require.NoError(t, err, name)
+		require.Equal(t, string(got), string(again), name)
+		requireIndexed(t, got, ix, name)
 	}
 
 	for _, bad := range []func(cs *store.ClaimedStep){
@@ -232,4 +238,67 @@ func BenchmarkStepEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// requireIndexed: every span of ix holds, byte for byte, the part of the
+// event it names, and every repeated field the event's value; computing
+// the index from the encoded event gives the same index.
+func requireIndexed(t *testing.T, raw []byte, ix EventIndex, name string) {
+	t.Helper()
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(raw, &ev), name)
+	parts := map[int][]string{
+		SpanTask:              {"task_sequence_step", "task"},
+		SpanContext:           {"task_sequence_step", "task", "task", "context"},
+		SpanWorkflowStep:      {"task_sequence_step", "workflow_step"},
+		SpanInputs:            {"task_sequence_step", "workflow_step", "inputs"},
+		SpanCheckpoint:        {"task_sequence_step", "workflow_step", "checkpoint"},
+		SpanDependencyResults: {"task_sequence_step", "dependency_results"},
+		SpanStepDefinition:    {"task_sequence_step", "step_definition"},
+		SpanInitialization:    {"task_sequence_step", "step_definition", "handler", "initialization"},
+	}
+	require.Equal(t, Span{0, len(raw)}, ix.Spans[SpanEvent], name)
+	for part, path := range parts {
+		sp := ix.Spans[part]
+		require.Less(t, sp.Start, sp.End, "%s: %v", name, path)
+		want, err := json.Marshal(dig(ev, path...))
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(raw[sp.Start:sp.End]), "%s: %v", name, path)
+	}
+	require.Equal(t, dig(ev, "correlation_id"), ix.CorrelationID.String(), name)
+	ws := dig(ev, "task_sequence_step", "workflow_step").(map[string]any)
+	require.Equal(t, ws["name"], ix.StepName, name)
+	require.EqualValues(t, ws["attempts"], ix.Attempts, name)
+	require.EqualValues(t, ws["max_attempts"], ix.MaxAttempts, name)
+	def := dig(ev, "task_sequence_step", "step_definition").(map[string]any)
+	h := def["handler"].(map[string]any)
+	require.Equal(t, h["callable"], ix.Callable, name)
+	require.Equal(t, h["method"], ix.Method, name)
+	if h["resolver"] == nil {
+		require.Empty(t, ix.Resolver, name)
+	} else {
+		require.Equal(t, h["resolver"], ix.Resolver, name)
+	}
+	if def["timeout_seconds"] == nil {
+		require.Zero(t, ix.TimeoutSeconds, name)
+	} else {
+		require.EqualValues(t, def["timeout_seconds"], ix.TimeoutSeconds, name)
+	}
+	scanned, err := IndexStepEvent(raw)
+	require.NoError(t, err, name)
+	require.Equal(t, ix, scanned, name)
+}
+
+// TestInitializationSpan: the scan finds handler.initialization past string
+// values that contain its key's text, and reports a definition without one.
+func TestInitializationSpan(t *testing.T) {
+	def := []byte(`{"name":"\"initialization\":1","handler":{"callable":"\"initialization\":{","method":"call",` +
+		`"resolver":null,"initialization":{"a":[1,{"b":"}"}]}},"type":"standard"}`)
+	sp := initializationSpan(def)
+	require.Equal(t, `{"a":[1,{"b":"}"}]}`, string(def[sp.Start:sp.End]))
+	require.Equal(t, Span{}, initializationSpan([]byte(`{"name":"x","handler":{"callable":"c"}}`)))
+	require.Equal(t, Span{}, initializationSpan([]byte(`{"name":"x","handler":"c"}`)))
+	require.Equal(t, Span{}, initializationSpan([]byte(`{"handler":{"initialization":`)))
+	_, err := IndexStepEvent([]byte(`{"task_sequence_step":{}}`))
+	require.Error(t, err)
 }

@@ -113,6 +113,12 @@ func tasker_poll_step_events(handle C.uint64_t, maxEvents, waitMs C.int32_t) (ou
 	return reply(lib.Poll(uint64(handle), int32(maxEvents), int32(waitMs)))
 }
 
+//export tasker_poll_step_events_indexed
+func tasker_poll_step_events_indexed(handle C.uint64_t, maxEvents, waitMs C.int32_t) (out *C.char) {
+	defer guard(&out)
+	return reply(lib.PollIndexed(uint64(handle), int32(maxEvents), int32(waitMs)))
+}
+
 //export tasker_complete_step_event
 func tasker_complete_step_event(handle C.uint64_t, eventID, resultJSON *C.char) (out *C.char) {
 	defer guard(&out)

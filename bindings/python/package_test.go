@@ -10,14 +10,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestUnittestSuite runs the package's own tests (tests/, unittest).
+// TestUnittestSuite runs the package's own tests (tests/, unittest), once
+// with events as the indexed poll hands them over (decoded part by part)
+// and once as the plain poll does (decoded whole): handlers must see the
+// same either way.
 func TestUnittestSuite(t *testing.T) {
-	cmd := exec.Command(python3(t), "-m", "unittest", "discover", "-s", "tests", "-t", ".")
-	cmd.Dir = packageDir(t)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "python unittest suite failed:\n%s", out)
-	t.Logf("%s", lastLines(string(out), 3))
+	for _, poll := range []string{"indexed", "plain"} {
+		cmd := exec.Command(python3(t), "-m", "unittest", "discover", "-s", "tests", "-t", ".")
+		cmd.Dir = packageDir(t)
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "TASKER_TEST_POLL="+poll)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "python unittest suite failed (%s poll):\n%s", poll, out)
+		t.Logf("%s poll: %s", poll, lastLines(string(out), 3))
+	}
 }
 
 // TestLibraryBinding runs the ctypes binding's tests against the real

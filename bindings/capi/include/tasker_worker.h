@@ -108,7 +108,15 @@ void tasker_free(char *p);
  *     "namespaces":     ["optional; serve only these namespaces (default:
  *                         every namespace of the templates found)"],
  *     "overrides":      {"optional": "nested keys of the worker configuration,
- *                        e.g. {\"worker\": {\"handlers\": {\"max_concurrent\": 8}}}"}
+ *                        e.g. {\"worker\": {\"handlers\": {\"max_concurrent\": 8}}}"},
+ *     "poll_spin_us":   optional, 0..100000, default 0: how long a blocked
+ *                       poll keeps its thread checking for a step before it
+ *                       sleeps. A step arriving meanwhile goes to the
+ *                       spinning poll (its thread never slept, so the
+ *                       host's work on it runs warm; docs/benchmarks.md).
+ *                       At most one poll spins at a time; it burns a CPU
+ *                       for up to this long after each step it finishes
+ *                       when no next step comes.
  *   }
  *
  * "callables" (non-empty) and "language" (lower case, e.g. "ruby") are
@@ -168,6 +176,40 @@ char *tasker_worker_bootstrap(const char *config_json);
  * Errors: invalid_argument, unknown_handle.
  */
 char *tasker_poll_step_events(uint64_t handle, int32_t max_events, int32_t wait_ms);
+
+/*
+ * tasker_poll_step_events_indexed polls as tasker_poll_step_events does
+ * (same arguments, errors and waiting), and lets the host decode only the
+ * parts of each event its handler reads. A successful reply is a header
+ * line, a newline, then the events' JSON one after the other (no
+ * separator):
+ *
+ *   {"ok":true,"events":[[event_id, task_uuid, step_uuid, correlation_id,
+ *     callable, method, resolver, timeout_seconds, step_name, attempts,
+ *     max_attempts, [s0,e0, s1,e1, ... s8,e8]], ...],"state":"running"}\n
+ *   <event 1 JSON><event 2 JSON>...
+ *
+ * Each event's entry is an array, in that order, of what its JSON holds:
+ * its ids, step_definition.handler's callable, method and resolver (or
+ * null), step_definition.timeout_seconds (or null), workflow_step's name,
+ * attempts and max_attempts, then the byte ranges [sk, ek) of its parts,
+ * counted from the byte after the newline:
+ *
+ *   0 the whole event (exactly what tasker_poll_step_events returns)
+ *   1 task_sequence_step.task          5 ...workflow_step.checkpoint
+ *   2 ...task.task.context             6 task_sequence_step.dependency_results
+ *   3 task_sequence_step.workflow_step 7 task_sequence_step.step_definition
+ *   4 ...workflow_step.inputs          8 ...step_definition.handler.initialization
+ *
+ * A host decodes the header on every step and each part only when its
+ * handler reads it (docs/capi.md). Later versions may add entries after
+ * these, in the array and in the ranges. The header holds no newline;
+ * with no events the reply is the header line alone. An error reply is
+ * the usual {"ok":false,...} object, with no newline.
+ * Added to ABI version 1 after its first release: look it up (dlsym,
+ * Fiddle, ctypes) and fall back to tasker_poll_step_events when absent.
+ */
+char *tasker_poll_step_events_indexed(uint64_t handle, int32_t max_events, int32_t wait_ms);
 
 /*
  * tasker_complete_step_event reports the result of an event. result_json

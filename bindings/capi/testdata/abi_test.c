@@ -206,19 +206,115 @@ static void handle(const char *ev, const char *end) {
     }
 }
 
+/* span_text copies the bytes [s, e) of body into out (NUL-terminated). */
+static int span_text(const char *body, long s, long e, char *out, size_t n) {
+    if (s < 0 || e < s || (size_t)(e - s) >= n) return 0;
+    memcpy(out, body + s, (size_t)(e - s));
+    out[e - s] = '\0';
+    return 1;
+}
+
+/* entry_field copies field n (0-based) of an indexed event's header entry
+ * (an array starting at entry) into out, without quotes; the fields read
+ * here hold no commas or escapes. */
+static int entry_field(const char *entry, int n, char *out, size_t size) {
+    const char *p = entry + 1;
+    for (int i = 0; i < n; i++) {
+        p = strchr(p, ',');
+        if (!p) return 0;
+        p++;
+    }
+    const char *q = p + strcspn(p, ",]");
+    if (*p == '"') p++, q--;
+    if (q < p || (size_t)(q - p) >= size) return 0;
+    memcpy(out, p, (size_t)(q - p));
+    out[q - p] = '\0';
+    return 1;
+}
+
+/* handle_indexed runs the events of a tasker_poll_step_events_indexed
+ * reply: a header line with an array per event (its fields, then its
+ * spans), then the events' JSON. Each event's header must agree with its
+ * JSON, and its spans must hold the parts they name. */
+static void handle_indexed(const char *r) {
+    const char *nl = strchr(r, '\n');
+    if (!nl) {
+        report(0, "an indexed reply has a header line", r);
+        return;
+    }
+    const char *body = nl + 1;
+    const char *events = strstr(r, "\"events\":[");
+    for (const char *h = events ? strstr(events, "[\"") : NULL; h && h < nl;) {
+        const char *sp = strstr(h, ",[");
+        long v[18];
+        int n = 0;
+        if (sp && sp < nl) {
+            char *p = (char *)sp + 2;
+            while (n < 18) {
+                v[n++] = strtol(p, &p, 10);
+                if (*p != ',') break;
+                p++;
+            }
+        }
+        if (n != 18) {
+            report(0, "an indexed event lists 9 spans", h);
+            return;
+        }
+        const char *next = strstr(sp, "]],[\"");
+        next = next && next < nl ? next + 3 : NULL;
+        size_t len = (size_t)(v[1] - v[0]);
+        char *ev = malloc(len + 1);
+        span_text(body, v[0], v[1], ev, len + 1);
+        char hid[64], eid[64], hstep[64], estep[64], hcall[128], ecall[128], name[64], attempts[16], part[4096];
+        int agree = entry_field(h, 0, hid, sizeof hid) && str_after(ev, NULL, "event_id", eid, sizeof eid) &&
+                    strcmp(hid, eid) == 0 && entry_field(h, 2, hstep, sizeof hstep) &&
+                    str_after(ev, NULL, "step_uuid", estep, sizeof estep) && strcmp(hstep, estep) == 0 &&
+                    entry_field(h, 4, hcall, sizeof hcall) && str_after(ev, NULL, "callable", ecall, sizeof ecall) &&
+                    strcmp(hcall, ecall) == 0;
+        report(agree && strncmp(ev, "{\"event_id\":", 12) == 0 && ev[len - 1] == '}',
+               "an indexed event's header agrees with its JSON", ev);
+        if (strcmp(hcall, "Capi::First") == 0) {
+            report(span_text(body, v[4], v[5], part, sizeof part) && strcmp(part, "{\"n\":6}") == 0 &&
+                       span_text(body, v[8], v[9], part, sizeof part) && strcmp(part, "{\"greeting\":\"hello\"}") == 0 &&
+                       span_text(body, v[16], v[17], part, sizeof part) && strcmp(part, "{\"greeting\":\"hello\"}") == 0 &&
+                       span_text(body, v[10], v[11], part, sizeof part) && strcmp(part, "null") == 0 &&
+                       entry_field(h, 5, part, sizeof part) && strcmp(part, "call") == 0 &&
+                       entry_field(h, 8, name, sizeof name) && strcmp(name, "first") == 0 &&
+                       entry_field(h, 9, attempts, sizeof attempts) && strcmp(attempts, "0") == 0,
+                   "indexed: the spans of the context, inputs, checkpoint and initialization; method, name, attempts", h);
+        } else if (strcmp(hcall, "Capi::Second") == 0) {
+            report(span_text(body, v[12], v[13], part, sizeof part) && strncmp(part, "{\"first\":{", 10) == 0 &&
+                       span_text(body, v[2], v[3], part, sizeof part) && strncmp(part, "{\"task\":{", 9) == 0,
+                   "indexed: the spans of the dependency results and the task", h);
+        }
+        handle(ev, NULL);
+        free(ev);
+        h = next;
+    }
+}
+
 static void *poller(void *arg) {
-    (void)arg;
+    int indexed = arg != NULL; /* half the threads poll with the indexed reply */
     double deadline = now_ms() + 90000;
     while (now_ms() < deadline) {
         pthread_mutex_lock(&state_mu);
         int done = events_seen >= expected_events;
         pthread_mutex_unlock(&state_mu);
         if (done) return NULL;
-        char *r = tasker_poll_step_events(worker, 4, 500);
+        char *r = indexed ? tasker_poll_step_events_indexed(worker, 4, 500) : tasker_poll_step_events(worker, 4, 500);
         if (!is_ok(r)) {
             report(0, "poll", r);
             tasker_free(r);
             return NULL;
+        }
+        if (indexed) {
+            const char *nl = strchr(r, '\n');
+            pthread_mutex_lock(&state_mu);
+            events_seen += nl ? count(r, nl, "[\"") : 0;
+            pthread_mutex_unlock(&state_mu);
+            handle_indexed(r);
+            tasker_free(r);
+            continue;
         }
         const char *ev = strstr(r, "\"event_id\":\"");
         while (ev) {
@@ -290,6 +386,8 @@ int main(int argc, char **argv) {
                 "bootstrap without callables");
     expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"colour\":1}"), "invalid_config",
                 "bootstrap with an unknown key");
+    expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"poll_spin_us\":-1}"), "invalid_config",
+                "bootstrap with a negative poll spin");
     expect_code(tasker_worker_bootstrap("{\"callables\":[\"A\"],\"language\":\"c\",\"overrides\":{\"worker\":"
                                         "{\"handlers\":{\"max_concurrent\":0}}}}"),
                 "invalid_config", "bootstrap with an invalid override");
@@ -297,6 +395,7 @@ int main(int argc, char **argv) {
                                         "\"postgres://nobody@127.0.0.1:1/x?connect_timeout=2\"}"),
                 "bootstrap_failed", "bootstrap against a database that does not answer");
     expect_code(tasker_poll_step_events(12345, 1, 0), "unknown_handle", "poll an unknown handle");
+    expect_code(tasker_poll_step_events_indexed(12345, 1, 0), "unknown_handle", "indexed poll of an unknown handle");
     expect_code(tasker_worker_status(0), "unknown_handle", "status of handle 0");
     expect_code(tasker_stop(12345, 0), "unknown_handle", "stop an unknown handle");
 
@@ -305,7 +404,7 @@ int main(int argc, char **argv) {
     snprintf(cfg, sizeof cfg,
              "{\"callables\":[\"Capi::First\",\"Capi::Second\",\"Capi::Fail\",\"Capi::Flaky\",\"Capi::Crunch\","
              "\"Capi::BadResult\",\"Capi::BadJSON\",\"Capi::Parallel\",\"Capi::Hold\"],\"language\":\"c\","
-             "\"template_paths\":[\"%s\"],\"overrides\":{\"worker\":{\"shutdown_grace\":\"1s\","
+             "\"template_paths\":[\"%s\"],\"poll_spin_us\":100,\"overrides\":{\"worker\":{\"shutdown_grace\":\"1s\","
              "\"handlers\":{\"max_concurrent\":16,\"adaptive\":false}}}}",
              templates);
     char *boot = tasker_worker_bootstrap(cfg);
@@ -324,6 +423,10 @@ int main(int argc, char **argv) {
     expect_code(tasker_poll_step_events(worker, 1001, 0), "invalid_argument", "poll 1001 events");
     expect_code(tasker_poll_step_events(worker, 1, -1), "invalid_argument", "poll with a negative wait");
     expect_code(tasker_poll_step_events(worker, 1, 60001), "invalid_argument", "poll with too long a wait");
+    expect_code(tasker_poll_step_events_indexed(worker, 0, 0), "invalid_argument", "indexed poll of 0 events");
+    expect_code(tasker_poll_step_events_indexed(worker, 1001, 0), "invalid_argument", "indexed poll of 1001 events");
+    expect_code(tasker_poll_step_events_indexed(worker, 1, -1), "invalid_argument", "indexed poll with a negative wait");
+    expect_code(tasker_poll_step_events_indexed(worker, 1, 60001), "invalid_argument", "indexed poll with too long a wait");
     expect_code(tasker_complete_step_event(worker, "no-such-event", "{\"success\":true}"), "unknown_event",
                 "complete an unknown event");
     expect_code(tasker_complete_step_event(worker, NULL, "{}"), "invalid_argument", "complete with a NULL event id");
@@ -334,7 +437,7 @@ int main(int argc, char **argv) {
 
     /* Serve every step from four threads at once. */
     pthread_t threads[4];
-    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, poller, NULL);
+    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, poller, i % 2 ? (void *)1 : NULL);
     for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
     report(events_seen == expected_events, "every expected event was served once", NULL);
     report(held_event[0] != '\0', "the held event arrived", NULL);
@@ -382,6 +485,10 @@ int main(int argc, char **argv) {
     char *p = tasker_poll_step_events(worker, 1, 0);
     report(is_ok(p) && strstr(p, "\"state\":\"stopping\"") && strstr(p, "\"events\":[]"), "poll while stopping", p);
     tasker_free(p);
+    p = tasker_poll_step_events_indexed(worker, 1, 0);
+    report(is_ok(p) && strcmp(p, "{\"ok\":true,\"events\":[],\"state\":\"stopping\"}\n") == 0,
+           "indexed poll while stopping: the header line alone", p);
+    tasker_free(p);
 
     double began = now_ms();
     char *stop = tasker_stop(worker, 3000);
@@ -399,6 +506,7 @@ int main(int argc, char **argv) {
     /* After stop. */
     expect_code(tasker_stop(worker, 0), "unknown_handle", "double stop");
     expect_code(tasker_poll_step_events(worker, 1, 0), "unknown_handle", "poll after stop");
+    expect_code(tasker_poll_step_events_indexed(worker, 1, 0), "unknown_handle", "indexed poll after stop");
     expect_code(tasker_complete_step_event(worker, held_event, "{\"success\":true}"), "unknown_handle",
                 "complete after stop");
     expect_code(tasker_checkpoint_yield_step_event(worker, held_event, "{\"cursor\":1,\"items_processed\":1}"),

@@ -12,20 +12,34 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import threading
+import time
 import traceback
 from decimal import Decimal
 from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from uuid import UUID
 
 from tasker_core.errors import TaskerError
+from tasker_core.indexed_event import INITIALIZATION, WORKFLOW_STEP, IndexedEvent
 from tasker_core.registry import HandlerNotFound, HandlerRegistry
 from tasker_core.step_handler.functional import _wrap_result
 from tasker_core.types import StepContext, StepHandlerResult
 
 
+_second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    """The time in UTC as ``datetime.now(timezone.utc).isoformat()`` writes
+    it, the date and time of day formatted once per second (a result carries
+    two timestamps, and datetime's formatting is ~15k instructions each)."""
+    global _second
+    sec, frac = divmod(time.time_ns() // 1000, 1_000_000)
+    if sec != _second[0]:
+        _second = (sec, dt.datetime.fromtimestamp(sec, dt.timezone.utc).replace(tzinfo=None).isoformat())
+    return f"{_second[1]}.{frac:06d}+00:00" if frac else f"{_second[1]}+00:00"
 
 
 @dataclasses.dataclass
@@ -43,18 +57,27 @@ class Prepared:
     started: float  # time.monotonic()
 
 
-def prepare(registry: HandlerRegistry, event: dict[str, Any], started: float) -> Prepared:
-    tss = event.get("task_sequence_step") or {}
-    definition = tss.get("step_definition") or {}
-    handler_def = definition.get("handler") or {}
-    callable_name = handler_def.get("callable") or (tss.get("workflow_step") or {}).get("template_step_name") or ""
-    timeout = definition.get("timeout_seconds")
-    base = dict(event_id=str(event.get("event_id", "")), step_uuid=str(event.get("step_uuid", "")),
+def prepare(registry: HandlerRegistry, event: dict[str, Any] | IndexedEvent, started: float) -> Prepared:
+    """The step's handler and context. An indexed poll's event gives the
+    handler and timeout from its header; its context decodes what is read."""
+    if isinstance(event, IndexedEvent):
+        callable_name = event.callable or (event.part(WORKFLOW_STEP) or {}).get("template_step_name") or ""
+        event_id, step_uuid, method, timeout = event.event_id, event.step_uuid, event.method, event.timeout_seconds
+        initialization, make_context = lambda: event.part(INITIALIZATION), StepContext.from_indexed
+    else:
+        tss = event.get("task_sequence_step") or {}
+        definition = tss.get("step_definition") or {}
+        handler_def = definition.get("handler") or {}
+        callable_name = handler_def.get("callable") or (tss.get("workflow_step") or {}).get("template_step_name") or ""
+        event_id, step_uuid, method, timeout = event.get("event_id", ""), event.get("step_uuid", ""), handler_def.get("method"), \
+            definition.get("timeout_seconds")
+        initialization, make_context = lambda: handler_def.get("initialization"), StepContext.from_ffi_event
+    base = dict(event_id=str(event_id), step_uuid=str(step_uuid),
                 timeout_seconds=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
                 started_at=now(), started=started)
     try:
-        handler, target = registry.resolve(callable_name, handler_def.get("method"), handler_def.get("initialization"))
-        context = StepContext.from_ffi_event(event, handler.name)
+        handler, target = registry.resolve(callable_name, method, initialization())
+        context = make_context(event, handler.name)
     except HandlerNotFound as exc:
         failure = StepHandlerResult.failure(str(exc), "handler_not_found", False)
         return Prepared(target=None, context=None, failure=failure, handler_version=None, **base)
@@ -104,8 +127,24 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))
 
 
+_local = threading.local()
+
+
 def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """``_ENCODER.encode(value)``, with one C encoder per thread kept from
+    call to call (``encode`` builds a new one every time, ~7k instructions).
+    Its circular-reference markers are emptied after an error, as a new
+    encoder's would be."""
+    if c_make_encoder is None:
+        return _ENCODER.encode(value)
+    if (enc := getattr(_local, "encoder", None)) is None:
+        markers: dict[int, Any] = {}
+        enc = _local.encoder = (markers, c_make_encoder(markers, _json_default, encode_basestring_ascii, None, ":", ",", False, False, False))
+    try:
+        return "".join(enc[1](value, 0))
+    except BaseException:
+        enc[0].clear()
+        raise
 
 
 def _retry_after(meta: dict[str, Any]) -> int | None:
@@ -122,6 +161,13 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
     events the handler published (``domain_events``). A result that cannot
     be written as JSON becomes a non-retryable ``invalid_result`` failure."""
     meta = r.metadata if isinstance(r.metadata, dict) else {"metadata": r.metadata}
+    if r.is_success is True and type(elapsed_ms) is int:
+        events = p.context.published_events if with_events and p.context is not None else None
+        try:
+            return _success_json(p, r, worker_id, elapsed_ms, meta, events)
+        except (TypeError, ValueError) as exc:
+            bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
+            return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
     metadata: dict[str, Any] = {"execution_time_ms": elapsed_ms, "retryable": bool(r.retryable) and not r.is_success,
                                 "custom": meta, "worker_id": worker_id, "started_at": p.started_at,
                                 "completed_at": now()}
@@ -148,6 +194,24 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
     except (TypeError, ValueError) as exc:
         bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
         return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
+
+
+def _success_json(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms: int, meta: dict[str, Any],
+                  events: list[dict[str, Any]] | None) -> str:
+    """result_payload's JSON for a success, written around the handler's
+    values rather than encoded from a dict: the same text (a test compares
+    them), at half the cost. Raises what encoding a bad value raises."""
+    version = f',"handler_version":{dumps(p.handler_version)}' if p.handler_version else ""
+    return "".join(('{"step_uuid":', _text(p.step_uuid), ',"success":true,"metadata":{"execution_time_ms":', int.__repr__(elapsed_ms),
+                    ',"retryable":false,"custom":', dumps(meta), ',"worker_id":', _text(worker_id), ',"started_at":', _text(p.started_at),
+                    ',"completed_at":', encode_basestring_ascii(now()), version, '},"error":null,"orchestration_metadata":null,',
+                    '"status":"completed","result":', dumps({} if r.result is None else r.result),
+                    f',"domain_events":{dumps(events)}' if events else "", "}"))
+
+
+def _text(value: Any) -> str:
+    """A value as dumps writes it, a str without the encoder's set-up."""
+    return encode_basestring_ascii(value) if type(value) is str else dumps(value)
 
 
 def is_checkpoint(r: StepHandlerResult) -> bool:

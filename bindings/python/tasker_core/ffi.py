@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tasker_core.errors import FFIError
+from tasker_core.indexed_event import IndexedEvent, events_of
 
 ABI_VERSION = 1
 
@@ -34,6 +35,11 @@ _FUNCTIONS: dict[str, tuple[Any, ...]] = {
     "tasker_log": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p),
     "tasker_begin_shutdown": (ctypes.c_uint64,),
     "tasker_stop": (ctypes.c_uint64, ctypes.c_int32),
+}
+# Functions added to ABI version 1 after its first release: a library built
+# before them works without them.
+_OPTIONAL: dict[str, tuple[Any, ...]] = {
+    "tasker_poll_step_events_indexed": (ctypes.c_uint64, ctypes.c_int32, ctypes.c_int32),
 }
 
 
@@ -91,11 +97,17 @@ class Library:
         for name, argtypes in _FUNCTIONS.items():
             fn = getattr(self._lib, name)
             fn.restype, fn.argtypes = ctypes.c_void_p, argtypes
+        for name, argtypes in _OPTIONAL.items():
+            fn = getattr(self._lib, name, None)
+            if fn is not None:
+                fn.restype, fn.argtypes = ctypes.c_void_p, argtypes
+        #: whether the library has tasker_poll_step_events_indexed (poll_indexed)
+        self.indexed = hasattr(self._lib, "tasker_poll_step_events_indexed")
         version = self._lib.tasker_abi_version()
         if version != ABI_VERSION:
             raise FFIError(f"{self.path}: C ABI version {version}, this package speaks {ABI_VERSION}", code="abi_mismatch")
 
-    def _call(self, name: str, *args: Any) -> dict[str, Any]:
+    def _raw_call(self, name: str, *args: Any) -> bytes:
         if _forked and os.getpid() != self._pid:
             raise FFIError(f"the worker library was loaded in process {self._pid} and this is {os.getpid()} (a fork): "
                            "start the worker in the child process instead", code="forked")
@@ -103,9 +115,12 @@ class Library:
         if not ptr:
             raise FFIError(f"{name} returned NULL", code="internal")
         try:
-            raw = ctypes.string_at(ptr)
+            return ctypes.string_at(ptr)
         finally:
             self._lib.tasker_free(ptr)
+
+    def _call(self, name: str, *args: Any) -> dict[str, Any]:
+        raw = self._raw_call(name, *args)
         if raw == _OK:  # most replies (every completed step's): no need to decode them
             return {"ok": True}
         try:
@@ -122,6 +137,19 @@ class Library:
 
     def poll(self, handle: int, max_events: int, wait_ms: int) -> dict[str, Any]:
         return self._call("tasker_poll_step_events", handle, max_events, wait_ms)
+
+    def poll_indexed(self, handle: int, max_events: int, wait_ms: int) -> tuple[list[IndexedEvent], str]:
+        """Polls with ``tasker_poll_step_events_indexed``: the events, each
+        decoded only as far as it is read, and the worker's state."""
+        raw = self._raw_call("tasker_poll_step_events_indexed", handle, max_events, wait_ms)
+        try:
+            events, header = events_of(raw)
+        except ValueError as exc:
+            raise FFIError(f"tasker_poll_step_events_indexed returned invalid JSON: {raw[:200]!r}", code="internal") from exc
+        if not header.get("ok"):
+            err = header.get("error") or {}
+            raise FFIError(f"tasker_poll_step_events_indexed: {err.get('message', 'failed')}", code=err.get("code", "internal"))
+        return events, header.get("state", "")
 
     def complete(self, handle: int, event_id: str, result_json: str) -> dict[str, Any]:
         return self._call("tasker_complete_step_event", handle, _text(event_id), _text(result_json))

@@ -13,6 +13,9 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from tasker_core.indexed_event import (CHECKPOINT, CONTEXT, DEPENDENCY_RESULTS, INITIALIZATION, INPUTS, TASK,
+                                       WORKFLOW_STEP, IndexedEvent)
+
 
 def _uuid(value: Any) -> Any:
     """A UUID when the text is one, else the value itself."""
@@ -120,8 +123,25 @@ class StepHandlerResult:
         return f"StepHandlerResult.failure({self.error_message!r}, error_type={self.error_type!r}, retryable={self.retryable})"
 
 
+class _FromIndexed:
+    """An attribute of objects made from an :class:`IndexedEvent`: computed
+    from it when first read, then stored as a plain attribute (objects built
+    the ordinary way set it in ``__init__`` and never get here)."""
+
+    def __init__(self, name: str, make: Any) -> None:
+        self.name, self.make = name, make
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None or obj._indexed is None:
+            raise AttributeError(self.name)
+        value = obj.__dict__[self.name] = self.make(obj._indexed)
+        return value
+
+
 class FfiStepEvent:
     """A step event as the worker library hands it over (attribute access)."""
+
+    _indexed: IndexedEvent | None = None  # set when made from an indexed poll
 
     def __init__(self, event_id: str = "", task_uuid: str = "", step_uuid: str = "", correlation_id: str = "",
                  task_sequence_step: dict[str, Any] | None = None, **extra: Any) -> None:
@@ -138,6 +158,20 @@ class FfiStepEvent:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FfiStepEvent:
         return cls(**data)
+
+    @classmethod
+    def from_indexed(cls, ix: IndexedEvent) -> FfiStepEvent:
+        """The event of an indexed poll: ``task_sequence_step`` and the other
+        fields only in the event's JSON are decoded when first read."""
+        event = cls.__new__(cls)
+        event._indexed, event.event_id, event.task_uuid, event.step_uuid, event.correlation_id = \
+            ix, ix.event_id, ix.task_uuid, ix.step_uuid, ix.correlation_id
+        return event
+
+
+for _k in ("task_correlation_id", "parent_correlation_id", "trace_id", "span_id"):
+    setattr(FfiStepEvent, _k, _FromIndexed(_k, lambda ix, k=_k: ix.to_dict().get(k)))
+FfiStepEvent.task_sequence_step = _FromIndexed("task_sequence_step", lambda ix: ix.to_dict().get("task_sequence_step") or {})
 
 
 class _View:
@@ -226,6 +260,33 @@ class StepContext:
             raise ValueError(f"event name must be a non-empty string, got {name!r}")
         self.published_events.append({"event_name": name, "payload": {} if payload is None else payload})
 
+    _indexed: IndexedEvent | None = None  # set when made from an indexed poll
+
+    @classmethod
+    def from_indexed(cls, ix: IndexedEvent, handler_name: str = "") -> StepContext:
+        """The context of an indexed poll's event: what ``from_ffi_event``
+        gives, each part of the event decoded when first read."""
+        ctx = cls.__new__(cls)
+        ctx._indexed, ctx.handler_name, ctx.published_events = ix, handler_name, []
+        ctx.retry_count, ctx.max_retries = ix.attempts or 0, ix.max_attempts or 3
+        return ctx
+
+    def _ws_field(self, name: str) -> Any:
+        """A field of the step row, without decoding the whole event when it
+        came from an indexed poll (the checkpoint and, until the step row is
+        decoded, the name need not even decode the row)."""
+        ix = self._indexed
+        if ix is None or "event" in self.__dict__:
+            return _dict(self.event.task_sequence_step.get("workflow_step")).get(name)
+        if name == "checkpoint":
+            return ix.part(CHECKPOINT)
+        return ix.step_name if name == "name" and not ix.decoded(WORKFLOW_STEP) else _dict(ix.part(WORKFLOW_STEP)).get(name)
+
+    def _task_field(self, name: str) -> Any:
+        if self._indexed is None or "event" in self.__dict__:
+            return _dict(self.event.task_sequence_step.get("task")).get(name)
+        return _dict(self._indexed.part(TASK)).get(name)
+
     @classmethod
     def from_ffi_event(cls, event: FfiStepEvent | dict[str, Any], handler_name: str = "") -> StepContext:
         if isinstance(event, dict):
@@ -250,15 +311,15 @@ class StepContext:
     # --- where the step sits ---
     @property
     def step_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("workflow_step")).get("name")
+        return self._ws_field("name")
 
     @property
     def namespace_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("task")).get("namespace_name")
+        return self._task_field("namespace_name")
 
     @property
     def task_name(self) -> str | None:
-        return _dict(self.event.task_sequence_step.get("task")).get("task_name")
+        return self._task_field("task_name")
 
     @property
     def task_sequence_step(self) -> TaskSequenceStepWrapper:
@@ -307,7 +368,7 @@ class StepContext:
     # --- checkpoints (batch workers that yielded) ---
     @property
     def checkpoint(self) -> dict[str, Any] | None:
-        cp = _dict(self.event.task_sequence_step.get("workflow_step")).get("checkpoint")
+        cp = self._ws_field("checkpoint")
         return cp if isinstance(cp, dict) else None
 
     @property
@@ -466,3 +527,10 @@ class BatchWorkerContext(_Model):
         cfg = CursorConfig(c.get("start_cursor", 0), c.get("end_cursor", 0), c.get("step_size", 1), _dict(c.get("metadata")))
         return cls(str(data.get("batch_id", "")), cfg, data.get("batch_index", 0), data.get("total_batches", 1),
                    _dict(data.get("batch_metadata")), checkpoint)
+
+
+for _k, _make in {"event": FfiStepEvent.from_indexed, "task_uuid": lambda ix: _uuid(ix.task_uuid),
+                   "step_uuid": lambda ix: _uuid(ix.step_uuid), "correlation_id": lambda ix: _uuid(ix.correlation_id),
+                   "input_data": lambda ix: _dict(ix.part(CONTEXT)), "dependency_results": lambda ix: _dict(ix.part(DEPENDENCY_RESULTS)),
+                   "step_config": lambda ix: _dict(ix.part(INITIALIZATION)), "step_inputs": lambda ix: _dict(ix.part(INPUTS))}.items():
+    setattr(StepContext, _k, _FromIndexed(_k, _make))

@@ -29,6 +29,7 @@ from typing import Any
 from tasker_core import execution
 from tasker_core.errors import FFIError
 from tasker_core.ffi import Library, TaskerLogHandler
+from tasker_core.indexed_event import IndexedEvent
 from tasker_core.registry import HandlerRegistry, template_callables
 
 log = logging.getLogger("tasker_core.worker")
@@ -78,7 +79,8 @@ class Worker:
     def __init__(self, registry: HandlerRegistry | None = None, *, callables: Iterable[str] | None = None,
                  template_dirs: Iterable[str] = (), concurrency: int = 10, namespaces: Iterable[str] | None = None,
                  worker_id: str | None = None, library: Library | None = None, library_path: str | None = None,
-                 overrides: dict[str, Any] | None = None, poll_wait_ms: int = 500, shutdown_timeout: float = 4.0) -> None:
+                 overrides: dict[str, Any] | None = None, poll_wait_ms: int = 500, shutdown_timeout: float = 4.0,
+                 poll_spin_us: int = 0) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.registry = registry or HandlerRegistry.instance()
@@ -86,6 +88,9 @@ class Worker:
         self.callables = sorted(callables) if callables is not None else runnable_callables(self.registry, self.template_dirs)[0]
         self.concurrency, self.namespaces, self.requested_id = concurrency, list(namespaces or []), worker_id
         self.overrides, self.poll_wait_ms, self.shutdown_timeout = overrides or {}, poll_wait_ms, shutdown_timeout
+        # How long a blocked poll keeps its thread checking for a step before
+        # it sleeps (the library's poll_spin_us; 0: it sleeps at once).
+        self.poll_spin_us = poll_spin_us
         self._library, self._library_path = library, library_path
         self.handle = 0
         self.worker_id = ""
@@ -113,6 +118,8 @@ class Worker:
                                   "overrides": _merge({"worker": {"handlers": {"max_concurrent": self.concurrency}}}, self.overrides)}
         if self.requested_id:
             config["worker_id"] = self.requested_id
+        if self.poll_spin_us:
+            config["poll_spin_us"] = self.poll_spin_us
         if self.template_dirs:
             config["template_paths"] = self.template_dirs
         if self.namespaces:
@@ -143,7 +150,7 @@ class Worker:
                 if not self._slots.acquire(timeout=0.5):
                     continue
                 try:
-                    answer = self.library.poll(self.handle, 1, self.poll_wait_ms)
+                    events, state = self._poll_once()
                 except FFIError as exc:
                     self._slots.release()
                     if exc.code in _GONE:
@@ -151,10 +158,9 @@ class Worker:
                     log.error("polling step events failed: %s", exc)
                     self._stopped.wait(0.2)
                     continue
-                events = answer.get("events") or []
                 if not events:
                     self._slots.release()
-                    if answer.get("state") == "stopped":
+                    if state == "stopped":
                         return
                     continue
                 run = self._start_run(events[0])
@@ -167,7 +173,16 @@ class Worker:
             if last:
                 self._stopped.set()
 
-    def _start_run(self, event: dict[str, Any]) -> _Run | None:
+    def _poll_once(self) -> tuple[list[Any], str]:
+        """Polls for one event: with the indexed poll when the library has
+        it (each event decoded only as far as its handler reads it)."""
+        library = self.library
+        if getattr(library, "indexed", False):
+            return library.poll_indexed(self.handle, 1, self.poll_wait_ms)
+        answer = library.poll(self.handle, 1, self.poll_wait_ms)
+        return answer.get("events") or [], answer.get("state", "")
+
+    def _start_run(self, event: dict[str, Any] | IndexedEvent) -> _Run | None:
         try:
             started = time.monotonic()
             p = execution.prepare(self.registry, event, started)
@@ -176,7 +191,8 @@ class Worker:
                 self._runs[p.event_id] = run
         except Exception:  # noqa: BLE001 - one bad event must not stop the poller
             self._slots.release()
-            log.exception("could not start step event %s", event.get("event_id"))
+            log.exception("could not start step event %s",
+                          event.event_id if isinstance(event, IndexedEvent) else event.get("event_id"))
             return None
         if p.failure is not None:
             self._finish(run, p.failure, None)
@@ -325,6 +341,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--namespace", action="append", default=[], metavar="NS", help="serve only these namespaces")
     p.add_argument("--worker-id", help="worker id (default python-worker-<uuid>)")
     p.add_argument("--lib", help="path of libtasker_worker.so (default $TASKER_WORKER_LIB)")
+    p.add_argument("--poll-spin-us", type=int, default=int(os.environ.get("TASKER_POLL_SPIN_US") or 0), metavar="US",
+                   help="how long a blocked poll keeps its thread checking for a step before it sleeps, in microseconds "
+                        "(default $TASKER_POLL_SPIN_US, else 0: off); costs up to that much CPU per step")
     p.add_argument("--shutdown-timeout", type=float, default=4.0, metavar="SECONDS",
                    help="how long running steps get to finish on SIGTERM (default 4)")
     p.add_argument("--log-level", default=os.environ.get("TASKER_PY_LOG_LEVEL", "INFO"),
@@ -353,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     worker = Worker(registry, callables=callables, template_dirs=args.templates, concurrency=args.concurrency,
                     namespaces=args.namespace, worker_id=args.worker_id, library_path=args.lib,
-                    shutdown_timeout=args.shutdown_timeout)
+                    shutdown_timeout=args.shutdown_timeout, poll_spin_us=args.poll_spin_us)
     try:
         worker.log_handler = TaskerLogHandler(worker.library)
         root = logging.getLogger()

@@ -17,6 +17,7 @@ from typing import Any
 
 from tasker_core import execution
 from tasker_core.errors import FFIError
+from tasker_core.indexed_event import PATHS, IndexedEvent, events_of
 from tasker_core.registry import HandlerRegistry
 
 HERE = Path(__file__).resolve().parent
@@ -61,9 +62,62 @@ def make_event(callable_name: str, *, step_name: str = "step", context: dict[str
     }
 
 
+# Which poll the tests run their events through: "indexed" (the default, as
+# the worker polls a library that has tasker_poll_step_events_indexed) or
+# "plain" (the whole event decoded at once). The Go test runs the suite
+# both ways.
+INDEXED = os.environ.get("TASKER_TEST_POLL", "indexed") == "indexed"
+
+
+def indexed_reply(events: list[dict[str, Any]], state: str = "running") -> bytes:
+    """The reply tasker_poll_step_events_indexed gives for these events
+    (bindings/capi/include/tasker_worker.h), written here from the events."""
+    entries, bodies, at = [], [], 0
+    for event in events:
+        spans: dict[int, tuple[int, int]] = {}
+        chunks: list[bytes] = []
+        pos = 0
+
+        def emit(b: bytes) -> None:
+            nonlocal pos
+            chunks.append(b)
+            pos += len(b)
+
+        def enc(value: Any, path: tuple[str, ...]) -> None:
+            start = pos
+            if isinstance(value, dict):
+                emit(b"{")
+                for i, (k, v) in enumerate(value.items()):
+                    emit((b"," if i else b"") + json.dumps(k).encode() + b":")
+                    enc(v, path + (k,))
+                emit(b"}")
+            else:
+                emit(json.dumps(value, separators=(",", ":")).encode())
+            if path in PATHS:
+                spans[PATHS.index(path)] = (at + start, at + pos)
+
+        enc(event, ())
+        tss = event["task_sequence_step"]
+        handler = tss["step_definition"]["handler"]
+        ws = tss["workflow_step"]
+        entries.append([event["event_id"], event["task_uuid"], event["step_uuid"], event["correlation_id"],
+                        handler["callable"], handler["method"], handler["resolver"],
+                        tss["step_definition"]["timeout_seconds"], ws["name"], ws["attempts"], ws["max_attempts"],
+                        [n for k in range(len(PATHS)) for n in spans[k]]])
+        bodies.append(b"".join(chunks))
+        at += pos
+    header = json.dumps({"ok": True, "events": entries, "state": state}, separators=(",", ":")).encode()
+    return header + b"\n" + b"".join(bodies)
+
+
+def indexed(event: dict[str, Any]) -> IndexedEvent:
+    """The event as the worker gets it from an indexed poll."""
+    return events_of(indexed_reply([event]))[0][0]
+
+
 def run_event(registry: HandlerRegistry, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Run one event the way the worker does; ("complete"|"checkpoint", payload)."""
-    p = execution.prepare(registry, event, time.monotonic())
+    p = execution.prepare(registry, indexed(event) if INDEXED else event, time.monotonic())
     backtrace = None
     if p.failure is not None:
         r = p.failure
@@ -126,6 +180,8 @@ class FakeLibrary:
     """The worker library's calls, in memory: tests push events and read
     what the worker completed."""
 
+    indexed = INDEXED  # whether the worker uses poll_indexed
+
     def __init__(self) -> None:
         self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.completed: dict[str, dict[str, Any]] = {}
@@ -161,6 +217,11 @@ class FakeLibrary:
             pass
         self.max_batch = max(getattr(self, "max_batch", 0), len(out))
         return {"ok": True, "events": out, "state": self.state}
+
+    def poll_indexed(self, handle: int, max_events: int, wait_ms: int) -> tuple[list[IndexedEvent], str]:
+        answer = self.poll(handle, max_events, wait_ms)
+        events, header = events_of(indexed_reply(answer["events"], answer["state"]))
+        return events, header["state"]
 
     def _finish(self, event_id: str) -> None:
         if event_id not in self.issued or event_id in self.abandoned:

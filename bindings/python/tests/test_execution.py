@@ -91,6 +91,45 @@ def registry():
 class ResultPayloadTest(unittest.TestCase):
     r = registry()
 
+    def test_success_json_is_the_dicts_encoding(self):
+        # A success is written around the handler's values; the text must be
+        # what encoding the whole payload as a dict gives.
+        p = execution.prepare(self.r, make_event("x.ok"), time.monotonic())
+        fixed = "2026-01-01T00:00:00.000001+00:00"
+        original_now = execution.now
+        execution.now = lambda: fixed
+        self.addCleanup(setattr, execution, "now", original_now)
+        for result, metadata, version, events in [
+                (None, {}, None, []), ({"n": 1, "s": "é\u2028\"<"}, {"note": "m"}, "1.2", []), ([1, 2.5, None], None, None, []),
+                ("text", {"k": [1]}, None, [{"event_name": "e", "payload": {"a": 1}}]), (7, {"set": {1}}, 3, [])]:
+            r = StepHandlerResult.success(result, metadata)
+            p.handler_version = version
+            p.context.published_events = events
+            meta = r.metadata
+            want = {"step_uuid": p.step_uuid, "success": True, "metadata": {
+                "execution_time_ms": 12, "retryable": False, "custom": meta, "worker_id": "w\u00e9", "started_at": p.started_at,
+                "completed_at": fixed}, "error": None, "orchestration_metadata": None, "status": "completed",
+                "result": {} if result is None else result}
+            if version:
+                want["metadata"]["handler_version"] = version
+            if events:
+                want["domain_events"] = events
+            self.assertEqual(execution.result_payload(p, r, "w\u00e9", 12), execution._ENCODER.encode(want), result)
+        bad = execution.result_payload(p, StepHandlerResult.success({"x": object()}), "w", 1)
+        self.assertIn("invalid_result", bad)
+        self.assertEqual(execution.dumps({"after": "an error"}), '{"after":"an error"}')
+
+    def test_dumps_keeps_the_encoders_checks(self):
+        loop = []
+        loop.append(loop)
+        for _ in range(2):  # the markers of a failed encode do not linger
+            with self.assertRaisesRegex(ValueError, "Circular reference"):
+                execution.dumps({"a": loop})
+        with self.assertRaises(ValueError):
+            execution.dumps([float("nan")])
+        same = [1]
+        self.assertEqual(execution.dumps([same, same]), "[[1],[1]]", "a value seen twice is not a cycle")
+
     def run_(self, name, **kw):
         kind, payload = run_event(self.r, make_event(name, **kw))
         self.assertEqual(kind, "complete")

@@ -27,6 +27,9 @@ class LibraryTest(unittest.TestCase):
 
     def test_errors_are_codes(self):
         self.assertEqual(self.code(self.lib.poll, 999999, 1, 0), "unknown_handle")
+        self.assertTrue(self.lib.indexed, "this library has tasker_poll_step_events_indexed")
+        self.assertEqual(self.code(self.lib.poll_indexed, 999999, 1, 0), "unknown_handle")
+        self.assertEqual(self.code(self.lib.poll_indexed, 999999, 0, 0), "invalid_argument")
         self.assertEqual(self.code(self.lib.complete, 999999, "e", "{}"), "unknown_handle")
         self.assertEqual(self.code(self.lib.status, 999999), "unknown_handle")
         self.assertEqual(self.code(self.lib.stop, 999999, 10), "unknown_handle")

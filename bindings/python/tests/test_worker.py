@@ -88,11 +88,16 @@ class WorkerTest(unittest.TestCase):
         self.addCleanup(w.stop, 0.5)
         return w, lib
 
+    def test_poll_spin_is_passed_to_the_library(self):
+        w, lib = self.start(poll_spin_us=150)
+        self.assertEqual(lib.config["poll_spin_us"], 150)
+
     def test_runs_events_and_reports_results(self):
         w, lib = self.start()
         self.assertEqual(lib.config["language"], "python")
         self.assertIn("w.quick", lib.config["callables"])
         self.assertEqual(lib.config["overrides"], {"worker": {"handlers": {"max_concurrent": 4}}})
+        self.assertNotIn("poll_spin_us", lib.config, "polls sleep at once unless asked to spin")
         events = [make_event("w.quick", context={"n": i}) for i in range(20)]
         for e in events:
             lib.push(e)

@@ -11,7 +11,10 @@
 #
 #   ruby bindings/ruby/bench/event_cost.rb [EVENTS]
 #
-# The event is bindings/capi/testdata/step_event.json.
+# The event is bindings/capi/testdata/step_event.json, polled as the worker
+# polls it: with the indexed poll (its reply, as the library writes it, is
+# bindings/capi/testdata/step_event_indexed.txt), or with the plain one
+# (EVENT_COST_POLL=plain, the reply decoded whole).
 $LOAD_PATH.unshift(File.expand_path('../lib', __dir__))
 ENV['TASKER_LOG_LEVEL'] ||= 'warn'
 require 'tasker_core'
@@ -22,6 +25,8 @@ CALLABLE = 'tasker_example_rs::step_handlers::linear_workflow::LinearStep2Handle
 event = JSON.parse(File.read(File.expand_path('../../capi/testdata/step_event.json', __dir__)))
 event['task_sequence_step']['step_definition']['handler']['callable'] = CALLABLE
 REPLY = JSON.generate('ok' => true, 'events' => [event], 'state' => 'running').freeze
+INDEXED_REPLY = File.binread(File.expand_path('../../capi/testdata/step_event_indexed.txt', __dir__)).freeze
+INDEXED = ENV.fetch('EVENT_COST_POLL', 'indexed') == 'indexed'
 
 # The library's side of the calls the runner makes, in Ruby: poll decodes
 # the reply text as TaskerCore::FFI does; complete keeps the result.
@@ -30,6 +35,12 @@ class StandIn
 
   def initialize = @results = []
   def poll(*) = JSON.parse(REPLY.dup.force_encoding(Encoding::UTF_8))
+  def indexed? = INDEXED
+
+  def poll_indexed(*)
+    events, header = TaskerCore::IndexedEvent.events_of(INDEXED_REPLY.dup) # a new String, as Fiddle gives
+    [events, header['state']]
+  end
   def complete(_handle, _event_id, json) = @results << json
   def log_handle=(_); end
 end
@@ -42,8 +53,8 @@ runner = TaskerCore::Worker::Runner.new(ffi: ffi, concurrency: 1)
 runner.instance_variable_set(:@worker_id, 'ruby-bench')
 runner.instance_variable_set(:@handle, 1)
 step = lambda do
-  reply = ffi.poll(1, 1, 0)
-  runner.send(:run_event, reply['events'].first)
+  events, = runner.send(:poll_once, INDEXED)
+  runner.send(:run_event, events.first)
 end
 Integer(ENV.fetch("EVENT_COST_WARMUP", "2000")).times { step.call } # warm-up
 ffi.results.clear
@@ -54,4 +65,4 @@ total = cpu - t0
 result = JSON.parse(ffi.results.last)
 raise "unexpected result #{result}" unless result['success'] && result['result'] == 36 * 36
 
-printf("ruby %s, %d events: %.1f us CPU per event\n", RUBY_VERSION, n, total / n * 1e6)
+printf("ruby %s, %s poll, %d events: %.1f us CPU per event\n", RUBY_VERSION, INDEXED ? 'indexed' : 'plain', n, total / n * 1e6)

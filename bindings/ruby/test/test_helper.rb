@@ -65,10 +65,11 @@ module EventFactory
     }
   end
 
-  # Runs an event exactly as the worker does (JSON round trip included) and
-  # returns the StepHandlerCallResult.
+  # Runs an event exactly as the worker does (JSON round trip included: as
+  # the indexed poll hands it over, or the plain one with
+  # TASKER_TEST_POLL=plain) and returns the StepHandlerCallResult.
   def run_event(event)
-    TaskerCore::Worker::Runner.new.run_handler(JSON.parse(JSON.generate(event)))
+    TaskerCore::Worker::Runner.new.run_handler(IndexedReply.as_polled([event]).first)
   end
 
   # Runs and asserts success; returns the result as the next step sees it.
@@ -76,6 +77,56 @@ module EventFactory
     outcome = run_event(event)
     assert outcome.success?, -> { "expected success, got #{outcome.to_h.except(:backtrace)} #{outcome.backtrace&.first(3)}" }
     JSON.parse(JSON.generate(outcome.result))
+  end
+end
+
+# The reply of tasker_poll_step_events_indexed (tasker_worker.h), written
+# here from events, and the events as the worker gets them from either poll.
+module IndexedReply
+  # Which poll the tests run their events through: "indexed" (the default,
+  # as the worker polls a library that has it) or "plain" (the whole event
+  # decoded at once). The Go test runs the suite both ways.
+  INDEXED = ENV.fetch('TASKER_TEST_POLL', 'indexed') == 'indexed'
+  PATHS = TaskerCore::IndexedEvent::PATHS
+
+  def self.write(events, state = 'running')
+    at = 0
+    bodies = []
+    entries = events.map do |event|
+      spans = {}
+      body = +''
+      encode = lambda do |value, path|
+        start = body.bytesize
+        if value.is_a?(Hash)
+          body << '{'
+          value.each_with_index do |(k, v), i|
+            body << ',' if i.positive?
+            body << JSON.generate(k.to_s) << ':'
+            encode.call(v, path + [k.to_s])
+          end
+          body << '}'
+        else
+          body << JSON.generate(value)
+        end
+        spans[PATHS.index(path)] = [at + start, at + body.bytesize] if PATHS.include?(path)
+      end
+      encode.call(event, [])
+      tss = event['task_sequence_step']
+      handler = tss['step_definition']['handler']
+      ws = tss['workflow_step']
+      at += body.bytesize
+      bodies << body
+      [event['event_id'], event['task_uuid'], event['step_uuid'], event['correlation_id'], handler['callable'], handler['method'],
+       handler['resolver'], tss['step_definition']['timeout_seconds'], ws['name'], ws['attempts'], ws['max_attempts'],
+       PATHS.each_index.flat_map { |k| spans.fetch(k) }]
+    end
+    "#{JSON.generate({ 'ok' => true, 'events' => entries, 'state' => state })}\n#{bodies.join}".b
+  end
+
+  # The events as a poll hands them to the worker.
+  def self.as_polled(events)
+    events = JSON.parse(JSON.generate(events))
+    INDEXED ? TaskerCore::IndexedEvent.events_of(write(events)).first : events
   end
 end
 
@@ -103,6 +154,13 @@ class FakeLibrary
 
   def push(event) = @events << event
   def load! = self
+  def indexed? = IndexedReply::INDEXED
+
+  def poll_indexed(handle, max_events, wait_ms)
+    reply = poll(handle, max_events, wait_ms)
+    events, header = TaskerCore::IndexedEvent.events_of(IndexedReply.write(reply['events'], reply['state']))
+    [events, header['state']]
+  end
   def log_handle=(_handle); end
 
   def bootstrap(config)

@@ -168,6 +168,12 @@ class TestRunner < Minitest::Test
   def test_explicit_namespaces_are_kept
     start(namespaces: %w[mixed_ns])
     assert_equal ['mixed_ns'], @lib.bootstrap_config['namespaces']
+    refute @lib.bootstrap_config.key?('poll_spin_us'), 'polls sleep at once unless asked to spin'
+  end
+
+  def test_poll_spin_is_passed_to_the_library
+    start(poll_spin_us: 150)
+    assert_equal 150, @lib.bootstrap_config['poll_spin_us']
   end
 
   def test_success_payload

@@ -35,7 +35,13 @@ type bootstrapConfig struct {
 	TemplatePaths []string       `json:"template_paths"`
 	Namespaces    []string       `json:"namespaces"`
 	Overrides     map[string]any `json:"overrides"`
+	// PollSpinUs is how long a blocked poll keeps its thread checking for
+	// a step before it sleeps, in microseconds (0: it sleeps at once).
+	PollSpinUs int `json:"poll_spin_us"`
 }
+
+// MaxPollSpinUs bounds poll_spin_us.
+const MaxPollSpinUs = 100_000
 
 var languageRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
@@ -61,7 +67,7 @@ func readBootstrapConfig(data []byte) (bootstrapConfig, *Error) {
 			return bc, fail(CodeInvalidConfig, "the configuration must be a JSON object, got %s", te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return bc, fail(CodeInvalidConfig, "unknown key %s (known: callables, language, worker_id, environment, "+
-				"config_root, database_url, template_paths, namespaces, overrides)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+				"config_root, database_url, template_paths, namespaces, overrides, poll_spin_us)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return bc, fail(CodeInvalidConfig, "%v", err)
 	}
@@ -76,6 +82,9 @@ func readBootstrapConfig(data []byte) (bootstrapConfig, *Error) {
 	}
 	if !languageRE.MatchString(bc.Language) {
 		problems = append(problems, fmt.Sprintf("language: required: a lower-case name such as \"ruby\" or \"python\", got %s", quote(bc.Language)))
+	}
+	if bc.PollSpinUs < 0 || bc.PollSpinUs > MaxPollSpinUs {
+		problems = append(problems, fmt.Sprintf("poll_spin_us: must be 0 to %d, got %d", MaxPollSpinUs, bc.PollSpinUs))
 	}
 	if len(bc.WorkerID) > 128 {
 		problems = append(problems, fmt.Sprintf("worker_id: must be at most 128 characters, got %d", len(bc.WorkerID)))
@@ -147,7 +156,8 @@ func (l *Library) Bootstrap(configJSON []byte) []byte {
 			if !web {
 				cfg.Worker.Web.Enabled = false
 			}
-			host.exec = worker.NewChannelExecutor(worker.ChannelExecutorConfig{})
+			host.exec = worker.NewChannelExecutor(worker.ChannelExecutorConfig{
+				Spin: time.Duration(bc.PollSpinUs) * time.Microsecond})
 		},
 	})
 	if err != nil {

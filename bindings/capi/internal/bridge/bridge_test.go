@@ -233,6 +233,9 @@ func TestBootstrapRejectsBadConfigurations(t *testing.T) {
 		`{"callables": ["A"], "language": "ruby", "template_paths": ["/does/not/exist"]}`: CodeInvalidConfig,
 		`{"callables": ["A"], "language": "ruby", "environment": "staging"}`:              CodeInvalidConfig,
 		`{"callables": ["A"], "language": "ruby", "config_root": "/does/not/exist"}`:      CodeInvalidConfig,
+		`{"callables": ["A"], "language": "ruby", "poll_spin_us": -1}`:                    CodeInvalidConfig,
+		`{"callables": ["A"], "language": "ruby", "poll_spin_us": 100001}`:                CodeInvalidConfig,
+		`{"callables": ["A"], "language": "ruby", "poll_spin_us": "50"}`:                  CodeInvalidConfig,
 	} {
 		failed(t, lib.Bootstrap([]byte(in)), code)
 	}
@@ -479,9 +482,12 @@ func TestLogBridge(t *testing.T) {
 
 // TestConcurrentHosts: several goroutines (host threads) poll and complete
 // at once; every step runs once.
+//
+// The worker spins its blocked polls (poll_spin_us), and half the host
+// threads poll with the indexed reply.
 func TestConcurrentHosts(t *testing.T) {
 	e := newEnv(t)
-	h := e.bootstrap(map[string]any{"overrides": map[string]any{
+	h := e.bootstrap(map[string]any{"poll_spin_us": 200, "overrides": map[string]any{
 		"database": map[string]any{"schema": e.sys.DB.Schema},
 		"worker":   map[string]any{"handlers": map[string]any{"max_concurrent": 8, "adaptive": false}},
 	}})
@@ -493,7 +499,7 @@ func TestConcurrentHosts(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var wg sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -505,17 +511,35 @@ func TestConcurrentHosts(t *testing.T) {
 				if n == tasks {
 					return
 				}
-				var m struct {
-					Events []map[string]any `json:"events"`
+				var ids [][2]string // event id, step uuid
+				if i%2 == 0 {
+					var m struct {
+						Events []map[string]any `json:"events"`
+					}
+					if json.Unmarshal(e.lib.Poll(h, 3, 200), &m) != nil {
+						return
+					}
+					for _, ev := range m.Events {
+						ids = append(ids, [2]string{ev["event_id"].(string), ev["step_uuid"].(string)})
+					}
+				} else {
+					reply := e.lib.PollIndexed(h, 3, 200)
+					nl := bytes.IndexByte(reply, '\n')
+					var m struct {
+						Events [][]any `json:"events"`
+					}
+					if nl < 0 || json.Unmarshal(reply[:nl], &m) != nil {
+						return
+					}
+					for _, ev := range m.Events {
+						ids = append(ids, [2]string{ev[0].(string), ev[2].(string)})
+					}
 				}
-				if json.Unmarshal(e.lib.Poll(h, 3, 200), &m) != nil {
-					return
-				}
-				for _, ev := range m.Events {
+				for _, id := range ids {
 					mu.Lock()
-					seen[ev["step_uuid"].(string)]++
+					seen[id[1]]++
 					mu.Unlock()
-					e.lib.Complete(h, ev["event_id"].(string), []byte(`{"success": true, "result": "ok"}`))
+					e.lib.Complete(h, id[0], []byte(`{"success": true, "result": "ok"}`))
 				}
 			}
 		}()

@@ -79,18 +79,38 @@ func (w *hostWorker) state() string {
 // Poll returns up to maxEvents step events, waiting up to waitMs for the
 // first: {"events": [...], "state": "running|stopping|stopped"}.
 func (l *Library) Poll(handle uint64, maxEvents, waitMs int32) []byte {
+	events, state, errReply := l.poll(handle, maxEvents, waitMs)
+	if errReply != nil {
+		return errReply
+	}
+	return pollReply(events, state)
+}
+
+// PollIndexed is Poll with the indexed reply (indexedPollReply): each
+// event's fields read on every step, where its parts are, then the events.
+func (l *Library) PollIndexed(handle uint64, maxEvents, waitMs int32) []byte {
+	events, state, errReply := l.poll(handle, maxEvents, waitMs)
+	if errReply != nil {
+		return errReply
+	}
+	return indexedPollReply(events, state)
+}
+
+// poll takes up to maxEvents events, waiting up to waitMs for the first;
+// errReply is the reply to a bad call.
+func (l *Library) poll(handle uint64, maxEvents, waitMs int32) (events []worker.Event, state string, errReply []byte) {
 	if maxEvents < 1 || maxEvents > MaxPollEvents {
-		return InvalidArgument("max_events must be between 1 and %d, got %d", MaxPollEvents, maxEvents)
+		return nil, "", InvalidArgument("max_events must be between 1 and %d, got %d", MaxPollEvents, maxEvents)
 	}
 	if waitMs < 0 || waitMs > MaxPollWaitMs {
-		return InvalidArgument("wait_ms must be between 0 and %d, got %d", MaxPollWaitMs, waitMs)
+		return nil, "", InvalidArgument("wait_ms must be between 0 and %d, got %d", MaxPollWaitMs, waitMs)
 	}
 	w, ferr := l.lookup(handle)
 	if ferr != nil {
-		return ErrorReply(ferr)
+		return nil, "", ErrorReply(ferr)
 	}
 	exec := w.host.exec
-	events := exec.Poll(int(maxEvents))
+	events = exec.Poll(int(maxEvents))
 	if len(events) == 0 && waitMs > 0 {
 		// ctx ends at the deadline, or when Stop finishes.
 		ctx, cancel := context.WithTimeout(w.ctx, time.Duration(waitMs)*time.Millisecond)
@@ -99,7 +119,7 @@ func (l *Library) Poll(handle uint64, maxEvents, waitMs int32) []byte {
 		w.waiting.Add(-1)
 		cancel()
 	}
-	return pollReply(events, w.state())
+	return events, w.state(), nil
 }
 
 // pollReply writes {"ok":true,"events":[...],"state":...} around the

@@ -27,6 +27,9 @@ module TaskerCore
       tasker_checkpoint_yield_step_event: [H, S, S], tasker_worker_status: [H], tasker_health: [H], tasker_metrics: [H],
       tasker_log: [H, S, S, S], tasker_begin_shutdown: [H], tasker_stop: [H, I]
     }.freeze
+    # Functions added to ABI version 1 after its first release: a library
+    # built before them works without them.
+    OPTIONAL = { tasker_poll_step_events_indexed: [H, I, I] }.freeze
     LOCK = Mutex.new
     OK_REPLY = '{"ok":true}'
 
@@ -54,6 +57,11 @@ module TaskerCore
 
           @free = Fiddle::Function.new(lib['tasker_free'], [P], Fiddle::TYPE_VOID)
           @functions = SIGNATURES.to_h { |name, args| [name, Fiddle::Function.new(lib[name.to_s], args, P)] }
+          OPTIONAL.each do |name, args|
+            @functions[name] = Fiddle::Function.new(lib[name.to_s], args, P)
+          rescue Fiddle::DLError
+            nil # an older library
+          end
         end
         self
       rescue Fiddle::DLError => e
@@ -63,6 +71,18 @@ module TaskerCore
 
       def bootstrap(config) = invoke(:tasker_worker_bootstrap, JSON.generate(config))
       def poll(handle, max_events, wait_ms) = invoke(:tasker_poll_step_events, handle, max_events, wait_ms)
+      # Whether the library has tasker_poll_step_events_indexed (poll_indexed).
+      def indexed? = loaded? && @functions.key?(:tasker_poll_step_events_indexed)
+
+      # Polls with tasker_poll_step_events_indexed: [events, state], each
+      # event an IndexedEvent, decoded only as far as it is read.
+      def poll_indexed(handle, max_events, wait_ms)
+        events, header = IndexedEvent.events_of(call_raw(:tasker_poll_step_events_indexed, handle, max_events, wait_ms))
+        raise_error(header, :tasker_poll_step_events_indexed) unless header['ok']
+
+        [events, header['state']]
+      end
+
       def complete(handle, event_id, result_json) = invoke(:tasker_complete_step_event, handle, event_id, result_json)
       def checkpoint_yield(handle, event_id, json) = invoke(:tasker_checkpoint_yield_step_event, handle, event_id, json)
       def status(handle) = invoke(:tasker_worker_status, handle)
@@ -78,17 +98,27 @@ module TaskerCore
       private
 
       def invoke(name, *args)
-        load! unless @functions
-        ptr = @functions.fetch(name).call(*args)
-        raise CallError.new('internal', 'the library returned NULL', name) if ptr.null?
-
-        text = ptr.to_s.force_encoding(Encoding::UTF_8)
-        @free.call(ptr)
+        text = call_raw(name, *args).force_encoding(Encoding::UTF_8)
         return { 'ok' => true } if text == OK_REPLY # most replies (every completed step's): nothing to decode
 
         reply = JSON.parse(text)
         return reply if reply['ok']
 
+        raise_error(reply, name)
+      end
+
+      # The reply's bytes (a binary String), the reply freed.
+      def call_raw(name, *args)
+        load! unless @functions
+        ptr = @functions.fetch(name).call(*args)
+        raise CallError.new('internal', 'the library returned NULL', name) if ptr.null?
+
+        text = ptr.to_s
+        @free.call(ptr)
+        text
+      end
+
+      def raise_error(reply, name)
         error = reply['error'] || {}
         raise CallError.new(error['code'].to_s, error['message'].to_s, name)
       end

@@ -44,7 +44,16 @@ module TaskerCore
     class TaskSequenceStepWrapper
       attr_reader :task, :workflow_step, :dependency_results, :step_definition
 
+      # step_data: the event's task_sequence_step (a Hash), or an
+      # IndexedEvent, whose parts the views decode when first read.
       def initialize(step_data)
+        if step_data.is_a?(IndexedEvent)
+          @task = TaskWrapper.new(nil, step_data)
+          @workflow_step = WorkflowStepWrapper.new(nil, step_data)
+          @dependency_results = DependencyResultsWrapper.new(nil, step_data)
+          @step_definition = StepDefinitionWrapper.new(nil, step_data)
+          return
+        end
         data = Models.hash_or_empty(step_data)
         @task = TaskWrapper.new(Models.hash_or_empty(Models.field(data, :task)))
         @workflow_step = WorkflowStepWrapper.new(Models.hash_or_empty(Models.field(data, :workflow_step)))
@@ -71,44 +80,75 @@ module TaskerCore
       end
     end
 
-    class TaskWrapper
-      extend LazyReaders
-
-      def initialize(data)
+    # The views of an IndexedEvent's parts: data is the part, decoded when
+    # first read.
+    module IndexedData
+      def initialize(data, indexed = nil)
         @data = data
+        @indexed = indexed
       end
 
-      lazy_reader(:task) { Models.indifferent(Models.field(@data, :task) || @data) }
+      private
+
+      def data = @data ||= Models.hash_or_empty(@indexed.part(self.class::PART))
+
+      # Whether the view can read a part inside its own without decoding
+      # its own (not yet decoded).
+      def inner_first? = @indexed && @data.nil? && !@indexed.decoded?(self.class::PART)
+    end
+
+    class TaskWrapper
+      extend LazyReaders
+      include IndexedData
+      PART = IndexedEvent::TASK
+
+      # task is the task row (context included: the same object as #context).
+      lazy_reader(:task) do
+        row = Models.indifferent(Models.field(data, :task) || data)
+        row['context'] = @context if instance_variable_defined?(:@context) && row.key?('context')
+        row
+      end
       lazy_reader(:task_uuid) { task[:task_uuid] }
-      lazy_reader(:context) { Models.indifferent(task[:context]) }
-      lazy_reader(:namespace_name) { Models.deep(Models.field(@data, :namespace_name)) }
-      lazy_reader(:task_name) { Models.deep(Models.field(@data, :task_name)) }
-      lazy_reader(:task_version) { Models.deep(Models.field(@data, :task_version)) }
+      lazy_reader(:context) do
+        next Models.indifferent(@indexed.part(IndexedEvent::CONTEXT)) if inner_first? && !instance_variable_defined?(:@task)
+
+        Models.indifferent(task[:context])
+      end
+      lazy_reader(:namespace_name) { Models.deep(Models.field(data, :namespace_name)) }
+      lazy_reader(:task_name) { Models.deep(Models.field(data, :task_name)) }
+      lazy_reader(:task_version) { Models.deep(Models.field(data, :task_version)) }
 
       def correlation_id = task[:correlation_id]
     end
 
     class WorkflowStepWrapper
       extend LazyReaders
+      include IndexedData
+      PART = IndexedEvent::WORKFLOW_STEP
 
       FIELDS = %i[workflow_step_uuid task_uuid named_step_uuid name template_step_name retryable max_attempts in_process
                   processed processed_at attempts last_attempted_at backoff_request_seconds created_at updated_at].freeze
+      # Fields an indexed poll's header repeats.
+      HEADER = { name: :step_name, attempts: :attempts, max_attempts: :max_attempts }.freeze
 
-      def initialize(data)
-        @data = data
+      FIELDS.each do |f|
+        header = HEADER[f]
+        lazy_reader(f) { header && inner_first? ? @indexed.public_send(header) : Models.deep(Models.field(data, f)) }
       end
-
-      FIELDS.each { |f| lazy_reader(f) { Models.deep(Models.field(@data, f)) } }
-      lazy_reader(:inputs) { Models.indifferent(Models.field(@data, :inputs)) }
-      lazy_reader(:results) { Models.indifferent(Models.field(@data, :results)) }
-      lazy_reader(:checkpoint) { (c = Models.field(@data, :checkpoint)) && Models.indifferent(c) }
+      lazy_reader(:inputs) { Models.indifferent(inner_first? ? @indexed.part(IndexedEvent::INPUTS) : Models.field(data, :inputs)) }
+      lazy_reader(:results) { Models.indifferent(Models.field(data, :results)) }
+      lazy_reader(:checkpoint) do
+        c = inner_first? ? @indexed.part(IndexedEvent::CHECKPOINT) : Models.field(data, :checkpoint)
+        c && Models.indifferent(c)
+      end
     end
 
     # Parent results by step name: get_result is the parent's whole
     # StepExecutionResult, get_results the value the parent returned.
     class DependencyResultsWrapper
-      def initialize(results)
+      def initialize(results, indexed = nil)
         @raw = results
+        @indexed = indexed
       end
 
       def get_result(step_name) = to_h[step_name]
@@ -122,38 +162,46 @@ module TaskerCore
       def keys = to_h.keys
       def key?(step_name) = to_h.key?(step_name)
       def each_key(&) = to_h.keys.each(&)
-      def to_h = @results ||= Models.indifferent(@raw)
+      def to_h = @results ||= Models.indifferent(@indexed ? @indexed.part(IndexedEvent::DEPENDENCY_RESULTS) : @raw)
     end
 
     class StepDefinitionWrapper
       extend LazyReaders
+      include IndexedData
+      PART = IndexedEvent::STEP_DEFINITION
 
-      def initialize(data)
-        @data = data
+      lazy_reader(:name) { Models.deep(Models.field(data, :name)) }
+      lazy_reader(:description) { Models.deep(Models.field(data, :description)) }
+      lazy_reader(:handler) do
+        next HandlerWrapper.new(nil, @indexed) if inner_first?
+
+        HandlerWrapper.new(Models.hash_or_empty(Models.field(data, :handler)))
       end
-
-      lazy_reader(:name) { Models.deep(Models.field(@data, :name)) }
-      lazy_reader(:description) { Models.deep(Models.field(@data, :description)) }
-      lazy_reader(:handler) { HandlerWrapper.new(Models.hash_or_empty(Models.field(@data, :handler))) }
-      lazy_reader(:dependencies) { Models.deep(Models.field(@data, :dependencies)) || [] }
-      lazy_reader(:retry) { Models.indifferent(Models.field(@data, :retry)) }
-      lazy_reader(:timeout_seconds) { Models.deep(Models.field(@data, :timeout_seconds)) }
-      lazy_reader(:publishes_events) { Models.deep(Models.field(@data, :publishes_events)) || [] }
-      lazy_reader(:type) { Models.deep(Models.field(@data, :type)) }
-      lazy_reader(:batch_config) { Models.deep(Models.field(@data, :batch_config)) }
+      lazy_reader(:dependencies) { Models.deep(Models.field(data, :dependencies)) || [] }
+      lazy_reader(:retry) { Models.indifferent(Models.field(data, :retry)) }
+      lazy_reader(:timeout_seconds) { inner_first? ? @indexed.timeout_seconds : Models.deep(Models.field(data, :timeout_seconds)) }
+      lazy_reader(:publishes_events) { Models.deep(Models.field(data, :publishes_events)) || [] }
+      lazy_reader(:type) { Models.deep(Models.field(data, :type)) }
+      lazy_reader(:batch_config) { Models.deep(Models.field(data, :batch_config)) }
     end
 
+    # handler of a step definition. Made from an IndexedEvent (before the
+    # definition is decoded), it reads the header's callable, method and
+    # resolver and decodes only the initialization.
     class HandlerWrapper
       extend LazyReaders
 
-      def initialize(data)
+      def initialize(data, indexed = nil)
         @data = data
+        @indexed = indexed
       end
 
-      lazy_reader(:callable) { Models.deep(Models.field(@data, :callable)) }
-      lazy_reader(:initialization) { Models.indifferent(Models.field(@data, :initialization)) }
-      lazy_reader(:handler_method) { Models.deep(Models.field(@data, :method)) }
-      lazy_reader(:resolver) { Models.deep(Models.field(@data, :resolver)) }
+      lazy_reader(:callable) { @indexed ? @indexed.callable : Models.deep(Models.field(@data, :callable)) }
+      lazy_reader(:initialization) do
+        Models.indifferent(@indexed ? @indexed.part(IndexedEvent::INITIALIZATION) : Models.field(@data, :initialization))
+      end
+      lazy_reader(:handler_method) { @indexed ? @indexed.handler_method : Models.deep(Models.field(@data, :method)) }
+      lazy_reader(:resolver) { @indexed ? @indexed.resolver : Models.deep(Models.field(@data, :resolver)) }
 
       def to_definition
         Types::HandlerDefinition.new(callable: callable.to_s, initialization: initialization,

@@ -10,14 +10,21 @@ module TaskerCore
     module Resolvers
       # Shared instantiation: config: initialization when initialize takes it.
       class BaseResolver
+        # Whether each handler class's initialize takes config:, worked out
+        # on its first step (reading a method's parameters costs about as
+        # much as building the handler).
+        TAKES_CONFIG = {}.compare_by_identity
+
         def registered_callables = []
 
         def instantiate(klass, initialization)
           return klass unless klass.is_a?(Class)
 
-          params = klass.instance_method(:initialize).parameters
-          takes_config = params.any? { |type, name| %i[key keyreq].include?(type) && name == :config } ||
-                         params.any? { |type, _| type == :keyrest }
+          takes_config = TAKES_CONFIG.fetch(klass) do
+            params = klass.instance_method(:initialize).parameters
+            TAKES_CONFIG[klass] = params.any? { |type, name| %i[key keyreq].include?(type) && name == :config } ||
+                                  params.any? { |type, _| type == :keyrest }
+          end
           takes_config ? klass.new(config: initialization || {}) : klass.new
         end
       end

@@ -7,9 +7,10 @@ module TaskerCore
     # get_input reads the task context, step_config is the template's
     # handler.initialization.
     class StepContext
-      attr_reader :task, :workflow_step, :dependency_results, :step_definition, :handler_name, :event, :published_events
+      attr_reader :task, :workflow_step, :dependency_results, :step_definition, :handler_name, :published_events
 
-      # step_data: a task_sequence_step (Hash) or a Models::TaskSequenceStepWrapper.
+      # step_data: a task_sequence_step (Hash), a Models::TaskSequenceStepWrapper
+      # or an IndexedEvent. event: the step event (a Hash or an IndexedEvent).
       # published_events collects what publish_event publishes (the worker
       # passes its own array to send them with the result).
       def initialize(step_data, handler_name: nil, event: nil, published_events: nil)
@@ -38,12 +39,16 @@ module TaskerCore
         nil
       end
 
+      # The step event as the library hands it over (a Hash; from an
+      # indexed poll, decoded when first read).
+      def event = @event.is_a?(IndexedEvent) ? @event.to_h : @event
+
       def task_uuid = @task.task_uuid
       def step_uuid = @workflow_step.workflow_step_uuid
       def step_name = @workflow_step.name
       def namespace_name = @task.namespace_name
       def context = @task.context
-      def correlation_id = @event&.dig('correlation_id') || @task.correlation_id
+      def correlation_id = @event&.[]('correlation_id') || @task.correlation_id
       def input_data = @workflow_step.inputs
       alias step_inputs input_data
       def step_config = @step_definition.handler.initialization

@@ -19,9 +19,11 @@ module TaskerCore
       # environment, namespaces, worker_id, database_url, config_root,
       # overrides: the bootstrap configuration of the C ABI. hung_grace:
       # seconds past a step's timeout after which a still-running handler's
-      # thread is replaced.
+      # thread is replaced. poll_spin_us: how long a blocked poll keeps its
+      # thread checking for a step before it sleeps (0: it sleeps at once).
       def initialize(handler_dirs: [], template_dirs: [], concurrency: 8, environment: nil, namespaces: nil, worker_id: nil,
                      database_url: nil, config_root: nil, overrides: {}, shutdown_timeout: 4.0, poll_wait_ms: 500, hung_grace: 30,
+                     poll_spin_us: 0,
                      registry: Registry::HandlerRegistry.instance, ffi: TaskerCore::FFI, logger: TaskerCore::Logger.instance)
         raise ArgumentError, "concurrency must be 1..1000, got #{concurrency.inspect}" unless concurrency.is_a?(Integer) && concurrency.between?(1, 1000)
 
@@ -29,7 +31,8 @@ module TaskerCore
         @template_dirs = Array(template_dirs)
         @concurrency = concurrency
         @config = { 'language' => 'ruby', 'environment' => environment, 'namespaces' => namespaces, 'worker_id' => worker_id,
-                    'database_url' => database_url, 'config_root' => config_root }.compact
+                    'database_url' => database_url, 'config_root' => config_root,
+                    'poll_spin_us' => poll_spin_us.positive? ? poll_spin_us : nil }.compact
         @overrides = overrides || {}
         @shutdown_timeout = shutdown_timeout
         @poll_wait_ms = poll_wait_ms
@@ -162,10 +165,11 @@ module TaskerCore
       end
 
       def handler_loop
+        indexed = @ffi.respond_to?(:indexed?) && @ffi.indexed?
         loop do
-          reply = @ffi.poll(@handle, 1, @poll_wait_ms)
-          event = (reply['events'] || []).first
-          break if event.nil? && reply['state'] == 'stopped'
+          events, state = poll_once(indexed)
+          event = events.first
+          break if event.nil? && state == 'stopped'
           next unless event
           break if run_event(event) == :abandoned
         rescue FFI::CallError => e
@@ -183,10 +187,20 @@ module TaskerCore
         @on_exit&.call if last
       end
 
+      # Polls for one event: with the indexed poll when the library has it
+      # (each event decoded only as far as its handler reads it). Returns
+      # [events, state].
+      def poll_once(indexed)
+        return @ffi.poll_indexed(@handle, 1, @poll_wait_ms) if indexed
+
+        reply = @ffi.poll(@handle, 1, @poll_wait_ms)
+        [reply['events'] || [], reply['state']]
+      end
+
       # Runs one event; returns :abandoned when the watchdog gave this
       # thread up meanwhile (another thread has taken its place).
       def run_event(event)
-        timeout = event.dig('task_sequence_step', 'step_definition', 'timeout_seconds') || 30
+        timeout = (event.is_a?(IndexedEvent) ? event.timeout_seconds : event.dig('task_sequence_step', 'step_definition', 'timeout_seconds')) || 30
         @lock.synchronize { @running[Thread.current] = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + @hung_grace }
         begin
           execute(event)
@@ -223,8 +237,8 @@ module TaskerCore
 
       def execute(event)
         t = Thread.current
-        t[:task_uuid], t[:step_uuid], t[:correlation_id] = event.values_at('task_uuid', 'step_uuid', 'correlation_id')
-        started_at = Time.now.utc
+        t[:task_uuid], t[:step_uuid], t[:correlation_id] = event['task_uuid'], event['step_uuid'], event['correlation_id']
+        started_at = Clock.now_us
         clock = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         events = []
         outcome = run_handler(event, events)
@@ -244,7 +258,7 @@ module TaskerCore
       # (a raised exception becomes a failure). The domain events the
       # handler publishes are appended to events.
       def run_handler(event, events = [])
-        step = Models::TaskSequenceStepWrapper.new(event['task_sequence_step'] || {})
+        step = Models::TaskSequenceStepWrapper.new(event.is_a?(IndexedEvent) ? event : event['task_sequence_step'] || {})
         handler = @registry.resolve_handler(step.step_definition.handler)
         raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
 
@@ -263,7 +277,7 @@ module TaskerCore
           JSON.generate(StepResult.payload(Types::StepHandlerCallResult.error(
                                              message: "the handler's result cannot be sent as JSON: #{e.message}",
                                              error_type: 'invalid_result', retryable: false
-                                           ), event['step_uuid'], @worker_id, Time.now.utc, 0))
+                                           ), event['step_uuid'], @worker_id, Clock.now_us, 0))
         end
         @ffi.complete(@handle, event['event_id'], json)
       rescue FFI::CallError => e
@@ -290,6 +304,27 @@ module TaskerCore
       end
     end
 
+    # Wall-clock timestamps of results: microseconds since the epoch, written
+    # as Time#utc.iso8601(6) writes them, the date and time of day formatted
+    # once per second (Time.now.utc.iso8601(6) is ~20k instructions, and a
+    # result carries two).
+    module Clock
+      @second = [nil, nil] # the last second formatted, and its text
+
+      def self.now_us = Process.clock_gettime(Process::CLOCK_REALTIME, :microsecond)
+
+      def self.iso8601(us)
+        sec, frac = us.divmod(1_000_000)
+        cached, text = @second
+        unless cached == sec
+          text = Time.at(sec).utc.strftime('%Y-%m-%dT%H:%M:%S.')
+          @second = [sec, text]
+        end
+        frac = frac.to_s
+        "#{text}#{'0' * (6 - frac.size)}#{frac}Z"
+      end
+    end
+
     # The StepExecutionResult JSON the worker library reads.
     module StepResult
       MAX_BACKTRACE = 50
@@ -301,8 +336,9 @@ module TaskerCore
       end
 
       def self.result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms)
-        meta = { execution_time_ms: elapsed_ms, worker_id: worker_id, started_at: started_at.iso8601(6),
-                 completed_at: Time.now.utc.iso8601(6) }
+        started_at = started_at.is_a?(Time) ? started_at.utc.iso8601(6) : Clock.iso8601(started_at)
+        meta = { execution_time_ms: elapsed_ms, worker_id: worker_id, started_at: started_at,
+                 completed_at: Clock.iso8601(Clock.now_us) }
         if outcome.success?
           return { step_uuid: step_uuid, success: true, status: 'completed', result: outcome.result,
                    metadata: meta.merge(retryable: false, custom: outcome.metadata || {}) }
