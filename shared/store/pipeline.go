@@ -9,6 +9,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// noSeqScans opens every pipelined transaction. Those transactions are the
+// engine's state changes, whose every statement finds its rows by key
+// (task, step, message ids): a sequential scan is never the plan meant for
+// them. The store's connections plan a prepared statement once, at its first
+// execution (plan_cache_mode force_generic_plan, see ParseConnConfig), and
+// on a fresh or young schema that first plan saw tables of a few pages,
+// which makes scanning them look cheaper than probing their indexes; the
+// plan then stayed until the next ANALYZE while the tables grew.
+const noSeqScans = "SET LOCAL enable_seqscan = off"
+
 // pipeTx is an explicit transaction whose BEGIN travels with its first batch
 // and whose COMMIT travels with its last: a transaction of k dependent
 // batches costs k round trips. (pgx's Begin and Commit are round trips of
@@ -53,6 +63,7 @@ func (p *pipeTx) run(b *pgx.Batch, commit bool, captures map[*pgx.QueuedQuery]bo
 	nb := &pgx.Batch{}
 	if !p.begun {
 		nb.Queue("begin")
+		nb.Queue(noSeqScans)
 		p.begun = true
 	}
 	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
