@@ -14,21 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from tasker_core.batch_processing import BatchAggregationScenario, Batchable, BatchWorkerConfig
-from tasker_core.errors import (
-    AuthenticationError, AuthorizationError, BusinessLogicError, ConfigurationError, FFIError, NetworkError,
-    NotFoundError, PermanentError, RateLimitError, ResourceContentionError, RetryableError, ServiceUnavailableError,
-    StepTimeoutError, StepValidationError, TaskerError, WorkerBootstrapError, WorkerNotInitializedError,
-    is_permanent, is_retryable,
-)
+from tasker_core.errors import (AuthenticationError, AuthorizationError, BusinessLogicError, ConfigurationError, FFIError,
+                                NetworkError, NotFoundError, PermanentError, RateLimitError, ResourceContentionError,
+                                RetryableError, ServiceUnavailableError, StepTimeoutError, StepValidationError, TaskerError,
+                                WorkerBootstrapError, WorkerNotInitializedError, is_permanent, is_retryable)
 from tasker_core.registry import HandlerNotFound, HandlerRegistry
 from tasker_core.step_handler import ApiHandler, ApiResponse, DecisionHandler, StepHandler
-from tasker_core.step_handler.functional import (
-    BatchConfig, Decision, api_handler, batch_analyzer, batch_worker, decision_handler, depends_on, inputs, step_handler,
-)
-from tasker_core.types import (
-    BatchAnalyzerOutcome, BatchWorkerContext, BatchWorkerOutcome, CursorConfig, DecisionPointOutcome, DecisionType,
-    ErrorType, FfiStepEvent, StepContext, StepHandlerResult, TaskSequenceStepWrapper,
-)
+from tasker_core.step_handler.functional import (BatchConfig, Decision, api_handler, batch_analyzer, batch_worker,
+                                                  decision_handler, depends_on, inputs, step_handler)
+from tasker_core.types import (BatchAnalyzerOutcome, BatchWorkerContext, BatchWorkerOutcome, CursorConfig, DecisionPointOutcome,
+                               DecisionType, ErrorType, FfiStepEvent, StepContext, StepHandlerResult, TaskSequenceStepWrapper)
 
 __version__ = "0.1.0"
 

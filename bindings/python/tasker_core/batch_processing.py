@@ -15,19 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tasker_core.types import (
-    BatchAnalyzerOutcome,
-    BatchWorkerContext,
-    BatchWorkerOutcome,
-    CursorConfig,
-    RustBatchWorkerInputs,
-    StepContext,
-    StepHandlerResult,
-)
-
-
-def _unwrap(dep: Any) -> Any:
-    return dep.get("result") if isinstance(dep, dict) and "result" in dep else dep
+from tasker_core.types import (BatchAnalyzerOutcome, BatchWorkerContext, BatchWorkerOutcome, CursorConfig, RustBatchWorkerInputs,
+                               StepContext, StepHandlerResult, _dict, _meta, _result_of)
 
 
 @dataclass
@@ -38,20 +27,15 @@ class BatchAggregationScenario:
     worker_count: int
 
     @classmethod
-    def detect(cls, dependency_results: dict[str, Any], batchable_step_name: str,
-               batch_worker_prefix: str) -> BatchAggregationScenario:
-        analyzer = _unwrap(dependency_results.get(batchable_step_name))
+    def detect(cls, dependency_results: dict[str, Any], batchable_step_name: str, batch_worker_prefix: str) -> BatchAggregationScenario:
+        analyzer = _result_of(dependency_results.get(batchable_step_name))
         if analyzer is None:
             raise ValueError(f"Missing batchable step dependency: {batchable_step_name}")
-        analyzer = analyzer if isinstance(analyzer, dict) else {}
+        analyzer = _dict(analyzer)
         outcome = analyzer.get("batch_processing_outcome")
         if isinstance(outcome, dict) and outcome.get("type") == "no_batches":
             return cls(True, analyzer, {}, 0)
-        workers = {}
-        for name, dep in dependency_results.items():
-            if name.startswith(batch_worker_prefix):
-                value = _unwrap(dep)
-                workers[name] = value if isinstance(value, dict) else {}
+        workers = {name: _dict(_result_of(dep)) for name, dep in dependency_results.items() if name.startswith(batch_worker_prefix)}
         if not workers:
             raise ValueError(f"No batch workers found with prefix '{batch_worker_prefix}' and batchable step "
                              f"'{batchable_step_name}' did not return a no_batches outcome")
@@ -74,18 +58,11 @@ class BatchWorkerConfig:
         return dict(self.__dict__)
 
 
-def _meta(metadata: dict[str, Any] | None, **flags: Any) -> dict[str, Any]:
-    meta = metadata or {}
-    meta.update(flags)
-    return meta
-
-
 class Batchable:
     """Mixin for analyzers, workers and aggregators of batch workflows."""
 
     # --- analyzer side ---
-    def create_cursor_config(self, start: int, end: int, step_size: int = 1,
-                             metadata: dict[str, Any] | None = None) -> CursorConfig:
+    def create_cursor_config(self, start: int, end: int, step_size: int = 1, metadata: dict[str, Any] | None = None) -> CursorConfig:
         return CursorConfig(start, end, step_size, metadata or {})
 
     def create_cursor_ranges(self, total_items: int, batch_size: int, step_size: int = 1,
@@ -135,12 +112,9 @@ class Batchable:
             return self.no_batches_outcome(bmeta.get("reason", "empty_dataset"), bmeta)
         cursors = [{"batch_id": f"{i + 1:03d}", "start_cursor": c.start_cursor, "end_cursor": c.end_cursor,
                     "batch_size": c.end_cursor - c.start_cursor} for i, c in enumerate(configs)]
-        result: dict[str, Any] = {
-            "batch_processing_outcome": {"type": "create_batches", "worker_template_name": worker_template_name,
-                                         "worker_count": len(cursors), "cursor_configs": cursors, "total_items": total},
-            "worker_count": len(cursors),
-            "total_items": total,
-        }
+        outcome_data = {"type": "create_batches", "worker_template_name": worker_template_name, "worker_count": len(cursors),
+                        "cursor_configs": cursors, "total_items": total}
+        result: dict[str, Any] = {"batch_processing_outcome": outcome_data, "worker_count": len(cursors), "total_items": total}
         if bmeta:
             result["batch_metadata"] = bmeta
         return StepHandlerResult.success(result, _meta(metadata, batch_analyzer=True))
@@ -186,8 +160,7 @@ class Batchable:
         elif outcome is not None:
             o = outcome
         else:
-            return StepHandlerResult.failure("batch_worker_success requires either outcome or items_processed",
-                                             "invalid_args", False)
+            return StepHandlerResult.failure("batch_worker_success requires either outcome or items_processed", "invalid_args", False)
         return StepHandlerResult.success(self._worker_result(o), _meta(metadata, batch_worker=True))
 
     def batch_worker_partial_failure(self, outcome: BatchWorkerOutcome, message: str | None = None,
@@ -237,16 +210,10 @@ class Batchable:
         totals = {k: sum(r.get(k, 0) for r in present) for k in ("items_processed", "items_succeeded", "items_failed", "items_skipped")}
         errors = [e for r in present for e in (r.get("errors") or [])]
         processed = totals["items_processed"]
-        return {
-            "total_processed": processed,
-            "total_succeeded": totals["items_succeeded"],
-            "total_failed": totals["items_failed"],
-            "total_skipped": totals["items_skipped"],
-            "batch_count": len(worker_results),
-            "success_rate": totals["items_succeeded"] / processed if processed > 0 else 0.0,
-            "errors": errors[:100],
-            "error_count": len(errors),
-        }
+        return {"total_processed": processed, "total_succeeded": totals["items_succeeded"], "total_failed": totals["items_failed"],
+                "total_skipped": totals["items_skipped"], "batch_count": len(worker_results),
+                "success_rate": totals["items_succeeded"] / processed if processed > 0 else 0.0,
+                "errors": errors[:100], "error_count": len(errors)}
 
 
 __all__ = ["Batchable", "BatchAggregationScenario", "BatchWorkerConfig"]

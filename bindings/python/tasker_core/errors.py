@@ -18,16 +18,9 @@ class TaskerError(Exception):
 
     retryable: bool = True
 
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        retryable: bool | None = None,
-        metadata: dict[str, Any] | None = None,
-        error_code: str | None = None,
-        retry_after: int | float | None = None,
-        context: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, message: str = "", *, retryable: bool | None = None, metadata: dict[str, Any] | None = None,
+                 error_code: str | None = None, retry_after: int | float | None = None,
+                 context: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if retryable is not None:
@@ -43,18 +36,12 @@ class TaskerError(Exception):
             self.metadata.update(context)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "error_type": type(self).__name__,
-            "message": self.message,
-            "retryable": self.retryable,
-            "metadata": self.metadata,
-        }
+        return {"error_type": type(self).__name__, "message": self.message, "retryable": self.retryable,
+                "metadata": self.metadata}
 
 
 class RetryableError(TaskerError):
     """A transient failure: the step is retried while attempts remain."""
-
-    retryable = True
 
 
 class PermanentError(TaskerError):
@@ -64,47 +51,47 @@ class PermanentError(TaskerError):
 
 
 class TimeoutError(RetryableError):  # noqa: A001 - tasker-core's name
-    pass
+    """An operation the handler called took too long."""
 
 
 class NetworkError(RetryableError):
-    pass
+    """A network failure (connection refused or reset, DNS...)."""
 
 
 class RateLimitError(RetryableError):
-    pass
+    """A service asked the handler to slow down."""
 
 
 class ServiceUnavailableError(RetryableError):
-    pass
+    """A service is down or overloaded for now."""
 
 
 class ResourceContentionError(RetryableError):
-    pass
+    """A lock or other shared resource is held elsewhere for now."""
 
 
 class ValidationError(PermanentError):
-    pass
+    """The step's input is invalid."""
 
 
 class NotFoundError(PermanentError):
-    pass
+    """Something the step needs does not exist."""
 
 
 class AuthenticationError(PermanentError):
-    pass
+    """The credentials were refused."""
 
 
 class AuthorizationError(PermanentError):
-    pass
+    """The credentials do not allow the operation."""
 
 
 class ConfigurationError(PermanentError):
-    pass
+    """The handler or its template is misconfigured."""
 
 
 class BusinessLogicError(PermanentError):
-    pass
+    """A business rule rejects the operation."""
 
 
 class FFIError(TaskerError):
@@ -116,11 +103,11 @@ class FFIError(TaskerError):
 
 
 class WorkerBootstrapError(FFIError):
-    pass
+    """The worker library could not start the worker."""
 
 
 class WorkerNotInitializedError(TaskerError):
-    pass
+    """The worker was used before it started."""
 
 
 def is_retryable(exc: BaseException) -> bool:

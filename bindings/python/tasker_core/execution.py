@@ -86,10 +86,9 @@ def prepare(registry: HandlerRegistry, event: dict[str, Any] | IndexedEvent, sta
     return Prepared(target=target, context=context, failure=None, handler_version=handler.version, **base)
 
 
-def outcome_from_return(value: Any) -> StepHandlerResult:
-    """A handler's return value as a result: StepHandlerResult as is, a dict
-    as success, None as ``{}``, any other value as ``{"result": value}``."""
-    return _wrap_result(value)
+# A handler's return value as a result: StepHandlerResult as is, a dict as
+# success, None as ``{}``, any other value as ``{"result": value}``.
+outcome_from_return = _wrap_result
 
 
 def outcome_from_exception(exc: BaseException) -> tuple[StepHandlerResult, list[str]]:
@@ -161,35 +160,31 @@ def result_payload(p: Prepared, r: StepHandlerResult, worker_id: str, elapsed_ms
     events the handler published (``domain_events``). A result that cannot
     be written as JSON becomes a non-retryable ``invalid_result`` failure."""
     meta = r.metadata if isinstance(r.metadata, dict) else {"metadata": r.metadata}
-    if r.is_success is True and type(elapsed_ms) is int:
-        events = p.context.published_events if with_events and p.context is not None else None
-        try:
-            return _success_json(p, r, worker_id, elapsed_ms, meta, events)
-        except (TypeError, ValueError) as exc:
-            bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
-            return result_payload(p, bad, worker_id, elapsed_ms, with_events=False)
-    metadata: dict[str, Any] = {"execution_time_ms": elapsed_ms, "retryable": bool(r.retryable) and not r.is_success,
-                                "custom": meta, "worker_id": worker_id, "started_at": p.started_at,
-                                "completed_at": now()}
-    if p.handler_version:
-        metadata["handler_version"] = p.handler_version
-    payload: dict[str, Any] = {"step_uuid": p.step_uuid, "success": r.is_success, "metadata": metadata,
-                               "error": None, "orchestration_metadata": None}
-    if r.is_success:
-        payload.update(status="completed", result={} if r.result is None else r.result)
-    else:
-        trace = backtrace or (meta.get("traceback", "").splitlines() if isinstance(meta.get("traceback"), str) else None)
-        error_type = r.error_type or "handler_error"
-        metadata.update(error_type=error_type, error_code=r.error_code)
-        payload.update(status="error", result=None, error={
-            "message": r.error_message or error_type, "error_type": error_type, "backtrace": trace,
-            "retryable": bool(r.retryable), "status_code": None, "context": {}})
-        delay = _retry_after(meta) if r.retryable else None
-        if delay is not None:
-            payload["orchestration_metadata"] = {"backoff_hint": {"backoff_type": "ServerRequested", "delay_seconds": delay}}
-    if with_events and p.context is not None and p.context.published_events:
-        payload["domain_events"] = p.context.published_events
     try:
+        if r.is_success is True and type(elapsed_ms) is int:
+            events = p.context.published_events if with_events and p.context is not None else None
+            return _success_json(p, r, worker_id, elapsed_ms, meta, events)
+        metadata: dict[str, Any] = {"execution_time_ms": elapsed_ms, "retryable": bool(r.retryable) and not r.is_success,
+                                    "custom": meta, "worker_id": worker_id, "started_at": p.started_at,
+                                    "completed_at": now()}
+        if p.handler_version:
+            metadata["handler_version"] = p.handler_version
+        payload: dict[str, Any] = {"step_uuid": p.step_uuid, "success": r.is_success, "metadata": metadata,
+                                   "error": None, "orchestration_metadata": None}
+        if r.is_success:
+            payload.update(status="completed", result={} if r.result is None else r.result)
+        else:
+            trace = backtrace or (meta.get("traceback", "").splitlines() if isinstance(meta.get("traceback"), str) else None)
+            error_type = r.error_type or "handler_error"
+            metadata.update(error_type=error_type, error_code=r.error_code)
+            payload.update(status="error", result=None, error={
+                "message": r.error_message or error_type, "error_type": error_type, "backtrace": trace,
+                "retryable": bool(r.retryable), "status_code": None, "context": {}})
+            delay = _retry_after(meta) if r.retryable else None
+            if delay is not None:
+                payload["orchestration_metadata"] = {"backoff_hint": {"backoff_type": "ServerRequested", "delay_seconds": delay}}
+        if with_events and p.context is not None and p.context.published_events:
+            payload["domain_events"] = p.context.published_events
         return dumps(payload)
     except (TypeError, ValueError) as exc:
         bad = StepHandlerResult.failure(f"the step's result cannot be stored as JSON: {exc}", "invalid_result", False)
@@ -221,6 +216,5 @@ def is_checkpoint(r: StepHandlerResult) -> bool:
 def checkpoint_payload(p: Prepared, r: StepHandlerResult) -> str:
     """The checkpoint JSON of a ``checkpoint_yield`` result (raises if not JSON-able)."""
     data = r.result if isinstance(r.result, dict) else {}
-    return dumps({"step_uuid": p.step_uuid, "cursor": data.get("cursor"),
-                  "items_processed": data.get("items_processed", 0),
+    return dumps({"step_uuid": p.step_uuid, "cursor": data.get("cursor"), "items_processed": data.get("items_processed", 0),
                   "accumulated_results": data.get("accumulated_results")})

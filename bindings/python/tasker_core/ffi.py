@@ -24,34 +24,25 @@ from tasker_core.indexed_event import IndexedEvent, events_of
 
 ABI_VERSION = 1
 
+# The argument types of the functions returning a reply: handle, text, int32.
+_H, _S, _I = ctypes.c_uint64, ctypes.c_char_p, ctypes.c_int32
 _FUNCTIONS: dict[str, tuple[Any, ...]] = {
-    "tasker_worker_bootstrap": (ctypes.c_char_p,),
-    "tasker_poll_step_events": (ctypes.c_uint64, ctypes.c_int32, ctypes.c_int32),
-    "tasker_complete_step_event": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p),
-    "tasker_checkpoint_yield_step_event": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p),
-    "tasker_worker_status": (ctypes.c_uint64,),
-    "tasker_health": (ctypes.c_uint64,),
-    "tasker_metrics": (ctypes.c_uint64,),
-    "tasker_log": (ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p),
-    "tasker_begin_shutdown": (ctypes.c_uint64,),
-    "tasker_stop": (ctypes.c_uint64, ctypes.c_int32),
+    "tasker_worker_bootstrap": (_S,), "tasker_poll_step_events": (_H, _I, _I), "tasker_complete_step_event": (_H, _S, _S),
+    "tasker_checkpoint_yield_step_event": (_H, _S, _S), "tasker_worker_status": (_H,), "tasker_health": (_H,),
+    "tasker_metrics": (_H,), "tasker_log": (_H, _S, _S, _S), "tasker_begin_shutdown": (_H,), "tasker_stop": (_H, _I),
 }
 # Functions added to ABI version 1 after its first release: a library built
 # before them works without them.
-_OPTIONAL: dict[str, tuple[Any, ...]] = {
-    "tasker_poll_step_events_indexed": (ctypes.c_uint64, ctypes.c_int32, ctypes.c_int32),
-}
+_OPTIONAL: dict[str, tuple[Any, ...]] = {"tasker_poll_step_events_indexed": (_H, _I, _I)}
 
 
 def library_path(explicit: str | None = None) -> str:
     """Where the library is: ``explicit``, else ``$TASKER_WORKER_LIB``, else
     ``build/libtasker_worker.so`` of the source tree this package sits in,
     else the loader's search path."""
-    if explicit:
-        return explicit
-    env = os.environ.get("TASKER_WORKER_LIB")
-    if env:
-        return env
+    given = explicit or os.environ.get("TASKER_WORKER_LIB")
+    if given:
+        return given
     for parent in Path(__file__).resolve().parents:
         candidate = parent / "build" / "libtasker_worker.so"
         if candidate.exists():
@@ -79,6 +70,12 @@ def _text(value: str | None) -> bytes | None:
     return None if value is None else value.encode("utf-8")
 
 
+def _failed(name: str, reply: dict[str, Any]) -> FFIError:
+    """The error of a reply whose ``ok`` is false."""
+    err = reply.get("error") or {}
+    return FFIError(f"{name}: {err.get('message', 'failed')}", code=err.get("code", "internal"))
+
+
 class Library:
     """The loaded library; one per process is enough (it serves several workers)."""
 
@@ -90,16 +87,11 @@ class Library:
             raise FFIError(f"cannot load the worker library {self.path!r}: {exc}; build it with "
                            "scripts/build-capi.sh or set TASKER_WORKER_LIB", code="not_loaded") from exc
         self._pid = os.getpid()
-        self._lib.tasker_abi_version.restype = ctypes.c_int32
-        self._lib.tasker_abi_version.argtypes = ()
-        self._lib.tasker_free.restype = None
-        self._lib.tasker_free.argtypes = (ctypes.c_void_p,)
-        for name, argtypes in _FUNCTIONS.items():
-            fn = getattr(self._lib, name)
-            fn.restype, fn.argtypes = ctypes.c_void_p, argtypes
-        for name, argtypes in _OPTIONAL.items():
-            fn = getattr(self._lib, name, None)
-            if fn is not None:
+        self._lib.tasker_abi_version.restype, self._lib.tasker_abi_version.argtypes = ctypes.c_int32, ()
+        self._lib.tasker_free.restype, self._lib.tasker_free.argtypes = None, (ctypes.c_void_p,)
+        for name, argtypes in {**_FUNCTIONS, **_OPTIONAL}.items():
+            if name in _FUNCTIONS or hasattr(self._lib, name):  # a required one missing raises AttributeError
+                fn = getattr(self._lib, name)
                 fn.restype, fn.argtypes = ctypes.c_void_p, argtypes
         #: whether the library has tasker_poll_step_events_indexed (poll_indexed)
         self.indexed = hasattr(self._lib, "tasker_poll_step_events_indexed")
@@ -128,8 +120,7 @@ class Library:
         except ValueError as exc:
             raise FFIError(f"{name} returned invalid JSON: {raw[:200]!r}", code="internal") from exc
         if not data.get("ok"):
-            err = data.get("error") or {}
-            raise FFIError(f"{name}: {err.get('message', 'failed')}", code=err.get("code", "internal"))
+            raise _failed(name, data)
         return data
 
     def bootstrap(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -147,8 +138,7 @@ class Library:
         except ValueError as exc:
             raise FFIError(f"tasker_poll_step_events_indexed returned invalid JSON: {raw[:200]!r}", code="internal") from exc
         if not header.get("ok"):
-            err = header.get("error") or {}
-            raise FFIError(f"tasker_poll_step_events_indexed: {err.get('message', 'failed')}", code=err.get("code", "internal"))
+            raise _failed("tasker_poll_step_events_indexed", header)
         return events, header.get("state", "")
 
     def complete(self, handle: int, event_id: str, result_json: str) -> dict[str, Any]:
@@ -193,8 +183,7 @@ class TaskerLogHandler(logging.Handler):
             level = next((name for floor, name in _LEVELS if record.levelno >= floor), "trace")
             fields: dict[str, Any] = {"logger": record.name}
             if record.exc_info:
-                fields["exception"] = self.formatter.formatException(record.exc_info) if self.formatter else \
-                    logging.Formatter().formatException(record.exc_info)
+                fields["exception"] = (self.formatter or logging.Formatter()).formatException(record.exc_info)
             fields.update(getattr(record, "fields", None) or {})
             try:
                 self.library.log(self.worker_handle, level, record.getMessage(), fields)

@@ -123,9 +123,7 @@ class HandlerRegistry:
 
     def can_resolve(self, callable_name: str, method: str | None = None) -> bool:
         cls = self.find_class(callable_name, method or None)
-        if cls is None:
-            return False
-        return not method or getattr(cls, "handler_method", None) == method or callable(getattr(cls, method, None))
+        return cls is not None and (not method or getattr(cls, "handler_method", None) == method or callable(getattr(cls, method, None)))
 
     def _instantiate(self, cls: type, initialization: dict[str, Any]) -> StepHandler:
         wants = self._wants_config.get(cls)
@@ -221,10 +219,7 @@ def template_callables(paths: list[str]) -> dict[str, set[str | None]]:
                 if m:
                     current = next(g for g in m.groups() if g is not None)
                     found.setdefault(current, set())
-                    rest = line[m.end():]
-                else:
-                    rest = line
-                mm = _METHOD_LINE.search(rest)
+                mm = _METHOD_LINE.search(line[m.end():] if m else line)
                 if current is not None and mm:
                     method = next((g for g in mm.groups() if g is not None), "")
                     found[current].add(method or None)

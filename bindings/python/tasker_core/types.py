@@ -29,6 +29,18 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _meta(metadata: dict[str, Any] | None, **flags: Any) -> dict[str, Any]:
+    """A result's metadata (the handler's dict itself, when it gave one) with flags set."""
+    meta = metadata or {}
+    meta.update(flags)
+    return meta
+
+
+def _result_of(dep: Any) -> Any:
+    """What a parent step returned: its result record's ``result``."""
+    return dep["result"] if isinstance(dep, dict) and "result" in dep else dep
+
+
 class _Model:
     """model_dump() for the dataclasses below (their enums are str enums, so JSON-ready)."""
 
@@ -63,17 +75,9 @@ class StepHandlerResult:
 
     __slots__ = ("is_success", "result", "error_message", "error_type", "error_code", "retryable", "metadata")
 
-    def __init__(
-        self,
-        is_success: bool | None = None,
-        result: Any = None,
-        error_message: str | None = None,
-        error_type: str | None = None,
-        error_code: str | None = None,
-        retryable: bool = True,
-        metadata: dict[str, Any] | None = None,
-        **kw: Any,
-    ) -> None:
+    def __init__(self, is_success: bool | None = None, result: Any = None, error_message: str | None = None,
+                 error_type: str | None = None, error_code: str | None = None, retryable: bool = True,
+                 metadata: dict[str, Any] | None = None, **kw: Any) -> None:
         self.is_success = bool(kw.pop("success", False) if is_success is None else is_success)
         if kw:
             raise TypeError(f"unexpected StepHandlerResult fields: {', '.join(sorted(kw))}")
@@ -89,22 +93,9 @@ class StepHandlerResult:
         return cls(is_success=True, result=result, metadata=metadata or {})
 
     @classmethod
-    def failure(
-        cls,
-        message: str,
-        error_type: str | ErrorType = ErrorType.HANDLER_ERROR,
-        retryable: bool = True,
-        metadata: dict[str, Any] | None = None,
-        error_code: str | None = None,
-    ) -> StepHandlerResult:
-        return cls(
-            is_success=False,
-            error_message=message,
-            error_type=error_type,  # type: ignore[arg-type]
-            error_code=error_code,
-            retryable=retryable,
-            metadata=metadata or {},
-        )
+    def failure(cls, message: str, error_type: str | ErrorType = ErrorType.HANDLER_ERROR, retryable: bool = True,
+                metadata: dict[str, Any] | None = None, error_code: str | None = None) -> StepHandlerResult:
+        return cls(False, None, message, error_type, error_code, retryable, metadata or {})  # type: ignore[arg-type]
 
     def is_success_result(self) -> bool:
         return self.is_success
@@ -138,6 +129,10 @@ class _FromIndexed:
         return value
 
 
+# The fields of an event besides its ids and task_sequence_step.
+_TRACING = ("task_correlation_id", "parent_correlation_id", "trace_id", "span_id")
+
+
 class FfiStepEvent:
     """A step event as the worker library hands it over (attribute access)."""
 
@@ -150,10 +145,8 @@ class FfiStepEvent:
         self.step_uuid = step_uuid
         self.correlation_id = correlation_id
         self.task_sequence_step = task_sequence_step or {}
-        self.task_correlation_id = extra.get("task_correlation_id")
-        self.parent_correlation_id = extra.get("parent_correlation_id")
-        self.trace_id = extra.get("trace_id")
-        self.span_id = extra.get("span_id")
+        for key in _TRACING:
+            setattr(self, key, extra.get(key))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FfiStepEvent:
@@ -169,7 +162,7 @@ class FfiStepEvent:
         return event
 
 
-for _k in ("task_correlation_id", "parent_correlation_id", "trace_id", "span_id"):
+for _k in _TRACING:
     setattr(FfiStepEvent, _k, _FromIndexed(_k, lambda ix, k=_k: ix.to_dict().get(k)))
 FfiStepEvent.task_sequence_step = _FromIndexed("task_sequence_step", lambda ix: ix.to_dict().get("task_sequence_step") or {})
 
@@ -201,8 +194,7 @@ class TaskSequenceStepWrapper(_View):
         return _dict(_dict(_dict(self._data.get("task")).get("task")).get("context")).get(name)
 
     def get_dependency_result(self, step_name: str) -> Any:
-        dep = _dict(self._data.get("dependency_results")).get(step_name)
-        return dep.get("result") if isinstance(dep, dict) and "result" in dep else dep
+        return _result_of(_dict(self._data.get("dependency_results")).get(step_name))
 
     get_results = get_dependency_result
 
@@ -217,20 +209,10 @@ class StepContext:
     ``retry_count`` the attempts before this one.
     """
 
-    def __init__(
-        self,
-        event: FfiStepEvent | None = None,
-        task_uuid: Any = None,
-        step_uuid: Any = None,
-        correlation_id: Any = None,
-        handler_name: str = "",
-        input_data: dict[str, Any] | None = None,
-        dependency_results: dict[str, Any] | None = None,
-        step_config: dict[str, Any] | None = None,
-        step_inputs: dict[str, Any] | None = None,
-        retry_count: int = 0,
-        max_retries: int = 3,
-    ) -> None:
+    def __init__(self, event: FfiStepEvent | None = None, task_uuid: Any = None, step_uuid: Any = None,
+                 correlation_id: Any = None, handler_name: str = "", input_data: dict[str, Any] | None = None,
+                 dependency_results: dict[str, Any] | None = None, step_config: dict[str, Any] | None = None,
+                 step_inputs: dict[str, Any] | None = None, retry_count: int = 0, max_retries: int = 3) -> None:
         self.event = event or FfiStepEvent()
         self.task_uuid = task_uuid
         self.step_uuid = step_uuid
@@ -294,36 +276,18 @@ class StepContext:
         tss = event.task_sequence_step
         task = _dict(tss.get("task"))
         step = _dict(tss.get("workflow_step"))
-        return cls(
-            event=event,
-            task_uuid=_uuid(event.task_uuid),
-            step_uuid=_uuid(event.step_uuid),
-            correlation_id=_uuid(event.correlation_id),
-            handler_name=handler_name,
-            input_data=_dict(_dict(task.get("task", task)).get("context")),
-            dependency_results=_dict(tss.get("dependency_results")),
-            step_config=_dict(_dict(_dict(tss.get("step_definition")).get("handler")).get("initialization")),
-            step_inputs=_dict(step.get("inputs")),
-            retry_count=step.get("attempts") or 0,
-            max_retries=step.get("max_attempts") or 3,
-        )
+        return cls(event, _uuid(event.task_uuid), _uuid(event.step_uuid), _uuid(event.correlation_id), handler_name,
+                   input_data=_dict(_dict(task.get("task", task)).get("context")),
+                   dependency_results=_dict(tss.get("dependency_results")),
+                   step_config=_dict(_dict(_dict(tss.get("step_definition")).get("handler")).get("initialization")),
+                   step_inputs=_dict(step.get("inputs")), retry_count=step.get("attempts") or 0,
+                   max_retries=step.get("max_attempts") or 3)
 
     # --- where the step sits ---
-    @property
-    def step_name(self) -> str | None:
-        return self._ws_field("name")
-
-    @property
-    def namespace_name(self) -> str | None:
-        return self._task_field("namespace_name")
-
-    @property
-    def task_name(self) -> str | None:
-        return self._task_field("task_name")
-
-    @property
-    def task_sequence_step(self) -> TaskSequenceStepWrapper:
-        return TaskSequenceStepWrapper(self.event.task_sequence_step)
+    step_name = property(lambda self: self._ws_field("name"))
+    namespace_name = property(lambda self: self._task_field("namespace_name"))
+    task_name = property(lambda self: self._task_field("task_name"))
+    task_sequence_step = property(lambda self: TaskSequenceStepWrapper(self.event.task_sequence_step))
 
     # --- inputs and configuration ---
     def get_input(self, key: str) -> Any:
@@ -338,10 +302,7 @@ class StepContext:
 
     # --- dependency results ---
     def get_dependency_result(self, step_name: str) -> Any:
-        dep = self.dependency_results.get(step_name)
-        if isinstance(dep, dict) and "result" in dep:
-            return dep["result"]
-        return dep
+        return _result_of(self.dependency_results.get(step_name))
 
     def get_dependency_field(self, step_name: str, *path: str) -> Any:
         value = self.get_dependency_result(step_name)
@@ -371,17 +332,9 @@ class StepContext:
         cp = self._ws_field("checkpoint")
         return cp if isinstance(cp, dict) else None
 
-    @property
-    def checkpoint_cursor(self) -> Any:
-        return (self.checkpoint or {}).get("cursor")
-
-    @property
-    def checkpoint_items_processed(self) -> int:
-        return (self.checkpoint or {}).get("items_processed", 0)
-
-    @property
-    def accumulated_results(self) -> Any:
-        return (self.checkpoint or {}).get("accumulated_results")
+    checkpoint_cursor = property(lambda self: (self.checkpoint or {}).get("cursor"))
+    checkpoint_items_processed = property(lambda self: (self.checkpoint or {}).get("items_processed", 0))
+    accumulated_results = property(lambda self: (self.checkpoint or {}).get("accumulated_results"))
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_cursor is not None
@@ -454,12 +407,10 @@ class RustBatchWorkerInputs(_Model):
         if not isinstance(cursor, dict):
             raise ValueError("batch worker inputs: cursor must be an object")
         meta = _dict(data.get("batch_metadata"))
-        return cls(
-            cursor=RustCursorConfig(str(cursor.get("batch_id", "")), cursor.get("start_cursor", 0),
-                                    cursor.get("end_cursor", 0), cursor.get("batch_size", 0)),
-            batch_metadata=BatchMetadata(meta.get("cursor_field", "id"), meta.get("failure_strategy", "continue_on_failure")),
-            is_no_op=bool(data.get("is_no_op", False)),
-        )
+        return cls(RustCursorConfig(str(cursor.get("batch_id", "")), cursor.get("start_cursor", 0), cursor.get("end_cursor", 0),
+                                    cursor.get("batch_size", 0)),
+                   BatchMetadata(meta.get("cursor_field", "id"), meta.get("failure_strategy", "continue_on_failure")),
+                   bool(data.get("is_no_op", False)))
 
 
 @dataclass

@@ -92,8 +92,7 @@ class Worker:
         # it sleeps (the library's poll_spin_us; 0: it sleeps at once).
         self.poll_spin_us = poll_spin_us
         self._library, self._library_path = library, library_path
-        self.handle = 0
-        self.worker_id = ""
+        self.handle, self.worker_id = 0, ""
         self.log_handler: TaskerLogHandler | None = None
         self._slots = threading.Semaphore(concurrency)
         self._lock = threading.Lock()
@@ -116,14 +115,9 @@ class Worker:
             raise FFIError("no handlers to offer: register handlers or point --handlers at them", code="invalid_argument")
         config: dict[str, Any] = {"callables": self.callables, "language": "python",
                                   "overrides": _merge({"worker": {"handlers": {"max_concurrent": self.concurrency}}}, self.overrides)}
-        if self.requested_id:
-            config["worker_id"] = self.requested_id
-        if self.poll_spin_us:
-            config["poll_spin_us"] = self.poll_spin_us
-        if self.template_dirs:
-            config["template_paths"] = self.template_dirs
-        if self.namespaces:
-            config["namespaces"] = self.namespaces
+        optional = {"worker_id": self.requested_id, "poll_spin_us": self.poll_spin_us, "template_paths": self.template_dirs,
+                    "namespaces": self.namespaces}
+        config.update((key, value) for key, value in optional.items() if value)  # unset ones are left out
         answer = self.library.bootstrap(config)
         self.handle, self.worker_id = int(answer["handle"]), str(answer.get("worker_id", ""))
         if self.log_handler is not None:
@@ -236,8 +230,7 @@ class Worker:
 
     def _finish_future(self, run: _Run, future: Any) -> None:
         if future.cancelled():
-            r = execution.StepHandlerResult.failure("async handler cancelled after its step timeout", "timeout", True)
-            self._finish(run, r, None)
+            self._finish(run, execution.StepHandlerResult.failure("async handler cancelled after its step timeout", "timeout", True), None)
         elif future.exception() is not None:
             self._finish(run, *execution.outcome_from_exception(future.exception()))
         else:

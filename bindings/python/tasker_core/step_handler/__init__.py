@@ -15,7 +15,7 @@ import urllib.request
 from abc import ABC, abstractmethod
 from typing import Any
 
-from tasker_core.types import DecisionPointOutcome, StepContext, StepHandlerResult
+from tasker_core.types import DecisionPointOutcome, StepContext, StepHandlerResult, _meta
 
 
 class StepHandler(ABC):
@@ -29,17 +29,9 @@ class StepHandler(ABC):
     def call(self, context: StepContext) -> Any:
         """Run the step; return a StepHandlerResult (or await one)."""
 
-    @property
-    def name(self) -> str:
-        return self.handler_name or type(self).__name__
-
-    @property
-    def version(self) -> str:
-        return self.handler_version
-
-    @property
-    def capabilities(self) -> list[str]:
-        return ["process"]
+    name = property(lambda self: self.handler_name or type(self).__name__)
+    version = property(lambda self: self.handler_version)
+    capabilities = property(lambda self: ["process"])
 
     def config_schema(self) -> dict[str, Any] | None:
         return None
@@ -59,10 +51,7 @@ class DecisionMixin:
     """Helpers for ``type: decision`` steps: which declared steps to create next."""
 
     def _decision_meta(self, metadata: dict[str, Any] | None) -> dict[str, Any]:
-        meta = metadata or {}
-        meta["decision_handler"] = self.name  # type: ignore[attr-defined]
-        meta["decision_version"] = self.version  # type: ignore[attr-defined]
-        return meta
+        return _meta(metadata, decision_handler=self.name, decision_version=self.version)  # type: ignore[attr-defined]
 
     def decision_success(self, steps: list[str], routing_context: dict[str, Any] | None = None,
                          metadata: dict[str, Any] | None = None) -> StepHandlerResult:
@@ -96,9 +85,7 @@ class DecisionMixin:
 
 
 class DecisionHandler(DecisionMixin, StepHandler):
-    @property
-    def capabilities(self) -> list[str]:
-        return ["process", "decision", "routing"]
+    capabilities = property(lambda self: ["process", "decision", "routing"])
 
 
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -205,26 +192,16 @@ class APIMixin:
 
 
 class ApiHandler(APIMixin, StepHandler):
-    @property
-    def capabilities(self) -> list[str]:
-        return ["process", "http", "api"]
+    capabilities = property(lambda self: ["process", "http", "api"])
 
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-from tasker_core.step_handler.functional import (  # noqa: E402  (the DSL builds on the classes above)
-    BatchConfig,
-    Decision,
-    api_handler,
-    batch_analyzer,
-    batch_worker,
-    decision_handler,
-    depends_on,
-    inputs,
-    step_handler,
-)
+# The DSL builds on the classes above.
+from tasker_core.step_handler.functional import (BatchConfig, Decision, api_handler, batch_analyzer,  # noqa: E402
+                                                  batch_worker, decision_handler, depends_on, inputs, step_handler)
 
 __all__ = [
     "StepHandler", "DecisionHandler", "DecisionMixin", "ApiHandler", "APIMixin", "ApiResponse",

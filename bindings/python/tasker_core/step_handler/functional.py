@@ -24,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasker_core.batch_processing import Batchable
 from tasker_core.errors import PermanentError, RetryableError, TaskerError
+# The package imports this module once its classes are defined (at its end).
+from tasker_core.step_handler import APIMixin, DecisionMixin, StepHandler
 from tasker_core.types import DecisionPointOutcome, DecisionType, ErrorType, StepContext, StepHandlerResult
 
 
@@ -108,9 +111,8 @@ def _kwargs(fn: Callable[..., Any], context: StepContext, context_param: str | N
 
 
 def _make(fn: Callable[..., Any], name: str, version: str, bases: tuple[type, ...],
-          convert: Callable[[Any, Any], StepHandlerResult] | None = None,
-          extra: Callable[[Any, StepContext], dict[str, Any]] | None = None,
-          method: str | None = None) -> Any:
+          convert: Callable[[Any, Any], StepHandlerResult] = lambda _handler, raw: _wrap_result(raw),
+          extra: Callable[[Any, StepContext], dict[str, Any]] | None = None, method: str | None = None) -> Any:
     """Build the StepHandler subclass behind a decorated function and attach it as ``fn._handler_class``."""
 
     context_param = _context_param(fn)
@@ -121,19 +123,16 @@ def _make(fn: Callable[..., Any], name: str, version: str, bases: tuple[type, ..
             kwargs.update(extra(handler, context))
         return kwargs
 
-    def finish(handler: Any, raw: Any) -> StepHandlerResult:
-        return convert(handler, raw) if convert else _wrap_result(raw)
-
     if inspect.iscoroutinefunction(fn):
         async def call(self: Any, context: StepContext) -> StepHandlerResult:
             try:
-                return finish(self, await fn(**prepare(self, context)))
+                return convert(self, await fn(**prepare(self, context)))
             except Exception as exc:  # noqa: BLE001 - every failure becomes a result
                 return _wrap_exception(exc)
     else:
         def call(self: Any, context: StepContext) -> StepHandlerResult:  # type: ignore[misc]
             try:
-                return finish(self, fn(**prepare(self, context)))
+                return convert(self, fn(**prepare(self, context)))
             except Exception as exc:  # noqa: BLE001
                 return _wrap_exception(exc)
 
@@ -144,14 +143,8 @@ def _make(fn: Callable[..., Any], name: str, version: str, bases: tuple[type, ..
     return fn
 
 
-def _base() -> type:
-    from tasker_core.step_handler import StepHandler
-
-    return StepHandler
-
-
 def step_handler(name: str, version: str = "1.0.0", method: str | None = None) -> Callable[[Callable[..., Any]], Any]:
-    return lambda fn: _make(fn, name, version, (_base(),), method=method)
+    return lambda fn: _make(fn, name, version, (StepHandler,), method=method)
 
 
 def depends_on(**deps: str | tuple[str, type]) -> Callable[[Callable[..., Any]], Any]:
@@ -189,36 +182,28 @@ def _decision(handler: Any, raw: Any) -> StepHandlerResult:
 
 
 def decision_handler(name: str, version: str = "1.0.0") -> Callable[[Callable[..., Any]], Any]:
-    from tasker_core.step_handler import DecisionMixin
-
-    return lambda fn: _make(fn, name, version, (DecisionMixin, _base()), _decision)
+    return lambda fn: _make(fn, name, version, (DecisionMixin, StepHandler), _decision)
 
 
 def batch_analyzer(name: str, worker_template: str, version: str = "1.0.0") -> Callable[[Callable[..., Any]], Any]:
-    from tasker_core.batch_processing import Batchable
-
     def convert(handler: Any, raw: Any) -> StepHandlerResult:
         if isinstance(raw, BatchConfig):
             outcome = handler.create_batch_outcome(raw.total_items, raw.batch_size, batch_metadata=raw.metadata or {})
             return handler.batch_analyzer_success(outcome, worker_template_name=worker_template)
         return _wrap_result(raw)
 
-    return lambda fn: _make(fn, name, version, (Batchable, _base()), convert)
+    return lambda fn: _make(fn, name, version, (Batchable, StepHandler), convert)
 
 
 def batch_worker(name: str, version: str = "1.0.0") -> Callable[[Callable[..., Any]], Any]:
-    from tasker_core.batch_processing import Batchable
-
-    return lambda fn: _make(fn, name, version, (Batchable, _base()),
+    return lambda fn: _make(fn, name, version, (Batchable, StepHandler),
                             extra=lambda h, ctx: {"batch_context": h.get_batch_context(ctx)})
 
 
 def api_handler(name: str, base_url: str, version: str = "1.0.0", timeout: float = 30.0,
                 default_headers: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Any]:
-    from tasker_core.step_handler import APIMixin
-
     def decorate(fn: Callable[..., Any]) -> Any:
-        _make(fn, name, version, (APIMixin, _base()), extra=lambda h, ctx: {"api": h})
+        _make(fn, name, version, (APIMixin, StepHandler), extra=lambda h, ctx: {"api": h})
         cls = fn._handler_class  # type: ignore[attr-defined]
         cls.base_url, cls.default_timeout, cls.default_headers = base_url, timeout, dict(default_headers or {})
         return fn

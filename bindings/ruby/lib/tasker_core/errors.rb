@@ -20,6 +20,18 @@ module TaskerCore
         super(message)
         @context = extra.empty? ? context : (context || {}).merge(extra)
       end
+
+      # Gives the class a keyword argument of initialize (default nil),
+      # kept and read under its name, e.g. retry_after: for RetryableError.
+      def self.keyword(name)
+        attr_reader name
+
+        define_method(:initialize) do |message = nil, **rest|
+          value = rest.delete(name)
+          super(message, **rest)
+          instance_variable_set(:"@#{name}", value)
+        end
+      end
     end
 
     class ConfigurationError < ContextError; end
@@ -29,69 +41,34 @@ module TaskerCore
     class ServerError < ContextError; end
 
     class FFIError < ContextError
-      attr_reader :operation
-
-      def initialize(message = nil, operation: nil, **rest)
-        super(message, **rest)
-        @operation = operation
-      end
+      keyword :operation
     end
 
     # A transient failure; retry_after (seconds) is passed to the
     # orchestration as the step's backoff hint.
     class RetryableError < ProceduralError
-      attr_reader :retry_after
-
-      def initialize(message = nil, retry_after: nil, **rest)
-        super(message, **rest)
-        @retry_after = retry_after
-      end
+      keyword :retry_after
     end
 
     # A failure no retry can fix: the step errors at once.
     class PermanentError < ProceduralError
-      attr_reader :error_code
-
-      def initialize(message = nil, error_code: nil, **rest)
-        super(message, **rest)
-        @error_code = error_code
-      end
+      keyword :error_code
     end
 
     class TimeoutError < ProceduralError
-      attr_reader :timeout_duration
-
-      def initialize(message = nil, timeout_duration: nil, **rest)
-        super(message, **rest)
-        @timeout_duration = timeout_duration
-      end
+      keyword :timeout_duration
     end
 
     class NetworkError < ProceduralError
-      attr_reader :status_code
-
-      def initialize(message = nil, status_code: nil, **rest)
-        super(message, **rest)
-        @status_code = status_code
-      end
+      keyword :status_code
     end
 
     class ValidationError < PermanentError
-      attr_reader :field
-
-      def initialize(message = nil, field: nil, **rest)
-        super(message, **rest)
-        @field = field
-      end
+      keyword :field
     end
 
     class NotFoundError < PermanentError
-      attr_reader :resource_type
-
-      def initialize(message = nil, resource_type: nil, **rest)
-        super(message, **rest)
-        @resource_type = resource_type
-      end
+      keyword :resource_type
     end
 
     # Decides whether a raised exception is worth a retry, as tasker-core
@@ -100,9 +77,7 @@ module TaskerCore
       PERMANENT_ERROR_CLASSES = [ConfigurationError, PermanentError, DatabaseError, FFIError].freeze
       RETRYABLE_ERROR_CLASSES = [RetryableError, NetworkError, TimeoutError].freeze
 
-      def self.retryable?(error)
-        PERMANENT_ERROR_CLASSES.none? { |klass| error.is_a?(klass) }
-      end
+      def self.retryable?(error) = PERMANENT_ERROR_CLASSES.none? { |klass| error.is_a?(klass) }
     end
   end
 

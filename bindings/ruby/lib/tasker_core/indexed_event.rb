@@ -69,16 +69,11 @@ module TaskerCore
     # The whole event, as tasker_poll_step_events hands it over.
     def to_h = part(EVENT)
 
+    # The event's fields the header holds, by key, and their variables.
+    HEADER_FIELDS = %w[event_id step_uuid task_uuid correlation_id].to_h { |k| [k, :"@#{k}"] }.freeze
+
     # A field of the event: the header's ids without decoding anything.
-    def [](key)
-      case key
-      when 'event_id' then @event_id
-      when 'step_uuid' then @step_uuid
-      when 'task_uuid' then @task_uuid
-      when 'correlation_id' then @correlation_id
-      else to_h[key]
-      end
-    end
+    def [](key) = (ivar = HEADER_FIELDS[key]) ? instance_variable_get(ivar) : to_h[key]
 
     def inspect = "#<TaskerCore::IndexedEvent event_id=#{@event_id} step_uuid=#{@step_uuid} callable=#{@callable}>"
 

@@ -6,9 +6,7 @@ module TaskerCore
   # on (task context, step inputs, dependency results). Nested hashes, also
   # inside arrays, become indifferent too.
   class HashWithIndifferentAccess < ::Hash
-    def self.[](*args)
-      new(::Hash[*args])
-    end
+    def self.[](*args) = new(::Hash[*args])
 
     def initialize(source = nil)
       super()
@@ -62,9 +60,7 @@ module TaskerCore
     def transform_values(&) = self.class.new(super)
 
     # A plain Hash (string keys), recursively.
-    def to_hash
-      each_with_object({}) { |(k, v), h| h[k] = plain(v) }
-    end
+    def to_hash = each_with_object({}) { |(k, v), h| h[k] = plain(v) }
     alias to_h to_hash
 
     def symbolize_keys = to_hash.transform_keys(&:to_sym)
@@ -110,10 +106,7 @@ class Hash
   unless method_defined?(:with_indifferent_access)
     def with_indifferent_access = TaskerCore::HashWithIndifferentAccess.new(self)
   end
-  unless method_defined?(:deep_symbolize_keys)
-    def deep_symbolize_keys = TaskerCore::HashWithIndifferentAccess.deep_keys(self, :to_sym)
-  end
-  unless method_defined?(:deep_stringify_keys)
-    def deep_stringify_keys = TaskerCore::HashWithIndifferentAccess.deep_keys(self, :to_s)
+  { deep_symbolize_keys: :to_sym, deep_stringify_keys: :to_s }.each do |name, key_method|
+    define_method(name) { TaskerCore::HashWithIndifferentAccess.deep_keys(self, key_method) } unless method_defined?(name)
   end
 end

@@ -47,18 +47,13 @@ module TaskerCore
       # step_data: the event's task_sequence_step (a Hash), or an
       # IndexedEvent, whose parts the views decode when first read.
       def initialize(step_data)
-        if step_data.is_a?(IndexedEvent)
-          @task = TaskWrapper.new(nil, step_data)
-          @workflow_step = WorkflowStepWrapper.new(nil, step_data)
-          @dependency_results = DependencyResultsWrapper.new(nil, step_data)
-          @step_definition = StepDefinitionWrapper.new(nil, step_data)
-          return
-        end
-        data = Models.hash_or_empty(step_data)
-        @task = TaskWrapper.new(Models.hash_or_empty(Models.field(data, :task)))
-        @workflow_step = WorkflowStepWrapper.new(Models.hash_or_empty(Models.field(data, :workflow_step)))
-        @dependency_results = DependencyResultsWrapper.new(Models.field(data, :dependency_results))
-        @step_definition = StepDefinitionWrapper.new(Models.hash_or_empty(Models.field(data, :step_definition)))
+        indexed = step_data if step_data.is_a?(IndexedEvent)
+        data = Models.hash_or_empty(step_data) unless indexed
+        part = ->(key) { indexed ? nil : Models.hash_or_empty(Models.field(data, key)) }
+        @task = TaskWrapper.new(part[:task], indexed)
+        @workflow_step = WorkflowStepWrapper.new(part[:workflow_step], indexed)
+        @dependency_results = DependencyResultsWrapper.new(indexed ? nil : Models.field(data, :dependency_results), indexed)
+        @step_definition = StepDefinitionWrapper.new(part[:step_definition], indexed)
       end
 
       def get_task_field(name) = @task.context[name.to_s]
@@ -78,10 +73,15 @@ module TaskerCore
           instance_variable_set(ivar, instance_exec(&compute))
         end
       end
+
+      # Lazy readers of plain fields of the view's hash (data).
+      def field_readers(*names)
+        names.each { |f| lazy_reader(f) { Models.deep(Models.field(data, f)) } }
+      end
     end
 
     # The views of an IndexedEvent's parts: data is the part, decoded when
-    # first read.
+    # first read (the views of hashes are made with indexed nil).
     module IndexedData
       def initialize(data, indexed = nil)
         @data = data
@@ -114,9 +114,7 @@ module TaskerCore
 
         Models.indifferent(task[:context])
       end
-      lazy_reader(:namespace_name) { Models.deep(Models.field(data, :namespace_name)) }
-      lazy_reader(:task_name) { Models.deep(Models.field(data, :task_name)) }
-      lazy_reader(:task_version) { Models.deep(Models.field(data, :task_version)) }
+      field_readers :namespace_name, :task_name, :task_version
 
       def correlation_id = task[:correlation_id]
     end
@@ -146,10 +144,7 @@ module TaskerCore
     # Parent results by step name: get_result is the parent's whole
     # StepExecutionResult, get_results the value the parent returned.
     class DependencyResultsWrapper
-      def initialize(results, indexed = nil)
-        @raw = results
-        @indexed = indexed
-      end
+      include IndexedData
 
       def get_result(step_name) = to_h[step_name]
       alias [] get_result
@@ -162,7 +157,7 @@ module TaskerCore
       def keys = to_h.keys
       def key?(step_name) = to_h.key?(step_name)
       def each_key(&) = to_h.keys.each(&)
-      def to_h = @results ||= Models.indifferent(@indexed ? @indexed.part(IndexedEvent::DEPENDENCY_RESULTS) : @raw)
+      def to_h = @results ||= Models.indifferent(@indexed ? @indexed.part(IndexedEvent::DEPENDENCY_RESULTS) : @data)
     end
 
     class StepDefinitionWrapper
@@ -170,8 +165,7 @@ module TaskerCore
       include IndexedData
       PART = IndexedEvent::STEP_DEFINITION
 
-      lazy_reader(:name) { Models.deep(Models.field(data, :name)) }
-      lazy_reader(:description) { Models.deep(Models.field(data, :description)) }
+      field_readers :name, :description, :type, :batch_config
       lazy_reader(:handler) do
         next HandlerWrapper.new(nil, @indexed) if inner_first?
 
@@ -181,8 +175,6 @@ module TaskerCore
       lazy_reader(:retry) { Models.indifferent(Models.field(data, :retry)) }
       lazy_reader(:timeout_seconds) { inner_first? ? @indexed.timeout_seconds : Models.deep(Models.field(data, :timeout_seconds)) }
       lazy_reader(:publishes_events) { Models.deep(Models.field(data, :publishes_events)) || [] }
-      lazy_reader(:type) { Models.deep(Models.field(data, :type)) }
-      lazy_reader(:batch_config) { Models.deep(Models.field(data, :batch_config)) }
     end
 
     # handler of a step definition. Made from an IndexedEvent (before the
@@ -190,11 +182,7 @@ module TaskerCore
     # resolver and decodes only the initialization.
     class HandlerWrapper
       extend LazyReaders
-
-      def initialize(data, indexed = nil)
-        @data = data
-        @indexed = indexed
-      end
+      include IndexedData
 
       lazy_reader(:callable) { @indexed ? @indexed.callable : Models.deep(Models.field(@data, :callable)) }
       lazy_reader(:initialization) do

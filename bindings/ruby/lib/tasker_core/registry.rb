@@ -160,9 +160,7 @@ module TaskerCore
       # handler_spec: a callable String, a HandlerDefinition, or a step
       # definition's handler. Returns a handler instance (new each time), or
       # nil when nothing resolves it.
-      def resolve_handler(handler_spec)
-        @resolver_chain.resolve(to_definition(handler_spec))
-      end
+      def resolve_handler(handler_spec) = @resolver_chain.resolve(to_definition(handler_spec))
       alias resolve resolve_handler
 
       def register_handler(callable, handler_class) = @resolver_chain.register(callable, handler_class)

@@ -43,7 +43,6 @@ module TaskerCore
         @lock = Mutex.new
         @ended = ConditionVariable.new
         @running = {} # handler thread => time after which its step is given up
-        @threads = []
         @polling = {} # handler threads still polling (a hung one is dropped when replaced)
       end
 
@@ -127,6 +126,20 @@ module TaskerCore
 
       def status = @ffi.status(@handle)
 
+      # Runs the handler of one step event; returns its StepHandlerCallResult
+      # (a raised exception becomes a failure). The domain events the
+      # handler publishes are appended to events.
+      def run_handler(event, events = [])
+        step = Models::TaskSequenceStepWrapper.new(event.is_a?(IndexedEvent) ? event : event['task_sequence_step'] || {})
+        handler = @registry.resolve_handler(step.step_definition.handler)
+        raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
+
+        context = Types::StepContext.new(step, event: event, published_events: events)
+        Types::StepHandlerCallResult.from_handler_output(handler.call(context))
+      rescue StandardError, ScriptError, SystemStackError => e
+        Types::StepHandlerCallResult.from_exception(e)
+      end
+
       private
 
       def capacity_overrides
@@ -161,7 +174,6 @@ module TaskerCore
       def start_handler_thread
         thread = Thread.new { handler_loop }
         @polling[thread] = true
-        @threads << thread
       end
 
       def handler_loop
@@ -252,32 +264,13 @@ module TaskerCore
         t[:task_uuid] = t[:step_uuid] = t[:correlation_id] = nil
       end
 
-      public
-
-      # Runs the handler of one step event; returns its StepHandlerCallResult
-      # (a raised exception becomes a failure). The domain events the
-      # handler publishes are appended to events.
-      def run_handler(event, events = [])
-        step = Models::TaskSequenceStepWrapper.new(event.is_a?(IndexedEvent) ? event : event['task_sequence_step'] || {})
-        handler = @registry.resolve_handler(step.step_definition.handler)
-        raise Errors::ConfigurationError, "No handler found for #{step.step_definition.handler.callable}" unless handler
-
-        context = Types::StepContext.new(step, event: event, published_events: events)
-        Types::StepHandlerCallResult.from_handler_output(handler.call(context))
-      rescue StandardError, ScriptError, SystemStackError => e
-        Types::StepHandlerCallResult.from_exception(e)
-      end
-
-      private
-
       def complete(event, payload)
         json = begin
           JSON.generate(payload)
         rescue JSON::GeneratorError, EncodingError => e
-          JSON.generate(StepResult.payload(Types::StepHandlerCallResult.error(
-                                             message: "the handler's result cannot be sent as JSON: #{e.message}",
-                                             error_type: 'invalid_result', retryable: false
-                                           ), event['step_uuid'], @worker_id, Clock.now_us, 0))
+          failed = Types::StepHandlerCallResult.error(message: "the handler's result cannot be sent as JSON: #{e.message}",
+                                                      error_type: 'invalid_result', retryable: false)
+          JSON.generate(StepResult.payload(failed, event['step_uuid'], @worker_id, Clock.now_us, 0))
         end
         @ffi.complete(@handle, event['event_id'], json)
       rescue FFI::CallError => e
@@ -330,9 +323,9 @@ module TaskerCore
       MAX_BACKTRACE = 50
 
       def self.payload(outcome, step_uuid, worker_id, started_at, elapsed_ms, events = [])
-        body = result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms)
-        body[:domain_events] = events unless events.nil? || events.empty?
-        body
+        result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms).tap do |body|
+          body[:domain_events] = events unless events.nil? || events.empty?
+        end
       end
 
       def self.result_body(outcome, step_uuid, worker_id, started_at, elapsed_ms)

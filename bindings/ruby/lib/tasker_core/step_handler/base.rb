@@ -28,9 +28,7 @@ module TaskerCore
         @logger = logger || TaskerCore::Logger.instance
       end
 
-      def call(_context)
-        raise NotImplementedError, "#{self.class} must implement #call(context)"
-      end
+      def call(_context) = raise(NotImplementedError, "#{self.class} must implement #call(context)")
 
       def handler_name
         self.class.dsl_handler_name || self.class.name.to_s.split('::').last.gsub(/([A-Z])/, '_\1').downcase.sub(/^_/, '')

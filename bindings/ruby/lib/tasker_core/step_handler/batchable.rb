@@ -47,9 +47,7 @@ module TaskerCore
     class BatchAggregationScenario
       attr_reader :type, :batchable_result, :batch_results, :worker_count
 
-      def self.detect(dependency_results, batchable_step_name, batch_worker_prefix)
-        new(dependency_results, batchable_step_name, batch_worker_prefix)
-      end
+      def self.detect(dependency_results, batchable_step_name, batch_worker_prefix) = new(dependency_results, batchable_step_name, batch_worker_prefix)
 
       def initialize(dependency_results, batchable_step_name, batch_worker_prefix)
         @batchable_result = dependency_results.get_results(batchable_step_name)

@@ -45,7 +45,6 @@ module TaskerCore
         def validate_step_names!(names)
           invalid_outcome!('step_names must be non-empty array') unless names.is_a?(Array) && !names.empty?
           invalid_outcome!('All step names must be non-empty strings') unless names.all? { |n| n.is_a?(String) && !n.empty? }
-          true
         end
 
         def decision_metadata(outcome, custom)

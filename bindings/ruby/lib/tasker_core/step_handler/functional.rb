@@ -17,14 +17,9 @@ module TaskerCore
     # kin: not retried).
     module Functional
       # What a decision_handler block returns.
-      class Decision
-        attr_reader :type, :steps, :reason, :routing_context
-
-        def initialize(type, steps, reason, routing_context)
-          @type = type
-          @steps = steps
-          @reason = reason
-          @routing_context = routing_context
+      Decision = Struct.new(:type, :steps, :reason, :routing_context) do
+        def initialize(*)
+          super
           freeze
         end
 
@@ -33,13 +28,9 @@ module TaskerCore
       end
 
       # What a batch_analyzer block returns.
-      class BatchConfig
-        attr_reader :total_items, :batch_size, :metadata
-
+      BatchConfig = Struct.new(:total_items, :batch_size, :metadata, keyword_init: true) do
         def initialize(total_items:, batch_size:, metadata: {})
-          @total_items = total_items
-          @batch_size = batch_size
-          @metadata = metadata
+          super
           freeze
         end
       end
