@@ -162,6 +162,18 @@ func valueEnd(b []byte, i int) int {
 	return i
 }
 
+// spanPaths are the keys that lead to each part of a step event.
+var spanPaths = [NumSpans][]string{
+	SpanTask:              {"task_sequence_step", "task"},
+	SpanContext:           {"task_sequence_step", "task", "task", "context"},
+	SpanWorkflowStep:      {"task_sequence_step", "workflow_step"},
+	SpanInputs:            {"task_sequence_step", "workflow_step", "inputs"},
+	SpanCheckpoint:        {"task_sequence_step", "workflow_step", "checkpoint"},
+	SpanDependencyResults: {"task_sequence_step", "dependency_results"},
+	SpanStepDefinition:    {"task_sequence_step", "step_definition"},
+	SpanInitialization:    {"task_sequence_step", "step_definition", "handler", "initialization"},
+}
+
 // IndexStepEvent computes the EventIndex of a step event already encoded
 // (compact JSON in the shape StepEvent writes), as the encoder fills it
 // while writing one: for tests and tools that start from a captured event.
@@ -182,18 +194,8 @@ func IndexStepEvent(raw []byte) (EventIndex, error) {
 		}
 		return Span{at, end}, nil
 	}
-	paths := [NumSpans][]string{
-		SpanTask:              {"task_sequence_step", "task"},
-		SpanContext:           {"task_sequence_step", "task", "task", "context"},
-		SpanWorkflowStep:      {"task_sequence_step", "workflow_step"},
-		SpanInputs:            {"task_sequence_step", "workflow_step", "inputs"},
-		SpanCheckpoint:        {"task_sequence_step", "workflow_step", "checkpoint"},
-		SpanDependencyResults: {"task_sequence_step", "dependency_results"},
-		SpanStepDefinition:    {"task_sequence_step", "step_definition"},
-		SpanInitialization:    {"task_sequence_step", "step_definition", "handler", "initialization"},
-	}
 	ix.Spans[SpanEvent] = Span{0, len(raw)}
-	for part, path := range paths {
+	for part, path := range spanPaths {
 		if part == SpanEvent {
 			continue
 		}

@@ -279,7 +279,11 @@ func (w *eventWriter) optStr(s string) {
 }
 
 // uuid writes u in its canonical form (8-4-4-4-12 lower-case hex).
-func (w *eventWriter) uuid(u uuid.UUID) {
+func (w *eventWriter) uuid(u uuid.UUID) { w.b = AppendJSONUUID(w.b, u) }
+
+// AppendJSONUUID appends u to b as a JSON string in its canonical form
+// (8-4-4-4-12 lower-case hex), without allocating.
+func AppendJSONUUID(b []byte, u uuid.UUID) []byte {
 	var buf [38]byte
 	buf[0], buf[37] = '"', '"'
 	hex.Encode(buf[1:9], u[0:4])
@@ -291,7 +295,7 @@ func (w *eventWriter) uuid(u uuid.UUID) {
 	hex.Encode(buf[20:24], u[8:10])
 	buf[24] = '-'
 	hex.Encode(buf[25:37], u[10:])
-	w.b = append(w.b, buf[:]...)
+	return append(b, buf[:]...)
 }
 
 func (w *eventWriter) optUUID(u uuid.UUID) {

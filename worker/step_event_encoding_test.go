@@ -247,18 +247,8 @@ func requireIndexed(t *testing.T, raw []byte, ix EventIndex, name string) {
 	t.Helper()
 	var ev map[string]any
 	require.NoError(t, json.Unmarshal(raw, &ev), name)
-	parts := map[int][]string{
-		SpanTask:              {"task_sequence_step", "task"},
-		SpanContext:           {"task_sequence_step", "task", "task", "context"},
-		SpanWorkflowStep:      {"task_sequence_step", "workflow_step"},
-		SpanInputs:            {"task_sequence_step", "workflow_step", "inputs"},
-		SpanCheckpoint:        {"task_sequence_step", "workflow_step", "checkpoint"},
-		SpanDependencyResults: {"task_sequence_step", "dependency_results"},
-		SpanStepDefinition:    {"task_sequence_step", "step_definition"},
-		SpanInitialization:    {"task_sequence_step", "step_definition", "handler", "initialization"},
-	}
 	require.Equal(t, Span{0, len(raw)}, ix.Spans[SpanEvent], name)
-	for part, path := range parts {
+	for part, path := range spanPaths {
 		sp := ix.Spans[part]
 		require.Less(t, sp.Start, sp.End, "%s: %v", name, path)
 		want, err := json.Marshal(dig(ev, path...))

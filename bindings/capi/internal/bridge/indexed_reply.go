@@ -1,11 +1,8 @@
 package bridge
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
-
-	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/worker"
 )
@@ -43,11 +40,11 @@ func indexedPollReply(events []worker.Event, state string) []byte {
 		b = append(b, '[')
 		b = appendString(b, e.ID)
 		b = append(b, ',')
-		b = appendUUID(b, e.TaskUUID)
+		b = worker.AppendJSONUUID(b, e.TaskUUID)
 		b = append(b, ',')
-		b = appendUUID(b, e.StepUUID)
+		b = worker.AppendJSONUUID(b, e.StepUUID)
 		b = append(b, ',')
-		b = appendUUID(b, ix.CorrelationID)
+		b = worker.AppendJSONUUID(b, ix.CorrelationID)
 		b = append(b, ',')
 		b = appendString(b, ix.Callable)
 		b = append(b, ',')
@@ -103,20 +100,4 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// appendUUID writes u as a JSON string in its canonical form.
-func appendUUID(b []byte, u uuid.UUID) []byte {
-	var buf [38]byte
-	buf[0], buf[37] = '"', '"'
-	hex.Encode(buf[1:9], u[0:4])
-	buf[9] = '-'
-	hex.Encode(buf[10:14], u[4:6])
-	buf[14] = '-'
-	hex.Encode(buf[15:19], u[6:8])
-	buf[19] = '-'
-	hex.Encode(buf[20:24], u[8:10])
-	buf[24] = '-'
-	hex.Encode(buf[25:37], u[10:])
-	return append(b, buf[:]...)
 }
