@@ -123,26 +123,11 @@ end
 
 class TestStepContext < Minitest::Test
   include EventFactory
+  include ContextViews
 
   def context(**kw) = TaskerCore::Types::StepContext.new(build_event(callable: 'X', **kw)['task_sequence_step'])
 
   # What a context shows, as plain values and the classes of its hashes.
-  def views(ctx)
-    s, d, t = ctx.workflow_step, ctx.step_definition, ctx.task
-    fields = TaskerCore::Models::WorkflowStepWrapper::FIELDS.map { |f| s.public_send(f) }
-    [t.task, t.context, t.task_uuid, t.namespace_name, t.task_name, t.task_version, fields, s.inputs, s.results, s.checkpoint,
-     ctx.dependency_results.to_h, d.name, d.description, d.dependencies, d.retry, d.timeout_seconds, d.publishes_events, d.type,
-     d.batch_config, d.handler.callable, d.handler.initialization, d.handler.handler_method, d.handler.resolver]
-  end
-
-  def shapes(value)
-    case value
-    when Hash then [value.class, value.to_h { |k, v| [k, shapes(v)] }]
-    when Array then value.map { |v| shapes(v) }
-    else value
-    end
-  end
-
   # The worker hands the decoded event (string keys) to the views as it
   # is; a hand-built one may have symbol keys or be indifferent already.
   # All three show the same values, every hash they hand out indifferent

@@ -131,6 +131,27 @@ module IndexedReply
 end
 
 # Pops a queue, failing the test after `seconds` instead of hanging.
+# Everything a handler can read of a step context, and the shape of it
+# (classes of the hashes included), to compare two ways of building one.
+module ContextViews
+  def views(ctx)
+    s, d, t = ctx.workflow_step, ctx.step_definition, ctx.task
+    fields = TaskerCore::Models::WorkflowStepWrapper::FIELDS.map { |f| s.public_send(f) }
+    [t.context, t.task, t.task_uuid, t.namespace_name, t.task_name, t.task_version, fields, s.inputs, s.results, s.checkpoint,
+     ctx.dependency_results.to_h, d.handler.callable, d.handler.initialization, d.handler.handler_method, d.handler.resolver,
+     d.name, d.description, d.dependencies, d.retry, d.timeout_seconds, d.publishes_events, d.type, d.batch_config,
+     ctx.correlation_id, ctx.step_name, ctx.retry_count, ctx.max_retries, ctx.event]
+  end
+
+  def shapes(value)
+    case value
+    when Hash then [value.class, value.to_h { |k, v| [k, shapes(v)] }]
+    when Array then value.map { |v| shapes(v) }
+    else value
+    end
+  end
+end
+
 def pop_within(queue, seconds = 10)
   Timeout.timeout(seconds) { queue.pop }
 rescue Timeout::Error

@@ -6,6 +6,7 @@ require 'test_helper'
 # wherever they are read, and the same views for handlers as the whole
 # event gives.
 class TestIndexedEvent < Minitest::Test
+  include ContextViews
   include EventFactory
   IE = TaskerCore::IndexedEvent
   TESTDATA = File.expand_path('../../capi/testdata', __dir__)
@@ -50,23 +51,6 @@ class TestIndexedEvent < Minitest::Test
   end
 
   # What a context shows, as plain values and the classes of its hashes.
-  def views(ctx)
-    s, d, t = ctx.workflow_step, ctx.step_definition, ctx.task
-    fields = TaskerCore::Models::WorkflowStepWrapper::FIELDS.map { |f| s.public_send(f) }
-    [t.context, t.task, t.task_uuid, t.namespace_name, t.task_name, t.task_version, fields, s.inputs, s.results, s.checkpoint,
-     ctx.dependency_results.to_h, d.handler.callable, d.handler.initialization, d.handler.handler_method, d.handler.resolver,
-     d.name, d.description, d.dependencies, d.retry, d.timeout_seconds, d.publishes_events, d.type, d.batch_config,
-     ctx.correlation_id, ctx.step_name, ctx.retry_count, ctx.max_retries, ctx.event]
-  end
-
-  def shapes(value)
-    case value
-    when Hash then [value.class, value.to_h { |k, v| [k, shapes(v)] }]
-    when Array then value.map { |v| shapes(v) }
-    else value
-    end
-  end
-
   def test_views_match_the_whole_event
     e = event
     plain = views(TaskerCore::Types::StepContext.new(e['task_sequence_step'], event: e))
