@@ -47,15 +47,17 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 	if len(steps) == 0 {
 		return 0, nil
 	}
-	var n int
+	// The count is captured, not read by a callback, so the batch commits
+	// as it runs: one round trip (see atomically).
+	var counted capturedRows
 	err := s.atomically(ctx, func(o *outbox) error {
-		o.b.Queue(`
+		o.captureRows(&counted, `
 			WITH upd AS (
 				UPDATE workflow_steps SET `+unclaimSet+`
 				WHERE workflow_step_uuid = ANY($1) AND state = 'in_progress' AND claimed_by = $2
 				RETURNING workflow_step_uuid, task_uuid
 			), hist AS (`+unclaimedHistory("released", "$2")+`)
-			SELECT count(*) FROM upd`, steps, workerID).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+			SELECT count(*)::int FROM upd`, steps, workerID)
 		now := time.Now()
 		for _, q := range slices.Sorted(maps.Keys(messages)) {
 			for _, r := range messages[q] {
@@ -68,6 +70,10 @@ func (s *Store) ReleaseClaims(ctx context.Context, workerID string, steps []uuid
 	})
 	if err != nil {
 		return 0, fmt.Errorf("releasing claims: %w", err)
+	}
+	var n int
+	if err := counted.each(func(scan func(dest ...any) error) error { return scan(&n) }); err != nil {
+		return 0, fmt.Errorf("releasing claims: the steps were released, their count cannot be read: %w", err)
 	}
 	return n, nil
 }

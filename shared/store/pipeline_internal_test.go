@@ -249,6 +249,33 @@ func TestHotPathRoundTrips(t *testing.T) {
 	require.Equal(t, [2]int64{1, 0}, create, "task creation: one batch, its COMMIT implicit")
 	require.Equal(t, [2]int64{2, 0}, claim, "claim: two batches")
 	require.Equal(t, [2]int64{1, 0}, complete, "completion: one batch")
+
+	// A shutdown's release: the steps and their messages in one batch.
+	release := func() [2]int64 {
+		_, err := st.CreateTask(ctx, NewTask{UUID: uuid.Must(uuid.NewV7()), NamedTaskUUID: nt.UUID, Namespace: "ns",
+			Context: json.RawMessage(`{}`), IdentityHash: uuid.NewString(),
+			Steps: []NewStep{{UUID: uuid.Must(uuid.NewV7()), NamedStepUUID: named["a"], Name: "a", HandlerCallable: "h",
+				Retryable: true, MaxAttempts: 3, Backoff: "none"}}})
+		require.NoError(t, err)
+		out, err := st.ClaimNext(ctx, Claimer{ID: "w"}, queue, 10, time.Minute)
+		require.NoError(t, err)
+		require.NotEmpty(t, out.Claimed) // the steps released before come again
+		var ids []uuid.UUID
+		var receipts []messaging.Receipt
+		for _, cs := range out.Claimed {
+			ids = append(ids, cs.Step.UUID)
+			receipts = append(receipts, messaging.Receipt{ID: cs.MessageID, ReadCount: cs.ReadCount})
+		}
+		var rt [2]int64
+		rt[0], rt[1] = count(func() {
+			n, err := st.ReleaseClaims(ctx, "w", ids, map[string][]messaging.Receipt{queue: receipts})
+			require.NoError(t, err)
+			require.Equal(t, len(ids), n)
+		})
+		return rt
+	}
+	release() // prepares its statements
+	require.Equal(t, [2]int64{1, 0}, release(), "release: one batch, its COMMIT implicit")
 }
 
 // TestClaimReadFailureClaimsNothing: when reading what a claim claimed fails
